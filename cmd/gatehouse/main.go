@@ -1,0 +1,64 @@
+// Command gatehouse secures existing HTTP APIs from HCL configuration:
+// API keys, roles with verb grants on path globs, and a hardened reverse
+// proxy in front of the upstreams.
+//
+// Usage:
+//
+//	gatehouse run      --config PATH   serve (PATH: a .hcl file or a directory)
+//	gatehouse validate --config PATH   check a config, print every diagnostic
+//	gatehouse fmt      [-check] [PATH...]
+//	gatehouse keygen                   print a new API key and its hash
+//	gatehouse demo                     serve a built-in demo on 127.0.0.1:8080
+//	gatehouse version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `gatehouse secures HTTP APIs from HCL files.
+
+Usage:
+  gatehouse run      --config PATH     serve traffic (PATH: a .hcl file or a directory of them)
+  gatehouse validate --config PATH     check a config; print every problem with file:line:col
+  gatehouse fmt      [-check] [PATH…]  rewrite .hcl files in canonical format (-check: only list them)
+  gatehouse keygen                     print a new random API key and its api_key_sha256 line
+  gatehouse demo                       run a built-in demo (example config + demo API) on loopback
+  gatehouse version                    print the version
+
+Run "gatehouse COMMAND -h" for the flags of a command.
+`
+
+func main() {
+	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func dispatch(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(rest, stderr)
+	case "validate":
+		return cmdValidate(rest, stdout, stderr)
+	case "fmt":
+		return cmdFmt(rest, stdout, stderr)
+	case "keygen":
+		return cmdKeygen(rest, stdout, stderr)
+	case "demo":
+		return cmdDemo(rest, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "gatehouse: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy"
+)
+
+func cmdRun(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "gatehouse.hcl", "config file or directory of .hcl files")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	lvl, ok := parseLevel(*level)
+	if !ok {
+		fmt.Fprintf(stderr, "gatehouse run: unknown -log-level %q\n", *level)
+		return 2
+	}
+	snap, files, diags := config.LoadSnapshot(*path)
+	if diags.HasErrors() {
+		printDiagnostics(stderr, files, diags)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sink := newLogSink(stderr, 200*time.Millisecond)
+	defer sink.Close()
+	logger := slog.New(slog.NewJSONHandler(sink, &slog.HandlerOptions{Level: lvl}))
+	reload := func() (*policy.Snapshot, error) {
+		snap, files, diags := config.LoadSnapshot(*path)
+		if diags.HasErrors() {
+			return nil, diagError{files: files, diags: diags}
+		}
+		return snap, nil
+	}
+	if err := serve(ctx, logger, snap, reload, nil); err != nil {
+		logger.Error("gatehouse stopped", "error", err)
+		_ = sink.Close()
+		return 1
+	}
+	return 0
+}
+
+// serveHooks lets callers (the demo, tests) learn the bound addresses.
+type serveHooks struct {
+	ready func(public, admin net.Addr)
+}
+
+// serve runs the public and admin listeners from snap until ctx ends, then
+// shuts down gracefully within shutdown_timeout. SIGHUP reloads: a config
+// that fails to load is logged with every diagnostic and the old snapshot
+// keeps serving.
+func serve(ctx context.Context, logger *slog.Logger, snap *policy.Snapshot, reload func() (*policy.Snapshot, error), hooks *serveHooks) error {
+	srv := proxy.New(proxy.Options{Logger: logger, Pprof: os.Getenv("GATEHOUSE_PPROF") == "1"})
+	defer srv.Close()
+	srv.Load(snap)
+	settings := snap.Server()
+
+	publicLn, err := net.Listen("tcp", settings.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", settings.Listen, err)
+	}
+	adminLn, err := net.Listen("tcp", settings.AdminListen)
+	if err != nil {
+		publicLn.Close()
+		return fmt.Errorf("admin listen %s: %w", settings.AdminListen, err)
+	}
+	errLog := slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelWarn)
+	public := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: settings.ReadHeaderTimeout,
+		ReadTimeout:       settings.ReadTimeout,
+		WriteTimeout:      settings.WriteTimeout,
+		IdleTimeout:       settings.IdleTimeout,
+		MaxHeaderBytes:    settings.MaxHeaderBytes,
+		ErrorLog:          errLog,
+		// "OPTIONS *" goes to the pipeline (and is refused there), not to
+		// Go's built-in 200 answer.
+		DisableGeneralOptionsHandler: true,
+	}
+	admin := &http.Server{
+		Handler:           srv.AdminHandler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          errLog,
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- public.Serve(publicLn) }()
+	go func() { errc <- admin.Serve(adminLn) }()
+	logger.Info("listening", "listener", "public", "addr", publicLn.Addr().String())
+	logger.Info("listening", "listener", "admin", "addr", adminLn.Addr().String())
+	logger.Info("config loaded", "config_hash", snap.Hash(), "upstreams", len(snap.Upstreams()))
+	if hooks != nil && hooks.ready != nil {
+		hooks.ready(publicLn.Addr(), adminLn.Addr())
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var serveErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-errc:
+			serveErr = err
+			break loop
+		case <-hup:
+			if reload == nil {
+				continue
+			}
+			next, err := reload()
+			if err != nil {
+				logger.Error("reload rejected; old config keeps serving", "error", err.Error())
+				continue
+			}
+			srv.Load(next)
+			logger.Info("config reloaded", "config_hash", next.Hash())
+		}
+	}
+	logger.Info("shutting down", "timeout", settings.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), settings.ShutdownTimeout)
+	defer cancel()
+	_ = admin.Shutdown(sctx)
+	if err := public.Shutdown(sctx); err != nil {
+		_ = public.Close()
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}

@@ -1,0 +1,11 @@
+// Package policy holds gatehouse's compiled, immutable configuration and the
+// pure decisions made from it: which upstream a path routes to, which app an
+// API key belongs to, and whether a role may use a verb on a path.
+//
+// A *Snapshot is built once by New from a Spec (the config package produces
+// the Spec from HCL and reports positioned diagnostics; New only re-checks
+// invariants) and is never mutated afterwards, so it can be shared by any
+// number of goroutines and swapped atomically on reload. The package does no
+// I/O and imports no HTTP server code so that it can be tested and benchmarked
+// on its own.
+package policy

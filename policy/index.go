@@ -1,0 +1,86 @@
+package policy
+
+// grantIndex is a segment trie over the path globs of one role's grants for
+// one upstream. Lookup cost depends on the depth of the path and the number of
+// wildcard branches, not on the number of grants.
+type grantIndex struct {
+	root node
+}
+
+type node struct {
+	lit    map[string]*node
+	star   *node // "*"
+	dstar  *node // "**"
+	grants []*Grant
+	verbs  Verb // union of the verbs of grants, to skip nodes quickly
+}
+
+func (ix *grantIndex) insert(segs []string, g *Grant) {
+	n := &ix.root
+	for _, s := range segs {
+		var next **node
+		switch s {
+		case "*":
+			next = &n.star
+		case "**":
+			next = &n.dstar
+		default:
+			if n.lit == nil {
+				n.lit = make(map[string]*node)
+			}
+			c, ok := n.lit[s]
+			if !ok {
+				c = &node{}
+				n.lit[s] = c
+			}
+			n = c
+			continue
+		}
+		if *next == nil {
+			*next = &node{}
+		}
+		n = *next
+	}
+	n.grants = append(n.grants, g)
+	n.verbs |= g.verbs
+}
+
+// match walks every trie path that matches segs and reports the first deny
+// grant naming verb, or failing that the first allow grant naming it. It
+// stops at the first deny, since a deny beats any allow.
+func (n *node) match(segs []string, verb Verb, allow **Grant) (deny *Grant) {
+	if len(segs) == 0 {
+		if n.verbs&verb != 0 {
+			for _, g := range n.grants {
+				if g.verbs&verb == 0 {
+					continue
+				}
+				if g.deny {
+					return g
+				}
+				if *allow == nil || g.order < (*allow).order {
+					*allow = g
+				}
+			}
+		}
+	} else {
+		if c := n.lit[segs[0]]; c != nil {
+			if d := c.match(segs[1:], verb, allow); d != nil {
+				return d
+			}
+		}
+		if n.star != nil {
+			if d := n.star.match(segs[1:], verb, allow); d != nil {
+				return d
+			}
+		}
+	}
+	if n.dstar != nil {
+		for k := 0; k <= len(segs); k++ {
+			if d := n.dstar.match(segs[k:], verb, allow); d != nil {
+				return d
+			}
+		}
+	}
+	return nil
+}

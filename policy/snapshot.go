@@ -1,0 +1,301 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"maps"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Snapshot is one compiled configuration. It is immutable: build a new one
+// with New to change anything.
+type Snapshot struct {
+	server    Server
+	hash      string
+	lookups   map[string]any
+	upstreams []*Upstream
+	byName    map[string]*Upstream
+	byPrefix  map[string]*Upstream
+	apps      map[[32]byte]*App
+	appNames  map[string]*App
+	roles     map[string]*Role
+}
+
+// Upstream is a compiled upstream.
+type Upstream struct {
+	id      int
+	name    string
+	url     *url.URL
+	prefix  string
+	nsegs   int // segments in prefix
+	timeout time.Duration
+	active  bool
+	public  bool
+	origin  string
+}
+
+// Name returns the upstream's configured name.
+func (u *Upstream) Name() string { return u.name }
+
+// Index returns the upstream's position in Snapshot.Upstreams, for callers
+// that keep per-upstream state in a slice.
+func (u *Upstream) Index() int { return u.id }
+
+// URL returns a copy of the upstream's base URL.
+func (u *Upstream) URL() *url.URL { c := *u.url; return &c }
+
+// Prefix returns the routed path prefix.
+func (u *Upstream) Prefix() string { return u.prefix }
+
+// Timeout returns the response timeout (0 = none).
+func (u *Upstream) Timeout() time.Duration { return u.timeout }
+
+// Active reports whether the upstream accepts traffic.
+func (u *Upstream) Active() bool { return u.active }
+
+// Public reports whether requests skip authentication and authorization.
+func (u *Upstream) Public() bool { return u.public }
+
+// Origin returns where the upstream was declared.
+func (u *Upstream) Origin() string { return u.origin }
+
+// App is a compiled client application.
+type App struct {
+	name        string
+	defaultRole string
+	lookups     map[string]any
+	active      bool
+	origin      string
+}
+
+// Name returns the app's configured name.
+func (a *App) Name() string { return a.name }
+
+// DefaultRole returns the role used when no user session is present.
+func (a *App) DefaultRole() string { return a.defaultRole }
+
+// Active reports whether the app's key is accepted.
+func (a *App) Active() bool { return a.active }
+
+// Lookup returns an app-scope lookup value.
+func (a *App) Lookup(k string) (any, bool) { v, ok := a.lookups[k]; return v, ok }
+
+// Role is a compiled role.
+type Role struct {
+	name    string
+	active  bool
+	lookups map[string]any
+	grants  []*Grant
+	index   []*grantIndex // by Upstream.id; nil = no grants there
+	origin  string
+}
+
+// Name returns the role's configured name.
+func (r *Role) Name() string { return r.name }
+
+// Active reports whether the role grants anything.
+func (r *Role) Active() bool { return r.active }
+
+// Grant is one compiled allow or deny block.
+type Grant struct {
+	order    int
+	deny     bool
+	upstream string
+	paths    []Glob
+	verbs    Verb
+	records  string
+	filter   string
+	origin   string
+}
+
+// Deny reports whether this is a deny grant.
+func (g *Grant) Deny() bool { return g.deny }
+
+// Upstream returns the name of the upstream the grant applies to.
+func (g *Grant) Upstream() string { return g.upstream }
+
+// Verbs returns the verbs the grant names.
+func (g *Grant) Verbs() Verb { return g.verbs }
+
+// Records returns the JSON path of records for record filters.
+func (g *Grant) Records() string { return g.records }
+
+// Filter returns the expr-lang filter source, or "".
+func (g *Grant) Filter() string { return g.filter }
+
+// Origin returns where the grant was declared ("roles.hcl:7,3").
+func (g *Grant) Origin() string { return g.origin }
+
+// String describes the grant for logs: "allow hr GET /employees/* (roles.hcl:7,3)".
+func (g *Grant) String() string {
+	var b strings.Builder
+	if g.deny {
+		b.WriteString("deny ")
+	} else {
+		b.WriteString("allow ")
+	}
+	b.WriteString(g.upstream)
+	b.WriteByte(' ')
+	b.WriteString(g.verbs.String())
+	for _, p := range g.paths {
+		b.WriteByte(' ')
+		b.WriteString(p.String())
+	}
+	if g.origin != "" {
+		fmt.Fprintf(&b, " (%s)", g.origin)
+	}
+	return b.String()
+}
+
+// New compiles a Spec into a Snapshot. The config package reports user
+// mistakes with positions before calling it; New re-checks the invariants it
+// relies on (unique names, resolvable references, unique prefixes) and
+// returns an error naming the first violation.
+func New(spec Spec) (*Snapshot, error) {
+	s := &Snapshot{
+		server:   spec.Server,
+		hash:     spec.Hash,
+		lookups:  maps.Clone(spec.Lookups),
+		byName:   make(map[string]*Upstream, len(spec.Upstreams)),
+		byPrefix: make(map[string]*Upstream, len(spec.Upstreams)),
+		apps:     make(map[[32]byte]*App, len(spec.Apps)),
+		appNames: make(map[string]*App, len(spec.Apps)),
+		roles:    make(map[string]*Role, len(spec.Roles)),
+	}
+	s.server.TrustedProxies = append([]netip.Prefix(nil), spec.Server.TrustedProxies...)
+	for i, us := range spec.Upstreams {
+		if us.URL == nil || (us.URL.Scheme != "http" && us.URL.Scheme != "https") || us.URL.Host == "" {
+			return nil, fmt.Errorf("upstream %q: url must be an absolute http or https URL", us.Name)
+		}
+		p, err := ParsePath(us.Prefix)
+		if err != nil || p.Escaped != us.Prefix || (len(us.Prefix) > 1 && strings.HasSuffix(us.Prefix, "/")) {
+			return nil, fmt.Errorf("upstream %q: prefix %q is not a canonical path", us.Name, us.Prefix)
+		}
+		if _, dup := s.byName[us.Name]; dup {
+			return nil, fmt.Errorf("duplicate upstream %q", us.Name)
+		}
+		if other, dup := s.byPrefix[us.Prefix]; dup {
+			return nil, fmt.Errorf("upstreams %q and %q claim prefix %q", other.name, us.Name, us.Prefix)
+		}
+		u := &Upstream{
+			id: i, name: us.Name, url: cloneURL(us.URL), prefix: us.Prefix, nsegs: len(p.Segments),
+			timeout: us.Timeout, active: us.Active, public: us.Public, origin: us.Origin,
+		}
+		s.upstreams = append(s.upstreams, u)
+		s.byName[u.name] = u
+		s.byPrefix[u.prefix] = u
+	}
+	for _, rs := range spec.Roles {
+		if _, dup := s.roles[rs.Name]; dup {
+			return nil, fmt.Errorf("duplicate role %q", rs.Name)
+		}
+		r := &Role{
+			name: rs.Name, active: rs.Active, lookups: maps.Clone(rs.Lookups), origin: rs.Origin,
+			index: make([]*grantIndex, len(s.upstreams)),
+		}
+		for i, gs := range rs.Grants {
+			u, ok := s.byName[gs.Upstream]
+			if !ok {
+				return nil, fmt.Errorf("role %q: grant refers to unknown upstream %q", rs.Name, gs.Upstream)
+			}
+			if gs.Verbs == 0 || len(gs.Paths) == 0 {
+				return nil, fmt.Errorf("role %q: grant on %q names no verbs or no paths", rs.Name, gs.Upstream)
+			}
+			g := &Grant{
+				order: i, deny: gs.Deny, upstream: gs.Upstream, paths: append([]Glob(nil), gs.Paths...),
+				verbs: gs.Verbs, records: gs.Records, filter: gs.Filter, origin: gs.Origin,
+			}
+			r.grants = append(r.grants, g)
+			ix := r.index[u.id]
+			if ix == nil {
+				ix = &grantIndex{}
+				r.index[u.id] = ix
+			}
+			for _, p := range g.paths {
+				ix.insert(p.segs, g)
+			}
+		}
+		s.roles[r.name] = r
+	}
+	for _, as := range spec.Apps {
+		if _, dup := s.appNames[as.Name]; dup {
+			return nil, fmt.Errorf("duplicate app %q", as.Name)
+		}
+		if _, dup := s.apps[as.KeySHA256]; dup {
+			return nil, fmt.Errorf("app %q: api_key_sha256 is already used by another app", as.Name)
+		}
+		if as.DefaultRole != "" {
+			if _, ok := s.roles[as.DefaultRole]; !ok {
+				return nil, fmt.Errorf("app %q: unknown default_role %q", as.Name, as.DefaultRole)
+			}
+		}
+		a := &App{name: as.Name, defaultRole: as.DefaultRole, lookups: maps.Clone(as.Lookups), active: as.Active, origin: as.Origin}
+		s.apps[as.KeySHA256] = a
+		s.appNames[a.name] = a
+	}
+	return s, nil
+}
+
+func cloneURL(u *url.URL) *url.URL {
+	c := *u
+	if u.User != nil {
+		ui := *u.User
+		c.User = &ui
+	}
+	return &c
+}
+
+// Server returns the server settings. TrustedProxies is a copy.
+func (s *Snapshot) Server() Server {
+	v := s.server
+	v.TrustedProxies = append([]netip.Prefix(nil), s.server.TrustedProxies...)
+	return v
+}
+
+// Production reports whether error details are hidden from clients.
+func (s *Snapshot) Production() bool { return s.server.Production }
+
+// MaxBodyBytes returns the request body limit (0 = none).
+func (s *Snapshot) MaxBodyBytes() int64 { return s.server.MaxBodyBytes }
+
+// IdentityHeaders reports whether X-Gatehouse-* headers go to upstreams.
+func (s *Snapshot) IdentityHeaders() bool { return s.server.IdentityHeaders }
+
+// TrustsProxy reports whether addr is in trusted_proxies.
+func (s *Snapshot) TrustsProxy(addr netip.Addr) bool {
+	addr = addr.Unmap()
+	for _, p := range s.server.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// Hash returns the configuration hash given in the Spec.
+func (s *Snapshot) Hash() string { return s.hash }
+
+// Upstreams returns the upstreams in declaration order.
+func (s *Snapshot) Upstreams() []*Upstream { return append([]*Upstream(nil), s.upstreams...) }
+
+// Upstream returns the upstream with the given name.
+func (s *Snapshot) Upstream(name string) (*Upstream, bool) { u, ok := s.byName[name]; return u, ok }
+
+// Role returns the role with the given name.
+func (s *Snapshot) Role(name string) (*Role, bool) { r, ok := s.roles[name]; return r, ok }
+
+// App returns the app with the given name.
+func (s *Snapshot) App(name string) (*App, bool) { a, ok := s.appNames[name]; return a, ok }
+
+// AppByKey returns the app whose api_key_sha256 is the SHA-256 of key,
+// whether or not it is active.
+func (s *Snapshot) AppByKey(key string) (*App, bool) {
+	a, ok := s.apps[sha256.Sum256([]byte(key))]
+	return a, ok
+}
+
+// Lookup returns a system-scope lookup value.
+func (s *Snapshot) Lookup(k string) (any, bool) { v, ok := s.lookups[k]; return v, ok }

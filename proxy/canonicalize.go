@@ -1,0 +1,77 @@
+package proxy
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+)
+
+// canonicalize checks the request target once, before any decision, and
+// stores the canonical path that every later stage uses and that forward
+// sends upstream byte for byte. It refuses (400), never repairs:
+//   - CONNECT, and the asterisk-form target ("OPTIONS *");
+//   - absolute-form targets ("GET http://host/p") for a host other than the
+//     address this listener accepted the connection on;
+//   - any path policy.ParsePath refuses (dot segments raw or encoded, "//",
+//     encoded "/", "\", NUL, ";", "#", "?", "%", invalid UTF-8), and paths
+//     over policy.MaxPathBytes/MaxPathSegments (414).
+//
+// Go's server already refuses duplicate Host headers, several different
+// Content-Length values, and Transfer-Encodings other than chunked; when
+// both Transfer-Encoding: chunked and Content-Length arrive it drops
+// Content-Length (RFC 9112 §6.3), and the forwarded request is re-framed,
+// so an upstream never sees both.
+type canonicalize struct{}
+
+func (canonicalize) serve(x *exchange) error {
+	r := x.r
+	if r.Method == http.MethodConnect {
+		return refuse(http.StatusBadRequest, reasonConnect, nil)
+	}
+	raw := r.RequestURI
+	if raw == "*" {
+		return refuse(http.StatusBadRequest, reasonAsteriskForm, nil)
+	}
+	if !strings.HasPrefix(raw, "/") {
+		// Absolute form: accept only for this listener's own address.
+		if r.URL.Host == "" || !sameHost(r) {
+			return refuse(http.StatusBadRequest, reasonAbsoluteForm, errors.New("absolute-form request target for another host"))
+		}
+		raw = r.URL.EscapedPath()
+		if i := strings.Index(r.RequestURI, "://"); i >= 0 {
+			rest := r.RequestURI[i+3:]
+			if j := strings.IndexByte(rest, '/'); j >= 0 {
+				raw = rest[j:]
+			} else {
+				raw = "/"
+			}
+		}
+	}
+	if i := strings.IndexByte(raw, '?'); i >= 0 {
+		raw = raw[:i]
+	}
+	p, err := policy.ParsePath(raw)
+	if err != nil {
+		if errors.Is(err, policy.ErrPathTooLong) {
+			return refuse(http.StatusRequestURITooLong, reasonPathTooLong, err)
+		}
+		return refuse(http.StatusBadRequest, reasonBadPath, err)
+	}
+	x.path = p
+	return nil
+}
+
+// sameHost reports whether an absolute-form target names the address the
+// connection arrived on.
+func sameHost(r *http.Request) bool {
+	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return false
+	}
+	return strings.EqualFold(r.URL.Host, la.String())
+}
+
+var _ stage = canonicalize{}

@@ -1,0 +1,107 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+)
+
+// Error is a refusal or failure with the HTTP status the client gets and a
+// stable snake_case Reason for logs and metrics. Err holds details that only
+// the log sees when the server runs in production mode.
+type Error struct {
+	Status int
+	Reason string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return e.Reason
+	}
+	return e.Reason + ": " + e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func refuse(status int, reason string, err error) *Error {
+	return &Error{Status: status, Reason: reason, Err: err}
+}
+
+// Stable reasons set by the proxy itself (policy reasons come from policy.Reason).
+const (
+	reasonBadPath          = "bad_path"
+	reasonPathTooLong      = "path_too_long"
+	reasonConnect          = "connect_refused"
+	reasonAbsoluteForm     = "absolute_form_refused"
+	reasonAsteriskForm     = "asterisk_form_refused"
+	reasonNoRoute          = "no_route"
+	reasonBadUpgrade       = "upgrade_refused"
+	reasonBodyTooLarge     = "body_too_large"
+	reasonUpstreamTimeout  = "upstream_timeout"
+	reasonUpstreamDown     = "upstream_unavailable"
+	reasonClientClosed     = "client_closed"
+	reasonNotReady         = "not_ready"
+	reasonInternal         = "internal_error"
+	statusClientClosed     = 499 // nginx's code for a client that went away
+	genericClientClosedMsg = "client closed request"
+)
+
+// upstreamError classifies a transport error: 504 on timeout, 499 when the
+// client went away, 413 when the body limit was hit, else 502.
+func upstreamError(ctx context.Context, err error) *Error {
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.As(err, &mbe):
+		return refuse(http.StatusRequestEntityTooLarge, reasonBodyTooLarge, err)
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		return refuse(statusClientClosed, reasonClientClosed, err)
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return refuse(http.StatusGatewayTimeout, reasonUpstreamTimeout, err)
+	default:
+		return refuse(http.StatusBadGateway, reasonUpstreamDown, err)
+	}
+}
+
+// writeError is the one place that turns an error into a response. In
+// production the body is a generic message for the status and the request
+// id; otherwise the reason and the error text are added to help operators.
+func writeError(w http.ResponseWriter, production bool, requestID string, e *Error) {
+	h := w.Header()
+	// Nothing the upstream may have set survives into an error response.
+	for k := range h {
+		delete(h, k)
+	}
+	h["Content-Type"] = []string{"application/json"}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
+	h["Cache-Control"] = []string{"no-store"}
+	h["X-Request-Id"] = []string{requestID}
+	msg := http.StatusText(e.Status)
+	if e.Status == statusClientClosed {
+		msg = genericClientClosedMsg
+	}
+	body := make([]byte, 0, 128)
+	body = append(body, `{"error":`...)
+	body = strconv.AppendQuote(body, msg)
+	body = append(body, `,"status":`...)
+	body = strconv.AppendInt(body, int64(e.Status), 10)
+	body = append(body, `,"request_id":`...)
+	body = strconv.AppendQuote(body, requestID)
+	if !production {
+		body = append(body, `,"reason":`...)
+		body = strconv.AppendQuote(body, e.Reason)
+		if e.Err != nil {
+			body = append(body, `,"detail":`...)
+			body = strconv.AppendQuote(body, e.Err.Error())
+		}
+	}
+	body = append(body, "}\n"...)
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(body)
+}
+
+var _ error = (*Error)(nil)

@@ -1,0 +1,35 @@
+package proxy
+
+import (
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+)
+
+// exchange is the state of one request as it moves through the stages. It is
+// created by Server.ServeHTTP, bound to one generation (snapshot) for the
+// whole request, and never shared between requests.
+type exchange struct {
+	w     http.ResponseWriter
+	r     *http.Request
+	gen   *generation
+	start time.Time
+	id    string // request id
+
+	peer     netip.Addr // the TCP peer
+	client   netip.Addr // the client, believing X-Forwarded-For only from trusted proxies
+	path     policy.Path
+	route    policy.Route
+	routed   bool
+	ident    policy.Identity
+	decision policy.Decision
+	backend  *backend
+
+	status  int // status sent to the client
+	reason  string
+	errText string // detail for the log
+}
+
+func (x *exchange) snap() *policy.Snapshot { return x.gen.snap }

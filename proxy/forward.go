@@ -1,0 +1,129 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+)
+
+// exchangeKey carries the *exchange from forward into the ReverseProxy hooks.
+type exchangeKey struct{}
+
+// forward sends an authorized request to its upstream through
+// httputil.ReverseProxy. Before that it refuses protocol upgrades other than
+// a GET "Upgrade: websocket" (400) and bodies over max_body_bytes (413 when
+// Content-Length says so up front; a chunked body is cut at the limit).
+type forward struct{}
+
+func (forward) serve(x *exchange) error {
+	r := x.r
+	if up := upgradeType(r.Header); up != "" {
+		if !strings.EqualFold(up, "websocket") || r.Method != http.MethodGet {
+			return refuse(http.StatusBadRequest, reasonBadUpgrade, nil)
+		}
+	}
+	if limit := x.snap().MaxBodyBytes(); limit > 0 {
+		if r.ContentLength > limit {
+			return refuse(http.StatusRequestEntityTooLarge, reasonBodyTooLarge, nil)
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(x.w, r.Body, limit)
+		}
+	}
+	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
+	x.backend.proxy.ServeHTTP(x.w, r.WithContext(ctx))
+	return nil
+}
+
+var _ stage = forward{}
+
+// backend is the forwarding half of one upstream in one generation.
+type backend struct {
+	target   *url.URL
+	basePath string // escaped path of the upstream URL, without trailing "/"
+	proxy    *httputil.ReverseProxy
+}
+
+func exchangeFrom(ctx context.Context) *exchange {
+	x, _ := ctx.Value(exchangeKey{}).(*exchange)
+	return x
+}
+
+// rewrite builds the outbound request. It makes no decisions: everything
+// here follows from the exchange the pipeline allowed. Hop-by-hop headers
+// (including any named in Connection) and client X-Forwarded-*/Forwarded
+// were removed by ReverseProxy before this runs, so headers set here survive
+// "Connection: X-Gatehouse-User" tricks.
+func (b *backend) rewrite(pr *httputil.ProxyRequest) {
+	x := exchangeFrom(pr.In.Context())
+	out := pr.Out
+
+	// The path is the canonical path with the prefix replaced by the
+	// upstream's base path, byte for byte; never cleaned or joined.
+	p := b.basePath + x.route.Rest
+	if p == "" {
+		p = "/"
+	}
+	out.URL.Scheme = b.target.Scheme
+	out.URL.Host = b.target.Host
+	out.URL.Opaque = ""
+	out.URL.User = nil
+	out.URL.Fragment, out.URL.RawFragment = "", ""
+	// RawPath is always set: Go's own escaping would re-encode bytes such as
+	// "!" and "(" that the canonical form keeps, and the upstream must get
+	// the authorized bytes exactly.
+	dec := p
+	if strings.IndexByte(p, '%') >= 0 {
+		var err error
+		if dec, err = url.PathUnescape(p); err != nil {
+			dec = p // cannot happen for a canonical path
+		}
+	}
+	out.URL.Path, out.URL.RawPath = dec, p
+	out.Host = ""
+
+	stripClientHeaders(out.Header)
+	x.setForwarded(pr)
+	if x.snap().IdentityHeaders() && x.ident.App != nil {
+		out.Header[headerApp] = []string{x.ident.App.Name()}
+		if x.ident.Role != nil {
+			out.Header[headerRole] = []string{x.ident.Role.Name()}
+		}
+		if x.ident.User != "" {
+			out.Header[headerUser] = []string{x.ident.User}
+		}
+	}
+	out.Header[headerRequestID] = []string{x.id}
+}
+
+// setForwarded sets X-Forwarded-For/-Host/-Proto from the real peer. Earlier
+// values are kept only when the peer is in trusted_proxies.
+func (x *exchange) setForwarded(pr *httputil.ProxyRequest) {
+	in, out := pr.In, pr.Out
+	trusted := x.peer.IsValid() && x.snap().TrustsProxy(x.peer)
+	if trusted {
+		if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
+			out.Header["X-Forwarded-For"] = prior
+		}
+	}
+	pr.SetXForwarded()
+	if trusted {
+		if h := in.Header.Get("X-Forwarded-Host"); h != "" {
+			out.Header.Set("X-Forwarded-Host", h)
+		}
+		if p := in.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+			out.Header.Set("X-Forwarded-Proto", p)
+		}
+	}
+}
+
+// modifyResponse records the upstream status and tags the response.
+func (b *backend) modifyResponse(res *http.Response) error {
+	if x := exchangeFrom(res.Request.Context()); x != nil {
+		x.status = res.StatusCode
+		res.Header[headerRequestID] = []string{x.id}
+	}
+	return nil
+}

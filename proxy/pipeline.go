@@ -1,0 +1,20 @@
+package proxy
+
+// stage is one step of the request pipeline. A stage returns nil to pass the
+// request on, or an error to stop it; it never writes an error response
+// itself (Server.fail does). The last stage, forward, writes the response.
+type stage interface {
+	serve(x *exchange) error
+}
+
+// pipeline lists the stages in the order of DESIGN.md's request pipeline.
+// CORS (after route) and request filtering (after authorize) join here.
+func pipeline(authn []authenticator) []stage {
+	return []stage{
+		canonicalize{},
+		route{},
+		authenticate{chain: authn},
+		authorize{},
+		forward{},
+	}
+}

@@ -1,0 +1,317 @@
+// Package proxy is gatehouse's HTTP pipeline: canonicalize, route,
+// authenticate, authorize, forward. It serves from an immutable
+// policy.Snapshot that a reload swaps atomically; a request uses the
+// snapshot it started with from its first stage to its last.
+package proxy
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy/authn"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Logger receives component logs (errors, reloads). Required.
+	Logger *slog.Logger
+	// AccessLog receives one record per request. Defaults to Logger.
+	AccessLog *slog.Logger
+	// Pprof serves net/http/pprof on the admin handler. Off by default.
+	Pprof bool
+}
+
+// Server serves the public listener from the current snapshot. State that
+// must outlive reloads (upstream connection pools, buffers) lives here.
+type Server struct {
+	log    *slog.Logger
+	access *slog.Logger
+	pprof  bool
+	stages []stage
+	gen    atomic.Pointer[generation]
+	bufs   bufferPool
+	ids    idSource
+
+	mu         sync.Mutex
+	transports map[transportKey]*http.Transport
+	closed     bool
+}
+
+// generation is a snapshot plus the forwarding state built for it.
+type generation struct {
+	snap     *policy.Snapshot
+	backends []*backend // by Upstream.Index
+	loaded   time.Time
+}
+
+// New returns a Server with no snapshot: it answers 503 until Load is called.
+func New(opts Options) *Server {
+	s := &Server{
+		log:        opts.Logger.With("component", "proxy"),
+		access:     opts.AccessLog,
+		pprof:      opts.Pprof,
+		transports: make(map[transportKey]*http.Transport),
+	}
+	s.ids.prefix = randomPrefix()
+	if s.access == nil {
+		s.access = opts.Logger
+	}
+	s.stages = pipeline([]authenticator{authn.APIKey{}})
+	return s
+}
+
+// Load makes snap the snapshot for every request that starts from now on.
+// Requests in flight finish on the snapshot they started with.
+func (s *Server) Load(snap *policy.Snapshot) {
+	g := &generation{snap: snap, loaded: time.Now()}
+	for _, u := range snap.Upstreams() {
+		g.backends = append(g.backends, s.newBackend(u))
+	}
+	s.gen.Store(g)
+}
+
+// Snapshot returns the snapshot in service, or nil before the first Load.
+func (s *Server) Snapshot() *policy.Snapshot {
+	if g := s.gen.Load(); g != nil {
+		return g.snap
+	}
+	return nil
+}
+
+// ServeHTTP runs the pipeline for one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := &exchange{w: w, r: r, gen: s.gen.Load(), start: time.Now(), id: s.ids.next()}
+	x.peer = peerAddr(r)
+	defer s.finish(x)
+	if x.gen == nil {
+		s.fail(x, refuse(http.StatusServiceUnavailable, reasonNotReady, nil))
+		return
+	}
+	x.client = clientAddr(x.peer, r.Header["X-Forwarded-For"], x.snap().TrustsProxy)
+	for _, st := range s.stages {
+		if err := st.serve(x); err != nil {
+			s.fail(x, err)
+			return
+		}
+	}
+}
+
+// fail records a refusal and writes it with the one error writer.
+func (s *Server) fail(x *exchange, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = refuse(http.StatusInternalServerError, reasonInternal, err)
+	}
+	x.status, x.reason = e.Status, e.Reason
+	if e.Err != nil {
+		x.errText = e.Err.Error()
+	}
+	production := x.gen == nil || x.snap().Production()
+	writeError(x.w, production, x.id, e)
+}
+
+// errorHandler is ReverseProxy's error funnel: dial failures, timeouts and
+// bad upgrades end here, never with addresses or Go errors in the body when
+// production is on.
+func (s *Server) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	x := exchangeFrom(r.Context())
+	if x == nil {
+		w.WriteHeader(http.StatusBadGateway)
+		return
+	}
+	s.fail(x, upstreamError(r.Context(), err))
+}
+
+// finish writes the access record. A panic (http.ErrAbortHandler after the
+// response started) is logged and passed on so the connection is cut.
+func (s *Server) finish(x *exchange) {
+	v := recover()
+	if v != nil {
+		x.reason = "aborted"
+		if x.status == 0 {
+			x.status = http.StatusBadGateway
+		}
+	}
+	s.logAccess(x)
+	if v != nil {
+		panic(v)
+	}
+}
+
+func (s *Server) logAccess(x *exchange) {
+	status := x.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	level := slog.LevelInfo
+	if status >= 500 && status != statusClientClosed {
+		level = slog.LevelError
+	}
+	ctx := x.r.Context()
+	if !s.access.Enabled(ctx, level) {
+		return
+	}
+	reason, decision := x.reason, "deny"
+	if reason == "" {
+		decision = "allow"
+		reason = string(x.decision.Reason)
+	}
+	var app, role, upstream, grant string
+	if x.ident.App != nil {
+		app = x.ident.App.Name()
+	}
+	if x.ident.Role != nil {
+		role = x.ident.Role.Name()
+	}
+	if x.routed {
+		upstream = x.route.Upstream.Name()
+	}
+	if x.decision.Grant != nil {
+		grant = x.decision.Grant.Origin()
+	}
+	path := x.path.Escaped
+	if path == "" {
+		path = truncate(x.r.RequestURI, 256)
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", x.id),
+		slog.String("method", x.r.Method),
+		slog.String("path", path),
+		slog.Int("status", status),
+		slog.String("app", app),
+		slog.String("user", x.ident.User),
+		slog.String("role", role),
+		slog.String("upstream", upstream),
+		slog.String("decision", decision),
+		slog.String("reason", reason),
+		slog.Float64("duration_ms", float64(time.Since(x.start).Microseconds())/1000),
+		slog.String("client", x.client.String()),
+	}
+	if grant != "" {
+		attrs = append(attrs, slog.String("grant", grant))
+	}
+	if x.errText != "" {
+		attrs = append(attrs, slog.String("error", x.errText))
+	}
+	s.access.LogAttrs(ctx, level, "request", attrs...)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+type transportKey struct {
+	scheme, host string
+	timeout      time.Duration
+}
+
+// transport returns the pooled transport for an upstream address, shared
+// across reloads so keep-alive connections survive them.
+func (s *Server) transport(k transportKey) *http.Transport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.transports[k]; ok {
+		return t
+	}
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	t := &http.Transport{
+		Proxy:                 nil, // never route upstream traffic through $HTTP_PROXY
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     k.scheme == "https",
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: 1 * time.Second,
+		ResponseHeaderTimeout: k.timeout,
+		// Pass the client's Accept-Encoding and the upstream's encoding
+		// through untouched.
+		DisableCompression: true,
+	}
+	s.transports[k] = t
+	return t
+}
+
+func (s *Server) newBackend(u *policy.Upstream) *backend {
+	target := u.URL()
+	b := &backend{
+		target:   target,
+		basePath: strings.TrimSuffix(target.EscapedPath(), "/"),
+	}
+	b.proxy = &httputil.ReverseProxy{
+		Rewrite:        b.rewrite,
+		Transport:      s.transport(transportKey{target.Scheme, target.Host, u.Timeout()}),
+		BufferPool:     &s.bufs,
+		ErrorHandler:   s.errorHandler,
+		ModifyResponse: b.modifyResponse,
+		ErrorLog:       slog.NewLogLogger(s.log.With("upstream", u.Name()).Handler(), slog.LevelWarn),
+	}
+	return b
+}
+
+// Close releases idle upstream connections. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	for _, t := range s.transports {
+		t.CloseIdleConnections()
+	}
+	return nil
+}
+
+// bufferPool is ReverseProxy's copy-buffer pool (32 KiB buffers).
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32*1024)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+// idSource makes request ids: a random per-process prefix and a counter,
+// unique without a syscall per request.
+type idSource struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func randomPrefix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (s *idSource) next() string {
+	buf := make([]byte, 0, 32)
+	buf = append(buf, s.prefix...)
+	buf = append(buf, '-')
+	buf = strconv.AppendUint(buf, s.n.Add(1), 36)
+	return string(buf)
+}
+
+// Interface guards.
+var (
+	_ http.Handler         = (*Server)(nil)
+	_ httputil.BufferPool  = (*bufferPool)(nil)
+)
