@@ -88,7 +88,7 @@ func serve(ctx context.Context, logger *slog.Logger, snap *policy.Snapshot, relo
 		ReadTimeout:       settings.ReadTimeout,
 		WriteTimeout:      settings.WriteTimeout,
 		IdleTimeout:       settings.IdleTimeout,
-		MaxHeaderBytes:    settings.MaxHeaderBytes,
+		MaxHeaderBytes:    httpMaxHeaderBytes(settings.MaxHeaderBytes),
 		ErrorLog:          errLog,
 		// "OPTIONS *" goes to the pipeline (and is refused there), not to
 		// Go's built-in 200 answer.
@@ -146,4 +146,13 @@ loop:
 		return serveErr
 	}
 	return nil
+}
+
+// httpMaxHeaderBytes converts max_header_bytes to http.Server's setting,
+// which allows 4096 bytes of slack on top of its value; without the
+// adjustment a 4 KiB limit would let 8 KiB through on a new connection. On a
+// reused keep-alive connection net/http may have buffered up to 4 KiB more
+// before the limit applies, so the limit is exact to within 4 KiB.
+func httpMaxHeaderBytes(limit int) int {
+	return max(limit-4096, 1)
 }

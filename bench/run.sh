@@ -1,0 +1,457 @@
+#!/usr/bin/env bash
+# bench/run.sh: throughput and tail latency of gatehouse against a direct
+# upstream, a bare httputil.ReverseProxy, nginx and Caddy, all on 127.0.0.1.
+# See bench/README.md for what each target is and why the comparison is fair.
+#
+# Environment knobs (defaults in brackets):
+#   CONNS      connection counts, one table each        ["16 64"]
+#   ROUNDS     rounds per connection count               [3]
+#   DURATION   wrk duration per run (wrk syntax)         [8s]
+#   WARMUP     wrk warm-up per target and conn count     [1s]  (0 = none)
+#   REQ_PATH   request path on the upstream ("PATH" is the shell's, hence
+#              the name); e.g. REQ_PATH='/records?n=1000'  [/small]
+#   TARGETS    subset/order of: direct baseline nginx caddy gatehouse-plain
+#              gatehouse-apikey                          [all of them]
+#   GATEHOUSE_BIN  use this gatehouse binary instead of building ./cmd/gatehouse
+#   CADDY      path to a caddy binary                    [caddy on PATH, else
+#              $(go env GOPATH)/bin/caddy]
+#   PPROF=1    also take a CPU profile of gatehouse (GATEHOUSE_PPROF=1) during
+#              a wrk run; PPROF_SECONDS [10], PPROF_CONNS [64],
+#              PPROF_TARGET [gatehouse-apikey], PPROF_OUT [/tmp/gatehouse-cpu-<time>.pprof],
+#              PPROF_TOP [40]. ROUNDS=0 PPROF=1 profiles without the tables.
+#   KEEP=1     keep the scratch directory (logs, raw wrk output)
+#   UPSTREAM_PORT [9000] BASELINE_PORT [9001] NGINX_PORT [9002]
+#   CADDY_PORT [9003] GATEHOUSE_PORT [9004] GATEHOUSE_ADMIN_PORT [9005]
+#
+# Every process this script starts is recorded in a pidfile and stopped by
+# that PID when the script exits, whatever the reason.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+CONNS=${CONNS:-16 64}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-8s}
+WARMUP=${WARMUP:-1s}
+REQ_PATH=${REQ_PATH:-/small}
+TARGETS=${TARGETS:-direct baseline nginx caddy gatehouse-plain gatehouse-apikey}
+PPROF=${PPROF:-0}
+PPROF_SECONDS=${PPROF_SECONDS:-10}
+PPROF_CONNS=${PPROF_CONNS:-64}
+PPROF_TARGET=${PPROF_TARGET:-gatehouse-apikey}
+PPROF_TOP=${PPROF_TOP:-40}
+KEEP=${KEEP:-0}
+UPSTREAM_PORT=${UPSTREAM_PORT:-9000}
+BASELINE_PORT=${BASELINE_PORT:-9001}
+NGINX_PORT=${NGINX_PORT:-9002}
+CADDY_PORT=${CADDY_PORT:-9003}
+GATEHOUSE_PORT=${GATEHOUSE_PORT:-9004}
+GATEHOUSE_ADMIN_PORT=${GATEHOUSE_ADMIN_PORT:-9005}
+
+# Bench-only key of app "bench" in bench/gatehouse.hcl (its SHA-256 is there).
+# Not a secret.
+BENCH_KEY='gatehouse-bench-key-0001-not-a-secret'
+
+ALL_TARGETS=(direct baseline nginx caddy gatehouse-plain gatehouse-apikey)
+
+die() { echo "run.sh: error: $*" >&2; exit 1; }
+note() { echo "run.sh: $*" >&2; }
+
+# ---- argument checks -------------------------------------------------------
+
+to_seconds() { # wrk duration (10, 10s, 2m, 1h) -> whole seconds
+	local d=$1
+	case $d in
+	*[0-9]s) echo "${d%s}" ;;
+	*[0-9]m) echo $((${d%m} * 60)) ;;
+	*[0-9]h) echo $((${d%h} * 3600)) ;;
+	*[0-9]) echo "$d" ;;
+	*) return 1 ;;
+	esac
+}
+[[ $DURATION =~ ^[1-9][0-9]*[smh]?$ ]] || die "DURATION=$DURATION: want e.g. 8s, 1m"
+[[ $WARMUP =~ ^[0-9]+[smh]?$ ]] || die "WARMUP=$WARMUP: want e.g. 1s, or 0"
+[[ $ROUNDS =~ ^[0-9]+$ ]] || die "ROUNDS=$ROUNDS: want a whole number"
+[[ $PPROF_SECONDS =~ ^[1-9][0-9]*$ ]] || die "PPROF_SECONDS=$PPROF_SECONDS: want whole seconds"
+[[ $REQ_PATH == /* ]] || die "REQ_PATH=$REQ_PATH: must start with /"
+for c in $CONNS $PPROF_CONNS; do
+	[[ $c =~ ^[1-9][0-9]*$ ]] || die "connection count '$c' is not a positive number"
+done
+for p in "$UPSTREAM_PORT" "$BASELINE_PORT" "$NGINX_PORT" "$CADDY_PORT" "$GATEHOUSE_PORT" "$GATEHOUSE_ADMIN_PORT"; do
+	[[ $p =~ ^[0-9]+$ ]] && ((p > 0 && p < 65536)) || die "bad port '$p'"
+done
+for t in $TARGETS; do
+	[[ " ${ALL_TARGETS[*]} " == *" $t "* ]] || die "unknown target '$t' (known: ${ALL_TARGETS[*]})"
+done
+[[ " $TARGETS " == *" direct "* ]] || die "TARGETS must include direct (every ratio is relative to it)"
+((ROUNDS > 0)) || [[ $PPROF == 1 ]] || die "ROUNDS=0 only makes sense with PPROF=1"
+dur_s=$(to_seconds "$DURATION")
+warm_s=$(to_seconds "$WARMUP")
+
+command -v wrk >/dev/null || die "wrk not found on PATH; install it (apt-get install wrk) and rerun"
+command -v curl >/dev/null || die "curl not found on PATH"
+command -v go >/dev/null || die "go not found on PATH"
+
+# ---- scratch directory and process cleanup --------------------------------
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
+mkdir -p "$T/bin" "$T/pids" "$T/logs" "$T/wrk"
+
+# stop_pidfile FILE: TERM the recorded PID, wait up to 5 s, then KILL.
+stop_pidfile() {
+	local f=$1 pid i
+	pid=$(cat "$f" 2>/dev/null) || return 0
+	[[ $pid =~ ^[0-9]+$ ]] || return 0
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			note "$(basename "$f" .pid) (pid $pid) ignored TERM; sending KILL"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	wait "$pid" 2>/dev/null || true
+	rm -f "$f"
+}
+
+cleanup() {
+	local rc=$? f
+	trap - EXIT INT TERM
+	for f in "$T"/pids/*.pid; do
+		[[ -e $f ]] && stop_pidfile "$f"
+	done
+	if [[ $KEEP == 1 || $rc != 0 ]]; then
+		note "scratch directory kept: $T"
+	else
+		rm -rf "$T"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- helpers ---------------------------------------------------------------
+
+# port_free PORT: true when nothing accepts connections on 127.0.0.1:PORT.
+port_free() {
+	local rc=0
+	curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" || rc=$?
+	[[ $rc == 7 ]]
+}
+
+# start NAME LOGFILE CMD...: start CMD in the background, record its PID.
+start() {
+	local name=$1 log=$2
+	shift 2
+	"$@" >>"$log" 2>&1 &
+	echo $! >"$T/pids/$name.pid"
+}
+
+alive() { kill -0 "$(cat "$T/pids/$1.pid" 2>/dev/null)" 2>/dev/null; }
+
+# wait_ok NAME URL [SECONDS]: poll URL until it answers 200, at most SECONDS
+# (default 15); fail early if NAME's process died.
+wait_ok() {
+	local name=$1 url=$2 secs=${3:-15} i code
+	for ((i = 0; i < secs * 10; i++)); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)
+		[[ $code == 200 ]] && return 0
+		alive "$name" || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+log_tail() { note "last lines of $1:"; tail -n 15 "$1" >&2 || true; }
+
+declare -A URL HDR STARTED
+HDR[gatehouse-apikey]="X-API-Key: $BENCH_KEY"
+
+# ---- build -----------------------------------------------------------------
+
+note "scratch directory: $T"
+note "building bench/upstream and bench/baseline"
+(cd "$repo" && timeout 600 go build -o "$T/bin/upstream" ./bench/upstream) || die "building bench/upstream failed"
+(cd "$repo" && timeout 600 go build -o "$T/bin/baseline" ./bench/baseline) || die "building bench/baseline failed"
+
+want() { [[ " $TARGETS " == *" $1 "* ]]; }
+want_gatehouse() { want gatehouse-plain || want gatehouse-apikey; }
+
+gatehouse_ok=0
+if want_gatehouse || [[ $PPROF == 1 ]]; then
+	if [[ -n ${GATEHOUSE_BIN:-} ]]; then
+		[[ -x $GATEHOUSE_BIN ]] || die "GATEHOUSE_BIN=$GATEHOUSE_BIN is not an executable"
+		note "using gatehouse binary $GATEHOUSE_BIN"
+		cp "$GATEHOUSE_BIN" "$T/bin/gatehouse"
+		gatehouse_ok=1
+	elif note "building ./cmd/gatehouse" &&
+		(cd "$repo" && timeout 600 go build -o "$T/bin/gatehouse" ./cmd/gatehouse) >"$T/logs/gatehouse-build.log" 2>&1; then
+		gatehouse_ok=1
+	else
+		note "SKIP gatehouse-plain, gatehouse-apikey: ./cmd/gatehouse does not build (yet):"
+		head -n 10 "$T/logs/gatehouse-build.log" | sed 's/^/    /' >&2
+	fi
+fi
+
+ports=("$UPSTREAM_PORT")
+want baseline && ports+=("$BASELINE_PORT")
+want nginx && ports+=("$NGINX_PORT")
+want caddy && ports+=("$CADDY_PORT")
+((gatehouse_ok)) && ports+=("$GATEHOUSE_PORT" "$GATEHOUSE_ADMIN_PORT")
+for p in "${ports[@]}"; do
+	port_free "$p" || die "127.0.0.1:$p is already in use; free it or set the *_PORT variables"
+done
+
+# ---- start the processes ---------------------------------------------------
+
+start upstream "$T/logs/upstream.log" "$T/bin/upstream" -addr "127.0.0.1:$UPSTREAM_PORT"
+wait_ok upstream "http://127.0.0.1:$UPSTREAM_PORT/small" || { log_tail "$T/logs/upstream.log"; die "upstream did not start"; }
+URL[direct]="http://127.0.0.1:$UPSTREAM_PORT$REQ_PATH"
+STARTED[direct]=1
+
+if want baseline; then
+	start baseline "$T/logs/baseline.log" "$T/bin/baseline" \
+		-listen "127.0.0.1:$BASELINE_PORT" -upstream "http://127.0.0.1:$UPSTREAM_PORT"
+	if wait_ok baseline "http://127.0.0.1:$BASELINE_PORT/small"; then
+		URL[baseline]="http://127.0.0.1:$BASELINE_PORT$REQ_PATH"
+		STARTED[baseline]=1
+	else
+		log_tail "$T/logs/baseline.log"
+		die "baseline did not start"
+	fi
+fi
+
+if want nginx; then
+	if command -v nginx >/dev/null; then
+		mkdir -p "$T/nginx/tmp"
+		sed -e "s|@DIR@|$T/nginx|g" -e "s|@LISTEN_PORT@|$NGINX_PORT|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
+			"$here/nginx.conf.tmpl" >"$T/nginx/nginx.conf"
+		timeout 10 nginx -q -t -c "$T/nginx/nginx.conf" -p "$T/nginx/" >"$T/logs/nginx.log" 2>&1 ||
+			{ log_tail "$T/logs/nginx.log"; die "nginx rejected $T/nginx/nginx.conf"; }
+		start nginx "$T/logs/nginx.log" nginx -c "$T/nginx/nginx.conf" -p "$T/nginx/" -g 'daemon off;'
+		if wait_ok nginx "http://127.0.0.1:$NGINX_PORT/small"; then
+			URL[nginx]="http://127.0.0.1:$NGINX_PORT$REQ_PATH"
+			STARTED[nginx]=1
+		else
+			log_tail "$T/logs/nginx.log"
+			die "nginx did not start"
+		fi
+	else
+		note "SKIP nginx: not on PATH (apt-get install nginx)"
+	fi
+fi
+
+if want caddy; then
+	caddy_bin=${CADDY:-}
+	if [[ -z $caddy_bin ]]; then
+		caddy_bin=$(command -v caddy || true)
+	fi
+	if [[ -z $caddy_bin && -x "$(go env GOPATH)/bin/caddy" ]]; then
+		caddy_bin="$(go env GOPATH)/bin/caddy"
+	fi
+	if [[ -n $caddy_bin && -x $caddy_bin ]]; then
+		mkdir -p "$T/caddy/data" "$T/caddy/config"
+		sed -e "s|@LISTEN_PORT@|$CADDY_PORT|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
+			"$here/Caddyfile.tmpl" >"$T/caddy/Caddyfile"
+		# Caddy touches its storage even with auto_https off: keep it in $T.
+		start caddy "$T/logs/caddy.log" env HOME="$T/caddy" XDG_DATA_HOME="$T/caddy/data" \
+			XDG_CONFIG_HOME="$T/caddy/config" "$caddy_bin" run --config "$T/caddy/Caddyfile" --adapter caddyfile
+		if wait_ok caddy "http://127.0.0.1:$CADDY_PORT/small"; then
+			URL[caddy]="http://127.0.0.1:$CADDY_PORT$REQ_PATH"
+			STARTED[caddy]=1
+		else
+			log_tail "$T/logs/caddy.log"
+			die "caddy did not start"
+		fi
+	else
+		note "SKIP caddy: no binary (set CADDY, put caddy on PATH, or: go install github.com/caddyserver/caddy/v2/cmd/caddy@v2.11.9)"
+	fi
+fi
+
+if ((gatehouse_ok)); then
+	sed -e "s|127\.0\.0\.1:9000\"|127.0.0.1:$UPSTREAM_PORT\"|g" \
+		-e "s|127\.0\.0\.1:9004\"|127.0.0.1:$GATEHOUSE_PORT\"|g" \
+		-e "s|127\.0\.0\.1:9005\"|127.0.0.1:$GATEHOUSE_ADMIN_PORT\"|g" \
+		"$here/gatehouse.hcl" >"$T/gatehouse.hcl"
+	# The access log (JSON lines on stderr) goes to a file, as in production;
+	# run.sh empties it after each run so a long bench does not fill the disk.
+	gh_env=()
+	[[ $PPROF == 1 ]] && gh_env=(GATEHOUSE_PPROF=1)
+	env "${gh_env[@]}" "$T/bin/gatehouse" run --config "$T/gatehouse.hcl" \
+		>>"$T/logs/gatehouse.stdout.log" 2>>"$T/logs/gatehouse.access.log" &
+	echo $! >"$T/pids/gatehouse.pid"
+	if wait_ok gatehouse "http://127.0.0.1:$GATEHOUSE_ADMIN_PORT/readyz"; then
+		URL[gatehouse-plain]="http://127.0.0.1:$GATEHOUSE_PORT/plain$REQ_PATH"
+		URL[gatehouse-apikey]="http://127.0.0.1:$GATEHOUSE_PORT/api$REQ_PATH"
+		STARTED[gatehouse-plain]=1
+		STARTED[gatehouse-apikey]=1
+	else
+		note "SKIP gatehouse-plain, gatehouse-apikey: /readyz on 127.0.0.1:$GATEHOUSE_ADMIN_PORT did not answer 200 within 15 s"
+		log_tail "$T/logs/gatehouse.access.log"
+		stop_pidfile "$T/pids/gatehouse.pid"
+		gatehouse_ok=0
+	fi
+fi
+
+# ---- sanity: every target returns the same 200 response ---------------------
+
+probe() { # probe TARGET -> "code size"
+	local t=$1 args=()
+	[[ -n ${HDR[$t]:-} ]] && args=(-H "${HDR[$t]}")
+	# curl prints "000 0" itself when it cannot connect.
+	curl -s -o /dev/null -w '%{http_code} %{size_download}\n' --max-time 5 "${args[@]}" "${URL[$t]}" || true
+}
+read -r code want_size < <(probe direct)
+[[ $code == 200 ]] || die "direct ${URL[direct]} answered $code; check REQ_PATH"
+RUN=()
+for t in $TARGETS; do
+	[[ -n ${STARTED[$t]:-} ]] || continue
+	read -r code size < <(probe "$t")
+	if [[ $code != 200 || $size != "$want_size" ]]; then
+		note "SKIP $t: ${URL[$t]} answered $code with $size bytes (want 200 with $want_size bytes, as direct)"
+		continue
+	fi
+	RUN+=("$t")
+done
+
+# ---- environment -----------------------------------------------------------
+
+echo "## gatehouse bench $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo
+echo "- machine: $(nproc) CPUs ($(uname -sr)); loadgen, upstream and proxies share them"
+echo "- $(go version); $(wrk -v 2>&1 | head -n 1 | cut -c1-60)"
+if [[ -n ${STARTED[nginx]:-} ]]; then echo "- $(nginx -v 2>&1)"; fi
+if [[ -n ${STARTED[caddy]:-} ]]; then
+	echo "- caddy $(go version -m "$caddy_bin" 2>/dev/null | awk '$1=="mod" && $2=="github.com/caddyserver/caddy/v2" {print $3}')"
+fi
+echo "- wrk -t1 -d$DURATION --latency, $ROUNDS round(s) per connection count, alternating target order, warm-up $WARMUP"
+echo "- path: $REQ_PATH ($want_size-byte response)"
+echo
+
+# ---- wrk runs --------------------------------------------------------------
+
+# run_wrk TARGET CONNS SECONDS OUTFILE: one bounded wrk run.
+run_wrk() {
+	local t=$1 c=$2 d=$3 out=$4 args=()
+	[[ -n ${HDR[$t]:-} ]] && args=(-H "${HDR[$t]}")
+	timeout $((d + 30)) wrk -t1 -c"$c" -d"${d}s" --latency "${args[@]}" "${URL[$t]}" >"$out" 2>&1
+}
+
+# parse OUTFILE -> "rps p99_ms errors" (errors: non-2xx/3xx plus socket errors)
+parse() {
+	awk '
+	/^Requests\/sec:/ { rps = $2 }
+	$1 == "99%" {
+		v = $2
+		if (v ~ /us$/)      { sub(/us$/, "", v); p99 = v / 1000 }
+		else if (v ~ /ms$/) { sub(/ms$/, "", v); p99 = v + 0 }
+		else if (v ~ /s$/)  { sub(/s$/, "", v);  p99 = v * 1000 }
+		else if (v ~ /m$/)  { sub(/m$/, "", v);  p99 = v * 60000 }
+	}
+	/Non-2xx or 3xx responses:/ { err += $NF }
+	/Socket errors:/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
+	END {
+		if (rps == "" || p99 == "") exit 1
+		printf "%s %.3f %d\n", rps, p99, err
+	}' "$1"
+}
+
+reset_access_log() { [[ -f $T/logs/gatehouse.access.log ]] && : >"$T/logs/gatehouse.access.log" || true; }
+
+RESULTS="$T/results.tsv"
+: >"$RESULTS"
+if ((ROUNDS > 0)); then
+	for c in $CONNS; do
+		if ((warm_s > 0)); then
+			for t in "${RUN[@]}"; do
+				run_wrk "$t" "$c" "$warm_s" "$T/wrk/warmup-$t-c$c.txt" || note "warm-up of $t failed (see $T/wrk)"
+			done
+			reset_access_log
+		fi
+		for ((r = 1; r <= ROUNDS; r++)); do
+			order=("${RUN[@]}")
+			if ((r % 2 == 0)); then # alternate: every other round runs in reverse
+				order=()
+				for ((i = ${#RUN[@]} - 1; i >= 0; i--)); do order+=("${RUN[i]}"); done
+			fi
+			for t in "${order[@]}"; do
+				out="$T/wrk/$t-c$c-r$r.txt"
+				if run_wrk "$t" "$c" "$dur_s" "$out" && line=$(parse "$out"); then
+					echo "$c $t $r $line" >>"$RESULTS"
+					read -r rps p99 err <<<"$line"
+					note "c=$c round $r/$ROUNDS $t: $rps req/s, p99 $p99 ms$( ((err == 0)) || echo ", $err errors")"
+				else
+					note "c=$c round $r/$ROUNDS $t: wrk failed; output:"
+					sed 's/^/    /' "$out" >&2
+				fi
+				[[ $t == gatehouse-* ]] && reset_access_log
+			done
+		done
+	done
+
+	# median over rounds of one column for one (conns, target)
+	median() { # median CONNS TARGET COLUMN
+		awk -v c="$1" -v t="$2" -v k="$3" '$1 == c && $2 == t { print $k }' "$RESULTS" | sort -g |
+			awk '{ a[NR] = $1 } END {
+				if (NR == 0) exit
+				if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+	}
+	errsum() { awk -v c="$1" -v t="$2" '$1 == c && $2 == t { s += $6 } END { print s + 0 }' "$RESULTS"; }
+	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+
+	for c in $CONNS; do
+		echo "### $REQ_PATH, $c connections (median of $ROUNDS x $DURATION)"
+		echo
+		echo "| target | median req/s | median p99 | ratio to direct | ratio to baseline | non-2xx + socket errors |"
+		echo "|---|---:|---:|---:|---:|---:|"
+		d_rps=$(median "$c" direct 4)
+		b_rps=$(median "$c" baseline 4)
+		for t in "${RUN[@]}"; do
+			rps=$(median "$c" "$t" 4)
+			p99=$(median "$c" "$t" 5)
+			if [[ -z $rps ]]; then
+				echo "| $t | failed | - | - | - | - |"
+				continue
+			fi
+			printf '| %s | %.0f | %.2f ms | %s | %s | %s |\n' "$t" "$rps" "$p99" \
+				"$(ratio "$rps" "$d_rps")" "$(ratio "$rps" "$b_rps")" "$(errsum "$c" "$t")"
+		done
+		echo
+	done
+fi
+
+# ---- optional CPU profile of gatehouse -------------------------------------
+
+if [[ $PPROF == 1 ]]; then
+	((gatehouse_ok)) || die "PPROF=1 needs gatehouse, which was skipped (see above)"
+	[[ " ${RUN[*]} " == *" $PPROF_TARGET "* ]] || die "PPROF_TARGET=$PPROF_TARGET is not a running target"
+	out=${PPROF_OUT:-/tmp/gatehouse-cpu-$(date +%Y%m%d-%H%M%S).pprof}
+	note "profiling gatehouse for ${PPROF_SECONDS}s under wrk -c$PPROF_CONNS on $PPROF_TARGET"
+	args=()
+	[[ -n ${HDR[$PPROF_TARGET]:-} ]] && args=(-H "${HDR[$PPROF_TARGET]}")
+	# wrk runs 3 s longer than the profile so that load covers all of it.
+	timeout $((PPROF_SECONDS + 30)) wrk -t1 -c"$PPROF_CONNS" -d"$((PPROF_SECONDS + 3))s" --latency \
+		"${args[@]}" "${URL[$PPROF_TARGET]}" >"$T/wrk/pprof-load.txt" 2>&1 &
+	echo $! >"$T/pids/wrk-pprof.pid"
+	sleep 1
+	code=$(curl -s -o "$T/cpu.pprof" -w '%{http_code}' --max-time $((PPROF_SECONDS + 20)) \
+		"http://127.0.0.1:$GATEHOUSE_ADMIN_PORT/debug/pprof/profile?seconds=$PPROF_SECONDS" || true)
+	wait "$(cat "$T/pids/wrk-pprof.pid")" || note "wrk under the profile exited non-zero (see $T/wrk/pprof-load.txt)"
+	rm -f "$T/pids/wrk-pprof.pid"
+	[[ $code == 200 ]] || die "GET /debug/pprof/profile on the admin listener answered $code (is GATEHOUSE_PPROF=1 implemented?)"
+	cp "$T/cpu.pprof" "$out"
+	if line=$(parse "$T/wrk/pprof-load.txt"); then
+		read -r rps p99 err <<<"$line"
+		echo "Load during the profile: $rps req/s, p99 $p99 ms, errors $err"
+	fi
+	echo "CPU profile: $out  (Go profiles carry their symbols: go tool pprof -http=127.0.0.1:8088 $out)"
+	echo
+	echo '```'
+	timeout 120 go tool pprof -top -nodecount="$PPROF_TOP" "$T/bin/gatehouse" "$out" 2>&1 || note "go tool pprof failed"
+	echo '```'
+fi

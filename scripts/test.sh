@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The whole test suite: the one command README.md gives. It installs what
+# the tests need (pinned), then runs format, vet, staticcheck, the race-
+# enabled tests and a short fuzz run of every fuzz target.
+#
+#   ./scripts/test.sh               everything
+#   FUZZTIME=60s ./scripts/test.sh  longer fuzzing
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STATICCHECK_VERSION=v0.8.2
+FUZZTIME=${FUZZTIME:-10s}
+GOBIN=$(go env GOPATH)/bin
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "tools"
+if ! "$GOBIN/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
+	go install "honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}"
+fi
+"$GOBIN/staticcheck" -version
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+	echo "not gofmt-ed:"; echo "$unformatted"; exit 1
+fi
+echo ok
+
+step "go vet"
+go vet ./...
+echo ok
+
+step "staticcheck"
+"$GOBIN/staticcheck" ./...
+echo ok
+
+step "gatehouse fmt -check (examples)"
+go run ./cmd/gatehouse fmt -check examples
+echo ok
+
+step "go test -race"
+go test -race -count=1 ./...
+
+step "fuzz (${FUZZTIME} each)"
+fuzz() { # package target
+	go test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" "$1"
+}
+fuzz ./policy FuzzParsePath
+fuzz ./proxy FuzzCanonicalize
+fuzz ./config FuzzParseConfig
+
+step "all tests passed"
