@@ -180,7 +180,7 @@ func newTestProxy(t *testing.T, spec policy.Spec) *testProxy {
 	}
 	buf := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(buf, nil))
-	srv := New(Options{Logger: logger})
+	srv := New(Options{Logger: logger, AccessLog: buf})
 	srv.Load(snap)
 	ts := httptest.NewUnstartedServer(srv)
 	ts.Config.MaxHeaderBytes = 8 << 10

@@ -5,7 +5,9 @@
 package proxy
 
 import (
+	"cmp"
 	"crypto/rand"
+	"io"
 	"encoding/hex"
 	"errors"
 	"log/slog"
@@ -26,8 +28,8 @@ import (
 type Options struct {
 	// Logger receives component logs (errors, reloads). Required.
 	Logger *slog.Logger
-	// AccessLog receives one record per request. Defaults to Logger.
-	AccessLog *slog.Logger
+	// AccessLog receives one JSON line per request; nil discards them.
+	AccessLog io.Writer
 	// Pprof serves net/http/pprof on the admin handler. Off by default.
 	Pprof bool
 }
@@ -36,7 +38,7 @@ type Options struct {
 // must outlive reloads (upstream connection pools, buffers) lives here.
 type Server struct {
 	log    *slog.Logger
-	access *slog.Logger
+	access *accessLog
 	pprof  bool
 	stages []stage
 	gen    atomic.Pointer[generation]
@@ -59,14 +61,11 @@ type generation struct {
 func New(opts Options) *Server {
 	s := &Server{
 		log:        opts.Logger.With("component", "proxy"),
-		access:     opts.AccessLog,
+		access:     newAccessLog(cmp.Or[io.Writer](opts.AccessLog, io.Discard)),
 		pprof:      opts.Pprof,
 		transports: make(map[transportKey]*http.Transport),
 	}
 	s.ids.prefix = randomPrefix()
-	if s.access == nil {
-		s.access = opts.Logger
-	}
 	s.stages = pipeline([]authenticator{authn.APIKey{}})
 	return s
 }
@@ -150,61 +149,46 @@ func (s *Server) finish(x *exchange) {
 }
 
 func (s *Server) logAccess(x *exchange) {
-	status := x.status
-	if status == 0 {
-		status = http.StatusOK
+	rec := accessRecord{
+		level:     slog.LevelInfo,
+		requestID: x.id,
+		method:    x.r.Method,
+		path:      x.path.Escaped,
+		status:    x.status,
+		user:      x.ident.User,
+		decision:  "allow",
+		reason:    string(x.decision.Reason),
+		errText:   x.errText,
+		duration:  time.Since(x.start),
 	}
-	level := slog.LevelInfo
-	if status >= 500 && status != statusClientClosed {
-		level = slog.LevelError
+	if rec.status == 0 {
+		rec.status = http.StatusOK
 	}
-	ctx := x.r.Context()
-	if !s.access.Enabled(ctx, level) {
-		return
+	if rec.status >= 500 && rec.status != statusClientClosed {
+		rec.level = slog.LevelError
 	}
-	reason, decision := x.reason, "deny"
-	if reason == "" {
-		decision = "allow"
-		reason = string(x.decision.Reason)
+	if x.reason != "" {
+		rec.decision, rec.reason = "deny", x.reason
 	}
-	var app, role, upstream, grant string
 	if x.ident.App != nil {
-		app = x.ident.App.Name()
+		rec.app = x.ident.App.Name()
 	}
 	if x.ident.Role != nil {
-		role = x.ident.Role.Name()
+		rec.role = x.ident.Role.Name()
 	}
 	if x.routed {
-		upstream = x.route.Upstream.Name()
+		rec.upstream = x.route.Upstream.Name()
 	}
 	if x.decision.Grant != nil {
-		grant = x.decision.Grant.Origin()
+		rec.grant = x.decision.Grant.Origin()
 	}
-	path := x.path.Escaped
-	if path == "" {
-		path = truncate(x.r.RequestURI, 256)
+	if rec.path == "" {
+		rec.path = truncate(x.r.RequestURI, 256)
 	}
-	attrs := []slog.Attr{
-		slog.String("request_id", x.id),
-		slog.String("method", x.r.Method),
-		slog.String("path", path),
-		slog.Int("status", status),
-		slog.String("app", app),
-		slog.String("user", x.ident.User),
-		slog.String("role", role),
-		slog.String("upstream", upstream),
-		slog.String("decision", decision),
-		slog.String("reason", reason),
-		slog.Float64("duration_ms", float64(time.Since(x.start).Microseconds())/1000),
-		slog.String("client", x.client.String()),
+	if x.client.IsValid() {
+		rec.client = x.client.String()
 	}
-	if grant != "" {
-		attrs = append(attrs, slog.String("grant", grant))
-	}
-	if x.errText != "" {
-		attrs = append(attrs, slog.String("error", x.errText))
-	}
-	s.access.LogAttrs(ctx, level, "request", attrs...)
+	s.access.write(&rec)
 }
 
 func truncate(s string, n int) string {

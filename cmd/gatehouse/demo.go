@@ -111,7 +111,7 @@ curl -i http://%[5]s/readyz
 
 `, base, upLn.Addr(), portalKey, boKey, admin)
 	}}
-	err = serve(ctx, logger, snap, nil, hooks)
+	err = serve(ctx, logger, sink, snap, nil, hooks)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -49,7 +49,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		}
 		return snap, nil
 	}
-	if err := serve(ctx, logger, snap, reload, nil); err != nil {
+	if err := serve(ctx, logger, sink, snap, reload, nil); err != nil {
 		logger.Error("gatehouse stopped", "error", err)
 		_ = sink.Close()
 		return 1
@@ -66,8 +66,8 @@ type serveHooks struct {
 // shuts down gracefully within shutdown_timeout. SIGHUP reloads: a config
 // that fails to load is logged with every diagnostic and the old snapshot
 // keeps serving.
-func serve(ctx context.Context, logger *slog.Logger, snap *policy.Snapshot, reload func() (*policy.Snapshot, error), hooks *serveHooks) error {
-	srv := proxy.New(proxy.Options{Logger: logger, Pprof: os.Getenv("GATEHOUSE_PPROF") == "1"})
+func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *policy.Snapshot, reload func() (*policy.Snapshot, error), hooks *serveHooks) error {
+	srv := proxy.New(proxy.Options{Logger: logger, AccessLog: accessLog, Pprof: os.Getenv("GATEHOUSE_PPROF") == "1"})
 	defer srv.Close()
 	srv.Load(snap)
 	settings := snap.Server()

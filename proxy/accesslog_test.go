@@ -1,0 +1,34 @@
+package proxy
+
+import (
+	"encoding/json"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestAppendJSONString_MatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "plain", `q"uo\te`, "tab\tnl\nnul\x00", "<a&b>", "caf\xc3\xa9", "bad\xff\xfeutf8", "\u2028\u2029", "\x7f", "日本"} {
+		got := string(appendJSONString(nil, s))
+		want, _ := json.Marshal(s)
+		if got != string(want) {
+			t.Errorf("%q: got %s, want %s", s, got, want)
+		}
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	f.Add("a\"b\\c\x00\xff")
+	f.Fuzz(func(t *testing.T, s string) {
+		var back string
+		if err := json.Unmarshal(appendJSONString(nil, s), &back); err != nil {
+			t.Fatalf("%q: invalid JSON: %v", s, err)
+		}
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, s); string(got) != string(want) {
+			t.Fatalf("%q: got %s, want %s (encoding/json)", s, got, want)
+		}
+		if !utf8.ValidString(back) {
+			t.Fatalf("%q: decoded to invalid UTF-8 %q", s, back)
+		}
+	})
+}
