@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -55,6 +56,9 @@ func bigCases(n int) []bigCase {
 		{"allow", fmt.Sprintf("/api/r%d/items/42", n-4), true, policy.ReasonGrantAllowed},
 		{"deny_glob", fmt.Sprintf("/api/r%d/items/42/secret", n-10), false, policy.ReasonGrantDenied},
 		{"no_match", fmt.Sprintf("/api/r%d/other/42", n-4), false, policy.ReasonNoMatchingGrant},
+		// The worst case a client can pick: the deepest path allowed, full of
+		// segments that the "**" deny patterns must try.
+		{"deep_path", "/api" + strings.Repeat("/private", policy.MaxPathSegments-1), false, policy.ReasonNoMatchingGrant},
 	}
 }
 

@@ -13,6 +13,23 @@ type node struct {
 	dstar  *node // "**"
 	grants []*Grant
 	verbs  Verb // union of the verbs of grants, to skip nodes quickly
+	below  Verb // union of verbs of this node's and all descendants' grants
+}
+
+// finish computes below for every node; call once after the last insert.
+func (n *node) finish() Verb {
+	v := n.verbs
+	for _, c := range n.lit {
+		v |= c.finish()
+	}
+	if n.star != nil {
+		v |= n.star.finish()
+	}
+	if n.dstar != nil {
+		v |= n.dstar.finish()
+	}
+	n.below = v
+	return v
 }
 
 func (ix *grantIndex) insert(segs []string, g *Grant) {
@@ -49,6 +66,9 @@ func (ix *grantIndex) insert(segs []string, g *Grant) {
 // grant naming verb, or failing that the first allow grant naming it. It
 // stops at the first deny, since a deny beats any allow.
 func (n *node) match(segs []string, verb Verb, allow **Grant) (deny *Grant) {
+	if n.below&verb == 0 {
+		return nil // no grant for this verb anywhere below: skip the subtree
+	}
 	if len(segs) == 0 {
 		if n.verbs&verb != 0 {
 			for _, g := range n.grants {

@@ -215,7 +215,15 @@ func New(spec Spec) (*Snapshot, error) {
 				r.index[u.id] = ix
 			}
 			for _, p := range g.paths {
+				if p.raw == "" {
+					return nil, fmt.Errorf("role %q: grant on %q has an empty path pattern", rs.Name, gs.Upstream)
+				}
 				ix.insert(p.segs, g)
+			}
+		}
+		for _, ix := range r.index {
+			if ix != nil {
+				ix.root.finish()
 			}
 		}
 		s.roles[r.name] = r

@@ -12,7 +12,8 @@ import (
 // canonicalize checks the request target once, before any decision, and
 // stores the canonical path that every later stage uses and that forward
 // sends upstream byte for byte. It refuses (400), never repairs:
-//   - CONNECT, and the asterisk-form target ("OPTIONS *");
+//   - CONNECT, and the asterisk-form target ("OPTIONS *"); TRACE and TRACK
+//     get 405;
 //   - absolute-form targets ("GET http://host/p") for a host other than the
 //     address this listener accepted the connection on;
 //   - any path policy.ParsePath refuses (dot segments raw or encoded, "//",
@@ -28,8 +29,13 @@ type canonicalize struct{}
 
 func (canonicalize) serve(x *exchange) error {
 	r := x.r
-	if r.Method == http.MethodConnect {
+	switch r.Method {
+	case http.MethodConnect:
 		return refuse(http.StatusBadRequest, reasonConnect, nil)
+	case http.MethodTrace, "TRACK":
+		// TRACE echoes request headers (cross-site tracing); never forward it,
+		// not even to public upstreams.
+		return refuse(http.StatusMethodNotAllowed, reasonTrace, nil)
 	}
 	raw := r.RequestURI
 	if raw == "*" {

@@ -42,6 +42,8 @@ func TestCanonicalize_RefusesBeforeAnyUpstream(t *testing.T) {
 		{"bad escape", "GET /hr/employees/%zz HTTP/1.1\r\n" + h, "400"},
 		{"absolute form other host", "GET http://evil.example/hr/employees HTTP/1.1\r\n" + h, "400"},
 		{"CONNECT", "CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n" + key + "Connection: close\r\n\r\n", "400"},
+		{"TRACE", "TRACE /pub/x HTTP/1.1\r\n" + h, "405"},
+		{"TRACK", "TRACK /pub/x HTTP/1.1\r\n" + h, "405"},
 		{"asterisk form", "OPTIONS * HTTP/1.1\r\n" + h, "400"},
 		{"duplicate Host", "GET /hr/employees HTTP/1.1\r\nHost: a\r\nHost: b\r\n" + key + "Connection: close\r\n\r\n", "400"},
 		{"conflicting Content-Length", "POST /hr/employees HTTP/1.1\r\nHost: x\r\n" + key + "Content-Length: 3\r\nContent-Length: 4\r\nConnection: close\r\n\r\nabcd", "400"},

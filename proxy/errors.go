@@ -35,6 +35,7 @@ const (
 	reasonBadPath          = "bad_path"
 	reasonPathTooLong      = "path_too_long"
 	reasonConnect          = "connect_refused"
+	reasonTrace            = "trace_refused"
 	reasonAbsoluteForm     = "absolute_form_refused"
 	reasonAsteriskForm     = "asterisk_form_refused"
 	reasonNoRoute          = "no_route"

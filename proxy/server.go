@@ -7,9 +7,9 @@ package proxy
 import (
 	"cmp"
 	"crypto/rand"
-	"io"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -296,6 +296,6 @@ func (s *idSource) next() string {
 
 // Interface guards.
 var (
-	_ http.Handler         = (*Server)(nil)
-	_ httputil.BufferPool  = (*bufferPool)(nil)
+	_ http.Handler        = (*Server)(nil)
+	_ httputil.BufferPool = (*bufferPool)(nil)
 )
