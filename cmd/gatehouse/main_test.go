@@ -494,3 +494,27 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo exit: %v", err)
 	}
 }
+
+// TestDocs_ConfigsAreValid validates the config shown in README.md and the
+// examples, so the documentation cannot drift from the language.
+func TestDocs_ConfigsAreValid(t *testing.T) {
+	t.Setenv("PORTAL_KEY_SHA256", hashKey("readme"))
+	t.Setenv("SHOP_KEY_SHA256", hashKey("shop"))
+	t.Setenv("ORDERS_API_URL", "http://127.0.0.1:9000")
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```hcl\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no hcl block")
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "readme.hcl"), string(m[1]))
+	for _, cfg := range []string{filepath.Join(dir, "readme.hcl"), "../../examples/quickstart"} {
+		code, stdout, stderr := runCmd(t, ".", "validate", "--config", cfg)
+		if code != 0 {
+			t.Errorf("%s: exit %d\n%s%s", cfg, code, stdout, stderr)
+		}
+	}
+}
