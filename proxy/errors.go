@@ -32,22 +32,23 @@ func refuse(status int, reason string, err error) *Error {
 
 // Stable reasons set by the proxy itself (policy reasons come from policy.Reason).
 const (
-	reasonBadPath          = "bad_path"
-	reasonPathTooLong      = "path_too_long"
-	reasonConnect          = "connect_refused"
-	reasonTrace            = "trace_refused"
-	reasonAbsoluteForm     = "absolute_form_refused"
-	reasonAsteriskForm     = "asterisk_form_refused"
-	reasonNoRoute          = "no_route"
-	reasonBadUpgrade       = "upgrade_refused"
-	reasonBodyTooLarge     = "body_too_large"
-	reasonUpstreamTimeout  = "upstream_timeout"
-	reasonUpstreamDown     = "upstream_unavailable"
-	reasonClientClosed     = "client_closed"
-	reasonNotReady         = "not_ready"
-	reasonInternal         = "internal_error"
-	statusClientClosed     = 499 // nginx's code for a client that went away
-	genericClientClosedMsg = "client closed request"
+	reasonBadPath           = "bad_path"
+	reasonPathTooLong       = "path_too_long"
+	reasonConnect           = "connect_refused"
+	reasonTrace             = "trace_refused"
+	reasonAbsoluteForm      = "absolute_form_refused"
+	reasonAsteriskForm      = "asterisk_form_refused"
+	reasonNoRoute           = "no_route"
+	reasonFilterUnavailable = "filter_unavailable"
+	reasonBadUpgrade        = "upgrade_refused"
+	reasonBodyTooLarge      = "body_too_large"
+	reasonUpstreamTimeout   = "upstream_timeout"
+	reasonUpstreamDown      = "upstream_unavailable"
+	reasonClientClosed      = "client_closed"
+	reasonNotReady          = "not_ready"
+	reasonInternal          = "internal_error"
+	statusClientClosed      = 499 // nginx's code for a client that went away
+	genericClientClosedMsg  = "client closed request"
 )
 
 // upstreamError classifies a transport error: 504 on timeout, 499 when the

@@ -304,3 +304,17 @@ func mustReq(t *testing.T, u string) *http.Request {
 	}
 	return r
 }
+
+func TestAuthorize_GrantWithFilterFailsClosed(t *testing.T) {
+	up := newUpstream(t, nil)
+	spec := testSpec(t, up.URL)
+	spec.Roles[0].Grants[0].Filter = "record.level < 3"
+	p := newTestProxy(t, spec)
+	res, _ := p.get(t, "/hr/employees", map[string]string{"X-API-Key": testKey})
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("got %d, want 403", res.StatusCode)
+	}
+	if n := len(up.requests()); n != 0 {
+		t.Errorf("upstream got %d requests, want 0", n)
+	}
+}

@@ -1,0 +1,83 @@
+package config
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// appSchema is the body of app "name" { … }.
+var appSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "api_key_sha256", Required: true},
+		{Name: "default_role"},
+		{Name: "lookups"},
+		{Name: "active"},
+	},
+}
+
+// decodeAppBlock decodes one app block. default_role is checked against the
+// declared roles by Compile.
+func decodeAppBlock(block *hcl.Block, ctx *hcl.EvalContext) (*App, hcl.Diagnostics) {
+	a := &App{
+		Name:      block.Labels[0],
+		Active:    true,
+		DeclRange: block.DefRange,
+		NameRange: block.LabelRanges[0],
+	}
+	diags := checkName("app", a.Name, a.NameRange, a.DeclRange)
+	content, d := block.Body.Content(appSchema)
+	diags = append(diags, d...)
+	for _, as := range appSchema.Attributes {
+		attr := content.Attributes[as.Name]
+		if attr == nil {
+			continue
+		}
+		switch as.Name {
+		case "api_key_sha256":
+			a.KeySHA256, d = decodeKeyHash(attr, ctx)
+			if !d.HasErrors() {
+				a.KeyRange = attr.Expr.Range() // set only for a usable hash
+			}
+		case "default_role":
+			a.DefaultRole, d = decodeString(attr, ctx)
+			a.DefaultRoleRange = attr.Expr.Range()
+			a.defaultRoleHidden = callsFunction(attr.Expr)
+		case "lookups":
+			a.Lookups, d = decodeLookupMap(attr, ctx)
+		case "active":
+			a.Active, d = decodeBool(attr, ctx)
+		}
+		diags = append(diags, d...)
+	}
+	return a, diags
+}
+
+// decodeKeyHash reads the hex SHA-256 of an app's API key: exactly 64 hex
+// digits, either case. The key itself never appears in configuration.
+func decodeKeyHash(attr *hcl.Attribute, ctx *hcl.EvalContext) ([32]byte, hcl.Diagnostics) {
+	var h [32]byte
+	s, diags := decodeString(attr, ctx)
+	if diags.HasErrors() {
+		return h, diags
+	}
+	if len(s) == hex.EncodedLen(len(h)) {
+		if _, err := hex.Decode(h[:], []byte(s)); err == nil {
+			return h, diags
+		}
+	}
+	// The value is not echoed: a mistake here is often the key itself,
+	// pasted instead of its hash.
+	why := fmt.Sprintf("has %d characters", len(s))
+	switch {
+	case strings.TrimSpace(s) != s:
+		why = "has leading or trailing whitespace (file() keeps the final newline)"
+	case len(s) == 64:
+		why = "contains characters that are not hex digits"
+	}
+	return [32]byte{}, append(diags, errorAt(summaryInvalidKeyHash,
+		fmt.Sprintf("The value of api_key_sha256 %s; it must be exactly 64 hex digits, the SHA-256 of the key. Run `gatehouse keygen` to create a key and its hash.", why),
+		attr.Expr.Range(), attr.Range.Ptr()))
+}

@@ -1,0 +1,143 @@
+package config
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+)
+
+// Compile checks the references between items (every grant's upstream,
+// every app's default_role) and builds the immutable snapshot. It returns a
+// nil snapshot exactly when diags has errors. A Config whose Load reported
+// errors is never compiled: Compile then returns at least one error.
+func (c *Config) Compile() (*policy.Snapshot, hcl.Diagnostics) {
+	diags := c.checkReferences()
+	if c.loadErrs && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  summaryInvalidConfig,
+			Detail:   "Load reported errors for this configuration; fix them before it can be compiled.",
+		})
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return c.build()
+}
+
+// checkReferences reports names that refer to nothing, at the reference.
+func (c *Config) checkReferences() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	upstreams := make(map[string]bool, len(c.Upstreams))
+	upstreamNames := make([]string, 0, len(c.Upstreams))
+	for _, u := range c.Upstreams {
+		upstreams[u.Name] = true
+		upstreamNames = append(upstreamNames, u.Name)
+	}
+	roles := make(map[string]bool, len(c.Roles))
+	roleNames := make([]string, 0, len(c.Roles))
+	for _, r := range c.Roles {
+		roles[r.Name] = true
+		roleNames = append(roleNames, r.Name)
+	}
+	for _, r := range c.Roles {
+		for _, g := range r.Grants {
+			if upstreams[g.Upstream] {
+				continue
+			}
+			diags = append(diags, errorAt(summaryUnknownUpstream,
+				fmt.Sprintf("The %s block in role %q names upstream %q, which is not declared.%s Declare upstream %q or fix the label.",
+					grantKind(g), r.Name, g.Upstream, didYouMean(g.Upstream, upstreamNames), g.Upstream),
+				g.UpstreamRange, g.DeclRange.Ptr()))
+		}
+	}
+	for _, a := range c.Apps {
+		if a.DefaultRole == "" || roles[a.DefaultRole] {
+			continue
+		}
+		detail := fmt.Sprintf("App %q has default_role %q, which is not declared.%s Declare role %q or fix the name.",
+			a.Name, a.DefaultRole, didYouMean(a.DefaultRole, roleNames), a.DefaultRole)
+		if a.defaultRoleHidden {
+			detail = fmt.Sprintf("App %q has a default_role (from a function call, not shown) that names no declared role. Declare the role or fix the value.", a.Name)
+		}
+		diags = append(diags, errorAt(summaryUnknownRole, detail,
+			a.DefaultRoleRange, a.DeclRange.Ptr()))
+	}
+	return diags
+}
+
+func grantKind(g *Grant) string {
+	if g.Deny {
+		return "deny"
+	}
+	return "allow"
+}
+
+// build converts the checked Config into a policy.Spec and compiles it.
+// policy.New re-checks its invariants; an error from it means a check above
+// is missing, and it is reported rather than ignored.
+func (c *Config) build() (*policy.Snapshot, hcl.Diagnostics) {
+	snap, err := policy.New(c.spec())
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  summaryInvalidConfig,
+			Detail:   fmt.Sprintf("The configuration was refused while compiling: %v. Please report this: the config checks should have caught it with a position.", err),
+		}}
+	}
+	return snap, nil
+}
+
+// spec converts c into a policy.Spec.
+func (c *Config) spec() policy.Spec {
+	s := c.Server
+	if s == nil {
+		s = defaultServer()
+	}
+	spec := policy.Spec{
+		Server: policy.Server{
+			Listen:            s.Listen,
+			AdminListen:       s.AdminListen,
+			Production:        s.Production,
+			TrustedProxies:    s.TrustedProxies,
+			MaxBodyBytes:      s.MaxBodyBytes,
+			MaxHeaderBytes:    s.MaxHeaderBytes,
+			IdentityHeaders:   s.IdentityHeaders,
+			ReadHeaderTimeout: s.ReadHeaderTimeout,
+			ReadTimeout:       s.ReadTimeout,
+			WriteTimeout:      s.WriteTimeout,
+			IdleTimeout:       s.IdleTimeout,
+			ShutdownTimeout:   s.ShutdownTimeout,
+		},
+		Lookups: make(map[string]any, len(c.Lookups)),
+		Hash:    c.hash,
+	}
+	for _, l := range c.Lookups {
+		spec.Lookups[l.Name] = l.Value
+	}
+	for _, u := range c.Upstreams {
+		spec.Upstreams = append(spec.Upstreams, policy.UpstreamSpec{
+			Name: u.Name, URL: u.URL, Prefix: u.Prefix, Timeout: u.Timeout,
+			Active: u.Active, Public: u.Public, Origin: origin(u.DeclRange),
+		})
+	}
+	for _, a := range c.Apps {
+		spec.Apps = append(spec.Apps, policy.AppSpec{
+			Name: a.Name, KeySHA256: a.KeySHA256, DefaultRole: a.DefaultRole,
+			Lookups: a.Lookups, Active: a.Active, Origin: origin(a.DeclRange),
+		})
+	}
+	for _, r := range c.Roles {
+		rs := policy.RoleSpec{Name: r.Name, Active: r.Active, Lookups: r.Lookups, Origin: origin(r.DeclRange)}
+		for _, g := range r.Grants {
+			rs.Grants = append(rs.Grants, policy.GrantSpec{
+				Deny: g.Deny, Upstream: g.Upstream, Paths: g.Paths, Verbs: g.Verbs,
+				Records: g.Records, Filter: g.Filter, Origin: origin(g.DeclRange),
+			})
+		}
+		spec.Roles = append(spec.Roles, rs)
+	}
+	return spec
+}

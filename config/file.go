@@ -1,0 +1,55 @@
+package config
+
+import (
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// fileSchema is the top level of every configuration file. Blocks not listed
+// here (user, admin, ldap, oauth, cors, tls, sessions, cluster) are not
+// supported yet and are "Unsupported block type" errors, as are top-level
+// attributes.
+var fileSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "server"},
+		{Type: "lookups"},
+		{Type: "upstream", LabelNames: []string{"name"}},
+		{Type: "app", LabelNames: []string{"name"}},
+		{Type: "role", LabelNames: []string{"name"}},
+	},
+}
+
+// decodeFile decodes the blocks of one parsed file. Expressions are
+// evaluated with env() and file(), the latter relative to the file's
+// directory. It returns everything it could decode along with diagnostics.
+func decodeFile(name string, f *hcl.File) (*File, hcl.Diagnostics) {
+	out := &File{Name: name}
+	ctx := evalContext(filepath.Dir(name))
+	content, diags := f.Body.Content(fileSchema)
+	for _, block := range content.Blocks {
+		switch block.Type {
+		case "server":
+			s, d := decodeServerBlock(block, ctx)
+			diags = append(diags, d...)
+			out.Servers = append(out.Servers, s)
+		case "lookups":
+			l, d := decodeLookupsBlock(block, ctx)
+			diags = append(diags, d...)
+			out.Lookups = append(out.Lookups, l...)
+		case "upstream":
+			u, d := decodeUpstreamBlock(block, ctx)
+			diags = append(diags, d...)
+			out.Upstreams = append(out.Upstreams, u)
+		case "app":
+			a, d := decodeAppBlock(block, ctx)
+			diags = append(diags, d...)
+			out.Apps = append(out.Apps, a)
+		case "role":
+			r, d := decodeRoleBlock(block, ctx)
+			diags = append(diags, d...)
+			out.Roles = append(out.Roles, r)
+		}
+	}
+	return out, diags
+}

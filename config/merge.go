@@ -1,0 +1,135 @@
+package config
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// merge appends the decoded files to c in load order and reports what may
+// be declared only once across all of them: the server block, upstream, app
+// and role names, lookup names, upstream prefixes and API key hashes. The
+// first declaration wins and the later one is blamed, with Detail pointing
+// back at the first. A duplicate name is dropped; other duplicates are kept
+// so that references to them still resolve.
+func (c *Config) merge(files []*File) hcl.Diagnostics {
+	m := merger{
+		c:         c,
+		upstreams: make(map[string]*Upstream),
+		prefixes:  make(map[string]*Upstream),
+		apps:      make(map[string]*App),
+		keys:      make(map[[32]byte]*App),
+		roles:     make(map[string]*Role),
+		lookups:   make(map[string]*Lookup),
+	}
+	for _, f := range files {
+		for _, s := range f.Servers {
+			m.server(s)
+		}
+		for _, u := range f.Upstreams {
+			m.upstream(u)
+		}
+		for _, a := range f.Apps {
+			m.app(a)
+		}
+		for _, r := range f.Roles {
+			m.role(r)
+		}
+		for _, l := range f.Lookups {
+			m.lookup(l)
+		}
+	}
+	if c.Server == nil {
+		c.Server = defaultServer()
+	}
+	return m.diags
+}
+
+// merger holds the first declaration of everything that must be unique.
+type merger struct {
+	c         *Config
+	diags     hcl.Diagnostics
+	upstreams map[string]*Upstream
+	prefixes  map[string]*Upstream
+	apps      map[string]*App
+	keys      map[[32]byte]*App
+	roles     map[string]*Role
+	lookups   map[string]*Lookup
+}
+
+func (m *merger) server(s *Server) {
+	if first := m.c.Server; first != nil {
+		m.diags = append(m.diags, errorAt(summaryDuplicateServer,
+			fmt.Sprintf("Only one server block is allowed across all files; %s. Merge the two.", firstDeclared(first.DeclRange)),
+			s.DeclRange, nil))
+		return
+	}
+	m.c.Server = s
+}
+
+func (m *merger) upstream(u *Upstream) {
+	if first, dup := m.upstreams[u.Name]; dup {
+		m.diags = append(m.diags, duplicateName(summaryDuplicateUpstream, "upstream", u.Name, u.NameRange, first.NameRange, u.DeclRange))
+		return
+	}
+	m.upstreams[u.Name] = u
+	m.c.Upstreams = append(m.c.Upstreams, u)
+	if u.Prefix == "" { // missing or invalid, already reported
+		return
+	}
+	if first, dup := m.prefixes[u.Prefix]; dup {
+		m.diags = append(m.diags, errorAt(summaryDuplicatePrefix,
+			fmt.Sprintf("Upstream %q claims prefix %q, which upstream %q already claims; %s. Give each upstream its own prefix.",
+				u.Name, u.Prefix, first.Name, firstDeclared(first.PrefixRange)),
+			u.PrefixRange, u.DeclRange.Ptr()))
+		return
+	}
+	m.prefixes[u.Prefix] = u
+}
+
+func (m *merger) app(a *App) {
+	if first, dup := m.apps[a.Name]; dup {
+		m.diags = append(m.diags, duplicateName(summaryDuplicateApp, "app", a.Name, a.NameRange, first.NameRange, a.DeclRange))
+		return
+	}
+	m.apps[a.Name] = a
+	m.c.Apps = append(m.c.Apps, a)
+	if a.KeyRange == (hcl.Range{}) { // missing or invalid, already reported
+		return
+	}
+	if first, dup := m.keys[a.KeySHA256]; dup {
+		m.diags = append(m.diags, errorAt(summaryDuplicateKey,
+			fmt.Sprintf("App %q has the same api_key_sha256 as app %q; %s. Each app needs its own key: run `gatehouse keygen`.",
+				a.Name, first.Name, firstDeclared(first.KeyRange)),
+			a.KeyRange, a.DeclRange.Ptr()))
+		return
+	}
+	m.keys[a.KeySHA256] = a
+}
+
+func (m *merger) role(r *Role) {
+	if first, dup := m.roles[r.Name]; dup {
+		m.diags = append(m.diags, duplicateName(summaryDuplicateRole, "role", r.Name, r.NameRange, first.NameRange, r.DeclRange))
+		return
+	}
+	m.roles[r.Name] = r
+	m.c.Roles = append(m.c.Roles, r)
+}
+
+func (m *merger) lookup(l *Lookup) {
+	if first, dup := m.lookups[l.Name]; dup {
+		m.diags = append(m.diags, errorAt(summaryDuplicateLookup,
+			fmt.Sprintf("Lookup %q is set twice; %s. Remove one.", l.Name, firstDeclared(first.NameRange)),
+			l.NameRange, l.DeclRange.Ptr()))
+		return
+	}
+	m.lookups[l.Name] = l
+	m.c.Lookups = append(m.c.Lookups, l)
+}
+
+// duplicateName reports a second declaration of a name, at its label.
+func duplicateName(summary, kind, name string, at, first, decl hcl.Range) *hcl.Diagnostic {
+	return errorAt(summary,
+		fmt.Sprintf("The %s name %q is already used; %s. Rename or remove one of them.", kind, name, firstDeclared(first)),
+		at, decl.Ptr())
+}

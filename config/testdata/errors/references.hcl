@@ -1,0 +1,20 @@
+upstream "hr" {
+  url    = "http://127.0.0.1:9002"
+  prefix = "/hr"
+}
+
+app "portal" {
+  api_key_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+  default_role   = "gest" # ERROR: Unknown role
+}
+
+role "guest" {
+  allow "h" { # ERROR: Unknown upstream
+    paths = ["/x"]
+    verbs = ["GET"]
+  }
+  deny "payroll" { # ERROR: Unknown upstream
+    paths = ["/x"]
+    verbs = ["GET"]
+  }
+}

@@ -1,0 +1,1 @@
+this is not { valid HCL and must be ignored because the name starts with a dot

@@ -1,0 +1,1 @@
+# An empty configuration is valid: every request gets 404 from routing.

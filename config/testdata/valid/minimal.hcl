@@ -1,0 +1,4 @@
+upstream "api" {
+  url    = "http://127.0.0.1:9000"
+  prefix = "/"
+}
