@@ -32,6 +32,9 @@ type Options struct {
 	AccessLog io.Writer
 	// Pprof serves net/http/pprof on the admin handler. Off by default.
 	Pprof bool
+	// Transport, if set, carries every upstream request instead of the
+	// pooled per-upstream transports (for tests and benchmarks).
+	Transport http.RoundTripper
 }
 
 // Server serves the public listener from the current snapshot. State that
@@ -40,6 +43,7 @@ type Server struct {
 	log    *slog.Logger
 	access *accessLog
 	pprof  bool
+	rt     http.RoundTripper // Options.Transport
 	stages []stage
 	gen    atomic.Pointer[generation]
 	bufs   bufferPool
@@ -63,6 +67,7 @@ func New(opts Options) *Server {
 		log:        opts.Logger.With("component", "proxy"),
 		access:     newAccessLog(cmp.Or[io.Writer](opts.AccessLog, io.Discard)),
 		pprof:      opts.Pprof,
+		rt:         opts.Transport,
 		transports: make(map[transportKey]*http.Transport),
 	}
 	s.ids.prefix = randomPrefix()
@@ -236,9 +241,13 @@ func (s *Server) newBackend(u *policy.Upstream) *backend {
 		target:   target,
 		basePath: strings.TrimSuffix(target.EscapedPath(), "/"),
 	}
+	var rt http.RoundTripper = s.rt
+	if rt == nil {
+		rt = s.transport(transportKey{target.Scheme, target.Host, u.Timeout()})
+	}
 	b.proxy = &httputil.ReverseProxy{
 		Rewrite:        b.rewrite,
-		Transport:      s.transport(transportKey{target.Scheme, target.Host, u.Timeout()}),
+		Transport:      rt,
 		BufferPool:     &s.bufs,
 		ErrorHandler:   s.errorHandler,
 		ModifyResponse: b.modifyResponse,
@@ -261,17 +270,24 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// bufferPool is ReverseProxy's copy-buffer pool (32 KiB buffers).
+// bufferPool is ReverseProxy's copy-buffer pool. It pools array pointers,
+// so Put does not allocate a slice header per call.
 type bufferPool struct{ p sync.Pool }
 
+const copyBufferSize = 32 * 1024
+
 func (b *bufferPool) Get() []byte {
-	if v, ok := b.p.Get().(*[]byte); ok {
-		return *v
+	if v, ok := b.p.Get().(*[copyBufferSize]byte); ok {
+		return v[:]
 	}
-	return make([]byte, 32*1024)
+	return make([]byte, copyBufferSize)
 }
 
-func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) >= copyBufferSize {
+		b.p.Put((*[copyBufferSize]byte)(buf[:copyBufferSize]))
+	}
+}
 
 // idSource makes request ids: a random per-process prefix and a counter,
 // unique without a syscall per request.
