@@ -43,8 +43,8 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 			})
 			continue
 		}
-		h.Write([]byte(filepath.Base(name)))
-		h.Write([]byte{0})
+		// name, NUL, length, NUL, content: unambiguous for any file set.
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(name), len(src))
 		h.Write(src)
 		f, d := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 		diags = append(diags, d...)

@@ -497,7 +497,7 @@ func TestLoad_Hash(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	sum := sha256.Sum256(append([]byte("a.hcl\x00"), src...))
+	sum := sha256.Sum256(append([]byte("a.hcl\x0020\x00"), src...))
 	if want := hex.EncodeToString(sum[:]); snap.Hash() != want {
 		t.Errorf("got hash %s, want %s", snap.Hash(), want)
 	}

@@ -33,7 +33,7 @@ type accessRecord struct {
 	app, user, role, upstream       string
 	decision, reason, grant, client string
 	errText                         string
-	duration                        time.Duration
+	start, end                      time.Time
 }
 
 func (l *accessLog) write(r *accessRecord) {
@@ -44,7 +44,7 @@ func (l *accessLog) write(r *accessRecord) {
 	}
 	b := (*bp)[:0]
 	b = append(b, `{"time":"`...)
-	b = time.Now().AppendFormat(b, time.RFC3339Nano)
+	b = r.end.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","level":"`...)
 	b = append(b, r.level.String()...)
 	b = append(b, `","msg":"request"`...)
@@ -63,7 +63,7 @@ func (l *accessLog) write(r *accessRecord) {
 		b = appendField(b, "grant", r.grant)
 	}
 	b = append(b, `,"duration_ms":`...)
-	b = strconv.AppendFloat(b, float64(r.duration.Microseconds())/1000, 'f', -1, 64)
+	b = strconv.AppendFloat(b, float64(r.end.Sub(r.start).Microseconds())/1000, 'f', -1, 64)
 	b = appendField(b, "client", r.client)
 	if r.errText != "" {
 		b = appendField(b, "error", r.errText)

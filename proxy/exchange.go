@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"net/http/httputil"
 	"net/netip"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 // created by Server.ServeHTTP, bound to one generation (snapshot) for the
 // whole request, and never shared between requests.
 type exchange struct {
+	srv   *Server
 	w     http.ResponseWriter
 	r     *http.Request
 	gen   *generation
@@ -26,6 +28,7 @@ type exchange struct {
 	ident    policy.Identity
 	decision policy.Decision
 	backend  *backend
+	rp       httputil.ReverseProxy // backend.proxy bound to this exchange
 
 	status  int // status sent to the client
 	reason  string

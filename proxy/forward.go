@@ -1,15 +1,11 @@
 package proxy
 
 import (
-	"context"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 )
-
-// exchangeKey carries the *exchange from forward into the ReverseProxy hooks.
-type exchangeKey struct{}
 
 // forward sends an authorized request to its upstream through
 // httputil.ReverseProxy. Before that it refuses protocol upgrades other than
@@ -32,8 +28,16 @@ func (forward) serve(x *exchange) error {
 			r.Body = http.MaxBytesReader(x.w, r.Body, limit)
 		}
 	}
-	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
-	x.backend.proxy.ServeHTTP(x.w, r.WithContext(ctx))
+	// A per-request copy of the backend's ReverseProxy whose hooks are bound
+	// to this exchange: cheaper than threading the exchange through the
+	// request context (which copies the *http.Request), and the hooks need
+	// no lookup.
+	rp := &x.rp
+	*rp = *x.backend.proxy
+	rp.Rewrite = x.rewrite
+	rp.ModifyResponse = x.modifyResponse
+	rp.ErrorHandler = x.errorHandler
+	rp.ServeHTTP(x.w, r)
 	return nil
 }
 
@@ -46,18 +50,13 @@ type backend struct {
 	proxy    *httputil.ReverseProxy
 }
 
-func exchangeFrom(ctx context.Context) *exchange {
-	x, _ := ctx.Value(exchangeKey{}).(*exchange)
-	return x
-}
-
 // rewrite builds the outbound request. It makes no decisions: everything
 // here follows from the exchange the pipeline allowed. Hop-by-hop headers
 // (including any named in Connection) and client X-Forwarded-*/Forwarded
 // were removed by ReverseProxy before this runs, so headers set here survive
 // "Connection: X-Gatehouse-User" tricks.
-func (b *backend) rewrite(pr *httputil.ProxyRequest) {
-	x := exchangeFrom(pr.In.Context())
+func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
+	b := x.backend
 	out := pr.Out
 
 	// The path is the canonical path with the prefix replaced by the
@@ -120,10 +119,15 @@ func (x *exchange) setForwarded(pr *httputil.ProxyRequest) {
 }
 
 // modifyResponse records the upstream status and tags the response.
-func (b *backend) modifyResponse(res *http.Response) error {
-	if x := exchangeFrom(res.Request.Context()); x != nil {
-		x.status = res.StatusCode
-		res.Header[headerRequestID] = []string{x.id}
-	}
+func (x *exchange) modifyResponse(res *http.Response) error {
+	x.status = res.StatusCode
+	res.Header[headerRequestID] = []string{x.id}
 	return nil
+}
+
+// errorHandler is ReverseProxy's error funnel: dial failures, timeouts and
+// bad upgrades end here, never with addresses or Go errors in the body when
+// production is on.
+func (x *exchange) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	x.srv.fail(x, upstreamError(r.Context(), err))
 }

@@ -95,7 +95,7 @@ func (s *Server) Snapshot() *policy.Snapshot {
 
 // ServeHTTP runs the pipeline for one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	x := &exchange{w: w, r: r, gen: s.gen.Load(), start: time.Now(), id: s.ids.next()}
+	x := &exchange{srv: s, w: w, r: r, gen: s.gen.Load(), start: time.Now(), id: s.ids.next()}
 	x.peer = peerAddr(r)
 	defer s.finish(x)
 	if x.gen == nil {
@@ -125,18 +125,6 @@ func (s *Server) fail(x *exchange, err error) {
 	writeError(x.w, production, x.id, e)
 }
 
-// errorHandler is ReverseProxy's error funnel: dial failures, timeouts and
-// bad upgrades end here, never with addresses or Go errors in the body when
-// production is on.
-func (s *Server) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	x := exchangeFrom(r.Context())
-	if x == nil {
-		w.WriteHeader(http.StatusBadGateway)
-		return
-	}
-	s.fail(x, upstreamError(r.Context(), err))
-}
-
 // finish writes the access record. A panic (http.ErrAbortHandler after the
 // response started) is logged and passed on so the connection is cut.
 func (s *Server) finish(x *exchange) {
@@ -164,7 +152,8 @@ func (s *Server) logAccess(x *exchange) {
 		decision:  "allow",
 		reason:    string(x.decision.Reason),
 		errText:   x.errText,
-		duration:  time.Since(x.start),
+		start:     x.start,
+		end:       time.Now(), // one clock read for timestamp and duration
 	}
 	if rec.status == 0 {
 		rec.status = http.StatusOK
@@ -246,12 +235,12 @@ func (s *Server) newBackend(u *policy.Upstream) *backend {
 		rt = s.transport(transportKey{target.Scheme, target.Host, u.Timeout()})
 	}
 	b.proxy = &httputil.ReverseProxy{
-		Rewrite:        b.rewrite,
-		Transport:      rt,
-		BufferPool:     &s.bufs,
-		ErrorHandler:   s.errorHandler,
-		ModifyResponse: b.modifyResponse,
-		ErrorLog:       slog.NewLogLogger(s.log.With("upstream", u.Name()).Handler(), slog.LevelWarn),
+		// Rewrite, ModifyResponse and ErrorHandler are bound per request
+		// (forward.serve); these placeholders are never called.
+		Rewrite:    func(*httputil.ProxyRequest) {},
+		Transport:  rt,
+		BufferPool: &s.bufs,
+		ErrorLog:   slog.NewLogLogger(s.log.With("upstream", u.Name()).Handler(), slog.LevelWarn),
 	}
 	return b
 }

@@ -90,7 +90,11 @@ func main() {
 	srv := &http.Server{
 		Addr:              *listen,
 		Handler:           newProxy(target),
+		// The same server timeouts as gatehouse's defaults: each costs a
+		// deadline update per request, and a proxy without them is not one
+		// anybody should run.
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
 	log.Printf("baseline: listening on %s, forwarding to %s", *listen, target)
