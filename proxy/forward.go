@@ -37,6 +37,9 @@ func (forward) serve(x *exchange) error {
 	rp.Rewrite = x.rewrite
 	rp.ModifyResponse = x.modifyResponse
 	rp.ErrorHandler = x.errorHandler
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		rp.Transport = x.backend.bodyTransport
+	}
 	rp.ServeHTTP(x.w, r)
 	return nil
 }
@@ -48,6 +51,8 @@ type backend struct {
 	target   *url.URL
 	basePath string // escaped path of the upstream URL, without trailing "/"
 	proxy    *httputil.ReverseProxy
+	// bodyTransport carries requests with a body (see transport.go).
+	bodyTransport http.RoundTripper
 }
 
 // rewrite builds the outbound request. It makes no decisions: everything

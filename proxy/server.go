@@ -11,7 +11,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"strconv"
@@ -40,14 +39,15 @@ type Options struct {
 // Server serves the public listener from the current snapshot. State that
 // must outlive reloads (upstream connection pools, buffers) lives here.
 type Server struct {
-	log    *slog.Logger
-	access *accessLog
-	pprof  bool
-	rt     http.RoundTripper // Options.Transport
-	stages []stage
-	gen    atomic.Pointer[generation]
-	bufs   bufferPool
-	ids    idSource
+	log      *slog.Logger
+	access   *accessLog
+	pprof    bool
+	rt       http.RoundTripper // Options.Transport
+	stages   []stage
+	gen      atomic.Pointer[generation]
+	bufs     bufferPool
+	ids      idSource
+	watchdog *watchdog
 
 	mu         sync.Mutex
 	transports map[transportKey]*http.Transport
@@ -69,6 +69,7 @@ func New(opts Options) *Server {
 		pprof:      opts.Pprof,
 		rt:         opts.Transport,
 		transports: make(map[transportKey]*http.Transport),
+		watchdog:   newWatchdog(),
 	}
 	s.ids.prefix = randomPrefix()
 	s.stages = pipeline([]authenticator{authn.APIKey{}})
@@ -192,38 +193,6 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-type transportKey struct {
-	scheme, host string
-	timeout      time.Duration
-}
-
-// transport returns the pooled transport for an upstream address, shared
-// across reloads so keep-alive connections survive them.
-func (s *Server) transport(k transportKey) *http.Transport {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t, ok := s.transports[k]; ok {
-		return t
-	}
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	t := &http.Transport{
-		Proxy:                 nil, // never route upstream traffic through $HTTP_PROXY
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     k.scheme == "https",
-		MaxIdleConns:          0,
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: 1 * time.Second,
-		ResponseHeaderTimeout: k.timeout,
-		// Pass the client's Accept-Encoding and the upstream's encoding
-		// through untouched.
-		DisableCompression: true,
-	}
-	s.transports[k] = t
-	return t
-}
-
 func (s *Server) newBackend(u *policy.Upstream) *backend {
 	target := u.URL()
 	b := &backend{
@@ -231,8 +200,13 @@ func (s *Server) newBackend(u *policy.Upstream) *backend {
 		basePath: strings.TrimSuffix(target.EscapedPath(), "/"),
 	}
 	var rt http.RoundTripper = s.rt
+	b.bodyTransport = s.rt
 	if rt == nil {
-		rt = s.transport(transportKey{target.Scheme, target.Host, u.Timeout()})
+		k := transportKey{scheme: target.Scheme, host: target.Host, timeout: u.Timeout()}
+		k.watched = true
+		rt = s.transport(k)
+		k.watched = false
+		b.bodyTransport = s.transport(k)
 	}
 	b.proxy = &httputil.ReverseProxy{
 		// Rewrite, ModifyResponse and ErrorHandler are bound per request
@@ -253,6 +227,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.watchdog.close()
 	for _, t := range s.transports {
 		t.CloseIdleConnections()
 	}
