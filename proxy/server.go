@@ -7,6 +7,7 @@ package proxy
 import (
 	"cmp"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -34,6 +35,8 @@ type Options struct {
 	// Transport, if set, carries every upstream request instead of the
 	// pooled per-upstream transports (for tests and benchmarks).
 	Transport http.RoundTripper
+	// UpstreamRootCAs verifies https upstreams; nil means the system roots.
+	UpstreamRootCAs *x509.CertPool
 }
 
 // Server serves the public listener from the current snapshot. State that
@@ -43,6 +46,7 @@ type Server struct {
 	access   *accessLog
 	pprof    bool
 	rt       http.RoundTripper // Options.Transport
+	roots    *x509.CertPool    // Options.UpstreamRootCAs
 	stages   []stage
 	gen      atomic.Pointer[generation]
 	bufs     bufferPool
@@ -68,6 +72,7 @@ func New(opts Options) *Server {
 		access:     newAccessLog(cmp.Or[io.Writer](opts.AccessLog, io.Discard)),
 		pprof:      opts.Pprof,
 		rt:         opts.Transport,
+		roots:      opts.UpstreamRootCAs,
 		transports: make(map[transportKey]*http.Transport),
 		watchdog:   newWatchdog(),
 	}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"net/http"
 	"time"
@@ -52,8 +53,9 @@ func (s *Server) transport(k transportKey) *http.Transport {
 		// gatehouse makes TLS connections itself so that the watchdog sees
 		// the plaintext HTTP/1.1 stream.
 		t.DialContext = s.watchdog.dialer(d.DialContext, k.timeout)
-		t.DialTLSContext = s.watchdog.dialer(tlsDialer(d), k.timeout)
+		t.DialTLSContext = s.watchdog.dialer(tlsDialer(d, s.roots), k.timeout)
 	} else {
+		t.TLSClientConfig = &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12}
 		t.ResponseHeaderTimeout = k.timeout
 	}
 	s.transports[k] = t
@@ -61,8 +63,8 @@ func (s *Server) transport(k transportKey) *http.Transport {
 }
 
 // tlsDialer dials and completes a TLS 1.2+ handshake for an https upstream,
-// verifying its certificate against the system roots.
-func tlsDialer(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// verifying its certificate against roots (nil: the system roots).
+func tlsDialer(d *net.Dialer, roots *x509.CertPool) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		raw, err := d.DialContext(ctx, network, addr)
 		if err != nil {
@@ -73,7 +75,7 @@ func tlsDialer(d *net.Dialer) func(ctx context.Context, network, addr string) (n
 			raw.Close()
 			return nil, err
 		}
-		tc := tls.Client(raw, &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}})
+		tc := tls.Client(raw, &tls.Config{ServerName: host, RootCAs: roots, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}})
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		if err := tc.HandshakeContext(hctx); err != nil {

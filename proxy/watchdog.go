@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -11,7 +12,8 @@ import (
 
 // watchdogTick is the granularity of upstream timeouts: a response that has
 // not started within the upstream's timeout is cut between timeout-tick and
-// timeout+tick after the request was written.
+// timeout+tick after the request was written (the clock the connections
+// read is the ticker's, up to one tick old).
 const watchdogTick = 100 * time.Millisecond
 
 // errUpstreamTimeout is returned by reads on an upstream connection that the
@@ -77,6 +79,9 @@ func (d *watchdog) dialer(dial func(ctx context.Context, network, addr string) (
 		}
 		d.conns[wc] = struct{}{}
 		if !d.running {
+			// The coarse clock only advances while the ticker runs: bring it
+			// up to date before the first request reads it.
+			d.now.Store(time.Now().UnixNano())
 			d.running = true
 			go d.run()
 		}
@@ -155,6 +160,11 @@ func (c *watchedConn) Write(p []byte) (int, error) {
 
 func (c *watchedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	if c.timedOut.Load() {
+		// Whatever arrives after the deadline (an upstream answering the
+		// close) is not a response to the request.
+		return 0, errUpstreamTimeout
+	}
 	if n > 0 && c.since.Load() != 0 {
 		// The response has started: the timeout is met. Remember its first
 		// bytes long enough to see whether it is a 101.
@@ -167,15 +177,18 @@ func (c *watchedConn) Read(p []byte) (int, error) {
 			c.since.Store(0)
 		}
 	}
-	if err != nil && c.timedOut.Load() {
-		err = errUpstreamTimeout
-	}
 	return n, err
 }
 
+// expire cuts the connection: the TCP connection itself, without a TLS
+// close_notify, which an upstream could answer.
 func (c *watchedConn) expire() {
 	c.timedOut.Store(true)
 	c.since.Store(0)
+	if tc, ok := c.Conn.(*tls.Conn); ok {
+		_ = tc.NetConn().Close()
+		return
+	}
 	_ = c.Conn.Close()
 }
 

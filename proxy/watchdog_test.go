@@ -102,3 +102,21 @@ func TestUpstreamTimeoutError_IsANetTimeout(t *testing.T) {
 		t.Errorf("message %q", errUpstreamTimeout)
 	}
 }
+
+// TestWatchdog_FirstRequestAfterIdleStartIsNotExpired is a regression test:
+// the coarse clock must be current when the first connection is watched,
+// however long the server was idle before.
+func TestWatchdog_FirstRequestAfterIdleStartIsNotExpired(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(250 * time.Millisecond) // after a tick or two, well within the timeout
+		_, _ = io.WriteString(w, "ok")
+	})
+	spec := testSpec(t, up.URL)
+	spec.Upstreams[0].Timeout = 800 * time.Millisecond
+	p := newTestProxy(t, spec)
+	p.srv.watchdog.now.Add(-int64(time.Hour)) // as if created an hour ago
+	res, body := p.get(t, "/hr/employees", map[string]string{"X-API-Key": testKey})
+	if res.StatusCode != 200 {
+		t.Fatalf("got %d %s, want 200", res.StatusCode, body)
+	}
+}
