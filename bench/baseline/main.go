@@ -88,8 +88,8 @@ func main() {
 	}
 
 	srv := &http.Server{
-		Addr:              *listen,
-		Handler:           newProxy(target),
+		Addr:    *listen,
+		Handler: newProxy(target),
 		// The same server timeouts as gatehouse's defaults: each costs a
 		// deadline update per request, and a proxy without them is not one
 		// anybody should run.
