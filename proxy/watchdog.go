@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"net"
@@ -148,8 +147,6 @@ type watchedConn struct {
 	statusLen int
 }
 
-var http101 = []byte(" 101")
-
 func (c *watchedConn) Write(p []byte) (int, error) {
 	if !c.tunnel.Load() {
 		c.since.Store(c.d.now.Load())
@@ -171,7 +168,7 @@ func (c *watchedConn) Read(p []byte) (int, error) {
 		k := copy(c.status[c.statusLen:], p[:n])
 		c.statusLen += k
 		if c.statusLen == len(c.status) || err != nil {
-			if bytes.Equal(c.status[8:12], http101) {
+			if string(c.status[8:12]) == " 101" { // "HTTP/1.1 101 ..."
 				c.tunnel.Store(true)
 			}
 			c.since.Store(0)
