@@ -28,15 +28,9 @@ func decodeLookupsBlock(block *hcl.Block, ctx *hcl.EvalContext) ([]*Lookup, hcl.
 				fmt.Sprintf("%q is not a valid lookup name. %s", attr.Name, badNameDetail), attr.NameRange, attr.Range.Ptr()))
 			continue
 		}
-		v, d := evalExpr(attr.Expr, ctx)
+		val, d := decodeLookupValue(attr.Name, attr.Expr, ctx, attr.Range)
 		diags = append(diags, d...)
 		if d.HasErrors() {
-			continue
-		}
-		val, err := lookupValue(v)
-		if err != nil {
-			diags = append(diags, errorAt(summaryInvalidLookup,
-				fmt.Sprintf("Lookup %q: %v. Use a string, a number or true/false.", attr.Name, err), attr.Expr.Range(), attr.Range.Ptr()))
 			continue
 		}
 		out = append(out, &Lookup{Name: attr.Name, Value: val, DeclRange: attr.Range, NameRange: attr.NameRange})

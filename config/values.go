@@ -323,15 +323,9 @@ func decodeLookupMap(attr *hcl.Attribute, ctx *hcl.EvalContext) (map[string]any,
 			continue
 		}
 		seen[key] = kv.Key.Range()
-		v, d := evalExpr(kv.Value, ctx)
+		val, d := decodeLookupValue(key, kv.Value, ctx, attr.Range)
 		diags = append(diags, d...)
 		if d.HasErrors() {
-			continue
-		}
-		val, err := lookupValue(v)
-		if err != nil {
-			diags = append(diags, errorAt(summaryInvalidLookup,
-				fmt.Sprintf("Lookup %q: %v. Use a string, a number or true/false.", key, err), kv.Value.Range(), attr.Range.Ptr()))
 			continue
 		}
 		out[key] = val
@@ -369,4 +363,18 @@ func decodeLookupValueMap(attr *hcl.Attribute, ctx *hcl.EvalContext) (map[string
 		out[key] = val
 	}
 	return out, diags
+}
+
+// decodeLookupValue evaluates one lookup value: a string, a number or a bool.
+func decodeLookupValue(name string, expr hcl.Expression, ctx *hcl.EvalContext, context hcl.Range) (any, hcl.Diagnostics) {
+	v, diags := evalExpr(expr, ctx)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	val, err := lookupValue(v)
+	if err != nil {
+		return nil, append(diags, errorAt(summaryInvalidLookup,
+			fmt.Sprintf("Lookup %q: %v. Use a string, a number or true/false.", name, err), expr.Range(), context.Ptr()))
+	}
+	return val, diags
 }

@@ -242,3 +242,25 @@ func mustPrefix(t testing.TB, s string) netip.Prefix {
 	}
 	return p
 }
+
+// echoTunnel is an upstream that accepts a WebSocket upgrade with a 101,
+// reads one line through the tunnel and, after delay, answers prefix+line.
+func echoTunnel(prefix string, delay time.Duration) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			http.Error(w, "not an upgrade", http.StatusBadRequest)
+			return
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		_ = brw.Flush()
+		line, _ := brw.ReadString('\n')
+		time.Sleep(delay) // the upstream's own pace, not synchronization
+		_, _ = brw.WriteString(prefix + line)
+		_ = brw.Flush()
+	}
+}

@@ -180,22 +180,7 @@ func TestErrors_UpstreamInactiveAndNotReady(t *testing.T) {
 }
 
 func TestWebSocket_UpgradeOnlyAfterAuthorization(t *testing.T) {
-	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "websocket" {
-			http.Error(w, "not an upgrade", 400)
-			return
-		}
-		c, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		_ = brw.Flush()
-		line, _ := brw.ReadString('\n')
-		_, _ = brw.WriteString("echo:" + line)
-		_ = brw.Flush()
-	})
+	up := newUpstream(t, echoTunnel("echo:", 0))
 	p := newTestProxy(t, testSpec(t, up.URL))
 	addr := p.Listener.Addr().String()
 

@@ -58,19 +58,8 @@ func TestForward_KeepAliveConnectionIsNotTimedOutWhileIdle(t *testing.T) {
 // TestWebSocket_TunnelOutlivesUpstreamTimeout: after a 101 the connection is
 // a tunnel; a quiet upstream must not be cut by the upstream timeout.
 func TestWebSocket_TunnelOutlivesUpstreamTimeout(t *testing.T) {
-	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-		c, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		_ = brw.Flush()
-		line, _ := brw.ReadString('\n')
-		time.Sleep(500 * time.Millisecond) // a quiet upstream, longer than the timeout
-		_, _ = brw.WriteString("late:" + line)
-		_ = brw.Flush()
-	})
+	// A quiet upstream: it answers later than the upstream timeout.
+	up := newUpstream(t, echoTunnel("late:", 500*time.Millisecond))
 	spec := testSpec(t, up.URL)
 	spec.Upstreams[0].Timeout = 150 * time.Millisecond
 	p := newTestProxy(t, spec)
