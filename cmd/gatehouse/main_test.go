@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // binPath is the gatehouse binary built once for these tests.
@@ -516,5 +518,17 @@ func TestDocs_ConfigsAreValid(t *testing.T) {
 		if code != 0 {
 			t.Errorf("%s: exit %d\n%s%s", cfg, code, stdout, stderr)
 		}
+	}
+}
+
+func TestRestartOnly(t *testing.T) {
+	a := policy.Server{Listen: ":8080", AdminListen: "127.0.0.1:9901", ReadTimeout: time.Minute}
+	b := a
+	if got := restartOnly(a, b); len(got) != 0 {
+		t.Errorf("no change: got %v", got)
+	}
+	b.Listen, b.ReadTimeout, b.Production = ":9090", time.Second, true
+	if got := fmt.Sprint(restartOnly(a, b)); got != "[listen read_timeout]" {
+		t.Errorf("got %s, want [listen read_timeout] (production applies on reload)", got)
 	}
 }

@@ -133,6 +133,9 @@ loop:
 			}
 			srv.Load(next)
 			logger.Info("config reloaded", "config_hash", next.Hash())
+			if changed := restartOnly(settings, next.Server()); len(changed) > 0 {
+				logger.Warn("server settings changed that apply only after a restart", "settings", changed)
+			}
 		}
 	}
 	logger.Info("shutting down", "timeout", settings.ShutdownTimeout.String())
@@ -155,4 +158,24 @@ loop:
 // before the limit applies, so the limit is exact to within 4 KiB.
 func httpMaxHeaderBytes(limit int) int {
 	return max(limit-4096, 1)
+}
+
+// restartOnly lists the server settings that differ between a and b and
+// that a reload cannot apply (they configure the listeners).
+func restartOnly(a, b policy.Server) []string {
+	var out []string
+	add := func(name string, changed bool) {
+		if changed {
+			out = append(out, name)
+		}
+	}
+	add("listen", a.Listen != b.Listen)
+	add("admin_listen", a.AdminListen != b.AdminListen)
+	add("max_header_bytes", a.MaxHeaderBytes != b.MaxHeaderBytes)
+	add("read_header_timeout", a.ReadHeaderTimeout != b.ReadHeaderTimeout)
+	add("read_timeout", a.ReadTimeout != b.ReadTimeout)
+	add("write_timeout", a.WriteTimeout != b.WriteTimeout)
+	add("idle_timeout", a.IdleTimeout != b.IdleTimeout)
+	add("shutdown_timeout", a.ShutdownTimeout != b.ShutdownTimeout)
+	return out
 }
