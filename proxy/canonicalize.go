@@ -20,15 +20,18 @@ import (
 //     encoded "/", "\", NUL, ";", "#", "?", "%", invalid UTF-8), and paths
 //     over policy.MaxPathBytes/MaxPathSegments (414).
 //
-// Go's server already refuses duplicate Host headers, several different
-// Content-Length values, and Transfer-Encodings other than chunked; when
-// both Transfer-Encoding: chunked and Content-Length arrive it drops
-// Content-Length (RFC 9112 §6.3), and the forwarded request is re-framed,
-// so an upstream never sees both.
+// A request with both Content-Length and Transfer-Encoding is refused and
+// its connection closed (see framing.go). Go's server already refuses
+// duplicate Host headers, several different Content-Length values, and
+// Transfer-Encodings other than chunked.
 type canonicalize struct{}
 
 func (canonicalize) serve(x *exchange) error {
 	r := x.r
+	if x.badFraming {
+		return &Error{Status: http.StatusBadRequest, Reason: reasonAmbiguousFraming, Close: true,
+			Err: errors.New("request has both Content-Length and Transfer-Encoding")}
+	}
 	switch r.Method {
 	case http.MethodConnect:
 		return refuse(http.StatusBadRequest, reasonConnect, nil)

@@ -15,6 +15,7 @@ type Error struct {
 	Status int
 	Reason string
 	Err    error
+	Close  bool // close the client connection after the response
 }
 
 func (e *Error) Error() string {
@@ -35,6 +36,7 @@ const (
 	reasonBadPath           = "bad_path"
 	reasonPathTooLong       = "path_too_long"
 	reasonConnect           = "connect_refused"
+	reasonAmbiguousFraming  = "ambiguous_framing"
 	reasonTrace             = "trace_refused"
 	reasonAbsoluteForm      = "absolute_form_refused"
 	reasonAsteriskForm      = "asterisk_form_refused"
@@ -81,6 +83,9 @@ func writeError(w http.ResponseWriter, production bool, requestID string, e *Err
 	h["X-Content-Type-Options"] = []string{"nosniff"}
 	h["Cache-Control"] = []string{"no-store"}
 	h["X-Request-Id"] = []string{requestID}
+	if e.Close {
+		h["Connection"] = []string{"close"}
+	}
 	msg := http.StatusText(e.Status)
 	if e.Status == statusClientClosed {
 		msg = genericClientClosedMsg

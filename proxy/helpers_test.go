@@ -183,6 +183,8 @@ func newTestProxy(t *testing.T, spec policy.Spec) *testProxy {
 	srv := New(Options{Logger: logger, AccessLog: buf})
 	srv.Load(snap)
 	ts := httptest.NewUnstartedServer(srv)
+	ts.Listener = FramingListener(ts.Listener)
+	ts.Config.ConnContext = FramingConnContext
 	ts.Config.MaxHeaderBytes = 8 << 10
 	ts.Config.ReadHeaderTimeout = 5 * time.Second
 	ts.Config.DisableGeneralOptionsHandler = true

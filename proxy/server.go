@@ -103,6 +103,9 @@ func (s *Server) Snapshot() *policy.Snapshot {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{srv: s, w: w, r: r, gen: s.gen.Load(), start: time.Now(), id: s.ids.next()}
 	x.peer = peerAddr(r)
+	if fc := framingFrom(r.Context()); fc != nil {
+		x.badFraming = fc.conflictNext()
+	}
 	defer s.finish(x)
 	if x.gen == nil {
 		s.fail(x, refuse(http.StatusServiceUnavailable, reasonNotReady, nil))

@@ -62,6 +62,7 @@ fuzz() { # package target
 }
 fuzz ./policy FuzzParsePath
 fuzz ./proxy FuzzCanonicalize
+fuzz ./proxy FuzzFraming
 fuzz ./config FuzzParseConfig
 
 step "all tests passed"

@@ -295,6 +295,19 @@ func TestRun_EndToEnd(t *testing.T) {
 	}
 	mu.Unlock()
 
+	// Both Content-Length and Transfer-Encoding: refused on the wire.
+	tc, err := net.Dial("tcp", p.public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(tc, "POST /hr/employees HTTP/1.1\r\nHost: x\r\nX-API-Key: k1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+	resp, _ := io.ReadAll(tc)
+	tc.Close()
+	if !strings.HasPrefix(string(resp), "HTTP/1.1 400 ") {
+		t.Errorf("Content-Length with Transfer-Encoding: got %.40q, want 400", resp)
+	}
+
 	// Slowloris: a client that never finishes its headers is cut off by
 	// read_header_timeout (1s here), bounded by our own 10s deadline.
 	c, err := net.Dial("tcp", p.public)

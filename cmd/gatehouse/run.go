@@ -93,6 +93,9 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 		// "OPTIONS *" goes to the pipeline (and is refused there), not to
 		// Go's built-in 200 answer.
 		DisableGeneralOptionsHandler: true,
+		// Requests with both Content-Length and Transfer-Encoding are
+		// refused; see proxy.FramingListener.
+		ConnContext: proxy.FramingConnContext,
 	}
 	admin := &http.Server{
 		Handler:           srv.AdminHandler(),
@@ -101,7 +104,7 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 		ErrorLog:          errLog,
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- public.Serve(publicLn) }()
+	go func() { errc <- public.Serve(proxy.FramingListener(publicLn)) }()
 	go func() { errc <- admin.Serve(adminLn) }()
 	logger.Info("listening", "listener", "public", "addr", publicLn.Addr().String())
 	logger.Info("listening", "listener", "admin", "addr", adminLn.Addr().String())
