@@ -3,6 +3,7 @@ package proxy
 import (
 	"io"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -27,13 +28,14 @@ func newAccessLog(w io.Writer) *accessLog {
 }
 
 type accessRecord struct {
-	level                           slog.Level
-	requestID, method, path         string
-	status                          int
-	app, user, role, upstream       string
-	decision, reason, grant, client string
-	errText                         string
-	start, end                      time.Time
+	level                     slog.Level
+	requestID, method, path   string
+	status                    int
+	app, user, role, upstream string
+	decision, reason, grant   string
+	client                    netip.Addr
+	errText                   string
+	start, end                time.Time
 }
 
 func (l *accessLog) write(r *accessRecord) {
@@ -64,7 +66,17 @@ func (l *accessLog) write(r *accessRecord) {
 	}
 	b = append(b, `,"duration_ms":`...)
 	b = strconv.AppendFloat(b, float64(r.end.Sub(r.start).Microseconds())/1000, 'f', -1, 64)
-	b = appendField(b, "client", r.client)
+	switch {
+	case r.client.Zone() != "":
+		// A zone comes from X-Forwarded-For text: escape it like any string.
+		b = appendField(b, "client", r.client.String())
+	case r.client.IsValid():
+		b = append(b, `,"client":"`...)
+		b = r.client.AppendTo(b) // digits, dots and colons only
+		b = append(b, '"')
+	default:
+		b = append(b, `,"client":""`...)
+	}
 	if r.errText != "" {
 		b = appendField(b, "error", r.errText)
 	}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"io"
 	"log/slog"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -13,7 +14,7 @@ func BenchmarkAccessLog(b *testing.B) {
 	rec := accessRecord{
 		level: slog.LevelInfo, requestID: "0123456789ab-1z", method: "GET", path: "/api/employees/42",
 		status: 200, app: "portal", role: "reader", upstream: "api", decision: "allow",
-		reason: "grant_allowed", grant: "roles.hcl:12,3", client: "127.0.0.1", start: now, end: now.Add(time.Millisecond),
+		reason: "grant_allowed", grant: "roles.hcl:12,3", client: netip.MustParseAddr("127.0.0.1"), start: now, end: now.Add(time.Millisecond),
 	}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"encoding/json"
+	"net/netip"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -31,4 +33,28 @@ func FuzzAppendJSONString(f *testing.F) {
 			t.Fatalf("%q: decoded to invalid UTF-8 %q", s, back)
 		}
 	})
+}
+
+func TestAccessLog_ClientZoneIsEscaped(t *testing.T) {
+	var buf syncBuffer
+	l := newAccessLog(&buf)
+	for _, a := range []string{"127.0.0.1", "::1", `fe80::1%"},"x":"`} {
+		addr, err := netip.ParseAddr(a)
+		if err != nil {
+			t.Fatalf("%q: %v", a, err)
+		}
+		l.write(&accessRecord{client: addr})
+	}
+	l.write(&accessRecord{})
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	want := []string{"127.0.0.1", "::1", `fe80::1%"},"x":"`, ""}
+	for i, line := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("line %d is not JSON: %s", i, line)
+		}
+		if m["client"] != want[i] || m["x"] != nil {
+			t.Errorf("line %d: client %v, want %q (%s)", i, m["client"], want[i], line)
+		}
+	}
 }

@@ -188,9 +188,7 @@ func (s *Server) logAccess(x *exchange) {
 	if rec.path == "" {
 		rec.path = truncate(x.r.RequestURI, 256)
 	}
-	if x.client.IsValid() {
-		rec.client = x.client.String()
-	}
+	rec.client = x.client
 	s.access.write(&rec)
 }
 
