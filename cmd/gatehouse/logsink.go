@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"io"
 	"log/slog"
 	"strings"
@@ -9,20 +8,29 @@ import (
 	"time"
 )
 
-// logSink buffers log lines and flushes them at least every interval and
-// on Close, so that a busy proxy does not pay one write syscall per access
-// record (Envoy buffers access logs the same way). Errors are flushed at
-// once by the caller through Flush.
+// logSink collects log lines in memory and writes them out from its own
+// goroutine every interval, and on Close. A request never waits for a
+// write system call: appending a line costs a mutex and a copy. (Envoy
+// buffers its access logs the same way.) If the writer falls behind and
+// maxBuffered bytes pile up, the caller that crosses the limit writes them
+// itself, which bounds memory.
 type logSink struct {
-	mu   sync.Mutex
-	w    *bufio.Writer
+	w io.Writer
+
+	mu    sync.Mutex // guards buf
+	buf   []byte
+	wmu   sync.Mutex // serializes writes to w, and guards spare
+	spare []byte
+
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
 }
 
+const maxBuffered = 4 << 20
+
 func newLogSink(w io.Writer, interval time.Duration) *logSink {
-	s := &logSink{w: bufio.NewWriterSize(w, 64*1024), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &logSink{w: w, buf: make([]byte, 0, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
 	go s.loop(interval)
 	return s
 }
@@ -41,17 +49,32 @@ func (s *logSink) loop(interval time.Duration) {
 	}
 }
 
+// Write appends p (one or more whole lines) to the buffer.
 func (s *logSink) Write(p []byte) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
+	s.buf = append(s.buf, p...)
+	full := len(s.buf) >= maxBuffered
+	s.mu.Unlock()
+	if full {
+		return len(p), s.Flush()
+	}
+	return len(p), nil
 }
 
-// Flush writes out buffered lines.
+// Flush writes out what is buffered.
 func (s *logSink) Flush() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Flush()
+	out := s.buf
+	s.buf = s.spare[:0]
+	s.mu.Unlock()
+	var err error
+	if len(out) > 0 {
+		_, err = s.w.Write(out)
+	}
+	s.spare = out
+	return err
 }
 
 // Close stops the flusher and flushes. It is safe to call more than once.
