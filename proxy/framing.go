@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -246,30 +247,22 @@ func framingFrom(ctx context.Context) *framingConn {
 	return fc
 }
 
-// parseInt parses a non-negative integer without allocating.
+// parseInt parses a non-negative integer in base 10 or 16 without
+// allocating.
 func parseInt(b []byte, base int) (int64, error) {
 	if len(b) == 0 || len(b) > 16 {
 		return 0, strconv.ErrSyntax
 	}
 	var v int64
 	for _, c := range b {
-		d, ok := unhexDigit(c)
-		if !ok || int(d) >= base {
+		if 'A' <= c && c <= 'F' {
+			c += 'a' - 'A'
+		}
+		d := strings.IndexByte(hexDigits[:base], c)
+		if d < 0 {
 			return 0, strconv.ErrSyntax
 		}
 		v = v*int64(base) + int64(d)
 	}
 	return v, nil
-}
-
-func unhexDigit(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
