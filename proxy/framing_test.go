@@ -1,6 +1,14 @@
 package proxy
 
-import "testing"
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestParseInt(t *testing.T) {
 	for _, tc := range []struct {
@@ -17,5 +25,45 @@ func TestParseInt(t *testing.T) {
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("parseInt(%q, %d) = %d, %v; want %d, ok=%v", tc.in, tc.base, got, err, tc.want, tc.ok)
 		}
+	}
+}
+
+// TestFraming_ExpectContinue: the body of an "Expect: 100-continue" request
+// arrives after the interim response; the follower must stay in step and
+// the request must reach the upstream whole.
+func TestFraming_ExpectContinue(t *testing.T) {
+	up := newUpstream(t, nil)
+	p := newTestProxy(t, testSpec(t, up.URL))
+	c, err := net.DialTimeout("tcp", p.Listener.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	head := "POST /hr/employees HTTP/1.1\r\nHost: x\r\nX-API-Key: " + testAdminKey + "\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+	if _, err := io.WriteString(c, head); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+		t.Fatalf("got %q, %v; want 100 Continue", line, err)
+	}
+	_, _ = br.ReadString('\n') // the empty line after the interim response
+	_, _ = io.WriteString(c, "hello")
+	_, _ = io.WriteString(c, "GET /hr/employees HTTP/1.1\r\nHost: x\r\nX-API-Key: "+testAdminKey+"\r\nConnection: close\r\n\r\n")
+	for i := 0; i < 2; i++ {
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("response %d: got %d, want 200", i, res.StatusCode)
+		}
+	}
+	if got := up.requests(); len(got) != 2 || got[0].Body != "hello" {
+		t.Errorf("upstream got %+v", got)
 	}
 }
