@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -14,9 +13,12 @@ type diagError struct {
 	diags hcl.Diagnostics
 }
 
+// Error lists the diagnostics one per line, "file:line,col-col: Summary;
+// Detail".
 func (e diagError) Error() string {
-	var b bytes.Buffer
-	wr := hcl.NewDiagnosticTextWriter(&b, e.files, 0, false)
-	_ = wr.WriteDiagnostics(e.diags)
-	return strings.TrimSpace(b.String())
+	lines := make([]string, 0, len(e.diags))
+	for _, d := range e.diags {
+		lines = append(lines, d.Error())
+	}
+	return strings.Join(lines, "\n")
 }

@@ -403,7 +403,7 @@ role "reader" {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, stderr)
 	}
-	pos := regexp.MustCompile(`(?m)^Error: .*\n\n\s+on bad\.hcl line \d+`)
+	pos := regexp.MustCompile(`(?m)^bad\.hcl:\d+:\d+: error: .*\n\n\s+on bad\.hcl line \d+`)
 	if n := len(pos.FindAllString(stderr, -1)); n != 5 {
 		t.Errorf("got %d positioned diagnostics, want 5:\n%s", n, stderr)
 	}

@@ -131,6 +131,12 @@ loop:
 			}
 			next, err := reload()
 			if err != nil {
+				var de diagError
+				if errors.As(err, &de) {
+					for _, d := range de.diags {
+						logger.Error("config diagnostic", "diagnostic", d.Error())
+					}
+				}
 				logger.Error("reload rejected; old config keeps serving", "error", err.Error())
 				continue
 			}

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -29,13 +31,31 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// printDiagnostics writes diagnostics with file:line:col and a source
-// snippet, followed by a count.
+// printDiagnostics writes each diagnostic as "file:line:col: error: Summary"
+// (the form editors and CI annotate) followed by hcl's source snippet and
+// detail, then a count.
 func printDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
-	wr := hcl.NewDiagnosticTextWriter(w, files, 100, false)
-	_ = wr.WriteDiagnostics(diags)
-	n := len(diags.Errs())
-	if n > 0 {
+	for _, d := range diags {
+		sev := "error"
+		if d.Severity == hcl.DiagWarning {
+			sev = "warning"
+		}
+		if d.Subject != nil {
+			fmt.Fprintf(w, "%s:%d:%d: %s: %s\n", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, sev, d.Summary)
+		} else {
+			fmt.Fprintf(w, "%s: %s\n", sev, d.Summary)
+		}
+		var b bytes.Buffer
+		wrb := hcl.NewDiagnosticTextWriter(&b, files, 100, false)
+		_ = wrb.WriteDiagnostic(d)
+		// Drop hcl's own "Error: Summary" line: the line above says it.
+		text := b.String()
+		if i := strings.IndexByte(text, '\n'); i >= 0 && strings.HasSuffix(text[:i], d.Summary) {
+			text = text[i+1:]
+		}
+		fmt.Fprint(w, text)
+	}
+	if n := len(diags.Errs()); n > 0 {
 		fmt.Fprintf(w, "%d error(s)\n", n)
 	}
 }
