@@ -67,6 +67,12 @@ type serveHooks struct {
 // that fails to load is logged with every diagnostic and the old snapshot
 // keeps serving.
 func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *policy.Snapshot, reload func() (*policy.Snapshot, error), hooks *serveHooks) error {
+	// Take SIGHUP before anything can be told we are up: its default action
+	// would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	srv := proxy.New(proxy.Options{Logger: logger, AccessLog: accessLog, Pprof: os.Getenv("GATEHOUSE_PPROF") == "1"})
 	defer srv.Close()
 	srv.Load(snap)
@@ -113,9 +119,6 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 		hooks.ready(publicLn.Addr(), adminLn.Addr())
 	}
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	var serveErr error
 loop:
 	for {
