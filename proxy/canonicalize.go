@@ -28,9 +28,9 @@ type canonicalize struct{}
 
 func (canonicalize) serve(x *exchange) error {
 	r := x.r
-	if x.badFraming {
+	if x.badFraming != "" {
 		return &Error{Status: http.StatusBadRequest, Reason: reasonAmbiguousFraming, Close: true,
-			Err: errors.New("request has both Content-Length and Transfer-Encoding")}
+			Err: errors.New(x.badFraming)}
 	}
 	switch r.Method {
 	case http.MethodConnect:

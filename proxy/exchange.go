@@ -20,7 +20,7 @@ type exchange struct {
 	start time.Time
 	id    string // request id
 
-	badFraming bool // both Content-Length and Transfer-Encoding (framing.go)
+	badFraming string // why the request's framing is refused, or "" (framing.go)
 
 	peer     netip.Addr // the TCP peer
 	client   netip.Addr // the client, believing X-Forwarded-For only from trusted proxies

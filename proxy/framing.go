@@ -77,6 +77,8 @@ type framingConn struct {
 	requestLine  bool // the current head's request line has been seen
 	http10       bool // HTTP/1.0 ignores Transfer-Encoding, as net/http does
 	hasCL, hasTE bool
+	clBad        bool // a Content-Length net/http will refuse
+	folded       bool // an obs-fold continuation line (RFC 9112 §5.2)
 	upgrade      bool
 	heads        uint64 // request heads completed
 
@@ -84,7 +86,7 @@ type framingConn struct {
 	served    atomic.Uint64 // requests handed to the pipeline
 	conflicts atomic.Bool
 	mu        sync.Mutex
-	bad       map[uint64]bool // request numbers with both headers
+	bad       map[uint64]string // request number -> why its framing is refused
 }
 
 func (c *framingConn) Read(p []byte) (int, error) {
@@ -98,10 +100,10 @@ func (c *framingConn) Read(p []byte) (int, error) {
 // conflictNext must be called exactly once for every request the server
 // hands to the handler, in order (Server.ServeHTTP does); it reports whether
 // that request's head carried both framing headers.
-func (c *framingConn) conflictNext() bool {
+func (c *framingConn) conflictNext() string {
 	n := c.served.Add(1)
 	if !c.conflicts.Load() {
-		return false
+		return ""
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -189,6 +191,7 @@ func (c *framingConn) headLine(line []byte) {
 		}
 		c.requestLine = true
 		c.hasCL, c.hasTE, c.upgrade, c.remain = false, false, false, 0
+		c.clBad, c.folded = false, false
 		c.http10 = bytes.HasSuffix(line, []byte(" HTTP/1.0"))
 		if bytes.HasPrefix(line, []byte("CONNECT ")) {
 			c.upgrade = true
@@ -196,6 +199,13 @@ func (c *framingConn) headLine(line []byte) {
 		return
 	}
 	if len(line) != 0 {
+		if line[0] == ' ' || line[0] == '\t' {
+			// net/http joins folded lines; a follower that did not could be
+			// told a different Content-Length. Refused instead (RFC 9112
+			// allows either).
+			c.folded = true
+			return
+		}
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
 			return
@@ -206,7 +216,7 @@ func (c *framingConn) headLine(line []byte) {
 			if v, err := parseInt(bytes.TrimSpace(value), 10); err == nil && v >= 0 {
 				c.remain = v
 			} else {
-				c.state = fsOpaque // net/http refuses it
+				c.clBad = true
 			}
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 			c.hasTE = true
@@ -221,18 +231,27 @@ func (c *framingConn) headLine(line []byte) {
 	if c.http10 && c.hasTE && !c.hasCL {
 		c.hasTE = false
 	}
-	if c.hasCL && c.hasTE {
+	why := ""
+	switch {
+	case c.folded:
+		why = "request head uses obsolete line folding"
+	case c.hasCL && c.hasTE:
+		why = "request has both Content-Length and Transfer-Encoding"
+	}
+	if why != "" {
 		c.mu.Lock()
 		if c.bad == nil {
-			c.bad = make(map[uint64]bool)
+			c.bad = make(map[uint64]string)
 		}
-		c.bad[c.heads] = true
+		c.bad[c.heads] = why
 		c.mu.Unlock()
 		c.conflicts.Store(true)
 		c.state = fsOpaque // the connection is closed after the refusal
 		return
 	}
 	switch {
+	case c.clBad:
+		c.state = fsOpaque // net/http refuses the request and closes
 	case c.upgrade:
 		c.state = fsOpaque // a tunnel may follow
 	case c.hasTE:

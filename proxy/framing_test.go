@@ -67,3 +67,28 @@ func TestFraming_ExpectContinue(t *testing.T) {
 		t.Errorf("upstream got %+v", got)
 	}
 }
+
+// TestFraming_ObsoleteLineFoldingRefused: net/http joins folded header
+// lines, so a folded Content-Length could hide a framing conflict from a
+// follower that did not; gatehouse refuses any folded request head.
+func TestFraming_ObsoleteLineFoldingRefused(t *testing.T) {
+	up := newUpstream(t, nil)
+	p := newTestProxy(t, testSpec(t, up.URL))
+	k := "X-API-Key: " + testAdminKey + "\r\n"
+	for name, req := range map[string]string{
+		"folded Content-Length with chunked": "POST /hr/employees HTTP/1.1\r\nHost: x\r\n" + k + "Content-Length:\r\n 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"folded ordinary header":             "GET /hr/employees HTTP/1.1\r\nHost: x\r\n" + k + "X-Note: a\r\n b\r\n\r\n",
+	} {
+		status, _ := raw(t, p.Listener.Addr().String(), req)
+		if !strings.HasPrefix(status, "HTTP/1.1 400 ") {
+			t.Errorf("%s: got %q, want 400", name, status)
+		}
+	}
+	if n := len(up.requests()); n != 0 {
+		t.Fatalf("upstream got %d requests, want 0", n)
+	}
+	recs := p.log.records(t)
+	if len(recs) == 0 || recs[len(recs)-1]["reason"] != "ambiguous_framing" {
+		t.Errorf("last access record %v, want reason ambiguous_framing", recs)
+	}
+}
