@@ -21,6 +21,7 @@ type exchange struct {
 	id    string // request id
 
 	badFraming string // why the request's framing is refused, or "" (framing.go)
+	closeConn  bool   // close the client connection after this response
 
 	peer     netip.Addr // the TCP peer
 	client   netip.Addr // the client, believing X-Forwarded-For only from trusted proxies

@@ -126,6 +126,9 @@ func (x *exchange) setForwarded(pr *httputil.ProxyRequest) {
 // modifyResponse records the upstream status and tags the response.
 func (x *exchange) modifyResponse(res *http.Response) error {
 	x.status = res.StatusCode
+	if x.closeConn && res.StatusCode != http.StatusSwitchingProtocols {
+		res.Header["Connection"] = []string{"close"} // net/http closes after writing
+	}
 	res.Header[headerRequestID] = []string{x.id}
 	return nil
 }

@@ -82,7 +82,10 @@ type framingConn struct {
 	upgrade      bool
 	heads        uint64 // request heads completed
 
+	lineTooLong bool // a line of the current head exceeded maxFramingLine
+
 	// Handler side.
+	lostAt    atomic.Uint64 // heads completed when the follower stopped; 0 = following
 	served    atomic.Uint64 // requests handed to the pipeline
 	conflicts atomic.Bool
 	mu        sync.Mutex
@@ -97,17 +100,25 @@ func (c *framingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// conflictNext must be called exactly once for every request the server
+// next must be called exactly once for every request the server
 // hands to the handler, in order (Server.ServeHTTP does); it reports whether
 // that request's head carried both framing headers.
-func (c *framingConn) conflictNext() string {
+//
+// why is non-empty when the request's framing is refused. closeAfter is true
+// when the follower stopped at or before this request (an upgrade, or
+// framing it could not make out): no further request may then use the
+// connection, since it would not be checked.
+func (c *framingConn) next() (why string, closeAfter bool) {
 	n := c.served.Add(1)
+	if at := c.lostAt.Load(); at != 0 && n >= at {
+		closeAfter = true
+	}
 	if !c.conflicts.Load() {
-		return ""
+		return "", closeAfter
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.bad[n]
+	return c.bad[n], closeAfter
 }
 
 func (c *framingConn) follow(b []byte) {
@@ -148,14 +159,26 @@ func (c *framingConn) follow(b []byte) {
 }
 
 func (c *framingConn) appendLine(b []byte) {
-	if len(c.line)+len(b) > maxFramingLine {
-		c.state = fsOpaque
-		return
+	if room := maxFramingLine - len(c.line); len(b) > room {
+		// Keep scanning for the end of the line; the head is refused.
+		c.lineTooLong = true
+		b = b[:max(room, 0)]
 	}
 	c.line = append(c.line, b...)
 }
 
+// stop gives up following the connection: from now on the pipeline closes
+// it after the current request (see lostTrack).
+func (c *framingConn) stop() {
+	c.state = fsOpaque
+	c.lostAt.Store(max(c.heads, 1))
+}
+
 func (c *framingConn) endLine(line []byte) {
+	if c.lineTooLong && c.state != fsHead {
+		c.stop() // a chunk or trailer line net/http refuses
+		return
+	}
 	switch c.state {
 	case fsHead:
 		c.headLine(line)
@@ -163,7 +186,7 @@ func (c *framingConn) endLine(line []byte) {
 		if c.remain == -2 { // the CRLF that ends the previous chunk's data
 			c.remain = 0
 			if len(line) != 0 {
-				c.state = fsOpaque
+				c.stop()
 			}
 			return
 		}
@@ -171,7 +194,7 @@ func (c *framingConn) endLine(line []byte) {
 		v, err := parseInt(bytes.TrimSpace(size), 16)
 		switch {
 		case err != nil || v < 0:
-			c.state = fsOpaque
+			c.stop()
 		case v == 0:
 			c.state = fsTrailer
 		default:
@@ -227,12 +250,18 @@ func (c *framingConn) headLine(line []byte) {
 	}
 	// End of the head.
 	c.heads++
+	tooLong := c.lineTooLong
+	c.lineTooLong = false
 	c.requestLine = false
 	if c.http10 && c.hasTE && !c.hasCL {
 		c.hasTE = false
 	}
 	why := ""
 	switch {
+	case tooLong:
+		why = "a request header line is too long to check"
+	case c.clBad:
+		why = "request has a Content-Length gatehouse cannot read"
 	case c.folded:
 		why = "request head uses obsolete line folding"
 	case c.hasCL && c.hasTE:
@@ -246,14 +275,12 @@ func (c *framingConn) headLine(line []byte) {
 		c.bad[c.heads] = why
 		c.mu.Unlock()
 		c.conflicts.Store(true)
-		c.state = fsOpaque // the connection is closed after the refusal
+		c.stop() // the connection is closed after the refusal
 		return
 	}
 	switch {
-	case c.clBad:
-		c.state = fsOpaque // net/http refuses the request and closes
 	case c.upgrade:
-		c.state = fsOpaque // a tunnel may follow
+		c.stop() // a tunnel may follow; if not, the connection is closed
 	case c.hasTE:
 		c.state, c.remain = fsChunkSize, 0
 	case c.hasCL && c.remain > 0:

@@ -92,3 +92,37 @@ func TestFraming_ObsoleteLineFoldingRefused(t *testing.T) {
 		t.Errorf("last access record %v, want reason ambiguous_framing", recs)
 	}
 }
+
+// TestFraming_ConnectionClosedOnceNotFollowed: after a request the follower
+// cannot follow past (here a refused upgrade), the connection is closed, so
+// a request after it can never go unchecked.
+func TestFraming_ConnectionClosedOnceNotFollowed(t *testing.T) {
+	up := newUpstream(t, nil)
+	p := newTestProxy(t, testSpec(t, up.URL))
+	k := "X-API-Key: " + testAdminKey + "\r\n"
+	reqs := "GET /hr/employees HTTP/1.1\r\nHost: x\r\n" + k + "Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n" +
+		"POST /hr/employees HTTP/1.1\r\nHost: x\r\n" + k + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+	_, all := raw(t, p.Listener.Addr().String(), reqs)
+	if n := strings.Count(all, "HTTP/1.1 "); n != 1 || !strings.HasPrefix(all, "HTTP/1.1 400 ") {
+		t.Fatalf("got %d responses, want exactly one 400:\n%s", n, all)
+	}
+	if n := len(up.requests()); n != 0 {
+		t.Fatalf("upstream got %d requests, want 0", n)
+	}
+}
+
+// TestFraming_UnreadableContentLengthRefused: a Content-Length net/http
+// accepts but the follower cannot read (leading zeros past 16 digits) is
+// refused rather than left unchecked.
+func TestFraming_UnreadableContentLengthRefused(t *testing.T) {
+	up := newUpstream(t, nil)
+	p := newTestProxy(t, testSpec(t, up.URL))
+	req := "POST /hr/employees HTTP/1.1\r\nHost: x\r\nX-API-Key: " + testAdminKey + "\r\nContent-Length: 00000000000000000005\r\n\r\nhello"
+	status, _ := raw(t, p.Listener.Addr().String(), req)
+	if !strings.HasPrefix(status, "HTTP/1.1 400 ") {
+		t.Errorf("got %q, want 400", status)
+	}
+	if n := len(up.requests()); n != 0 {
+		t.Fatalf("upstream got %d requests, want 0", n)
+	}
+}

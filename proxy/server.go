@@ -104,7 +104,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{srv: s, w: w, r: r, gen: s.gen.Load(), start: time.Now(), id: s.ids.next()}
 	x.peer = peerAddr(r)
 	if fc := framingFrom(r.Context()); fc != nil {
-		x.badFraming = fc.conflictNext()
+		x.badFraming, x.closeConn = fc.next()
 	}
 	defer s.finish(x)
 	if x.gen == nil {
@@ -125,6 +125,9 @@ func (s *Server) fail(x *exchange, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = refuse(http.StatusInternalServerError, reasonInternal, err)
+	}
+	if x.closeConn {
+		e.Close = true
 	}
 	x.status, x.reason = e.Status, e.Reason
 	if e.Err != nil {
