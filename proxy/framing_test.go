@@ -126,3 +126,21 @@ func TestFraming_UnreadableContentLengthRefused(t *testing.T) {
 		t.Fatalf("upstream got %d requests, want 0", n)
 	}
 }
+
+// TestFraming_UpgradeAnsweredWithoutSwitchingClosesConnection: an upstream
+// that answers a WebSocket upgrade with a plain 200 must not leave the
+// connection open for requests the follower no longer checks.
+func TestFraming_UpgradeAnsweredWithoutSwitchingClosesConnection(t *testing.T) {
+	up := newUpstream(t, nil) // answers 200, never 101
+	p := newTestProxy(t, testSpec(t, up.URL))
+	k := "X-API-Key: " + testAdminKey + "\r\n"
+	reqs := "GET /hr/employees HTTP/1.1\r\nHost: x\r\n" + k + "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n" +
+		"GET /hr/employees/2 HTTP/1.1\r\nHost: x\r\n" + k + "\r\n"
+	_, all := raw(t, p.Listener.Addr().String(), reqs)
+	if n := strings.Count(all, "HTTP/1.1 "); n != 1 || !strings.HasPrefix(all, "HTTP/1.1 200 ") || !strings.Contains(all, "Connection: close") {
+		t.Fatalf("got %d responses, want one 200 with Connection: close:\n%s", n, all)
+	}
+	if n := len(up.requests()); n != 1 {
+		t.Fatalf("upstream got %d requests, want 1", n)
+	}
+}
