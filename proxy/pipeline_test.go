@@ -96,8 +96,10 @@ func TestPipeline_AccessLogRecord(t *testing.T) {
 	if _, ok := r["duration_ms"].(float64); !ok {
 		t.Errorf("duration_ms missing: %v", r)
 	}
-	if strings.Contains(p.log.String(), testKey) {
-		t.Error("the API key appears in the log")
+	// Neither a valid nor a refused key is ever logged.
+	p.get(t, "/hr/employees/7", map[string]string{"X-API-Key": "wrong-key-0123456789"})
+	if s := p.log.String(); strings.Contains(s, testKey) || strings.Contains(s, "wrong-key-0123456789") {
+		t.Error("an API key appears in the log")
 	}
 }
 
