@@ -23,15 +23,16 @@ type exchange struct {
 	badFraming string // why the request's framing is refused, or "" (framing.go)
 	closeConn  bool   // close the client connection after this response
 
-	peer     netip.Addr // the TCP peer
-	client   netip.Addr // the client, believing X-Forwarded-For only from trusted proxies
-	path     policy.Path
-	route    policy.Route
-	routed   bool
-	ident    policy.Identity
-	decision policy.Decision
-	backend  *backend
-	rp       httputil.ReverseProxy // backend.proxy bound to this exchange
+	peer        netip.Addr // the TCP peer
+	peerTrusted bool       // peer is in trusted_proxies
+	client      netip.Addr // the client, believing X-Forwarded-For only from trusted proxies
+	path        policy.Path
+	route       policy.Route
+	routed      bool
+	ident       policy.Identity
+	decision    policy.Decision
+	backend     *backend
+	rp          httputil.ReverseProxy // backend.proxy bound to this exchange
 
 	status  int // status sent to the client
 	reason  string

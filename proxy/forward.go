@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"log"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -20,27 +21,33 @@ func (forward) serve(x *exchange) error {
 			return refuse(http.StatusBadRequest, reasonBadUpgrade, nil)
 		}
 	}
+	hasBody := r.Body != nil && r.Body != http.NoBody
 	if limit := x.snap().MaxBodyBytes(); limit > 0 {
 		if r.ContentLength > limit {
 			return refuse(http.StatusRequestEntityTooLarge, reasonBodyTooLarge, nil)
 		}
-		if r.Body != nil && r.Body != http.NoBody {
+		if hasBody {
 			r.Body = http.MaxBytesReader(x.w, r.Body, limit)
 		}
 	}
-	// A per-request copy of the backend's ReverseProxy whose hooks are bound
-	// to this exchange: cheaper than threading the exchange through the
-	// request context (which copies the *http.Request), and the hooks need
-	// no lookup.
-	rp := &x.rp
-	*rp = *x.backend.proxy
-	rp.Rewrite = x.rewrite
-	rp.ModifyResponse = x.modifyResponse
-	rp.ErrorHandler = x.errorHandler
-	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		rp.Transport = x.backend.bodyTransport
+	b := x.backend
+	transport := b.transport
+	if hasBody && r.ContentLength != 0 {
+		transport = b.bodyTransport
 	}
-	rp.ServeHTTP(x.w, r)
+	// A ReverseProxy per request, with hooks bound to this exchange: cheaper
+	// than threading the exchange through the request context (which copies
+	// the *http.Request), and the hooks need no lookup. It lives inside the
+	// exchange, so it costs no allocation of its own.
+	x.rp = httputil.ReverseProxy{
+		Rewrite:        x.rewrite,
+		Transport:      transport,
+		BufferPool:     &x.srv.bufs,
+		ErrorLog:       b.errorLog,
+		ModifyResponse: x.modifyResponse,
+		ErrorHandler:   x.errorHandler,
+	}
+	x.rp.ServeHTTP(x.w, r)
 	return nil
 }
 
@@ -50,9 +57,10 @@ var _ stage = forward{}
 type backend struct {
 	target   *url.URL
 	basePath string // escaped path of the upstream URL, without trailing "/"
-	proxy    *httputil.ReverseProxy
-	// bodyTransport carries requests with a body (see transport.go).
-	bodyTransport http.RoundTripper
+	// transport carries requests without a body, bodyTransport those with
+	// one (see transport.go).
+	transport, bodyTransport http.RoundTripper
+	errorLog                 *log.Logger // ReverseProxy's own messages
 }
 
 // rewrite builds the outbound request. It makes no decisions: everything
@@ -106,14 +114,13 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 // values are kept only when the peer is in trusted_proxies.
 func (x *exchange) setForwarded(pr *httputil.ProxyRequest) {
 	in, out := pr.In, pr.Out
-	trusted := x.peer.IsValid() && x.snap().TrustsProxy(x.peer)
-	if trusted {
+	if x.peerTrusted {
 		if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
 			out.Header["X-Forwarded-For"] = prior
 		}
 	}
 	pr.SetXForwarded()
-	if trusted {
+	if x.peerTrusted {
 		if h := in.Header.Get("X-Forwarded-Host"); h != "" {
 			out.Header.Set("X-Forwarded-Host", h)
 		}

@@ -68,11 +68,12 @@ func peerAddr(r *http.Request) netip.Addr {
 	return a.Unmap()
 }
 
-// clientAddr is the peer, or, when the peer is a trusted proxy, the
-// right-most X-Forwarded-For address that is not itself a trusted proxy.
-// Unparsable entries stop the walk at the last address believed so far.
-func clientAddr(peer netip.Addr, xff []string, trusted func(netip.Addr) bool) netip.Addr {
-	if !peer.IsValid() || len(xff) == 0 || !trusted(peer) {
+// clientAddr is the peer, or, when the peer is a trusted proxy
+// (peerTrusted), the right-most X-Forwarded-For address that is not itself
+// a trusted proxy. Unparsable entries stop the walk at the last address
+// believed so far.
+func clientAddr(peer netip.Addr, peerTrusted bool, xff []string, trusted func(netip.Addr) bool) netip.Addr {
+	if !peerTrusted || len(xff) == 0 {
 		return peer
 	}
 	client := peer

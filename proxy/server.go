@@ -111,7 +111,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(x, refuse(http.StatusServiceUnavailable, reasonNotReady, nil))
 		return
 	}
-	x.client = clientAddr(x.peer, r.Header["X-Forwarded-For"], x.snap().TrustsProxy)
+	x.peerTrusted = x.peer.IsValid() && x.snap().TrustsProxy(x.peer)
+	x.client = clientAddr(x.peer, x.peerTrusted, r.Header["X-Forwarded-For"], x.snap().TrustsProxy)
 	for _, st := range s.stages {
 		if err := st.serve(x); err != nil {
 			s.fail(x, err)
@@ -208,23 +209,14 @@ func (s *Server) newBackend(u *policy.Upstream) *backend {
 		target:   target,
 		basePath: strings.TrimSuffix(target.EscapedPath(), "/"),
 	}
-	var rt http.RoundTripper = s.rt
-	b.bodyTransport = s.rt
-	if rt == nil {
-		k := transportKey{scheme: target.Scheme, host: target.Host, timeout: u.Timeout()}
-		k.watched = true
-		rt = s.transport(k)
+	b.transport, b.bodyTransport = s.rt, s.rt
+	if s.rt == nil {
+		k := transportKey{scheme: target.Scheme, host: target.Host, timeout: u.Timeout(), watched: true}
+		b.transport = s.transport(k)
 		k.watched = false
 		b.bodyTransport = s.transport(k)
 	}
-	b.proxy = &httputil.ReverseProxy{
-		// Rewrite, ModifyResponse and ErrorHandler are bound per request
-		// (forward.serve); these placeholders are never called.
-		Rewrite:    func(*httputil.ProxyRequest) {},
-		Transport:  rt,
-		BufferPool: &s.bufs,
-		ErrorLog:   slog.NewLogLogger(s.log.With("upstream", u.Name()).Handler(), slog.LevelWarn),
-	}
+	b.errorLog = slog.NewLogLogger(s.log.With("upstream", u.Name()).Handler(), slog.LevelWarn)
 	return b
 }
 
