@@ -49,14 +49,12 @@ func (canonicalize) serve(x *exchange) error {
 		if r.URL.Host == "" || !sameHost(r) {
 			return refuse(http.StatusBadRequest, reasonAbsoluteForm, errors.New("absolute-form request target for another host"))
 		}
-		raw = r.URL.EscapedPath()
-		if i := strings.Index(r.RequestURI, "://"); i >= 0 {
-			rest := r.RequestURI[i+3:]
-			if j := strings.IndexByte(rest, '/'); j >= 0 {
-				raw = rest[j:]
-			} else {
-				raw = "/"
-			}
+		// The path as sent, after "scheme://authority" (net/http found a host,
+		// so the "://" is there).
+		_, rest, _ := strings.Cut(raw, "://")
+		raw = "/"
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			raw = rest[j:]
 		}
 	}
 	if i := strings.IndexByte(raw, '?'); i >= 0 {

@@ -63,7 +63,7 @@ func upstreamError(ctx context.Context, err error) *Error {
 		return refuse(http.StatusRequestEntityTooLarge, reasonBodyTooLarge, err)
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return refuse(statusClientClosed, reasonClientClosed, err)
-	case errors.Is(err, errUpstreamTimeout), errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+	case errors.As(err, &ne) && ne.Timeout(): // also errUpstreamTimeout, context.DeadlineExceeded
 		return refuse(http.StatusGatewayTimeout, reasonUpstreamTimeout, err)
 	default:
 		return refuse(http.StatusBadGateway, reasonUpstreamDown, err)

@@ -73,9 +73,9 @@ func runDemo(ctx context.Context, listen, adminListen string, stdout, stderr io.
 			return err
 		}
 	}
-	snap, files, diags := config.LoadSnapshot(cfgPath)
+	snap, _, diags := config.LoadSnapshot(cfgPath)
 	if diags.HasErrors() {
-		return diagError{files: files, diags: diags}
+		return diagError{diags: diags}
 	}
 	sink := newLogSink(stderr, 100*time.Millisecond)
 	defer sink.Close()

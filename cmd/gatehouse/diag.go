@@ -6,10 +6,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// diagError carries config diagnostics through an error, rendering them the
-// way `gatehouse validate` prints them.
+// diagError carries config diagnostics through an error.
 type diagError struct {
-	files map[string]*hcl.File
 	diags hcl.Diagnostics
 }
 

@@ -43,9 +43,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 	defer sink.Close()
 	logger := slog.New(slog.NewJSONHandler(sink, &slog.HandlerOptions{Level: lvl}))
 	reload := func() (*policy.Snapshot, error) {
-		snap, files, diags := config.LoadSnapshot(*path)
+		snap, _, diags := config.LoadSnapshot(*path)
 		if diags.HasErrors() {
-			return nil, diagError{files: files, diags: diags}
+			return nil, diagError{diags: diags}
 		}
 		return snap, nil
 	}
@@ -134,13 +134,16 @@ loop:
 			}
 			next, err := reload()
 			if err != nil {
+				// One record per diagnostic, then the verdict.
 				var de diagError
 				if errors.As(err, &de) {
 					for _, d := range de.diags {
 						logger.Error("config diagnostic", "diagnostic", d.Error())
 					}
+					logger.Error("reload rejected; old config keeps serving", "errors", len(de.diags.Errs()))
+				} else {
+					logger.Error("reload rejected; old config keeps serving", "error", err.Error())
 				}
-				logger.Error("reload rejected; old config keeps serving", "error", err.Error())
 				continue
 			}
 			srv.Load(next)
