@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -56,16 +55,11 @@ func foldDash(s, pattern string) bool {
 
 // peerAddr parses the TCP peer from RemoteAddr; the zero Addr if it cannot.
 func peerAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err == nil {
-		return ap.Addr().Unmap()
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	ap, err := netip.ParseAddrPort(r.RemoteAddr) // net/http sets "ip:port"
 	if err != nil {
 		return netip.Addr{}
 	}
-	a, _ := netip.ParseAddr(host)
-	return a.Unmap()
+	return ap.Addr().Unmap()
 }
 
 // clientAddr is the peer, or, when the peer is a trusted proxy

@@ -52,9 +52,8 @@ type watchdog struct {
 }
 
 func newWatchdog() *watchdog {
-	d := &watchdog{conns: make(map[*watchedConn]struct{}), stop: make(chan struct{}), done: make(chan struct{})}
-	d.now.Store(time.Now().UnixNano())
-	return d
+	// The coarse clock is set when the first connection starts the ticker.
+	return &watchdog{conns: make(map[*watchedConn]struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 // dialer wraps dial so that every connection it makes is watched with the
