@@ -12,6 +12,11 @@
 # api_key_sha256 below is the hex SHA-256 of exactly that string:
 #   printf %s 'gatehouse-bench-key-0001-not-a-secret' | sha256sum
 #
+# Bench-only user "bench" (password gatehouse-bench-user-password-not-a-secret)
+# logs in through app "bench" for the gatehouse-session target, which sends
+# the API key and the session token; the user's role is "reader" as well, so
+# the two targets differ only in session handling.
+#
 # Role "reader" carries the one grant the benchmark exercises
 # (allow "api" /** GET) plus about fifty realistic grants and two denies, so
 # authorization runs against a policy of realistic size rather than a single
@@ -57,6 +62,16 @@ upstream "inventory" {
 upstream "reports" {
   url    = "http://127.0.0.1:9000"
   prefix = "/reports"
+}
+
+sessions {
+  signing_key = "gatehouse-bench-signing-key-0001-not-a-secret"
+  ttl         = "24h"
+}
+
+user "bench" {
+  password_hash = "$argon2id$v=19$m=65536,t=3,p=4$epuNclrSEE07f4XxqktmVA$X8YhRK5lq+hihJtSzE3mYlri2gQZAzxLxTQe464xl0w"
+  roles         = { bench = "reader" }
 }
 
 app "bench" {

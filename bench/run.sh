@@ -11,7 +11,7 @@
 #   REQ_PATH   request path on the upstream ("PATH" is the shell's, hence
 #              the name); e.g. REQ_PATH='/records?n=1000'  [/small]
 #   TARGETS    subset/order of: direct baseline nginx caddy gatehouse-plain
-#              gatehouse-apikey                          [all of them]
+#              gatehouse-apikey gatehouse-session        [all of them]
 #   GATEHOUSE_BIN  use this gatehouse binary instead of building ./cmd/gatehouse
 #   CADDY      path to a caddy binary                    [caddy on PATH, else
 #              $(go env GOPATH)/bin/caddy]
@@ -35,7 +35,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8s}
 WARMUP=${WARMUP:-1s}
 REQ_PATH=${REQ_PATH:-/small}
-TARGETS=${TARGETS:-direct baseline nginx caddy gatehouse-plain gatehouse-apikey}
+TARGETS=${TARGETS:-direct baseline nginx caddy gatehouse-plain gatehouse-apikey gatehouse-session}
 PPROF=${PPROF:-0}
 PPROF_SECONDS=${PPROF_SECONDS:-10}
 PPROF_CONNS=${PPROF_CONNS:-64}
@@ -52,8 +52,10 @@ GATEHOUSE_ADMIN_PORT=${GATEHOUSE_ADMIN_PORT:-9005}
 # Bench-only key of app "bench" in bench/gatehouse.hcl (its SHA-256 is there).
 # Not a secret.
 BENCH_KEY='gatehouse-bench-key-0001-not-a-secret'
+# Bench-only user of bench/gatehouse.hcl for the gatehouse-session target.
+BENCH_USER_PW='gatehouse-bench-user-password-not-a-secret'
 
-ALL_TARGETS=(direct baseline nginx caddy gatehouse-plain gatehouse-apikey)
+ALL_TARGETS=(direct baseline nginx caddy gatehouse-plain gatehouse-apikey gatehouse-session)
 
 die() { echo "run.sh: error: $*" >&2; exit 1; }
 note() { echo "run.sh: $*" >&2; }
@@ -174,7 +176,7 @@ wait_ok() {
 
 log_tail() { note "last lines of $1:"; tail -n 15 "$1" >&2 || true; }
 
-declare -A URL STARTED
+declare -A URL STARTED EXTRA_HDR
 # Every target gets the same request: the headers an API client sends,
 # including the API key. The peers and gatehouse's public route forward or
 # drop the key; only gatehouse-apikey checks it. (Sending the key to one
@@ -190,7 +192,7 @@ note "building bench/upstream and bench/baseline"
 (cd "$repo" && timeout 600 go build -o "$T/bin/baseline" ./bench/baseline) || die "building bench/baseline failed"
 
 want() { [[ " $TARGETS " == *" $1 "* ]]; }
-want_gatehouse() { want gatehouse-plain || want gatehouse-apikey; }
+want_gatehouse() { want gatehouse-plain || want gatehouse-apikey || want gatehouse-session; }
 
 gatehouse_ok=0
 if want_gatehouse || [[ $PPROF == 1 ]]; then
@@ -300,6 +302,18 @@ if ((gatehouse_ok)); then
 		URL[gatehouse-apikey]="http://127.0.0.1:$GATEHOUSE_PORT/api$REQ_PATH"
 		STARTED[gatehouse-plain]=1
 		STARTED[gatehouse-apikey]=1
+		# One login; the session target then sends the key and the token
+		# (the token is verified once, then served from the session cache).
+		token=$(curl -s --max-time 10 -H "X-API-Key: $BENCH_KEY" -H 'Content-Type: application/json' \
+			-d "{\"username\":\"bench\",\"password\":\"$BENCH_USER_PW\"}" \
+			"http://127.0.0.1:$GATEHOUSE_PORT/auth/login" | sed -n 's/.*"session_token":"\([^"]*\)".*/\1/p')
+		if [[ -n $token ]]; then
+			URL[gatehouse-session]="http://127.0.0.1:$GATEHOUSE_PORT/api$REQ_PATH"
+			EXTRA_HDR[gatehouse-session]="Authorization: Bearer $token"
+			STARTED[gatehouse-session]=1
+		else
+			note "SKIP gatehouse-session: login as bench failed"
+		fi
 	else
 		note "SKIP gatehouse-plain, gatehouse-apikey: /readyz on 127.0.0.1:$GATEHOUSE_ADMIN_PORT did not answer 200 within 15 s"
 		log_tail "$T/logs/gatehouse.access.log"
@@ -312,6 +326,7 @@ fi
 
 probe() { # probe TARGET -> "code size"
 	local t=$1 args=("${CLIENT_HDRS[@]}")
+	[[ -n ${EXTRA_HDR[$t]:-} ]] && args+=(-H "${EXTRA_HDR[$t]}")
 	# curl prints "000 0" itself when it cannot connect.
 	curl -s -o /dev/null -w '%{http_code} %{size_download}\n' --max-time 5 "${args[@]}" "${URL[$t]}" || true
 }
@@ -348,6 +363,7 @@ echo
 run_wrk() {
 	local t=$1 c=$2 d=$3 out=$4 args=()
 	args=("${CLIENT_HDRS[@]}")
+	[[ -n ${EXTRA_HDR[$t]:-} ]] && args+=(-H "${EXTRA_HDR[$t]}")
 	timeout $((d + 30)) wrk -t1 -c"$c" -d"${d}s" --latency "${args[@]}" "${URL[$t]}" >"$out" 2>&1
 }
 
@@ -441,8 +457,8 @@ if [[ $PPROF == 1 ]]; then
 	[[ " ${RUN[*]} " == *" $PPROF_TARGET "* ]] || die "PPROF_TARGET=$PPROF_TARGET is not a running target"
 	out=${PPROF_OUT:-/tmp/gatehouse-cpu-$(date +%Y%m%d-%H%M%S).pprof}
 	note "profiling gatehouse for ${PPROF_SECONDS}s under wrk -c$PPROF_CONNS on $PPROF_TARGET"
-	args=()
 	args=("${CLIENT_HDRS[@]}")
+	[[ -n ${EXTRA_HDR[$PPROF_TARGET]:-} ]] && args+=(-H "${EXTRA_HDR[$PPROF_TARGET]}")
 	# wrk runs 3 s longer than the profile so that load covers all of it.
 	timeout $((PPROF_SECONDS + 30)) wrk -t1 -c"$PPROF_CONNS" -d"$((PPROF_SECONDS + 3))s" --latency \
 		"${args[@]}" "${URL[$PPROF_TARGET]}" >"$T/wrk/pprof-load.txt" 2>&1 &

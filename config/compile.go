@@ -53,6 +53,13 @@ func (c *Config) checkReferences() hcl.Diagnostics {
 				g.UpstreamRange, g.DeclRange.Ptr()))
 		}
 	}
+	apps := make(map[string]bool, len(c.Apps))
+	appNames := make([]string, 0, len(c.Apps))
+	for _, a := range c.Apps {
+		apps[a.Name] = true
+		appNames = append(appNames, a.Name)
+	}
+	diags = append(diags, c.checkIdentities(apps, roles, appNames, roleNames)...)
 	for _, a := range c.Apps {
 		if a.DefaultRole == "" || roles[a.DefaultRole] {
 			continue
@@ -139,5 +146,6 @@ func (c *Config) spec() policy.Spec {
 		}
 		spec.Roles = append(spec.Roles, rs)
 	}
+	c.identitySpec(&spec)
 	return spec
 }

@@ -36,6 +36,11 @@ type Config struct {
 	Apps      []*App
 	Roles     []*Role
 	Lookups   []*Lookup // system scope, from every lookups block
+	Users     []*User
+	Admins    []*Admin
+	Sessions  *Sessions // nil without a sessions block
+	LDAP      []*LDAP
+	OAuth     []*OAuth
 
 	files    map[string]*hcl.File
 	hash     string
@@ -61,6 +66,11 @@ type File struct {
 	Apps      []*App
 	Roles     []*Role
 	Lookups   []*Lookup
+	Users     []*User
+	Admins    []*Admin
+	Sessions  []*Sessions
+	LDAP      []*LDAP
+	OAuth     []*OAuth
 }
 
 // Server is the decoded server block. See docs/config.md for defaults.

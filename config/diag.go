@@ -45,6 +45,25 @@ const (
 	summaryUnreadableFile    = "Unreadable file"
 	summaryInvalidConfig     = "Invalid configuration"
 	summaryFilterUnsupported = "Record filters not available"
+
+	summaryDuplicateUser       = "Duplicate user"
+	summaryDuplicateAdmin      = "Duplicate admin"
+	summaryDuplicateSessions   = "Duplicate sessions block"
+	summaryDuplicateProvider   = "Duplicate login provider"
+	summaryDuplicateEmail      = "Duplicate email"
+	summaryDuplicateKeyInMap   = "Duplicate key"
+	summaryUnknownApp          = "Unknown app"
+	summaryUnknownProvider     = "Unknown provider"
+	summaryMissingSessions     = "Missing sessions block"
+	summaryMissingSigningKey   = "Missing signing key"
+	summaryMissingIssuer       = "Missing issuer"
+	summaryWeakSigningKey      = "Signing key too short"
+	summaryConflictingKeys     = "Conflicting signing keys"
+	summaryConflictingTLS      = "Conflicting TLS settings"
+	summaryInvalidPasswordHash = "Invalid password hash"
+	summaryInvalidEmail        = "Invalid email"
+	summaryInvalidFilter       = "Invalid LDAP filter"
+	summaryEmptyValue          = "Empty value"
 )
 
 // badNameDetail explains the identifier rule; it is shared by every label.

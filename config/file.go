@@ -7,8 +7,7 @@ import (
 )
 
 // fileSchema is the top level of every configuration file. Blocks not listed
-// here (user, admin, ldap, oauth, cors, tls, sessions, cluster) are not
-// supported yet and are "Unsupported block type" errors, as are top-level
+// here (cors, tls, cluster) are not supported yet and are "Unsupported block type" errors, as are top-level
 // attributes.
 var fileSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
@@ -17,6 +16,11 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "upstream", LabelNames: []string{"name"}},
 		{Type: "app", LabelNames: []string{"name"}},
 		{Type: "role", LabelNames: []string{"name"}},
+		{Type: "user", LabelNames: []string{"name"}},
+		{Type: "admin", LabelNames: []string{"name"}},
+		{Type: "sessions"},
+		{Type: "ldap", LabelNames: []string{"name"}},
+		{Type: "oauth", LabelNames: []string{"name"}},
 	},
 }
 
@@ -25,7 +29,8 @@ var fileSchema = &hcl.BodySchema{
 // directory. It returns everything it could decode along with diagnostics.
 func decodeFile(name string, f *hcl.File) (*File, hcl.Diagnostics) {
 	out := &File{Name: name}
-	ctx := evalContext(filepath.Dir(name))
+	basedir := filepath.Dir(name)
+	ctx := evalContext(basedir)
 	content, diags := f.Body.Content(fileSchema)
 	for _, block := range content.Blocks {
 		switch block.Type {
@@ -49,6 +54,26 @@ func decodeFile(name string, f *hcl.File) (*File, hcl.Diagnostics) {
 			r, d := decodeRoleBlock(block, ctx)
 			diags = append(diags, d...)
 			out.Roles = append(out.Roles, r)
+		case "user":
+			u, d := decodeUserBlock(block, ctx)
+			diags = append(diags, d...)
+			out.Users = append(out.Users, u)
+		case "admin":
+			a, d := decodeAdminBlock(block, ctx)
+			diags = append(diags, d...)
+			out.Admins = append(out.Admins, a)
+		case "sessions":
+			s, d := decodeSessionsBlock(block, ctx, basedir)
+			diags = append(diags, d...)
+			out.Sessions = append(out.Sessions, s)
+		case "ldap":
+			l, d := decodeLDAPBlock(block, ctx, basedir)
+			diags = append(diags, d...)
+			out.LDAP = append(out.LDAP, l)
+		case "oauth":
+			o, d := decodeOAuthBlock(block, ctx)
+			diags = append(diags, d...)
+			out.OAuth = append(out.OAuth, o)
 		}
 	}
 	return out, diags

@@ -2,8 +2,11 @@ package config
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // merge appends the decoded files to c in load order and reports what may
@@ -21,6 +24,10 @@ func (c *Config) merge(files []*File) hcl.Diagnostics {
 		keys:      make(map[[32]byte]*App),
 		roles:     make(map[string]*Role),
 		lookups:   make(map[string]*Lookup),
+		users:     make(map[string]*User),
+		emails:    make(map[string]*User),
+		admins:    make(map[string]*Admin),
+		providers: make(map[string]hcl.Range),
 	}
 	for _, f := range files {
 		for _, s := range f.Servers {
@@ -37,6 +44,25 @@ func (c *Config) merge(files []*File) hcl.Diagnostics {
 		}
 		for _, l := range f.Lookups {
 			m.lookup(l)
+		}
+		for _, u := range f.Users {
+			m.user(u)
+		}
+		for _, a := range f.Admins {
+			m.admin(a)
+		}
+		for _, s := range f.Sessions {
+			m.sessions(s)
+		}
+		for _, l := range f.LDAP {
+			if m.provider(l.Spec.Name, l.NameRange, l.DeclRange) {
+				m.c.LDAP = append(m.c.LDAP, l)
+			}
+		}
+		for _, o := range f.OAuth {
+			if m.provider(o.Spec.Name, o.NameRange, o.DeclRange) {
+				m.c.OAuth = append(m.c.OAuth, o)
+			}
 		}
 	}
 	if c.Server == nil {
@@ -55,6 +81,66 @@ type merger struct {
 	keys      map[[32]byte]*App
 	roles     map[string]*Role
 	lookups   map[string]*Lookup
+	users     map[string]*User
+	emails    map[string]*User // lower-cased
+	admins    map[string]*Admin
+	providers map[string]hcl.Range // ldap and oauth names share one namespace
+}
+
+func (m *merger) user(u *User) {
+	if first, dup := m.users[u.Name]; dup {
+		m.diags = append(m.diags, duplicateName(summaryDuplicateUser, "user", u.Name, u.NameRange, first.NameRange, u.DeclRange))
+		return
+	}
+	m.users[u.Name] = u
+	m.c.Users = append(m.c.Users, u)
+	if u.Email == "" {
+		return
+	}
+	k := strings.ToLower(u.Email)
+	if first, dup := m.emails[k]; dup {
+		m.diags = append(m.diags, errorAt(summaryDuplicateEmail,
+			fmt.Sprintf("Users %q and %q have the same email; %s. Emails identify users who log in through OAuth, so each must be unique.",
+				first.Name, u.Name, firstDeclared(first.EmailRange)),
+			u.EmailRange, u.DeclRange.Ptr()))
+		return
+	}
+	m.emails[k] = u
+}
+
+func (m *merger) admin(a *Admin) {
+	if first, dup := m.admins[a.Name]; dup {
+		m.diags = append(m.diags, duplicateName(summaryDuplicateAdmin, "admin", a.Name, a.NameRange, first.NameRange, a.DeclRange))
+		return
+	}
+	m.admins[a.Name] = a
+	m.c.Admins = append(m.c.Admins, a)
+}
+
+func (m *merger) sessions(s *Sessions) {
+	if first := m.c.Sessions; first != nil {
+		m.diags = append(m.diags, errorAt(summaryDuplicateSessions,
+			fmt.Sprintf("Only one sessions block is allowed across all files; %s.", firstDeclared(first.DeclRange)),
+			s.DeclRange, nil))
+		return
+	}
+	m.c.Sessions = s
+}
+
+// provider registers an ldap or oauth name; it reports false for a
+// duplicate. "local" names the local users and cannot be taken.
+func (m *merger) provider(name string, at, decl hcl.Range) bool {
+	if name == policy.ProviderLocal {
+		m.diags = append(m.diags, errorAt(summaryDuplicateProvider,
+			fmt.Sprintf("%q is the provider name of local users; choose another name.", name), at, decl.Ptr()))
+		return false
+	}
+	if first, dup := m.providers[name]; dup {
+		m.diags = append(m.diags, duplicateName(summaryDuplicateProvider, "login provider", name, at, first, decl))
+		return false
+	}
+	m.providers[name] = at
+	return true
 }
 
 func (m *merger) server(s *Server) {

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/policy/password"
 )
 
 // Snapshot is one compiled configuration. It is immutable: build a new one
@@ -22,6 +24,14 @@ type Snapshot struct {
 	apps      map[[32]byte]*App
 	appNames  map[string]*App
 	roles     map[string]*Role
+
+	sessions *SessionsSpec
+	users    map[string]*User
+	emails   map[string]*User // lower-cased email -> user
+	admins   map[string]*Admin
+	ldap     map[string]*LDAP
+	oauth    map[string]*OAuth
+	dummy    *password.Hash
 }
 
 // Upstream is a compiled upstream.
@@ -243,6 +253,9 @@ func New(spec Spec) (*Snapshot, error) {
 		a := &App{name: as.Name, defaultRole: as.DefaultRole, lookups: maps.Clone(as.Lookups), active: as.Active, origin: as.Origin}
 		s.apps[as.KeySHA256] = a
 		s.appNames[a.name] = a
+	}
+	if err := s.buildIdentities(spec); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

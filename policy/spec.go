@@ -1,9 +1,13 @@
 package policy
 
 import (
+	"crypto/ed25519"
+	"crypto/x509"
 	"net/netip"
 	"net/url"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/policy/password"
 )
 
 // Spec is the input to New: configuration already parsed and checked by the
@@ -15,6 +19,13 @@ type Spec struct {
 	Upstreams []UpstreamSpec
 	Apps      []AppSpec
 	Roles     []RoleSpec
+	Users     []UserSpec
+	Admins    []AdminSpec
+	LDAP      []LDAPSpec
+	OAuth     []OAuthSpec
+	// Sessions configures login and session tokens; nil = no logins (only
+	// API keys), and then Users, Admins, LDAP and OAuth must be empty.
+	Sessions *SessionsSpec
 	// Hash identifies the configuration source (e.g. sha256 of the files),
 	// reported on reload and by /readyz.
 	Hash string
@@ -83,4 +94,83 @@ type GrantSpec struct {
 	Records  string // JSON path of the records; used by record filters
 	Filter   string // expr-lang source; compiled by the filter stage
 	Origin   string
+}
+
+// UserSpec declares one local user.
+type UserSpec struct {
+	Name string
+	// Password is the parsed password_hash; nil = the user cannot log in
+	// with a password (e.g. only through OAuth, mapped by email).
+	Password *password.Hash
+	Email    string            // "" = none; matched case-insensitively
+	Roles    map[string]string // app name -> role name
+	Lookups  map[string]any
+	Active   bool
+	Origin   string
+}
+
+// AdminSpec declares one administrator: no API key, no roles, every upstream.
+type AdminSpec struct {
+	Name     string
+	Password *password.Hash
+	Active   bool
+	Origin   string
+}
+
+// SessionsSpec configures session tokens (JWT).
+type SessionsSpec struct {
+	// Exactly one of HMACKey (HS256, at least 32 bytes) and Ed25519Key
+	// (EdDSA) is set.
+	HMACKey    []byte
+	Ed25519Key ed25519.PrivateKey
+	TTL        time.Duration // token lifetime
+	RefreshTTL time.Duration // how long after login a token may be refreshed
+	CacheSize  int64         // verified-token cache entries
+	Issuer     string        // iss claim
+	Origin     string
+}
+
+// GroupRole maps one directory group to a role.
+type GroupRole struct {
+	Group string
+	Role  string
+}
+
+// LDAPSpec declares one LDAP or Active Directory login provider.
+type LDAPSpec struct {
+	Name         string
+	URL          string // ldap:// or ldaps://
+	StartTLS     bool
+	RootCAs      *x509.CertPool // nil = system roots
+	BindDN       string
+	BindPassword string
+	UserBase     string
+	UserFilter   string // contains {username}
+	GroupBase    string
+	GroupFilter  string // contains {dn}; "" = default
+	GroupAttr    string
+	EmailAttr    string
+	Timeout      time.Duration
+	// Roles maps app name -> groups in the order written; the first group
+	// the user is in decides the role for that app.
+	Roles       map[string][]GroupRole
+	DefaultRole string // for members of no mapped group; "" = the app's default_role
+	Origin      string
+}
+
+// OAuthSpec declares one OAuth2 / OpenID Connect login provider.
+type OAuthSpec struct {
+	Name         string
+	Provider     string // "oidc", "google", "github" or "facebook"
+	ClientID     string
+	ClientSecret string
+	RedirectURL  string
+	Issuer       string
+	Scopes       []string
+	AuthURL      string // endpoint overrides; "" = the provider's
+	TokenURL     string
+	APIURL       string
+	App          string // the app whose sessions this provider issues
+	DefaultRole  string // "" = the app's default_role
+	Origin       string
 }

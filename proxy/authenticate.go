@@ -3,38 +3,206 @@ package proxy
 import (
 	"errors"
 	"net/http"
+	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy/authn"
+	"github.com/gatehouse-dev/gatehouse/proxy/session"
 )
 
-type authenticator = authn.Authenticator
+// Session credentials.
+const (
+	// SessionCookie carries the session token for browsers.
+	SessionCookie = "gatehouse_session"
+	bearerPrefix  = "bearer "
+)
 
-// authenticate runs the authenticators in order until one recognizes a
-// credential. An app API key is required on every non-public route: no
-// credential at all is a 401 (missing_api_key).
-type authenticate struct {
-	chain []authenticator
-}
+// Reasons of the authenticate stage (beside authn's API key reasons).
+const (
+	reasonAmbiguousAuthorization = "ambiguous_authorization"
+	reasonAmbiguousSessionCookie = "ambiguous_session_cookie"
+	reasonSessionMalformed       = "session_malformed"
+	reasonSessionInvalid         = "session_invalid"
+	reasonSessionExpired         = "session_expired"
+	reasonSessionRevoked         = "session_revoked"
+	reasonSessionWrongApp        = "session_wrong_app"
+	reasonSessionsOff            = "sessions_not_configured"
+	reasonUnknownAdmin           = "unknown_admin"
+	reasonAdminInactive          = "admin_inactive"
+)
 
-func (a authenticate) serve(x *exchange) error {
+// credential says where the session token came from, so that forward can
+// remove it from the upstream request.
+type credential uint8
+
+const (
+	credNone credential = iota
+	credBearer
+	credCookie
+)
+
+// authenticate establishes the identity: the app from X-API-Key, and a user
+// or admin session from "Authorization: Bearer" or the session cookie. An
+// app key is required on every non-public route, except for admin sessions.
+// A user session counts only together with the key of the app it was issued
+// for, and its role comes from the current snapshot, never from the token.
+type authenticate struct{}
+
+func (authenticate) serve(x *exchange) error {
 	if x.routed && x.route.Upstream.Public() {
 		return nil
 	}
-	for _, au := range a.chain {
-		err := au.Authenticate(x.r, x.snap(), &x.ident)
-		if err == nil {
-			return nil
-		}
-		if errors.Is(err, authn.ErrNoCredential) {
-			continue
-		}
-		var f *authn.Failure
-		if errors.As(err, &f) {
-			return refuse(http.StatusUnauthorized, f.Reason, nil)
-		}
-		return refuse(http.StatusInternalServerError, reasonInternal, err)
+	snap := x.snap()
+	app, err := authn.App(x.r, snap)
+	if err != nil {
+		return authFailure(err)
 	}
-	return refuse(http.StatusUnauthorized, authn.ReasonMissingAPIKey, nil)
+	sess, err := x.session()
+	if err != nil {
+		return err
+	}
+	switch {
+	case sess != nil && sess.Admin:
+		return x.admitAdmin(sess, app)
+	case app == nil:
+		return refuse(http.StatusUnauthorized, authn.ReasonMissingAPIKey, nil)
+	case sess == nil:
+		x.ident.App = app
+		if name := app.DefaultRole(); name != "" {
+			x.ident.Role, _ = snap.Role(name) // policy.New guarantees it resolves
+		}
+		return nil
+	case sess.App != app.Name():
+		// A token issued through another app is useless with this key.
+		return refuse(http.StatusUnauthorized, reasonSessionWrongApp, nil)
+	}
+	role, _, reason := snap.UserRole(app, sess.PolicySubject())
+	if reason != "" {
+		return refuse(http.StatusUnauthorized, string(reason), nil)
+	}
+	x.ident = policy.Identity{App: app, User: sess.Subject, Role: role}
+	x.sess = sess
+	return nil
+}
+
+// admitAdmin accepts an admin session if the admin still exists and is
+// active in the current snapshot. The app key, if any, only labels logs.
+func (x *exchange) admitAdmin(sess *session.Session, app *policy.App) error {
+	a, ok := x.snap().Admin(sess.Subject)
+	switch {
+	case !ok:
+		return refuse(http.StatusUnauthorized, reasonUnknownAdmin, nil)
+	case !a.Active():
+		return refuse(http.StatusUnauthorized, reasonAdminInactive, nil)
+	}
+	x.ident = policy.Identity{App: app, User: sess.Subject, Admin: true}
+	x.sess = sess
+	return nil
+}
+
+// session finds and verifies the session token, if the request carries one.
+// Exactly one Authorization header with the Bearer scheme, else exactly one
+// session cookie; other Authorization schemes are not ours and pass through
+// to the upstream. Without a sessions block nothing here is ours either.
+func (x *exchange) session() (*session.Session, error) {
+	keys := x.gen.keys
+	if keys == nil {
+		return nil, nil
+	}
+	token := ""
+	switch auth := x.r.Header["Authorization"]; {
+	case len(auth) > 1:
+		return nil, refuse(http.StatusUnauthorized, reasonAmbiguousAuthorization, nil)
+	case len(auth) == 1 && hasBearer(auth[0]):
+		token = strings.TrimSpace(auth[0][len(bearerPrefix):])
+		x.cred = credBearer
+	}
+	if x.cred == credNone {
+		t, err := sessionCookie(x.r)
+		if err != nil || t == "" {
+			return nil, err
+		}
+		token = t
+		x.cred = credCookie
+	}
+	sess, err := x.srv.sessions.Verify(keys, token)
+	if err != nil {
+		return nil, sessionFailure(err)
+	}
+	return sess, nil
+}
+
+func hasBearer(v string) bool {
+	return len(v) >= len(bearerPrefix) && strings.EqualFold(v[:len(bearerPrefix)], bearerPrefix)
+}
+
+// sessionCookie returns the session cookie's value, "" when there is none,
+// and an error when there are several (which one would the upstream see?).
+func sessionCookie(r *http.Request) (string, error) {
+	if len(r.Header["Cookie"]) == 0 {
+		return "", nil
+	}
+	var token string
+	n := 0
+	for _, c := range r.CookiesNamed(SessionCookie) {
+		token = c.Value
+		n++
+	}
+	if n > 1 {
+		return "", refuse(http.StatusUnauthorized, reasonAmbiguousSessionCookie, nil)
+	}
+	return token, nil
+}
+
+// sessionFailure maps session.Verify's errors to 401 reasons.
+func sessionFailure(err error) *Error {
+	reason := reasonSessionInvalid
+	switch {
+	case errors.Is(err, session.ErrMalformed):
+		reason = reasonSessionMalformed
+	case errors.Is(err, session.ErrExpired):
+		reason = reasonSessionExpired
+	case errors.Is(err, session.ErrRevoked):
+		reason = reasonSessionRevoked
+	}
+	return refuse(http.StatusUnauthorized, reason, err)
+}
+
+func authFailure(err error) *Error {
+	var f *authn.Failure
+	if errors.As(err, &f) {
+		return refuse(http.StatusUnauthorized, f.Reason, nil)
+	}
+	return refuse(http.StatusInternalServerError, reasonInternal, err)
+}
+
+// stripSessionCredential removes gatehouse's session token from an
+// upstream request: the Authorization header when it carried the token,
+// and the session cookie always (other cookies stay).
+func stripSessionCredential(h http.Header, cred credential) {
+	if cred == credBearer {
+		delete(h, "Authorization")
+	}
+	cookies := h["Cookie"]
+	if len(cookies) == 0 {
+		return
+	}
+	var kept []string
+	for _, line := range cookies {
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.TrimSpace(part)
+			name, _, _ := strings.Cut(part, "=")
+			if part == "" || strings.TrimSpace(name) == SessionCookie {
+				continue
+			}
+			kept = append(kept, part)
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, "Cookie")
+		return
+	}
+	h["Cookie"] = []string{strings.Join(kept, "; ")}
 }
 
 var _ stage = authenticate{}

@@ -15,7 +15,8 @@ type Error struct {
 	Status int
 	Reason string
 	Err    error
-	Close  bool // close the client connection after the response
+	Close  bool   // close the client connection after the response
+	Allow  string // Allow header of a 405
 }
 
 func (e *Error) Error() string {
@@ -85,6 +86,12 @@ func writeError(w http.ResponseWriter, production bool, requestID string, e *Err
 	h["X-Request-Id"] = []string{requestID}
 	if e.Close {
 		h["Connection"] = []string{"close"}
+	}
+	if e.Allow != "" {
+		h["Allow"] = []string{e.Allow}
+	}
+	if e.Status == http.StatusUnauthorized {
+		h["Www-Authenticate"] = []string{`Bearer realm="gatehouse"`}
 	}
 	msg := http.StatusText(e.Status)
 	if e.Status == statusClientClosed {

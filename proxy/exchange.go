@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy/session"
 )
 
 // exchange is the state of one request as it moves through the stages. It is
@@ -30,6 +31,9 @@ type exchange struct {
 	route       policy.Route
 	routed      bool
 	ident       policy.Identity
+	sess        *session.Session // the verified session, if any
+	cred        credential       // where the session token came from
+	done        bool             // a stage answered the request itself
 	decision    policy.Decision
 	backend     *backend
 	rp          httputil.ReverseProxy // backend.proxy bound to this exchange

@@ -97,14 +97,22 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 	out.Host = ""
 
 	stripClientHeaders(out.Header)
+	if x.gen.keys != nil {
+		stripSessionCredential(out.Header, x.cred)
+	}
 	x.setForwarded(pr)
-	if x.snap().IdentityHeaders() && x.ident.App != nil {
-		out.Header[headerApp] = []string{x.ident.App.Name()}
+	if x.snap().IdentityHeaders() {
+		if x.ident.App != nil {
+			out.Header[headerApp] = []string{x.ident.App.Name()}
+		}
 		if x.ident.Role != nil {
 			out.Header[headerRole] = []string{x.ident.Role.Name()}
 		}
 		if x.ident.User != "" {
 			out.Header[headerUser] = []string{x.ident.User}
+		}
+		if x.ident.Admin {
+			out.Header[headerAdmin] = []string{"true"}
 		}
 	}
 	out.Header[headerRequestID] = []string{x.id}

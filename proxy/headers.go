@@ -11,6 +11,7 @@ const (
 	headerApp       = "X-Gatehouse-App"
 	headerRole      = "X-Gatehouse-Role"
 	headerUser      = "X-Gatehouse-User"
+	headerAdmin     = "X-Gatehouse-Admin" // "true" for admin sessions
 	headerRequestID = "X-Request-Id"
 )
 

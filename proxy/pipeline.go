@@ -2,18 +2,21 @@ package proxy
 
 // stage is one step of the request pipeline. A stage returns nil to pass the
 // request on, or an error to stop it; it never writes an error response
-// itself (Server.fail does). The last stage, forward, writes the response.
+// itself (Server.fail does). The last stage, forward, writes the response;
+// a stage that answers a request itself (the auth endpoints) sets
+// exchange.done instead.
 type stage interface {
 	serve(x *exchange) error
 }
 
 // pipeline lists the stages in the order of DESIGN.md's request pipeline.
 // CORS (after route) and request filtering (after authorize) join here.
-func pipeline(authn []authenticator) []stage {
+func pipeline() []stage {
 	return []stage{
 		canonicalize{},
+		endpoints{},
 		route{},
-		authenticate{chain: authn},
+		authenticate{},
 		authorize{},
 		forward{},
 	}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,7 +22,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
-	"github.com/gatehouse-dev/gatehouse/proxy/authn"
+	"github.com/gatehouse-dev/gatehouse/proxy/oauth"
+	"github.com/gatehouse-dev/gatehouse/proxy/session"
 )
 
 // Options configure a Server.
@@ -52,6 +54,10 @@ type Server struct {
 	bufs     bufferPool
 	ids      idSource
 	watchdog *watchdog
+	sessions *session.Manager
+	flows    *oauth.Flows
+	pwSem    chan struct{} // bounds concurrent password verifications
+	pwChecks atomic.Uint64 // password verifications, for tests
 
 	mu         sync.Mutex
 	transports map[transportKey]*http.Transport
@@ -61,7 +67,8 @@ type Server struct {
 // generation is a snapshot plus the forwarding state built for it.
 type generation struct {
 	snap     *policy.Snapshot
-	backends []*backend // by Upstream.Index
+	backends []*backend    // by Upstream.Index
+	keys     *session.Keys // nil without a sessions block
 	loaded   time.Time
 }
 
@@ -77,7 +84,14 @@ func New(opts Options) *Server {
 		watchdog:   newWatchdog(),
 	}
 	s.ids.prefix = randomPrefix()
-	s.stages = pipeline([]authenticator{authn.APIKey{}})
+	s.stages = pipeline()
+	sessions, err := session.NewManager(session.Options{})
+	if err != nil {
+		panic(err) // only for a zero cache size, which NewManager never uses
+	}
+	s.sessions = sessions
+	s.pwSem = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+	s.flows = oauth.NewFlows(oauth.Options{})
 	return s
 }
 
@@ -87,6 +101,16 @@ func (s *Server) Load(snap *policy.Snapshot) {
 	g := &generation{snap: snap, loaded: time.Now()}
 	for _, u := range snap.Upstreams() {
 		g.backends = append(g.backends, s.newBackend(u))
+	}
+	if spec := snap.Sessions(); spec != nil {
+		keys, err := session.NewKeys(spec)
+		if err != nil {
+			// policy.New checked the keys; without keys no session
+			// verifies and no login succeeds (fail closed).
+			s.log.Error("session keys unusable; logins and sessions refused", "error", err)
+		}
+		g.keys = keys
+		s.sessions.Resize(spec.CacheSize)
 	}
 	s.gen.Store(g)
 }
@@ -116,6 +140,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, st := range s.stages {
 		if err := st.serve(x); err != nil {
 			s.fail(x, err)
+			return
+		}
+		if x.done {
 			return
 		}
 	}
@@ -229,6 +256,7 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	s.watchdog.close()
+	s.sessions.Close()
 	for _, t := range s.transports {
 		t.CloseIdleConnections()
 	}

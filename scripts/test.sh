@@ -16,19 +16,24 @@ step() { printf '\n== %s\n' "$*"; }
 
 # apt_install PKG... installs missing Debian packages (as root, or through
 # sudo). The race detector needs cgo, hence a C compiler.
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 apt_install() {
-	local sudo=""
-	[ "$(id -u)" -eq 0 ] || sudo="sudo"
 	if ! command -v apt-get >/dev/null; then
 		echo "missing: $* (install them with your package manager)" >&2
 		exit 1
 	fi
-	$sudo apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "$@"
+	$SUDO apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "$@"
 }
 
 step "tools"
 command -v gcc >/dev/null || apt_install gcc libc6-dev
+# OpenLDAP for the LDAP integration tests (started by the tests, never by apt).
+if ! command -v slapd >/dev/null || ! command -v ldapadd >/dev/null; then
+	echo 'slapd slapd/no_configuration boolean true' | $SUDO debconf-set-selections
+	apt_install slapd ldap-utils
+fi
 if ! "$GOBIN/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
 	go install "honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}"
 fi

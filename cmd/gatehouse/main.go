@@ -8,6 +8,7 @@
 //	gatehouse validate --config PATH   check a config, print every diagnostic
 //	gatehouse fmt      [-check] [PATH...]
 //	gatehouse keygen                   print a new API key and its hash
+//	gatehouse hash-password            read a password, print its argon2id hash
 //	gatehouse demo                     serve a built-in demo on 127.0.0.1:8080
 //	gatehouse version
 package main
@@ -26,6 +27,7 @@ Usage:
   gatehouse validate --config PATH     check a config; print every problem with file:line:col
   gatehouse fmt      [-check] [PATH…]  rewrite .hcl files in canonical format (-check: only list them)
   gatehouse keygen                     print a new random API key and its api_key_sha256 line
+  gatehouse hash-password              read a password (terminal or stdin), print a password_hash line
   gatehouse demo                       run a built-in demo (example config + demo API) on loopback
   gatehouse version                    print the version
 
@@ -65,6 +67,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdFmt(rest, stdout, stderr)
 	case "keygen":
 		return cmdKeygen(rest, stdout, stderr)
+	case "hash-password":
+		return cmdHashPassword(rest, os.Stdin, stdout, stderr)
 	case "demo":
 		return cmdDemo(rest, stdout, stderr)
 	case "version", "-version", "--version":

@@ -9,50 +9,34 @@ import (
 // APIKeyHeader carries the app's API key.
 const APIKeyHeader = "X-Api-Key" // canonical form of X-API-Key
 
-// Stable failure reasons of APIKey.
+// Stable failure reasons of App.
 const (
 	ReasonMissingAPIKey   = "missing_api_key"
 	ReasonAmbiguousAPIKey = "ambiguous_api_key"
 	ReasonUnknownAPIKey   = "unknown_api_key"
 	ReasonAppInactive     = "app_inactive"
-	ReasonUnknownRole     = "unknown_role"
 )
 
-// APIKey authenticates the app from the X-API-Key header: the SHA-256 of
-// the key must equal an app's api_key_sha256 (only hashes are kept in
-// memory). Several X-API-Key values are refused rather than guessed at. The
-// role is the app's default_role; user sessions refine it later.
-type APIKey struct{}
-
-// Authenticate implements Authenticator.
-func (APIKey) Authenticate(r *http.Request, snap *policy.Snapshot, id *policy.Identity) error {
+// App returns the app whose api_key_sha256 is the SHA-256 of the request's
+// X-API-Key (only hashes are kept in memory), or nil and no error when the
+// request has no key. Several X-API-Key values are refused rather than
+// guessed at; an unknown key or an inactive app is a *Failure.
+func App(r *http.Request, snap *policy.Snapshot) (*policy.App, error) {
 	vals := r.Header[APIKeyHeader]
 	switch {
 	case len(vals) == 0:
-		return ErrNoCredential
+		return nil, nil
 	case len(vals) > 1:
-		return &Failure{Reason: ReasonAmbiguousAPIKey}
+		return nil, &Failure{Reason: ReasonAmbiguousAPIKey}
 	case vals[0] == "":
-		return ErrNoCredential
+		return nil, nil
 	}
 	app, ok := snap.AppByKey(vals[0])
 	if !ok {
-		return &Failure{Reason: ReasonUnknownAPIKey}
+		return nil, &Failure{Reason: ReasonUnknownAPIKey}
 	}
 	if !app.Active() {
-		return &Failure{Reason: ReasonAppInactive}
+		return nil, &Failure{Reason: ReasonAppInactive}
 	}
-	id.App = app
-	if name := app.DefaultRole(); name != "" {
-		role, ok := snap.Role(name)
-		if !ok {
-			// policy.New guarantees default roles resolve; refuse if not.
-			return &Failure{Reason: ReasonUnknownRole}
-		}
-		id.Role = role
-	}
-	return nil
+	return app, nil
 }
-
-// Interface guard.
-var _ Authenticator = APIKey{}

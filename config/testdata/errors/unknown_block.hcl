@@ -1,4 +1,4 @@
-user "alice" { # ERROR: Unsupported block type
+users "alice" { # ERROR: Unsupported block type
   password_hash = "x"
 }
 

@@ -1,0 +1,697 @@
+package config
+
+import (
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/policy/password"
+)
+
+// Identity blocks: user, admin, sessions, ldap, oauth.
+
+var userSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "password_hash"},
+		{Name: "email"},
+		{Name: "roles"},
+		{Name: "lookups"},
+		{Name: "active"},
+	},
+}
+
+var adminSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "password_hash", Required: true},
+		{Name: "active"},
+	},
+}
+
+var sessionsSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "signing_key"},
+		{Name: "signing_key_file"},
+		{Name: "ttl"},
+		{Name: "refresh_ttl"},
+		{Name: "cache_size"},
+		{Name: "issuer"},
+	},
+}
+
+var ldapSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "url", Required: true},
+		{Name: "start_tls"},
+		{Name: "ca_file"},
+		{Name: "bind_dn"},
+		{Name: "bind_password"},
+		{Name: "user_base", Required: true},
+		{Name: "user_filter"},
+		{Name: "group_base"},
+		{Name: "group_filter"},
+		{Name: "group_attr"},
+		{Name: "email_attr"},
+		{Name: "timeout"},
+		{Name: "roles"},
+		{Name: "default_role"},
+	},
+}
+
+var oauthSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "provider"},
+		{Name: "client_id", Required: true},
+		{Name: "client_secret", Required: true},
+		{Name: "redirect_url", Required: true},
+		{Name: "issuer"},
+		{Name: "scopes"},
+		{Name: "auth_url"},
+		{Name: "token_url"},
+		{Name: "api_url"},
+		{Name: "app", Required: true},
+		{Name: "default_role"},
+	},
+}
+
+// Defaults of the sessions block.
+const (
+	defaultSessionTTL   = time.Hour
+	defaultRefreshTTL   = 24 * time.Hour
+	defaultCacheSize    = 100_000
+	defaultIssuer       = "gatehouse"
+	minSigningKeyBytes  = 32
+	defaultLDAPTimeout  = 5 * time.Second
+	defaultLDAPFilter   = "(uid={username})"
+	defaultLDAPGroupAtt = "cn"
+)
+
+// oauthProviders are the values of oauth.provider.
+var oauthProviders = []string{"oidc", "google", "github", "facebook"}
+
+// ref is a name that refers to another block, with where it was written.
+type ref struct {
+	Name   string
+	Range  hcl.Range
+	Hidden bool // from a function call: do not echo
+}
+
+// User is a decoded user block.
+type User struct {
+	Name     string
+	Password *password.Hash
+	Email    string
+	Roles    []roleRef // app -> role, in written order
+	Lookups  map[string]any
+	Active   bool
+
+	DeclRange  hcl.Range
+	NameRange  hcl.Range
+	EmailRange hcl.Range
+}
+
+// roleRef is one "app = role" entry.
+type roleRef struct {
+	App  ref
+	Role ref
+}
+
+// Admin is a decoded admin block.
+type Admin struct {
+	Name     string
+	Password *password.Hash
+	Active   bool
+
+	DeclRange hcl.Range
+	NameRange hcl.Range
+}
+
+// Sessions is the decoded sessions block.
+type Sessions struct {
+	Spec      policy.SessionsSpec
+	DeclRange hcl.Range
+}
+
+// LDAP is a decoded ldap block.
+type LDAP struct {
+	Spec        policy.LDAPSpec // Roles is filled by Compile
+	Roles       []groupRoleRef
+	DefaultRole ref
+
+	DeclRange hcl.Range
+	NameRange hcl.Range
+}
+
+// groupRoleRef is one "group = role" entry of an app in ldap.roles.
+type groupRoleRef struct {
+	App   ref
+	Group string
+	Role  ref
+}
+
+// OAuth is a decoded oauth block.
+type OAuth struct {
+	Spec        policy.OAuthSpec
+	App         ref
+	DefaultRole ref
+
+	DeclRange hcl.Range
+	NameRange hcl.Range
+}
+
+func decodeUserBlock(block *hcl.Block, ctx *hcl.EvalContext) (*User, hcl.Diagnostics) {
+	u := &User{Name: block.Labels[0], Active: true, DeclRange: block.DefRange, NameRange: block.LabelRanges[0]}
+	diags := checkName("user", u.Name, u.NameRange, u.DeclRange)
+	content, d := block.Body.Content(userSchema)
+	diags = append(diags, d...)
+	for _, as := range userSchema.Attributes {
+		attr := content.Attributes[as.Name]
+		if attr == nil {
+			continue
+		}
+		switch as.Name {
+		case "password_hash":
+			u.Password, d = decodePasswordHash(attr, ctx)
+		case "email":
+			u.Email, d = decodeString(attr, ctx)
+			if !d.HasErrors() && !validEmail(u.Email) {
+				d = append(d, errorAt(summaryInvalidEmail,
+					fmt.Sprintf("email = %s is not an email address such as \"alice@example.com\".", shown(attr.Expr, u.Email)),
+					attr.Expr.Range(), attr.Range.Ptr()))
+				u.Email = ""
+			}
+			u.EmailRange = attr.Expr.Range()
+		case "roles":
+			u.Roles, d = decodeRoleMap(attr, ctx)
+		case "lookups":
+			u.Lookups, d = decodeLookupMap(attr, ctx)
+		case "active":
+			u.Active, d = decodeBool(attr, ctx)
+		}
+		diags = append(diags, d...)
+	}
+	return u, diags
+}
+
+func decodeAdminBlock(block *hcl.Block, ctx *hcl.EvalContext) (*Admin, hcl.Diagnostics) {
+	a := &Admin{Name: block.Labels[0], Active: true, DeclRange: block.DefRange, NameRange: block.LabelRanges[0]}
+	diags := checkName("admin", a.Name, a.NameRange, a.DeclRange)
+	content, d := block.Body.Content(adminSchema)
+	diags = append(diags, d...)
+	for _, as := range adminSchema.Attributes {
+		attr := content.Attributes[as.Name]
+		if attr == nil {
+			continue
+		}
+		switch as.Name {
+		case "password_hash":
+			a.Password, d = decodePasswordHash(attr, ctx)
+		case "active":
+			a.Active, d = decodeBool(attr, ctx)
+		}
+		diags = append(diags, d...)
+	}
+	return a, diags
+}
+
+// decodePasswordHash parses an argon2id or bcrypt hash. The value is never
+// echoed: a mistake here is often the password itself.
+func decodePasswordHash(attr *hcl.Attribute, ctx *hcl.EvalContext) (*password.Hash, hcl.Diagnostics) {
+	s, diags := decodeString(attr, ctx)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	h, err := password.Parse(s)
+	if err != nil {
+		return nil, append(diags, errorAt(summaryInvalidPasswordHash,
+			fmt.Sprintf("password_hash is not usable: %v", err),
+			attr.Expr.Range(), attr.Range.Ptr()))
+	}
+	return h, diags
+}
+
+func decodeSessionsBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) (*Sessions, hcl.Diagnostics) {
+	s := &Sessions{DeclRange: block.DefRange, Spec: policy.SessionsSpec{
+		TTL: defaultSessionTTL, RefreshTTL: defaultRefreshTTL, CacheSize: defaultCacheSize, Issuer: defaultIssuer,
+		Origin: origin(block.DefRange),
+	}}
+	content, diags := block.Body.Content(sessionsSchema)
+	var d hcl.Diagnostics
+	var keyAttr, keyFileAttr, refreshAttr *hcl.Attribute
+	for _, as := range sessionsSchema.Attributes {
+		attr := content.Attributes[as.Name]
+		if attr == nil {
+			continue
+		}
+		switch as.Name {
+		case "signing_key":
+			keyAttr = attr
+			var key string
+			key, d = decodeString(attr, ctx)
+			if !d.HasErrors() {
+				if len(key) < minSigningKeyBytes {
+					// The length is safe to show; the key is not.
+					d = append(d, errorAt(summaryWeakSigningKey,
+						fmt.Sprintf("signing_key has %d bytes; HS256 needs at least %d. Generate one with `openssl rand -base64 48` and pass it with env().", len(key), minSigningKeyBytes),
+						attr.Expr.Range(), attr.Range.Ptr()))
+				} else {
+					s.Spec.HMACKey = []byte(key)
+				}
+			}
+		case "signing_key_file":
+			keyFileAttr = attr
+			var p string
+			p, d = decodeString(attr, ctx)
+			if !d.HasErrors() {
+				if !filepath.IsAbs(p) {
+					p = filepath.Join(basedir, p)
+				}
+				key, err := readEd25519Key(p)
+				if err != nil {
+					d = append(d, errorAt(summaryUnreadableFile,
+						fmt.Sprintf("signing_key_file: %v. Create a key with `openssl genpkey -algorithm ed25519 -out sessions.pem`.", err),
+						attr.Expr.Range(), attr.Range.Ptr()))
+				} else {
+					s.Spec.Ed25519Key = key
+				}
+			}
+		case "ttl":
+			s.Spec.TTL, d = decodeDuration(attr, ctx, false)
+		case "refresh_ttl":
+			refreshAttr = attr
+			s.Spec.RefreshTTL, d = decodeDuration(attr, ctx, false)
+		case "cache_size":
+			var n int64
+			n, d = decodeSize(attr, ctx, 1<<30)
+			if !d.HasErrors() && n < 1 {
+				d = append(d, errorAt(summaryInvalidSize, "cache_size must be at least 1.", attr.Expr.Range(), attr.Range.Ptr()))
+			}
+			s.Spec.CacheSize = n
+		case "issuer":
+			s.Spec.Issuer, d = decodeString(attr, ctx)
+			if !d.HasErrors() && strings.TrimSpace(s.Spec.Issuer) == "" {
+				d = append(d, errorAt(summaryEmptyValue, "issuer must not be empty.", attr.Expr.Range(), attr.Range.Ptr()))
+			}
+		}
+		diags = append(diags, d...)
+	}
+	switch {
+	case keyAttr != nil && keyFileAttr != nil:
+		diags = append(diags, errorAt(summaryConflictingKeys,
+			"Set either signing_key (HS256, a shared secret) or signing_key_file (EdDSA, an Ed25519 private key), not both.",
+			keyFileAttr.NameRange, s.DeclRange.Ptr()))
+	case keyAttr == nil && keyFileAttr == nil:
+		diags = append(diags, errorAt(summaryMissingSigningKey,
+			"The sessions block needs signing_key = env(\"GATEHOUSE_SIGNING_KEY\") (at least 32 bytes) or signing_key_file = \"sessions.pem\" (Ed25519).",
+			s.DeclRange, nil))
+	}
+	if refreshAttr != nil && s.Spec.RefreshTTL > 0 && s.Spec.RefreshTTL < s.Spec.TTL {
+		diags = append(diags, errorAt(summaryInvalidDuration,
+			fmt.Sprintf("refresh_ttl (%s) is shorter than ttl (%s); a token could not be refreshed before it expires. Make refresh_ttl at least ttl.", s.Spec.RefreshTTL, s.Spec.TTL),
+			refreshAttr.Expr.Range(), refreshAttr.Range.Ptr()))
+	}
+	return s, diags
+}
+
+// readEd25519Key reads a PEM "PRIVATE KEY" (PKCS #8) holding an Ed25519 key.
+func readEd25519Key(p string) (ed25519.PrivateKey, error) {
+	data, err := readSmallFile(p)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("%s holds no PEM \"PRIVATE KEY\" block", filepath.Base(p))
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", filepath.Base(p), err)
+	}
+	ek, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s holds a %T, not an Ed25519 key", filepath.Base(p), k)
+	}
+	return ek, nil
+}
+
+func decodeLDAPBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) (*LDAP, hcl.Diagnostics) {
+	l := &LDAP{DeclRange: block.DefRange, NameRange: block.LabelRanges[0], Spec: policy.LDAPSpec{
+		Name: block.Labels[0], UserFilter: defaultLDAPFilter, GroupAttr: defaultLDAPGroupAtt, EmailAttr: "mail",
+		Timeout: defaultLDAPTimeout, Origin: origin(block.DefRange),
+	}}
+	diags := checkName("ldap", l.Spec.Name, l.NameRange, l.DeclRange)
+	content, d := block.Body.Content(ldapSchema)
+	diags = append(diags, d...)
+	var urlAttr, startTLSAttr *hcl.Attribute
+	for _, as := range ldapSchema.Attributes {
+		attr := content.Attributes[as.Name]
+		if attr == nil {
+			continue
+		}
+		sp := &l.Spec
+		switch as.Name {
+		case "url":
+			urlAttr = attr
+			sp.URL, d = decodeLDAPURL(attr, ctx)
+		case "start_tls":
+			startTLSAttr = attr
+			sp.StartTLS, d = decodeBool(attr, ctx)
+		case "ca_file":
+			var p string
+			p, d = decodeString(attr, ctx)
+			if !d.HasErrors() {
+				sp.RootCAs, d = readCAFile(p, basedir, attr)
+			}
+		case "bind_dn":
+			sp.BindDN, d = decodeString(attr, ctx)
+		case "bind_password":
+			sp.BindPassword, d = decodeString(attr, ctx)
+		case "user_base":
+			sp.UserBase, d = decodeNonEmpty(attr, ctx)
+		case "user_filter":
+			sp.UserFilter, d = decodeTemplate(attr, ctx, "{username}", "(uid={username})")
+		case "group_base":
+			sp.GroupBase, d = decodeString(attr, ctx)
+		case "group_filter":
+			sp.GroupFilter, d = decodeTemplate(attr, ctx, "{dn}", "(member={dn})")
+		case "group_attr":
+			sp.GroupAttr, d = decodeNonEmpty(attr, ctx)
+		case "email_attr":
+			sp.EmailAttr, d = decodeNonEmpty(attr, ctx)
+		case "timeout":
+			sp.Timeout, d = decodeDuration(attr, ctx, false)
+		case "roles":
+			l.Roles, d = decodeGroupRoles(attr, ctx)
+		case "default_role":
+			l.DefaultRole, d = decodeRef(attr, ctx)
+		}
+		diags = append(diags, d...)
+	}
+	if startTLSAttr != nil && l.Spec.StartTLS && strings.HasPrefix(l.Spec.URL, "ldaps://") {
+		diags = append(diags, errorAt(summaryConflictingTLS,
+			"start_tls upgrades a plain ldap:// connection; an ldaps:// URL is already TLS. Remove start_tls or use ldap://.",
+			startTLSAttr.Expr.Range(), startTLSAttr.Range.Ptr()))
+	}
+	if urlAttr != nil && strings.HasPrefix(l.Spec.URL, "ldap://") && !l.Spec.StartTLS && !loopbackURL(l.Spec.URL) {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "Unencrypted LDAP",
+			Detail:   "Passwords are sent to this directory in clear text. Use ldaps:// or start_tls = true.",
+			Subject:  urlAttr.Expr.Range().Ptr(),
+		})
+	}
+	return l, diags
+}
+
+func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagnostics) {
+	o := &OAuth{DeclRange: block.DefRange, NameRange: block.LabelRanges[0], Spec: policy.OAuthSpec{
+		Name: block.Labels[0], Origin: origin(block.DefRange),
+	}}
+	diags := checkName("oauth", o.Spec.Name, o.NameRange, o.DeclRange)
+	content, d := block.Body.Content(oauthSchema)
+	diags = append(diags, d...)
+	var providerAttr, issuerAttr, redirectAttr *hcl.Attribute
+	for _, as := range oauthSchema.Attributes {
+		attr := content.Attributes[as.Name]
+		if attr == nil {
+			continue
+		}
+		sp := &o.Spec
+		switch as.Name {
+		case "provider":
+			providerAttr = attr
+			sp.Provider, d = decodeString(attr, ctx)
+		case "client_id":
+			sp.ClientID, d = decodeNonEmpty(attr, ctx)
+		case "client_secret":
+			sp.ClientSecret, d = decodeNonEmpty(attr, ctx)
+		case "redirect_url":
+			redirectAttr = attr
+			sp.RedirectURL, d = decodeHTTPURL(attr, ctx)
+		case "issuer":
+			issuerAttr = attr
+			sp.Issuer, d = decodeHTTPURL(attr, ctx)
+		case "scopes":
+			var items []listItem
+			items, d = decodeStringList(attr, ctx)
+			for _, it := range items {
+				sp.Scopes = append(sp.Scopes, it.Value)
+			}
+		case "auth_url":
+			sp.AuthURL, d = decodeHTTPURL(attr, ctx)
+		case "token_url":
+			sp.TokenURL, d = decodeHTTPURL(attr, ctx)
+		case "api_url":
+			sp.APIURL, d = decodeHTTPURL(attr, ctx)
+		case "app":
+			o.App, d = decodeRef(attr, ctx)
+		case "default_role":
+			o.DefaultRole, d = decodeRef(attr, ctx)
+		}
+		diags = append(diags, d...)
+	}
+	sp := &o.Spec
+	if providerAttr == nil {
+		for _, p := range oauthProviders {
+			if sp.Name == p {
+				sp.Provider = p
+			}
+		}
+		if sp.Provider == "" {
+			diags = append(diags, errorAt(summaryUnknownProvider,
+				fmt.Sprintf("oauth %q needs provider = one of %s (or name the block after the provider).", sp.Name, quoteList(oauthProviders)),
+				o.NameRange, o.DeclRange.Ptr()))
+		}
+	} else if sp.Provider != "" && !contains(oauthProviders, sp.Provider) {
+		diags = append(diags, errorAt(summaryUnknownProvider,
+			fmt.Sprintf("provider = %q is not supported; use one of %s. For Keycloak, Okta, Entra ID, Dex and other OpenID Connect providers use \"oidc\" with issuer.", sp.Provider, quoteList(oauthProviders)),
+			providerAttr.Expr.Range(), providerAttr.Range.Ptr()))
+	}
+	if sp.Provider == "oidc" && issuerAttr == nil {
+		diags = append(diags, errorAt(summaryMissingIssuer,
+			"provider \"oidc\" needs issuer, the URL whose /.well-known/openid-configuration describes the provider.",
+			o.DeclRange, nil))
+	}
+	if redirectAttr != nil && sp.RedirectURL != "" {
+		want := "/auth/oauth/" + sp.Name + "/callback"
+		if u, err := url.Parse(sp.RedirectURL); err == nil && u.Path != want {
+			diags = append(diags, errorAt(summaryInvalidURL,
+				fmt.Sprintf("redirect_url must end in %q, the callback gatehouse serves for this block (register the same URL at the provider).", want),
+				redirectAttr.Expr.Range(), redirectAttr.Range.Ptr()))
+		}
+	}
+	return o, diags
+}
+
+// decodeRef reads the name of another block (role, app).
+func decodeRef(attr *hcl.Attribute, ctx *hcl.EvalContext) (ref, hcl.Diagnostics) {
+	s, diags := decodeString(attr, ctx)
+	return ref{Name: s, Range: attr.Expr.Range(), Hidden: callsFunction(attr.Expr)}, diags
+}
+
+func decodeNonEmpty(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+	s, diags := decodeString(attr, ctx)
+	if !diags.HasErrors() && strings.TrimSpace(s) == "" {
+		diags = append(diags, errorAt(summaryEmptyValue, fmt.Sprintf("%s must not be empty.", attr.Name), attr.Expr.Range(), attr.Range.Ptr()))
+	}
+	return s, diags
+}
+
+// decodeTemplate reads an LDAP filter that must contain placeholder.
+func decodeTemplate(attr *hcl.Attribute, ctx *hcl.EvalContext, placeholder, example string) (string, hcl.Diagnostics) {
+	s, diags := decodeString(attr, ctx)
+	if diags.HasErrors() {
+		return "", diags
+	}
+	if !strings.Contains(s, placeholder) || !strings.HasPrefix(s, "(") || !strings.HasSuffix(s, ")") {
+		return "", append(diags, errorAt(summaryInvalidFilter,
+			fmt.Sprintf("%s must be an LDAP filter in parentheses that contains %s, such as %q; gatehouse escapes the value it substitutes.", attr.Name, placeholder, example),
+			attr.Expr.Range(), attr.Range.Ptr()))
+	}
+	return s, diags
+}
+
+// decodeLDAPURL reads ldap://host[:port] or ldaps://host[:port].
+func decodeLDAPURL(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+	s, diags := decodeString(attr, ctx)
+	if diags.HasErrors() {
+		return "", diags
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Hostname() == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || (u.Port() != "" && !validPort(u.Port())) {
+		return "", append(diags, errorAt(summaryInvalidURL,
+			fmt.Sprintf("url = %s is not an LDAP server URL. Write for example \"ldaps://ldap.example.com\" or \"ldap://127.0.0.1:389\" (with start_tls = true).", shown(attr.Expr, s)),
+			attr.Expr.Range(), attr.Range.Ptr()))
+	}
+	return s, diags
+}
+
+// decodeHTTPURL reads an absolute http(s) URL (OAuth endpoints, issuers).
+func decodeHTTPURL(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+	s, diags := decodeString(attr, ctx)
+	if diags.HasErrors() {
+		return "", diags
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil || u.Fragment != "" {
+		return "", append(diags, errorAt(summaryInvalidURL,
+			fmt.Sprintf("%s = %s is not an absolute http or https URL.", attr.Name, shown(attr.Expr, s)),
+			attr.Expr.Range(), attr.Range.Ptr()))
+	}
+	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+		return "", append(diags, errorAt(summaryInvalidURL,
+			fmt.Sprintf("%s must use https (plain http is accepted only for loopback addresses, for testing).", attr.Name),
+			attr.Expr.Range(), attr.Range.Ptr()))
+	}
+	return s, diags
+}
+
+func loopbackURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && loopbackHost(u.Hostname())
+}
+
+func loopbackHost(h string) bool {
+	return h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.")
+}
+
+// readCAFile reads PEM certificates for verifying a server.
+func readCAFile(p, basedir string, attr *hcl.Attribute) (*x509.CertPool, hcl.Diagnostics) {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(basedir, p)
+	}
+	data, err := readSmallFile(p)
+	if err == nil {
+		pool := x509.NewCertPool()
+		if pool.AppendCertsFromPEM(data) {
+			return pool, nil
+		}
+		err = fmt.Errorf("%s holds no PEM certificate", filepath.Base(p))
+	}
+	return nil, hcl.Diagnostics{errorAt(summaryUnreadableFile, fmt.Sprintf("ca_file: %v.", err), attr.Expr.Range(), attr.Range.Ptr())}
+}
+
+// decodeRoleMap reads roles = { app = "role", … } in written order.
+func decodeRoleMap(attr *hcl.Attribute, ctx *hcl.EvalContext) ([]roleRef, hcl.Diagnostics) {
+	pairs, diags := hcl.ExprMap(attr.Expr)
+	if diags.HasErrors() {
+		return nil, hcl.Diagnostics{errorAt(summaryWrongType,
+			"roles must be an object literal such as { portal = \"hr_reader\" }: app name = role name.",
+			attr.Expr.Range(), attr.Range.Ptr())}
+	}
+	var out []roleRef
+	seen := map[string]bool{}
+	for _, kv := range pairs {
+		app, d := evalKey(kv.Key, ctx, attr.Range)
+		diags = append(diags, d...)
+		role, d2 := evalString("role", kv.Value, attr.Range, ctx)
+		diags = append(diags, d2...)
+		if d.HasErrors() || d2.HasErrors() {
+			continue
+		}
+		if seen[app] {
+			diags = append(diags, errorAt(summaryDuplicateKeyInMap, fmt.Sprintf("App %q is listed twice in roles; a user has one role per app.", app), kv.Key.Range(), attr.Range.Ptr()))
+			continue
+		}
+		seen[app] = true
+		out = append(out, roleRef{
+			App:  ref{Name: app, Range: kv.Key.Range()},
+			Role: ref{Name: role, Range: kv.Value.Range(), Hidden: callsFunction(kv.Value)},
+		})
+	}
+	return out, diags
+}
+
+// decodeGroupRoles reads roles = { app = { "group" = "role", … }, … },
+// keeping the written order of groups: the first group a user is in wins.
+func decodeGroupRoles(attr *hcl.Attribute, ctx *hcl.EvalContext) ([]groupRoleRef, hcl.Diagnostics) {
+	bad := hcl.Diagnostics{errorAt(summaryWrongType,
+		"roles must be an object literal such as { portal = { \"hr-staff\" = \"hr_reader\" } }: app name = { group = role }.",
+		attr.Expr.Range(), attr.Range.Ptr())}
+	apps, diags := hcl.ExprMap(attr.Expr)
+	if diags.HasErrors() {
+		return nil, bad
+	}
+	var out []groupRoleRef
+	for _, akv := range apps {
+		app, d := evalKey(akv.Key, ctx, attr.Range)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		groups, d := hcl.ExprMap(akv.Value)
+		if d.HasErrors() {
+			diags = append(diags, bad...)
+			continue
+		}
+		for _, gkv := range groups {
+			group, d := evalKey(gkv.Key, ctx, attr.Range)
+			diags = append(diags, d...)
+			role, d2 := evalString("role", gkv.Value, attr.Range, ctx)
+			diags = append(diags, d2...)
+			if d.HasErrors() || d2.HasErrors() {
+				continue
+			}
+			out = append(out, groupRoleRef{
+				App:   ref{Name: app, Range: akv.Key.Range()},
+				Group: group,
+				Role:  ref{Name: role, Range: gkv.Value.Range(), Hidden: callsFunction(gkv.Value)},
+			})
+		}
+	}
+	return out, diags
+}
+
+// evalKey evaluates an object key: a bare word (portal) is its own name, a
+// quoted or computed key is evaluated.
+func evalKey(expr hcl.Expression, ctx *hcl.EvalContext, context hcl.Range) (string, hcl.Diagnostics) {
+	if kw := hcl.ExprAsKeyword(expr); kw != "" {
+		return kw, nil
+	}
+	v, diags := evalAs("key", expr, context, ctx, cty.String)
+	if diags.HasErrors() {
+		return "", diags
+	}
+	return v.AsString(), diags
+}
+
+// validEmail is a deliberately loose check: one @, something on each side,
+// no spaces or control characters.
+func validEmail(s string) bool {
+	at := strings.IndexByte(s, '@')
+	if at <= 0 || at != strings.LastIndexByte(s, '@') || at == len(s)-1 || len(s) > 254 {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func quoteList(list []string) string {
+	q := make([]string, len(list))
+	for i, s := range list {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}

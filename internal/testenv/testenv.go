@@ -1,0 +1,51 @@
+// Package testenv starts real external components (an OpenLDAP slapd, ...)
+// for integration tests. Every component runs as a child process of the
+// test, listens on 127.0.0.1 only, keeps its files in the test's temporary
+// directory and is stopped by t.Cleanup.
+//
+// A missing component skips the test on a developer machine and fails it
+// in CI (CI=true), so that CI can never go green by skipping.
+package testenv
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// Need makes sure the executable tool is available. It looks in PATH and
+// then in /usr/sbin (slapd lives there and /usr/sbin is often not in a
+// non-root PATH). When the tool is missing it fails the test if the
+// environment variable CI is true (CI must never pass by skipping), and
+// otherwise skips it with hint, which should say how to install the tool.
+func Need(t testing.TB, tool string, hint string) {
+	t.Helper()
+	if _, err := lookTool(tool); err != nil {
+		if inCI() {
+			t.Fatalf("%s not found (CI=true: a missing component fails the test): %s", tool, hint)
+		}
+		t.Skipf("%s not found: %s", tool, hint)
+	}
+}
+
+// inCI reports whether the environment variable CI is set to a true value
+// ("true", "1", ...), as GitHub Actions, GitLab CI and most others do.
+func inCI() bool {
+	ci, err := strconv.ParseBool(os.Getenv("CI"))
+	return err == nil && ci
+}
+
+// lookTool returns the path of tool, from PATH or /usr/sbin.
+func lookTool(tool string) (string, error) {
+	if p, err := exec.LookPath(tool); err == nil {
+		return p, nil
+	}
+	p := filepath.Join("/usr/sbin", tool)
+	if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+		return p, nil
+	}
+	return "", errors.New(tool + ": executable not found in PATH or /usr/sbin")
+}

@@ -1,0 +1,775 @@
+// Package testidp is a small but real OpenID Connect provider for tests. It
+// listens on 127.0.0.1 over plain HTTP and speaks discovery, JWKS, the
+// authorization-code flow with PKCE (S256 only), a token endpoint with
+// client_secret_basic and client_secret_post, and userinfo, so that the real
+// golang.org/x/oauth2 and github.com/coreos/go-oidc clients work against it
+// unchanged.
+//
+// The same server also fakes the bits of the GitHub API (GET /api/user,
+// GET /api/user/emails) and of the Facebook Graph API (GET /me) that a login
+// needs, authorised by the access tokens it issues.
+//
+// The authorization endpoint logs in automatically as the current user (see
+// [IdP.SetUser]). Knobs such as [IdP.WrongNonce] or [IdP.Expired] spoil the
+// next issued ID token for negative tests.
+package testidp
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Defaults for the registered client and the logged-in user.
+const (
+	DefaultClientID     = "gatehouse-test"
+	DefaultClientSecret = "gatehouse-test-secret"
+	DefaultSubject      = "u-alice"
+	DefaultEmail        = "alice@example.test"
+	DefaultName         = "Alice Example"
+
+	// CodeTTL is how long an authorization code stays redeemable.
+	CodeTTL = 60 * time.Second
+	// TokenTTL is the lifetime of issued access and ID tokens.
+	TokenTTL = time.Hour
+
+	// GitHubID is the numeric id the fake GitHub API reports when the
+	// user's Subject is not a number.
+	GitHubID = 123
+	// GitHubSecondaryEmail is a verified but non-primary address listed
+	// first by the fake GET /api/user/emails, so that clients must pick the
+	// primary one rather than the first.
+	GitHubSecondaryEmail = "alice-secondary@example.test"
+	// GitHubPublicEmail is the public profile email of GET /api/user, which
+	// differs from the primary address on purpose.
+	GitHubPublicEmail = "alice-public@example.test"
+)
+
+// User is the account the provider logs in as.
+type User struct {
+	Subject       string
+	Email         string
+	EmailVerified bool
+	Name          string
+}
+
+// Option configures New.
+type Option func(*IdP)
+
+// ClientID sets the registered client's id (default [DefaultClientID]).
+func ClientID(id string) Option { return func(p *IdP) { p.client.id = id } }
+
+// ClientSecret sets the registered client's secret (default
+// [DefaultClientSecret]).
+func ClientSecret(secret string) Option { return func(p *IdP) { p.client.secret = secret } }
+
+// RedirectURIs sets the registered client's allowed redirect URIs (exact
+// match).
+func RedirectURIs(uris ...string) Option {
+	return func(p *IdP) { p.client.redirectURIs = slices.Clone(uris) }
+}
+
+type client struct {
+	id, secret   string
+	redirectURIs []string
+}
+
+type signingKey struct {
+	kid string
+	key *rsa.PrivateKey
+}
+
+type authCode struct {
+	clientID    string
+	redirectURI string
+	challenge   string
+	nonce       string
+	scope       string
+	user        User
+	expires     time.Time
+}
+
+type accessToken struct {
+	clientID string
+	user     User
+	expires  time.Time
+}
+
+// spoil is the set of one-shot knobs applied to the next ID token.
+type spoil struct {
+	wrongNonce, wrongAudience, wrongIssuer, expired, otherKey, noEmail bool
+}
+
+// IdP is a running test provider. Its methods are safe for concurrent use.
+type IdP struct {
+	srv *httptest.Server
+
+	mu               sync.Mutex
+	client           client
+	extraClients     map[string]client
+	user             User
+	keys             []signingKey // keys[0] signs; all are published
+	otherKey         *signingKey  // never published
+	codes            map[string]authCode
+	tokens           map[string]accessToken
+	next             spoil
+	deny             string
+	failDiscovery    int
+	offset           time.Duration
+	tokenRequests    int
+	discoveryCount   int
+	lastAuthorize    url.Values
+	lastTokenForm    url.Values
+	lastTokenBasic   bool
+	keyGeneration    int
+	authorizeCount   int
+	userinfoRequests int
+}
+
+// New starts a provider on 127.0.0.1 and closes it when the test ends.
+func New(t testing.TB, opts ...Option) *IdP {
+	t.Helper()
+	p := &IdP{
+		client:       client{id: DefaultClientID, secret: DefaultClientSecret},
+		extraClients: map[string]client{},
+		user:         User{Subject: DefaultSubject, Email: DefaultEmail, EmailVerified: true, Name: DefaultName},
+		codes:        map[string]authCode{},
+		tokens:       map[string]accessToken{},
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	p.keys = []signingKey{p.newKey(t)}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
+	mux.HandleFunc("GET /jwks", p.jwks)
+	mux.HandleFunc("GET /authorize", p.authorize)
+	mux.HandleFunc("POST /token", p.token)
+	mux.HandleFunc("GET /userinfo", p.userinfo)
+	mux.HandleFunc("GET /api/user", p.githubUser)
+	mux.HandleFunc("GET /api/user/emails", p.githubEmails)
+	mux.HandleFunc("GET /me", p.facebookMe)
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testidp: listen: %v", err)
+	}
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Config.ReadHeaderTimeout = 10 * time.Second
+	srv.Start()
+	p.srv = srv
+	t.Cleanup(srv.Close)
+	return p
+}
+
+func (p *IdP) newKey(t testing.TB) signingKey {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatalf("testidp: generate key: %v", err)
+	}
+	p.keyGeneration++
+	return signingKey{kid: "testidp-" + strconv.Itoa(p.keyGeneration), key: k}
+}
+
+// URL is the server's base URL, e.g. http://127.0.0.1:41234.
+func (p *IdP) URL() string { return p.srv.URL }
+
+// Issuer is the OpenID issuer identifier (the same as URL).
+func (p *IdP) Issuer() string { return p.srv.URL }
+
+// ClientID returns the default registered client's id.
+func (p *IdP) ClientID() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.client.id
+}
+
+// ClientSecret returns the default registered client's secret.
+func (p *IdP) ClientSecret() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.client.secret
+}
+
+// Register adds a client, or adds redirect URIs to an existing one (the
+// secret is then replaced).
+func (p *IdP) Register(clientID, secret string, redirectURIs ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if clientID == p.client.id {
+		p.client.secret = secret
+		p.client.redirectURIs = append(p.client.redirectURIs, redirectURIs...)
+		return
+	}
+	c := p.extraClients[clientID]
+	c.id, c.secret = clientID, secret
+	c.redirectURIs = append(c.redirectURIs, redirectURIs...)
+	p.extraClients[clientID] = c
+}
+
+// SetUser sets the account that the next authorization logs in as.
+func (p *IdP) SetUser(u User) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.user = u
+}
+
+// WrongNonce makes the next ID token carry a nonce other than the one sent.
+func (p *IdP) WrongNonce() { p.knob(func(s *spoil) { s.wrongNonce = true }) }
+
+// WrongAudience makes the next ID token's aud another client's id.
+func (p *IdP) WrongAudience() { p.knob(func(s *spoil) { s.wrongAudience = true }) }
+
+// WrongIssuer makes the next ID token's iss another issuer.
+func (p *IdP) WrongIssuer() { p.knob(func(s *spoil) { s.wrongIssuer = true }) }
+
+// Expired makes the next ID token expired an hour ago.
+func (p *IdP) Expired() { p.knob(func(s *spoil) { s.expired = true }) }
+
+// SignWithOtherKey signs the next ID token with a key that is not in the
+// JWKS (under the current key's kid, as a forger would).
+func (p *IdP) SignWithOtherKey() { p.knob(func(s *spoil) { s.otherKey = true }) }
+
+// OmitEmailFromIDToken leaves email, email_verified and name out of the next
+// ID token; they remain available from userinfo.
+func (p *IdP) OmitEmailFromIDToken() { p.knob(func(s *spoil) { s.noEmail = true }) }
+
+func (p *IdP) knob(f func(*spoil)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f(&p.next)
+}
+
+// Deny makes the next authorization request redirect back with
+// error=code (e.g. "access_denied") instead of a code.
+func (p *IdP) Deny(code string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.deny = code
+}
+
+// FailDiscovery makes the next n discovery requests fail with 503.
+func (p *IdP) FailDiscovery(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failDiscovery = n
+}
+
+// RotateKey signs from now on with a fresh key under a new kid. The JWKS
+// publishes the new key and the previous one.
+func (p *IdP) RotateKey(t testing.TB) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := p.newKey(t)
+	p.keys = []signingKey{k, p.keys[0]}
+}
+
+// Advance moves the provider's clock (code expiry, token iat/exp) by d.
+func (p *IdP) Advance(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.offset += d
+}
+
+// TokenRequests is the number of requests made to the token endpoint.
+func (p *IdP) TokenRequests() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tokenRequests
+}
+
+// AuthorizeRequests is the number of requests made to the authorization
+// endpoint.
+func (p *IdP) AuthorizeRequests() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.authorizeCount
+}
+
+// DiscoveryRequests is the number of discovery document requests.
+func (p *IdP) DiscoveryRequests() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.discoveryCount
+}
+
+// UserinfoRequests is the number of requests to the userinfo endpoint.
+func (p *IdP) UserinfoRequests() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.userinfoRequests
+}
+
+// LastAuthorizeQuery is a copy of the last authorization request's query.
+func (p *IdP) LastAuthorizeQuery() url.Values {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return cloneValues(p.lastAuthorize)
+}
+
+// LastTokenRequest is a copy of the last token request's form and whether it
+// authenticated with HTTP Basic (client_secret_basic).
+func (p *IdP) LastTokenRequest() (form url.Values, basic bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return cloneValues(p.lastTokenForm), p.lastTokenBasic
+}
+
+func cloneValues(v url.Values) url.Values {
+	if v == nil {
+		return nil
+	}
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = slices.Clone(vs)
+	}
+	return out
+}
+
+func (p *IdP) now() time.Time { return time.Now().Add(p.offset) }
+
+// lookupClient must be called with p.mu held.
+func (p *IdP) lookupClient(id string) (client, bool) {
+	if id == p.client.id {
+		return p.client, true
+	}
+	c, ok := p.extraClients[id]
+	return c, ok
+}
+
+func randomToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b) // never fails
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func oauthError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+func (p *IdP) discovery(w http.ResponseWriter, _ *http.Request) {
+	p.mu.Lock()
+	p.discoveryCount++
+	fail := p.failDiscovery > 0
+	if fail {
+		p.failDiscovery--
+	}
+	p.mu.Unlock()
+	if fail {
+		http.Error(w, "discovery unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	base := p.srv.URL
+	writeJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                base,
+		"authorization_endpoint":                base + "/authorize",
+		"token_endpoint":                        base + "/token",
+		"jwks_uri":                              base + "/jwks",
+		"userinfo_endpoint":                     base + "/userinfo",
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"response_types_supported":              []string{"code"},
+		"subject_types_supported":               []string{"public"},
+		"grant_types_supported":                 []string{"authorization_code"},
+		"scopes_supported":                      []string{"openid", "email", "profile"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"claims_supported":                      []string{"iss", "sub", "aud", "exp", "iat", "nonce", "email", "email_verified", "name"},
+	})
+}
+
+func (p *IdP) jwks(w http.ResponseWriter, _ *http.Request) {
+	p.mu.Lock()
+	keys := slices.Clone(p.keys)
+	p.mu.Unlock()
+	type jwk struct {
+		Kty string `json:"kty"`
+		Use string `json:"use"`
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		N   string `json:"n"`
+		E   string `json:"e"`
+	}
+	set := struct {
+		Keys []jwk `json:"keys"`
+	}{}
+	for _, k := range keys {
+		pub := k.key.PublicKey
+		set.Keys = append(set.Keys, jwk{
+			Kty: "RSA", Use: "sig", Alg: "RS256", Kid: k.kid,
+			N: base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
+			E: base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
+		})
+	}
+	writeJSON(w, http.StatusOK, set)
+}
+
+// authorize implements the authorization endpoint. Errors about the client
+// or the redirect URI are shown to the "user" (400); all others are sent
+// back to the redirect URI as RFC 6749 error responses.
+func (p *IdP) authorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.authorizeCount++
+	p.lastAuthorize = cloneValues(q)
+
+	c, ok := p.lookupClient(q.Get("client_id"))
+	if !ok {
+		http.Error(w, "unknown client_id", http.StatusBadRequest)
+		return
+	}
+	redirectURI := q.Get("redirect_uri")
+	if !slices.Contains(c.redirectURIs, redirectURI) {
+		http.Error(w, "redirect_uri not registered", http.StatusBadRequest)
+		return
+	}
+	target, err := url.Parse(redirectURI)
+	if err != nil {
+		http.Error(w, "bad redirect_uri", http.StatusBadRequest)
+		return
+	}
+	back := func(v url.Values) {
+		if s := q.Get("state"); s != "" {
+			v.Set("state", s)
+		}
+		tq := target.Query()
+		for k, vs := range v {
+			tq[k] = vs
+		}
+		target.RawQuery = tq.Encode()
+		http.Redirect(w, r, target.String(), http.StatusFound)
+	}
+	fail := func(code, desc string) {
+		back(url.Values{"error": {code}, "error_description": {desc}})
+	}
+	switch {
+	case q.Get("response_type") != "code":
+		fail("unsupported_response_type", "only response_type=code")
+	case q.Get("state") == "":
+		fail("invalid_request", "state required")
+	case q.Get("code_challenge") == "":
+		fail("invalid_request", "code_challenge required")
+	case q.Get("code_challenge_method") != "S256":
+		fail("invalid_request", "code_challenge_method must be S256")
+	case p.deny != "":
+		code := p.deny
+		p.deny = ""
+		fail(code, "the user said no")
+	default:
+		code := randomToken()
+		p.codes[code] = authCode{
+			clientID:    c.id,
+			redirectURI: redirectURI,
+			challenge:   q.Get("code_challenge"),
+			nonce:       q.Get("nonce"),
+			scope:       q.Get("scope"),
+			user:        p.user,
+			expires:     p.now().Add(CodeTTL),
+		}
+		back(url.Values{"code": {code}})
+	}
+}
+
+// token implements the token endpoint for grant_type=authorization_code.
+func (p *IdP) token(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "bad form")
+		return
+	}
+	form := r.PostForm
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tokenRequests++
+	p.lastTokenForm = cloneValues(form)
+
+	// Client authentication: client_secret_basic or client_secret_post.
+	id, secret, basic := r.BasicAuth()
+	p.lastTokenBasic = basic
+	if basic {
+		// RFC 6749 §2.3.1: both are form-urlencoded before Basic encoding.
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil {
+			w.Header().Set("WWW-Authenticate", `Basic realm="testidp"`)
+			oauthError(w, http.StatusUnauthorized, "invalid_client", "bad basic credentials")
+			return
+		}
+	} else {
+		id, secret = form.Get("client_id"), form.Get("client_secret")
+	}
+	c, ok := p.lookupClient(id)
+	if !ok || secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(c.secret)) != 1 {
+		if basic {
+			w.Header().Set("WWW-Authenticate", `Basic realm="testidp"`)
+		}
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+		return
+	}
+	if form.Get("grant_type") != "authorization_code" {
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only authorization_code")
+		return
+	}
+
+	code := form.Get("code")
+	ac, ok := p.codes[code]
+	delete(p.codes, code) // single use, whatever happens next
+	now := p.now()
+	switch {
+	case !ok:
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "unknown or used code")
+		return
+	case ac.clientID != c.id:
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "code issued to another client")
+		return
+	case !now.Before(ac.expires):
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "code expired")
+		return
+	case form.Get("redirect_uri") != ac.redirectURI:
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "redirect_uri mismatch")
+		return
+	}
+	verifier := form.Get("code_verifier")
+	sum := sha256.Sum256([]byte(verifier))
+	if verifier == "" || subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(ac.challenge)) != 1 {
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "PKCE verification failed")
+		return
+	}
+
+	at := randomToken()
+	p.tokens[at] = accessToken{clientID: c.id, user: ac.user, expires: now.Add(TokenTTL)}
+	resp := map[string]any{
+		"access_token": at,
+		"token_type":   "Bearer",
+		"expires_in":   int(TokenTTL / time.Second),
+		"scope":        ac.scope,
+	}
+	if slices.Contains(strings.Fields(ac.scope), "openid") {
+		idt, err := p.idToken(ac, now)
+		if err != nil {
+			oauthError(w, http.StatusInternalServerError, "server_error", "signing failed")
+			return
+		}
+		resp["id_token"] = idt
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// idToken signs the ID token for ac, applying and resetting the knobs. It
+// must be called with p.mu held.
+func (p *IdP) idToken(ac authCode, now time.Time) (string, error) {
+	s := p.next
+	p.next = spoil{}
+	claims := jwt.MapClaims{
+		"iss": p.srv.URL,
+		"sub": ac.user.Subject,
+		"aud": ac.clientID,
+		"iat": now.Unix(),
+		"exp": now.Add(TokenTTL).Unix(),
+	}
+	if ac.nonce != "" {
+		claims["nonce"] = ac.nonce
+	}
+	if s.wrongNonce {
+		claims["nonce"] = "not-the-nonce-" + randomToken()
+	}
+	if !s.noEmail {
+		claims["email"] = ac.user.Email
+		claims["email_verified"] = ac.user.EmailVerified
+		claims["name"] = ac.user.Name
+	}
+	if s.wrongAudience {
+		claims["aud"] = "some-other-client"
+	}
+	if s.wrongIssuer {
+		claims["iss"] = "https://evil.example.test"
+	}
+	if s.expired {
+		claims["iat"] = now.Add(-2 * time.Hour).Unix()
+		claims["exp"] = now.Add(-time.Hour).Unix()
+	}
+	key := p.keys[0]
+	if s.otherKey {
+		if p.otherKey == nil {
+			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				return "", err
+			}
+			p.otherKey = &signingKey{key: k}
+		}
+		key = signingKey{kid: key.kid, key: p.otherKey.key}
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	tok.Header["kid"] = key.kid
+	return tok.SignedString(key.key)
+}
+
+// bearer returns the user behind the request's access token, taken from
+// "Authorization: Bearer x" or "Authorization: token x" (GitHub style), or
+// from the access_token query parameter when allowQuery (Facebook style).
+func (p *IdP) bearer(r *http.Request, allowQuery bool) (User, bool) {
+	u, _, _, ok := p.bearerToken(r, allowQuery)
+	return u, ok
+}
+
+// bearerToken is bearer that also returns the raw token and the secret of
+// the client it was issued to.
+func (p *IdP) bearerToken(r *http.Request, allowQuery bool) (User, string, string, bool) {
+	var tok string
+	auth := r.Header.Get("Authorization")
+	if scheme, rest, ok := strings.Cut(auth, " "); ok && (strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "token")) {
+		tok = strings.TrimSpace(rest)
+	} else if allowQuery {
+		tok = r.URL.Query().Get("access_token")
+	}
+	if tok == "" {
+		return User{}, "", "", false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	at, ok := p.tokens[tok]
+	if !ok || !p.now().Before(at.expires) {
+		return User{}, "", "", false
+	}
+	c, _ := p.lookupClient(at.clientID)
+	return at.user, tok, c.secret, true
+}
+
+func unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
+}
+
+func (p *IdP) userinfo(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	p.userinfoRequests++
+	p.mu.Unlock()
+	u, ok := p.bearer(r, false)
+	if !ok {
+		unauthorized(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"sub": u.Subject, "email": u.Email, "email_verified": u.EmailVerified, "name": u.Name,
+	})
+}
+
+func githubID(u User) int64 {
+	if n, err := strconv.ParseInt(u.Subject, 10, 64); err == nil {
+		return n
+	}
+	return GitHubID
+}
+
+func githubLogin(u User) string {
+	if local, _, ok := strings.Cut(u.Email, "@"); ok && local != "" {
+		return local
+	}
+	return "alice"
+}
+
+// githubUser fakes GET https://api.github.com/user.
+func (p *IdP) githubUser(w http.ResponseWriter, r *http.Request) {
+	u, ok := p.bearer(r, false)
+	if !ok {
+		unauthorized(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": githubID(u), "login": githubLogin(u), "name": u.Name, "email": GitHubPublicEmail,
+	})
+}
+
+// githubEmails fakes GET https://api.github.com/user/emails: a verified
+// secondary address first, then the user's address as primary with its
+// verification state.
+func (p *IdP) githubEmails(w http.ResponseWriter, r *http.Request) {
+	u, ok := p.bearer(r, false)
+	if !ok {
+		unauthorized(w)
+		return
+	}
+	type email struct {
+		Email    string `json:"email"`
+		Primary  bool   `json:"primary"`
+		Verified bool   `json:"verified"`
+	}
+	writeJSON(w, http.StatusOK, []email{
+		{Email: GitHubSecondaryEmail, Primary: false, Verified: true},
+		{Email: u.Email, Primary: true, Verified: u.EmailVerified},
+	})
+}
+
+// facebookMe fakes GET https://graph.facebook.com/vX/me?fields=id,name,email.
+// An appsecret_proof parameter, when present, must be
+// hex(HMAC-SHA256(key=client secret, access token)).
+func (p *IdP) facebookMe(w http.ResponseWriter, r *http.Request) {
+	u, tok, secret, ok := p.bearerToken(r, true)
+	if !ok {
+		unauthorized(w)
+		return
+	}
+	if proof := r.URL.Query().Get("appsecret_proof"); proof != "" {
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(tok))
+		if !hmac.Equal([]byte(proof), []byte(hex.EncodeToString(m.Sum(nil)))) {
+			writeJSON(w, http.StatusBadRequest, map[string]any{
+				"error": map[string]string{"message": "invalid appsecret_proof", "type": "GraphMethodException"},
+			})
+			return
+		}
+	}
+	fields := strings.Split(r.URL.Query().Get("fields"), ",")
+	if r.URL.Query().Get("fields") == "" {
+		fields = []string{"id", "name"}
+	}
+	out := map[string]any{}
+	for _, f := range fields {
+		switch f {
+		case "id":
+			out["id"] = u.Subject
+		case "name":
+			out["name"] = u.Name
+		case "email":
+			out["email"] = u.Email
+		default:
+			writeJSON(w, http.StatusBadRequest, map[string]any{
+				"error": map[string]string{"message": fmt.Sprintf("unknown field %q", f), "type": "OAuthException"},
+			})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}

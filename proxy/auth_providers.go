@@ -1,0 +1,150 @@
+package proxy
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy/ldapauth"
+	"github.com/gatehouse-dev/gatehouse/proxy/oauth"
+	"github.com/gatehouse-dev/gatehouse/proxy/session"
+)
+
+// Reasons of the provider flows.
+const (
+	reasonOAuthLogin      = "oauth_login"
+	reasonOAuthRedirect   = "oauth_redirect"
+	reasonOAuthBadNext    = "oauth_bad_next"
+	reasonOAuthBadState   = "oauth_bad_state"
+	reasonOAuthDenied     = "oauth_denied"
+	reasonOAuthFailed     = "oauth_failed"
+	reasonOAuthBusy       = "oauth_busy"
+	reasonOAuthUnverified = "oauth_user_inactive"
+)
+
+// loginLDAP checks a username and password against the ldap block named by
+// the request's provider. A directory that cannot be reached is a 503, not
+// a wrong password.
+func (x *exchange) loginLDAP(app *policy.App, req loginRequest) (*session.Session, error) {
+	l, ok := x.snap().LDAP(req.Provider)
+	if !ok {
+		if _, isOAuth := x.snap().OAuth(req.Provider); isOAuth {
+			return nil, refuse(http.StatusBadRequest, reasonUnknownProvider,
+				errors.New("OAuth providers log in through "+AuthPrefix+"oauth/"+req.Provider+"/login"))
+		}
+		return nil, refuse(http.StatusBadRequest, reasonUnknownProvider, nil)
+	}
+	ctx, cancel := x.loginContext()
+	defer cancel()
+	select {
+	case x.srv.pwSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, refuse(http.StatusServiceUnavailable, reasonBusy, ctx.Err())
+	}
+	entry, err := ldapauth.Authenticate(ctx, ldapConfig(l.Spec()), req.Username, req.Password)
+	<-x.srv.pwSem
+	switch {
+	case errors.Is(err, ldapauth.ErrInvalidCredentials):
+		return nil, refuse(http.StatusUnauthorized, reasonInvalidCredentials, nil)
+	case err != nil:
+		return nil, refuse(http.StatusServiceUnavailable, reasonDirectoryDown, err)
+	}
+	return &session.Session{
+		Subject: entry.Username, App: app.Name(), Provider: l.Name(), Groups: entry.Groups, Email: entry.Email,
+	}, nil
+}
+
+func ldapConfig(s policy.LDAPSpec) ldapauth.Config {
+	return ldapauth.Config{
+		Name: s.Name, URL: s.URL, StartTLS: s.StartTLS, RootCAs: s.RootCAs,
+		BindDN: s.BindDN, BindPassword: s.BindPassword,
+		UserBase: s.UserBase, UserFilter: s.UserFilter,
+		GroupBase: s.GroupBase, GroupFilter: s.GroupFilter, GroupAttr: s.GroupAttr,
+		EmailAttr: s.EmailAttr, Timeout: s.Timeout,
+	}
+}
+
+func oauthConfig(s policy.OAuthSpec) oauth.Config {
+	return oauth.Config{
+		Name: s.Name, Provider: s.Provider, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
+		RedirectURL: s.RedirectURL, Issuer: s.Issuer, Scopes: s.Scopes,
+		AuthURL: s.AuthURL, TokenURL: s.TokenURL, APIURL: s.APIURL,
+	}
+}
+
+// authOAuth serves /auth/oauth/{name}/login and /auth/oauth/{name}/callback.
+func (x *exchange) authOAuth(rest string) error {
+	name, action, _ := strings.Cut(rest, "/")
+	o, ok := x.snap().OAuth(name)
+	if !ok || (action != "login" && action != "callback") {
+		return refuse(http.StatusNotFound, reasonNoEndpoint, nil)
+	}
+	if err := x.needMethod(http.MethodGet); err != nil {
+		return err
+	}
+	x.ident.App = o.App()
+	cfg := oauthConfig(o.Spec())
+	ctx, cancel := x.loginContext()
+	defer cancel()
+	if action == "login" {
+		err := x.srv.flows.Begin(ctx, x.w, x.r, cfg, x.r.URL.Query().Get("next"), x.secure())
+		if err != nil {
+			return oauthFailure(err)
+		}
+		x.status, x.decision.Reason = http.StatusFound, reasonOAuthRedirect
+		return nil
+	}
+	id, next, err := x.srv.flows.Complete(ctx, x.w, x.r, cfg)
+	if err != nil {
+		return oauthFailure(err)
+	}
+	s, err := x.oauthSession(o, id)
+	if err != nil {
+		return err
+	}
+	x.ident.User = s.Subject
+	keys := x.gen.keys
+	token, err := x.srv.sessions.Issue(keys, s)
+	if err != nil {
+		return refuse(http.StatusInternalServerError, reasonInternal, err)
+	}
+	x.setSessionCookie(token, s.AuthTime.Add(keys.RefreshTTL()))
+	h := x.w.Header()
+	h["Cache-Control"] = []string{"no-store"}
+	h["Location"] = []string{next}
+	x.status, x.decision.Reason = http.StatusFound, reasonOAuthLogin
+	x.w.WriteHeader(http.StatusFound)
+	return nil
+}
+
+// oauthSession maps a provider identity to a session. A verified email
+// that belongs to a local user makes it that user's session (with that
+// user's roles); anyone else is the provider's subject with the block's
+// default_role.
+func (x *exchange) oauthSession(o *policy.OAuth, id oauth.Identity) (*session.Session, error) {
+	s := &session.Session{App: o.App().Name(), Provider: o.Name(), Subject: id.Subject, Email: id.Email}
+	if id.Email != "" && id.EmailVerified {
+		if u, ok := x.snap().UserByEmail(id.Email); ok {
+			if !u.Active() {
+				return nil, refuse(http.StatusForbidden, reasonOAuthUnverified, nil)
+			}
+			s.Subject, s.Local = u.Name(), true
+		}
+	}
+	return s, nil
+}
+
+func oauthFailure(err error) *Error {
+	switch {
+	case errors.Is(err, oauth.ErrBadNext):
+		return refuse(http.StatusBadRequest, reasonOAuthBadNext, err)
+	case errors.Is(err, oauth.ErrBadState):
+		return refuse(http.StatusBadRequest, reasonOAuthBadState, err)
+	case errors.Is(err, oauth.ErrDenied):
+		return refuse(http.StatusUnauthorized, reasonOAuthDenied, err)
+	case errors.Is(err, oauth.ErrBusy):
+		return refuse(http.StatusServiceUnavailable, reasonOAuthBusy, err)
+	}
+	return refuse(http.StatusBadGateway, reasonOAuthFailed, err)
+}

@@ -1,0 +1,202 @@
+package oauth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// flexBool is a JSON boolean that some providers send as "true"/"false".
+type flexBool bool
+
+func (b *flexBool) UnmarshalJSON(data []byte) error {
+	switch string(data) {
+	case "true", `"true"`:
+		*b = true
+	case "false", `"false"`, "null":
+		*b = false
+	default:
+		return errors.New("invalid boolean")
+	}
+	return nil
+}
+
+// profileClaims are the ID token and userinfo claims gatehouse uses.
+type profileClaims struct {
+	Subject       string   `json:"sub"`
+	Email         string   `json:"email"`
+	EmailVerified flexBool `json:"email_verified"`
+	Name          string   `json:"name"`
+}
+
+// oidcIdentity verifies the ID token in tok and the nonce. When the ID
+// token carries no email, the userinfo endpoint is asked (and must report
+// the same subject).
+func (f *Flows) oidcIdentity(ctx context.Context, cfg Config, p *resolved, tok *oauth2.Token, nonce string) (Identity, error) {
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return Identity{}, f.providerErr(cfg, "token response without id_token", nil)
+	}
+	verifier := p.oidc.Verifier(&oidc.Config{ClientID: cfg.ClientID, Now: f.now})
+	idt, err := verifier.Verify(ctx, raw)
+	if err != nil {
+		// go-oidc's messages name the failed check, never the token.
+		return Identity{}, f.providerErr(cfg, "id token rejected", err)
+	}
+	if nonce == "" || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
+		return Identity{}, f.providerErr(cfg, "id token rejected: nonce mismatch", nil)
+	}
+	var c profileClaims
+	if err := idt.Claims(&c); err != nil {
+		return Identity{}, f.providerErr(cfg, "id token claims", err)
+	}
+	if idt.Subject == "" {
+		return Identity{}, f.providerErr(cfg, "id token without subject", nil)
+	}
+	if c.Email == "" && p.oidc.UserInfoEndpoint() != "" {
+		var ui profileClaims
+		if err := f.getJSON(ctx, p.oidc.UserInfoEndpoint(), tok.AccessToken, nil, &ui); err != nil {
+			return Identity{}, f.providerErr(cfg, "userinfo", err)
+		}
+		if ui.Subject != idt.Subject {
+			return Identity{}, f.providerErr(cfg, "userinfo subject differs from the id token's", nil)
+		}
+		c.Email, c.EmailVerified = ui.Email, ui.EmailVerified
+		if c.Name == "" {
+			c.Name = ui.Name
+		}
+	}
+	return Identity{Subject: idt.Subject, Email: c.Email, EmailVerified: bool(c.EmailVerified), Name: c.Name}, nil
+}
+
+// githubIdentity reads GET /user and GET /user/emails. The email is the
+// primary one, verified or not (EmailVerified says which). Without access
+// to /user/emails (403/404: scope not granted) the public profile email is
+// used, unverified.
+func (f *Flows) githubIdentity(ctx context.Context, cfg Config, p *resolved, tok *oauth2.Token) (Identity, error) {
+	var user struct {
+		ID    int64  `json:"id"`
+		Login string `json:"login"`
+		Name  string `json:"name"`
+		Email string `json:"email"`
+	}
+	if err := f.getJSON(ctx, p.apiURL+"/user", tok.AccessToken, githubHeader(), &user); err != nil {
+		return Identity{}, f.providerErr(cfg, "github user", err)
+	}
+	if user.ID == 0 {
+		return Identity{}, f.providerErr(cfg, "github user without id", nil)
+	}
+	id := Identity{Subject: strconv.FormatInt(user.ID, 10), Name: orDefault(user.Name, user.Login)}
+
+	var emails []struct {
+		Email    string `json:"email"`
+		Primary  bool   `json:"primary"`
+		Verified bool   `json:"verified"`
+	}
+	err := f.getJSON(ctx, p.apiURL+"/user/emails", tok.AccessToken, githubHeader(), &emails)
+	var se *statusError
+	switch {
+	case errors.As(err, &se) && (se.code == http.StatusForbidden || se.code == http.StatusNotFound):
+		id.Email = user.Email
+	case err != nil:
+		return Identity{}, f.providerErr(cfg, "github emails", err)
+	default:
+		for _, e := range emails {
+			if e.Primary {
+				id.Email, id.EmailVerified = e.Email, e.Verified
+				break
+			}
+		}
+	}
+	return id, nil
+}
+
+// facebookIdentity reads GET /me?fields=id,name,email with an
+// appsecret_proof. Facebook only returns confirmed addresses, so the email
+// counts as verified.
+func (f *Flows) facebookIdentity(ctx context.Context, cfg Config, p *resolved, tok *oauth2.Token) (Identity, error) {
+	q := url.Values{"fields": {"id,name,email"}}
+	if cfg.ClientSecret != "" {
+		m := hmac.New(sha256.New, []byte(cfg.ClientSecret))
+		m.Write([]byte(tok.AccessToken))
+		q.Set("appsecret_proof", hex.EncodeToString(m.Sum(nil)))
+	}
+	var me struct {
+		ID    string `json:"id"`
+		Name  string `json:"name"`
+		Email string `json:"email"`
+	}
+	if err := f.getJSON(ctx, p.apiURL+"/me?"+q.Encode(), tok.AccessToken, nil, &me); err != nil {
+		return Identity{}, f.providerErr(cfg, "facebook me", err)
+	}
+	if me.ID == "" {
+		return Identity{}, f.providerErr(cfg, "facebook user without id", nil)
+	}
+	return Identity{Subject: me.ID, Email: me.Email, EmailVerified: me.Email != "", Name: me.Name}, nil
+}
+
+// statusError is a non-200 API response. The body is not kept.
+type statusError struct {
+	path string
+	code int
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("GET %s: HTTP %d", e.path, e.code)
+}
+
+// githubHeader asks the GitHub REST API for its documented media type and
+// version.
+func githubHeader() map[string]string {
+	return map[string]string{
+		"Accept":               "application/vnd.github+json",
+		"X-GitHub-Api-Version": "2022-11-28",
+	}
+}
+
+// getJSON GETs rawURL with the bearer token (and header) and decodes a JSON
+// body of at most maxBody bytes into out. Its errors carry neither the token
+// nor the query string nor the response body.
+func (f *Flows) getJSON(ctx context.Context, rawURL, token string, header map[string]string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return errors.New("bad API URL")
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return redactURL(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+		return &statusError{path: req.URL.Path, code: resp.StatusCode}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return fmt.Errorf("GET %s: reading body: %w", req.URL.Path, redactURL(err))
+	}
+	if len(body) > maxBody {
+		return fmt.Errorf("GET %s: response too large", req.URL.Path)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("GET %s: bad JSON response", req.URL.Path)
+	}
+	return nil
+}

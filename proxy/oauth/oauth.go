@@ -1,0 +1,580 @@
+// Package oauth runs the OAuth 2.0 / OpenID Connect login flow behind
+// gatehouse's /auth/oauth/{name}/login and /auth/oauth/{name}/callback
+// endpoints, with golang.org/x/oauth2 and github.com/coreos/go-oidc.
+//
+// [Flows.Begin] creates a single-use pending login (state, nonce, PKCE S256
+// verifier, return path) bound to the browser by a cookie and redirects to
+// the provider. [Flows.Complete] checks the callback against it, exchanges
+// the code and returns the [Identity] the provider vouches for: from a
+// verified ID token for "oidc" and "google", from the REST API for "github"
+// and "facebook". The provider's tokens never leave this package; making a
+// session out of the identity is the caller's business.
+package oauth
+
+import (
+	"container/list"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// Provider kinds accepted in Config.Provider.
+const (
+	ProviderOIDC     = "oidc"
+	ProviderGoogle   = "google"
+	ProviderGitHub   = "github"
+	ProviderFacebook = "facebook"
+)
+
+// Default endpoints of the built-in providers.
+const (
+	GoogleIssuer        = "https://accounts.google.com"
+	GitHubAuthURL       = "https://github.com/login/oauth/authorize"
+	GitHubTokenURL      = "https://github.com/login/oauth/access_token"
+	GitHubAPIURL        = "https://api.github.com"
+	FacebookAuthURL     = "https://www.facebook.com/v22.0/dialog/oauth"
+	FacebookTokenURL    = "https://graph.facebook.com/v22.0/oauth/access_token"
+	FacebookGraphAPIURL = "https://graph.facebook.com/v22.0"
+)
+
+// CookiePrefix and CookiePath describe the binding cookie Begin sets: its
+// name is CookiePrefix followed by the sanitized Config.Name.
+const (
+	CookiePrefix = "gatehouse_oauth_"
+	CookiePath   = "/auth/oauth/"
+)
+
+// Defaults for Options.
+const (
+	DefaultStateTTL    = 10 * time.Minute
+	DefaultMaxPending  = 10000
+	DefaultHTTPTimeout = 10 * time.Second
+	// completeTimeout bounds all provider round trips of one Complete, in
+	// case Options.HTTPClient has no timeout of its own.
+	completeTimeout = 30 * time.Second
+	// maxBody caps provider API responses.
+	maxBody = 1 << 20
+)
+
+// Errors returned by Begin and Complete. Provider failures wrap ErrProvider;
+// the message never contains a token or the client secret.
+var (
+	// ErrBadNext means the "next" return path is not a safe relative path.
+	ErrBadNext = errors.New("oauth: unsafe return path")
+	// ErrBadState means the callback does not match a pending login of this
+	// browser: unknown, used, expired, for another provider block, from
+	// before a configuration change, or without the binding cookie.
+	ErrBadState = errors.New("oauth: invalid or expired login state")
+	// ErrDenied means the provider returned an error instead of a code,
+	// typically because the user declined.
+	ErrDenied = errors.New("oauth: login denied by the provider")
+	// ErrBusy means too many logins are pending; try again later.
+	ErrBusy = errors.New("oauth: too many pending logins")
+	// ErrProvider wraps failures talking to the provider or checking what
+	// it returned (exchange, ID token, nonce, API calls).
+	ErrProvider = errors.New("oauth: provider error")
+	// ErrConfig means the Config cannot be used (unknown provider, missing
+	// client id, redirect URL or issuer).
+	ErrConfig = errors.New("oauth: unusable configuration")
+)
+
+// Config is one `oauth "name"` block, already validated by the config
+// package.
+type Config struct {
+	// Name is the block label; it appears in cookie names and errors.
+	Name string
+	// Provider is "oidc", "google", "github" or "facebook".
+	Provider     string
+	ClientID     string
+	ClientSecret string
+	// RedirectURL is the absolute callback URL registered at the provider.
+	RedirectURL string
+	// Issuer is required for oidc; google defaults to GoogleIssuer.
+	Issuer string
+	// Scopes default to ["openid","email","profile"] for oidc and google
+	// (which always get "openid"), ["read:user","user:email"] for github and
+	// ["email","public_profile"] for facebook.
+	Scopes []string
+	// AuthURL and TokenURL override the provider's endpoints (for oidc and
+	// google, those found by discovery). APIURL is the REST API base for
+	// github (e.g. https://github.example.com/api/v3) and the Graph API
+	// base for facebook.
+	AuthURL, TokenURL, APIURL string
+}
+
+// Identity is what the provider vouches for.
+type Identity struct {
+	Provider      string // Config.Provider
+	Subject       string // stable user id at the provider
+	Email         string
+	EmailVerified bool
+	Name          string
+}
+
+// Options configures a Flows.
+type Options struct {
+	// HTTPClient talks to the providers; nil means a client with a 10s
+	// timeout.
+	HTTPClient *http.Client
+	// StateTTL is how long a login may take; default 10m.
+	StateTTL time.Duration
+	// MaxPending bounds the pending logins; when full, Begin fails with
+	// ErrBusy. Default 10000.
+	MaxPending int
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Flows holds pending logins and discovered OIDC providers. It is safe for
+// concurrent use and meant to live for the whole process, across
+// configuration reloads. It starts no goroutines.
+type Flows struct {
+	client *http.Client
+	ttl    time.Duration
+	max    int
+	now    func() time.Time
+
+	mu        sync.Mutex
+	pending   map[string]*list.Element // state → element holding *pending
+	order     *list.List               // *pending, in creation order
+	providers map[string]*oidc.Provider
+}
+
+// pending is one login between Begin and Complete.
+type pending struct {
+	state       string
+	name        string
+	fingerprint [sha256.Size]byte
+	binding     [sha256.Size]byte // SHA-256 of the binding cookie value
+	nonce       string
+	verifier    string
+	next        string
+	expires     time.Time
+}
+
+// NewFlows returns an empty Flows.
+func NewFlows(opts Options) *Flows {
+	f := &Flows{
+		client:    opts.HTTPClient,
+		ttl:       opts.StateTTL,
+		max:       opts.MaxPending,
+		now:       opts.Now,
+		pending:   map[string]*list.Element{},
+		order:     list.New(),
+		providers: map[string]*oidc.Provider{},
+	}
+	if f.client == nil {
+		f.client = &http.Client{Timeout: DefaultHTTPTimeout}
+	}
+	if f.ttl <= 0 {
+		f.ttl = DefaultStateTTL
+	}
+	if f.max <= 0 {
+		f.max = DefaultMaxPending
+	}
+	if f.now == nil {
+		f.now = time.Now
+	}
+	return f
+}
+
+// Pending is the number of logins begun and neither completed nor pruned.
+func (f *Flows) Pending() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.pending)
+}
+
+// Begin starts a login. It checks next with SafeNext (ErrBadNext), records
+// a single-use pending login {state, nonce, PKCE S256 verifier, next,
+// configuration fingerprint, expiry}, sets the binding cookie (HttpOnly,
+// SameSite=Lax, Secure when secure, Path CookiePath, Max-Age StateTTL) and
+// redirects (302) to the provider's authorization URL with state, nonce
+// (oidc, google) and code_challenge with method S256. For oidc and google
+// the first Begin per issuer fetches the discovery document.
+//
+// On error nothing has been written to w.
+func (f *Flows) Begin(ctx context.Context, w http.ResponseWriter, r *http.Request, cfg Config, next string, secure bool) error {
+	next, ok := SafeNext(next)
+	if !ok {
+		return ErrBadNext
+	}
+	p, err := f.resolve(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	binding := randomString()
+	pend := &pending{
+		state:       randomString(),
+		name:        cfg.Name,
+		fingerprint: p.fingerprint,
+		binding:     sha256.Sum256([]byte(binding)),
+		verifier:    oauth2.GenerateVerifier(),
+		next:        next,
+	}
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(pend.verifier)}
+	if p.oidc != nil {
+		pend.nonce = randomString()
+		opts = append(opts, oidc.Nonce(pend.nonce))
+	}
+	if err := f.insert(pend); err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     CookieName(cfg.Name),
+		Value:    binding,
+		Path:     CookiePath,
+		MaxAge:   max(1, int(f.ttl/time.Second)),
+		HttpOnly: true,
+		Secure:   secure,
+		SameSite: http.SameSiteLaxMode,
+	})
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, p.oauth2.AuthCodeURL(pend.state, opts...), http.StatusFound)
+	return nil
+}
+
+// Complete handles the provider's redirect back to the callback. The state
+// must name a pending login that has not expired, was begun for the same
+// cfg.Name and configuration, and matches the binding cookie; it is
+// consumed by the first attempt, successful or not. Then an "error"
+// parameter gives ErrDenied; otherwise the code is exchanged with the PKCE
+// verifier and the identity established: for oidc and google from the ID
+// token, verified with go-oidc (signature against the discovered JWKS,
+// issuer, audience = client id, expiry) and checked for the nonce; for
+// github from /user and /user/emails (the primary verified address); for
+// facebook from /me (whose email counts as verified).
+//
+// Complete clears the binding cookie. It returns the identity and the
+// return path given to Begin.
+func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Request, cfg Config) (Identity, string, error) {
+	cookieName := CookieName(cfg.Name)
+	http.SetCookie(w, &http.Cookie{
+		Name:     cookieName,
+		Value:    "",
+		Path:     CookiePath,
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   r.TLS != nil,
+		SameSite: http.SameSiteLaxMode,
+	})
+	w.Header().Set("Cache-Control", "no-store")
+
+	q := r.URL.Query()
+	pend := f.take(q.Get("state"))
+	switch {
+	case pend == nil:
+		return Identity{}, "", fmt.Errorf("%w: unknown or already used state", ErrBadState)
+	case !f.now().Before(pend.expires):
+		return Identity{}, "", fmt.Errorf("%w: state expired", ErrBadState)
+	case pend.name != cfg.Name:
+		return Identity{}, "", fmt.Errorf("%w: state belongs to another provider block", ErrBadState)
+	}
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return Identity{}, "", fmt.Errorf("%w: binding cookie missing", ErrBadState)
+	}
+	if sum := sha256.Sum256([]byte(c.Value)); subtle.ConstantTimeCompare(sum[:], pend.binding[:]) != 1 {
+		return Identity{}, "", fmt.Errorf("%w: binding cookie does not match", ErrBadState)
+	}
+	if fp := fingerprint(cfg); subtle.ConstantTimeCompare(fp[:], pend.fingerprint[:]) != 1 {
+		return Identity{}, "", fmt.Errorf("%w: configuration changed during login", ErrBadState)
+	}
+	if e := q.Get("error"); e != "" {
+		return Identity{}, "", fmt.Errorf("%w: oauth %q: %s", ErrDenied, cfg.Name, sanitize(e, 64))
+	}
+	code := q.Get("code")
+	if code == "" {
+		return Identity{}, "", f.providerErr(cfg, "callback without code", nil)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, completeTimeout)
+	defer cancel()
+	p, err := f.resolve(ctx, cfg)
+	if err != nil {
+		return Identity{}, "", err
+	}
+	ctx = oidc.ClientContext(ctx, f.client)
+	tok, err := p.oauth2.Exchange(ctx, code, oauth2.VerifierOption(pend.verifier))
+	if err != nil {
+		return Identity{}, "", f.exchangeErr(cfg, err)
+	}
+	var id Identity
+	switch cfg.Provider {
+	case ProviderOIDC, ProviderGoogle:
+		id, err = f.oidcIdentity(ctx, cfg, p, tok, pend.nonce)
+	case ProviderGitHub:
+		id, err = f.githubIdentity(ctx, cfg, p, tok)
+	case ProviderFacebook:
+		id, err = f.facebookIdentity(ctx, cfg, p, tok)
+	}
+	if err != nil {
+		return Identity{}, "", err
+	}
+	id.Provider = cfg.Provider
+	return id, pend.next, nil
+}
+
+// insert records p, pruning expired logins first; ErrBusy when full.
+func (f *Flows) insert(p *pending) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	for e := f.order.Front(); e != nil; e = f.order.Front() {
+		old := e.Value.(*pending)
+		if now.Before(old.expires) {
+			break
+		}
+		f.order.Remove(e)
+		delete(f.pending, old.state)
+	}
+	if len(f.pending) >= f.max {
+		return ErrBusy
+	}
+	p.expires = now.Add(f.ttl)
+	f.pending[p.state] = f.order.PushBack(p)
+	return nil
+}
+
+// take removes and returns the pending login for state, or nil.
+func (f *Flows) take(state string) *pending {
+	if state == "" {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e, ok := f.pending[state]
+	if !ok {
+		return nil
+	}
+	delete(f.pending, state)
+	f.order.Remove(e)
+	return e.Value.(*pending)
+}
+
+// resolved is a Config turned into something that can run a flow.
+type resolved struct {
+	oauth2      *oauth2.Config
+	oidc        *oidc.Provider // oidc and google only
+	apiURL      string         // github and facebook only
+	fingerprint [sha256.Size]byte
+}
+
+// resolve validates cfg, applies defaults and, for oidc and google, gets
+// the discovered provider.
+func (f *Flows) resolve(ctx context.Context, cfg Config) (*resolved, error) {
+	if cfg.ClientID == "" || cfg.RedirectURL == "" {
+		return nil, fmt.Errorf("%w: oauth %q: client id and redirect URL are required", ErrConfig, cfg.Name)
+	}
+	p := &resolved{
+		oauth2: &oauth2.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			RedirectURL:  cfg.RedirectURL,
+			Scopes:       scopes(cfg),
+		},
+		fingerprint: fingerprint(cfg),
+	}
+	switch cfg.Provider {
+	case ProviderOIDC, ProviderGoogle:
+		issuer := issuer(cfg)
+		if issuer == "" {
+			return nil, fmt.Errorf("%w: oauth %q: issuer is required", ErrConfig, cfg.Name)
+		}
+		op, err := f.discover(ctx, issuer)
+		if err != nil {
+			return nil, f.providerErr(cfg, "discovery", err)
+		}
+		p.oidc = op
+		p.oauth2.Endpoint = op.Endpoint()
+	case ProviderGitHub:
+		p.oauth2.Endpoint = oauth2.Endpoint{AuthURL: GitHubAuthURL, TokenURL: GitHubTokenURL}
+		p.apiURL = orDefault(cfg.APIURL, GitHubAPIURL)
+	case ProviderFacebook:
+		p.oauth2.Endpoint = oauth2.Endpoint{AuthURL: FacebookAuthURL, TokenURL: FacebookTokenURL}
+		p.apiURL = orDefault(cfg.APIURL, FacebookGraphAPIURL)
+	default:
+		return nil, fmt.Errorf("%w: oauth %q: unknown provider %q", ErrConfig, cfg.Name, cfg.Provider)
+	}
+	if cfg.AuthURL != "" {
+		p.oauth2.Endpoint.AuthURL = cfg.AuthURL
+	}
+	if cfg.TokenURL != "" {
+		p.oauth2.Endpoint.TokenURL = cfg.TokenURL
+	}
+	p.apiURL = strings.TrimSuffix(p.apiURL, "/")
+	return p, nil
+}
+
+// discover returns the cached provider for issuer, or fetches its discovery
+// document. Failures are not cached.
+func (f *Flows) discover(ctx context.Context, issuer string) (*oidc.Provider, error) {
+	f.mu.Lock()
+	op := f.providers[issuer]
+	f.mu.Unlock()
+	if op != nil {
+		return op, nil
+	}
+	op, err := oidc.NewProvider(oidc.ClientContext(ctx, f.client), issuer)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if cached := f.providers[issuer]; cached != nil {
+		return cached, nil // another goroutine won the race; keep one key set
+	}
+	f.providers[issuer] = op
+	return op, nil
+}
+
+func issuer(cfg Config) string {
+	if cfg.Provider == ProviderGoogle {
+		return orDefault(cfg.Issuer, GoogleIssuer)
+	}
+	return cfg.Issuer
+}
+
+func scopes(cfg Config) []string {
+	s := slices.Clone(cfg.Scopes)
+	switch cfg.Provider {
+	case ProviderOIDC, ProviderGoogle:
+		if len(s) == 0 {
+			s = []string{oidc.ScopeOpenID, "email", "profile"}
+		} else if !slices.Contains(s, oidc.ScopeOpenID) {
+			s = append([]string{oidc.ScopeOpenID}, s...)
+		}
+	case ProviderGitHub:
+		if len(s) == 0 {
+			s = []string{"read:user", "user:email"}
+		}
+	case ProviderFacebook:
+		if len(s) == 0 {
+			s = []string{"email", "public_profile"}
+		}
+	}
+	return s
+}
+
+// fingerprint identifies the parts of cfg a pending login depends on. The
+// client secret is left out: rotating it does not invalidate codes.
+func fingerprint(cfg Config) [sha256.Size]byte {
+	h := sha256.New()
+	field := func(s string) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	for _, s := range []string{cfg.Provider, cfg.ClientID, cfg.RedirectURL, issuer(cfg), cfg.AuthURL, cfg.TokenURL, cfg.APIURL} {
+		field(s)
+	}
+	for _, s := range scopes(cfg) {
+		field(s)
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// CookieName is the binding cookie's name for the block called name:
+// CookiePrefix plus name, with bytes outside [A-Za-z0-9_-] replaced by "_"
+// and, if anything was replaced, a hash suffix so that distinct names keep
+// distinct cookies.
+func CookieName(name string) string {
+	b := []byte(name)
+	changed := name == ""
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			b[i] = '_'
+			changed = true
+		}
+	}
+	if changed {
+		sum := sha256.Sum256([]byte(name))
+		return CookiePrefix + string(b) + "_" + hex.EncodeToString(sum[:4])
+	}
+	return CookiePrefix + name
+}
+
+// randomString returns 256 random bits, base64url-encoded (43 bytes).
+func randomString() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never returns an error
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func orDefault(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
+}
+
+// sanitize keeps printable ASCII of untrusted text and cuts it to n bytes.
+func sanitize(s string, n int) string {
+	b := make([]byte, 0, min(len(s), n))
+	for i := 0; i < len(s) && len(b) < n; i++ {
+		if c := s[i]; c >= 0x20 && c < 0x7f {
+			b = append(b, c)
+		} else {
+			b = append(b, '?')
+		}
+	}
+	return string(b)
+}
+
+// providerErr wraps ErrProvider. err, when given, is wrapped too; callers
+// pass only errors that cannot contain a token or the secret.
+func (f *Flows) providerErr(cfg Config, what string, err error) error {
+	if err == nil {
+		return fmt.Errorf("%w: oauth %q: %s", ErrProvider, cfg.Name, what)
+	}
+	return fmt.Errorf("%w: oauth %q: %s: %w", ErrProvider, cfg.Name, what, redactURL(err))
+}
+
+// exchangeErr reports a failed code exchange without the response body.
+func (f *Flows) exchangeErr(cfg Config, err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		msg := "token exchange failed"
+		if re.Response != nil {
+			msg += fmt.Sprintf(": HTTP %d", re.Response.StatusCode)
+		}
+		if re.ErrorCode != "" {
+			msg += fmt.Sprintf(": %q", sanitize(re.ErrorCode, 64))
+		}
+		if re.ErrorDescription != "" {
+			msg += fmt.Sprintf(" (%q)", sanitize(re.ErrorDescription, 200))
+		}
+		return f.providerErr(cfg, msg, nil)
+	}
+	return f.providerErr(cfg, "token exchange failed", err)
+}
+
+// redactURL drops the query string from a *url.Error's URL.
+func redactURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.RawQuery != "" {
+			u.RawQuery = ""
+			return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+		}
+	}
+	return err
+}

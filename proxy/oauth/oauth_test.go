@@ -1,0 +1,758 @@
+package oauth_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testidp"
+	"github.com/gatehouse-dev/gatehouse/proxy/oauth"
+)
+
+// clock is a settable clock for Options.Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now()} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// result is what one login or callback request produced at "gatehouse".
+type result struct {
+	stage string // "begin" (only on failure) or "complete"
+	id    oauth.Identity
+	next  string
+	err   error
+}
+
+// gatehouse plays the proxy: /auth/oauth/{name}/login calls Begin and
+// /auth/oauth/{name}/callback calls Complete, reporting to results.
+type gatehouse struct {
+	t       *testing.T
+	flows   *oauth.Flows
+	base    string
+	cfgs    map[string]oauth.Config
+	results chan result
+}
+
+// newGatehouse starts the fake gatehouse on 127.0.0.1. mk builds the
+// provider blocks from the base URL.
+func newGatehouse(t *testing.T, opts oauth.Options, mk func(base string) []oauth.Config) *gatehouse {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatehouse{
+		t:       t,
+		flows:   oauth.NewFlows(opts),
+		base:    "http://" + l.Addr().String(),
+		cfgs:    map[string]oauth.Config{},
+		results: make(chan result, 64),
+	}
+	for _, c := range mk(g.base) {
+		g.cfgs[c.Name] = c
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /auth/oauth/{name}/login", func(w http.ResponseWriter, r *http.Request) {
+		cfg, ok := g.cfgs[r.PathValue("name")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		if err := g.flows.Begin(r.Context(), w, r, cfg, r.URL.Query().Get("next"), false); err != nil {
+			g.results <- result{stage: "begin", err: err}
+			http.Error(w, "login failed", http.StatusBadRequest)
+		}
+	})
+	mux.HandleFunc("GET /auth/oauth/{name}/callback", func(w http.ResponseWriter, r *http.Request) {
+		cfg, ok := g.cfgs[r.PathValue("name")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		id, next, err := g.flows.Complete(r.Context(), w, r, cfg)
+		g.results <- result{stage: "complete", id: id, next: next, err: err}
+		if err != nil {
+			http.Error(w, "login failed", http.StatusForbidden)
+			return
+		}
+		_, _ = w.Write([]byte("welcome"))
+	})
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return g
+}
+
+// oidcBlock is an `oauth "name"` block for idp, registered there.
+func oidcBlock(idp *testidp.IdP, base, name, provider string) oauth.Config {
+	redirect := base + "/auth/oauth/" + name + "/callback"
+	idp.Register(idp.ClientID(), idp.ClientSecret(), redirect)
+	return oauth.Config{
+		Name:         name,
+		Provider:     provider,
+		ClientID:     idp.ClientID(),
+		ClientSecret: idp.ClientSecret(),
+		RedirectURL:  redirect,
+		Issuer:       idp.Issuer(),
+	}
+}
+
+// apiBlock is a github- or facebook-style block for idp.
+func apiBlock(idp *testidp.IdP, base, name, provider string) oauth.Config {
+	c := oidcBlock(idp, base, name, provider)
+	c.Issuer = ""
+	c.AuthURL = idp.URL() + "/authorize"
+	c.TokenURL = idp.URL() + "/token"
+	c.APIURL = idp.URL()
+	if provider == oauth.ProviderGitHub {
+		c.APIURL += "/api"
+	}
+	return c
+}
+
+func (g *gatehouse) result() result {
+	g.t.Helper()
+	select {
+	case r := <-g.results:
+		return r
+	case <-time.After(10 * time.Second):
+		g.t.Fatal("no result from gatehouse")
+		return result{}
+	}
+}
+
+func (g *gatehouse) loginURL(name, next string) string {
+	return g.base + "/auth/oauth/" + name + "/login?next=" + url.QueryEscape(next)
+}
+
+// browser is an http.Client with a cookie jar that follows redirects,
+// optionally stopping before the callback.
+type browser struct {
+	t        *testing.T
+	client   *http.Client
+	jar      *cookiejar.Jar
+	stop     bool
+	callback *url.URL
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &browser{t: t, jar: jar}
+	b.client = &http.Client{
+		Jar:     jar,
+		Timeout: 10 * time.Second,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) > 10 {
+				return errors.New("too many redirects")
+			}
+			if strings.HasSuffix(req.URL.Path, "/callback") {
+				u := *req.URL
+				b.callback = &u
+				if b.stop {
+					return http.ErrUseLastResponse
+				}
+			}
+			return nil
+		},
+	}
+	return b
+}
+
+func (b *browser) get(u string, extra ...*http.Cookie) int {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, c := range extra {
+		req.AddCookie(c)
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatalf("GET %s: %v", u, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// login runs a whole login and returns gatehouse's result.
+func (g *gatehouse) login(b *browser, name, next string) result {
+	g.t.Helper()
+	b.stop = false
+	b.get(g.loginURL(name, next))
+	return g.result()
+}
+
+// start runs a login up to the provider's redirect to the callback and
+// returns the callback URL and the binding cookie, without calling it.
+func (g *gatehouse) start(b *browser, name string) (*url.URL, *http.Cookie) {
+	g.t.Helper()
+	b.stop = true
+	b.callback = nil
+	b.get(g.loginURL(name, "/"))
+	if b.callback == nil {
+		g.t.Fatalf("no redirect to the callback (result %+v)", g.result())
+	}
+	return b.callback, b.cookie(name)
+}
+
+func (b *browser) cookie(name string) *http.Cookie {
+	u, _ := url.Parse("http://" + b.callbackHost() + "/auth/oauth/" + name + "/callback")
+	for _, c := range b.jar.Cookies(u) {
+		if c.Name == oauth.CookieName(name) {
+			return c
+		}
+	}
+	return nil
+}
+
+func (b *browser) callbackHost() string {
+	if b.callback == nil {
+		b.t.Fatal("no callback seen")
+	}
+	return b.callback.Host
+}
+
+// standard sets up an IdP and a gatehouse with oidc blocks "test" and
+// "other".
+func standard(t *testing.T, opts oauth.Options) (*testidp.IdP, *gatehouse) {
+	t.Helper()
+	idp := testidp.New(t)
+	g := newGatehouse(t, opts, func(base string) []oauth.Config {
+		return []oauth.Config{
+			oidcBlock(idp, base, "test", oauth.ProviderOIDC),
+			oidcBlock(idp, base, "other", oauth.ProviderOIDC),
+		}
+	})
+	return idp, g
+}
+
+func wantIdentity(t *testing.T, r result, want oauth.Identity, next string) {
+	t.Helper()
+	if r.err != nil {
+		t.Fatalf("%s: %v", r.stage, r.err)
+	}
+	if r.id != want || r.next != next {
+		t.Fatalf("got %+v next %q, want %+v next %q", r.id, r.next, want, next)
+	}
+}
+
+func wantErr(t *testing.T, r result, target error, detail string) {
+	t.Helper()
+	if !errors.Is(r.err, target) {
+		t.Fatalf("%s: error %v, want %v", r.stage, r.err, target)
+	}
+	if !strings.Contains(r.err.Error(), detail) {
+		t.Fatalf("error %q does not mention %q", r.err, detail)
+	}
+	if r.id != (oauth.Identity{}) || r.next != "" {
+		t.Fatalf("failed login returned %+v %q", r.id, r.next)
+	}
+}
+
+var alice = oauth.Identity{
+	Provider: oauth.ProviderOIDC, Subject: testidp.DefaultSubject,
+	Email: testidp.DefaultEmail, EmailVerified: true, Name: testidp.DefaultName,
+}
+
+func TestOIDCLogin(t *testing.T) {
+	idp, g := standard(t, oauth.Options{})
+	b := newBrowser(t)
+	wantIdentity(t, g.login(b, "test", "/dash?x=1#top"), alice, "/dash?x=1#top")
+
+	q := idp.LastAuthorizeQuery()
+	form, _ := idp.LastTokenRequest()
+	sum := sha256.Sum256([]byte(form.Get("code_verifier")))
+	if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") != base64.RawURLEncoding.EncodeToString(sum[:]) {
+		t.Fatalf("PKCE: authorize %v, verifier %q", q, form.Get("code_verifier"))
+	}
+	if len(q.Get("nonce")) < 43 || len(q.Get("state")) < 43 || q.Get("state") == q.Get("nonce") {
+		t.Fatalf("nonce %q, state %q", q.Get("nonce"), q.Get("state"))
+	}
+	if q.Get("scope") != "openid email profile" || q.Get("redirect_uri") != g.cfgs["test"].RedirectURL || q.Get("response_type") != "code" {
+		t.Fatalf("authorize query: %v", q)
+	}
+	if idp.TokenRequests() != 1 || idp.UserinfoRequests() != 0 {
+		t.Fatalf("token requests %d, userinfo requests %d", idp.TokenRequests(), idp.UserinfoRequests())
+	}
+	if c := b.cookie("test"); c != nil {
+		t.Fatalf("binding cookie not cleared: %v", c)
+	}
+	if n := g.flows.Pending(); n != 0 {
+		t.Fatalf("%d pending logins left", n)
+	}
+
+	// A second login reuses the discovered provider and its keys.
+	wantIdentity(t, g.login(b, "test", ""), alice, "/")
+	if n := idp.DiscoveryRequests(); n != 1 {
+		t.Fatalf("%d discovery requests, want 1", n)
+	}
+}
+
+func TestGoogleLogin(t *testing.T) {
+	idp := testidp.New(t)
+	g := newGatehouse(t, oauth.Options{}, func(base string) []oauth.Config {
+		c := oidcBlock(idp, base, "google", oauth.ProviderGoogle)
+		return []oauth.Config{c}
+	})
+	want := alice
+	want.Provider = oauth.ProviderGoogle
+	wantIdentity(t, g.login(newBrowser(t), "google", "/g"), want, "/g")
+	if q := idp.LastAuthorizeQuery(); q.Get("nonce") == "" || q.Get("scope") != "openid email profile" {
+		t.Fatalf("authorize query: %v", q)
+	}
+}
+
+func TestReplayedCallback(t *testing.T) {
+	idp, g := standard(t, oauth.Options{})
+	b := newBrowser(t)
+	cb, cookie := g.start(b, "test")
+	if cookie == nil {
+		t.Fatal("no binding cookie")
+	}
+	b.stop = false
+	if code := b.get(cb.String()); code != http.StatusOK {
+		t.Fatalf("callback: %d", code)
+	}
+	wantIdentity(t, g.result(), alice, "/")
+
+	// Same URL, same cookie (put back by hand): the state is used up.
+	if code := b.get(cb.String(), cookie); code != http.StatusForbidden {
+		t.Fatalf("replay: %d", code)
+	}
+	wantErr(t, g.result(), oauth.ErrBadState, "unknown or already used")
+	if n := idp.TokenRequests(); n != 1 {
+		t.Fatalf("replay reached the token endpoint (%d requests)", n)
+	}
+}
+
+func TestCallbackFromAnotherBrowser(t *testing.T) {
+	idp, g := standard(t, oauth.Options{})
+	victim := newBrowser(t)
+	cb, _ := g.start(victim, "test")
+
+	attacker := newBrowser(t)
+	attacker.get(cb.String())
+	wantErr(t, g.result(), oauth.ErrBadState, "binding cookie missing")
+
+	// The first attempt consumed the state: the rightful browser fails too.
+	victim.stop = false
+	victim.get(cb.String())
+	wantErr(t, g.result(), oauth.ErrBadState, "unknown or already used")
+	if n := idp.TokenRequests(); n != 0 {
+		t.Fatalf("%d token requests", n)
+	}
+}
+
+func TestCallbackWithWrongCookie(t *testing.T) {
+	_, g := standard(t, oauth.Options{})
+	b := newBrowser(t)
+	cb, cookie := g.start(b, "test")
+	forged := *cookie
+	forged.Value = strings.Repeat("A", len(cookie.Value))
+	other := newBrowser(t)
+	other.get(cb.String(), &forged)
+	wantErr(t, g.result(), oauth.ErrBadState, "binding cookie does not match")
+}
+
+func TestStateOfAnotherBlock(t *testing.T) {
+	_, g := standard(t, oauth.Options{})
+	b := newBrowser(t)
+	cb, cookie := g.start(b, "other")
+	// Deliver the "other" state and code to "test", with "other"'s binding
+	// cookie value under "test"'s cookie name: only the name differs.
+	moved := *cb
+	moved.Path = "/auth/oauth/test/callback"
+	c := &http.Cookie{Name: oauth.CookieName("test"), Value: cookie.Value}
+	fresh := newBrowser(t)
+	fresh.get(moved.String(), c)
+	wantErr(t, g.result(), oauth.ErrBadState, "another provider block")
+}
+
+func TestExpiredState(t *testing.T) {
+	clk := newClock()
+	idp, g := standard(t, oauth.Options{Now: clk.Now, StateTTL: 5 * time.Minute})
+	b := newBrowser(t)
+	cb, _ := g.start(b, "test")
+	clk.Advance(5*time.Minute + time.Second)
+	b.stop = false
+	b.get(cb.String())
+	wantErr(t, g.result(), oauth.ErrBadState, "expired")
+	if n := idp.TokenRequests(); n != 0 {
+		t.Fatalf("%d token requests", n)
+	}
+}
+
+func TestRejectedIDTokens(t *testing.T) {
+	idp, g := standard(t, oauth.Options{})
+	cases := []struct {
+		name   string
+		knob   func()
+		detail string
+	}{
+		{"WrongNonce", idp.WrongNonce, "nonce mismatch"},
+		{"WrongAudience", idp.WrongAudience, "audience"},
+		{"WrongIssuer", idp.WrongIssuer, "issued by a different provider"},
+		{"Expired", idp.Expired, "expired"},
+		{"SignWithOtherKey", idp.SignWithOtherKey, "signature"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := idp.TokenRequests()
+			tc.knob()
+			r := g.login(newBrowser(t), "test", "/x")
+			wantErr(t, r, oauth.ErrProvider, tc.detail)
+			if idp.TokenRequests() != before+1 {
+				t.Fatal("no code exchange")
+			}
+			noSecrets(t, idp, r.err)
+			// The next login is fine again.
+			wantIdentity(t, g.login(newBrowser(t), "test", "/x"), alice, "/x")
+		})
+	}
+}
+
+// noSecrets checks that err mentions neither the client secret nor a JWT.
+func noSecrets(t *testing.T, idp *testidp.IdP, err error) {
+	t.Helper()
+	msg := err.Error()
+	if strings.Contains(msg, idp.ClientSecret()) || strings.Contains(msg, "eyJ") {
+		t.Fatalf("error leaks a secret: %s", msg)
+	}
+}
+
+func TestWrongClientSecret(t *testing.T) {
+	idp := testidp.New(t)
+	g := newGatehouse(t, oauth.Options{}, func(base string) []oauth.Config {
+		c := oidcBlock(idp, base, "test", oauth.ProviderOIDC)
+		c.ClientSecret = "wrong-secret-value"
+		return []oauth.Config{c}
+	})
+	r := g.login(newBrowser(t), "test", "/")
+	wantErr(t, r, oauth.ErrProvider, "invalid_client")
+	if strings.Contains(r.err.Error(), "wrong-secret-value") {
+		t.Fatalf("error leaks the secret: %v", r.err)
+	}
+}
+
+func TestProviderDenied(t *testing.T) {
+	idp, g := standard(t, oauth.Options{})
+	idp.Deny("access_denied")
+	wantErr(t, g.login(newBrowser(t), "test", "/"), oauth.ErrDenied, "access_denied")
+	if n := idp.TokenRequests(); n != 0 {
+		t.Fatalf("%d token requests", n)
+	}
+}
+
+func TestUnverifiedEmail(t *testing.T) {
+	idp, g := standard(t, oauth.Options{})
+	idp.SetUser(testidp.User{Subject: "u-mallory", Email: "mallory@example.test", EmailVerified: false, Name: "Mallory"})
+	want := oauth.Identity{Provider: oauth.ProviderOIDC, Subject: "u-mallory", Email: "mallory@example.test", Name: "Mallory"}
+	wantIdentity(t, g.login(newBrowser(t), "test", "/"), want, "/")
+}
+
+func TestEmailFromUserinfo(t *testing.T) {
+	idp, g := standard(t, oauth.Options{})
+	idp.OmitEmailFromIDToken()
+	wantIdentity(t, g.login(newBrowser(t), "test", "/"), alice, "/")
+	if n := idp.UserinfoRequests(); n != 1 {
+		t.Fatalf("%d userinfo requests", n)
+	}
+}
+
+func TestDiscoveryErrorsNotCached(t *testing.T) {
+	idp, g := standard(t, oauth.Options{})
+	idp.FailDiscovery(1)
+	b := newBrowser(t)
+	r := g.login(b, "test", "/")
+	if r.stage != "begin" {
+		t.Fatalf("stage %q", r.stage)
+	}
+	wantErr(t, r, oauth.ErrProvider, "discovery")
+	wantIdentity(t, g.login(b, "test", "/"), alice, "/")
+	wantIdentity(t, g.login(b, "test", "/"), alice, "/")
+	if n := idp.DiscoveryRequests(); n != 2 {
+		t.Fatalf("%d discovery requests, want 2", n)
+	}
+}
+
+func TestKeyRotation(t *testing.T) {
+	idp, g := standard(t, oauth.Options{})
+	b := newBrowser(t)
+	wantIdentity(t, g.login(b, "test", "/"), alice, "/")
+	idp.RotateKey(t)
+	wantIdentity(t, g.login(b, "test", "/"), alice, "/")
+}
+
+func TestGitHubLogin(t *testing.T) {
+	idp := testidp.New(t)
+	g := newGatehouse(t, oauth.Options{}, func(base string) []oauth.Config {
+		return []oauth.Config{apiBlock(idp, base, "gh", oauth.ProviderGitHub)}
+	})
+	want := oauth.Identity{
+		Provider: oauth.ProviderGitHub, Subject: "123",
+		Email: testidp.DefaultEmail, EmailVerified: true, Name: testidp.DefaultName,
+	}
+	wantIdentity(t, g.login(newBrowser(t), "gh", "/repo"), want, "/repo")
+	q := idp.LastAuthorizeQuery()
+	if q.Get("code_challenge_method") != "S256" || q.Has("nonce") || q.Get("scope") != "read:user user:email" {
+		t.Fatalf("authorize query: %v", q)
+	}
+
+	// An unverified primary address is reported as such, not replaced by
+	// the verified secondary one.
+	idp.SetUser(testidp.User{Subject: "u-alice", Email: "new@example.test", EmailVerified: false, Name: ""})
+	want = oauth.Identity{Provider: oauth.ProviderGitHub, Subject: "123", Email: "new@example.test", Name: "new"}
+	wantIdentity(t, g.login(newBrowser(t), "gh", "/"), want, "/")
+}
+
+func TestFacebookLogin(t *testing.T) {
+	idp := testidp.New(t)
+	g := newGatehouse(t, oauth.Options{}, func(base string) []oauth.Config {
+		return []oauth.Config{apiBlock(idp, base, "fb", oauth.ProviderFacebook)}
+	})
+	idp.SetUser(testidp.User{Subject: "10001", Email: "fb@example.test", Name: "Fay"})
+	want := oauth.Identity{Provider: oauth.ProviderFacebook, Subject: "10001", Email: "fb@example.test", EmailVerified: true, Name: "Fay"}
+	wantIdentity(t, g.login(newBrowser(t), "fb", "/"), want, "/")
+	if q := idp.LastAuthorizeQuery(); q.Get("scope") != "email public_profile" || q.Get("code_challenge_method") != "S256" {
+		t.Fatalf("authorize query: %v", q)
+	}
+}
+
+func TestConcurrentLogins(t *testing.T) {
+	_, g := standard(t, oauth.Options{})
+	const n = 8
+	var wg sync.WaitGroup
+	codes := make(chan int, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			jar, _ := cookiejar.New(nil)
+			c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+			resp, err := c.Get(g.loginURL("test", "/"))
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	for code := range codes {
+		if code != http.StatusOK {
+			t.Errorf("status %d", code)
+		}
+	}
+	for range n {
+		wantIdentity(t, g.result(), alice, "/")
+	}
+}
+
+// githubBlock is a block whose Begin needs no network.
+func githubBlock() oauth.Config {
+	return oauth.Config{
+		Name: "test", Provider: oauth.ProviderGitHub, ClientID: "cid", ClientSecret: "shh",
+		RedirectURL: "https://gate.example.test/auth/oauth/test/callback",
+	}
+}
+
+func begin(t *testing.T, f *oauth.Flows, cfg oauth.Config, next string, secure bool) (*httptest.ResponseRecorder, error) {
+	t.Helper()
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodGet, "https://gate.example.test/auth/oauth/test/login", nil)
+	return w, f.Begin(context.Background(), w, r, cfg, next, secure)
+}
+
+func TestBeginResponse(t *testing.T) {
+	for _, secure := range []bool{true, false} {
+		f := oauth.NewFlows(oauth.Options{})
+		w, err := begin(t, f, githubBlock(), "/after", secure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := w.Result()
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("status %d, headers %v", resp.StatusCode, resp.Header)
+		}
+		cookies := resp.Cookies()
+		if len(cookies) != 1 {
+			t.Fatalf("cookies: %v", cookies)
+		}
+		c := cookies[0]
+		if c.Name != "gatehouse_oauth_test" || len(c.Value) < 43 || c.Path != "/auth/oauth/" || c.MaxAge != 600 ||
+			!c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure != secure {
+			t.Fatalf("cookie: %+v (raw %q)", c, resp.Header.Get("Set-Cookie"))
+		}
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := loc.Query()
+		if loc.Host != "github.com" || q.Get("client_id") != "cid" || q.Get("redirect_uri") != githubBlock().RedirectURL ||
+			q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 || len(q.Get("state")) < 43 ||
+			q.Has("nonce") || q.Get("response_type") != "code" {
+			t.Fatalf("Location %s", loc)
+		}
+		if strings.Contains(loc.String(), "shh") || strings.Contains(loc.String(), c.Value) {
+			t.Fatal("secret or binding cookie in the authorization URL")
+		}
+		if f.Pending() != 1 {
+			t.Fatalf("Pending = %d", f.Pending())
+		}
+	}
+}
+
+func TestBeginRejectsBadNext(t *testing.T) {
+	f := oauth.NewFlows(oauth.Options{})
+	w, err := begin(t, f, githubBlock(), "//evil.example", false)
+	if !errors.Is(err, oauth.ErrBadNext) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(w.Result().Header) != 0 || f.Pending() != 0 {
+		t.Fatalf("headers %v, pending %d", w.Result().Header, f.Pending())
+	}
+}
+
+func TestBeginConfigErrors(t *testing.T) {
+	f := oauth.NewFlows(oauth.Options{})
+	for name, mutate := range map[string]func(*oauth.Config){
+		"unknown provider": func(c *oauth.Config) { c.Provider = "myspace" },
+		"oidc no issuer":   func(c *oauth.Config) { c.Provider = oauth.ProviderOIDC },
+		"no client id":     func(c *oauth.Config) { c.ClientID = "" },
+		"no redirect":      func(c *oauth.Config) { c.RedirectURL = "" },
+	} {
+		cfg := githubBlock()
+		mutate(&cfg)
+		if _, err := begin(t, f, cfg, "/", false); !errors.Is(err, oauth.ErrConfig) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}
+
+func TestMaxPending(t *testing.T) {
+	clk := newClock()
+	f := oauth.NewFlows(oauth.Options{MaxPending: 2, StateTTL: time.Minute, Now: clk.Now})
+	for i := range 2 {
+		if _, err := begin(t, f, githubBlock(), "/", false); err != nil {
+			t.Fatalf("begin %d: %v", i, err)
+		}
+	}
+	w, err := begin(t, f, githubBlock(), "/", false)
+	if !errors.Is(err, oauth.ErrBusy) || len(w.Result().Cookies()) != 0 {
+		t.Fatalf("full: err %v, cookies %v", err, w.Result().Cookies())
+	}
+	clk.Advance(time.Minute)
+	if _, err := begin(t, f, githubBlock(), "/", false); err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+	if f.Pending() != 1 {
+		t.Fatalf("Pending = %d, want the expired ones pruned", f.Pending())
+	}
+}
+
+// callback builds the provider's redirect back for a recorded Begin.
+func callback(t *testing.T, begun *httptest.ResponseRecorder, query url.Values) *http.Request {
+	t.Helper()
+	loc, err := url.Parse(begun.Result().Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !query.Has("state") {
+		query.Set("state", loc.Query().Get("state"))
+	}
+	r := httptest.NewRequest(http.MethodGet, "https://gate.example.test/auth/oauth/test/callback?"+query.Encode(), nil)
+	for _, c := range begun.Result().Cookies() {
+		r.AddCookie(c)
+	}
+	return r
+}
+
+func TestCompleteChecks(t *testing.T) {
+	f := oauth.NewFlows(oauth.Options{})
+	complete := func(cfg oauth.Config, q url.Values) error {
+		begun, err := begin(t, f, githubBlock(), "/", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		_, _, err = f.Complete(context.Background(), w, callback(t, begun, q), cfg)
+		// The binding cookie is cleared whatever happened.
+		cs := w.Result().Cookies()
+		if len(cs) != 1 || cs[0].Name != "gatehouse_oauth_test" || cs[0].MaxAge != -1 || cs[0].Path != "/auth/oauth/" {
+			t.Fatalf("cleared cookie: %v", cs)
+		}
+		return err
+	}
+
+	changed := githubBlock()
+	changed.ClientID = "another-client"
+	if err := complete(changed, url.Values{"code": {"c"}}); !errors.Is(err, oauth.ErrBadState) || !strings.Contains(err.Error(), "configuration changed") {
+		t.Errorf("changed config: %v", err)
+	}
+	rotated := githubBlock()
+	rotated.ClientSecret = "rotated" // a new secret does not invalidate logins
+	if err := complete(rotated, url.Values{}); !errors.Is(err, oauth.ErrProvider) || !strings.Contains(err.Error(), "without code") {
+		t.Errorf("no code: %v", err)
+	}
+	if err := complete(githubBlock(), url.Values{"error": {"server_error\r\nX-Injected: 1"}}); !errors.Is(err, oauth.ErrDenied) || strings.ContainsAny(err.Error(), "\r\n") {
+		t.Errorf("error param: %v", err)
+	}
+	if err := complete(githubBlock(), url.Values{"state": {""}, "code": {"c"}}); !errors.Is(err, oauth.ErrBadState) {
+		t.Errorf("empty state: %v", err)
+	}
+	if err := complete(githubBlock(), url.Values{"state": {"made-up"}, "code": {"c"}}); !errors.Is(err, oauth.ErrBadState) {
+		t.Errorf("made-up state: %v", err)
+	}
+}
+
+func TestCookieName(t *testing.T) {
+	if got := oauth.CookieName("corp-sso_2"); got != "gatehouse_oauth_corp-sso_2" {
+		t.Errorf("plain name: %q", got)
+	}
+	a, b := oauth.CookieName("a.b"), oauth.CookieName("a_b")
+	if a == b || !strings.HasPrefix(a, "gatehouse_oauth_a_b_") {
+		t.Errorf("a.b → %q, a_b → %q", a, b)
+	}
+	for _, name := range []string{"", "x y", "é", "a;b=c", "a\r\nb"} {
+		got := oauth.CookieName(name)
+		for _, c := range []byte(got) {
+			if !(c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+				t.Errorf("%q → %q", name, got)
+				break
+			}
+		}
+	}
+}

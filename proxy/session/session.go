@@ -1,0 +1,413 @@
+// Package session issues and verifies gatehouse's session tokens: JWTs
+// (golang-jwt/jwt/v5) signed with HS256 or EdDSA, with a fixed algorithm
+// allow-list. A Manager keeps what must outlive configuration reloads: a
+// ristretto cache of verified tokens, so the hot path does not verify a
+// signature on every request, and the set of revoked session ids.
+//
+// A token says who logged in, through which app and provider, and when. It
+// never carries a role: the proxy resolves the role from the current
+// snapshot on every request.
+package session
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/ristretto/v2"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+)
+
+// AdminAudience is the aud claim of admin sessions. App names are
+// identifiers, so no app can be called this.
+const AdminAudience = "@admin"
+
+// Leeway is the clock skew tolerated on exp, nbf and iat.
+const Leeway = 10 * time.Second
+
+// MaxTokenBytes bounds the tokens Verify looks at.
+const MaxTokenBytes = 4096
+
+// Errors of Verify and Refreshable. Each maps to a stable reason code.
+var (
+	ErrMalformed = errors.New("malformed session token")
+	ErrInvalid   = errors.New("invalid session token") // signature, algorithm, issuer, times
+	ErrExpired   = errors.New("session token expired")
+	ErrRevoked   = errors.New("session token revoked")
+)
+
+// Session is a verified token's content.
+type Session struct {
+	ID        string // sid: revocation handle
+	Subject   string
+	App       string // "" for admin sessions
+	Provider  string
+	Local     bool
+	Admin     bool
+	Groups    []string
+	Email     string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	AuthTime  time.Time // login time; refresh is possible until AuthTime + refresh_ttl
+
+	token string // the token this came from (cache entries are checked against it)
+	kid   string
+}
+
+// PolicySubject converts the session's user half for policy.UserRole.
+func (s *Session) PolicySubject() policy.Subject {
+	return policy.Subject{Name: s.Subject, Provider: s.Provider, Local: s.Local, Groups: s.Groups}
+}
+
+// claims is the JWT payload.
+type claims struct {
+	jwt.RegisteredClaims
+	App      string   `json:"app,omitempty"`
+	SID      string   `json:"sid"`
+	Provider string   `json:"prv"`
+	Local    bool     `json:"lcl,omitempty"`
+	Admin    bool     `json:"adm,omitempty"`
+	Groups   []string `json:"grp,omitempty"`
+	Email    string   `json:"email,omitempty"`
+	AuthTime int64    `json:"auth_time"`
+}
+
+// Keys are the signing and verification keys of one configuration, with the
+// settings tokens are checked against. Build them once per snapshot.
+type Keys struct {
+	method     jwt.SigningMethod
+	sign       any // []byte or ed25519.PrivateKey
+	verify     any // []byte or ed25519.PublicKey
+	kid        string
+	issuer     string
+	ttl        time.Duration
+	refreshTTL time.Duration
+	public     ed25519.PublicKey // EdDSA only, for the JWKS
+}
+
+// NewKeys builds Keys from the sessions block.
+func NewKeys(spec *policy.SessionsSpec) (*Keys, error) {
+	k := &Keys{issuer: spec.Issuer, ttl: spec.TTL, refreshTTL: spec.RefreshTTL}
+	switch {
+	case len(spec.Ed25519Key) == ed25519.PrivateKeySize:
+		pub := spec.Ed25519Key.Public().(ed25519.PublicKey)
+		k.method, k.sign, k.verify, k.public = jwt.SigningMethodEdDSA, spec.Ed25519Key, pub, pub
+		sum := sha256.Sum256(pub)
+		k.kid = base64.RawURLEncoding.EncodeToString(sum[:12])
+	case len(spec.HMACKey) >= 32:
+		key := slices.Clone(spec.HMACKey)
+		k.method, k.sign, k.verify = jwt.SigningMethodHS256, key, key
+		// The kid of a shared secret must not help guess it: hash it
+		// with a domain separator and keep 96 bits.
+		sum := sha256.Sum256(append([]byte("gatehouse kid\x00"), key...))
+		k.kid = base64.RawURLEncoding.EncodeToString(sum[:12])
+	default:
+		return nil, errors.New("session keys: need an HMAC key of at least 32 bytes or an Ed25519 private key")
+	}
+	return k, nil
+}
+
+// Algorithm returns "HS256" or "EdDSA".
+func (k *Keys) Algorithm() string { return k.method.Alg() }
+
+// TTL returns the token lifetime.
+func (k *Keys) TTL() time.Duration { return k.ttl }
+
+// JWKS returns the JSON Web Key Set of the public verification key: one
+// OKP key for EdDSA, none for HS256 (a shared secret is never published).
+func (k *Keys) JWKS() map[string]any {
+	keys := []map[string]string{}
+	if k.public != nil {
+		keys = append(keys, map[string]string{
+			"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": k.kid,
+			"x": base64.RawURLEncoding.EncodeToString(k.public),
+		})
+	}
+	return map[string]any{"keys": keys}
+}
+
+// Options configure a Manager.
+type Options struct {
+	CacheSize int64            // verified tokens kept; default 100000
+	Now       func() time.Time // default time.Now
+}
+
+// Manager verifies tokens through a cache and keeps revocations. One Manager
+// serves the process for its lifetime, across configuration reloads.
+type Manager struct {
+	cache   *ristretto.Cache[string, *Session]
+	revoked sync.Map // sid -> time.Time until which the revocation matters
+	nrev    atomic.Int64
+	now     func() time.Time
+
+	hits          atomic.Uint64
+	misses        atomic.Uint64
+	verifications atomic.Uint64
+}
+
+// NewManager returns a Manager. Close releases the cache's goroutines.
+func NewManager(opts Options) (*Manager, error) {
+	size := opts.CacheSize
+	if size <= 0 {
+		size = 100_000
+	}
+	c, err := ristretto.NewCache(&ristretto.Config[string, *Session]{
+		NumCounters:        size * 10,
+		MaxCost:            size,
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("session cache: %w", err)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Manager{cache: c, now: now}, nil
+}
+
+// Close stops the cache.
+func (m *Manager) Close() { m.cache.Close() }
+
+// Resize changes the number of cached tokens (cache_size on reload).
+func (m *Manager) Resize(size int64) {
+	if size > 0 && size != m.cache.MaxCost() {
+		m.cache.UpdateMaxCost(size)
+	}
+}
+
+// Stats are counters for metrics.
+type Stats struct {
+	CacheHits     uint64 // tokens served from the cache
+	CacheMisses   uint64 // tokens that had to be verified
+	Verifications uint64 // signature verifications performed
+	Revoked       int64  // revocations currently remembered
+}
+
+// Stats returns the counters.
+func (m *Manager) Stats() Stats {
+	return Stats{
+		CacheHits: m.hits.Load(), CacheMisses: m.misses.Load(),
+		Verifications: m.verifications.Load(), Revoked: m.nrev.Load(),
+	}
+}
+
+// Issue signs a new token for s, filling in ID, IssuedAt and ExpiresAt (and
+// AuthTime when zero, i.e. for a new login).
+func (m *Manager) Issue(k *Keys, s *Session) (string, error) {
+	now := m.now().Truncate(time.Second)
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", err
+	}
+	s.ID = hex.EncodeToString(id[:])
+	s.IssuedAt, s.ExpiresAt = now, now.Add(k.ttl)
+	if s.AuthTime.IsZero() {
+		s.AuthTime = now
+	}
+	aud := s.App
+	if s.Admin {
+		aud = AdminAudience
+	}
+	c := claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    k.issuer,
+			Subject:   s.Subject,
+			Audience:  jwt.ClaimStrings{aud},
+			ExpiresAt: jwt.NewNumericDate(s.ExpiresAt),
+			NotBefore: jwt.NewNumericDate(now),
+			IssuedAt:  jwt.NewNumericDate(now),
+		},
+		App: s.App, SID: s.ID, Provider: s.Provider, Local: s.Local, Admin: s.Admin,
+		Groups: s.Groups, Email: s.Email, AuthTime: s.AuthTime.Unix(),
+	}
+	t := jwt.NewWithClaims(k.method, c)
+	t.Header["kid"] = k.kid
+	tok, err := t.SignedString(k.sign)
+	if err != nil {
+		return "", fmt.Errorf("sign session token: %w", err)
+	}
+	s.token, s.kid = tok, k.kid
+	return tok, nil
+}
+
+// Verify returns the session of a valid, unexpired, unrevoked token. A
+// token seen before is served from the cache without verifying its
+// signature again; expiry and revocation are checked on every call.
+func (m *Manager) Verify(k *Keys, token string) (*Session, error) {
+	now := m.now()
+	if s, ok := m.cache.Get(token); ok && s.kid == k.kid &&
+		subtle.ConstantTimeCompare([]byte(s.token), []byte(token)) == 1 {
+		m.hits.Add(1)
+		if now.After(s.ExpiresAt.Add(Leeway)) {
+			m.cache.Del(token)
+			return nil, ErrExpired
+		}
+		if now.Before(s.IssuedAt.Add(-Leeway)) { // the clock went back
+			return nil, fmt.Errorf("%w: issued in the future", ErrInvalid)
+		}
+		if m.isRevoked(s.ID) {
+			return nil, ErrRevoked
+		}
+		return s, nil
+	}
+	m.misses.Add(1)
+	s, err := m.parse(k, token, now, false)
+	if err != nil {
+		return nil, err
+	}
+	if m.isRevoked(s.ID) {
+		return nil, ErrRevoked
+	}
+	m.cache.Set(token, s, 1)
+	return s, nil
+}
+
+// Refreshable verifies a token for refresh or logout: like Verify, but an
+// expired token is accepted until its session's refresh deadline. It never
+// uses or fills the cache.
+func (m *Manager) Refreshable(k *Keys, token string) (*Session, error) {
+	now := m.now()
+	s, err := m.parse(k, token, now, true)
+	if err != nil {
+		return nil, err
+	}
+	if now.After(s.AuthTime.Add(k.refreshTTL)) {
+		return nil, ErrExpired
+	}
+	if m.isRevoked(s.ID) {
+		return nil, ErrRevoked
+	}
+	return s, nil
+}
+
+// Revoke ends s: its token is refused from now on, by this Manager. It
+// reports false when s was already revoked, so that two concurrent
+// refreshes of one token cannot both succeed.
+func (m *Manager) Revoke(k *Keys, s *Session) bool {
+	until := s.AuthTime.Add(k.refreshTTL).Add(Leeway)
+	if until.Before(s.ExpiresAt.Add(Leeway)) {
+		until = s.ExpiresAt.Add(Leeway)
+	}
+	if _, loaded := m.revoked.LoadOrStore(s.ID, until); loaded {
+		return false
+	}
+	if n := m.nrev.Add(1); n%1024 == 0 {
+		m.prune()
+	}
+	m.cache.Del(s.token)
+	return true
+}
+
+func (m *Manager) isRevoked(sid string) bool {
+	_, ok := m.revoked.Load(sid)
+	return ok
+}
+
+// prune forgets revocations of tokens that can no longer be used anyway.
+func (m *Manager) prune() {
+	now := m.now()
+	m.revoked.Range(func(k, v any) bool {
+		if now.After(v.(time.Time)) {
+			m.revoked.Delete(k)
+			m.nrev.Add(-1)
+		}
+		return true
+	})
+}
+
+// parse verifies token's signature and claims. With allowExpired, exp is
+// not checked (the caller checks the refresh deadline instead).
+func (m *Manager) parse(k *Keys, token string, now time.Time, allowExpired bool) (*Session, error) {
+	if token == "" || len(token) > MaxTokenBytes {
+		return nil, ErrMalformed
+	}
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods([]string{k.method.Alg()}),
+		jwt.WithStrictDecoding(),
+	}
+	if allowExpired {
+		// The signature is still verified; the claims are checked below
+		// without exp.
+		opts = append(opts, jwt.WithoutClaimsValidation())
+	} else {
+		opts = append(opts,
+			jwt.WithIssuer(k.issuer),
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(Leeway),
+			jwt.WithTimeFunc(func() time.Time { return now }),
+			jwt.WithExpirationRequired(),
+		)
+	}
+	var c claims
+	m.verifications.Add(1)
+	_, err := jwt.NewParser(opts...).ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+		if t.Method != k.method {
+			return nil, errors.New("unexpected signing method")
+		}
+		if kid, _ := t.Header["kid"].(string); kid != k.kid {
+			return nil, errors.New("unknown key id")
+		}
+		return k.verify, nil
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return nil, ErrMalformed
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return nil, ErrExpired
+	default:
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if allowExpired {
+		late := now.Add(Leeway)
+		switch {
+		case c.Issuer != k.issuer:
+			return nil, fmt.Errorf("%w: issuer", ErrInvalid)
+		case c.IssuedAt == nil || c.IssuedAt.After(late):
+			return nil, fmt.Errorf("%w: iat", ErrInvalid)
+		case c.NotBefore != nil && c.NotBefore.After(late):
+			return nil, fmt.Errorf("%w: nbf", ErrInvalid)
+		}
+	}
+	if c.SID == "" || c.Subject == "" || c.ExpiresAt == nil || c.IssuedAt == nil || c.AuthTime == 0 {
+		return nil, fmt.Errorf("%w: missing claims", ErrInvalid)
+	}
+	aud := c.App
+	if c.Admin {
+		aud = AdminAudience
+		if c.App != "" {
+			return nil, fmt.Errorf("%w: admin token names an app", ErrInvalid)
+		}
+	} else if c.App == "" {
+		return nil, fmt.Errorf("%w: token names no app", ErrInvalid)
+	}
+	if len(c.Audience) != 1 || c.Audience[0] != aud {
+		return nil, fmt.Errorf("%w: audience does not match", ErrInvalid)
+	}
+	return &Session{
+		ID: c.SID, Subject: c.Subject, App: c.App, Provider: c.Provider, Local: c.Local, Admin: c.Admin,
+		Groups: c.Groups, Email: c.Email,
+		IssuedAt: c.IssuedAt.Time, ExpiresAt: c.ExpiresAt.Time, AuthTime: time.Unix(c.AuthTime, 0),
+		token: token, kid: k.kid,
+	}, nil
+}
+
+// RefreshTTL returns how long after login a session can be refreshed.
+func (k *Keys) RefreshTTL() time.Duration { return k.refreshTTL }
+
+// Wait blocks until cache writes made so far are visible to Verify
+// (ristretto applies them asynchronously). For tests and benchmarks.
+func (m *Manager) Wait() { m.cache.Wait() }

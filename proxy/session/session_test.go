@@ -1,0 +1,182 @@
+package session
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newTest(t *testing.T) (*Manager, *Keys, *clock) {
+	t.Helper()
+	c := &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	m, err := NewManager(Options{CacheSize: 100, Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	k, err := NewKeys(&policy.SessionsSpec{HMACKey: []byte("0123456789abcdef0123456789abcdef"), TTL: time.Hour, RefreshTTL: 24 * time.Hour, CacheSize: 100, Issuer: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, k, c
+}
+
+func TestVerify_ExpiryAndRefreshWindow(t *testing.T) {
+	m, k, c := newTest(t)
+	s := &Session{Subject: "alice", App: "portal", Provider: "local", Local: true}
+	tok, err := m.Issue(k, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Verify(k, tok); err != nil {
+		t.Fatalf("fresh token: %v", err)
+	}
+	m.Wait()
+	steps := []struct {
+		advance           time.Duration
+		verify, refreshOK error
+	}{
+		{30 * time.Minute, nil, nil},
+		{31 * time.Minute, ErrExpired, nil},        // 1h1m: expired (cache hit path)
+		{22 * time.Hour, ErrExpired, nil},          // 23h1m: still refreshable
+		{time.Hour, ErrExpired, ErrExpired},        // 24h1m: refresh window over
+		{-24*time.Hour - time.Minute, nil, nil},    // back to the start
+		{-2 * time.Minute, ErrInvalid, ErrInvalid}, // before iat-leeway: iat in the future
+	}
+	for i, st := range steps {
+		c.add(st.advance)
+		if _, err := m.Verify(k, tok); !errors.Is(err, st.verify) && !(st.verify == nil && err == nil) {
+			t.Errorf("step %d: Verify = %v, want %v", i, err, st.verify)
+		}
+		if _, err := m.Refreshable(k, tok); !errors.Is(err, st.refreshOK) && !(st.refreshOK == nil && err == nil) {
+			t.Errorf("step %d: Refreshable = %v, want %v", i, err, st.refreshOK)
+		}
+	}
+}
+
+func TestRevoke_OnceAndCacheBypassed(t *testing.T) {
+	m, k, _ := newTest(t)
+	s := &Session{Subject: "alice", App: "portal", Provider: "local", Local: true}
+	tok, _ := m.Issue(k, s)
+	got, err := m.Verify(k, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Wait()
+	if !m.Revoke(k, got) {
+		t.Fatal("first revoke reported false")
+	}
+	if m.Revoke(k, got) {
+		t.Error("second revoke reported true")
+	}
+	if _, err := m.Verify(k, tok); !errors.Is(err, ErrRevoked) {
+		t.Errorf("Verify after revoke = %v", err)
+	}
+	if _, err := m.Refreshable(k, tok); !errors.Is(err, ErrRevoked) {
+		t.Errorf("Refreshable after revoke = %v", err)
+	}
+	if n := m.Stats().Revoked; n != 1 {
+		t.Errorf("Revoked = %d", n)
+	}
+}
+
+func TestRevoke_PruneForgetsUselessRevocations(t *testing.T) {
+	m, k, c := newTest(t)
+	for range 1023 {
+		s := &Session{Subject: "a", App: "p", Provider: "local"}
+		if _, err := m.Issue(k, s); err != nil {
+			t.Fatal(err)
+		}
+		m.Revoke(k, s)
+	}
+	c.add(48 * time.Hour) // past every refresh deadline
+	s := &Session{Subject: "a", App: "p", Provider: "local"}
+	_, _ = m.Issue(k, s)
+	m.Revoke(k, s) // the 1024th revocation prunes
+	if n := m.Stats().Revoked; n != 1 {
+		t.Errorf("after prune: %d revocations remembered, want 1", n)
+	}
+}
+
+// A cached token stops working when the key changes (a reload with a new
+// signing key), and tokens of one key type never verify under another.
+func TestVerify_KeyChange(t *testing.T) {
+	m, k, _ := newTest(t)
+	tok, _ := m.Issue(k, &Session{Subject: "alice", App: "portal", Provider: "local"})
+	if _, err := m.Verify(k, tok); err != nil {
+		t.Fatal(err)
+	}
+	m.Wait()
+	k2, _ := NewKeys(&policy.SessionsSpec{HMACKey: []byte("another-key-0123456789abcdef-0123"), TTL: time.Hour, RefreshTTL: time.Hour, CacheSize: 1, Issuer: "t"})
+	if _, err := m.Verify(k2, tok); !errors.Is(err, ErrInvalid) {
+		t.Errorf("token under a new key: %v, want ErrInvalid", err)
+	}
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	k3, _ := NewKeys(&policy.SessionsSpec{Ed25519Key: priv, TTL: time.Hour, RefreshTTL: time.Hour, CacheSize: 1, Issuer: "t"})
+	if _, err := m.Verify(k3, tok); !errors.Is(err, ErrInvalid) {
+		t.Errorf("HS256 token under an EdDSA key: %v, want ErrInvalid", err)
+	}
+	if k3.Algorithm() != "EdDSA" || k.Algorithm() != "HS256" {
+		t.Errorf("algorithms %s %s", k.Algorithm(), k3.Algorithm())
+	}
+	if keys := k.JWKS()["keys"].([]map[string]string); len(keys) != 0 {
+		t.Error("an HMAC secret was published in the JWKS")
+	}
+}
+
+func TestVerify_Malformed(t *testing.T) {
+	m, k, _ := newTest(t)
+	for _, tok := range []string{"", "a.b", "a.b.c", string(make([]byte, MaxTokenBytes+1))} {
+		if _, err := m.Verify(k, tok); err == nil {
+			t.Errorf("Verify(%.20q) succeeded", tok)
+		}
+	}
+}
+
+func BenchmarkVerify_CacheHit(b *testing.B) {
+	c := &clock{t: time.Now()}
+	m, _ := NewManager(Options{CacheSize: 1000, Now: c.now})
+	defer m.Close()
+	k, _ := NewKeys(&policy.SessionsSpec{HMACKey: []byte("0123456789abcdef0123456789abcdef"), TTL: time.Hour, RefreshTTL: time.Hour, CacheSize: 1000, Issuer: "t"})
+	tok, _ := m.Issue(k, &Session{Subject: "alice", App: "portal", Provider: "local"})
+	_, _ = m.Verify(k, tok)
+	m.Wait()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Verify(k, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerify_Miss(b *testing.B) {
+	c := &clock{t: time.Now()}
+	m, _ := NewManager(Options{CacheSize: 1, Now: c.now})
+	defer m.Close()
+	k, _ := NewKeys(&policy.SessionsSpec{HMACKey: []byte("0123456789abcdef0123456789abcdef"), TTL: time.Hour, RefreshTTL: time.Hour, CacheSize: 1, Issuer: "t"})
+	tok, _ := m.Issue(k, &Session{Subject: "alice", App: "portal", Provider: "local"})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.parse(k, tok, c.now(), false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
