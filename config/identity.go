@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
@@ -395,6 +396,11 @@ func decodeLDAPBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) (*L
 		}
 		diags = append(diags, d...)
 	}
+	if l.Spec.BindDN != "" && l.Spec.BindPassword == "" {
+		diags = append(diags, errorAt(summaryEmptyValue,
+			"bind_dn is set but bind_password is empty; a bind with an empty password is anonymous at best. Set bind_password = env(\"LDAP_PASSWORD\"), or remove bind_dn to search anonymously.",
+			l.NameRange, l.DeclRange.Ptr()))
+	}
 	if startTLSAttr != nil && l.Spec.StartTLS && strings.HasPrefix(l.Spec.URL, "ldaps://") {
 		diags = append(diags, errorAt(summaryConflictingTLS,
 			"start_tls upgrades a plain ldap:// connection; an ldaps:// URL is already TLS. Remove start_tls or use ldap://.",
@@ -511,7 +517,8 @@ func decodeTemplate(attr *hcl.Attribute, ctx *hcl.EvalContext, placeholder, exam
 	if diags.HasErrors() {
 		return "", diags
 	}
-	if !strings.Contains(s, placeholder) || !strings.HasPrefix(s, "(") || !strings.HasSuffix(s, ")") {
+	_, compileErr := ldap.CompileFilter(strings.ReplaceAll(s, placeholder, "x"))
+	if !strings.Contains(s, placeholder) || compileErr != nil {
 		return "", append(diags, errorAt(summaryInvalidFilter,
 			fmt.Sprintf("%s must be an LDAP filter in parentheses that contains %s, such as %q; gatehouse escapes the value it substitutes.", attr.Name, placeholder, example),
 			attr.Expr.Range(), attr.Range.Ptr()))

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/policy/password"
-	"github.com/gatehouse-dev/gatehouse/proxy/session"
 )
 
 const testSigningKey = "test-signing-key-0123456789abcdef-0123456789"
@@ -567,4 +567,22 @@ func TestAuth_EndpointsAreNotForwarded(t *testing.T) {
 	}
 }
 
-var _ = session.AdminAudience
+// The session cookie is Secure when the client reached us over TLS, which
+// behind a trusted proxy means X-Forwarded-Proto: https.
+func TestAuth_CookieSecureBehindTrustedProxy(t *testing.T) {
+	up := newUpstream(t, nil)
+	spec := sessionSpec(t, up.URL)
+	spec.Server.TrustedProxies = []netip.Prefix{mustPrefix(t, "127.0.0.0/8")}
+	p := newTestProxy(t, spec)
+	for _, proto := range []string{"https", "http"} {
+		req, _ := http.NewRequest("POST", p.URL+"/auth/login", strings.NewReader(`{"username":"alice","password":"alicepw"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", testKey)
+		req.Header.Set("X-Forwarded-Proto", proto)
+		res, _ := do(t, p.Client(), req)
+		secure := strings.Contains(res.Header.Get("Set-Cookie"), "; Secure")
+		if res.StatusCode != 200 || secure != (proto == "https") {
+			t.Errorf("X-Forwarded-Proto %s: %d, Set-Cookie %q", proto, res.StatusCode, res.Header.Get("Set-Cookie"))
+		}
+	}
+}

@@ -115,6 +115,9 @@ func (s *Server) Load(snap *policy.Snapshot) {
 	s.gen.Store(g)
 }
 
+// SessionStats returns the session cache and verification counters.
+func (s *Server) SessionStats() session.Stats { return s.sessions.Stats() }
+
 // Snapshot returns the snapshot in service, or nil before the first Load.
 func (s *Server) Snapshot() *policy.Snapshot {
 	if g := s.gen.Load(); g != nil {

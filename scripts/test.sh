@@ -30,7 +30,8 @@ apt_install() {
 step "tools"
 command -v gcc >/dev/null || apt_install gcc libc6-dev
 # OpenLDAP for the LDAP integration tests (started by the tests, never by apt).
-if ! command -v slapd >/dev/null || ! command -v ldapadd >/dev/null; then
+# slapd lives in /usr/sbin, which is not on every user's PATH.
+if ! { command -v slapd >/dev/null || [ -x /usr/sbin/slapd ]; } || ! command -v ldapadd >/dev/null; then
 	echo 'slapd slapd/no_configuration boolean true' | $SUDO debconf-set-selections
 	apt_install slapd ldap-utils
 fi
@@ -69,5 +70,7 @@ fuzz ./policy FuzzParsePath
 fuzz ./proxy FuzzCanonicalize
 fuzz ./proxy FuzzFraming
 fuzz ./config FuzzParseConfig
+fuzz ./policy/password FuzzParse
+fuzz ./proxy/oauth FuzzSafeNext
 
 step "all tests passed"

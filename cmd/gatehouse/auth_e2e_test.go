@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -253,6 +254,28 @@ ldap "corp" {
 			}
 			if res, _ := w.do(t, nil, "GET", "/hr/employees", token, nil); res.StatusCode != 403 {
 				t.Errorf("bob on an hr_reader path: %d, want 403", res.StatusCode)
+			}
+			// Timing of unknown users and wrong passwords, for the record
+			// (a wrong password costs one more directory round trip).
+			median := func(user, pw string) time.Duration {
+				var ds []time.Duration
+				for range 7 {
+					start := time.Now()
+					if code, _ := login(user, pw); code != 401 {
+						t.Errorf("login %s: %d", user, code)
+					}
+					ds = append(ds, time.Since(start))
+				}
+				slices.Sort(ds)
+				return ds[len(ds)/2]
+			}
+			t.Logf("LDAP login median: unknown user %v, wrong password %v", median("nosuchuser", "x"), median("alice", "x"))
+			// A directory that is down is a 503, not a wrong password.
+			if err := d.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			if code, _ := login("alice", "alicepw"); code != 503 {
+				t.Errorf("login with the directory down: %d, want 503", code)
 			}
 		})
 	}

@@ -64,3 +64,10 @@ oauth "okta" { # ERROR: Unknown provider
   redirect_url  = "http://api.example.test/auth/oauth/okta/callback" # ERROR: Invalid URL
   app           = "portal"
 }
+
+ldap "nopw" { # ERROR: Empty value
+  url          = "ldaps://ldap.example.test"
+  bind_dn      = "cn=svc,dc=example,dc=test"
+  user_base    = "ou=people,dc=example,dc=test"
+  group_filter = "(&(member={dn})" # ERROR: Invalid LDAP filter
+}
