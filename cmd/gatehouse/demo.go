@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/policy/password"
 )
 
 //go:embed demo.hcl
@@ -62,12 +63,21 @@ func runDemo(ctx context.Context, listen, adminListen string, stdout, stderr io.
 	}
 	portalKey, portalHash := newAPIKey()
 	boKey, boHash := newAPIKey()
+	signingKey, _ := newAPIKey()
+	adaPassword, _ := newAPIKey()
+	adaPassword = "ada-" + adaPassword[3:15]
+	adaHash, err := password.New(adaPassword, password.DefaultParams())
+	if err != nil {
+		return err
+	}
 	for k, v := range map[string]string{
 		"GATEHOUSE_DEMO_LISTEN":            listen,
 		"GATEHOUSE_DEMO_ADMIN":             adminListen,
 		"GATEHOUSE_DEMO_UPSTREAM":          "http://" + upLn.Addr().String(),
 		"GATEHOUSE_DEMO_PORTAL_SHA256":     portalHash,
 		"GATEHOUSE_DEMO_BACKOFFICE_SHA256": boHash,
+		"GATEHOUSE_DEMO_SIGNING_KEY":       signingKey,
+		"GATEHOUSE_DEMO_ADA_HASH":          adaHash,
 	} {
 		if err := os.Setenv(k, v); err != nil {
 			return err
@@ -84,7 +94,7 @@ func runDemo(ctx context.Context, listen, adminListen string, stdout, stderr io.
 		base := "http://" + public.String()
 		fmt.Fprintf(stdout, `
 gatehouse demo is running: %[1]s -> demo HR API (in-process, %[2]s)
-Config: the embedded demo.hcl (apps "portal" and "backoffice", roles "employee_directory" and "hr_manager").
+Config: the embedded demo.hcl (apps "portal" and "backoffice", roles "employee_directory" and "hr_manager", user "ada").
 Access log: JSON lines on stderr. Stop with Ctrl-C.
 
 # allowed: the portal app may list employees (200)
@@ -109,7 +119,13 @@ curl -i -H 'X-API-Key: %[3]s' -H 'X-Gatehouse-Role: hr_manager' %[1]s/hr/employe
 # health on the admin listener (loopback only)
 curl -i http://%[5]s/readyz
 
-`, base, upLn.Addr(), portalKey, boKey, admin)
+# log in as user "ada" through the portal app, then use the session token:
+# ada's role in portal (hr_manager) may read salaries (200)
+curl -s -H 'X-API-Key: %[3]s' -H 'Content-Type: application/json' -d '{"username":"ada","password":"%[6]s"}' %[1]s/auth/login
+TOKEN=$(curl -s -H 'X-API-Key: %[3]s' -H 'Content-Type: application/json' -d '{"username":"ada","password":"%[6]s"}' %[1]s/auth/login | sed -n 's/.*"session_token":"\([^"]*\)".*/\1/p')
+curl -i -H 'X-API-Key: %[3]s' -H "Authorization: Bearer $TOKEN" %[1]s/hr/employees/1/salary
+
+`, base, upLn.Addr(), portalKey, boKey, admin, adaPassword)
 	}}
 	err = serve(ctx, logger, sink, snap, nil, hooks)
 	if errors.Is(err, context.Canceled) {

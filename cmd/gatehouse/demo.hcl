@@ -21,6 +21,18 @@ upstream "status" {
   public = true # no API key needed
 }
 
+sessions {
+  signing_key = env("GATEHOUSE_DEMO_SIGNING_KEY") # random for every demo run
+  ttl         = "1h"
+}
+
+# A local user: logged in through the portal app, ada is an hr_manager
+# there (the app's guests are only an employee_directory).
+user "ada" {
+  password_hash = env("GATEHOUSE_DEMO_ADA_HASH")
+  roles         = { portal = "hr_manager" }
+}
+
 app "portal" {
   api_key_sha256 = env("GATEHOUSE_DEMO_PORTAL_SHA256")
   default_role   = "employee_directory"

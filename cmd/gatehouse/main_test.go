@@ -505,6 +505,42 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s: got %d %s, want %d", c, res.StatusCode, body, want[i])
 		}
 	}
+	// The login line: post it as printed, then use the token as printed.
+	var login string
+	for login == "" {
+		select {
+		case l := <-p.stdoutLines:
+			if strings.HasPrefix(l, "curl -s -H 'X-API-Key") && strings.HasSuffix(l, "/auth/login") {
+				login = l
+			}
+		case <-deadline:
+			t.Fatal("demo printed no login command")
+		}
+	}
+	bodyRe := regexp.MustCompile(`-d '([^']+)'`)
+	key, body, u := keyRe.FindStringSubmatch(login), bodyRe.FindStringSubmatch(login), urlRe.FindStringSubmatch(login)
+	if key == nil || body == nil || u == nil {
+		t.Fatalf("cannot parse %q", login)
+	}
+	req, _ := http.NewRequest("POST", u[1], strings.NewReader(body[1]))
+	req.Header.Set("X-API-Key", key[1])
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr struct {
+		SessionToken string `json:"session_token"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&tr)
+	res.Body.Close()
+	if res.StatusCode != 200 || tr.SessionToken == "" {
+		t.Fatalf("demo login: %d", res.StatusCode)
+	}
+	base := strings.TrimSuffix(u[1], "/auth/login")
+	if res, body := get(t, base+"/hr/employees/1/salary", map[string]string{"X-API-Key": key[1], "Authorization": "Bearer " + tr.SessionToken}); res.StatusCode != 200 {
+		t.Errorf("ada's salary request: %d %s", res.StatusCode, body)
+	}
 	if err := p.stop(t); err != nil {
 		t.Errorf("demo exit: %v", err)
 	}
