@@ -1,0 +1,140 @@
+package filter
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestCompile_Errors(t *testing.T) {
+	cases := map[string]string{
+		"syntax":              "record.level <=",
+		"unknown top level":   "recrod.level <= 3",
+		"unknown user member": `user.nmae == "alice"`,
+		"not a boolean":       `user.name + "x"`,
+		"number":              "1 + lookup.x * 0 > 0 ? 1 : 2",
+		"string result":       `"yes"`,
+		"disabled builtin":    `repeat("x", 1000000) == record.name`,
+		"too long":            strings.Repeat("true && ", 600) + "true",
+	}
+	for name, src := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Compile(src)
+			var fe *Error
+			if err == nil {
+				t.Fatal("compiled")
+			}
+			if !errorsAs(err, &fe) || fe.Line < 1 {
+				t.Errorf("error %v has no position", err)
+			}
+		})
+	}
+}
+
+func errorsAs(err error, target **Error) bool {
+	e, ok := err.(*Error)
+	if ok {
+		*target = e
+	}
+	return ok
+}
+
+func TestEval(t *testing.T) {
+	env := func(rec map[string]any) *Env {
+		return &Env{
+			Record: rec,
+			User:   User{Name: "alice", Groups: []string{"hr"}, Provider: "local"},
+			App:    "portal", Role: "hr_reader",
+			Lookup:  map[string]any{"department": "sales", "max_level": int64(3)},
+			Request: Request{Method: "GET", Path: "/employees", Query: map[string]string{"q": "x"}},
+		}
+	}
+	var ev Evaluator
+	cases := []struct {
+		src  string
+		rec  map[string]any
+		want bool
+	}{
+		{"record.department == lookup.department && record.level <= lookup.max_level", map[string]any{"department": "sales", "level": 3.0}, true},
+		{"record.department == lookup.department && record.level <= lookup.max_level", map[string]any{"department": "sales", "level": 4.0}, false},
+		{"record.department == lookup.department && record.level <= lookup.max_level", map[string]any{"department": "ops", "level": 1.0}, false},
+		// A field the record lacks never makes it visible.
+		{"record.levle <= 3", map[string]any{"level": 1.0}, false},
+		{"record.level <= 3", map[string]any{}, false},
+		{"record.level <= 3", map[string]any{"level": "1"}, false},
+		{"record.level <= 3", map[string]any{"level": nil}, false},
+		{`record.owner == user.name`, map[string]any{"owner": "alice"}, true},
+		{`"hr" in user.groups && app == "portal" && role == "hr_reader"`, map[string]any{}, true},
+		{`request.method == "GET" && request.query.q == "x"`, map[string]any{}, true},
+		{`lookup.nope == record.x`, map[string]any{}, true}, // nil == nil: document it
+		// A result whose type is only known at run time must be a bool.
+		{"record.level + 1", map[string]any{"level": 1.0}, false},
+		{"record.active", map[string]any{"active": true}, true},
+		{"record.active", map[string]any{"active": "yes"}, false},
+	}
+	for _, tc := range cases {
+		p, err := Compile(tc.src)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		got, _ := ev.Eval(p, env(tc.rec))
+		if got != tc.want {
+			t.Errorf("%s on %v = %v, want %v", tc.src, tc.rec, got, tc.want)
+		}
+	}
+}
+
+func TestFields(t *testing.T) {
+	cases := []struct {
+		src     string
+		fields  []string
+		lookups []string
+		dynamic bool
+	}{
+		{"record.a == 1 && record.b == record.a", []string{"a", "b"}, nil, false},
+		{`record["c"] == lookup.x`, []string{"c"}, []string{"x"}, false},
+		{"true", []string{}, nil, false},
+		{`record[lookup.f] == 1`, nil, []string{"f"}, false},
+		{`len(keys(record)) > 0`, nil, nil, false},
+		{`$env.record.x == 1`, nil, nil, true},
+		{`lookup[record.k] == 1`, []string{"k"}, nil, true},
+		{`record.a.b == 1`, []string{"a"}, nil, false},
+		{`record?.a == 1`, []string{"a"}, nil, false},
+	}
+	for _, tc := range cases {
+		p, err := Compile(tc.src)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		l, dyn := p.Lookups()
+		if !slices.Equal(p.Fields(), tc.fields) || (p.Fields() == nil) != (tc.fields == nil) || !slices.Equal(l, tc.lookups) || dyn != tc.dynamic {
+			t.Errorf("%s: fields %q lookups %q dynamic %v; want %q %q %v", tc.src, p.Fields(), l, dyn, tc.fields, tc.lookups, tc.dynamic)
+		}
+	}
+}
+
+func TestEval_MemoryBudget(t *testing.T) {
+	p, err := Compile("len(map(1..1000000, # * 2)) > 0")
+	if err != nil {
+		t.Skipf("rejected at compile time: %v", err)
+	}
+	var ev Evaluator
+	if ok, err := ev.Eval(p, &Env{}); ok || err == nil {
+		t.Errorf("a million-element range passed (%v, %v)", ok, err)
+	}
+}
+
+func BenchmarkEval(b *testing.B) {
+	p, err := Compile("record.department == lookup.department && record.level <= lookup.max_level")
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := &Env{Record: map[string]any{"department": "sales", "level": 2.0}, Lookup: map[string]any{"department": "sales", "max_level": int64(3)}}
+	var ev Evaluator
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, _ := ev.Eval(p, env); !ok {
+			b.Fatal("false")
+		}
+	}
+}
