@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/policy/filter"
 )
 
 // Config is the merged source model of all loaded files, in declaration
@@ -140,7 +141,8 @@ type Grant struct {
 	Paths    []policy.Glob
 	Verbs    policy.Verb
 	Records  string
-	Filter   string // expr-lang source, stored as written
+	Filter   string          // expr-lang source, stored as written
+	Program  *filter.Program // compiled Filter; nil without one
 
 	DeclRange     hcl.Range
 	UpstreamRange hcl.Range // the block label

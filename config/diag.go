@@ -44,7 +44,8 @@ const (
 	summaryUnsetEnv          = "Unset environment variable"
 	summaryUnreadableFile    = "Unreadable file"
 	summaryInvalidConfig     = "Invalid configuration"
-	summaryFilterUnsupported = "Record filters not available"
+	summaryInvalidFilterExpr = "Invalid filter"
+	summaryInvalidRecords    = "Invalid records path"
 
 	summaryDuplicateUser       = "Duplicate user"
 	summaryDuplicateAdmin      = "Duplicate admin"

@@ -1,12 +1,16 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/policy/filter"
 )
 
 // roleSchema is the body of role "name" { … }.
@@ -100,15 +104,16 @@ func decodeGrantBlock(block *hcl.Block, ctx *hcl.EvalContext) (*Grant, hcl.Diagn
 		case "records":
 			g.Records, d = decodeString(attr, ctx)
 			g.RecordsRange = attr.Expr.Range()
-		case "filter":
-			g.Filter, d = decodeString(attr, ctx)
-			g.FilterRange = attr.Expr.Range()
-			if !d.HasErrors() {
-				// Fail closed: a grant whose filter is not enforced would
-				// return every record. Refused until the filter stage lands.
-				d = append(d, errorAt(summaryFilterUnsupported,
-					"This build of gatehouse does not compile or enforce record filters yet, so a grant with a filter would expose every record. Remove filter (and keep the grant's paths narrow) until record filtering is available.",
+			if !d.HasErrors() && !validRecordsPath(g.Records) {
+				d = append(d, errorAt(summaryInvalidRecords,
+					fmt.Sprintf("records = %q is not a dot path of JSON member names such as \"data\" or \"result.items\".", g.Records),
 					attr.Expr.Range(), attr.Range.Ptr()))
+			}
+		case "filter":
+			g.FilterRange = attr.Expr.Range()
+			g.Filter, d = decodeString(attr, ctx)
+			if !d.HasErrors() {
+				g.Program, d = compileFilter(g.Filter, attr)
 			}
 		}
 		diags = append(diags, d...)
@@ -170,4 +175,77 @@ func decodeVerbs(attr *hcl.Attribute, ctx *hcl.EvalContext) (policy.Verb, hcl.Di
 		verbs |= v
 	}
 	return verbs, diags
+}
+
+// validRecordsPath accepts "name" or "a.b.c" with non-empty segments.
+func validRecordsPath(p string) bool {
+	if p == "" || len(p) > 256 {
+		return false
+	}
+	for seg := range strings.SplitSeq(p, ".") {
+		if seg == "" || strings.TrimSpace(seg) != seg {
+			return false
+		}
+	}
+	return true
+}
+
+// compileFilter compiles a grant's filter and reports an error at its
+// position inside the HCL string, as closely as the source allows.
+func compileFilter(src string, attr *hcl.Attribute) (*filter.Program, hcl.Diagnostics) {
+	prog, err := filter.Compile(src)
+	if err == nil {
+		return prog, nil
+	}
+	subject := attr.Expr.Range()
+	var fe *filter.Error
+	msg := err.Error()
+	if errors.As(err, &fe) {
+		msg = fe.Message
+		subject = filterErrorRange(attr.Expr, src, fe.Line, fe.Column)
+	}
+	return nil, hcl.Diagnostics{errorAt(summaryInvalidFilterExpr,
+		fmt.Sprintf("The filter does not compile: %s. Filters are expr-lang expressions over record, user, app, role, lookup and request that yield true or false; see docs/filters.md.", msg),
+		subject, attr.Range.Ptr())}
+}
+
+// filterErrorRange maps an expr position (1-based line, 0-based column in
+// runes) into the HCL file. It is exact when the string's source has no
+// escape sequences (its length equals the value's) and points at the whole
+// string otherwise.
+func filterErrorRange(expr hcl.Expression, src string, line, col int) hcl.Range {
+	r := expr.Range()
+	tpl, ok := expr.(*hclsyntax.TemplateExpr)
+	if !ok || len(tpl.Parts) != 1 {
+		return r
+	}
+	lit, ok := tpl.Parts[0].(*hclsyntax.LiteralValueExpr)
+	if !ok || lit.SrcRange.End.Byte-lit.SrcRange.Start.Byte != len(src) {
+		return r
+	}
+	off := 0 // byte offset of (line, col) in src
+	for l := 1; l < line; l++ {
+		i := strings.IndexByte(src[off:], '\n')
+		if i < 0 {
+			return r
+		}
+		off += i + 1
+	}
+	lineStart := off
+	for c := 0; c < col && off < len(src) && src[off] != '\n'; c++ {
+		_, size := utf8.DecodeRuneInString(src[off:])
+		off += size
+	}
+	start := lit.SrcRange.Start
+	pos := hcl.Pos{Line: start.Line + line - 1, Column: utf8.RuneCountInString(src[lineStart:off]) + 1, Byte: start.Byte + off}
+	if line <= 1 {
+		pos.Column += start.Column - 1
+	}
+	end := pos
+	if off < len(src) {
+		_, size := utf8.DecodeRuneInString(src[off:])
+		end.Column++
+		end.Byte += size
+	}
+	return hcl.Range{Filename: r.Filename, Start: pos, End: end}
 }

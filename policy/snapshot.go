@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/policy/filter"
 	"github.com/gatehouse-dev/gatehouse/policy/password"
 )
 
@@ -118,6 +119,7 @@ type Grant struct {
 	verbs    Verb
 	records  string
 	filter   string
+	program  *filter.Program
 	origin   string
 }
 
@@ -135,6 +137,9 @@ func (g *Grant) Records() string { return g.records }
 
 // Filter returns the expr-lang filter source, or "".
 func (g *Grant) Filter() string { return g.filter }
+
+// Program returns the compiled filter, or nil.
+func (g *Grant) Program() *filter.Program { return g.program }
 
 // Origin returns where the grant was declared ("roles.hcl:7,3").
 func (g *Grant) Origin() string { return g.origin }
@@ -211,12 +216,15 @@ func New(spec Spec) (*Snapshot, error) {
 			if !ok {
 				return nil, fmt.Errorf("role %q: grant refers to unknown upstream %q", rs.Name, gs.Upstream)
 			}
+			if (gs.Filter == "") != (gs.Program == nil) {
+				return nil, fmt.Errorf("role %q: grant on %q has a filter that is not compiled", rs.Name, gs.Upstream)
+			}
 			if gs.Verbs == 0 || len(gs.Paths) == 0 {
 				return nil, fmt.Errorf("role %q: grant on %q names no verbs or no paths", rs.Name, gs.Upstream)
 			}
 			g := &Grant{
 				order: i, deny: gs.Deny, upstream: gs.Upstream, paths: append([]Glob(nil), gs.Paths...),
-				verbs: gs.Verbs, records: gs.Records, filter: gs.Filter, origin: gs.Origin,
+				verbs: gs.Verbs, records: gs.Records, filter: gs.Filter, program: gs.Program, origin: gs.Origin,
 			}
 			r.grants = append(r.grants, g)
 			ix := r.index[u.id]

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/policy/filter"
 	"github.com/gatehouse-dev/gatehouse/policy/password"
 )
 
@@ -92,7 +93,8 @@ type GrantSpec struct {
 	Paths    []Glob
 	Verbs    Verb
 	Records  string // JSON path of the records; used by record filters
-	Filter   string // expr-lang source; compiled by the filter stage
+	Filter   string          // expr-lang source as written
+	Program  *filter.Program // compiled Filter; nil when Filter is ""
 	Origin   string
 }
 

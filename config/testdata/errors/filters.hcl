@@ -1,0 +1,29 @@
+upstream "hr" {
+  url    = "http://127.0.0.1:9002"
+  prefix = "/hr"
+}
+
+role "r" {
+  allow "hr" {
+    paths  = ["/employees"]
+    verbs  = ["GET"]
+    filter = "record.level <= lookup.max_level &&" # ERROR: Invalid filter
+  }
+  allow "hr" {
+    paths  = ["/a"]
+    verbs  = ["GET"]
+    filter = "recrod.level < 3" # ERROR: Invalid filter
+  }
+  allow "hr" {
+    paths   = ["/b"]
+    verbs   = ["GET"]
+    records = "data..items" # ERROR: Invalid records path
+    filter  = "user.name" # ERROR: Invalid filter
+  }
+  allow "hr" {
+    paths   = ["/c"]
+    verbs   = ["GET"]
+    records = "result.items"
+    filter  = "record.owner == user.name || \"admins\" in user.groups"
+  }
+}
