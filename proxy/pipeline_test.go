@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/policy/filter"
 )
 
 func TestPipeline_Decisions(t *testing.T) {
@@ -296,6 +297,11 @@ func TestAuthorize_GrantWithFilterFailsClosed(t *testing.T) {
 	up := newUpstream(t, nil)
 	spec := testSpec(t, up.URL)
 	spec.Roles[0].Grants[0].Filter = "record.level < 3"
+	prog, err := filter.Compile(spec.Roles[0].Grants[0].Filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Roles[0].Grants[0].Program = prog
 	p := newTestProxy(t, spec)
 	res, _ := p.get(t, "/hr/employees", map[string]string{"X-API-Key": testKey})
 	if res.StatusCode != http.StatusForbidden {

@@ -1,0 +1,603 @@
+package recfilter
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+const (
+	// flushThreshold is how many bytes of kept output may be pending
+	// before they are written to dst.
+	flushThreshold = 16 << 10
+	// Runs that saw more than this (a large record or window) are not
+	// pooled, so that one big response does not pin memory.
+	poolMaxBytes = 256 << 10
+)
+
+var errOverLimit = errors.New("recfilter: size limit reached")
+
+const errTrailingData = "data after the top-level value"
+
+// input sits between src and the jsontext decoder. It keeps a window of the
+// raw input from the first byte not yet written or dropped (emitted) up to
+// the last byte handed to the decoder, so that the output is copied from the
+// original bytes, and it enforces the size limits by refusing to hand the
+// decoder more bytes than the current step may need.
+type input struct {
+	src     io.Reader
+	win     []byte // input bytes [base, n)
+	base    int64
+	emitted int64 // bytes before this offset were written or dropped
+	n       int64 // bytes handed to the decoder
+	limit   int64 // the decoder may not be handed bytes at or past this
+	maxDoc  int64
+	err     error // sticky read error from src (not io.EOF)
+
+	limitHit, docHit bool
+	probe            [1]byte
+}
+
+func (in *input) Read(p []byte) (int, error) {
+	if in.err != nil {
+		return 0, in.err
+	}
+	if in.n >= in.limit {
+		in.limitHit = true
+		return 0, errOverLimit
+	}
+	if rem := in.limit - in.n; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	if in.maxDoc > 0 {
+		if in.n >= in.maxDoc {
+			// Exactly at the limit: anything more is too much.
+			for {
+				n, err := in.src.Read(in.probe[:])
+				if n > 0 {
+					in.docHit = true
+					return 0, errOverLimit
+				}
+				if err != nil {
+					if err != io.EOF {
+						in.err = err
+					}
+					return 0, err
+				}
+			}
+		}
+		if rem := in.maxDoc - in.n; int64(len(p)) > rem {
+			p = p[:rem]
+		}
+	}
+	n, err := in.src.Read(p)
+	if n > 0 {
+		in.keep(p[:n])
+	}
+	if err != nil && err != io.EOF {
+		in.err = err
+	}
+	return n, err
+}
+
+// keep appends b to the window, first discarding the bytes already emitted
+// if the window would otherwise have to grow.
+func (in *input) keep(b []byte) {
+	if len(in.win)+len(b) > cap(in.win) {
+		if d := int(in.emitted - in.base); d > 0 {
+			m := copy(in.win, in.win[d:])
+			in.win = in.win[:m]
+			in.base = in.emitted
+		}
+	}
+	in.win = append(in.win, b...)
+	in.n += int64(len(b))
+}
+
+// valueStart returns the offset of the first byte at or after off that is
+// neither whitespace nor a comma. The bytes must be in the window.
+func (in *input) valueStart(off int64) int64 {
+	w := in.win[off-in.base:]
+	for i, c := range w {
+		switch c {
+		case ' ', '\t', '\n', '\r', ',':
+		default:
+			return off + int64(i)
+		}
+	}
+	return off + int64(len(w))
+}
+
+// run is the state of one Filter or CheckWrite call; runs are pooled in the
+// Plan.
+type run struct {
+	p      *Plan
+	in     input
+	dec    *jsontext.Decoder
+	out    io.Writer // nil for CheckWrite
+	pred   Predicate
+	x      extractor
+	st     Stats
+	maxRec int64
+	big    bool
+}
+
+func (p *Plan) getRun(src io.Reader, out io.Writer, pred Predicate) *run {
+	r, _ := p.pool.Get().(*run)
+	if r == nil {
+		r = &run{p: p, maxRec: int64(p.lim.MaxRecordBytes)}
+		r.x.init(p)
+		r.dec = jsontext.NewDecoder(&r.in)
+	} else {
+		r.dec.Reset(&r.in)
+	}
+	win := r.in.win[:0]
+	r.in = input{src: src, win: win, maxDoc: p.lim.MaxDocumentBytes}
+	r.out, r.pred, r.st, r.big = out, pred, Stats{}, false
+	return r
+}
+
+func (p *Plan) putRun(r *run) {
+	if r.big || cap(r.in.win) > poolMaxBytes {
+		return
+	}
+	r.in.src, r.out, r.pred = nil, nil, nil
+	clear(r.x.rec)
+	p.pool.Put(r)
+}
+
+// Filter copies the JSON document read from src to dst, removing the
+// records for which pred reports false or an error. See the package
+// documentation for what a record is and what is preserved.
+//
+// Output is streamed: by the time an error is returned, part of the document
+// may already have been written to dst. Any non-nil error therefore means
+// the response is unusable and the caller must abort it: before the first
+// byte reached the client it can still answer 502; afterwards it must break
+// the connection (an HTTP handler panics with http.ErrAbortHandler) rather
+// than end the response normally. The errors are:
+//   - an [*Error] when the input is not acceptable (fail closed);
+//   - [ErrRefused] when a single-object document is not visible (nothing
+//     has been written in that case);
+//   - an error wrapping the error of src or dst when reading or writing
+//     fails.
+//
+// Memory use is bounded by about 2*Limits.MaxRecordBytes plus small
+// buffers, independently of the number of records. Filter does not start
+// goroutines and calls pred sequentially, once per record, in document
+// order.
+func (p *Plan) Filter(dst io.Writer, src io.Reader, pred Predicate) (Stats, error) {
+	r := p.getRun(src, dst, pred)
+	err := r.filter()
+	st := r.st
+	st.BytesIn = r.in.n
+	p.putRun(r)
+	return st, err
+}
+
+// CheckWrite validates a request body for write filtering: the body must be
+// a single object (one record) or an array of objects, and allowed is true
+// only if pred reports true for every record (so also for an empty array).
+// The plan's path is not used. The whole body is read and validated, up to
+// Limits.MaxDocumentBytes, even after a record is refused; the same limits
+// and error kinds as for [Plan.Filter] apply, and any error means the write
+// must be refused.
+func (p *Plan) CheckWrite(src io.Reader, pred Predicate) (allowed bool, st Stats, err error) {
+	r := p.getRun(src, nil, pred)
+	err = r.check()
+	st = r.st
+	st.BytesIn = r.in.n
+	p.putRun(r)
+	return err == nil && st.Removed == 0, st, err
+}
+
+func (r *run) filter() error {
+	r.general()
+	k := r.dec.PeekKind()
+	switch {
+	case k == jsontext.KindInvalid:
+		_, err := r.dec.ReadToken()
+		return r.fail(err)
+	case len(r.p.path) > 0:
+		if k != '{' {
+			return newError(ReasonRecordsNotFound, r.in.valueStart(0), "top-level value is not an object")
+		}
+		if err := r.begin(); err != nil {
+			return err
+		}
+		if err := r.object(0); err != nil {
+			return err
+		}
+	case k == '[':
+		if err := r.begin(); err != nil {
+			return err
+		}
+		if err := r.records(); err != nil {
+			return err
+		}
+	case k == '{':
+		keep, err := r.single()
+		if err != nil {
+			return err
+		}
+		if !keep {
+			return ErrRefused
+		}
+	default:
+		return newError(ReasonRecordsNotFound, r.in.valueStart(0), "top-level value is not an array or object")
+	}
+	if err := r.expectEOF(); err != nil {
+		return err
+	}
+	return r.flushTo(r.in.n)
+}
+
+func (r *run) check() error {
+	r.general()
+	k := r.dec.PeekKind()
+	switch k {
+	case jsontext.KindInvalid:
+		_, err := r.dec.ReadToken()
+		return r.fail(err)
+	case '[':
+		if err := r.begin(); err != nil {
+			return err
+		}
+		if err := r.records(); err != nil {
+			return err
+		}
+	case '{':
+		if _, err := r.single(); err != nil {
+			return err
+		}
+	default:
+		return newError(ReasonRecordsNotFound, r.in.valueStart(0), "top-level value is not an array or object")
+	}
+	return r.expectEOF()
+}
+
+// general sets the read limit for a step outside the records: one token
+// and the whitespace before it.
+func (r *run) general() {
+	r.in.limit = r.dec.InputOffset() + r.maxRec
+}
+
+// begin reads a '{' or '[' token already peeked, enforcing the depth limit.
+func (r *run) begin() error {
+	if _, err := r.dec.ReadToken(); err != nil {
+		return r.fail(err)
+	}
+	if r.dec.StackDepth() > r.p.lim.MaxDepth {
+		return newError(ReasonTooDeep, r.dec.InputOffset()-1, "nesting exceeds MaxDepth")
+	}
+	return nil
+}
+
+// object processes the members of the object at path level level, whose
+// '{' has been read, descending into the member named by the path.
+func (r *run) object(level int) error {
+	seg := r.p.path[level]
+	last := level == len(r.p.path)-1
+	found, variant := false, false
+	var variantAt int64
+	for {
+		r.general()
+		k := r.dec.PeekKind()
+		if k == '}' {
+			break
+		}
+		tok, err := r.dec.ReadToken()
+		if err != nil {
+			return r.fail(err)
+		}
+		nameAt := r.dec.InputOffset()
+		name := tok.String()
+		if name != seg {
+			if strings.EqualFold(name, seg) {
+				variant, variantAt = true, nameAt
+			}
+			if err := r.skip(); err != nil {
+				return err
+			}
+			r.maybeFlush()
+			continue
+		}
+		found = true
+		r.general()
+		want := jsontext.Kind('{')
+		if last {
+			want = '['
+		}
+		switch k := r.dec.PeekKind(); k {
+		case jsontext.KindInvalid:
+			_, err := r.dec.ReadToken()
+			return r.fail(err)
+		case want:
+		default:
+			return newError(ReasonRecordsNotFound, r.in.valueStart(r.dec.InputOffset()),
+				fmt.Sprintf("path segment %q is a JSON %s, want %s", seg, kindName(k), kindName(want)))
+		}
+		if err := r.begin(); err != nil {
+			return err
+		}
+		if last {
+			err = r.records()
+		} else {
+			err = r.object(level + 1)
+		}
+		if err != nil {
+			return err
+		}
+		r.maybeFlush()
+	}
+	r.general()
+	if _, err := r.dec.ReadToken(); err != nil {
+		return r.fail(err)
+	}
+	switch {
+	case !found:
+		return newError(ReasonRecordsNotFound, r.dec.InputOffset(), fmt.Sprintf("path segment %q not found", seg))
+	case variant:
+		return newError(ReasonDuplicateName, variantAt, fmt.Sprintf("member names differing only in case from path segment %q", seg))
+	}
+	return nil
+}
+
+// skip reads the next value outside the records token by token, so that
+// its size is not limited, enforcing the depth limit.
+func (r *run) skip() error {
+	r.general()
+	k := r.dec.PeekKind()
+	if k != '{' && k != '[' {
+		if _, err := r.dec.ReadToken(); err != nil {
+			return r.fail(err)
+		}
+		return nil
+	}
+	base := r.dec.StackDepth()
+	for {
+		r.general()
+		tok, err := r.dec.ReadToken()
+		if err != nil {
+			return r.fail(err)
+		}
+		d := r.dec.StackDepth()
+		switch tok.Kind() {
+		case '{', '[':
+			if d > r.p.lim.MaxDepth {
+				return newError(ReasonTooDeep, r.dec.InputOffset()-1, "nesting exceeds MaxDepth")
+			}
+		}
+		if d == base {
+			return nil
+		}
+		r.maybeFlush()
+	}
+}
+
+// records processes the elements of the records array, whose '[' has been
+// read, up to and including its ']'.
+//
+// Output is the input minus byte ranges: a removed element goes with the
+// separator before it ("," and whitespace), or, when no element has been
+// kept yet, the first kept element loses the separator before it instead.
+func (r *run) records() error {
+	depth := r.dec.StackDepth()
+	var prevEnd int64
+	kept := false
+	for i := 0; ; i++ {
+		before := r.dec.InputOffset()
+		r.in.limit = before + r.maxRec // bounds the separator
+		k := r.dec.PeekKind()
+		if k == ']' {
+			break
+		}
+		if k == jsontext.KindInvalid {
+			_, err := r.dec.ReadValue()
+			return r.fail(err)
+		}
+		start := r.in.valueStart(before)
+		r.in.limit = start + r.maxRec
+		v, err := r.dec.ReadValue()
+		if err != nil {
+			return r.fail(err)
+		}
+		end := r.dec.InputOffset()
+		if end-int64(len(v)) != start {
+			return newError(ReasonInvalidJSON, start, "internal error: record offsets disagree")
+		}
+		keep, err := r.record(v, k, start, depth)
+		if err != nil {
+			return err
+		}
+		if keep {
+			if !kept && i > 0 {
+				r.in.emitted = start // drop the separator
+			}
+			kept = true
+			if end-r.in.emitted >= flushThreshold {
+				if err := r.flushTo(end); err != nil {
+					return err
+				}
+			}
+		} else {
+			from := prevEnd
+			if i == 0 {
+				from = start
+			}
+			if err := r.flushTo(from); err != nil {
+				return err
+			}
+			r.in.emitted = end
+		}
+		prevEnd = end
+	}
+	r.general()
+	if _, err := r.dec.ReadToken(); err != nil {
+		return r.fail(err)
+	}
+	return nil
+}
+
+// single processes a top-level object that is itself the record.
+func (r *run) single() (bool, error) {
+	start := r.in.valueStart(0)
+	r.in.limit = start + r.maxRec
+	v, err := r.dec.ReadValue()
+	if err != nil {
+		return false, r.fail(err)
+	}
+	if r.dec.InputOffset()-int64(len(v)) != start {
+		return false, newError(ReasonInvalidJSON, start, "internal error: record offsets disagree")
+	}
+	return r.record(v, '{', start, 0)
+}
+
+// record examines one record, raw bytes v of kind k starting at input
+// offset start, in a container at depth depth, and reports whether it is
+// visible.
+func (r *run) record(v []byte, k jsontext.Kind, start int64, depth int) (bool, error) {
+	r.st.Records++
+	if int64(len(v)) > r.maxRec {
+		return false, newError(ReasonRecordTooLarge, start, "record exceeds MaxRecordBytes")
+	}
+	if len(v) > poolMaxBytes {
+		r.big = true
+	}
+	if k != '{' {
+		return false, newError(ReasonNotAnObject, start, "record is a JSON "+kindName(k))
+	}
+	keep := false
+	switch st := r.x.extract(v, r.p.lim.MaxDepth-depth); st {
+	case stOK:
+		ok, err := r.pred(r.x.rec)
+		if err != nil {
+			r.st.Errors++
+		} else {
+			keep = ok
+		}
+	case stBadValue:
+		r.st.Errors++
+	case stTooDeep:
+		return false, newError(ReasonTooDeep, start+int64(r.x.off), "nesting exceeds MaxDepth")
+	case stDupName:
+		return false, newError(ReasonDuplicateName, start+int64(r.x.off), "record member names differing only in case fold to a field the predicate reads")
+	default:
+		return false, newError(ReasonInvalidJSON, start+int64(r.x.off), "unexpected record syntax")
+	}
+	if !keep {
+		r.st.Removed++
+	}
+	return keep, nil
+}
+
+// expectEOF checks that nothing but whitespace follows the top-level value.
+func (r *run) expectEOF() error {
+	r.general()
+	_, err := r.dec.ReadToken()
+	switch {
+	case err == nil:
+		return newError(ReasonInvalidJSON, r.in.valueStart(r.dec.InputOffset()), errTrailingData)
+	case err == io.EOF:
+		return nil
+	}
+	return r.fail(err)
+}
+
+func (r *run) maybeFlush() {
+	if off := r.dec.InputOffset(); off-r.in.emitted >= flushThreshold {
+		// A write error is reported by the next flush (the final one).
+		r.flushErr(off)
+	}
+}
+
+func (r *run) flushErr(off int64) {
+	if err := r.flushTo(off); err != nil && r.in.err == nil {
+		r.in.err = err
+	}
+}
+
+// flushTo writes the pending input bytes up to offset off.
+func (r *run) flushTo(off int64) error {
+	if r.in.err != nil {
+		return r.ioErr()
+	}
+	if off <= r.in.emitted {
+		return nil
+	}
+	b := r.in.win[r.in.emitted-r.in.base : off-r.in.base]
+	r.in.emitted = off
+	if r.out == nil {
+		return nil
+	}
+	n, err := r.out.Write(b)
+	r.st.BytesOut += int64(n)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		r.in.err = &writeError{err}
+		return r.ioErr()
+	}
+	return nil
+}
+
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+func (r *run) ioErr() error {
+	if we, ok := r.in.err.(*writeError); ok {
+		return fmt.Errorf("recfilter: writing output: %w", we.err)
+	}
+	return fmt.Errorf("recfilter: reading input: %w", r.in.err)
+}
+
+// fail converts an error of the decoder into the error Filter reports.
+func (r *run) fail(err error) error {
+	switch {
+	case r.in.docHit:
+		return newError(ReasonDocumentTooLarge, r.in.n, "input exceeds MaxDocumentBytes")
+	case r.in.limitHit:
+		return newError(ReasonRecordTooLarge, r.in.limit, "record, token or whitespace run exceeds MaxRecordBytes")
+	case r.in.err != nil:
+		return r.ioErr()
+	}
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) {
+		reason := ReasonInvalidJSON
+		switch {
+		case se.Err == jsontext.ErrDuplicateName:
+			reason = ReasonDuplicateName
+		case se.Err != nil && se.Err.Error() == "exceeded max depth":
+			reason = ReasonTooDeep // jsontext's own limit, inside a record
+		}
+		return &Error{Reason: reason, Offset: se.ByteOffset, Err: err}
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return &Error{Reason: ReasonInvalidJSON, Offset: r.in.n, Err: err}
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "value"
+}

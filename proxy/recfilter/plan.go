@@ -1,0 +1,148 @@
+package recfilter
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// Default limits used for zero fields of [Limits].
+const (
+	DefaultMaxDepth       = 64
+	DefaultMaxRecordBytes = 1 << 20
+	// maxDepthCeiling is the nesting limit of jsontext itself.
+	maxDepthCeiling = 10000
+)
+
+// Limits bound the resources one Filter or CheckWrite call may use. A zero
+// field takes its default; negative values are rejected by [NewPlan].
+type Limits struct {
+	// MaxDepth is the maximum nesting depth of arrays and objects in the
+	// whole document, counted like jsontext's StackDepth: a top-level array
+	// of flat objects has depth 2. Default 64, at most 10000.
+	MaxDepth int
+	// MaxRecordBytes is the maximum size of one record (its raw bytes,
+	// without surrounding whitespace). It also bounds every single token
+	// (such as a long string) and every whitespace run outside the records,
+	// so that the memory of a call stays O(MaxRecordBytes). Default 1 MiB.
+	MaxRecordBytes int
+	// MaxDocumentBytes is the maximum size of the whole input; 0 means
+	// unlimited.
+	MaxDocumentBytes int64
+}
+
+// Predicate reports whether a record is visible to the caller.
+//
+// rec holds the record members the plan names (all members when the plan's
+// fields are nil), decoded as: string; float64 for every JSON number; bool;
+// nil for null; []any and map[string]any for arrays and objects, with
+// elements decoded the same way. A member absent from the record is absent
+// from rec (there is never a zero value in its place).
+//
+// rec and the maps and slices in it are only valid during the call: the map
+// is cleared and reused for the next record, so pred must not retain it.
+// Scalar values may be shared between records. An error counts as "not
+// visible" (and is counted in [Stats.Errors]).
+type Predicate func(rec map[string]any) (bool, error)
+
+// Stats describes one Filter or CheckWrite call.
+type Stats struct {
+	// Records is the number of records examined and Removed the number
+	// of them not visible (removed by Filter, refused by CheckWrite).
+	Records, Removed int
+	// Errors counts the removed records for which the predicate returned
+	// an error or a read field could not be decoded faithfully (a number
+	// of magnitude 2^53 or more); they are included in Removed.
+	Errors int
+	// BytesIn is the number of bytes read from src, BytesOut the number
+	// written to dst.
+	BytesIn, BytesOut int64
+}
+
+// Plan is the compiled record-filtering plan of one grant. It is built once
+// (at configuration load) with [NewPlan] and is safe for concurrent use by
+// multiple goroutines. A Plan must not be copied.
+type Plan struct {
+	path       []string
+	all        bool
+	fields     []string
+	fieldBytes [][]byte
+	fieldASCII []bool
+	lim        Limits
+	pool       sync.Pool // of *run, to reuse buffers between calls
+}
+
+// NewPlan compiles a plan.
+//
+// path is "" when the records are the elements of the top-level array (or
+// the top-level object itself), or a dot path such as "data" or
+// "result.items" naming, from the top-level object, the member whose value
+// is the records array. Segments are member names compared exactly; they
+// must be non-empty (so a member name that contains a dot cannot be named).
+//
+// fields lists the top-level record members the predicate reads; only those
+// are decoded, the rest of each record is validated and skipped. nil means
+// all members; an empty non-nil slice means none. Names must be non-empty;
+// repeated names are ignored.
+func NewPlan(path string, fields []string, lim Limits) (*Plan, error) {
+	p := &Plan{}
+	if path != "" {
+		p.path = strings.Split(path, ".")
+		for _, s := range p.path {
+			if s == "" {
+				return nil, fmt.Errorf("recfilter: invalid records path %q: empty segment", path)
+			}
+		}
+	}
+	if fields == nil {
+		p.all = true
+	} else {
+		p.fields = []string{}
+		seen := make(map[string]bool, len(fields))
+		for _, f := range fields {
+			if f == "" {
+				return nil, errors.New("recfilter: empty field name")
+			}
+			if !utf8.ValidString(f) {
+				return nil, fmt.Errorf("recfilter: field name %q is not valid UTF-8", f)
+			}
+			if seen[f] {
+				continue
+			}
+			seen[f] = true
+			p.fields = append(p.fields, f)
+			p.fieldBytes = append(p.fieldBytes, []byte(f))
+			p.fieldASCII = append(p.fieldASCII, isASCII(f))
+		}
+	}
+	switch {
+	case lim.MaxDepth < 0, lim.MaxRecordBytes < 0, lim.MaxDocumentBytes < 0:
+		return nil, errors.New("recfilter: negative limit")
+	case lim.MaxDepth > maxDepthCeiling:
+		return nil, fmt.Errorf("recfilter: MaxDepth %d exceeds %d", lim.MaxDepth, maxDepthCeiling)
+	}
+	if lim.MaxDepth == 0 {
+		lim.MaxDepth = DefaultMaxDepth
+	}
+	if lim.MaxRecordBytes == 0 {
+		lim.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	// The records array sits at depth len(path)+1 and a record is one
+	// deeper: a smaller MaxDepth would refuse every document.
+	if need := len(p.path) + 2; lim.MaxDepth < need {
+		return nil, fmt.Errorf("recfilter: MaxDepth %d is too small for path %q (need at least %d)", lim.MaxDepth, path, need)
+	}
+	p.lim = lim
+	return p, nil
+}
+
+func isASCII[T string | []byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}

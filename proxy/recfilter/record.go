@@ -1,0 +1,542 @@
+package recfilter
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// status is the outcome of examining one record's raw bytes.
+type status uint8
+
+const (
+	stOK       status = iota
+	stBadValue        // a read field cannot be decoded faithfully: record not visible
+	stTooDeep         // nesting exceeds the depth budget: fail closed
+	stDupName         // case-insensitive duplicate among read fields: fail closed
+	stMalformed       // bytes not as jsontext validated them (should not happen)
+)
+
+// maxExactFloat is 2^53: from there on, distinct integers share a float64.
+const maxExactFloat = 1 << 53
+
+// Caps of the per-call intern caches (see extractor).
+const (
+	internMaxEntries = 512
+	internMaxLen     = 64
+)
+
+// extractor walks the raw bytes of one record, already validated by
+// jsontext (syntax, UTF-8, exact duplicate names), to enforce the depth
+// limit and the case-insensitive duplicate rule and to decode the fields the
+// plan reads into rec. It never needs to handle invalid JSON, but it checks
+// bounds everywhere and reports stMalformed instead of panicking.
+type extractor struct {
+	p       *Plan
+	rec     map[string]any
+	counts  []int    // per read field: members whose name folds to it
+	keys    []string // stack of decoded member names, for fold checks
+	scratch []byte   // unescaped strings
+	// Intern caches: repeated short strings and numbers (department names,
+	// levels, ...) are boxed once per cache generation instead of once per
+	// record. Only immutable values are shared.
+	strs map[string]any
+	nums map[uint64]any
+	off  int // offset in the record of the problem, for errors
+}
+
+func (x *extractor) init(p *Plan) {
+	x.p = p
+	x.rec = make(map[string]any, max(len(p.fields), 8))
+	x.counts = make([]int, len(p.fields))
+	x.strs = make(map[string]any)
+	x.nums = make(map[uint64]any)
+}
+
+// extract examines record v (a JSON object, no surrounding whitespace) with
+// budget nesting levels available to it (the record object itself uses one).
+func (x *extractor) extract(v []byte, budget int) status {
+	clear(x.rec)
+	clear(x.counts)
+	x.keys = x.keys[:0]
+	x.off = 0
+	if budget < 1 {
+		return stTooDeep
+	}
+	if len(v) < 2 || v[0] != '{' {
+		return stMalformed
+	}
+	i := skipWS(v, 1)
+	if i < len(v) && v[i] == '}' {
+		return stOK
+	}
+	bad := false
+	for {
+		if i >= len(v) || v[i] != '"' {
+			return x.malformed(i)
+		}
+		end := scanString(v, i)
+		if end < 0 {
+			return x.malformed(i)
+		}
+		name := v[i+1 : end-1]
+		if bytes.IndexByte(name, '\\') >= 0 {
+			var err error
+			if x.scratch, err = jsontext.AppendUnquote(x.scratch[:0], v[i:end]); err != nil {
+				return x.malformed(i)
+			}
+			name = x.scratch
+		}
+		nameAt := i
+		i = skipWS(v, end)
+		if i >= len(v) || v[i] != ':' {
+			return x.malformed(i)
+		}
+		i = skipWS(v, i+1)
+		var key string
+		want := false
+		if x.p.all {
+			key = x.internKey(name)
+			want = true
+			x.keys = append(x.keys, key)
+		} else {
+			k := x.match(name)
+			if k == -2 {
+				x.off = nameAt
+				return stDupName
+			}
+			if k >= 0 {
+				key, want = x.p.fields[k], true
+			}
+		}
+		var st status
+		if want {
+			var val any
+			val, i, st = x.value(v, i, 1, budget)
+			if st == stOK {
+				x.rec[key] = val
+			}
+		} else {
+			i, st = x.skip(v, i, 1, budget)
+		}
+		switch st {
+		case stOK:
+		case stBadValue:
+			bad = true
+		default:
+			return st
+		}
+		i = skipWS(v, i)
+		if i >= len(v) {
+			return x.malformed(i)
+		}
+		if v[i] == ',' {
+			i = skipWS(v, i+1)
+			continue
+		}
+		if v[i] != '}' {
+			return x.malformed(i)
+		}
+		break
+	}
+	if x.p.all && foldDup(x.keys) {
+		return stDupName
+	}
+	if bad {
+		return stBadValue
+	}
+	return stOK
+}
+
+func (x *extractor) malformed(i int) status {
+	x.off = i
+	return stMalformed
+}
+
+// match returns the index of the read field equal to name, -1 if none, or
+// -2 when name makes two members fold to the same read field.
+func (x *extractor) match(name []byte) int {
+	exact := -1
+	nameASCII := -1 // unknown
+	for k, f := range x.p.fieldBytes {
+		if len(name) == len(f) {
+			if bytes.Equal(name, f) {
+				exact = k
+			} else if !bytes.EqualFold(name, f) {
+				continue
+			}
+		} else {
+			// Different lengths can only fold together with non-ASCII
+			// letters involved (e.g. U+212A KELVIN SIGN and "k").
+			if x.p.fieldASCII[k] {
+				if nameASCII < 0 {
+					nameASCII = 0
+					if isASCII(name) {
+						nameASCII = 1
+					}
+				}
+				if nameASCII == 1 {
+					continue
+				}
+			}
+			if !bytes.EqualFold(name, f) {
+				continue
+			}
+		}
+		x.counts[k]++
+		if x.counts[k] > 1 {
+			return -2
+		}
+	}
+	return exact
+}
+
+// value decodes the JSON value at v[i:], inside a container at depth depth.
+func (x *extractor) value(v []byte, i, depth, budget int) (any, int, status) {
+	if i >= len(v) {
+		return nil, i, x.malformed(i)
+	}
+	switch v[i] {
+	case '"':
+		end := scanString(v, i)
+		if end < 0 {
+			return nil, i, x.malformed(i)
+		}
+		s := v[i+1 : end-1]
+		if bytes.IndexByte(s, '\\') >= 0 {
+			var err error
+			if x.scratch, err = jsontext.AppendUnquote(x.scratch[:0], v[i:end]); err != nil {
+				return nil, i, x.malformed(i)
+			}
+			s = x.scratch
+		}
+		return x.internString(s), end, stOK
+	case 't':
+		return true, i + len("true"), stOK
+	case 'f':
+		return false, i + len("false"), stOK
+	case 'n':
+		return nil, i + len("null"), stOK
+	case '{':
+		return x.object(v, i, depth+1, budget)
+	case '[':
+		return x.array(v, i, depth+1, budget)
+	}
+	j := i
+	for j < len(v) && isNumberByte(v[j]) {
+		j++
+	}
+	if j == i {
+		return nil, i, x.malformed(i)
+	}
+	f, err := strconv.ParseFloat(string(v[i:j]), 64)
+	if err != nil || math.Abs(f) >= maxExactFloat {
+		x.off = i
+		return nil, j, stBadValue
+	}
+	return x.internNumber(f), j, stOK
+}
+
+func (x *extractor) object(v []byte, i, depth, budget int) (any, int, status) {
+	if depth > budget {
+		x.off = i
+		return nil, i, stTooDeep
+	}
+	m := make(map[string]any)
+	i = skipWS(v, i+1)
+	if i < len(v) && v[i] == '}' {
+		return m, i + 1, stOK
+	}
+	base := len(x.keys)
+	bad := false
+	for {
+		if i >= len(v) || v[i] != '"' {
+			return nil, i, x.malformed(i)
+		}
+		end := scanString(v, i)
+		if end < 0 {
+			return nil, i, x.malformed(i)
+		}
+		name := v[i+1 : end-1]
+		if bytes.IndexByte(name, '\\') >= 0 {
+			var err error
+			if x.scratch, err = jsontext.AppendUnquote(x.scratch[:0], v[i:end]); err != nil {
+				return nil, i, x.malformed(i)
+			}
+			name = x.scratch
+		}
+		key := x.internKey(name)
+		x.keys = append(x.keys, key)
+		i = skipWS(v, end)
+		if i >= len(v) || v[i] != ':' {
+			return nil, i, x.malformed(i)
+		}
+		var val any
+		var st status
+		val, i, st = x.value(v, skipWS(v, i+1), depth, budget)
+		switch st {
+		case stOK:
+			m[key] = val
+		case stBadValue:
+			bad = true
+		default:
+			return nil, i, st
+		}
+		i = skipWS(v, i)
+		if i >= len(v) {
+			return nil, i, x.malformed(i)
+		}
+		if v[i] == ',' {
+			i = skipWS(v, i+1)
+			continue
+		}
+		if v[i] != '}' {
+			return nil, i, x.malformed(i)
+		}
+		break
+	}
+	dup := foldDup(x.keys[base:])
+	x.keys = x.keys[:base]
+	switch {
+	case dup:
+		x.off = i
+		return nil, i, stDupName
+	case bad:
+		return nil, i + 1, stBadValue
+	}
+	return m, i + 1, stOK
+}
+
+func (x *extractor) array(v []byte, i, depth, budget int) (any, int, status) {
+	if depth > budget {
+		x.off = i
+		return nil, i, stTooDeep
+	}
+	a := []any{}
+	i = skipWS(v, i+1)
+	if i < len(v) && v[i] == ']' {
+		return a, i + 1, stOK
+	}
+	bad := false
+	for {
+		var val any
+		var st status
+		val, i, st = x.value(v, i, depth, budget)
+		switch st {
+		case stOK:
+			a = append(a, val)
+		case stBadValue:
+			bad = true
+		default:
+			return nil, i, st
+		}
+		i = skipWS(v, i)
+		if i >= len(v) {
+			return nil, i, x.malformed(i)
+		}
+		if v[i] == ',' {
+			i = skipWS(v, i+1)
+			continue
+		}
+		if v[i] != ']' {
+			return nil, i, x.malformed(i)
+		}
+		break
+	}
+	if bad {
+		return nil, i + 1, stBadValue
+	}
+	return a, i + 1, stOK
+}
+
+// skip returns the offset after the JSON value at v[i:] without decoding
+// it, checking only its nesting depth.
+func (x *extractor) skip(v []byte, i, depth, budget int) (int, status) {
+	if i >= len(v) {
+		return i, x.malformed(i)
+	}
+	switch v[i] {
+	case '"':
+		end := scanString(v, i)
+		if end < 0 {
+			return i, x.malformed(i)
+		}
+		return end, stOK
+	case '{', '[':
+		d := depth + 1
+		if d > budget {
+			x.off = i
+			return i, stTooDeep
+		}
+		for j := i + 1; j < len(v); {
+			switch v[j] {
+			case '"':
+				end := scanString(v, j)
+				if end < 0 {
+					return j, x.malformed(j)
+				}
+				j = end
+				continue
+			case '{', '[':
+				d++
+				if d > budget {
+					x.off = j
+					return j, stTooDeep
+				}
+			case '}', ']':
+				d--
+				if d == depth {
+					return j + 1, stOK
+				}
+			}
+			j++
+		}
+		return len(v), x.malformed(len(v))
+	}
+	j := i
+	for j < len(v) && !isDelim(v[j]) {
+		j++
+	}
+	return j, stOK
+}
+
+func (x *extractor) internString(b []byte) any {
+	if v, ok := x.strs[string(b)]; ok {
+		return v
+	}
+	var v any = string(b)
+	x.remember(b, v)
+	return v
+}
+
+func (x *extractor) internKey(b []byte) string {
+	if v, ok := x.strs[string(b)]; ok {
+		return v.(string)
+	}
+	s := string(b)
+	x.remember(b, s)
+	return s
+}
+
+func (x *extractor) remember(b []byte, v any) {
+	if len(b) > internMaxLen {
+		return
+	}
+	if len(x.strs) >= internMaxEntries {
+		clear(x.strs) // start a new generation
+	}
+	x.strs[v.(string)] = v
+}
+
+func (x *extractor) internNumber(f float64) any {
+	bits := math.Float64bits(f)
+	if v, ok := x.nums[bits]; ok {
+		return v
+	}
+	var v any = f
+	if len(x.nums) >= internMaxEntries {
+		clear(x.nums)
+	}
+	x.nums[bits] = v
+	return v
+}
+
+// scanString returns the offset just past the JSON string starting at
+// v[i] == '"', or -1.
+func scanString(v []byte, i int) int {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(v[j:], '"')
+		if k < 0 {
+			return -1
+		}
+		q := j + k
+		n := 0
+		for p := q - 1; p >= j && v[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1
+		}
+		j = q + 1
+	}
+}
+
+func skipWS(v []byte, i int) int {
+	for i < len(v) {
+		switch v[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+func isDelim(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\t', '\n', '\r':
+		return true
+	}
+	return false
+}
+
+func isNumberByte(c byte) bool {
+	return '0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
+}
+
+// foldDup reports whether two of the (distinct) names fold to each other
+// under Unicode simple case folding, the equivalence strings.EqualFold and
+// case-insensitive JSON decoders such as encoding/json use.
+func foldDup(names []string) bool {
+	if len(names) < 2 {
+		return false
+	}
+	if len(names) <= 16 {
+		for a := 1; a < len(names); a++ {
+			for b := 0; b < a; b++ {
+				if foldEqual(names[a], names[b]) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	seen := make(map[string]struct{}, len(names))
+	var buf []byte
+	for _, n := range names {
+		buf = appendFoldKey(buf[:0], n)
+		if _, ok := seen[string(buf)]; ok {
+			return true
+		}
+		seen[string(buf)] = struct{}{}
+	}
+	return false
+}
+
+func foldEqual(a, b string) bool {
+	if len(a) != len(b) && isASCII(a) && isASCII(b) {
+		return false
+	}
+	return strings.EqualFold(a, b)
+}
+
+// appendFoldKey appends a canonical form of s: every rune is replaced by the
+// smallest rune of its simple-folding orbit, so two strings have the same
+// key exactly when strings.EqualFold reports them equal.
+func appendFoldKey(dst []byte, s string) []byte {
+	for _, r := range s {
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		dst = utf8.AppendRune(dst, m)
+	}
+	return dst
+}
