@@ -14,6 +14,7 @@ var appSchema = &hcl.BodySchema{
 		{Name: "api_key_sha256", Required: true},
 		{Name: "default_role"},
 		{Name: "lookups"},
+		{Name: "secret_lookups"},
 		{Name: "active"},
 	},
 }
@@ -47,6 +48,9 @@ func decodeAppBlock(block *hcl.Block, ctx *hcl.EvalContext) (*App, hcl.Diagnosti
 			a.defaultRoleHidden = callsFunction(attr.Expr)
 		case "lookups":
 			a.Lookups, d = decodeLookupMap(attr, ctx)
+		case "secret_lookups":
+			a.Secrets, d = decodeLookupMap(attr, ctx)
+			d = append(d, checkSecretClash(a.Lookups, a.Secrets, attr)...)
 		case "active":
 			a.Active, d = decodeBool(attr, ctx)
 		}

@@ -60,6 +60,7 @@ func (c *Config) checkReferences() hcl.Diagnostics {
 		appNames = append(appNames, a.Name)
 	}
 	diags = append(diags, c.checkIdentities(apps, roles, appNames, roleNames)...)
+	diags = append(diags, c.checkLookupRefs()...)
 	for _, a := range c.Apps {
 		if a.DefaultRole == "" || roles[a.DefaultRole] {
 			continue
@@ -122,6 +123,13 @@ func (c *Config) spec() policy.Spec {
 		Hash:    c.hash,
 	}
 	for _, l := range c.Lookups {
+		if l.Secret {
+			if spec.SecretLookups == nil {
+				spec.SecretLookups = map[string]any{}
+			}
+			spec.SecretLookups[l.Name] = l.Value
+			continue
+		}
 		spec.Lookups[l.Name] = l.Value
 	}
 	for _, u := range c.Upstreams {
@@ -133,11 +141,11 @@ func (c *Config) spec() policy.Spec {
 	for _, a := range c.Apps {
 		spec.Apps = append(spec.Apps, policy.AppSpec{
 			Name: a.Name, KeySHA256: a.KeySHA256, DefaultRole: a.DefaultRole,
-			Lookups: a.Lookups, Active: a.Active, Origin: origin(a.DeclRange),
+			Lookups: a.Lookups, Secrets: a.Secrets, Active: a.Active, Origin: origin(a.DeclRange),
 		})
 	}
 	for _, r := range c.Roles {
-		rs := policy.RoleSpec{Name: r.Name, Active: r.Active, Lookups: r.Lookups, Origin: origin(r.DeclRange)}
+		rs := policy.RoleSpec{Name: r.Name, Active: r.Active, Lookups: r.Lookups, Secrets: r.Secrets, Origin: origin(r.DeclRange)}
 		for _, g := range r.Grants {
 			rs.Grants = append(rs.Grants, policy.GrantSpec{
 				Deny: g.Deny, Upstream: g.Upstream, Paths: g.Paths, Verbs: g.Verbs,

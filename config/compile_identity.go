@@ -91,7 +91,7 @@ func (c *Config) identitySpec(spec *policy.Spec) {
 		spec.Sessions = &ss
 	}
 	for _, u := range c.Users {
-		us := policy.UserSpec{Name: u.Name, Password: u.Password, Email: u.Email, Lookups: u.Lookups,
+		us := policy.UserSpec{Name: u.Name, Password: u.Password, Email: u.Email, Lookups: u.Lookups, Secrets: u.Secrets,
 			Active: u.Active, Origin: origin(u.DeclRange), Roles: make(map[string]string, len(u.Roles))}
 		for _, rr := range u.Roles {
 			us.Roles[rr.App.Name] = rr.Role.Name

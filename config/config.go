@@ -113,6 +113,7 @@ type App struct {
 	KeySHA256   [32]byte
 	DefaultRole string // "" when not set
 	Lookups     map[string]any
+	Secrets     map[string]any // secret_lookups
 	Active      bool
 
 	DeclRange        hcl.Range
@@ -128,7 +129,8 @@ type Role struct {
 	Name    string
 	Active  bool
 	Lookups map[string]any
-	Grants  []*Grant // allow and deny blocks in declaration order
+	Secrets map[string]any // secret_lookups
+	Grants  []*Grant       // allow and deny blocks in declaration order
 
 	DeclRange hcl.Range
 	NameRange hcl.Range
@@ -153,7 +155,8 @@ type Grant struct {
 // Lookup is one system-scope lookup from a lookups block.
 type Lookup struct {
 	Name  string
-	Value any // string, int64, float64 or bool
+	Value  any  // string, int64, float64 or bool
+	Secret bool // from a secret_lookups block: never printed
 
 	DeclRange hcl.Range // the whole "name = value" line
 	NameRange hcl.Range

@@ -46,6 +46,7 @@ const (
 	summaryInvalidConfig     = "Invalid configuration"
 	summaryInvalidFilterExpr = "Invalid filter"
 	summaryInvalidRecords    = "Invalid records path"
+	summaryUnknownLookup     = "Unknown lookup"
 
 	summaryDuplicateUser       = "Duplicate user"
 	summaryDuplicateAdmin      = "Duplicate admin"

@@ -13,6 +13,7 @@ var fileSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "server"},
 		{Type: "lookups"},
+		{Type: "secret_lookups"},
 		{Type: "upstream", LabelNames: []string{"name"}},
 		{Type: "app", LabelNames: []string{"name"}},
 		{Type: "role", LabelNames: []string{"name"}},
@@ -38,9 +39,12 @@ func decodeFile(name string, f *hcl.File) (*File, hcl.Diagnostics) {
 			s, d := decodeServerBlock(block, ctx)
 			diags = append(diags, d...)
 			out.Servers = append(out.Servers, s)
-		case "lookups":
+		case "lookups", "secret_lookups":
 			l, d := decodeLookupsBlock(block, ctx)
 			diags = append(diags, d...)
+			for _, x := range l {
+				x.Secret = block.Type == "secret_lookups"
+			}
 			out.Lookups = append(out.Lookups, l...)
 		case "upstream":
 			u, d := decodeUpstreamBlock(block, ctx)

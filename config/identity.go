@@ -26,6 +26,7 @@ var userSchema = &hcl.BodySchema{
 		{Name: "email"},
 		{Name: "roles"},
 		{Name: "lookups"},
+		{Name: "secret_lookups"},
 		{Name: "active"},
 	},
 }
@@ -112,6 +113,7 @@ type User struct {
 	Email    string
 	Roles    []roleRef // app -> role, in written order
 	Lookups  map[string]any
+	Secrets  map[string]any // secret_lookups
 	Active   bool
 
 	DeclRange  hcl.Range
@@ -194,6 +196,9 @@ func decodeUserBlock(block *hcl.Block, ctx *hcl.EvalContext) (*User, hcl.Diagnos
 			u.Roles, d = decodeRoleMap(attr, ctx)
 		case "lookups":
 			u.Lookups, d = decodeLookupMap(attr, ctx)
+		case "secret_lookups":
+			u.Secrets, d = decodeLookupMap(attr, ctx)
+			d = append(d, checkSecretClash(u.Lookups, u.Secrets, attr)...)
 		case "active":
 			u.Active, d = decodeBool(attr, ctx)
 		}

@@ -18,6 +18,7 @@ var roleSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "active"},
 		{Name: "lookups"},
+		{Name: "secret_lookups"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "allow", LabelNames: []string{"upstream"}},
@@ -66,6 +67,9 @@ func decodeRoleBlock(block *hcl.Block, ctx *hcl.EvalContext) (*Role, hcl.Diagnos
 			r.Active, d = decodeBool(attr, ctx)
 		case "lookups":
 			r.Lookups, d = decodeLookupMap(attr, ctx)
+		case "secret_lookups":
+			r.Secrets, d = decodeLookupMap(attr, ctx)
+			d = append(d, checkSecretClash(r.Lookups, r.Secrets, attr)...)
 		}
 		diags = append(diags, d...)
 	}

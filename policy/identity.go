@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -15,7 +14,7 @@ type User struct {
 	password *password.Hash
 	email    string
 	roles    map[string]*Role // by app name
-	lookups  map[string]any
+	scope    scope
 	active   bool
 	origin   string
 }
@@ -33,7 +32,7 @@ func (u *User) Active() bool { return u.active }
 func (u *User) Password() *password.Hash { return u.password }
 
 // Lookup returns a user-scope lookup value.
-func (u *User) Lookup(k string) (any, bool) { v, ok := u.lookups[k]; return v, ok }
+func (u *User) Lookup(k string) (any, bool) { v, ok := u.scope.values[k]; return v, ok }
 
 // Admin is a compiled administrator.
 type Admin struct {
@@ -231,8 +230,12 @@ func (s *Snapshot) buildIdentities(spec Spec) error {
 		if _, dup := s.users[us.Name]; dup {
 			return fmt.Errorf("duplicate user %q", us.Name)
 		}
-		u := &User{name: us.Name, password: us.Password, email: us.Email, lookups: maps.Clone(us.Lookups),
+		u := &User{name: us.Name, password: us.Password, email: us.Email,
 			active: us.Active, origin: us.Origin, roles: make(map[string]*Role, len(us.Roles))}
+		var err error
+		if u.scope, err = newScope("user "+us.Name, us.Lookups, us.Secrets); err != nil {
+			return err
+		}
 		for app, rn := range us.Roles {
 			if _, ok := s.appNames[app]; !ok {
 				return fmt.Errorf("user %q: unknown app %q", us.Name, app)

@@ -3,7 +3,6 @@ package policy
 import (
 	"crypto/sha256"
 	"fmt"
-	"maps"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -18,7 +17,7 @@ import (
 type Snapshot struct {
 	server    Server
 	hash      string
-	lookups   map[string]any
+	system    scope // system-scope lookups
 	upstreams []*Upstream
 	byName    map[string]*Upstream
 	byPrefix  map[string]*Upstream
@@ -77,7 +76,7 @@ func (u *Upstream) Origin() string { return u.origin }
 type App struct {
 	name        string
 	defaultRole string
-	lookups     map[string]any
+	scope       scope
 	active      bool
 	origin      string
 }
@@ -92,13 +91,13 @@ func (a *App) DefaultRole() string { return a.defaultRole }
 func (a *App) Active() bool { return a.active }
 
 // Lookup returns an app-scope lookup value.
-func (a *App) Lookup(k string) (any, bool) { v, ok := a.lookups[k]; return v, ok }
+func (a *App) Lookup(k string) (any, bool) { v, ok := a.scope.values[k]; return v, ok }
 
 // Role is a compiled role.
 type Role struct {
 	name    string
 	active  bool
-	lookups map[string]any
+	scope   scope
 	grants  []*Grant
 	index   []*grantIndex // by Upstream.id; nil = no grants there
 	origin  string
@@ -173,7 +172,6 @@ func New(spec Spec) (*Snapshot, error) {
 	s := &Snapshot{
 		server:   spec.Server,
 		hash:     spec.Hash,
-		lookups:  maps.Clone(spec.Lookups),
 		byName:   make(map[string]*Upstream, len(spec.Upstreams)),
 		byPrefix: make(map[string]*Upstream, len(spec.Upstreams)),
 		apps:     make(map[[32]byte]*App, len(spec.Apps)),
@@ -181,6 +179,10 @@ func New(spec Spec) (*Snapshot, error) {
 		roles:    make(map[string]*Role, len(spec.Roles)),
 	}
 	s.server.TrustedProxies = append([]netip.Prefix(nil), spec.Server.TrustedProxies...)
+	var err error
+	if s.system, err = newScope("system", spec.Lookups, spec.SecretLookups); err != nil {
+		return nil, err
+	}
 	for i, us := range spec.Upstreams {
 		if us.URL == nil || (us.URL.Scheme != "http" && us.URL.Scheme != "https") || us.URL.Host == "" {
 			return nil, fmt.Errorf("upstream %q: url must be an absolute http or https URL", us.Name)
@@ -208,8 +210,12 @@ func New(spec Spec) (*Snapshot, error) {
 			return nil, fmt.Errorf("duplicate role %q", rs.Name)
 		}
 		r := &Role{
-			name: rs.Name, active: rs.Active, lookups: maps.Clone(rs.Lookups), origin: rs.Origin,
+			name: rs.Name, active: rs.Active, origin: rs.Origin,
 			index: make([]*grantIndex, len(s.upstreams)),
+		}
+		var err error
+		if r.scope, err = newScope("role "+rs.Name, rs.Lookups, rs.Secrets); err != nil {
+			return nil, err
 		}
 		for i, gs := range rs.Grants {
 			u, ok := s.byName[gs.Upstream]
@@ -258,7 +264,11 @@ func New(spec Spec) (*Snapshot, error) {
 				return nil, fmt.Errorf("app %q: unknown default_role %q", as.Name, as.DefaultRole)
 			}
 		}
-		a := &App{name: as.Name, defaultRole: as.DefaultRole, lookups: maps.Clone(as.Lookups), active: as.Active, origin: as.Origin}
+		a := &App{name: as.Name, defaultRole: as.DefaultRole, active: as.Active, origin: as.Origin}
+		var err error
+		if a.scope, err = newScope("app "+as.Name, as.Lookups, as.Secrets); err != nil {
+			return nil, err
+		}
 		s.apps[as.KeySHA256] = a
 		s.appNames[a.name] = a
 	}
@@ -327,4 +337,4 @@ func (s *Snapshot) AppByKey(key string) (*App, bool) {
 }
 
 // Lookup returns a system-scope lookup value.
-func (s *Snapshot) Lookup(k string) (any, bool) { v, ok := s.lookups[k]; return v, ok }
+func (s *Snapshot) Lookup(k string) (any, bool) { v, ok := s.system.values[k]; return v, ok }

@@ -17,6 +17,9 @@ import (
 type Spec struct {
 	Server    Server
 	Lookups   map[string]any // system-scope lookups
+	// SecretLookups work like Lookups but are never printed (validate,
+	// logs, admin endpoints). Names are unique across both maps of a scope.
+	SecretLookups map[string]any
 	Upstreams []UpstreamSpec
 	Apps      []AppSpec
 	Roles     []RoleSpec
@@ -73,6 +76,7 @@ type AppSpec struct {
 	KeySHA256   [32]byte
 	DefaultRole string // may be empty: the app then has no access without a user
 	Lookups     map[string]any
+	Secrets     map[string]any // secret_lookups
 	Active      bool
 	Origin      string
 }
@@ -83,6 +87,7 @@ type RoleSpec struct {
 	Active  bool
 	Grants  []GrantSpec
 	Lookups map[string]any
+	Secrets map[string]any // secret_lookups
 	Origin  string
 }
 
@@ -107,6 +112,7 @@ type UserSpec struct {
 	Email    string            // "" = none; matched case-insensitively
 	Roles    map[string]string // app name -> role name
 	Lookups  map[string]any
+	Secrets  map[string]any // secret_lookups
 	Active   bool
 	Origin   string
 }

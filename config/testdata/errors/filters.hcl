@@ -27,3 +27,18 @@ role "r" {
     filter  = "record.owner == user.name || \"admins\" in user.groups"
   }
 }
+
+role "scoped" {
+  lookups        = { region = "eu" }
+  secret_lookups = { region = "us", token = "s3cr3t" } # ERROR: Duplicate lookup
+  allow "hr" {
+    paths  = ["/d"]
+    verbs  = ["GET"]
+    filter = "record.region == lookup.regoin" # ERROR: Unknown lookup
+  }
+  allow "hr" {
+    paths  = ["/e"]
+    verbs  = ["GET"]
+    filter = "record.region == lookup.region && record.t != lookup.token"
+  }
+}

@@ -76,3 +76,21 @@ oauth "github" {
   redirect_url  = "https://api.example.test/auth/oauth/github/callback"
   app           = "portal"
 }
+
+lookups {
+  company = "example"
+}
+
+secret_lookups {
+  partner_token = "not-a-real-token"
+}
+
+role "sales_reader" {
+  lookups = { max_level = 3 }
+  allow "hr" {
+    paths   = ["/employees"]
+    verbs   = ["GET"]
+    records = "data"
+    filter  = "record.department == lookup.department && record.level <= lookup.max_level"
+  }
+}
