@@ -154,7 +154,7 @@ type Grant struct {
 
 // Lookup is one system-scope lookup from a lookups block.
 type Lookup struct {
-	Name  string
+	Name   string
 	Value  any  // string, int64, float64 or bool
 	Secret bool // from a secret_lookups block: never printed
 

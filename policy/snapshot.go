@@ -95,12 +95,12 @@ func (a *App) Lookup(k string) (any, bool) { v, ok := a.scope.values[k]; return 
 
 // Role is a compiled role.
 type Role struct {
-	name    string
-	active  bool
-	scope   scope
-	grants  []*Grant
-	index   []*grantIndex // by Upstream.id; nil = no grants there
-	origin  string
+	name   string
+	active bool
+	scope  scope
+	grants []*Grant
+	index  []*grantIndex // by Upstream.id; nil = no grants there
+	origin string
 }
 
 // Name returns the role's configured name.

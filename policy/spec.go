@@ -15,18 +15,18 @@ import (
 // config package, with every value in its final type. Origin fields name where
 // an item was declared ("api.hcl:12,3") for logs and explain output.
 type Spec struct {
-	Server    Server
-	Lookups   map[string]any // system-scope lookups
+	Server  Server
+	Lookups map[string]any // system-scope lookups
 	// SecretLookups work like Lookups but are never printed (validate,
 	// logs, admin endpoints). Names are unique across both maps of a scope.
 	SecretLookups map[string]any
-	Upstreams []UpstreamSpec
-	Apps      []AppSpec
-	Roles     []RoleSpec
-	Users     []UserSpec
-	Admins    []AdminSpec
-	LDAP      []LDAPSpec
-	OAuth     []OAuthSpec
+	Upstreams     []UpstreamSpec
+	Apps          []AppSpec
+	Roles         []RoleSpec
+	Users         []UserSpec
+	Admins        []AdminSpec
+	LDAP          []LDAPSpec
+	OAuth         []OAuthSpec
 	// Sessions configures login and session tokens; nil = no logins (only
 	// API keys), and then Users, Admins, LDAP and OAuth must be empty.
 	Sessions *SessionsSpec
@@ -97,7 +97,7 @@ type GrantSpec struct {
 	Upstream string
 	Paths    []Glob
 	Verbs    Verb
-	Records  string // JSON path of the records; used by record filters
+	Records  string          // JSON path of the records; used by record filters
 	Filter   string          // expr-lang source as written
 	Program  *filter.Program // compiled Filter; nil when Filter is ""
 	Origin   string
