@@ -135,7 +135,7 @@ func (c *Config) spec() policy.Spec {
 	for _, u := range c.Upstreams {
 		spec.Upstreams = append(spec.Upstreams, policy.UpstreamSpec{
 			Name: u.Name, URL: u.URL, Prefix: u.Prefix, Timeout: u.Timeout,
-			Active: u.Active, Public: u.Public, Origin: origin(u.DeclRange),
+			Active: u.Active, Public: u.Public, Headers: u.Headers, Origin: origin(u.DeclRange),
 		})
 	}
 	for _, a := range c.Apps {

@@ -100,8 +100,10 @@ type Upstream struct {
 	Timeout time.Duration
 	Active  bool
 	Public  bool
+	Headers []policy.HeaderTemplate
 
-	DeclRange   hcl.Range
+	DeclRange    hcl.Range
+	HeadersRange hcl.Range
 	NameRange   hcl.Range
 	URLRange    hcl.Range
 	PrefixRange hcl.Range

@@ -47,6 +47,7 @@ const (
 	summaryInvalidFilterExpr = "Invalid filter"
 	summaryInvalidRecords    = "Invalid records path"
 	summaryUnknownLookup     = "Unknown lookup"
+	summaryInvalidHeader     = "Invalid header"
 
 	summaryDuplicateUser       = "Duplicate user"
 	summaryDuplicateAdmin      = "Duplicate admin"

@@ -86,6 +86,18 @@ func (c *Config) checkLookupRefs() hcl.Diagnostics {
 	names := c.lookupNames()
 	known := slices.Sorted(maps.Keys(names))
 	var diags hcl.Diagnostics
+	for _, u := range c.Upstreams {
+		for _, h := range u.Headers {
+			for _, n := range h.Lookups() {
+				if names[n] {
+					continue
+				}
+				diags = append(diags, errorAt(summaryUnknownLookup,
+					fmt.Sprintf("Header %q of upstream %q uses {lookup.%s}, but no scope declares %q.%s", h.Name, u.Name, n, n, didYouMean(n, known)),
+					u.HeadersRange, u.DeclRange.Ptr()))
+			}
+		}
+	}
 	for _, r := range c.Roles {
 		for _, g := range r.Grants {
 			if g.Program == nil {

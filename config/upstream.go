@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ var upstreamSchema = &hcl.BodySchema{
 		{Name: "timeout"},
 		{Name: "active"},
 		{Name: "public"},
+		{Name: "headers"},
 	},
 }
 
@@ -53,6 +55,9 @@ func decodeUpstreamBlock(block *hcl.Block, ctx *hcl.EvalContext) (*Upstream, hcl
 			u.Active, d = decodeBool(attr, ctx)
 		case "public":
 			u.Public, d = decodeBool(attr, ctx)
+		case "headers":
+			u.Headers, d = decodeHeaderTemplates(attr, ctx)
+			u.HeadersRange = attr.Range
 		}
 		diags = append(diags, d...)
 	}
@@ -84,4 +89,75 @@ func decodePrefix(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagno
 		return bad("is not in canonical form", fmt.Sprintf("Write it as %s.", shown(attr.Expr, p.Escaped)))
 	}
 	return s, diags
+}
+
+// reservedHeaders cannot be set by upstream header templates: gatehouse or
+// net/http own them.
+var reservedHeaders = map[string]bool{
+	"Host": true, "Content-Length": true, "Transfer-Encoding": true, "Connection": true, "Keep-Alive": true,
+	"Upgrade": true, "Te": true, "Trailer": true, "Proxy-Connection": true, "Proxy-Authorization": true,
+	"X-Forwarded-For": true, "X-Forwarded-Host": true, "X-Forwarded-Proto": true, "Forwarded": true,
+	"X-Request-Id": true, "X-Api-Key": true, "Cookie": true,
+}
+
+// decodeHeaderTemplates reads headers = { "X-Tenant" = "{lookup.tenant}" }.
+func decodeHeaderTemplates(attr *hcl.Attribute, ctx *hcl.EvalContext) ([]policy.HeaderTemplate, hcl.Diagnostics) {
+	pairs, diags := hcl.ExprMap(attr.Expr)
+	if diags.HasErrors() {
+		return nil, hcl.Diagnostics{errorAt(summaryWrongType,
+			`headers must be an object literal such as { "X-Tenant" = "{lookup.tenant}" }.`, attr.Expr.Range(), attr.Range.Ptr())}
+	}
+	var out []policy.HeaderTemplate
+	seen := map[string]bool{}
+	for _, kv := range pairs {
+		name, d := evalKey(kv.Key, ctx, attr.Range)
+		diags = append(diags, d...)
+		value, d2 := evalString("header value", kv.Value, attr.Range, ctx)
+		diags = append(diags, d2...)
+		if d.HasErrors() || d2.HasErrors() {
+			continue
+		}
+		canon := textproto.CanonicalMIMEHeaderKey(name)
+		switch {
+		case !validHeaderName(name):
+			diags = append(diags, errorAt(summaryInvalidHeader, fmt.Sprintf("%q is not a valid header name.", name), kv.Key.Range(), attr.Range.Ptr()))
+			continue
+		case reservedHeaders[canon] || isGatehouseHeader(canon):
+			diags = append(diags, errorAt(summaryInvalidHeader,
+				fmt.Sprintf("Header %q is set by gatehouse or the HTTP layer and cannot be configured here.", canon), kv.Key.Range(), attr.Range.Ptr()))
+			continue
+		case seen[canon]:
+			diags = append(diags, errorAt(summaryDuplicateKeyInMap, fmt.Sprintf("Header %q is set twice.", canon), kv.Key.Range(), attr.Range.Ptr()))
+			continue
+		}
+		seen[canon] = true
+		t, err := policy.ParseHeaderTemplate(canon, value)
+		if err != nil {
+			diags = append(diags, errorAt(summaryInvalidHeader, fmt.Sprintf("Header %q: %v.", canon, err), kv.Value.Range(), attr.Range.Ptr()))
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, diags
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '-' || c == '_' || c == '.' || c == '!' || c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' ||
+			c == '*' || c == '+' || c == '^' || c == '`' || c == '|' || c == '~' ||
+			('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')) {
+			return false
+		}
+	}
+	return true
+}
+
+// isGatehouseHeader reports X-Gatehouse-* in any spelling ("_" for "-").
+func isGatehouseHeader(canon string) bool {
+	return strings.HasPrefix(strings.ReplaceAll(strings.ToLower(canon), "_", "-"), "x-gatehouse-") ||
+		strings.ReplaceAll(strings.ToLower(canon), "_", "-") == "x-api-key"
 }

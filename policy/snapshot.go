@@ -44,6 +44,7 @@ type Upstream struct {
 	timeout time.Duration
 	active  bool
 	public  bool
+	headers []HeaderTemplate
 	origin  string
 }
 
@@ -71,6 +72,9 @@ func (u *Upstream) Public() bool { return u.public }
 
 // Origin returns where the upstream was declared.
 func (u *Upstream) Origin() string { return u.origin }
+
+// Headers returns the header templates added to upstream requests.
+func (u *Upstream) Headers() []HeaderTemplate { return u.headers }
 
 // App is a compiled client application.
 type App struct {
@@ -200,6 +204,7 @@ func New(spec Spec) (*Snapshot, error) {
 		u := &Upstream{
 			id: i, name: us.Name, url: cloneURL(us.URL), prefix: us.Prefix, nsegs: len(p.Segments),
 			timeout: us.Timeout, active: us.Active, public: us.Public, origin: us.Origin,
+			headers: append([]HeaderTemplate(nil), us.Headers...),
 		}
 		s.upstreams = append(s.upstreams, u)
 		s.byName[u.name] = u

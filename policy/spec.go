@@ -67,7 +67,10 @@ type UpstreamSpec struct {
 	// Public forwards without authentication or authorization. The path is
 	// still canonicalized and identity headers are still stripped.
 	Public bool
-	Origin string
+	// Headers are added to every request to this upstream, replacing any
+	// the client sent under the same name.
+	Headers []HeaderTemplate
+	Origin  string
 }
 
 // AppSpec declares one client application.

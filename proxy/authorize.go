@@ -20,10 +20,10 @@ func (authorize) serve(x *exchange) error {
 	}
 	if g := x.decision.Grant; g != nil && g.Filter() != "" {
 		// No filter stage yet: an unenforced filter would expose every
-		// record, so fail closed. (config refuses such grants at load.)
+		// record, so fail closed.
 		return refuse(http.StatusForbidden, reasonFilterUnavailable, nil)
 	}
-	return nil
+	return x.resolveUpstreamHeaders()
 }
 
 var _ stage = authorize{}

@@ -34,6 +34,8 @@ type exchange struct {
 	sess        *session.Session // the verified session, if any
 	cred        credential       // where the session token came from
 	done        bool             // a stage answered the request itself
+	upHeaders   [][2]string      // rendered upstream header templates
+	lookupCache map[string]any   // merged lookups, see exchange.lookups
 	decision    policy.Decision
 	backend     *backend
 	rp          httputil.ReverseProxy // backend.proxy bound to this exchange

@@ -115,6 +115,7 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 			out.Header[headerAdmin] = []string{"true"}
 		}
 	}
+	setUpstreamHeaders(out.Header, x.upHeaders)
 	out.Header[headerRequestID] = []string{x.id}
 }
 

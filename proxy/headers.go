@@ -1,9 +1,13 @@
 package proxy
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // Identity headers gatehouse sets for upstreams when identity_headers is on.
@@ -110,4 +114,99 @@ func headerHasToken(vals []string, token string) bool {
 		}
 	}
 	return false
+}
+
+// reasonHeaderUnresolved refuses a request whose upstream header template
+// has no value for this caller: an upstream scoped by a header (a tenant, a
+// user) must never get the request without it.
+const reasonHeaderUnresolved = "header_unresolved"
+
+// resolveUpstreamHeaders renders the upstream's header templates for this
+// caller into x.upHeaders, or refuses the request.
+func (x *exchange) resolveUpstreamHeaders() error {
+	tmpls := x.route.Upstream.Headers()
+	if len(tmpls) == 0 {
+		return nil
+	}
+	lookups := x.lookups()
+	resolve := func(ref string) (string, bool) {
+		if name, ok := strings.CutPrefix(ref, "lookup."); ok {
+			v, ok := lookups[name]
+			if !ok {
+				return "", false
+			}
+			return lookupString(v), true
+		}
+		var v string
+		switch ref {
+		case "user.name":
+			v = x.ident.User
+		case "user.email":
+			if x.sess != nil {
+				v = x.sess.Email
+			}
+		case "user.provider":
+			if x.sess != nil {
+				v = x.sess.Provider
+			}
+		case "app.name":
+			if x.ident.App != nil {
+				v = x.ident.App.Name()
+			}
+		case "role.name":
+			if x.ident.Role != nil {
+				v = x.ident.Role.Name()
+			}
+		}
+		return v, v != ""
+	}
+	x.upHeaders = make([][2]string, 0, len(tmpls))
+	for _, t := range tmpls {
+		v, ok := t.Render(resolve)
+		if !ok {
+			return refuse(http.StatusForbidden, reasonHeaderUnresolved, fmt.Errorf("header %s: a placeholder has no value for this caller", t.Name))
+		}
+		x.upHeaders = append(x.upHeaders, [2]string{t.Name, v})
+	}
+	return nil
+}
+
+// lookups returns the merged lookups of the caller (computed once).
+func (x *exchange) lookups() map[string]any {
+	if x.lookupCache == nil {
+		var user *policy.User
+		if x.sess != nil && x.sess.Local && !x.ident.Admin {
+			user, _ = x.snap().User(x.sess.Subject)
+		}
+		x.lookupCache = x.snap().Lookups(x.ident.App, x.ident.Role, user)
+	}
+	return x.lookupCache
+}
+
+func lookupString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	return fmt.Sprint(v)
+}
+
+// setUpstreamHeaders adds the rendered templates, removing every client
+// header that folds to the same name (case, "_" for "-").
+func setUpstreamHeaders(h http.Header, set [][2]string) {
+	for _, kv := range set {
+		want := strings.ToLower(kv[0])
+		for k := range h {
+			if len(k) == len(want) && foldDash(k, want) {
+				delete(h, k)
+			}
+		}
+		h[kv[0]] = []string{kv[1]}
+	}
 }
