@@ -104,9 +104,9 @@ type Upstream struct {
 
 	DeclRange    hcl.Range
 	HeadersRange hcl.Range
-	NameRange   hcl.Range
-	URLRange    hcl.Range
-	PrefixRange hcl.Range
+	NameRange    hcl.Range
+	URLRange     hcl.Range
+	PrefixRange  hcl.Range
 }
 
 // App is a decoded app block.

@@ -78,7 +78,9 @@ func TestParseHeaderTemplate(t *testing.T) {
 		}
 	}
 	h := mustTemplate(t, "X", "a-{lookup.x}-{user.name}-b")
-	v, ok := h.Render(func(ref string) (string, bool) { return map[string]string{"lookup.x": "1", "user.name": "u"}[ref], true })
+	v, ok := h.Render(func(ref string) (string, bool) {
+		return map[string]string{"lookup.x": "1", "user.name": "u"}[ref], true
+	})
 	if !ok || v != "a-1-u-b" {
 		t.Errorf("Render = %q %v", v, ok)
 	}
