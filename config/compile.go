@@ -24,7 +24,8 @@ func (c *Config) Compile() (*policy.Snapshot, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	return c.build()
+	snap, bd := c.build()
+	return snap, append(diags, bd...) // warnings, if any, come along
 }
 
 // checkReferences reports names that refer to nothing, at the reference.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -34,6 +35,18 @@ func (c *Config) checkIdentities(apps, roles map[string]bool, appNames, roleName
 		for _, o := range c.OAuth {
 			need("OAuth provider", o.Spec.Name, o.NameRange, o.DeclRange)
 			break
+		}
+	}
+	if c.Sessions != nil {
+		for _, u := range c.Upstreams {
+			if u.Prefix == "/auth" || strings.HasPrefix(u.Prefix, "/auth/") {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagWarning,
+					Summary:  "Prefix shadowed by login endpoints",
+					Detail:   fmt.Sprintf("With a sessions block, gatehouse serves /auth/* itself; upstream %q (prefix %q) gets no request below /auth/. Choose another prefix.", u.Name, u.Prefix),
+					Subject:  u.PrefixRange.Ptr(),
+				})
+			}
 		}
 	}
 	checkApp := func(owner string, r ref) {

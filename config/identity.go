@@ -295,12 +295,7 @@ func decodeSessionsBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string)
 			refreshAttr = attr
 			s.Spec.RefreshTTL, d = decodeDuration(attr, ctx, false)
 		case "cache_size":
-			var n int64
-			n, d = decodeSize(attr, ctx, 1<<30)
-			if !d.HasErrors() && n < 1 {
-				d = append(d, errorAt(summaryInvalidSize, "cache_size must be at least 1.", attr.Expr.Range(), attr.Range.Ptr()))
-			}
-			s.Spec.CacheSize = n
+			s.Spec.CacheSize, d = decodeCount(attr, ctx, 1<<30)
 		case "issuer":
 			s.Spec.Issuer, d = decodeString(attr, ctx)
 			if !d.HasErrors() && strings.TrimSpace(s.Spec.Issuer) == "" {
@@ -318,6 +313,9 @@ func decodeSessionsBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string)
 		diags = append(diags, errorAt(summaryMissingSigningKey,
 			"The sessions block needs signing_key = env(\"GATEHOUSE_SIGNING_KEY\") (at least 32 bytes) or signing_key_file = \"sessions.pem\" (Ed25519).",
 			s.DeclRange, nil))
+	}
+	if refreshAttr == nil && s.Spec.RefreshTTL < s.Spec.TTL {
+		s.Spec.RefreshTTL = s.Spec.TTL // the default never undercuts ttl
 	}
 	if refreshAttr != nil && s.Spec.RefreshTTL > 0 && s.Spec.RefreshTTL < s.Spec.TTL {
 		diags = append(diags, errorAt(summaryInvalidDuration,
@@ -495,7 +493,7 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 		want := "/auth/oauth/" + sp.Name + "/callback"
 		if u, err := url.Parse(sp.RedirectURL); err == nil && u.Path != want {
 			diags = append(diags, errorAt(summaryInvalidURL,
-				fmt.Sprintf("redirect_url must end in %q, the callback gatehouse serves for this block (register the same URL at the provider).", want),
+				fmt.Sprintf("redirect_url must have the path %q, the callback gatehouse serves for this block (register the same URL at the provider).", want),
 				redirectAttr.Expr.Range(), redirectAttr.Range.Ptr()))
 		}
 	}

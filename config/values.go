@@ -166,6 +166,22 @@ func decodeSize(attr *hcl.Attribute, ctx *hcl.EvalContext, limit int64) (int64, 
 	return n, diags
 }
 
+// decodeCount reads a whole number of items from 1 to limit.
+func decodeCount(attr *hcl.Attribute, ctx *hcl.EvalContext, limit int64) (int64, hcl.Diagnostics) {
+	v, diags := evalAs(attr.Name, attr.Expr, attr.Range, ctx, cty.Number)
+	if diags.HasErrors() {
+		return 0, diags
+	}
+	bf := v.AsBigFloat()
+	n, acc := bf.Int64()
+	if !bf.IsInt() || acc != big.Exact || n <= 0 || n > limit {
+		return 0, append(diags, errorAt(summaryInvalidSize,
+			fmt.Sprintf("%s = %s is not a whole number from 1 to %d.", attr.Name, shownNumber(attr.Expr, bf), limit),
+			attr.Expr.Range(), attr.Range.Ptr()))
+	}
+	return n, diags
+}
+
 // decodeAddress reads a listen address "host:port" with a numeric port;
 // the host may be empty (all interfaces).
 func decodeAddress(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {

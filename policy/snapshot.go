@@ -343,3 +343,16 @@ func (s *Snapshot) AppByKey(key string) (*App, bool) {
 
 // Lookup returns a system-scope lookup value.
 func (s *Snapshot) Lookup(k string) (any, bool) { v, ok := s.system.values[k]; return v, ok }
+
+// FilteredGrants returns every grant that carries a record filter.
+func (s *Snapshot) FilteredGrants() []*Grant {
+	var out []*Grant
+	for _, r := range s.roles {
+		for _, g := range r.grants {
+			if g.program != nil {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
+}

@@ -36,6 +36,8 @@ type accessRecord struct {
 	client                    netip.Addr
 	errText                   string
 	start, end                time.Time
+	filtered                  bool // a record filter ran: records/removed follow
+	records, removed          int
 }
 
 func (l *accessLog) write(r *accessRecord) {
@@ -63,6 +65,12 @@ func (l *accessLog) write(r *accessRecord) {
 	b = appendField(b, "reason", r.reason)
 	if r.grant != "" {
 		b = appendField(b, "grant", r.grant)
+	}
+	if r.filtered {
+		b = append(b, `,"records":`...)
+		b = strconv.AppendInt(b, int64(r.records), 10)
+		b = append(b, `,"records_removed":`...)
+		b = strconv.AppendInt(b, int64(r.removed), 10)
 	}
 	b = append(b, `,"duration_ms":`...)
 	b = strconv.AppendFloat(b, float64(r.end.Sub(r.start).Microseconds())/1000, 'f', -1, 64)

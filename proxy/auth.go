@@ -131,7 +131,7 @@ func (x *exchange) loginAdmin(req loginRequest) (*session.Session, error) {
 		h = a.Password()
 	}
 	if !x.checkPassword(h, req.Password) || !ok || !a.Active() {
-		return nil, refuse(http.StatusUnauthorized, reasonInvalidCredentials, nil)
+		return nil, x.loginRefused()
 	}
 	return &session.Session{Subject: a.Name(), Provider: policy.ProviderLocal, Local: true, Admin: true}, nil
 }
@@ -144,9 +144,18 @@ func (x *exchange) loginLocal(app *policy.App, req loginRequest) (*session.Sessi
 		h = u.Password()
 	}
 	if !x.checkPassword(h, req.Password) || !ok || !u.Active() {
-		return nil, refuse(http.StatusUnauthorized, reasonInvalidCredentials, nil)
+		return nil, x.loginRefused()
 	}
 	return &session.Session{Subject: u.Name(), App: app.Name(), Provider: policy.ProviderLocal, Local: true, Email: u.Email()}, nil
+}
+
+// loginRefused is the answer to a failed password check: 401, or 503 when
+// no verification slot was free in time.
+func (x *exchange) loginRefused() error {
+	if x.busy {
+		return refuse(http.StatusServiceUnavailable, reasonBusy, nil)
+	}
+	return refuse(http.StatusUnauthorized, reasonInvalidCredentials, nil)
 }
 
 // checkPassword verifies pw against h, or against the snapshot's dummy hash
@@ -161,10 +170,12 @@ func (x *exchange) checkPassword(h *password.Hash, pw string) bool {
 			return false
 		}
 	}
-	ctx := x.r.Context()
+	ctx, cancel := x.loginContext()
+	defer cancel()
 	select {
 	case x.srv.pwSem <- struct{}{}:
 	case <-ctx.Done():
+		x.busy = true
 		return false
 	}
 	defer func() { <-x.srv.pwSem }()

@@ -38,12 +38,12 @@ func (x *exchange) loginLDAP(app *policy.App, req loginRequest) (*session.Sessio
 	ctx, cancel := x.loginContext()
 	defer cancel()
 	select {
-	case x.srv.pwSem <- struct{}{}:
+	case x.srv.ldapSem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, refuse(http.StatusServiceUnavailable, reasonBusy, ctx.Err())
 	}
 	entry, err := ldapauth.Authenticate(ctx, ldapConfig(l.Spec()), req.Username, req.Password)
-	<-x.srv.pwSem
+	<-x.srv.ldapSem
 	switch {
 	case errors.Is(err, ldapauth.ErrInvalidCredentials):
 		return nil, refuse(http.StatusUnauthorized, reasonInvalidCredentials, nil)
@@ -123,8 +123,11 @@ func (x *exchange) authOAuth(rest string) error {
 // user's roles); anyone else is the provider's subject with the block's
 // default_role.
 func (x *exchange) oauthSession(o *policy.OAuth, id oauth.Identity) (*session.Session, error) {
-	s := &session.Session{App: o.App().Name(), Provider: o.Name(), Subject: id.Subject, Email: id.Email}
+	// Only a verified email is kept: it reaches upstreams ({user.email},
+	// filters), and an unverified one is whatever the user typed.
+	s := &session.Session{App: o.App().Name(), Provider: o.Name(), Subject: id.Subject}
 	if id.Email != "" && id.EmailVerified {
+		s.Email = id.Email
 		if u, ok := x.snap().UserByEmail(id.Email); ok {
 			if !u.Active() {
 				return nil, refuse(http.StatusForbidden, reasonOAuthUnverified, nil)

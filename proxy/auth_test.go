@@ -586,3 +586,48 @@ func TestAuth_CookieSecureBehindTrustedProxy(t *testing.T) {
 		}
 	}
 }
+
+// Public upstreams never see gatehouse's session credentials, though
+// their own Bearer tokens pass.
+func TestAuth_PublicRouteStripsSessionCredentials(t *testing.T) {
+	up := newUpstream(t, nil)
+	p := newTestProxy(t, sessionSpec(t, up.URL))
+	tok := p.mustLogin(t, testKey, "alice", "alicepw")
+	for _, tc := range []struct{ auth, wantAuth string }{
+		{"Bearer " + tok, ""},
+		{"Bearer " + tok[:len(tok)-4] + "AAAA", ""}, // ours, bad signature
+		{"Bearer upstream-own-token", "Bearer upstream-own-token"},
+	} {
+		req, _ := http.NewRequest("GET", p.URL+"/pub/x", nil)
+		req.Header.Set("Authorization", tc.auth)
+		req.Header.Set("Cookie", SessionCookie+"="+tok+"; a=b")
+		if res, _ := do(t, p.Client(), req); res.StatusCode != 200 {
+			t.Fatalf("public: %d", res.StatusCode)
+		}
+		got := up.last(t).Header
+		if got.Get("Authorization") != tc.wantAuth || got.Get("Cookie") != "a=b" {
+			t.Errorf("public upstream got Authorization %q Cookie %q", got.Get("Authorization"), got.Get("Cookie"))
+		}
+	}
+}
+
+// A reload that changes the issuer ends cached sessions too.
+func TestAuth_IssuerChangeEndsCachedSessions(t *testing.T) {
+	up := newUpstream(t, nil)
+	spec := sessionSpec(t, up.URL)
+	p := newTestProxy(t, spec)
+	tok := p.mustLogin(t, testKey, "alice", "alicepw")
+	if res, _ := p.call(t, "GET", "/hr/employees", testKey, tok); res.StatusCode != 200 {
+		t.Fatal(res.StatusCode)
+	}
+	p.srv.sessions.Wait()
+	spec.Sessions.Issuer = "another-issuer"
+	snap, err := policy.New(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.srv.Load(snap)
+	if res, _ := p.call(t, "GET", "/hr/employees", testKey, tok); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("token of the old issuer: %d, want 401", res.StatusCode)
+	}
+}

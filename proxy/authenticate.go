@@ -26,7 +26,6 @@ const (
 	reasonSessionExpired         = "session_expired"
 	reasonSessionRevoked         = "session_revoked"
 	reasonSessionWrongApp        = "session_wrong_app"
-	reasonSessionsOff            = "sessions_not_configured"
 	reasonUnknownAdmin           = "unknown_admin"
 	reasonAdminInactive          = "admin_inactive"
 )
@@ -50,6 +49,14 @@ type authenticate struct{}
 
 func (authenticate) serve(x *exchange) error {
 	if x.routed && x.route.Upstream.Public() {
+		// No authentication, but a gatehouse token must not reach the
+		// upstream either: mark it for removal, valid or not.
+		if keys := x.gen.keys; keys != nil {
+			if auth := x.r.Header["Authorization"]; len(auth) == 1 && hasBearer(auth[0]) &&
+				keys.Owns(strings.TrimSpace(auth[0][len(bearerPrefix):])) {
+				x.cred = credBearer
+			}
+		}
 		return nil
 	}
 	snap := x.snap()

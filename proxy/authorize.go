@@ -18,11 +18,6 @@ func (authorize) serve(x *exchange) error {
 	if !x.decision.Allow {
 		return refuse(x.decision.Status, string(x.decision.Reason), nil)
 	}
-	if g := x.decision.Grant; g != nil && g.Filter() != "" {
-		// No filter stage yet: an unenforced filter would expose every
-		// record, so fail closed.
-		return refuse(http.StatusForbidden, reasonFilterUnavailable, nil)
-	}
 	return x.resolveUpstreamHeaders()
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy/recfilter"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
 )
 
@@ -34,8 +35,11 @@ type exchange struct {
 	sess        *session.Session // the verified session, if any
 	cred        credential       // where the session token came from
 	done        bool             // a stage answered the request itself
+	busy        bool             // a login found no free verification slot
 	upHeaders   [][2]string      // rendered upstream header templates
 	lookupCache map[string]any   // merged lookups, see exchange.lookups
+	filter      *filtering       // record filter of the deciding grant, if any
+	filterStats recfilter.Stats
 	decision    policy.Decision
 	backend     *backend
 	rp          httputil.ReverseProxy // backend.proxy bound to this exchange

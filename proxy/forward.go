@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"log"
 	"net/http"
 	"net/http/httputil"
@@ -97,9 +98,9 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 	out.Host = ""
 
 	stripClientHeaders(out.Header)
-	if x.gen.keys != nil {
-		stripSessionCredential(out.Header, x.cred)
-	}
+	// The session cookie is gatehouse's by name: removed always, even
+	// when no sessions block (any more) says so.
+	stripSessionCredential(out.Header, x.cred)
 	x.setForwarded(pr)
 	if x.snap().IdentityHeaders() {
 		if x.ident.App != nil {
@@ -113,6 +114,9 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 		}
 		if x.ident.Admin {
 			out.Header[headerAdmin] = []string{"true"}
+		}
+		if x.sess != nil {
+			out.Header[headerProvider] = []string{x.sess.Provider}
 		}
 	}
 	setUpstreamHeaders(out.Header, x.upHeaders)
@@ -146,6 +150,9 @@ func (x *exchange) modifyResponse(res *http.Response) error {
 		res.Header["Connection"] = []string{"close"} // net/http closes after writing
 	}
 	res.Header[headerRequestID] = []string{x.id}
+	if x.filter != nil {
+		return x.filterResponse(res)
+	}
 	return nil
 }
 
@@ -153,5 +160,10 @@ func (x *exchange) modifyResponse(res *http.Response) error {
 // bad upgrades end here, never with addresses or Go errors in the body when
 // production is on.
 func (x *exchange) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	if errors.As(err, &e) { // from modifyResponse: already classified
+		x.srv.fail(x, e)
+		return
+	}
 	x.srv.fail(x, upstreamError(r.Context(), err))
 }

@@ -15,7 +15,8 @@ const (
 	headerApp       = "X-Gatehouse-App"
 	headerRole      = "X-Gatehouse-Role"
 	headerUser      = "X-Gatehouse-User"
-	headerAdmin     = "X-Gatehouse-Admin" // "true" for admin sessions
+	headerAdmin     = "X-Gatehouse-Admin"    // "true" for admin sessions
+	headerProvider  = "X-Gatehouse-Provider" // "local", an ldap or an oauth block name
 	headerRequestID = "X-Request-Id"
 )
 

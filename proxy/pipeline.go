@@ -18,6 +18,7 @@ func pipeline() []stage {
 		route{},
 		authenticate{},
 		authorize{},
+		filterRequest{},
 		forward{},
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy/oauth"
+	"github.com/gatehouse-dev/gatehouse/proxy/recfilter"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
 )
 
@@ -57,6 +58,7 @@ type Server struct {
 	sessions *session.Manager
 	flows    *oauth.Flows
 	pwSem    chan struct{} // bounds concurrent password verifications
+	ldapSem  chan struct{} // bounds concurrent directory logins
 	pwChecks atomic.Uint64 // password verifications, for tests
 
 	mu         sync.Mutex
@@ -69,6 +71,7 @@ type generation struct {
 	snap     *policy.Snapshot
 	backends []*backend    // by Upstream.Index
 	keys     *session.Keys // nil without a sessions block
+	plans    map[*policy.Grant]*recfilter.Plan
 	loaded   time.Time
 }
 
@@ -91,6 +94,7 @@ func New(opts Options) *Server {
 	}
 	s.sessions = sessions
 	s.pwSem = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+	s.ldapSem = make(chan struct{}, 32) // network-bound: more may wait on directories
 	s.flows = oauth.NewFlows(oauth.Options{})
 	return s
 }
@@ -102,6 +106,13 @@ func (s *Server) Load(snap *policy.Snapshot) {
 	for _, u := range snap.Upstreams() {
 		g.backends = append(g.backends, s.newBackend(u))
 	}
+	ps, err := plans(snap)
+	if err != nil {
+		// config checked the records paths; without a plan the grant's
+		// requests are refused (filterRequest fails closed).
+		s.log.Error("record filter plans unusable; filtered grants refuse requests", "error", err)
+	}
+	g.plans = ps
 	if spec := snap.Sessions(); spec != nil {
 		keys, err := session.NewKeys(spec)
 		if err != nil {
@@ -218,6 +229,9 @@ func (s *Server) logAccess(x *exchange) {
 	}
 	if x.decision.Grant != nil {
 		rec.grant = x.decision.Grant.Origin()
+	}
+	if x.filter != nil {
+		rec.filtered, rec.records, rec.removed = true, x.filterStats.Records, x.filterStats.Removed
 	}
 	if rec.path == "" {
 		rec.path = truncate(x.r.RequestURI, 256)

@@ -360,7 +360,7 @@ oauth "sso" {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res, body := w.do(t, browser, "GET", "/auth/session", "", nil); res.StatusCode != 200 || body["user"] != "u-mallory" || body["role"] != "guest" {
+	if res, body := w.do(t, browser, "GET", "/auth/session", "", nil); res.StatusCode != 200 || body["user"] != "u-mallory" || body["role"] != "guest" || body["email"] != nil {
 		t.Errorf("unverified email: %d %v", res.StatusCode, body)
 	}
 	// next must be a same-origin path.

@@ -33,8 +33,10 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return 2
 	}
 	snap, files, diags := config.LoadSnapshot(*path)
-	if diags.HasErrors() {
+	if len(diags) > 0 { // errors, or warnings worth seeing at start
 		printDiagnostics(stderr, files, diags)
+	}
+	if diags.HasErrors() {
 		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -62,7 +62,7 @@ type Session struct {
 	AuthTime  time.Time // login time; refresh is possible until AuthTime + refresh_ttl
 
 	token string // the token this came from (cache entries are checked against it)
-	kid   string
+	kid   string // Keys.id it was verified under
 }
 
 // PolicySubject converts the session's user half for policy.UserRole.
@@ -90,6 +90,7 @@ type Keys struct {
 	sign       any // []byte or ed25519.PrivateKey
 	verify     any // []byte or ed25519.PublicKey
 	kid        string
+	id         string // kid, issuer and refresh window: what cached sessions were checked under
 	issuer     string
 	ttl        time.Duration
 	refreshTTL time.Duration
@@ -115,6 +116,9 @@ func NewKeys(spec *policy.SessionsSpec) (*Keys, error) {
 	default:
 		return nil, errors.New("session keys: need an HMAC key of at least 32 bytes or an Ed25519 private key")
 	}
+	// Cached sessions are valid only under the settings they were checked
+	// with: a new key, issuer or refresh window makes them verify again.
+	k.id = fmt.Sprintf("%s\x00%s\x00%d", k.kid, k.issuer, k.refreshTTL)
 	return k, nil
 }
 
@@ -239,7 +243,7 @@ func (m *Manager) Issue(k *Keys, s *Session) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sign session token: %w", err)
 	}
-	s.token, s.kid = tok, k.kid
+	s.token, s.kid = tok, k.id
 	return tok, nil
 }
 
@@ -248,7 +252,7 @@ func (m *Manager) Issue(k *Keys, s *Session) (string, error) {
 // signature again; expiry and revocation are checked on every call.
 func (m *Manager) Verify(k *Keys, token string) (*Session, error) {
 	now := m.now()
-	if s, ok := m.cache.Get(token); ok && s.kid == k.kid &&
+	if s, ok := m.cache.Get(token); ok && s.kid == k.id &&
 		subtle.ConstantTimeCompare([]byte(s.token), []byte(token)) == 1 {
 		m.hits.Add(1)
 		if now.After(s.ExpiresAt.Add(Leeway)) {
@@ -401,7 +405,7 @@ func (m *Manager) parse(k *Keys, token string, now time.Time, allowExpired bool)
 		ID: c.SID, Subject: c.Subject, App: c.App, Provider: c.Provider, Local: c.Local, Admin: c.Admin,
 		Groups: c.Groups, Email: c.Email,
 		IssuedAt: c.IssuedAt.Time, ExpiresAt: c.ExpiresAt.Time, AuthTime: time.Unix(c.AuthTime, 0),
-		token: token, kid: k.kid,
+		token: token, kid: k.id,
 	}, nil
 }
 
@@ -411,3 +415,18 @@ func (k *Keys) RefreshTTL() time.Duration { return k.refreshTTL }
 // Wait blocks until cache writes made so far are visible to Verify
 // (ristretto applies them asynchronously). For tests and benchmarks.
 func (m *Manager) Wait() { m.cache.Wait() }
+
+// Owns reports whether token claims to be signed with these keys (its
+// header names our key id), without verifying it. The proxy uses it to
+// strip gatehouse tokens, valid or not, from requests to public upstreams.
+func (k *Keys) Owns(token string) bool {
+	if len(token) > MaxTokenBytes {
+		return false
+	}
+	t, _, err := jwt.NewParser().ParseUnverified(token, jwt.MapClaims{})
+	if err != nil {
+		return false
+	}
+	kid, _ := t.Header["kid"].(string)
+	return kid == k.kid
+}

@@ -1,0 +1,238 @@
+package proxy
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/policy/filter"
+)
+
+// filterSpec gives role "reader" (portal's default) a filtered grant on
+// /hr/records: only records of the caller's department.
+func filterSpec(t *testing.T, upstreamURL, records string) policy.Spec {
+	t.Helper()
+	spec := sessionSpec(t, upstreamURL)
+	src := `record.department == lookup.department`
+	prog, err := filter.Compile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Apps[0].Lookups = map[string]any{"department": "sales"}
+	spec.Roles[0].Grants = append([]policy.GrantSpec{{
+		Upstream: "hr", Paths: mustGlobs(t, "/records", "/records/*"), Verbs: policy.VerbGET | policy.VerbHEAD | policy.VerbPOST | policy.VerbPUT,
+		Records: records, Filter: src, Program: prog, Origin: "filter.hcl:1,1",
+	}}, spec.Roles[0].Grants...)
+	return spec
+}
+
+func employeesJSON(n int) string {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		dept := []string{"sales", "ops"}[i%2]
+		fmt.Fprintf(&b, `{"id":%d,"department":%q,"level":%d}`, i, dept, i%5)
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+func TestRecordFilter_Responses(t *testing.T) {
+	var body, ctype, enc string
+	var status = 200
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		w.Header().Set("ETag", `"abc"`)
+		if enc != "" {
+			w.Header().Set("Content-Encoding", enc)
+		}
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	})
+	p := newTestProxy(t, filterSpec(t, up.URL, ""))
+	gz := func(s string) string {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		_, _ = zw.Write([]byte(s))
+		_ = zw.Close()
+		return b.String()
+	}
+	cases := []struct {
+		name             string
+		body, ctype, enc string
+		status           int
+		wantStatus       int
+		wantBody         string
+	}{
+		{"array", `[{"id":1,"department":"sales"},{"id":2,"department":"ops"},{"id":3,"department":"sales"}]`, "application/json", "", 200, 200,
+			`[{"id":1,"department":"sales"},{"id":3,"department":"sales"}]`},
+		{"missing field hides", `[{"id":1},{"id":2,"department":"sales"}]`, "application/json; charset=utf-8", "", 200, 200, `[{"id":2,"department":"sales"}]`},
+		{"single object kept", `{"id":1,"department":"sales"}`, "application/json", "", 200, 200, `{"id":1,"department":"sales"}`},
+		{"gzip decoded", gz(`[{"department":"ops"},{"department":"sales"}]`), "application/json", "gzip", 200, 200, `[{"department":"sales"}]`},
+		{"vendor json", `[{"department":"ops"}]`, "application/vnd.api+json", "", 200, 200, `[]`},
+		{"not json", `<html>secret</html>`, "text/html", "", 200, 502, ""},
+		{"no content type", `[{"department":"ops"}]`, "", "", 200, 502, ""},
+		{"brotli", `xx`, "application/json", "br", 200, 502, ""},
+		{"truncated", `[{"department":"sales"},{"depart`, "application/json", "", 200, 502, ""},
+		{"duplicate keys", `[{"department":"ops","department":"sales"}]`, "application/json", "", 200, 502, ""},
+		{"case variant of a read field", `[{"department":"ops","Department":"sales"}]`, "application/json", "", 200, 502, ""},
+		{"record not an object", `[1,2]`, "application/json", "", 200, 502, ""},
+		{"error responses pass", `{"error":"nope"}`, "application/json", "", 404, 404, `{"error":"nope"}`},
+		{"partial content", `[]`, "application/json", "", 206, 502, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			body, ctype, enc, status = tc.body, tc.ctype, tc.enc, tc.status
+			res, got := p.get(t, "/hr/records", map[string]string{"X-API-Key": testKey, "Range": "bytes=0-10", "Accept-Encoding": "gzip"})
+			if res.StatusCode != tc.wantStatus {
+				t.Fatalf("status %d, want %d (%s)", res.StatusCode, tc.wantStatus, got)
+			}
+			if tc.wantStatus == 502 {
+				if strings.Contains(got, "department") || strings.Contains(got, "secret") {
+					t.Errorf("502 body leaks upstream bytes: %s", got)
+				}
+				return
+			}
+			if got != tc.wantBody {
+				t.Errorf("body %s, want %s", got, tc.wantBody)
+			}
+			if tc.wantStatus == 200 && (res.Header.Get("Content-Length") != "" && res.ContentLength != int64(len(got)) || res.Header.Get("Etag") != "") {
+				t.Errorf("unfiltered validators leak: %v", res.Header)
+			}
+			seen := up.last(t)
+			if seen.Header.Get("Range") != "" || seen.Header.Get("Accept-Encoding") != "identity" {
+				t.Errorf("upstream got Range %q, Accept-Encoding %q", seen.Header.Get("Range"), seen.Header.Get("Accept-Encoding"))
+			}
+		})
+	}
+	// The access log counts removed records.
+	var rec map[string]any
+	for _, r := range p.log.records(t) {
+		if r["path"] == "/hr/records" && r["status"] == float64(200) {
+			rec = r
+			break
+		}
+	}
+	if rec == nil || rec["records"] != float64(3) || rec["records_removed"] != float64(1) {
+		t.Errorf("access record %v lacks records=3 records_removed=1", rec)
+	}
+}
+
+// A large document is streamed; an error after the first chunk cuts the
+// connection instead of completing a response.
+func TestRecordFilter_StreamsAndCutsOnLateErrors(t *testing.T) {
+	big := employeesJSON(5000)
+	var body string
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, body)
+	})
+	p := newTestProxy(t, filterSpec(t, up.URL, ""))
+	body = big
+	res, got := p.get(t, "/hr/records", map[string]string{"X-API-Key": testKey})
+	var recs []map[string]any
+	if err := json.Unmarshal([]byte(got), &recs); res.StatusCode != 200 || err != nil || len(recs) != 2500 {
+		t.Fatalf("big: %d, %d records, %v", res.StatusCode, len(recs), err)
+	}
+	for _, r := range recs {
+		if r["department"] != "sales" {
+			t.Fatalf("record %v leaked", r)
+		}
+	}
+	body = big[:len(big)-10] // truncated far past the first chunk
+	req, _ := http.NewRequest("GET", p.URL+"/hr/records", nil)
+	req.Header.Set("X-API-Key", testKey)
+	res2, err := p.Client().Do(req)
+	if err != nil {
+		return // cut before the headers: also fine
+	}
+	defer res2.Body.Close()
+	if _, err := io.ReadAll(res2.Body); err == nil {
+		t.Error("a truncated filtered document was delivered as complete")
+	}
+}
+
+func TestRecordFilter_Writes(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"department":"sales","created":true}`)
+	})
+	p := newTestProxy(t, filterSpec(t, up.URL, ""))
+	post := func(method, ctype, enc, body string) int {
+		req, _ := http.NewRequest(method, p.URL+"/hr/records", strings.NewReader(body))
+		req.Header.Set("X-API-Key", testKey)
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		if enc != "" {
+			req.Header.Set("Content-Encoding", enc)
+		}
+		res, _ := do(t, p.Client(), req)
+		return res.StatusCode
+	}
+	cases := []struct {
+		name, method, ctype, enc, body string
+		want                           int
+		reaches                        bool
+	}{
+		{"allowed object", "POST", "application/json", "", `{"department":"sales","name":"x"}`, 200, true},
+		{"allowed array", "PUT", "application/json", "", `[{"department":"sales"},{"department":"sales"}]`, 200, true},
+		{"one refused record", "POST", "application/json", "", `[{"department":"sales"},{"department":"ops"}]`, 403, false},
+		{"missing field", "POST", "application/json", "", `{"name":"x"}`, 403, false},
+		{"not json", "POST", "text/plain", "", `department=sales`, 415, false},
+		{"compressed", "POST", "application/json", "gzip", `xx`, 415, false},
+		{"duplicate keys", "POST", "application/json", "", `{"department":"ops","department":"sales"}`, 400, false},
+		{"invalid json", "POST", "application/json", "", `{"department":`, 400, false},
+		{"array of non-objects", "POST", "application/json", "", `["sales"]`, 400, false},
+	}
+	for _, tc := range cases {
+		n := len(up.requests())
+		if got := post(tc.method, tc.ctype, tc.enc, tc.body); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+		if reached := len(up.requests()) > n; reached != tc.reaches {
+			t.Errorf("%s: reached upstream = %v", tc.name, reached)
+		} else if reached && up.last(t).Body != tc.body {
+			t.Errorf("%s: upstream got body %q", tc.name, up.last(t).Body)
+		}
+	}
+}
+
+// HEAD on a filtered route tells nothing about the unfiltered document.
+func TestRecordFilter_Head(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "12345")
+		w.WriteHeader(200)
+	})
+	p := newTestProxy(t, filterSpec(t, up.URL, ""))
+	req, _ := http.NewRequest("HEAD", p.URL+"/hr/records", nil)
+	req.Header.Set("X-API-Key", testKey)
+	res, _ := do(t, p.Client(), req)
+	if res.StatusCode != 200 || res.Header.Get("Content-Length") == "12345" {
+		t.Errorf("HEAD: %d, Content-Length %q", res.StatusCode, res.Header.Get("Content-Length"))
+	}
+}
+
+// records = "data": the rest of the document is kept byte for byte.
+func TestRecordFilter_RecordsPath(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"data":[{"department":"ops"},{"department":"sales","id":7}],"total":2,"next":null}`)
+	})
+	p := newTestProxy(t, filterSpec(t, up.URL, "data"))
+	res, got := p.get(t, "/hr/records", map[string]string{"X-API-Key": testKey})
+	if want := `{"data":[{"department":"sales","id":7}],"total":2,"next":null}`; res.StatusCode != 200 || got != want {
+		t.Errorf("got %d %s, want %s", res.StatusCode, got, want)
+	}
+}
