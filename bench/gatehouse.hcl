@@ -39,6 +39,15 @@ upstream "api" {
   prefix = "/api"
 }
 
+# The same upstream behind a record filter, for the gatehouse-filtered
+# target (REQ_PATH=/records?n=1000): every record passes the filter, so the
+# response is byte-for-byte the unfiltered one and the two routes differ
+# only in the filtering work.
+upstream "filtered" {
+  url    = "http://127.0.0.1:9000"
+  prefix = "/filtered"
+}
+
 upstream "hr" {
   url    = "http://127.0.0.1:9000"
   prefix = "/hr"
@@ -123,10 +132,18 @@ role "operator" {
 }
 
 role "reader" {
+  lookups = { min_level = 1 }
+
   # The grant the benchmark exercises: GET /api/small -> /small.
   allow "api" {
     paths = ["/**"]
     verbs = ["GET"]
+  }
+
+  allow "filtered" {
+    paths  = ["/**"]
+    verbs  = ["GET"]
+    filter = "record.level >= lookup.min_level"
   }
 
   allow "hr" {

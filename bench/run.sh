@@ -11,7 +11,8 @@
 #   REQ_PATH   request path on the upstream ("PATH" is the shell's, hence
 #              the name); e.g. REQ_PATH='/records?n=1000'  [/small]
 #   TARGETS    subset/order of: direct baseline nginx caddy gatehouse-plain
-#              gatehouse-apikey gatehouse-session        [all of them]
+#              gatehouse-apikey gatehouse-session gatehouse-filtered
+#                                                        [all of them]
 #   GATEHOUSE_BIN  use this gatehouse binary instead of building ./cmd/gatehouse
 #   CADDY      path to a caddy binary                    [caddy on PATH, else
 #              $(go env GOPATH)/bin/caddy]
@@ -35,7 +36,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8s}
 WARMUP=${WARMUP:-1s}
 REQ_PATH=${REQ_PATH:-/small}
-TARGETS=${TARGETS:-direct baseline nginx caddy gatehouse-plain gatehouse-apikey gatehouse-session}
+TARGETS=${TARGETS:-direct baseline nginx caddy gatehouse-plain gatehouse-apikey gatehouse-session gatehouse-filtered}
 PPROF=${PPROF:-0}
 PPROF_SECONDS=${PPROF_SECONDS:-10}
 PPROF_CONNS=${PPROF_CONNS:-64}
@@ -55,7 +56,7 @@ BENCH_KEY='gatehouse-bench-key-0001-not-a-secret'
 # Bench-only user of bench/gatehouse.hcl for the gatehouse-session target.
 BENCH_USER_PW='gatehouse-bench-user-password-not-a-secret'
 
-ALL_TARGETS=(direct baseline nginx caddy gatehouse-plain gatehouse-apikey gatehouse-session)
+ALL_TARGETS=(direct baseline nginx caddy gatehouse-plain gatehouse-apikey gatehouse-session gatehouse-filtered)
 
 die() { echo "run.sh: error: $*" >&2; exit 1; }
 note() { echo "run.sh: $*" >&2; }
@@ -192,7 +193,7 @@ note "building bench/upstream and bench/baseline"
 (cd "$repo" && timeout 600 go build -o "$T/bin/baseline" ./bench/baseline) || die "building bench/baseline failed"
 
 want() { [[ " $TARGETS " == *" $1 "* ]]; }
-want_gatehouse() { want gatehouse-plain || want gatehouse-apikey || want gatehouse-session; }
+want_gatehouse() { want gatehouse-plain || want gatehouse-apikey || want gatehouse-session || want gatehouse-filtered; }
 
 gatehouse_ok=0
 if want_gatehouse || [[ $PPROF == 1 ]]; then
@@ -302,6 +303,9 @@ if ((gatehouse_ok)); then
 		URL[gatehouse-apikey]="http://127.0.0.1:$GATEHOUSE_PORT/api$REQ_PATH"
 		STARTED[gatehouse-plain]=1
 		STARTED[gatehouse-apikey]=1
+		# A route whose grant has a record filter that keeps every record.
+		URL[gatehouse-filtered]="http://127.0.0.1:$GATEHOUSE_PORT/filtered$REQ_PATH"
+		STARTED[gatehouse-filtered]=1
 		# One login; the session target then sends the key and the token
 		# (the token is verified once, then served from the session cache).
 		token=$(curl -s --max-time 10 -H "X-API-Key: $BENCH_KEY" -H 'Content-Type: application/json' \

@@ -2,11 +2,13 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"compress/flate"
 	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
@@ -75,6 +77,9 @@ func (filterRequest) serve(x *exchange) error {
 	f := &filtering{plan: plan, prog: g.Program()}
 	f.env = x.filterEnv()
 	x.filter = f
+	if x.srv.log.Enabled(r0(x), slog.LevelDebug) {
+		x.srv.log.Debug("record filter", "request_id", x.id, "grant", g.String(), "filter", g.Filter(), "records", g.Records())
+	}
 	r := x.r
 	// No partial content of a filtered document, and no compressed
 	// answers we would have to trust: ask for the whole thing as is.
@@ -245,5 +250,8 @@ func (b *filteredBody) Close() error {
 	<-b.done
 	return nil
 }
+
+// r0 is the request's context, for slog's Enabled.
+func r0(x *exchange) context.Context { return x.r.Context() }
 
 var _ stage = filterRequest{}
