@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"context"
 	"compress/flate"
 	"compress/gzip"
 	"errors"
@@ -77,7 +76,7 @@ func (filterRequest) serve(x *exchange) error {
 	f := &filtering{plan: plan, prog: g.Program()}
 	f.env = x.filterEnv()
 	x.filter = f
-	if x.srv.log.Enabled(r0(x), slog.LevelDebug) {
+	if x.srv.log.Enabled(x.r.Context(), slog.LevelDebug) {
 		x.srv.log.Debug("record filter", "request_id", x.id, "grant", g.String(), "filter", g.Filter(), "records", g.Records())
 	}
 	r := x.r
@@ -250,8 +249,5 @@ func (b *filteredBody) Close() error {
 	<-b.done
 	return nil
 }
-
-// r0 is the request's context, for slog's Enabled.
-func r0(x *exchange) context.Context { return x.r.Context() }
 
 var _ stage = filterRequest{}
