@@ -3,5 +3,6 @@ package deps
 
 import (
 	_ "github.com/expr-lang/expr"
+	_ "github.com/fsnotify/fsnotify"
 	_ "github.com/go-json-experiment/json/jsontext"
 )
