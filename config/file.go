@@ -28,7 +28,7 @@ var fileSchema = &hcl.BodySchema{
 // decodeFile decodes the blocks of one parsed file. Expressions are
 // evaluated with env() and file(), the latter relative to the file's
 // directory. It returns everything it could decode along with diagnostics.
-func decodeFile(name string, f *hcl.File) (*File, hcl.Diagnostics) {
+func decodeFile(name string, f *hcl.File, fc filterCache) (*File, hcl.Diagnostics) {
 	out := &File{Name: name}
 	basedir := filepath.Dir(name)
 	ctx := evalContext(basedir)
@@ -55,7 +55,7 @@ func decodeFile(name string, f *hcl.File) (*File, hcl.Diagnostics) {
 			diags = append(diags, d...)
 			out.Apps = append(out.Apps, a)
 		case "role":
-			r, d := decodeRoleBlock(block, ctx)
+			r, d := decodeRoleBlock(block, ctx, fc)
 			diags = append(diags, d...)
 			out.Roles = append(out.Roles, r)
 		case "user":

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -33,6 +35,7 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 	}
 	h := sha256.New()
 	parsed := make([]string, 0, len(names)) // names of the parsed files
+	var srcs [][]byte
 	for _, name := range names {
 		src, err := os.ReadFile(name)
 		if err != nil {
@@ -46,12 +49,28 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 		// name, NUL, length, NUL, content: unambiguous for any file set.
 		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(name), len(src))
 		h.Write(src)
-		f, d := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
-		diags = append(diags, d...)
-		c.files[name] = f
 		parsed = append(parsed, name)
+		srcs = append(srcs, src)
 	}
 	c.hash = hex.EncodeToString(h.Sum(nil))
+	// Parse the files in parallel (parsing is most of a reload's work);
+	// diagnostics keep file order.
+	files := make([]*hcl.File, len(parsed))
+	fdiags := make([]hcl.Diagnostics, len(parsed))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i := range parsed {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			files[i], fdiags[i] = hclsyntax.ParseConfig(srcs[i], parsed[i], hcl.InitialPos)
+		})
+	}
+	wg.Wait()
+	for i, name := range parsed {
+		diags = append(diags, fdiags[i]...)
+		c.files[name] = files[i]
+	}
 	if diags.HasErrors() {
 		c.loadErrs = true
 		c.Server = defaultServer()
@@ -59,8 +78,9 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 	}
 	c.decoded = true
 	decoded := make([]*File, 0, len(parsed))
+	fc := filterCache{}
 	for _, name := range parsed {
-		df, d := decodeFile(name, c.files[name])
+		df, d := decodeFile(name, c.files[name], fc)
 		diags = append(diags, d...)
 		decoded = append(decoded, df)
 	}

@@ -47,7 +47,7 @@ var denySchema = &hcl.BodySchema{
 
 // decodeRoleBlock decodes one role block with its grants. Grant labels are
 // checked against the declared upstreams by Compile.
-func decodeRoleBlock(block *hcl.Block, ctx *hcl.EvalContext) (*Role, hcl.Diagnostics) {
+func decodeRoleBlock(block *hcl.Block, ctx *hcl.EvalContext, fc filterCache) (*Role, hcl.Diagnostics) {
 	r := &Role{
 		Name:      block.Labels[0],
 		Active:    true,
@@ -74,7 +74,7 @@ func decodeRoleBlock(block *hcl.Block, ctx *hcl.EvalContext) (*Role, hcl.Diagnos
 		diags = append(diags, d...)
 	}
 	for _, b := range content.Blocks {
-		g, d := decodeGrantBlock(b, ctx)
+		g, d := decodeGrantBlock(b, ctx, fc)
 		diags = append(diags, d...)
 		r.Grants = append(r.Grants, g)
 	}
@@ -82,7 +82,7 @@ func decodeRoleBlock(block *hcl.Block, ctx *hcl.EvalContext) (*Role, hcl.Diagnos
 }
 
 // decodeGrantBlock decodes an allow or deny block.
-func decodeGrantBlock(block *hcl.Block, ctx *hcl.EvalContext) (*Grant, hcl.Diagnostics) {
+func decodeGrantBlock(block *hcl.Block, ctx *hcl.EvalContext, fc filterCache) (*Grant, hcl.Diagnostics) {
 	g := &Grant{
 		Deny:          block.Type == "deny",
 		Upstream:      block.Labels[0],
@@ -117,7 +117,7 @@ func decodeGrantBlock(block *hcl.Block, ctx *hcl.EvalContext) (*Grant, hcl.Diagn
 			g.FilterRange = attr.Expr.Range()
 			g.Filter, d = decodeString(attr, ctx)
 			if !d.HasErrors() {
-				g.Program, d = compileFilter(g.Filter, attr)
+				g.Program, d = fc.compile(g.Filter, attr)
 			}
 		}
 		diags = append(diags, d...)
@@ -192,6 +192,22 @@ func validRecordsPath(p string) bool {
 		}
 	}
 	return true
+}
+
+// filterCache shares one compiled program among grants with the same
+// filter text within one load (programs are immutable). Failures are not
+// cached: each bad filter is reported at its own position.
+type filterCache map[string]*filter.Program
+
+func (fc filterCache) compile(src string, attr *hcl.Attribute) (*filter.Program, hcl.Diagnostics) {
+	if p, ok := fc[src]; ok {
+		return p, nil
+	}
+	p, diags := compileFilter(src, attr)
+	if p != nil {
+		fc[src] = p
+	}
+	return p, diags
 }
 
 // compileFilter compiles a grant's filter and reports an error at its
