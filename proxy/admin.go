@@ -7,8 +7,10 @@ import (
 	"time"
 )
 
-// AdminHandler serves the admin listener: /healthz (the process is up) and
-// /readyz (a snapshot is loaded; 503 before). With Options.Pprof it also
+// AdminHandler serves the admin listener: /healthz (the process is up),
+// /readyz (a snapshot is loaded; 503 before), and, with an admin session,
+// GET /admin/config (hash, load time, reload outcomes; no config values)
+// and POST /admin/reload. With Options.Pprof it also
 // serves /debug/pprof/. Nothing here is reachable on the public listener,
 // which only ever runs the pipeline.
 func (s *Server) AdminHandler() http.Handler {
@@ -19,6 +21,8 @@ func (s *Server) AdminHandler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /admin/config", s.requireAdmin(s.adminConfig))
+	mux.HandleFunc("POST /admin/reload", s.requireAdmin(s.adminReload))
 	if s.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -61,7 +61,8 @@ type backend struct {
 	// transport carries requests without a body, bodyTransport those with
 	// one (see transport.go).
 	transport, bodyTransport http.RoundTripper
-	errorLog                 *log.Logger // ReverseProxy's own messages
+	errorLog                 *log.Logger    // ReverseProxy's own messages
+	tkeys                    []transportKey // pooled transports used (none with Options.Transport)
 }
 
 // rewrite builds the outbound request. It makes no decisions: everything

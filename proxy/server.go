@@ -40,6 +40,8 @@ type Options struct {
 	Transport http.RoundTripper
 	// UpstreamRootCAs verifies https upstreams; nil means the system roots.
 	UpstreamRootCAs *x509.CertPool
+	// Reload serves POST /admin/reload; nil answers 501.
+	Reload Reloader
 }
 
 // Server serves the public listener from the current snapshot. State that
@@ -60,6 +62,8 @@ type Server struct {
 	pwSem    chan struct{} // bounds concurrent password verifications
 	ldapSem  chan struct{} // bounds concurrent directory logins
 	pwChecks atomic.Uint64 // password verifications, for tests
+	reloader Reloader
+	reloads  reloadState
 
 	mu         sync.Mutex
 	transports map[transportKey]*http.Transport
@@ -72,6 +76,9 @@ type generation struct {
 	backends []*backend    // by Upstream.Index
 	keys     *session.Keys // nil without a sessions block
 	plans    map[*policy.Grant]*recfilter.Plan
+	tkeys    []transportKey // the pooled transports its backends use
+	inflight atomic.Int64   // requests running on this generation
+	retired  atomic.Bool    // a newer generation is in service
 	loaded   time.Time
 }
 
@@ -83,6 +90,7 @@ func New(opts Options) *Server {
 		pprof:      opts.Pprof,
 		rt:         opts.Transport,
 		roots:      opts.UpstreamRootCAs,
+		reloader:   opts.Reload,
 		transports: make(map[transportKey]*http.Transport),
 		watchdog:   newWatchdog(),
 	}
@@ -104,7 +112,9 @@ func New(opts Options) *Server {
 func (s *Server) Load(snap *policy.Snapshot) {
 	g := &generation{snap: snap, loaded: time.Now()}
 	for _, u := range snap.Upstreams() {
-		g.backends = append(g.backends, s.newBackend(u))
+		b := s.newBackend(u)
+		g.backends = append(g.backends, b)
+		g.tkeys = append(g.tkeys, b.tkeys...)
 	}
 	ps, err := plans(snap)
 	if err != nil {
@@ -123,7 +133,18 @@ func (s *Server) Load(snap *policy.Snapshot) {
 		g.keys = keys
 		s.sessions.Resize(spec.CacheSize)
 	}
-	s.gen.Store(g)
+	old := s.gen.Swap(g)
+	if old == nil {
+		return
+	}
+	if old.keys != nil && (g.keys == nil || old.keys.ID() != g.keys.ID()) {
+		// Cached sessions of the old keys can never verify again.
+		s.sessions.Clear()
+	}
+	old.retired.Store(true)
+	if old.inflight.Load() == 0 {
+		s.release(old)
+	}
 }
 
 // SessionStats returns the session cache and verification counters.
@@ -140,6 +161,10 @@ func (s *Server) Snapshot() *policy.Snapshot {
 // ServeHTTP runs the pipeline for one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{srv: s, w: w, r: r, gen: s.gen.Load(), start: time.Now(), id: s.ids.next()}
+	if g := x.gen; g != nil {
+		g.inflight.Add(1)
+		defer s.done(g)
+	}
 	x.peer = peerAddr(r)
 	if fc := framingFrom(r.Context()); fc != nil {
 		x.badFraming, x.closeConn = fc.next()
@@ -158,6 +183,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if x.done {
 			return
+		}
+	}
+}
+
+// done ends a request's use of its generation; the last request of a
+// retired generation releases what it alone used.
+func (s *Server) done(g *generation) {
+	if g.inflight.Add(-1) == 0 && g.retired.Load() {
+		s.release(g)
+	}
+}
+
+// release closes the connection pools of a retired generation that the
+// generation in service does not use (removed or changed upstreams). It
+// may run more than once for a generation; closing is idempotent.
+func (s *Server) release(old *generation) {
+	cur := s.gen.Load()
+	inUse := make(map[transportKey]bool, len(cur.tkeys))
+	for _, k := range cur.tkeys {
+		inUse[k] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range old.tkeys {
+		if inUse[k] {
+			continue
+		}
+		if t, ok := s.transports[k]; ok {
+			delete(s.transports, k)
+			t.CloseIdleConnections()
 		}
 	}
 }
@@ -257,8 +312,10 @@ func (s *Server) newBackend(u *policy.Upstream) *backend {
 	if s.rt == nil {
 		k := transportKey{scheme: target.Scheme, host: target.Host, timeout: u.Timeout(), watched: true}
 		b.transport = s.transport(k)
+		b.tkeys = append(b.tkeys, k)
 		k.watched = false
 		b.bodyTransport = s.transport(k)
+		b.tkeys = append(b.tkeys, k)
 	}
 	b.errorLog = slog.NewLogLogger(s.log.With("upstream", u.Name()).Handler(), slog.LevelWarn)
 	return b

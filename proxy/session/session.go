@@ -430,3 +430,9 @@ func (k *Keys) Owns(token string) bool {
 	kid, _ := t.Header["kid"].(string)
 	return kid == k.kid
 }
+
+// ID identifies the keys and the settings sessions are checked under.
+func (k *Keys) ID() string { return k.id }
+
+// Clear drops every cached session (after a key change).
+func (m *Manager) Clear() { m.cache.Clear() }

@@ -1,0 +1,157 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+)
+
+// connCounter is an upstream that counts new and closed connections.
+type connCounter struct {
+	*httptest.Server
+	opened, closed atomic.Int64
+}
+
+func newConnCounter(t *testing.T) *connCounter {
+	c := &connCounter{}
+	c.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	c.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			c.opened.Add(1)
+		case http.StateClosed:
+			c.closed.Add(1)
+		}
+	}
+	c.Start()
+	t.Cleanup(c.Close)
+	return c
+}
+
+// A reload keeps the pools of unchanged upstreams and closes those of
+// removed ones once no request of the old config runs.
+func TestReload_UpstreamPools(t *testing.T) {
+	keep, gone := newConnCounter(t), newConnCounter(t)
+	spec := testSpec(t, keep.URL)
+	spec.Upstreams[1].URL = mustParseURL(t, gone.URL) // "pub" -> gone
+	p := newTestProxy(t, spec)
+	for _, path := range []string{"/hr/employees", "/pub/x"} {
+		if res, _ := p.get(t, path, map[string]string{"X-API-Key": testKey}); res.StatusCode != 200 {
+			t.Fatalf("%s: %d", path, res.StatusCode)
+		}
+	}
+	next := testSpec(t, keep.URL)
+	next.Upstreams = next.Upstreams[:1] // "pub" removed
+	snap, err := policy.New(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.srv.Load(snap)
+	if res, _ := p.get(t, "/hr/employees", map[string]string{"X-API-Key": testKey}); res.StatusCode != 200 {
+		t.Fatalf("after reload: %d", res.StatusCode)
+	}
+	if n := keep.opened.Load(); n != 1 {
+		t.Errorf("unchanged upstream: %d connections opened, want 1 (the pool survives)", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for gone.closed.Load() < gone.opened.Load() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // polling a counter, bounded
+	}
+	if o, c := gone.opened.Load(), gone.closed.Load(); o != 1 || c != 1 {
+		t.Errorf("removed upstream: %d opened, %d closed, want 1 and 1", o, c)
+	}
+}
+
+func mustParseURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
+
+// The admin endpoints want an admin session.
+func TestAdmin_ConfigAndReload(t *testing.T) {
+	up := newUpstream(t, nil)
+	spec := sessionSpec(t, up.URL)
+	var calls atomic.Int64
+	var fail atomic.Bool
+	reload := func(ctx context.Context, trigger string) (ReloadResult, error) {
+		calls.Add(1)
+		if fail.Load() {
+			return ReloadResult{ConfigHash: "testhash", Diagnostics: []string{"x.hcl:1:1: Unknown role"}}, errors.New("rejected")
+		}
+		return ReloadResult{Changed: true, ConfigHash: "testhash"}, nil
+	}
+	snap, err := policy.New(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Options{Logger: discardLogger(), Reload: reload})
+	srv.Load(snap)
+	t.Cleanup(func() { srv.Close() })
+	pub := httptest.NewServer(srv)
+	t.Cleanup(pub.Close)
+	admin := httptest.NewServer(srv.AdminHandler())
+	t.Cleanup(admin.Close)
+	p := &testProxy{Server: pub, srv: srv}
+	adminTok := p.mustLogin(t, "", "root", "rootpw")
+	userTok := p.mustLogin(t, testKey, "alice", "alicepw")
+	call := func(method, path, tok string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, admin.URL+path, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		res, body := do(t, http.DefaultClient, req)
+		m := map[string]any{}
+		_ = json.Unmarshal([]byte(body), &m)
+		return res.StatusCode, m
+	}
+	for _, tok := range []string{"", userTok, "garbage"} {
+		if code, _ := call("GET", "/admin/config", tok); code != 401 {
+			t.Errorf("GET /admin/config with %.10q: %d, want 401", tok, code)
+		}
+		if code, _ := call("POST", "/admin/reload", tok); code != 401 {
+			t.Errorf("POST /admin/reload with %.10q: %d, want 401", tok, code)
+		}
+	}
+	if calls.Load() != 0 {
+		t.Fatal("an unauthenticated reload ran")
+	}
+	code, body := call("POST", "/admin/reload", adminTok)
+	if code != 200 || body["status"] != "reloaded" || calls.Load() != 1 {
+		t.Errorf("reload: %d %v", code, body)
+	}
+	fail.Store(true)
+	code, body = call("POST", "/admin/reload", adminTok)
+	if code != 422 || body["status"] != "rejected" {
+		t.Errorf("rejected reload: %d %v", code, body)
+	}
+	srv.RecordReload("admin", ReloadResult{Diagnostics: []string{"x.hcl:1:1: Unknown role"}}, errors.New("rejected"))
+	code, body = call("GET", "/admin/config", adminTok)
+	if code != 200 || body["config_hash"] != "testhash" || body["reloads_failed"] != float64(1) || !strings.Contains(toJSON(body["last_error"]), "Unknown role") {
+		t.Errorf("config: %d %v", code, body)
+	}
+	if strings.Contains(toJSON(body), testSigningKey) || strings.Contains(toJSON(body), "argon2id") {
+		t.Error("/admin/config shows secrets")
+	}
+}
+
+func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
