@@ -75,10 +75,19 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	srv := proxy.New(proxy.Options{Logger: logger, AccessLog: accessLog, Pprof: os.Getenv("GATEHOUSE_PPROF") == "1"})
+	settings := snap.Server()
+	var rl *reloader
+	opts := proxy.Options{Logger: logger, AccessLog: accessLog, Pprof: os.Getenv("GATEHOUSE_PPROF") == "1"}
+	if reload != nil {
+		rl = &reloader{load: reload, log: logger, started: settings}
+		opts.Reload = rl.reload
+	}
+	srv := proxy.New(opts)
 	defer srv.Close()
 	srv.Load(snap)
-	settings := snap.Server()
+	if rl != nil {
+		rl.srv = srv
+	}
 
 	publicLn, err := net.Listen("tcp", settings.Listen)
 	if err != nil {
@@ -131,27 +140,8 @@ loop:
 			serveErr = err
 			break loop
 		case <-hup:
-			if reload == nil {
-				continue
-			}
-			next, err := reload()
-			if err != nil {
-				// One record per diagnostic, then the verdict.
-				var de diagError
-				if errors.As(err, &de) {
-					for _, d := range de.diags {
-						logger.Error("config diagnostic", "diagnostic", d.Error())
-					}
-					logger.Error("reload rejected; old config keeps serving", "errors", len(de.diags.Errs()))
-				} else {
-					logger.Error("reload rejected; old config keeps serving", "error", err.Error())
-				}
-				continue
-			}
-			srv.Load(next)
-			logger.Info("config reloaded", "config_hash", next.Hash())
-			if changed := restartOnly(settings, next.Server()); len(changed) > 0 {
-				logger.Warn("server settings changed that apply only after a restart", "settings", changed)
+			if rl != nil {
+				_, _ = rl.reload(ctx, "sighup")
 			}
 		}
 	}

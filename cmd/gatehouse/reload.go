@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy"
+)
+
+// reloader is the one way a new configuration goes into service, whatever
+// triggered it (SIGHUP, the file watcher, POST /admin/reload): read every
+// file, parse, validate, compile, then swap. Attempts are serialized. A
+// rejected configuration changes nothing; the old one keeps serving.
+type reloader struct {
+	mu      sync.Mutex
+	load    func() (*policy.Snapshot, error)
+	srv     *proxy.Server
+	log     *slog.Logger
+	started policy.Server // settings the listeners were built with
+}
+
+func (r *reloader) reload(ctx context.Context, trigger string) (proxy.ReloadResult, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	start := time.Now()
+	cur := r.srv.Snapshot()
+	next, err := r.load()
+	if err != nil {
+		res := proxy.ReloadResult{ConfigHash: cur.Hash()}
+		var de diagError
+		if errors.As(err, &de) {
+			for _, d := range de.diags {
+				res.Diagnostics = append(res.Diagnostics, d.Error())
+				r.log.Error("config diagnostic", "trigger", trigger, "diagnostic", d.Error())
+			}
+			r.log.Error("reload rejected; old config keeps serving", "trigger", trigger, "errors", len(de.diags.Errs()), "config_hash", cur.Hash())
+		} else {
+			r.log.Error("reload rejected; old config keeps serving", "trigger", trigger, "error", err.Error(), "config_hash", cur.Hash())
+		}
+		r.srv.RecordReload(trigger, res, err)
+		return res, err
+	}
+	if next.Hash() == cur.Hash() {
+		// Watchers see touches and rewrites of identical content.
+		r.log.Debug("config unchanged", "trigger", trigger, "config_hash", cur.Hash())
+		return proxy.ReloadResult{ConfigHash: cur.Hash()}, nil
+	}
+	r.srv.Load(next)
+	res := proxy.ReloadResult{Changed: true, ConfigHash: next.Hash(), NeedsRestart: restartOnly(r.started, next.Server())}
+	r.log.Info("config reloaded", "trigger", trigger, "config_hash", next.Hash(),
+		"duration_ms", float64(time.Since(start).Microseconds())/1000)
+	if len(res.NeedsRestart) > 0 {
+		r.log.Warn("server settings changed that apply only after a restart; the rest of the reload applies now", "settings", res.NeedsRestart)
+	}
+	r.srv.RecordReload(trigger, res, nil)
+	return res, nil
+}
