@@ -23,6 +23,7 @@ const (
 	reasonFilterBadBody      = "filter_bad_body"
 	reasonFilterMediaType    = "filter_unsupported_media_type"
 	reasonFilterUpstream     = "filter_unfilterable_response"
+	reasonFilterHidden       = "filter_hidden_record"
 )
 
 // recordLimits bound what record filtering reads.
@@ -226,6 +227,11 @@ func (x *exchange) filterResponse(res *http.Response) error {
 	// the output is in buf, and nothing has been sent yet.
 	ferr := <-done
 	_ = res.Body.Close()
+	if errors.Is(ferr, recfilter.ErrRefused) {
+		// The response is one record the caller may not see: as far as
+		// the caller knows, it does not exist.
+		return &Error{Status: http.StatusNotFound, Reason: reasonFilterHidden}
+	}
 	if ferr != nil {
 		return &Error{Status: http.StatusBadGateway, Reason: reasonFilterUpstream, Err: ferr}
 	}

@@ -78,6 +78,7 @@ func TestRecordFilter_Responses(t *testing.T) {
 			`[{"id":1,"department":"sales"},{"id":3,"department":"sales"}]`},
 		{"missing field hides", `[{"id":1},{"id":2,"department":"sales"}]`, "application/json; charset=utf-8", "", 200, 200, `[{"id":2,"department":"sales"}]`},
 		{"single object kept", `{"id":1,"department":"sales"}`, "application/json", "", 200, 200, `{"id":1,"department":"sales"}`},
+		{"single object hidden", `{"id":2,"department":"ops"}`, "application/json", "", 200, 404, ""},
 		{"gzip decoded", gz(`[{"department":"ops"},{"department":"sales"}]`), "application/json", "gzip", 200, 200, `[{"department":"sales"}]`},
 		{"vendor json", `[{"department":"ops"}]`, "application/vnd.api+json", "", 200, 200, `[]`},
 		{"not json", `<html>secret</html>`, "text/html", "", 200, 502, ""},
@@ -97,7 +98,7 @@ func TestRecordFilter_Responses(t *testing.T) {
 			if res.StatusCode != tc.wantStatus {
 				t.Fatalf("status %d, want %d (%s)", res.StatusCode, tc.wantStatus, got)
 			}
-			if tc.wantStatus == 502 {
+			if tc.wantStatus == 502 || tc.wantStatus == 404 {
 				if strings.Contains(got, "department") || strings.Contains(got, "secret") {
 					t.Errorf("502 body leaks upstream bytes: %s", got)
 				}

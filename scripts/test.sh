@@ -72,5 +72,6 @@ fuzz ./proxy FuzzFraming
 fuzz ./config FuzzParseConfig
 fuzz ./policy/password FuzzParse
 fuzz ./proxy/oauth FuzzSafeNext
+fuzz ./proxy/recfilter FuzzFilter
 
 step "all tests passed"

@@ -37,8 +37,8 @@ type input struct {
 	maxDoc  int64
 	err     error // sticky read error from src (not io.EOF)
 
-	limitHit, docHit bool
-	probe            [1]byte
+	limitHit, docHit, bigBuf bool
+	probe                    [1]byte
 }
 
 func (in *input) Read(p []byte) (int, error) {
@@ -55,7 +55,7 @@ func (in *input) Read(p []byte) (int, error) {
 	if in.maxDoc > 0 {
 		if in.n >= in.maxDoc {
 			// Exactly at the limit: anything more is too much.
-			for {
+			for range 100 {
 				n, err := in.src.Read(in.probe[:])
 				if n > 0 {
 					in.docHit = true
@@ -68,10 +68,15 @@ func (in *input) Read(p []byte) (int, error) {
 					return 0, err
 				}
 			}
+			in.err = io.ErrNoProgress
+			return 0, in.err
 		}
 		if rem := in.maxDoc - in.n; int64(len(p)) > rem {
 			p = p[:rem]
 		}
+	}
+	if len(p) > poolMaxBytes {
+		in.bigBuf = true // the decoder's buffer grew: do not pool it
 	}
 	n, err := in.src.Read(p)
 	if n > 0 {
@@ -141,7 +146,7 @@ func (p *Plan) getRun(src io.Reader, out io.Writer, pred Predicate) *run {
 }
 
 func (p *Plan) putRun(r *run) {
-	if r.big || cap(r.in.win) > poolMaxBytes {
+	if r.big || r.in.bigBuf || cap(r.in.win) > poolMaxBytes {
 		return
 	}
 	r.in.src, r.out, r.pred = nil, nil, nil
@@ -167,8 +172,9 @@ func (p *Plan) putRun(r *run) {
 //
 // Memory use is bounded by about 2*Limits.MaxRecordBytes plus small
 // buffers, independently of the number of records. Filter does not start
-// goroutines and calls pred sequentially, once per record, in document
-// order.
+// goroutines and calls pred (which must not be nil) sequentially, once per
+// record whose fields could be decoded, in document order. Stats.BytesIn
+// counts the bytes read from src, Stats.BytesOut those written to dst.
 func (p *Plan) Filter(dst io.Writer, src io.Reader, pred Predicate) (Stats, error) {
 	r := p.getRun(src, dst, pred)
 	err := r.filter()
@@ -223,9 +229,14 @@ func (r *run) filter() error {
 		if err != nil {
 			return err
 		}
+		// Validate the rest before refusing: invalid input wins.
+		if err := r.expectEOF(); err != nil {
+			return err
+		}
 		if !keep {
 			return ErrRefused
 		}
+		return r.flushTo(r.in.n)
 	default:
 		return newError(ReasonRecordsNotFound, r.in.valueStart(0), "top-level value is not an array or object")
 	}

@@ -70,8 +70,11 @@ type Plan struct {
 	fields     []string
 	fieldBytes [][]byte
 	fieldASCII []bool
-	lim        Limits
-	pool       sync.Pool // of *run, to reuse buffers between calls
+	// lenMask has bit n set if an ASCII name of length n (n < 64) could
+	// equal or fold to a read field: a fast path for the common case.
+	lenMask uint64
+	lim     Limits
+	pool    sync.Pool // of *run, to reuse buffers between calls
 }
 
 // NewPlan compiles a plan.
@@ -115,6 +118,11 @@ func NewPlan(path string, fields []string, lim Limits) (*Plan, error) {
 			p.fields = append(p.fields, f)
 			p.fieldBytes = append(p.fieldBytes, []byte(f))
 			p.fieldASCII = append(p.fieldASCII, isASCII(f))
+			if !isASCII(f) || len(f) >= 64 {
+				p.lenMask = ^uint64(0)
+			} else {
+				p.lenMask |= 1 << len(f)
+			}
 		}
 	}
 	switch {
@@ -136,6 +144,12 @@ func NewPlan(path string, fields []string, lim Limits) (*Plan, error) {
 	}
 	p.lim = lim
 	return p, nil
+}
+
+// mayMatch reports whether an ASCII member name of length n may equal or
+// fold to a read field.
+func (p *Plan) mayMatch(n int) bool {
+	return n >= 64 || p.lenMask&(1<<n) != 0
 }
 
 func isASCII[T string | []byte](s T) bool {

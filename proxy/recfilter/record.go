@@ -2,7 +2,9 @@ package recfilter
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode"
@@ -15,11 +17,11 @@ import (
 type status uint8
 
 const (
-	stOK       status = iota
-	stBadValue        // a read field cannot be decoded faithfully: record not visible
-	stTooDeep         // nesting exceeds the depth budget: fail closed
-	stDupName         // case-insensitive duplicate among read fields: fail closed
-	stMalformed       // bytes not as jsontext validated them (should not happen)
+	stOK        status = iota
+	stBadValue         // a read field cannot be decoded faithfully: record not visible
+	stTooDeep          // nesting exceeds the depth budget: fail closed
+	stDupName          // case-insensitive duplicate among read fields: fail closed
+	stMalformed        // bytes not as jsontext validated them (should not happen)
 )
 
 // maxExactFloat is 2^53: from there on, distinct integers share a float64.
@@ -47,7 +49,13 @@ type extractor struct {
 	// record. Only immutable values are shared.
 	strs map[string]any
 	nums map[uint64]any
-	off  int // offset in the record of the problem, for errors
+	// recent is a direct-mapped cache in front of strs, cheaper than
+	// hashing for the hottest values.
+	recent [64]struct {
+		s string
+		v any
+	}
+	off int // offset in the record of the problem, for errors
 }
 
 func (x *extractor) init(p *Plan) {
@@ -80,17 +88,18 @@ func (x *extractor) extract(v []byte, budget int) status {
 		if i >= len(v) || v[i] != '"' {
 			return x.malformed(i)
 		}
-		end := scanString(v, i)
+		end, esc, nonASCII := scanString(v, i)
 		if end < 0 {
 			return x.malformed(i)
 		}
 		name := v[i+1 : end-1]
-		if bytes.IndexByte(name, '\\') >= 0 {
+		if esc {
 			var err error
 			if x.scratch, err = jsontext.AppendUnquote(x.scratch[:0], v[i:end]); err != nil {
 				return x.malformed(i)
 			}
 			name = x.scratch
+			nonASCII = !isASCII(name)
 		}
 		nameAt := i
 		i = skipWS(v, end)
@@ -105,7 +114,10 @@ func (x *extractor) extract(v []byte, budget int) status {
 			want = true
 			x.keys = append(x.keys, key)
 		} else {
-			k := x.match(name)
+			k := -1
+			if nonASCII || x.p.mayMatch(len(name)) {
+				k = x.match(name, !nonASCII)
+			}
 			if k == -2 {
 				x.off = nameAt
 				return stDupName
@@ -120,6 +132,10 @@ func (x *extractor) extract(v []byte, budget int) status {
 			val, i, st = x.value(v, i, 1, budget)
 			if st == stOK {
 				x.rec[key] = val
+			}
+		} else if i < len(v) && v[i] == '"' {
+			if i, _, _ = scanString(v, i); i < 0 {
+				return x.malformed(len(v))
 			}
 		} else {
 			i, st = x.skip(v, i, 1, budget)
@@ -160,9 +176,8 @@ func (x *extractor) malformed(i int) status {
 
 // match returns the index of the read field equal to name, -1 if none, or
 // -2 when name makes two members fold to the same read field.
-func (x *extractor) match(name []byte) int {
+func (x *extractor) match(name []byte, nameASCII bool) int {
 	exact := -1
-	nameASCII := -1 // unknown
 	for k, f := range x.p.fieldBytes {
 		if len(name) == len(f) {
 			if bytes.Equal(name, f) {
@@ -170,23 +185,10 @@ func (x *extractor) match(name []byte) int {
 			} else if !bytes.EqualFold(name, f) {
 				continue
 			}
-		} else {
+		} else if nameASCII && x.p.fieldASCII[k] || !bytes.EqualFold(name, f) {
 			// Different lengths can only fold together with non-ASCII
 			// letters involved (e.g. U+212A KELVIN SIGN and "k").
-			if x.p.fieldASCII[k] {
-				if nameASCII < 0 {
-					nameASCII = 0
-					if isASCII(name) {
-						nameASCII = 1
-					}
-				}
-				if nameASCII == 1 {
-					continue
-				}
-			}
-			if !bytes.EqualFold(name, f) {
-				continue
-			}
+			continue
 		}
 		x.counts[k]++
 		if x.counts[k] > 1 {
@@ -203,12 +205,12 @@ func (x *extractor) value(v []byte, i, depth, budget int) (any, int, status) {
 	}
 	switch v[i] {
 	case '"':
-		end := scanString(v, i)
+		end, esc, _ := scanString(v, i)
 		if end < 0 {
 			return nil, i, x.malformed(i)
 		}
 		s := v[i+1 : end-1]
-		if bytes.IndexByte(s, '\\') >= 0 {
+		if esc {
 			var err error
 			if x.scratch, err = jsontext.AppendUnquote(x.scratch[:0], v[i:end]); err != nil {
 				return nil, i, x.malformed(i)
@@ -258,12 +260,12 @@ func (x *extractor) object(v []byte, i, depth, budget int) (any, int, status) {
 		if i >= len(v) || v[i] != '"' {
 			return nil, i, x.malformed(i)
 		}
-		end := scanString(v, i)
+		end, esc, _ := scanString(v, i)
 		if end < 0 {
 			return nil, i, x.malformed(i)
 		}
 		name := v[i+1 : end-1]
-		if bytes.IndexByte(name, '\\') >= 0 {
+		if esc {
 			var err error
 			if x.scratch, err = jsontext.AppendUnquote(x.scratch[:0], v[i:end]); err != nil {
 				return nil, i, x.malformed(i)
@@ -362,7 +364,7 @@ func (x *extractor) skip(v []byte, i, depth, budget int) (int, status) {
 	}
 	switch v[i] {
 	case '"':
-		end := scanString(v, i)
+		end, _, _ := scanString(v, i)
 		if end < 0 {
 			return i, x.malformed(i)
 		}
@@ -376,7 +378,7 @@ func (x *extractor) skip(v []byte, i, depth, budget int) (int, status) {
 		for j := i + 1; j < len(v); {
 			switch v[j] {
 			case '"':
-				end := scanString(v, j)
+				end, _, _ := scanString(v, j)
 				if end < 0 {
 					return j, x.malformed(j)
 				}
@@ -406,11 +408,19 @@ func (x *extractor) skip(v []byte, i, depth, budget int) (int, status) {
 }
 
 func (x *extractor) internString(b []byte) any {
-	if v, ok := x.strs[string(b)]; ok {
-		return v
+	if len(b) == 0 {
+		return "" // boxing the empty string does not allocate
 	}
-	var v any = string(b)
-	x.remember(b, v)
+	slot := &x.recent[(len(b)*7+int(b[0])+int(b[len(b)-1])*3)&63]
+	if slot.s == string(b) && slot.v != nil {
+		return slot.v
+	}
+	v, ok := x.strs[string(b)]
+	if !ok {
+		v = string(b)
+		x.remember(b, v)
+	}
+	slot.s, slot.v = v.(string), v
 	return v
 }
 
@@ -447,24 +457,46 @@ func (x *extractor) internNumber(f float64) any {
 }
 
 // scanString returns the offset just past the JSON string starting at
-// v[i] == '"', or -1.
-func scanString(v []byte, i int) int {
+// v[i] == '"' (or -1 if it is unterminated), whether the string contains
+// escapes and whether it contains non-ASCII bytes. It examines eight bytes
+// at a time.
+func scanString(v []byte, i int) (end int, esc, nonASCII bool) {
 	j := i + 1
 	for {
-		k := bytes.IndexByte(v[j:], '"')
-		if k < 0 {
-			return -1
+		if j+8 <= len(v) {
+			m := special(binary.LittleEndian.Uint64(v[j:]))
+			if m == 0 {
+				j += 8
+				continue
+			}
+			// The lowest flagged byte is exact (false positives of the
+			// trick only occur above a true match).
+			j += bits.TrailingZeros64(m) >> 3
+		} else if j >= len(v) {
+			return -1, esc, nonASCII
 		}
-		q := j + k
-		n := 0
-		for p := q - 1; p >= j && v[p] == '\\'; p-- {
-			n++
+		switch c := v[j]; {
+		case c == '"':
+			return j + 1, esc, nonASCII
+		case c == '\\':
+			esc = true
+			j += 2
+		case c >= utf8.RuneSelf:
+			nonASCII = true
+			j++
+		default:
+			j++
 		}
-		if n%2 == 0 {
-			return q + 1
-		}
-		j = q + 1
 	}
+}
+
+// special reports (as a non-zero value) whether one of the eight bytes of w
+// is '"', '\\' or non-ASCII, using the "has zero byte" bit trick.
+func special(w uint64) uint64 {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	q := w ^ (lsb * '"')
+	b := w ^ (lsb * '\\')
+	return ((q-lsb)&^q | (b-lsb)&^b | w) & msb
 }
 
 func skipWS(v []byte, i int) int {

@@ -1,0 +1,188 @@
+package recfilter
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+var departments = []string{"sales", "engineering", "support", "legal", "finance"}
+
+// appendRecord appends a realistic record of about 200 bytes and 10 fields.
+func appendRecord(b []byte, i int) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, int64(i), 10)
+	b = append(b, `,"name":"User Number `...)
+	b = strconv.AppendInt(b, int64(i), 10)
+	b = append(b, `","email":"user`...)
+	b = strconv.AppendInt(b, int64(i), 10)
+	b = append(b, `@example.com","department":"`...)
+	b = append(b, departments[i%len(departments)]...)
+	b = append(b, `","level":`...)
+	b = strconv.AppendInt(b, int64(i%7), 10)
+	b = append(b, `,"active":true,"manager_id":`...)
+	b = strconv.AppendInt(b, int64(i/10), 10)
+	b = append(b, `,"created":"2024-01-`...)
+	b = strconv.AppendInt(b, int64(10+i%18), 10)
+	b = append(b, `T10:00:00Z","tags":["a","b"],"score":`...)
+	b = strconv.AppendInt(b, int64(i%100), 10)
+	b = append(b, `.5}`...)
+	return b
+}
+
+func benchDoc(n int) []byte {
+	b := []byte(`{"data":[`)
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendRecord(b, i)
+	}
+	return append(b, `],"total":`+strconv.Itoa(n)+`,"next":"abc"}`...)
+}
+
+func salesOnly(rec map[string]any) (bool, error) { return rec["department"] == "sales", nil }
+
+func reportPerRecord(b *testing.B, n int, run func()) {
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	b.ResetTimer()
+	for b.Loop() {
+		run()
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&m1)
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(b.N)/float64(n), "allocs/record")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/record")
+}
+
+// BenchmarkFilter filters {"data":[...n records...],...} with the predicate
+// record.department == "sales" reading only "department".
+func BenchmarkFilter(b *testing.B) {
+	for _, n := range []int{1000, 100000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			in := benchDoc(n)
+			p := mustPlan(b, "data", []string{"department"}, Limits{})
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			r := bytes.NewReader(in)
+			reportPerRecord(b, n, func() {
+				r.Reset(in)
+				st, err := p.Filter(io.Discard, r, salesOnly)
+				if err != nil || st.Records != n || st.Removed != n-n/len(departments) {
+					b.Fatalf("%+v %v", st, err)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkFilterAllFields is the same with fields == nil (the whole record
+// decoded), for comparison.
+func BenchmarkFilterAllFields(b *testing.B) {
+	const n = 1000
+	in := benchDoc(n)
+	p := mustPlan(b, "data", nil, Limits{})
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	r := bytes.NewReader(in)
+	reportPerRecord(b, n, func() {
+		r.Reset(in)
+		if _, err := p.Filter(io.Discard, r, salesOnly); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkNaive is the baseline: encoding/json decodes the whole document,
+// the records are filtered, and the document is encoded again (which also
+// reorders members and normalizes whitespace).
+func BenchmarkNaive(b *testing.B) {
+	for _, n := range []int{1000, 100000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			in := benchDoc(n)
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			reportPerRecord(b, n, func() {
+				var doc map[string]any
+				if err := json.NewDecoder(bytes.NewReader(in)).Decode(&doc); err != nil {
+					b.Fatal(err)
+				}
+				var kept []any
+				for _, r := range doc["data"].([]any) {
+					if ok, _ := salesOnly(r.(map[string]any)); ok {
+						kept = append(kept, r)
+					}
+				}
+				doc["data"] = kept
+				if err := json.NewEncoder(io.Discard).Encode(doc); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkCheckWrite(b *testing.B) {
+	const n = 1000
+	in := benchDoc(n)
+	in = in[len(`{"data":`) : bytes.LastIndexByte(in, ']')+1]
+	p := mustPlan(b, "", []string{"department"}, Limits{})
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	r := bytes.NewReader(in)
+	reportPerRecord(b, n, func() {
+		r.Reset(in)
+		if _, _, err := p.CheckWrite(r, salesOnly); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+func TestBenchDocIsValid(t *testing.T) {
+	in := benchDoc(10)
+	if !json.Valid(in) {
+		t.Fatalf("invalid: %s", in)
+	}
+	if n := len(appendRecord(nil, 12345)); n < 180 || n > 230 {
+		t.Errorf("record size %d", n)
+	}
+}
+
+// BenchmarkJSONTextOnly measures jsontext alone validating every record
+// with ReadValue (no window, no field extraction, no output): the ceiling
+// for Filter, which performs this validation plus its own work.
+func BenchmarkJSONTextOnly(b *testing.B) {
+	const n = 1000
+	in := benchDoc(n)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	r := bytes.NewReader(in)
+	dec := jsontext.NewDecoder(r)
+	reportPerRecord(b, n, func() {
+		r.Reset(in)
+		dec.Reset(struct{ io.Reader }{r})
+		for range 3 { // {, "data", [
+			if _, err := dec.ReadToken(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for dec.PeekKind() != ']' {
+			if _, err := dec.ReadValue(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for {
+			if _, err := dec.ReadToken(); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

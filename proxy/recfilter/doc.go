@@ -1,0 +1,101 @@
+// Package recfilter removes, from JSON API responses, the records a caller
+// may not see, and checks JSON request bodies before writes. It streams with
+// bounded memory and fails closed on anything it cannot parse.
+//
+// A [Plan] is compiled once per grant at configuration load with [NewPlan];
+// the predicate itself (an expr-lang filter such as
+// `record.department == lookup.department && record.level <= 3`) is
+// compiled elsewhere and reaches this package as a [Predicate] callback.
+//
+// # Records
+//
+// The records of a response are:
+//   - with no path, the elements of the top-level array; or, when the
+//     top-level value is an object, that object itself, in which case the
+//     whole response is either passed unchanged or refused with [ErrRefused];
+//   - with a dot path such as "data" or "result.items", the elements of the
+//     array found by following those member names from the top-level object.
+//
+// Every record must be a JSON object. Stats.Records counts the records,
+// Stats.Removed those not visible.
+//
+// # What is preserved
+//
+// The output is the input with byte ranges deleted and nothing else: every
+// kept record, the rest of the document (counts such as "total" are left as
+// they are) and all insignificant whitespace are copied byte for byte, except
+// that a removed record is deleted together with the separator before it
+// (the comma and the whitespace around it), or, when the removed records
+// are the first ones of the array, together with the separator after it, so
+// that the whitespace after '[' is kept. For example, with the second
+// record removed,
+//
+//	{"data": [ {"id":1} ,
+//	  {"id":2}, {"id":3} ], "total":3}
+//
+// becomes
+//
+//	{"data": [ {"id":1}, {"id":3} ], "total":3}
+//
+// and with all records removed it becomes {"data": [  ], "total":3}.
+// Decoding the output therefore gives the decoded input minus the removed
+// records, in order.
+//
+// # Decoding for the predicate
+//
+// The plan names the top-level record members the predicate reads; only
+// those are decoded (nil fields means all of them), the rest of each record
+// is skipped without allocating. Values are decoded as: JSON strings as
+// string, numbers as float64, true/false as bool, null as nil, arrays as
+// []any, objects as map[string]any. A member that the record lacks is absent
+// from the map, never a zero value, so `rec["level"].(float64)` fails for a
+// record without a level.
+//
+// float64 cannot tell apart integers of magnitude 2^53 or more (64-bit IDs,
+// for example), so a record in which a decoded field holds a number of
+// magnitude 2^53 or more (or beyond float64's range) is treated as not
+// visible without calling the predicate, and counted in Stats.Errors. With
+// fields == nil that applies to every number of the record. Fractional
+// numbers are rounded to the nearest float64 as usual.
+//
+// Hot path cost: one pass of jsontext over each record, one more light pass
+// over its raw bytes, and no allocation per record for fields holding short
+// repeated strings or numbers (they are interned); nested arrays and objects
+// in decoded fields and new long strings allocate.
+//
+// # Validation (fail closed)
+//
+// The whole document is validated by jsontext as RFC 7493 (I-JSON): strict
+// syntax, valid UTF-8, no duplicate member names in any object, a single
+// top-level value with nothing but whitespace after it. In addition:
+//   - two members of a record whose names are equal under Unicode simple
+//     case folding (as strings.EqualFold; e.g. "level" and "Level", or "k"
+//     and U+212A KELVIN SIGN) are refused when one of the fields the plan
+//     reads folds to them, because case-insensitive decoders (encoding/json,
+//     for one) may take either. The same applies to all members of objects
+//     nested inside read fields, and to all record members when fields is
+//     nil. Case variants among members the predicate does not read are
+//     allowed. A record with only "Level" while the plan reads "level" is
+//     not refused: the predicate sees level as absent;
+//   - an object on the records path must not have a member that differs only
+//     in case from the path segment besides the segment itself
+//     ({"data":[...],"Data":[...]}), since a client might read the other one.
+//
+// Failures are reported as [*Error] with one of the Reason* values. Because
+// the output is streamed, part of it may have been written before the
+// failure: the caller must then abort the response (see [Plan.Filter]).
+//
+// # Limits
+//
+// [Limits] bound the nesting depth of the whole document, the size of each
+// record (and of each token and whitespace run outside the records) and
+// optionally the size of the document. Memory use per call is about twice
+// MaxRecordBytes at worst plus small fixed buffers; it does not grow with
+// the number of records. The members of the objects that enclose the records
+// array are tracked by jsontext for duplicate detection, so an enclosing
+// object with a huge number of members costs memory proportional to their
+// names (bounded by MaxDocumentBytes when set).
+//
+// The package starts no goroutines and has no package-level mutable state;
+// a Plan can be used concurrently and reuses its buffers between calls.
+package recfilter
