@@ -118,19 +118,21 @@ func decodeHeaderTemplates(attr *hcl.Attribute, ctx *hcl.EvalContext) ([]policy.
 			continue
 		}
 		canon := textproto.CanonicalMIMEHeaderKey(name)
+		// Upstream frameworks fold "_" into "-": check the folded name.
+		folded := textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(name, "_", "-"))
 		switch {
 		case !validHeaderName(name):
 			diags = append(diags, errorAt(summaryInvalidHeader, fmt.Sprintf("%q is not a valid header name.", name), kv.Key.Range(), attr.Range.Ptr()))
 			continue
-		case reservedHeaders[canon] || isGatehouseHeader(canon):
+		case reservedHeaders[folded] || isGatehouseHeader(canon):
 			diags = append(diags, errorAt(summaryInvalidHeader,
 				fmt.Sprintf("Header %q is set by gatehouse or the HTTP layer and cannot be configured here.", canon), kv.Key.Range(), attr.Range.Ptr()))
 			continue
-		case seen[canon]:
+		case seen[folded]:
 			diags = append(diags, errorAt(summaryDuplicateKeyInMap, fmt.Sprintf("Header %q is set twice.", canon), kv.Key.Range(), attr.Range.Ptr()))
 			continue
 		}
-		seen[canon] = true
+		seen[folded] = true
 		t, err := policy.ParseHeaderTemplate(canon, value)
 		if err != nil {
 			diags = append(diags, errorAt(summaryInvalidHeader, fmt.Sprintf("Header %q: %v.", canon, err), kv.Value.Range(), attr.Range.Ptr()))

@@ -40,6 +40,7 @@ type exchange struct {
 	lookupCache map[string]any   // merged lookups, see exchange.lookups
 	filter      *filtering       // record filter of the deciding grant, if any
 	filterStats recfilter.Stats
+	filterErr   error // why filtering a response failed (set by its goroutine)
 	decision    policy.Decision
 	backend     *backend
 	rp          httputil.ReverseProxy // backend.proxy bound to this exchange

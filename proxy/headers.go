@@ -165,7 +165,7 @@ func (x *exchange) resolveUpstreamHeaders() error {
 	for _, t := range tmpls {
 		v, ok := t.Render(resolve)
 		if !ok {
-			return refuse(http.StatusForbidden, reasonHeaderUnresolved, fmt.Errorf("header %s: a placeholder has no value for this caller", t.Name))
+			return refuse(http.StatusForbidden, reasonHeaderUnresolved, fmt.Errorf("header %s: a placeholder has no value for this caller, or the value has control characters (a file() value with its final newline?)", t.Name))
 		}
 		x.upHeaders = append(x.upHeaders, [2]string{t.Name, v})
 	}
@@ -202,7 +202,7 @@ func lookupString(v any) string {
 // header that folds to the same name (case, "_" for "-").
 func setUpstreamHeaders(h http.Header, set [][2]string) {
 	for _, kv := range set {
-		want := strings.ToLower(kv[0])
+		want := strings.ReplaceAll(strings.ToLower(kv[0]), "_", "-")
 		for k := range h {
 			if len(k) == len(want) && foldDash(k, want) {
 				delete(h, k)

@@ -2,8 +2,8 @@ package proxy
 
 import (
 	"bytes"
-	"compress/flate"
 	"compress/gzip"
+	"compress/zlib"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +24,7 @@ const (
 	reasonFilterMediaType    = "filter_unsupported_media_type"
 	reasonFilterUpstream     = "filter_unfilterable_response"
 	reasonFilterHidden       = "filter_hidden_record"
+	reasonFilterUpgrade      = "filter_upgrade_refused"
 )
 
 // recordLimits bound what record filtering reads.
@@ -81,10 +82,17 @@ func (filterRequest) serve(x *exchange) error {
 		x.srv.log.Debug("record filter", "request_id", x.id, "grant", g.String(), "filter", g.Filter(), "records", g.Records())
 	}
 	r := x.r
+	if upgradeType(r.Header) != "" {
+		// A tunnel would carry records the filter never sees.
+		return refuse(http.StatusForbidden, reasonFilterUpgrade, nil)
+	}
 	// No partial content of a filtered document, and no compressed
 	// answers we would have to trust: ask for the whole thing as is.
 	delete(r.Header, "Range")
 	delete(r.Header, "If-Range")
+	// The filtered body has no validators, so no conditional requests.
+	delete(r.Header, "If-None-Match")
+	delete(r.Header, "If-Modified-Since")
 	r.Header["Accept-Encoding"] = []string{"identity"}
 
 	switch r.Method {
@@ -179,6 +187,9 @@ func (x *exchange) filterResponse(res *http.Response) error {
 	delete(h, "Content-Md5")
 	delete(h, "Digest")
 	delete(h, "Accept-Ranges")
+	delete(h, "Last-Modified")
+	// The body is this caller's view: no shared cache may keep it.
+	h["Cache-Control"] = []string{"private, no-store"}
 	res.ContentLength = -1
 	if res.StatusCode == http.StatusNoContent || x.r.Method == http.MethodHead {
 		return nil
@@ -198,8 +209,12 @@ func (x *exchange) filterResponse(res *http.Response) error {
 			return &Error{Status: http.StatusBadGateway, Reason: reasonFilterUpstream, Err: err}
 		}
 		src = zr
-	case "deflate":
-		src = flate.NewReader(res.Body)
+	case "deflate": // HTTP's deflate is the zlib format (RFC 9110 8.4.1.2)
+		zr, err := zlib.NewReader(res.Body)
+		if err != nil {
+			return &Error{Status: http.StatusBadGateway, Reason: reasonFilterUpstream, Err: err}
+		}
+		src = zr
 	default:
 		return &Error{Status: http.StatusBadGateway, Reason: reasonFilterUpstream, Err: fmt.Errorf("Content-Encoding %q", enc)}
 	}
@@ -209,7 +224,7 @@ func (x *exchange) filterResponse(res *http.Response) error {
 	done := make(chan error, 1)
 	go func() {
 		st, err := f.plan.Filter(pw, src, f.pred)
-		x.filterStats = st
+		x.filterStats, x.filterErr = st, err
 		if err != nil {
 			pw.CloseWithError(err)
 		} else {

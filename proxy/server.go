@@ -287,6 +287,10 @@ func (s *Server) logAccess(x *exchange) {
 	}
 	if x.filter != nil {
 		rec.filtered, rec.records, rec.removed = true, x.filterStats.Records, x.filterStats.Removed
+		if err := x.filterErr; err != nil && !errors.Is(err, recfilter.ErrRefused) && rec.errText == "" {
+			// Failed after the response started: the connection was cut.
+			rec.reason, rec.decision, rec.errText, rec.level = reasonFilterUpstream, "deny", err.Error(), slog.LevelError
+		}
 	}
 	if rec.path == "" {
 		rec.path = truncate(x.r.RequestURI, 256)

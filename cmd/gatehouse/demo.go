@@ -127,7 +127,7 @@ curl -i -H 'X-API-Key: %[3]s' -H "Authorization: Bearer $TOKEN" %[1]s/hr/employe
 
 `, base, upLn.Addr(), portalKey, boKey, admin, adaPassword)
 	}}
-	err = serve(ctx, logger, sink, snap, nil, hooks)
+	err = serve(ctx, logger, sink, snap, nil, nil, hooks)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

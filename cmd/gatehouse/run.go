@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/config/watch"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy"
 )
@@ -24,6 +25,8 @@ func cmdRun(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "gatehouse.hcl", "config file or directory of .hcl files")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	watchFiles := fs.Bool("watch", true, "reload when the config files change (SIGHUP and POST /admin/reload always work)")
+	debounce := fs.Duration("watch-debounce", 250*time.Millisecond, "quiet time after the last file change before reloading")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -51,7 +54,17 @@ func cmdRun(args []string, stderr io.Writer) int {
 		}
 		return snap, nil
 	}
-	if err := serve(ctx, logger, sink, snap, reload, nil); err != nil {
+	var changes <-chan struct{}
+	if *watchFiles {
+		w, err := watch.New(*path, watch.Options{Debounce: *debounce, Logger: logger.With("component", "watch")})
+		if err != nil {
+			logger.Error("cannot watch the config; reload with SIGHUP or POST /admin/reload", "path", *path, "error", err.Error())
+		} else {
+			defer w.Close()
+			changes = w.Changes()
+		}
+	}
+	if err := serve(ctx, logger, sink, snap, reload, changes, nil); err != nil {
 		logger.Error("gatehouse stopped", "error", err)
 		_ = sink.Close()
 		return 1
@@ -68,7 +81,7 @@ type serveHooks struct {
 // shuts down gracefully within shutdown_timeout. SIGHUP reloads: a config
 // that fails to load is logged with every diagnostic and the old snapshot
 // keeps serving.
-func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *policy.Snapshot, reload func() (*policy.Snapshot, error), hooks *serveHooks) error {
+func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *policy.Snapshot, reload func() (*policy.Snapshot, error), changes <-chan struct{}, hooks *serveHooks) error {
 	// Take SIGHUP before anything can be told we are up: its default action
 	// would end the process.
 	hup := make(chan os.Signal, 1)
@@ -142,6 +155,10 @@ loop:
 		case <-hup:
 			if rl != nil {
 				_, _ = rl.reload(ctx, "sighup")
+			}
+		case <-changes:
+			if rl != nil {
+				_, _ = rl.reload(ctx, "file")
 			}
 		}
 	}

@@ -4,7 +4,9 @@
 //
 // A filter is compiled once, at config load, against the typed Env below:
 // unknown top-level names, unknown members of user and request, and results
-// that are not booleans are compile errors with a line and column. record
+// whose type is known not to be a boolean are compile errors with a line
+// and column; a result whose type is only known at run time (record.active)
+// that is not a boolean counts as "not visible". record
 // and lookup are maps: a member a record lacks is nil, never a zero value,
 // so `record.levle <= 3` (a typo) is a runtime error for every record, and a
 // runtime error means "not visible". The package is pure: no I/O.
