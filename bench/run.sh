@@ -178,6 +178,11 @@ wait_ok() {
 log_tail() { note "last lines of $1:"; tail -n 15 "$1" >&2 || true; }
 
 declare -A URL STARTED EXTRA_HDR
+# SAME_SIZE_HDR is sent by every target without an EXTRA_HDR: a header as
+# long as the session target's "Authorization: Bearer <token>", so that all
+# requests carry the same number of bytes and the session target differs
+# only in what gatehouse does with its header. Set once the token is known.
+SAME_SIZE_HDR=""
 # Every target gets the same request: the headers an API client sends,
 # including the API key. The peers and gatehouse's public route forward or
 # drop the key; only gatehouse-apikey checks it. (Sending the key to one
@@ -314,6 +319,9 @@ if ((gatehouse_ok)); then
 		if [[ -n $token ]]; then
 			URL[gatehouse-session]="http://127.0.0.1:$GATEHOUSE_PORT/api$REQ_PATH"
 			EXTRA_HDR[gatehouse-session]="Authorization: Bearer $token"
+			padname="X-Bench-Padding: "
+			pad=$((${#EXTRA_HDR[gatehouse-session]} - ${#padname}))
+			SAME_SIZE_HDR="$padname$(head -c "$pad" /dev/zero | tr '\0' 'p')"
 			STARTED[gatehouse-session]=1
 		else
 			note "SKIP gatehouse-session: login as bench failed"
@@ -330,7 +338,7 @@ fi
 
 probe() { # probe TARGET -> "code size"
 	local t=$1 args=("${CLIENT_HDRS[@]}")
-	[[ -n ${EXTRA_HDR[$t]:-} ]] && args+=(-H "${EXTRA_HDR[$t]}")
+	if [[ -n ${EXTRA_HDR[$t]:-} ]]; then args+=(-H "${EXTRA_HDR[$t]}"); elif [[ -n $SAME_SIZE_HDR ]]; then args+=(-H "$SAME_SIZE_HDR"); fi
 	# curl prints "000 0" itself when it cannot connect.
 	curl -s -o /dev/null -w '%{http_code} %{size_download}\n' --max-time 5 "${args[@]}" "${URL[$t]}" || true
 }
@@ -367,7 +375,7 @@ echo
 run_wrk() {
 	local t=$1 c=$2 d=$3 out=$4 args=()
 	args=("${CLIENT_HDRS[@]}")
-	[[ -n ${EXTRA_HDR[$t]:-} ]] && args+=(-H "${EXTRA_HDR[$t]}")
+	if [[ -n ${EXTRA_HDR[$t]:-} ]]; then args+=(-H "${EXTRA_HDR[$t]}"); elif [[ -n $SAME_SIZE_HDR ]]; then args+=(-H "$SAME_SIZE_HDR"); fi
 	timeout $((d + 30)) wrk -t1 -c"$c" -d"${d}s" --latency "${args[@]}" "${URL[$t]}" >"$out" 2>&1
 }
 
@@ -462,7 +470,7 @@ if [[ $PPROF == 1 ]]; then
 	out=${PPROF_OUT:-/tmp/gatehouse-cpu-$(date +%Y%m%d-%H%M%S).pprof}
 	note "profiling gatehouse for ${PPROF_SECONDS}s under wrk -c$PPROF_CONNS on $PPROF_TARGET"
 	args=("${CLIENT_HDRS[@]}")
-	[[ -n ${EXTRA_HDR[$PPROF_TARGET]:-} ]] && args+=(-H "${EXTRA_HDR[$PPROF_TARGET]}")
+	if [[ -n ${EXTRA_HDR[$PPROF_TARGET]:-} ]]; then args+=(-H "${EXTRA_HDR[$PPROF_TARGET]}"); elif [[ -n $SAME_SIZE_HDR ]]; then args+=(-H "$SAME_SIZE_HDR"); fi
 	# wrk runs 3 s longer than the profile so that load covers all of it.
 	timeout $((PPROF_SECONDS + 30)) wrk -t1 -c"$PPROF_CONNS" -d"$((PPROF_SECONDS + 3))s" --latency \
 		"${args[@]}" "${URL[$PPROF_TARGET]}" >"$T/wrk/pprof-load.txt" 2>&1 &
