@@ -28,7 +28,7 @@ var fileSchema = &hcl.BodySchema{
 // decodeFile decodes the blocks of one parsed file. Expressions are
 // evaluated with env() and file(), the latter relative to the file's
 // directory. It returns everything it could decode along with diagnostics.
-func decodeFile(name string, f *hcl.File, fc filterCache) (*File, hcl.Diagnostics) {
+func decodeFile(name string, f *hcl.File, fc *filterCache) (*File, hcl.Diagnostics) {
 	out := &File{Name: name}
 	basedir := filepath.Dir(name)
 	ctx := evalContext(basedir)

@@ -77,12 +77,20 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 		return c, diags // syntax errors: evaluate nothing
 	}
 	c.decoded = true
-	decoded := make([]*File, 0, len(parsed))
-	fc := filterCache{}
-	for _, name := range parsed {
-		df, d := decodeFile(name, c.files[name], fc)
+	// Decode in parallel too; merge keeps file order.
+	decoded := make([]*File, len(parsed))
+	ddiags := make([]hcl.Diagnostics, len(parsed))
+	fc := &filterCache{}
+	for i, name := range parsed {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			decoded[i], ddiags[i] = decodeFile(name, c.files[name], fc)
+		})
+	}
+	wg.Wait()
+	for _, d := range ddiags {
 		diags = append(diags, d...)
-		decoded = append(decoded, df)
 	}
 	diags = append(diags, c.merge(decoded)...)
 	c.loadErrs = diags.HasErrors()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -47,7 +48,7 @@ var denySchema = &hcl.BodySchema{
 
 // decodeRoleBlock decodes one role block with its grants. Grant labels are
 // checked against the declared upstreams by Compile.
-func decodeRoleBlock(block *hcl.Block, ctx *hcl.EvalContext, fc filterCache) (*Role, hcl.Diagnostics) {
+func decodeRoleBlock(block *hcl.Block, ctx *hcl.EvalContext, fc *filterCache) (*Role, hcl.Diagnostics) {
 	r := &Role{
 		Name:      block.Labels[0],
 		Active:    true,
@@ -82,7 +83,7 @@ func decodeRoleBlock(block *hcl.Block, ctx *hcl.EvalContext, fc filterCache) (*R
 }
 
 // decodeGrantBlock decodes an allow or deny block.
-func decodeGrantBlock(block *hcl.Block, ctx *hcl.EvalContext, fc filterCache) (*Grant, hcl.Diagnostics) {
+func decodeGrantBlock(block *hcl.Block, ctx *hcl.EvalContext, fc *filterCache) (*Grant, hcl.Diagnostics) {
 	g := &Grant{
 		Deny:          block.Type == "deny",
 		Upstream:      block.Labels[0],
@@ -197,15 +198,27 @@ func validRecordsPath(p string) bool {
 // filterCache shares one compiled program among grants with the same
 // filter text within one load (programs are immutable). Failures are not
 // cached: each bad filter is reported at its own position.
-type filterCache map[string]*filter.Program
+// It is safe for concurrent use (files are decoded in parallel).
+type filterCache struct {
+	mu    sync.Mutex
+	progs map[string]*filter.Program
+}
 
-func (fc filterCache) compile(src string, attr *hcl.Attribute) (*filter.Program, hcl.Diagnostics) {
-	if p, ok := fc[src]; ok {
+func (fc *filterCache) compile(src string, attr *hcl.Attribute) (*filter.Program, hcl.Diagnostics) {
+	fc.mu.Lock()
+	p, ok := fc.progs[src]
+	fc.mu.Unlock()
+	if ok {
 		return p, nil
 	}
 	p, diags := compileFilter(src, attr)
 	if p != nil {
-		fc[src] = p
+		fc.mu.Lock()
+		if fc.progs == nil {
+			fc.progs = map[string]*filter.Program{}
+		}
+		fc.progs[src] = p
+		fc.mu.Unlock()
 	}
 	return p, diags
 }
