@@ -71,6 +71,13 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 		diags = append(diags, fdiags[i]...)
 		c.files[name] = files[i]
 	}
+	defer func() {
+		// Callers print diagnostics with snippets of these files: never
+		// with a secret written into them.
+		for name, f := range c.files {
+			c.files[name] = redacted(f)
+		}
+	}()
 	if diags.HasErrors() {
 		c.loadErrs = true
 		c.Server = defaultServer()
