@@ -99,7 +99,7 @@ app "portal" {
 	if strings.Contains(stdout+stderr, secret) {
 		t.Errorf("validate printed a secret lookup:\n%s%s", stdout, stderr)
 	}
-	if !strings.Contains(stderr, `other = "*******************"`) {
+	if !strings.Contains(stderr, `= "*******************" }`) {
 		t.Errorf("the snippet does not show the redacted line:\n%s", stderr)
 	}
 }
