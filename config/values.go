@@ -148,6 +148,17 @@ func decodeDuration(attr *hcl.Attribute, ctx *hcl.EvalContext, allowZero bool) (
 
 // decodeSize reads a whole number of bytes in 1..limit.
 func decodeSize(attr *hcl.Attribute, ctx *hcl.EvalContext, limit int64) (int64, hcl.Diagnostics) {
+	return decodeWhole(attr, ctx, limit, func(shown string) string {
+		rng := "greater than zero"
+		if limit < math.MaxInt64 {
+			rng = fmt.Sprintf("from 1 to %d", limit)
+		}
+		return fmt.Sprintf("%s = %s is not a whole number of bytes %s. Write a plain number, such as 1048576 for 1 MiB.", attr.Name, shown, rng)
+	})
+}
+
+// decodeWhole reads a whole number from 1 to limit; detail words the error.
+func decodeWhole(attr *hcl.Attribute, ctx *hcl.EvalContext, limit int64, detail func(shown string) string) (int64, hcl.Diagnostics) {
 	v, diags := evalAs(attr.Name, attr.Expr, attr.Range, ctx, cty.Number)
 	if diags.HasErrors() {
 		return 0, diags
@@ -155,31 +166,16 @@ func decodeSize(attr *hcl.Attribute, ctx *hcl.EvalContext, limit int64) (int64, 
 	bf := v.AsBigFloat()
 	n, acc := bf.Int64()
 	if !bf.IsInt() || acc != big.Exact || n <= 0 || n > limit {
-		rng := "greater than zero"
-		if limit < math.MaxInt64 {
-			rng = fmt.Sprintf("from 1 to %d", limit)
-		}
-		return 0, append(diags, errorAt(summaryInvalidSize,
-			fmt.Sprintf("%s = %s is not a whole number of bytes %s. Write a plain number, such as 1048576 for 1 MiB.", attr.Name, shownNumber(attr.Expr, bf), rng),
-			attr.Expr.Range(), attr.Range.Ptr()))
+		return 0, append(diags, errorAt(summaryInvalidSize, detail(shownNumber(attr.Expr, bf)), attr.Expr.Range(), attr.Range.Ptr()))
 	}
 	return n, diags
 }
 
 // decodeCount reads a whole number of items from 1 to limit.
 func decodeCount(attr *hcl.Attribute, ctx *hcl.EvalContext, limit int64) (int64, hcl.Diagnostics) {
-	v, diags := evalAs(attr.Name, attr.Expr, attr.Range, ctx, cty.Number)
-	if diags.HasErrors() {
-		return 0, diags
-	}
-	bf := v.AsBigFloat()
-	n, acc := bf.Int64()
-	if !bf.IsInt() || acc != big.Exact || n <= 0 || n > limit {
-		return 0, append(diags, errorAt(summaryInvalidSize,
-			fmt.Sprintf("%s = %s is not a whole number from 1 to %d.", attr.Name, shownNumber(attr.Expr, bf), limit),
-			attr.Expr.Range(), attr.Range.Ptr()))
-	}
-	return n, diags
+	return decodeWhole(attr, ctx, limit, func(shown string) string {
+		return fmt.Sprintf("%s = %s is not a whole number from 1 to %d.", attr.Name, shown, limit)
+	})
 }
 
 // decodeAddress reads a listen address "host:port" with a numeric port;

@@ -257,18 +257,9 @@ func (x *exchange) authLogout() error {
 // refreshableSession reads the token like the authenticate stage does and
 // verifies it allowing expiry within the refresh window.
 func (x *exchange) refreshableSession() (*session.Session, error) {
-	token := ""
-	switch auth := x.r.Header["Authorization"]; {
-	case len(auth) > 1:
-		return nil, refuse(http.StatusUnauthorized, reasonAmbiguousAuthorization, nil)
-	case len(auth) == 1 && hasBearer(auth[0]):
-		token = strings.TrimSpace(auth[0][len(bearerPrefix):])
-	default:
-		t, err := sessionCookie(x.r)
-		if err != nil {
-			return nil, err
-		}
-		token = t
+	token, _, err := sessionToken(x.r)
+	if err != nil {
+		return nil, err
 	}
 	if token == "" {
 		return nil, refuse(http.StatusUnauthorized, reasonNoSession, nil)

@@ -116,27 +116,34 @@ func (x *exchange) session() (*session.Session, error) {
 	if keys == nil {
 		return nil, nil
 	}
-	token := ""
-	switch auth := x.r.Header["Authorization"]; {
-	case len(auth) > 1:
-		return nil, refuse(http.StatusUnauthorized, reasonAmbiguousAuthorization, nil)
-	case len(auth) == 1 && hasBearer(auth[0]):
-		token = strings.TrimSpace(auth[0][len(bearerPrefix):])
-		x.cred = credBearer
+	token, cred, err := sessionToken(x.r)
+	if err != nil || token == "" {
+		return nil, err
 	}
-	if x.cred == credNone {
-		t, err := sessionCookie(x.r)
-		if err != nil || t == "" {
-			return nil, err
-		}
-		token = t
-		x.cred = credCookie
-	}
+	x.cred = cred
 	sess, err := x.srv.sessions.Verify(keys, token)
 	if err != nil {
 		return nil, sessionFailure(err)
 	}
 	return sess, nil
+}
+
+// sessionToken returns the request's session token and where it came
+// from: the one Authorization header if it has the Bearer scheme, else the
+// one session cookie. "" without either; an error for two Authorization
+// headers or two session cookies (which one would the upstream see?).
+func sessionToken(r *http.Request) (string, credential, error) {
+	switch auth := r.Header["Authorization"]; {
+	case len(auth) > 1:
+		return "", credNone, refuse(http.StatusUnauthorized, reasonAmbiguousAuthorization, nil)
+	case len(auth) == 1 && hasBearer(auth[0]):
+		return strings.TrimSpace(auth[0][len(bearerPrefix):]), credBearer, nil
+	}
+	t, err := sessionCookie(r)
+	if err != nil || t == "" {
+		return "", credNone, err
+	}
+	return t, credCookie, nil
 }
 
 func hasBearer(v string) bool {
