@@ -123,6 +123,13 @@ func (c *Config) spec() policy.Spec {
 		Lookups: make(map[string]any, len(c.Lookups)),
 		Hash:    c.hash,
 	}
+	if c.TLS != nil {
+		spec.Server.TLS = &c.TLS.Spec
+		spec.Server.TLSListen = s.TLSListen
+		if spec.Server.TLSListen == "" {
+			spec.Server.TLSListen = defaultTLSListen
+		}
+	}
 	for _, l := range c.Lookups {
 		if l.Secret {
 			if spec.SecretLookups == nil {
@@ -154,6 +161,13 @@ func (c *Config) spec() policy.Spec {
 			})
 		}
 		spec.Roles = append(spec.Roles, rs)
+	}
+	for _, cr := range c.CORS {
+		spec.CORS = append(spec.CORS, policy.CORSSpec{
+			Path: cr.Path, AllowOrigins: cr.Origins, Methods: cr.Methods, Headers: cr.Headers,
+			ExposedHeaders: cr.ExposedHeaders, MaxAge: cr.MaxAge, Credentials: cr.Credentials,
+			Enabled: cr.Enabled, Origin: origin(cr.DeclRange),
+		})
 	}
 	c.identitySpec(&spec)
 	return spec

@@ -40,8 +40,10 @@ type Config struct {
 	Users     []*User
 	Admins    []*Admin
 	Sessions  *Sessions // nil without a sessions block
+	TLS       *TLS      // nil without a tls block
 	LDAP      []*LDAP
 	OAuth     []*OAuth
+	CORS      []*CORS // in load order; unique, unambiguous paths
 
 	files    map[string]*hcl.File
 	hash     string
@@ -70,8 +72,10 @@ type File struct {
 	Users     []*User
 	Admins    []*Admin
 	Sessions  []*Sessions
+	TLS       []*TLS
 	LDAP      []*LDAP
 	OAuth     []*OAuth
+	CORS      []*CORS
 }
 
 // Server is the decoded server block. See docs/config.md for defaults.
@@ -88,8 +92,10 @@ type Server struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
+	TLSListen         string // "" = not set (":8443" with a tls block)
 
-	DeclRange hcl.Range // zero when no server block was declared
+	DeclRange      hcl.Range // zero when no server block was declared
+	TLSListenRange hcl.Range // zero unless tls_listen is set
 }
 
 // Upstream is a decoded upstream block.

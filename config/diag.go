@@ -67,6 +67,23 @@ const (
 	summaryInvalidEmail        = "Invalid email"
 	summaryInvalidFilter       = "Invalid LDAP filter"
 	summaryEmptyValue          = "Empty value"
+
+	summaryDuplicateTLS        = "Duplicate tls block"
+	summaryDuplicateACME       = "Duplicate acme block"
+	summaryMissingTLS          = "Missing tls block"
+	summaryMissingCertificate  = "Missing certificate"
+	summaryInvalidCertificate  = "Invalid certificate"
+	summaryCertificateNotValid = "Certificate not valid now" // warning
+	summaryInvalidDomain       = "Invalid domain"
+	summaryInvalidEAB          = "Invalid external account binding"
+	summaryUnwritableDir       = "Unwritable directory"
+	summaryOpenCacheDir        = "Cache directory open to others" // warning
+
+	summaryInvalidOrigin        = "Invalid origin"
+	summaryInvalidMaxAge        = "Invalid max_age"
+	summaryAnyOriginCredentials = "Wildcard origin with credentials"
+	summaryDuplicateCORS        = "Duplicate cors path"
+	summaryAmbiguousCORS        = "Ambiguous cors paths"
 )
 
 // badNameDetail explains the identifier rule; it is shared by every label.

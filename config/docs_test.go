@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+	"time"
 )
 
 // TestDocs_ExamplesLoad loads every hcl example in docs/config.md on its
@@ -23,6 +24,11 @@ func TestDocs_ExamplesLoad(t *testing.T) {
 	t.Setenv("PORTAL_KEY_SHA256", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "banner.txt"), []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The static tls example reads cert.pem and key.pem.
+	writeTestPair(t, dir, "cert", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err := os.Rename(filepath.Join(dir, "cert-key.pem"), filepath.Join(dir, "key.pem")); err != nil {
 		t.Fatal(err)
 	}
 	for i, b := range blocks {

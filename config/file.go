@@ -7,7 +7,7 @@ import (
 )
 
 // fileSchema is the top level of every configuration file. Blocks not listed
-// here (cors, tls, cluster) are not supported yet and are "Unsupported block type" errors, as are top-level
+// here (cluster) are not supported yet and are "Unsupported block type" errors, as are top-level
 // attributes.
 var fileSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
@@ -22,6 +22,8 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "sessions"},
 		{Type: "ldap", LabelNames: []string{"name"}},
 		{Type: "oauth", LabelNames: []string{"name"}},
+		{Type: "tls"},
+		{Type: "cors", LabelNames: []string{"path"}},
 	},
 }
 
@@ -78,6 +80,14 @@ func decodeFile(name string, f *hcl.File, fc *filterCache) (*File, hcl.Diagnosti
 			o, d := decodeOAuthBlock(block, ctx)
 			diags = append(diags, d...)
 			out.OAuth = append(out.OAuth, o)
+		case "tls":
+			t, d := decodeTLSBlock(block, ctx, basedir)
+			diags = append(diags, d...)
+			out.TLS = append(out.TLS, t)
+		case "cors":
+			c, d := decodeCORSBlock(block, ctx)
+			diags = append(diags, d...)
+			out.CORS = append(out.CORS, c)
 		}
 	}
 	return out, diags

@@ -587,7 +587,7 @@ func readCAFile(p, basedir string, attr *hcl.Attribute) (*x509.CertPool, hcl.Dia
 		}
 		err = fmt.Errorf("%s holds no PEM certificate", filepath.Base(p))
 	}
-	return nil, hcl.Diagnostics{errorAt(summaryUnreadableFile, fmt.Sprintf("ca_file: %v.", err), attr.Expr.Range(), attr.Range.Ptr())}
+	return nil, hcl.Diagnostics{errorAt(summaryUnreadableFile, fmt.Sprintf("%s: %v.", attr.Name, err), attr.Expr.Range(), attr.Range.Ptr())}
 }
 
 // decodeRoleMap reads roles = { app = "role", … } in written order.

@@ -54,6 +54,9 @@ func (c *Config) merge(files []*File) hcl.Diagnostics {
 		for _, s := range f.Sessions {
 			m.sessions(s)
 		}
+		for _, t := range f.TLS {
+			m.tls(t)
+		}
 		for _, l := range f.LDAP {
 			if m.provider(l.Spec.Name, l.NameRange, l.DeclRange) {
 				m.c.LDAP = append(m.c.LDAP, l)
@@ -64,10 +67,15 @@ func (c *Config) merge(files []*File) hcl.Diagnostics {
 				m.c.OAuth = append(m.c.OAuth, o)
 			}
 		}
+		m.c.CORS = append(m.c.CORS, f.CORS...)
 	}
+	var cd hcl.Diagnostics
+	c.CORS, cd = checkCORSPaths(c.CORS)
+	m.diags = append(m.diags, cd...)
 	if c.Server == nil {
 		c.Server = defaultServer()
 	}
+	m.diags = append(m.diags, c.checkTLS()...)
 	return m.diags
 }
 

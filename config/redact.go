@@ -11,6 +11,7 @@ var secretAttributes = map[string]bool{
 	"signing_key":    true,
 	"bind_password":  true,
 	"client_secret":  true,
+	"eab_hmac":       true,
 	"secret_lookups": true,
 }
 

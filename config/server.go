@@ -25,6 +25,7 @@ var serverSchema = &hcl.BodySchema{
 		{Name: "write_timeout"},
 		{Name: "idle_timeout"},
 		{Name: "shutdown_timeout"},
+		{Name: "tls_listen"},
 	},
 }
 
@@ -89,6 +90,11 @@ func decodeServerBlock(block *hcl.Block, ctx *hcl.EvalContext) (*Server, hcl.Dia
 			s.IdleTimeout, d = decodeDuration(attr, ctx, true)
 		case "shutdown_timeout":
 			s.ShutdownTimeout, d = decodeDuration(attr, ctx, true)
+		case "tls_listen":
+			// Checked against listen and admin_listen in checkTLS, which
+			// knows whether a tls block exists.
+			s.TLSListen, d = decodeAddress(attr, ctx)
+			s.TLSListenRange = attr.Expr.Range()
 		}
 		diags = append(diags, d...)
 	}

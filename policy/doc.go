@@ -1,6 +1,7 @@
 // Package policy holds gatehouse's compiled, immutable configuration and the
 // pure decisions made from it: which upstream a path routes to, which app an
-// API key belongs to, and whether a role may use a verb on a path.
+// API key belongs to, whether a role may use a verb on a path, and which
+// cors rule answers for a path and an Origin.
 //
 // A *Snapshot is built once by New from a Spec (the config package produces
 // the Spec from HCL and reports positioned diagnostics; New only re-checks

@@ -32,6 +32,8 @@ type Snapshot struct {
 	ldap     map[string]*LDAP
 	oauth    map[string]*OAuth
 	dummy    *password.Hash
+
+	cors *corsIndex // nil without cors blocks
 }
 
 // Upstream is a compiled upstream.
@@ -183,6 +185,7 @@ func New(spec Spec) (*Snapshot, error) {
 		roles:    make(map[string]*Role, len(spec.Roles)),
 	}
 	s.server.TrustedProxies = append([]netip.Prefix(nil), spec.Server.TrustedProxies...)
+	s.server.TLS = spec.Server.TLS.Clone()
 	var err error
 	if s.system, err = newScope("system", spec.Lookups, spec.SecretLookups); err != nil {
 		return nil, err
@@ -280,6 +283,9 @@ func New(spec Spec) (*Snapshot, error) {
 	if err := s.buildIdentities(spec); err != nil {
 		return nil, err
 	}
+	if s.cors, err = newCORSIndex(spec.CORS); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -292,10 +298,11 @@ func cloneURL(u *url.URL) *url.URL {
 	return &c
 }
 
-// Server returns the server settings. TrustedProxies is a copy.
+// Server returns the server settings. TrustedProxies and TLS are copies.
 func (s *Snapshot) Server() Server {
 	v := s.server
 	v.TrustedProxies = append([]netip.Prefix(nil), s.server.TrustedProxies...)
+	v.TLS = s.server.TLS.Clone()
 	return v
 }
 

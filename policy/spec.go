@@ -30,6 +30,8 @@ type Spec struct {
 	// Sessions configures login and session tokens; nil = no logins (only
 	// API keys), and then Users, Admins, LDAP and OAuth must be empty.
 	Sessions *SessionsSpec
+	// CORS are the cors blocks in declaration order.
+	CORS []CORSSpec
 	// Hash identifies the configuration source (e.g. sha256 of the files),
 	// reported on reload and by /readyz.
 	Hash string
@@ -53,6 +55,12 @@ type Server struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
+	// TLSListen is the HTTPS listener when TLS is set; Listen then only
+	// answers ACME HTTP-01 challenges and redirects to HTTPS.
+	TLSListen string
+	// TLS configures HTTPS; nil = plain HTTP on Listen only. It must not
+	// be modified (Snapshot.Server returns a copy).
+	TLS *TLSSpec
 }
 
 // UpstreamSpec declares one upstream API.

@@ -74,12 +74,15 @@ func upstreamError(ctx context.Context, err error) *Error {
 // writeError is the one place that turns an error into a response. In
 // production the body is a generic message for the status and the request
 // id; otherwise the reason and the error text are added to help operators.
-func writeError(w http.ResponseWriter, production bool, requestID string, e *Error) {
+// On a CORS path, cors adds the request's CORS headers, so that an allowed
+// origin can read the error (a nil cors adds none).
+func writeError(w http.ResponseWriter, production bool, requestID string, e *Error, cors *corsState) {
 	h := w.Header()
 	// Nothing the upstream may have set survives into an error response.
 	for k := range h {
 		delete(h, k)
 	}
+	cors.apply(h)
 	h["Content-Type"] = []string{"application/json"}
 	h["X-Content-Type-Options"] = []string{"nosniff"}
 	h["Cache-Control"] = []string{"no-store"}

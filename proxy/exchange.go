@@ -29,6 +29,7 @@ type exchange struct {
 	peerTrusted bool       // peer is in trusted_proxies
 	client      netip.Addr // the client, believing X-Forwarded-For only from trusted proxies
 	path        policy.Path
+	cors        corsState // CORS outcome; zero off CORS paths
 	route       policy.Route
 	routed      bool
 	ident       policy.Identity

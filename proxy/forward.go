@@ -144,13 +144,20 @@ func (x *exchange) setForwarded(pr *httputil.ProxyRequest) {
 	}
 }
 
-// modifyResponse records the upstream status and tags the response.
+// modifyResponse records the upstream status, tags the response and sets
+// its CORS headers.
 func (x *exchange) modifyResponse(res *http.Response) error {
 	x.status = res.StatusCode
 	if x.closeConn && res.StatusCode != http.StatusSwitchingProtocols {
 		res.Header["Connection"] = []string{"close"} // net/http closes after writing
 	}
 	res.Header[headerRequestID] = []string{x.id}
+	if x.cors.rule != nil {
+		// Ours replace the upstream's Access-Control-* headers; what the
+		// cors stage put on the writer would be duplicated otherwise.
+		x.cors.unset(x.w.Header(), true)
+		x.cors.apply(res.Header)
+	}
 	if x.filter != nil {
 		return x.filterResponse(res)
 	}

@@ -31,6 +31,12 @@ import (
 // FramingConnContext as the http.Server's ConnContext.
 func FramingListener(ln net.Listener) net.Listener { return framingListener{ln} }
 
+// FramingConn wraps one HTTP/1 connection the way FramingListener's
+// connections are wrapped, for listeners that hand out connections of their
+// own (gatehouse's TLS listener wraps the decrypted connection). Use it
+// together with FramingConnContext.
+func FramingConn(c net.Conn) net.Conn { return &framingConn{Conn: c} }
+
 // FramingConnContext is an http.Server ConnContext that makes a
 // FramingListener connection known to the pipeline.
 func FramingConnContext(ctx context.Context, c net.Conn) context.Context {

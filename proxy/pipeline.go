@@ -10,10 +10,13 @@ type stage interface {
 }
 
 // pipeline lists the stages in the order of DESIGN.md's request pipeline.
-// CORS (after route) and request filtering (after authorize) join here.
+// cors runs before the auth endpoints and route (it needs only the
+// canonical path and refuses nothing but preflights), so that /auth/* can
+// be a CORS path too.
 func pipeline() []stage {
 	return []stage{
 		canonicalize{},
+		cors{},
 		endpoints{},
 		route{},
 		authenticate{},

@@ -231,7 +231,7 @@ func (s *Server) fail(x *exchange, err error) {
 		x.errText = e.Err.Error()
 	}
 	production := x.gen == nil || x.snap().Production()
-	writeError(x.w, production, x.id, e)
+	writeError(x.w, production, x.id, e, &x.cors)
 }
 
 // finish writes the access record. A panic (http.ErrAbortHandler after the

@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 STATICCHECK_VERSION=v0.8.2
+PEBBLE_VERSION=v2.10.1
 FUZZTIME=${FUZZTIME:-10s}
 GOBIN=$(go env GOPATH)/bin
 
@@ -35,10 +36,19 @@ if ! { command -v slapd >/dev/null || [ -x /usr/sbin/slapd ]; } || ! command -v 
 	echo 'slapd slapd/no_configuration boolean true' | $SUDO debconf-set-selections
 	apt_install slapd ldap-utils
 fi
+# Headless Chromium for the CORS browser tests (cmd/gatehouse TestCORS_Browser).
+command -v chromium >/dev/null || apt_install chromium
 if ! "$GOBIN/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
 	go install "honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}"
 fi
 "$GOBIN/staticcheck" -version
+# Pebble (ACME test CA) and its DNS server for the automatic-HTTPS tests
+# (internal/testenv StartPebble); started by the tests on 127.0.0.1 only.
+for tool in pebble pebble-challtestsrv; do
+	if ! go version -m "$GOBIN/$tool" 2>/dev/null | grep -q "mod[[:space:]]*github.com/letsencrypt/pebble/v2[[:space:]]*${PEBBLE_VERSION}"; then
+		GOBIN="$GOBIN" go install "github.com/letsencrypt/pebble/v2/cmd/${tool}@${PEBBLE_VERSION}"
+	fi
+done
 
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
@@ -67,6 +77,7 @@ fuzz() { # package target
 	go test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" "$1"
 }
 fuzz ./policy FuzzParsePath
+fuzz ./policy FuzzOriginMatch
 fuzz ./proxy FuzzCanonicalize
 fuzz ./proxy FuzzFraming
 fuzz ./config FuzzParseConfig

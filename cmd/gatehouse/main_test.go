@@ -82,6 +82,7 @@ type process struct {
 	lines       []map[string]any
 	public      string
 	admin       string
+	tls         string // the TLS listener, with a tls block
 	waitErr     chan error
 	stdoutLines chan string
 }
@@ -124,10 +125,13 @@ func startBinary(t *testing.T, args ...string) *process {
 			p.mu.Lock()
 			p.lines = append(p.lines, m)
 			if m["msg"] == "listening" {
-				if m["listener"] == "public" {
+				switch m["listener"] {
+				case "public":
 					p.public, _ = m["addr"].(string)
-				} else {
+				case "admin":
 					p.admin, _ = m["addr"].(string)
+				case "tls": // logged before the other two
+					p.tls, _ = m["addr"].(string)
 				}
 				if p.public != "" && p.admin != "" {
 					once.Do(func() { close(ready) })
@@ -562,7 +566,7 @@ func TestDocs_ConfigsAreValid(t *testing.T) {
 	}
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "readme.hcl"), string(m[1]))
-	for _, cfg := range []string{filepath.Join(dir, "readme.hcl"), "../../examples/quickstart"} {
+	for _, cfg := range []string{filepath.Join(dir, "readme.hcl"), "../../examples/quickstart", "../../examples/cors"} {
 		code, stdout, stderr := runCmd(t, ".", "validate", "--config", cfg)
 		if code != 0 {
 			t.Errorf("%s: exit %d\n%s%s", cfg, code, stdout, stderr)

@@ -21,11 +21,17 @@ type reloader struct {
 	srv     *proxy.Server
 	log     *slog.Logger
 	started policy.Server // settings the listeners were built with
+	// onReload, if set, runs after every attempt whatever its outcome;
+	// it re-reads a static TLS certificate.
+	onReload func(trigger string)
 }
 
 func (r *reloader) reload(ctx context.Context, trigger string) (proxy.ReloadResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.onReload != nil {
+		defer r.onReload(trigger)
+	}
 	start := time.Now()
 	cur := r.srv.Snapshot()
 	next, err := r.load()

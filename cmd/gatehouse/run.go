@@ -111,6 +111,18 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 		publicLn.Close()
 		return fmt.Errorf("admin listen %s: %w", settings.AdminListen, err)
 	}
+	// With a tls block, the public handler moves to tls_listen and listen
+	// only answers ACME HTTP-01 challenges and redirects (cmd/gatehouse/tls.go).
+	tlsSrv, err := startTLS(settings, logger)
+	if err != nil {
+		publicLn.Close()
+		adminLn.Close()
+		return err
+	}
+	defer tlsSrv.Close()
+	if rl != nil && tlsSrv != nil {
+		rl.onReload = tlsSrv.reloadCertificate
+	}
 	errLog := slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelWarn)
 	public := &http.Server{
 		Handler:           srv,
@@ -133,8 +145,8 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 		IdleTimeout:       60 * time.Second,
 		ErrorLog:          errLog,
 	}
-	errc := make(chan error, 2)
-	go func() { errc <- public.Serve(proxy.FramingListener(publicLn)) }()
+	errc := make(chan error, 3)
+	tlsSrv.serve(public, publicLn, errc) // plain HTTP on publicLn without TLS
 	go func() { errc <- admin.Serve(adminLn) }()
 	logger.Info("listening", "listener", "public", "addr", publicLn.Addr().String())
 	logger.Info("listening", "listener", "admin", "addr", adminLn.Addr().String())
@@ -160,12 +172,15 @@ loop:
 			if rl != nil {
 				_, _ = rl.reload(ctx, "file")
 			}
+		case <-tlsSrv.certChanges():
+			tlsSrv.reloadCertificate("file")
 		}
 	}
 	logger.Info("shutting down", "timeout", settings.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), settings.ShutdownTimeout)
 	defer cancel()
 	_ = admin.Shutdown(sctx)
+	tlsSrv.shutdown(sctx)
 	if err := public.Shutdown(sctx); err != nil {
 		_ = public.Close()
 	}
@@ -201,5 +216,7 @@ func restartOnly(a, b policy.Server) []string {
 	add("write_timeout", a.WriteTimeout != b.WriteTimeout)
 	add("idle_timeout", a.IdleTimeout != b.IdleTimeout)
 	add("shutdown_timeout", a.ShutdownTimeout != b.ShutdownTimeout)
+	add("tls_listen", a.TLSListen != b.TLSListen)
+	add("tls", !a.TLS.Equal(b.TLS))
 	return out
 }

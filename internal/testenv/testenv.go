@@ -13,12 +13,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 )
 
-// Need makes sure the executable tool is available. It looks in PATH and
-// then in /usr/sbin (slapd lives there and /usr/sbin is often not in a
-// non-root PATH). When the tool is missing it fails the test if the
+// Need makes sure the executable tool is available. It looks in PATH, in
+// /usr/sbin (slapd lives there and /usr/sbin is often not in a non-root
+// PATH), then where `go install` puts binaries ($GOBIN and $GOPATH/bin:
+// pebble lives there). When the tool is missing it fails the test if the
 // environment variable CI is true (CI must never pass by skipping), and
 // otherwise skips it with hint, which should say how to install the tool.
 func Need(t testing.TB, tool string, hint string) {
@@ -38,14 +41,37 @@ func inCI() bool {
 	return err == nil && ci
 }
 
-// lookTool returns the path of tool, from PATH or /usr/sbin.
+// lookTool returns the path of tool, from PATH, /usr/sbin or the go
+// install directory.
 func lookTool(tool string) (string, error) {
 	if p, err := exec.LookPath(tool); err == nil {
 		return p, nil
 	}
-	p := filepath.Join("/usr/sbin", tool)
-	if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-		return p, nil
+	for _, dir := range append([]string{"/usr/sbin"}, goBinDirs()...) {
+		p := filepath.Join(dir, tool)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
 	}
-	return "", errors.New(tool + ": executable not found in PATH or /usr/sbin")
+	return "", errors.New(tool + ": executable not found in PATH, /usr/sbin or the go install directory")
 }
+
+// goBinDirs returns where `go install` puts binaries, as `go env` reports
+// them: $GOBIN if set, and the bin directory of each $GOPATH entry.
+var goBinDirs = sync.OnceValue(func() []string {
+	out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output()
+	if err != nil {
+		return nil
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\r\n"), "\n") // GOBIN's line may be empty
+	var dirs []string
+	if len(lines) > 0 && lines[0] != "" {
+		dirs = append(dirs, lines[0])
+	}
+	if len(lines) > 1 {
+		for _, p := range filepath.SplitList(lines[1]) {
+			dirs = append(dirs, filepath.Join(p, "bin"))
+		}
+	}
+	return dirs
+})

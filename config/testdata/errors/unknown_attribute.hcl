@@ -1,6 +1,6 @@
 server {
   listen  = ":8080"
-  tls_listen = ":8443" # ERROR: Unsupported argument
+  https_listen = ":8443" # ERROR: Unsupported argument
 }
 
 upstream "hr" {

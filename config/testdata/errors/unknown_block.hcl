@@ -2,7 +2,7 @@ users "alice" { # ERROR: Unsupported block type
   password_hash = "x"
 }
 
-cors "/hr/*" { # ERROR: Unsupported block type
+cros "/hr/*" { # ERROR: Unsupported block type
   origins = ["https://portal.example.com"]
 }
 

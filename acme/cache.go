@@ -1,0 +1,75 @@
+package acme
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"golang.org/x/crypto/acme/autocert"
+)
+
+// loggingCache is the certificate cache autocert uses: the directory cache
+// (files 0600 in a 0700 directory), plus a log line for every certificate
+// stored, which is how issuance and background renewal become visible.
+type loggingCache struct {
+	autocert.Cache
+	log *slog.Logger
+}
+
+// Put stores data and logs what it was when it is a certificate: "obtained"
+// when the cache had none under key, "renewed" when it replaced one.
+func (c *loggingCache) Put(ctx context.Context, key string, data []byte) error {
+	if !certificateKey(key) {
+		return c.Cache.Put(ctx, key, data)
+	}
+	event := "obtained"
+	if _, err := c.Cache.Get(ctx, key); err == nil {
+		event = "renewed"
+	}
+	if err := c.Cache.Put(ctx, key, data); err != nil {
+		c.log.Error("cannot store a certificate in the cache; it serves until restart, then a new one is requested", "key", key, "error", err.Error())
+		return err
+	}
+	leaf, err := leafOf(data)
+	if err != nil {
+		c.log.Warn("certificate stored but not readable", "key", key, "error", err.Error())
+		return nil
+	}
+	c.log.Info("certificate stored", "event", event, "names", leaf.DNSNames, "not_after", leaf.NotAfter.UTC(),
+		"issuer", leaf.Issuer.CommonName, "serial", leaf.SerialNumber.Text(16))
+	return nil
+}
+
+// certificateKey reports whether key names a certificate of a domain
+// ("example.com", "example.com+rsa"), not the account key, a TLS-ALPN-01
+// challenge certificate ("+token") or an HTTP-01 token ("+http-01").
+func certificateKey(key string) bool {
+	return key != "acme_account+key" && !strings.HasSuffix(key, "+token") && !strings.HasSuffix(key, "+http-01")
+}
+
+// cacheSubdir names the cache subdirectory of an ACME directory URL, such
+// as "acme-v02.api.letsencrypt.org-directory": autocert's cache keys do
+// not name the CA, so without it a staging certificate would keep being
+// served after switching to production.
+func cacheSubdir(directoryURL string) string {
+	u, err := url.Parse(directoryURL)
+	s := directoryURL
+	if err == nil {
+		s = u.Host + u.Path
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	name := strings.Trim(b.String(), "-.")
+	if name == "" {
+		return "default"
+	}
+	return name
+}
