@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/big"
 	"net/textproto"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -155,22 +154,8 @@ func decodeCORSMethods(attr *hcl.Attribute, ctx *hcl.EvalContext) (policy.Verb, 
 			`methods is empty, so no cross-origin request could pass. List methods such as ["GET", "PUT"], or remove the argument for GET, HEAD and POST.`,
 			attr.Expr.Range(), attr.Range.Ptr()))
 	}
-	var verbs policy.Verb
-	for _, it := range items {
-		v, ok := policy.ParseVerb(it.Value)
-		if !ok {
-			hint := "Use one of " + strings.Join(policy.VerbNames(), ", ") + "."
-			if _, upper := policy.ParseVerb(strings.ToUpper(it.Value)); upper {
-				hint = fmt.Sprintf("Methods are upper case: write %s.", shown(it.Expr, strings.ToUpper(it.Value)))
-			}
-			diags = append(diags, errorAt(summaryUnknownVerb,
-				fmt.Sprintf("%s is not a method a cors block can allow. %s", shown(it.Expr, it.Value), hint),
-				it.Expr.Range(), attr.Range.Ptr()))
-			continue
-		}
-		verbs |= v
-	}
-	return verbs, diags
+	verbs, d := verbsOf(items, attr, "Methods", "a method a cors block can allow")
+	return verbs, append(diags, d...)
 }
 
 // decodeHeaderNames reads a list of header names (may be empty), in

@@ -164,16 +164,25 @@ func decodeVerbs(attr *hcl.Attribute, ctx *hcl.EvalContext) (policy.Verb, hcl.Di
 			`verbs is empty, so the grant would match nothing. List at least one method, such as ["GET", "HEAD"].`,
 			attr.Expr.Range(), attr.Range.Ptr()))
 	}
+	verbs, d := verbsOf(items, attr, "Verbs", "a verb a grant can name")
+	return verbs, append(diags, d...)
+}
+
+// verbsOf parses list items as HTTP methods, reporting each unknown one at
+// its element; noun and what word the messages ("Verbs", "a verb a grant
+// can name").
+func verbsOf(items []listItem, attr *hcl.Attribute, noun, what string) (policy.Verb, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
 	var verbs policy.Verb
 	for _, it := range items {
 		v, ok := policy.ParseVerb(it.Value)
 		if !ok {
 			hint := "Use one of " + strings.Join(policy.VerbNames(), ", ") + "."
 			if _, upper := policy.ParseVerb(strings.ToUpper(it.Value)); upper {
-				hint = fmt.Sprintf("Verbs are upper case: write %s.", shown(it.Expr, strings.ToUpper(it.Value)))
+				hint = fmt.Sprintf("%s are upper case: write %s.", noun, shown(it.Expr, strings.ToUpper(it.Value)))
 			}
 			diags = append(diags, errorAt(summaryUnknownVerb,
-				fmt.Sprintf("%s is not a verb a grant can name. %s", shown(it.Expr, it.Value), hint),
+				fmt.Sprintf("%s is not %s. %s", shown(it.Expr, it.Value), what, hint),
 				it.Expr.Range(), attr.Range.Ptr()))
 			continue
 		}
