@@ -106,6 +106,9 @@ func (x *exchange) authLogin() error {
 		return refuse(http.StatusUnauthorized, reasonInvalidCredentials, nil)
 	}
 	x.ident.App = app
+	if x.srv.logins.blocked(x.client, req.Username) {
+		return &Error{Status: http.StatusTooManyRequests, Reason: reasonLoginRateLimited, RetryAfter: int(failEvery / time.Second)}
+	}
 	var s *session.Session
 	switch {
 	case app == nil && req.Provider != "":
@@ -118,6 +121,10 @@ func (x *exchange) authLogin() error {
 		s, err = x.loginLDAP(app, req)
 	}
 	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Status == http.StatusUnauthorized {
+			x.srv.logins.failed(x.client, req.Username)
+		}
 		return err
 	}
 	x.ident.User, x.ident.Admin = s.Subject, s.Admin

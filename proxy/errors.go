@@ -17,6 +17,8 @@ type Error struct {
 	Err    error
 	Close  bool   // close the client connection after the response
 	Allow  string // Allow header of a 405
+	// RetryAfter, in seconds, sets Retry-After (429, 503); 0 = none.
+	RetryAfter int
 }
 
 func (e *Error) Error() string {
@@ -92,6 +94,9 @@ func writeError(w http.ResponseWriter, production bool, requestID string, e *Err
 	}
 	if e.Allow != "" {
 		h["Allow"] = []string{e.Allow}
+	}
+	if e.RetryAfter > 0 {
+		h["Retry-After"] = []string{strconv.Itoa(e.RetryAfter)}
 	}
 	if e.Status == http.StatusUnauthorized {
 		h["Www-Authenticate"] = []string{`Bearer realm="gatehouse"`}

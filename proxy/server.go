@@ -60,6 +60,7 @@ type Server struct {
 	sessions *session.Manager
 	flows    *oauth.Flows
 	pwSem    chan struct{} // bounds concurrent password verifications
+	logins   *loginLimiter // failed logins per client address and username
 	ldapSem  chan struct{} // bounds concurrent directory logins
 	pwChecks atomic.Uint64 // password verifications, for tests
 	reloader Reloader
@@ -103,6 +104,7 @@ func New(opts Options) *Server {
 	s.sessions = sessions
 	s.pwSem = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 	s.ldapSem = make(chan struct{}, 32) // network-bound: more may wait on directories
+	s.logins = newLoginLimiter()
 	s.flows = oauth.NewFlows(oauth.Options{})
 	return s
 }
