@@ -289,18 +289,13 @@ func (x *extractor) object(v []byte, i, depth, budget int) (any, int, status) {
 		default:
 			return nil, i, st
 		}
-		i = skipWS(v, i)
-		if i >= len(v) {
-			return nil, i, x.malformed(i)
+		var more bool
+		if i, more, st = x.next(v, i, '}'); st != stOK {
+			return nil, i, st
 		}
-		if v[i] == ',' {
-			i = skipWS(v, i+1)
-			continue
+		if !more {
+			break
 		}
-		if v[i] != '}' {
-			return nil, i, x.malformed(i)
-		}
-		break
 	}
 	dup := foldDup(x.keys[base:])
 	x.keys = x.keys[:base]
@@ -312,6 +307,22 @@ func (x *extractor) object(v []byte, i, depth, budget int) (any, int, status) {
 		return nil, i + 1, stBadValue
 	}
 	return m, i + 1, stOK
+}
+
+// next consumes what follows a member or an element: "," and the
+// whitespace after it (more = true), or closer (more = false, i at the
+// closer); anything else is malformed.
+func (x *extractor) next(v []byte, i int, closer byte) (int, bool, status) {
+	i = skipWS(v, i)
+	switch {
+	case i >= len(v):
+		return i, false, x.malformed(i)
+	case v[i] == ',':
+		return skipWS(v, i+1), true, stOK
+	case v[i] != closer:
+		return i, false, x.malformed(i)
+	}
+	return i, false, stOK
 }
 
 func (x *extractor) array(v []byte, i, depth, budget int) (any, int, status) {
@@ -337,18 +348,13 @@ func (x *extractor) array(v []byte, i, depth, budget int) (any, int, status) {
 		default:
 			return nil, i, st
 		}
-		i = skipWS(v, i)
-		if i >= len(v) {
-			return nil, i, x.malformed(i)
+		var more bool
+		if i, more, st = x.next(v, i, ']'); st != stOK {
+			return nil, i, st
 		}
-		if v[i] == ',' {
-			i = skipWS(v, i+1)
-			continue
+		if !more {
+			break
 		}
-		if v[i] != ']' {
-			return nil, i, x.malformed(i)
-		}
-		break
 	}
 	if bad {
 		return nil, i + 1, stBadValue
