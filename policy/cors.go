@@ -156,28 +156,7 @@ type corsNode struct {
 
 func (n *corsNode) insert(segs []string, r *CORSRule) {
 	for _, s := range segs {
-		var next **corsNode
-		switch s {
-		case "*":
-			next = &n.star
-		case "**":
-			next = &n.dstar
-		default:
-			if n.lit == nil {
-				n.lit = make(map[string]*corsNode)
-			}
-			c := n.lit[s]
-			if c == nil {
-				c = &corsNode{}
-				n.lit[s] = c
-			}
-			n = c
-			continue
-		}
-		if *next == nil {
-			*next = &corsNode{}
-		}
-		n = *next
+		n = child(&n.lit, &n.star, &n.dstar, s)
 	}
 	n.rule = r
 }

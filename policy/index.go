@@ -35,28 +35,7 @@ func (n *node) finish() Verb {
 func (ix *grantIndex) insert(segs []string, g *Grant) {
 	n := &ix.root
 	for _, s := range segs {
-		var next **node
-		switch s {
-		case "*":
-			next = &n.star
-		case "**":
-			next = &n.dstar
-		default:
-			if n.lit == nil {
-				n.lit = make(map[string]*node)
-			}
-			c, ok := n.lit[s]
-			if !ok {
-				c = &node{}
-				n.lit[s] = c
-			}
-			n = c
-			continue
-		}
-		if *next == nil {
-			*next = &node{}
-		}
-		n = *next
+		n = child(&n.lit, &n.star, &n.dstar, s)
 	}
 	n.grants = append(n.grants, g)
 	n.verbs |= g.verbs
@@ -103,4 +82,31 @@ func (n *node) match(segs []string, verb Verb, allow **Grant) (deny *Grant) {
 		}
 	}
 	return nil
+}
+
+// child returns the child of a glob trie node (its literal map and "*" and
+// "**" links) for one glob segment, creating it. The grant index and the
+// CORS index share it.
+func child[N any](lit *map[string]*N, star, dstar **N, seg string) *N {
+	var next **N
+	switch seg {
+	case "*":
+		next = star
+	case "**":
+		next = dstar
+	default:
+		if *lit == nil {
+			*lit = make(map[string]*N)
+		}
+		c := (*lit)[seg]
+		if c == nil {
+			c = new(N)
+			(*lit)[seg] = c
+		}
+		return c
+	}
+	if *next == nil {
+		*next = new(N)
+	}
+	return *next
 }
