@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -479,7 +480,7 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 				fmt.Sprintf("oauth %q needs provider = one of %s (or name the block after the provider).", sp.Name, quoteList(oauthProviders)),
 				o.NameRange, o.DeclRange.Ptr()))
 		}
-	} else if sp.Provider != "" && !contains(oauthProviders, sp.Provider) {
+	} else if sp.Provider != "" && !slices.Contains(oauthProviders, sp.Provider) {
 		diags = append(diags, errorAt(summaryUnknownProvider,
 			fmt.Sprintf("provider = %q is not supported; use one of %s. For Keycloak, Okta, Entra ID, Dex and other OpenID Connect providers use \"oidc\" with issuer.", sp.Provider, quoteList(oauthProviders)),
 			providerAttr.Expr.Range(), providerAttr.Range.Ptr()))
@@ -687,15 +688,6 @@ func validEmail(s string) bool {
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func quoteList(list []string) string {

@@ -6,10 +6,10 @@ import (
 )
 
 // scope holds the lookups of one scope (system, app, role or user): plain
-// and secret ones in one map, and the secret names.
+// and secret ones in one map. Secrecy matters only for printing, which the
+// snapshot never does (config blanks secret literals in diagnostics).
 type scope struct {
-	values  map[string]any
-	secrets map[string]bool
+	values map[string]any
 }
 
 func newScope(owner string, plain, secret map[string]any) (scope, error) {
@@ -22,10 +22,6 @@ func newScope(owner string, plain, secret map[string]any) (scope, error) {
 			return scope{}, fmt.Errorf("%s: lookup %q is both a lookup and a secret lookup", owner, k)
 		}
 		sc.values[k] = v
-		if sc.secrets == nil {
-			sc.secrets = map[string]bool{}
-		}
-		sc.secrets[k] = true
 	}
 	return sc, nil
 }
@@ -56,50 +52,4 @@ func (s *Snapshot) Lookups(app *App, role *Role, user *User) map[string]any {
 		maps.Copy(out, user.scope.values)
 	}
 	return out
-}
-
-// LookupNames returns every lookup name defined in any scope, for
-// checking filters and header templates at load time.
-func (s *Snapshot) LookupNames() map[string]bool {
-	out := map[string]bool{}
-	add := func(sc scope) {
-		for k := range sc.values {
-			out[k] = true
-		}
-	}
-	add(s.system)
-	for _, a := range s.appNames {
-		add(a.scope)
-	}
-	for _, r := range s.roles {
-		add(r.scope)
-	}
-	for _, u := range s.users {
-		add(u.scope)
-	}
-	return out
-}
-
-// IsSecretLookup reports whether name is a secret lookup in any scope:
-// its value must never be printed.
-func (s *Snapshot) IsSecretLookup(name string) bool {
-	if s.system.secrets[name] {
-		return true
-	}
-	for _, a := range s.appNames {
-		if a.scope.secrets[name] {
-			return true
-		}
-	}
-	for _, r := range s.roles {
-		if r.scope.secrets[name] {
-			return true
-		}
-	}
-	for _, u := range s.users {
-		if u.scope.secrets[name] {
-			return true
-		}
-	}
-	return false
 }
