@@ -631,3 +631,18 @@ func TestAuth_IssuerChangeEndsCachedSessions(t *testing.T) {
 		t.Errorf("token of the old issuer: %d, want 401", res.StatusCode)
 	}
 }
+
+// Other cookies pass as the client sent them: the Cookie header is only
+// rewritten when it carries the session cookie.
+func TestStripSessionCredential_LeavesOtherCookiesAlone(t *testing.T) {
+	h := http.Header{"Cookie": {"a=1;b=2", "c=3"}}
+	stripSessionCredential(h, credNone)
+	if got := h["Cookie"]; len(got) != 2 || got[0] != "a=1;b=2" || got[1] != "c=3" {
+		t.Errorf("Cookie = %q", got)
+	}
+	h = http.Header{"Cookie": {"a=1; " + SessionCookie + "=t", "c=3"}}
+	stripSessionCredential(h, credCookie)
+	if got := h["Cookie"]; len(got) != 1 || got[0] != "a=1; c=3" {
+		t.Errorf("Cookie = %q", got)
+	}
+}

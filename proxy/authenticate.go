@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -198,8 +199,8 @@ func stripSessionCredential(h http.Header, cred credential) {
 		delete(h, "Authorization")
 	}
 	cookies := h["Cookie"]
-	if len(cookies) == 0 {
-		return
+	if !slices.ContainsFunc(cookies, func(line string) bool { return strings.Contains(line, SessionCookie) }) {
+		return // the common case: leave the client's Cookie header as sent
 	}
 	var kept []string
 	for _, line := range cookies {
