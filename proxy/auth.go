@@ -218,26 +218,12 @@ func (x *exchange) authRefresh() error {
 // stillValid checks that a session's subject is still allowed to hold a
 // session: an active admin, or (with the app's key) a valid user.
 func (x *exchange) stillValid(s *session.Session) error {
-	snap := x.snap()
-	app, err := authn.App(x.r, snap)
+	app, err := authn.App(x.r, x.snap())
 	if err != nil {
 		return authFailure(err)
 	}
-	x.ident.User = s.Subject
-	if s.Admin {
-		return x.admitAdmin(s, app)
-	}
-	if app == nil {
-		return refuse(http.StatusUnauthorized, authn.ReasonMissingAPIKey, nil)
-	}
-	if s.App != app.Name() {
-		return refuse(http.StatusUnauthorized, reasonSessionWrongApp, nil)
-	}
-	x.ident.App = app
-	if _, _, reason := snap.UserRole(app, s.PolicySubject()); reason != "" {
-		return refuse(http.StatusUnauthorized, string(reason), nil)
-	}
-	return nil
+	x.ident.User = s.Subject // for the log, also when refused
+	return x.admit(app, s)
 }
 
 // authLogout revokes the presented token (also an expired one, within its

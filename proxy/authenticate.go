@@ -70,16 +70,39 @@ func (authenticate) serve(x *exchange) error {
 		return err
 	}
 	switch {
-	case sess != nil && sess.Admin:
-		return x.admitAdmin(sess, app)
+	case sess != nil:
+		return x.admit(app, sess)
 	case app == nil:
 		return refuse(http.StatusUnauthorized, authn.ReasonMissingAPIKey, nil)
-	case sess == nil:
-		x.ident.App = app
-		if name := app.DefaultRole(); name != "" {
-			x.ident.Role, _ = snap.Role(name) // policy.New guarantees it resolves
+	}
+	x.ident.App = app
+	if name := app.DefaultRole(); name != "" {
+		x.ident.Role, _ = snap.Role(name) // policy.New guarantees it resolves
+	}
+	return nil
+}
+
+// admit accepts a verified session with the request's app (nil without a
+// key) if its subject is still valid in the current snapshot: an existing,
+// active admin (the key, if any, only labels logs), or a user of this very
+// app whose role UserRole resolves now. It fills the identity.
+func (x *exchange) admit(app *policy.App, sess *session.Session) error {
+	snap := x.snap()
+	if sess.Admin {
+		a, ok := snap.Admin(sess.Subject)
+		switch {
+		case !ok:
+			return refuse(http.StatusUnauthorized, reasonUnknownAdmin, nil)
+		case !a.Active():
+			return refuse(http.StatusUnauthorized, reasonAdminInactive, nil)
 		}
+		x.ident = policy.Identity{App: app, User: sess.Subject, Admin: true}
+		x.sess = sess
 		return nil
+	}
+	switch {
+	case app == nil:
+		return refuse(http.StatusUnauthorized, authn.ReasonMissingAPIKey, nil)
 	case sess.App != app.Name():
 		// A token issued through another app is useless with this key.
 		return refuse(http.StatusUnauthorized, reasonSessionWrongApp, nil)
@@ -89,21 +112,6 @@ func (authenticate) serve(x *exchange) error {
 		return refuse(http.StatusUnauthorized, string(reason), nil)
 	}
 	x.ident = policy.Identity{App: app, User: sess.Subject, Role: role}
-	x.sess = sess
-	return nil
-}
-
-// admitAdmin accepts an admin session if the admin still exists and is
-// active in the current snapshot. The app key, if any, only labels logs.
-func (x *exchange) admitAdmin(sess *session.Session, app *policy.App) error {
-	a, ok := x.snap().Admin(sess.Subject)
-	switch {
-	case !ok:
-		return refuse(http.StatusUnauthorized, reasonUnknownAdmin, nil)
-	case !a.Active():
-		return refuse(http.StatusUnauthorized, reasonAdminInactive, nil)
-	}
-	x.ident = policy.Identity{App: app, User: sess.Subject, Admin: true}
 	x.sess = sess
 	return nil
 }
