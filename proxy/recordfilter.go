@@ -35,13 +35,26 @@ var recordLimits = recfilter.Limits{MaxDepth: 64, MaxRecordBytes: 1 << 20}
 // it, the connection is cut instead (the client never gets unfiltered bytes).
 const firstChunk = 32 << 10
 
-// plans compiles the record plan of every grant with a filter.
+// plans compiles the record plan of every grant with a filter. Grants with
+// the same records path and fields share one plan (plans are safe for
+// concurrent use), so a config with thousands of similar grants builds a
+// handful.
 func plans(snap *policy.Snapshot) (map[*policy.Grant]*recfilter.Plan, error) {
 	out := map[*policy.Grant]*recfilter.Plan{}
+	shared := map[string]*recfilter.Plan{}
 	for _, g := range snap.FilteredGrants() {
-		p, err := recfilter.NewPlan(g.Records(), g.Program().Fields(), recordLimits)
-		if err != nil {
-			return nil, fmt.Errorf("grant %s: %w", g, err)
+		fields := g.Program().Fields()
+		key := g.Records() + "\x00" + strings.Join(fields, "\x00")
+		if fields == nil {
+			key += "\x00*" // all fields, unlike an empty list
+		}
+		p, ok := shared[key]
+		if !ok {
+			var err error
+			if p, err = recfilter.NewPlan(g.Records(), fields, recordLimits); err != nil {
+				return nil, fmt.Errorf("grant %s: %w", g, err)
+			}
+			shared[key] = p
 		}
 		out[g] = p
 	}
