@@ -38,9 +38,7 @@ func decodeFile(name string, f *hcl.File, fc *filterCache) (*File, hcl.Diagnosti
 	for _, block := range content.Blocks {
 		switch block.Type {
 		case "server":
-			s, d := decodeServerBlock(block, ctx)
-			diags = append(diags, d...)
-			out.Servers = append(out.Servers, s)
+			into(&out.Servers, &diags)(decodeServerBlock(block, ctx))
 		case "lookups", "secret_lookups":
 			l, d := decodeLookupsBlock(block, ctx)
 			diags = append(diags, d...)
@@ -49,46 +47,35 @@ func decodeFile(name string, f *hcl.File, fc *filterCache) (*File, hcl.Diagnosti
 			}
 			out.Lookups = append(out.Lookups, l...)
 		case "upstream":
-			u, d := decodeUpstreamBlock(block, ctx)
-			diags = append(diags, d...)
-			out.Upstreams = append(out.Upstreams, u)
+			into(&out.Upstreams, &diags)(decodeUpstreamBlock(block, ctx))
 		case "app":
-			a, d := decodeAppBlock(block, ctx)
-			diags = append(diags, d...)
-			out.Apps = append(out.Apps, a)
+			into(&out.Apps, &diags)(decodeAppBlock(block, ctx))
 		case "role":
-			r, d := decodeRoleBlock(block, ctx, fc)
-			diags = append(diags, d...)
-			out.Roles = append(out.Roles, r)
+			into(&out.Roles, &diags)(decodeRoleBlock(block, ctx, fc))
 		case "user":
-			u, d := decodeUserBlock(block, ctx)
-			diags = append(diags, d...)
-			out.Users = append(out.Users, u)
+			into(&out.Users, &diags)(decodeUserBlock(block, ctx))
 		case "admin":
-			a, d := decodeAdminBlock(block, ctx)
-			diags = append(diags, d...)
-			out.Admins = append(out.Admins, a)
+			into(&out.Admins, &diags)(decodeAdminBlock(block, ctx))
 		case "sessions":
-			s, d := decodeSessionsBlock(block, ctx, basedir)
-			diags = append(diags, d...)
-			out.Sessions = append(out.Sessions, s)
+			into(&out.Sessions, &diags)(decodeSessionsBlock(block, ctx, basedir))
 		case "ldap":
-			l, d := decodeLDAPBlock(block, ctx, basedir)
-			diags = append(diags, d...)
-			out.LDAP = append(out.LDAP, l)
+			into(&out.LDAP, &diags)(decodeLDAPBlock(block, ctx, basedir))
 		case "oauth":
-			o, d := decodeOAuthBlock(block, ctx)
-			diags = append(diags, d...)
-			out.OAuth = append(out.OAuth, o)
+			into(&out.OAuth, &diags)(decodeOAuthBlock(block, ctx))
 		case "tls":
-			t, d := decodeTLSBlock(block, ctx, basedir)
-			diags = append(diags, d...)
-			out.TLS = append(out.TLS, t)
+			into(&out.TLS, &diags)(decodeTLSBlock(block, ctx, basedir))
 		case "cors":
-			c, d := decodeCORSBlock(block, ctx)
-			diags = append(diags, d...)
-			out.CORS = append(out.CORS, c)
+			into(&out.CORS, &diags)(decodeCORSBlock(block, ctx))
 		}
 	}
 	return out, diags
+}
+
+// into returns a function that keeps one decoded block in dst and its
+// diagnostics in diags: into(&out.Apps, &diags)(decodeAppBlock(block, ctx)).
+func into[T any](dst *[]T, diags *hcl.Diagnostics) func(T, hcl.Diagnostics) {
+	return func(v T, d hcl.Diagnostics) {
+		*diags = append(*diags, d...)
+		*dst = append(*dst, v)
+	}
 }
