@@ -35,6 +35,23 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatehouse run: unknown -log-level %q\n", *level)
 		return 2
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sink := newLogSink(stderr, 200*time.Millisecond)
+	defer sink.Close()
+	logger := slog.New(slog.NewJSONHandler(sink, &slog.HandlerOptions{Level: lvl}))
+	// Watch before the first load, so that a change made while it runs
+	// is not missed (it costs at most one reload of identical content).
+	var changes <-chan struct{}
+	var watchErr error
+	if *watchFiles {
+		w, err := watch.New(*path, watch.Options{Debounce: *debounce, Logger: logger.With("component", "watch")})
+		if err == nil {
+			defer w.Close()
+			changes = w.Changes()
+		}
+		watchErr = err
+	}
 	snap, files, diags := config.LoadSnapshot(*path)
 	if len(diags) > 0 { // errors, or warnings worth seeing at start
 		printDiagnostics(stderr, files, diags)
@@ -42,27 +59,15 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if diags.HasErrors() {
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	sink := newLogSink(stderr, 200*time.Millisecond)
-	defer sink.Close()
-	logger := slog.New(slog.NewJSONHandler(sink, &slog.HandlerOptions{Level: lvl}))
+	if watchErr != nil {
+		logger.Error("cannot watch the config; reload with SIGHUP or POST /admin/reload", "path", *path, "error", watchErr.Error())
+	}
 	reload := func() (*policy.Snapshot, error) {
 		snap, _, diags := config.LoadSnapshot(*path)
 		if diags.HasErrors() {
 			return nil, diagError{diags: diags}
 		}
 		return snap, nil
-	}
-	var changes <-chan struct{}
-	if *watchFiles {
-		w, err := watch.New(*path, watch.Options{Debounce: *debounce, Logger: logger.With("component", "watch")})
-		if err != nil {
-			logger.Error("cannot watch the config; reload with SIGHUP or POST /admin/reload", "path", *path, "error", err.Error())
-		} else {
-			defer w.Close()
-			changes = w.Changes()
-		}
 	}
 	if err := serve(ctx, logger, sink, snap, reload, changes, nil); err != nil {
 		logger.Error("gatehouse stopped", "error", err)
