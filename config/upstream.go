@@ -124,7 +124,7 @@ func decodeHeaderTemplates(attr *hcl.Attribute, ctx *hcl.EvalContext) ([]policy.
 		case !validHeaderName(name):
 			diags = append(diags, errorAt(summaryInvalidHeader, fmt.Sprintf("%q is not a valid header name.", name), kv.Key.Range(), attr.Range.Ptr()))
 			continue
-		case reservedHeaders[folded] || isGatehouseHeader(canon):
+		case reservedHeaders[folded] || policy.IsIdentityOrCredentialHeader(name):
 			diags = append(diags, errorAt(summaryInvalidHeader,
 				fmt.Sprintf("Header %q is set by gatehouse or the HTTP layer and cannot be configured here.", canon), kv.Key.Range(), attr.Range.Ptr()))
 			continue
@@ -156,10 +156,4 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return true
-}
-
-// isGatehouseHeader reports X-Gatehouse-* in any spelling ("_" for "-").
-func isGatehouseHeader(canon string) bool {
-	return strings.HasPrefix(strings.ReplaceAll(strings.ToLower(canon), "_", "-"), "x-gatehouse-") ||
-		strings.ReplaceAll(strings.ToLower(canon), "_", "-") == "x-api-key"
 }

@@ -21,42 +21,14 @@ const (
 )
 
 // stripClientHeaders removes, from a request about to go upstream, every
-// header a client could use to impersonate gatehouse or leak a credential:
-// X-Gatehouse-* identity headers and the API key, in any spelling (any case,
-// "_" for "-"), since upstream frameworks (CGI, PHP, nginx with
-// underscores_in_headers) fold those spellings together.
+// header a client could use to impersonate gatehouse or leak a credential
+// (policy.IsIdentityOrCredentialHeader).
 func stripClientHeaders(h http.Header) {
 	for k := range h {
-		if isIdentityOrCredential(k) {
+		if policy.IsIdentityOrCredentialHeader(k) {
 			delete(h, k)
 		}
 	}
-}
-
-func isIdentityOrCredential(k string) bool {
-	const gh = "x-gatehouse-"
-	const ak = "x-api-key"
-	if len(k) >= len(gh) && foldDash(k[:len(gh)], gh) {
-		return true
-	}
-	return len(k) == len(ak) && foldDash(k, ak)
-}
-
-// foldDash compares s with a lower-case ASCII pattern, ignoring case and
-// treating "_" as "-".
-func foldDash(s, pattern string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		} else if c == '_' {
-			c = '-'
-		}
-		if c != pattern[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // peerAddr parses the TCP peer from RemoteAddr; the zero Addr if it cannot.
@@ -204,7 +176,7 @@ func setUpstreamHeaders(h http.Header, set [][2]string) {
 	for _, kv := range set {
 		want := strings.ReplaceAll(strings.ToLower(kv[0]), "_", "-")
 		for k := range h {
-			if len(k) == len(want) && foldDash(k, want) {
+			if len(k) == len(want) && policy.HeaderFold(k, want) {
 				delete(h, k)
 			}
 		}
