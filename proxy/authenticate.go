@@ -89,12 +89,8 @@ func (authenticate) serve(x *exchange) error {
 func (x *exchange) admit(app *policy.App, sess *session.Session) error {
 	snap := x.snap()
 	if sess.Admin {
-		a, ok := snap.Admin(sess.Subject)
-		switch {
-		case !ok:
-			return refuse(http.StatusUnauthorized, reasonUnknownAdmin, nil)
-		case !a.Active():
-			return refuse(http.StatusUnauthorized, reasonAdminInactive, nil)
+		if reason := adminRefusal(snap, sess.Subject); reason != "" {
+			return refuse(http.StatusUnauthorized, reason, nil)
 		}
 		x.ident = policy.Identity{App: app, User: sess.Subject, Admin: true}
 		x.sess = sess
@@ -135,6 +131,19 @@ func (x *exchange) session() (*session.Session, error) {
 		return nil, sessionFailure(err)
 	}
 	return sess, nil
+}
+
+// adminRefusal is why an admin session of name is no longer valid in snap
+// (removed or deactivated admin), or "".
+func adminRefusal(snap *policy.Snapshot, name string) string {
+	a, ok := snap.Admin(name)
+	switch {
+	case !ok:
+		return reasonUnknownAdmin
+	case !a.Active():
+		return reasonAdminInactive
+	}
+	return ""
 }
 
 // sessionToken returns the request's session token and where it came

@@ -130,8 +130,8 @@ func (s *Server) requireAdmin(next http.HandlerFunc) http.HandlerFunc {
 			err = errors.New("not an admin session")
 		}
 		if err == nil {
-			if a, ok := g.snap.Admin(sess.Subject); !ok || !a.Active() {
-				err = errors.New("admin unknown or inactive")
+			if reason := adminRefusal(g.snap, sess.Subject); reason != "" {
+				err = errors.New(reason)
 			}
 		}
 		if err != nil {
