@@ -171,8 +171,8 @@ func hasBearer(v string) bool {
 // sessionCookie returns the session cookie's value, "" when there is none,
 // and an error when there are several (which one would the upstream see?).
 func sessionCookie(r *http.Request) (string, error) {
-	if len(r.Header["Cookie"]) == 0 {
-		return "", nil
+	if !mentionsSessionCookie(r.Header["Cookie"]) {
+		return "", nil // no cookie parsing for requests without ours
 	}
 	var token string
 	n := 0
@@ -184,6 +184,12 @@ func sessionCookie(r *http.Request) (string, error) {
 		return "", refuse(http.StatusUnauthorized, reasonAmbiguousSessionCookie, nil)
 	}
 	return token, nil
+}
+
+// mentionsSessionCookie reports whether any Cookie header line contains the
+// session cookie's name: a cheap test before parsing or rewriting them.
+func mentionsSessionCookie(lines []string) bool {
+	return slices.ContainsFunc(lines, func(line string) bool { return strings.Contains(line, SessionCookie) })
 }
 
 // sessionFailure maps session.Verify's errors to 401 reasons.
@@ -216,7 +222,7 @@ func stripSessionCredential(h http.Header, cred credential) {
 		delete(h, "Authorization")
 	}
 	cookies := h["Cookie"]
-	if !slices.ContainsFunc(cookies, func(line string) bool { return strings.Contains(line, SessionCookie) }) {
+	if !mentionsSessionCookie(cookies) {
 		return // the common case: leave the client's Cookie header as sent
 	}
 	var kept []string
