@@ -97,6 +97,9 @@ const (
 	defaultLDAPGroupAtt = "cn"
 )
 
+// oauthURLHint ends complaints about the URLs of an oauth block.
+const oauthURLHint = "Write an absolute https URL, as the provider documents it."
+
 // oauthProviders are the values of oauth.provider.
 var oauthProviders = []string{"oidc", "google", "github", "facebook"}
 
@@ -445,10 +448,10 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 			sp.ClientSecret, d = decodeNonEmpty(attr, ctx)
 		case "redirect_url":
 			redirectAttr = attr
-			sp.RedirectURL, d = decodeHTTPURL(attr, ctx)
+			sp.RedirectURL, d = decodeHTTPURL(attr, ctx, oauthURLHint)
 		case "issuer":
 			issuerAttr = attr
-			sp.Issuer, d = decodeHTTPURL(attr, ctx)
+			sp.Issuer, d = decodeHTTPURL(attr, ctx, oauthURLHint)
 		case "scopes":
 			var items []listItem
 			items, d = decodeStringList(attr, ctx)
@@ -456,11 +459,11 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 				sp.Scopes = append(sp.Scopes, it.Value)
 			}
 		case "auth_url":
-			sp.AuthURL, d = decodeHTTPURL(attr, ctx)
+			sp.AuthURL, d = decodeHTTPURL(attr, ctx, oauthURLHint)
 		case "token_url":
-			sp.TokenURL, d = decodeHTTPURL(attr, ctx)
+			sp.TokenURL, d = decodeHTTPURL(attr, ctx, oauthURLHint)
 		case "api_url":
-			sp.APIURL, d = decodeHTTPURL(attr, ctx)
+			sp.APIURL, d = decodeHTTPURL(attr, ctx, oauthURLHint)
 		case "app":
 			o.App, d = decodeRef(attr, ctx)
 		case "default_role":
@@ -546,22 +549,35 @@ func decodeLDAPURL(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagn
 	return s, diags
 }
 
-// decodeHTTPURL reads an absolute http(s) URL (OAuth endpoints, issuers).
-func decodeHTTPURL(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+// decodeHTTPURL reads an absolute https URL (OAuth endpoints, issuers, the
+// ACME directory); plain http only to a loopback address, for tests and
+// local CAs. hint is appended to every complaint.
+func decodeHTTPURL(attr *hcl.Attribute, ctx *hcl.EvalContext, hint string) (string, hcl.Diagnostics) {
 	s, diags := decodeString(attr, ctx)
 	if diags.HasErrors() {
 		return "", diags
 	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil || u.Fragment != "" {
+	bad := func(why string) (string, hcl.Diagnostics) {
 		return "", append(diags, errorAt(summaryInvalidURL,
-			fmt.Sprintf("%s = %s is not an absolute http or https URL.", attr.Name, shown(attr.Expr, s)),
+			fmt.Sprintf("%s = %s %s. %s", attr.Name, shown(attr.Expr, s), why, hint),
 			attr.Expr.Range(), attr.Range.Ptr()))
 	}
-	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
-		return "", append(diags, errorAt(summaryInvalidURL,
-			fmt.Sprintf("%s must use https (plain http is accepted only for loopback addresses, for testing).", attr.Name),
-			attr.Expr.Range(), attr.Range.Ptr()))
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return bad("does not parse")
+	case u.Scheme != "https" && u.Scheme != "http":
+		return bad("must use https")
+	case u.Opaque != "" || u.Hostname() == "":
+		return bad("has no host")
+	case u.Port() != "" && !validPort(u.Port()):
+		return bad("has a port outside 1-65535")
+	case u.User != nil:
+		return bad("contains credentials")
+	case u.Fragment != "":
+		return bad("has a fragment")
+	case u.Scheme == "http" && !loopbackHost(u.Hostname()):
+		return bad("must use https (plain http is accepted only for loopback addresses, for testing and local CAs)")
 	}
 	return s, diags
 }

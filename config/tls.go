@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -339,33 +338,7 @@ func checkDomain(s string) (name, problem string) {
 // decodeDirectoryURL reads the ACME directory: https, or http to a
 // loopback address (a local test CA).
 func decodeDirectoryURL(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
-	s, diags := decodeString(attr, ctx)
-	if diags.HasErrors() {
-		return "", diags
-	}
-	bad := func(why string) (string, hcl.Diagnostics) {
-		return "", append(diags, errorAt(summaryInvalidURL,
-			fmt.Sprintf("directory = %s %s. Write the CA's directory URL, such as %q (Let's Encrypt staging, to try things out).", shown(attr.Expr, s), why, letsEncryptStaging),
-			attr.Expr.Range(), attr.Range.Ptr()))
-	}
-	u, err := url.Parse(s)
-	switch {
-	case err != nil:
-		return bad("does not parse")
-	case u.Scheme != "https" && u.Scheme != "http":
-		return bad("must use https")
-	case u.Opaque != "" || u.Hostname() == "":
-		return bad("has no host")
-	case u.Port() != "" && !validPort(u.Port()):
-		return bad("has a port outside 1-65535")
-	case u.User != nil:
-		return bad("contains credentials")
-	case u.Fragment != "":
-		return bad("has a fragment")
-	case u.Scheme == "http" && !loopbackHost(u.Hostname()):
-		return bad("must use https (plain http is accepted only for loopback addresses, for a local test CA)")
-	}
-	return s, diags
+	return decodeHTTPURL(attr, ctx, fmt.Sprintf("Write the CA's directory URL, such as %q (Let's Encrypt staging, to try things out).", letsEncryptStaging))
 }
 
 // decodeEABKey reads the External Account Binding HMAC key, base64url
