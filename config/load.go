@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 
@@ -26,6 +27,11 @@ import (
 // with source snippets even on failure. When diags has errors the Config is
 // incomplete and Compile refuses it.
 func Load(path string) (*Config, hcl.Diagnostics) {
+	return load(path, chunkBytes)
+}
+
+// load is Load, cutting files larger than pieceSize into pieces.
+func load(path string, pieceSize int) (*Config, hcl.Diagnostics) {
 	c := &Config{files: make(map[string]*hcl.File)}
 	names, diags := configFiles(path)
 	if diags.HasErrors() {
@@ -53,23 +59,37 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 		srcs = append(srcs, src)
 	}
 	c.hash = hex.EncodeToString(h.Sum(nil))
-	// Parse the files in parallel (parsing is most of a reload's work);
-	// diagnostics keep file order.
-	files := make([]*hcl.File, len(parsed))
-	fdiags := make([]hcl.Diagnostics, len(parsed))
+	// Parse in parallel: the files, and large files in pieces (parsing is
+	// most of a reload's work). Diagnostics keep file order.
+	var jobs []piece
+	for i, src := range srcs {
+		jobs = append(jobs, pieces(i, src, pieceSize)...)
+	}
+	pfiles := make([]*hcl.File, len(jobs))
+	pdiags := make([]hcl.Diagnostics, len(jobs))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i := range parsed {
+	for j, p := range jobs {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			files[i], fdiags[i] = hclsyntax.ParseConfig(srcs[i], parsed[i], hcl.InitialPos)
+			pfiles[j], pdiags[j] = hclsyntax.ParseConfig(srcs[p.file][p.start:p.end], parsed[p.file], p.pos)
 		})
 	}
 	wg.Wait()
+	parts := make([][]*hcl.File, len(parsed))
 	for i, name := range parsed {
-		diags = append(diags, fdiags[i]...)
-		c.files[name] = files[i]
+		lo := sort.Search(len(jobs), func(j int) bool { return jobs[j].file >= i })
+		hi := sort.Search(len(jobs), func(j int) bool { return jobs[j].file > i })
+		pf, d, ok := joinPieces(name, srcs[i], jobs[lo:hi], pfiles[lo:hi], pdiags[lo:hi])
+		if !ok { // the whole file's own diagnostics
+			var f *hcl.File
+			f, d = hclsyntax.ParseConfig(srcs[i], name, hcl.InitialPos)
+			pf = parsedFile{file: f, parts: []*hcl.File{f}}
+		}
+		diags = append(diags, d...)
+		c.files[name] = pf.file
+		parts[i] = pf.parts
 	}
 	defer func() {
 		// Callers print diagnostics with snippets of these files: never
@@ -84,20 +104,35 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 		return c, diags // syntax errors: evaluate nothing
 	}
 	c.decoded = true
-	// Decode in parallel too; merge keeps file order.
-	decoded := make([]*File, len(parsed))
-	ddiags := make([]hcl.Diagnostics, len(parsed))
+	// Decode the pieces in parallel too, then join each file's pieces in
+	// order: merge sees one File per file, as if it was decoded whole.
+	var all []*hcl.File
+	var owner []int
+	for i, ps := range parts {
+		all = append(all, ps...)
+		for range ps {
+			owner = append(owner, i)
+		}
+	}
+	dparts := make([]*File, len(all))
+	ddiags := make([]hcl.Diagnostics, len(all))
 	fc := &filterCache{}
-	for i, name := range parsed {
+	for j, f := range all {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			decoded[i], ddiags[i] = decodeFile(name, c.files[name], fc)
+			dparts[j], ddiags[j] = decodeFile(parsed[owner[j]], f, fc)
 		})
 	}
 	wg.Wait()
-	for _, d := range ddiags {
-		diags = append(diags, d...)
+	decoded := make([]*File, len(parsed))
+	for j, f := range dparts {
+		diags = append(diags, ddiags[j]...)
+		if d := decoded[owner[j]]; d != nil {
+			d.appendFile(f)
+		} else {
+			decoded[owner[j]] = f
+		}
 	}
 	diags = append(diags, c.merge(decoded)...)
 	c.loadErrs = diags.HasErrors()

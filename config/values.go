@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
@@ -68,6 +69,9 @@ func decodeString(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagno
 }
 
 func evalString(name string, expr hcl.Expression, context hcl.Range, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+	if s, ok := literalString(expr); ok {
+		return s, nil
+	}
 	v, diags := evalAs(name, expr, context, ctx, cty.String)
 	if diags.HasErrors() {
 		return "", diags
@@ -81,6 +85,21 @@ func decodeBool(attr *hcl.Attribute, ctx *hcl.EvalContext) (bool, hcl.Diagnostic
 		return false, diags
 	}
 	return v.True(), diags
+}
+
+// literalString returns the value of a plain quoted string ("text", no
+// interpolation): the same string evaluating it gives, without the cost of
+// evaluating (most strings of a large config are such literals).
+func literalString(expr hcl.Expression) (string, bool) {
+	t, ok := expr.(*hclsyntax.TemplateExpr)
+	if !ok || len(t.Parts) != 1 {
+		return "", false
+	}
+	l, ok := t.Parts[0].(*hclsyntax.LiteralValueExpr)
+	if !ok || l.Val.Type() != cty.String || l.Val.IsNull() || !l.Val.IsKnown() || l.Val.IsMarked() {
+		return "", false
+	}
+	return l.Val.AsString(), true
 }
 
 // listItem is one string of a list attribute with the range to blame for it.
@@ -97,6 +116,10 @@ func decodeStringList(attr *hcl.Attribute, ctx *hcl.EvalContext) ([]listItem, hc
 		var diags hcl.Diagnostics
 		items := make([]listItem, 0, len(exprs))
 		for i, e := range exprs {
+			if s, ok := literalString(e); ok {
+				items = append(items, listItem{Value: s, Expr: e})
+				continue
+			}
 			s, d := evalString(fmt.Sprintf("%s[%d]", attr.Name, i), e, attr.Range, ctx)
 			diags = append(diags, d...)
 			if !d.HasErrors() {

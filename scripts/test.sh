@@ -81,6 +81,7 @@ fuzz ./policy FuzzOriginMatch
 fuzz ./proxy FuzzCanonicalize
 fuzz ./proxy FuzzFraming
 fuzz ./config FuzzParseConfig
+fuzz ./config FuzzPieces
 fuzz ./policy/password FuzzParse
 fuzz ./proxy/oauth FuzzSafeNext
 fuzz ./proxy/recfilter FuzzFilter
