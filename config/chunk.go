@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"sort"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -18,7 +19,10 @@ const chunkBytes = 64 << 10
 // cutPoints returns the byte offsets at which src is cut into pieces of
 // about size bytes: each one is the start of a line whose first byte starts
 // an identifier, the way a top-level block starts in a formatted file.
-// The first piece starts at 0 (not returned).
+// The first piece starts at 0 (not returned). A file that is not valid
+// UTF-8 is not cut: hclsyntax counts lines by grapheme clusters, and an
+// invalid sequence before a newline can hide it from the count, so a
+// piece's start line would not be the one the whole parse gives.
 //
 // A cut point may still fall inside something (a heredoc, a block comment,
 // a block whose body is not indented). The piece before it then ends
@@ -28,6 +32,9 @@ const chunkBytes = 64 << 10
 // exactly the file's top-level items in order: each piece starts where the
 // previous one ended with all its items complete.
 func cutPoints(src []byte, size int) []int {
+	if len(src) <= size || !utf8.Valid(src) {
+		return nil
+	}
 	var cuts []int
 	for at := size; at < len(src); {
 		nl := bytes.IndexByte(src[at:], '\n')

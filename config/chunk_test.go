@@ -130,6 +130,19 @@ func TestPieces_FallBack(t *testing.T) {
 	}
 }
 
+// TestCutPoints_InvalidUTF8: hclsyntax's line count can differ from the
+// newlines' after invalid UTF-8 (found by FuzzPieces), so such files are
+// not cut.
+func TestCutPoints_InvalidUTF8(t *testing.T) {
+	src := []byte("#00000000000000000\xec0\nA{}\nB{}\n")
+	if cuts := cutPoints(src, 1); cuts != nil {
+		t.Fatalf("cut at %v", cuts)
+	}
+	if cuts := cutPoints([]byte("#0\nA{}\nB{}\n"), 1); len(cuts) != 2 {
+		t.Fatalf("valid UTF-8 cut at %v, want 2 cuts", cuts)
+	}
+}
+
 // TestLoad_PiecesDiagnostics: a big file with a mistake in its last role
 // gives the same diagnostic, with the same snippet and "in role" context,
 // whether it is parsed in pieces or whole.
