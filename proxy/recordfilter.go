@@ -70,8 +70,7 @@ type filtering struct {
 }
 
 func (f *filtering) pred(rec map[string]any) (bool, error) {
-	f.env.Record = rec
-	return f.ev.Eval(f.prog, &f.env)
+	return f.ev.EvalRecord(f.prog, rec)
 }
 
 // filterRequest prepares record filtering when the deciding grant has a
@@ -90,6 +89,7 @@ func (filterRequest) serve(x *exchange) error {
 	}
 	f := &filtering{plan: plan, prog: g.Program()}
 	f.env = x.filterEnv()
+	f.ev.Bind(&f.env)
 	x.filter = f
 	if x.srv.log.Enabled(x.r.Context(), slog.LevelDebug) {
 		x.srv.log.Debug("record filter", "request_id", x.id, "grant", g.String(), "filter", g.Filter(), "records", g.Records())

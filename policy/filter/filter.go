@@ -27,6 +27,7 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -84,26 +85,88 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("%d:%d: %s", e.Line, e.Column, e.Message) }
 
+// getFn is the function the compiler substitutes for record.x and
+// lookup.x (see fastMembers). It is not an identifier, so an expression
+// cannot name it (only $env["·get"] reaches it, which is harmless).
+const getFn = "·get"
+
+// compileEnv declares the names a filter sees and their types. A map, not
+// the Env struct: expr loads a map env's names with one map index, a
+// struct's by reflection. Unknown names are compile errors all the same.
+var compileEnv = map[string]any{
+	"record":  map[string]any(nil),
+	"user":    User{},
+	"app":     "",
+	"role":    "",
+	"lookup":  map[string]any(nil),
+	"request": Request{},
+	getFn:     get,
+}
+
+// get is getFn: m[k], nil for a missing key, as expr's own member access
+// on a map[string]any gives (by reflection, about 100 ns a time).
+// Its type is one expr calls without reflection or an argument slice.
+func get(m, k any) any {
+	mm, _ := m.(map[string]any)
+	kk, _ := k.(string)
+	return mm[kk]
+}
+
+// fastMembers rewrites record.x and lookup.x (constant names, not
+// optional) into getFn(record, "x"): the same value, without reflection.
+type fastMembers struct{}
+
+func (fastMembers) Visit(n *ast.Node) {
+	m, ok := (*n).(*ast.MemberNode)
+	if !ok || m.Optional || m.Method {
+		return
+	}
+	id, ok := m.Node.(*ast.IdentifierNode)
+	if !ok || (id.Value != "record" && id.Value != "lookup") {
+		return
+	}
+	prop, ok := m.Property.(*ast.StringNode)
+	if !ok {
+		return
+	}
+	ast.Patch(n, &ast.CallNode{
+		Callee:    &ast.IdentifierNode{Value: getFn},
+		Arguments: []ast.Node{id, prop},
+	})
+}
+
 // Compile compiles src.
 func Compile(src string) (*Program, error) {
 	if len(src) > MaxSource {
 		return nil, &Error{Line: 1, Message: fmt.Sprintf("the expression is longer than %d bytes", MaxSource)}
 	}
-	opts := []expr.Option{expr.Env(Env{}), expr.AsBool(), expr.MaxNodes(MaxNodes)}
+	// What the filter reads, from the tree as written.
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return nil, compileError(err)
+	}
+	opts := []expr.Option{
+		expr.Env(compileEnv), expr.AsBool(), expr.MaxNodes(MaxNodes),
+		expr.Patch(fastMembers{}),
+	}
 	for _, b := range disabled {
 		opts = append(opts, expr.DisableBuiltin(b))
 	}
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
-		var fe *file.Error
-		if errors.As(err, &fe) {
-			return nil, &Error{Line: fe.Line, Column: fe.Column, Message: fe.Message}
-		}
-		return nil, &Error{Line: 1, Message: err.Error()}
+		return nil, compileError(err)
 	}
 	p := &Program{src: src, prog: prog}
-	p.fields, p.lookups, p.dynamic = members(prog.Node())
+	p.fields, p.lookups, p.dynamic = members(tree.Node)
 	return p, nil
+}
+
+func compileError(err error) error {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return &Error{Line: fe.Line, Column: fe.Column, Message: fe.Message}
+	}
+	return &Error{Line: 1, Message: err.Error()}
 }
 
 // Source returns the expression as written.
@@ -117,18 +180,45 @@ func (p *Program) Fields() []string { return p.fields }
 // whether it also indexes lookup with computed keys.
 func (p *Program) Lookups() (names []string, dynamic bool) { return p.lookups, p.dynamic }
 
-// Evaluator runs a program. It reuses its VM between calls, so it is not
-// safe for concurrent use: use one per goroutine (e.g. per request).
+// Evaluator runs a program. It reuses its VM and its variables between
+// calls, so it is not safe for concurrent use: use one per goroutine (e.g.
+// per request).
 type Evaluator struct {
-	vm vm.VM
+	vm   vm.VM
+	vars map[string]any
 }
 
 // Eval reports whether env's record passes. Any runtime error (a missing
 // field compared with a number, a type mismatch, the memory budget) is
 // returned with false: callers treat it as "does not pass".
 func (e *Evaluator) Eval(p *Program, env *Env) (bool, error) {
+	e.Bind(env)
+	return e.EvalRecord(p, env.Record)
+}
+
+// Bind sets what EvalRecord evaluates against, apart from the record: the
+// caller's values, which stay the same for every record of a request.
+func (e *Evaluator) Bind(env *Env) {
+	if e.vars == nil {
+		e.vars = make(map[string]any, len(compileEnv))
+	}
+	e.vars["user"] = env.User
+	e.vars["app"] = env.App
+	e.vars["role"] = env.Role
+	e.vars["lookup"] = env.Lookup
+	e.vars["request"] = env.Request
+	e.vars["record"] = env.Record
+	e.vars[getFn] = get
+}
+
+// EvalRecord is Eval of rec with the values of the last Bind.
+func (e *Evaluator) EvalRecord(p *Program, rec map[string]any) (bool, error) {
+	if e.vars == nil {
+		e.Bind(&Env{})
+	}
+	e.vars["record"] = rec
 	e.vm.MemoryBudget = MemoryBudget
-	out, err := e.vm.Run(p.prog, env)
+	out, err := e.vm.Run(p.prog, e.vars)
 	if err != nil {
 		return false, err
 	}

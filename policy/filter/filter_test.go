@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/expr-lang/expr"
 )
 
 func TestCompile_Errors(t *testing.T) {
@@ -16,6 +18,7 @@ func TestCompile_Errors(t *testing.T) {
 		"string result":       `"yes"`,
 		"disabled builtin":    `repeat("x", 1000000) == record.name`,
 		"too long":            strings.Repeat("true && ", 600) + "true",
+		"internal function":   `·get(record, "level") == 1`,
 	}
 	for name, src := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -135,6 +138,78 @@ func BenchmarkEval(b *testing.B) {
 	for b.Loop() {
 		if ok, _ := ev.Eval(p, env); !ok {
 			b.Fatal("false")
+		}
+	}
+}
+
+// BenchmarkEvalRecord is the per-record cost inside a request: Bind once,
+// then one EvalRecord per record.
+func BenchmarkEvalRecord(b *testing.B) {
+	p, err := Compile("record.department == lookup.department && record.level <= lookup.max_level")
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec := map[string]any{"department": "sales", "level": 2.0}
+	var ev Evaluator
+	ev.Bind(&Env{Lookup: map[string]any{"department": "sales", "max_level": int64(3)}})
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, _ := ev.EvalRecord(p, rec); !ok {
+			b.Fatal("false")
+		}
+	}
+}
+
+// TestFastMembers_SameResults: the rewritten member access (fastMembers,
+// a map env) decides every record as expr's own member access on the Env
+// struct does.
+func TestFastMembers_SameResults(t *testing.T) {
+	srcs := []string{
+		"record.department == lookup.department && record.level <= lookup.max_level",
+		"record.levle <= 3",
+		"record.a.b == 1",
+		`record["a"] == lookup["x"]`,
+		"record?.level > 1",
+		"record.tags != nil && 'x' in record.tags",
+		"all(record.tags ?? [], # != 'y')",
+		"record.level in [1, 2, 3]",
+		"record.owner == user.name || record.owner in user.groups",
+		"lookup.nope == record.nope",
+		"record.active",
+		"record.level + lookup.max_level > 4",
+		"len(record.name ?? '') > 3",
+		"(record.level ?? 0) < 2",
+		"request.query.q == record.q",
+		`$env.record.level == 1`,
+	}
+	recs := []map[string]any{
+		{},
+		{"department": "sales", "level": 3.0, "owner": "alice", "tags": []any{"x", "y"}, "active": true, "name": "Ada Lovelace", "q": "x"},
+		{"department": "ops", "level": 1.0, "owner": "bob", "tags": []any{"z"}, "active": "yes", "a": map[string]any{"b": 1.0}},
+		{"department": nil, "level": "1", "owner": nil, "tags": nil, "a": map[string]any{"b": "1"}, "nope": nil},
+		{"level": 2.0, "a": 1.0, "name": 12.0, "q": nil},
+	}
+	user := User{Name: "alice", Groups: []string{"bob"}, Provider: "local"}
+	lookup := map[string]any{"department": "sales", "max_level": int64(3), "x": nil}
+	req := Request{Method: "GET", Path: "/", Query: map[string]string{"q": "x"}}
+	var ev Evaluator
+	ev.Bind(&Env{User: user, App: "portal", Role: "r", Lookup: lookup, Request: req})
+	for _, src := range srcs {
+		p, err := Compile(src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		ref, err := expr.Compile(src, expr.Env(Env{}), expr.AsBool())
+		if err != nil {
+			t.Fatalf("%s (reference): %v", src, err)
+		}
+		for _, rec := range recs {
+			got, gerr := ev.EvalRecord(p, rec)
+			out, rerr := expr.Run(ref, &Env{Record: rec, User: user, App: "portal", Role: "r", Lookup: lookup, Request: req})
+			want, _ := out.(bool)
+			if got != want || (gerr != nil) != (rerr != nil) {
+				t.Errorf("%s on %v: got %v (err %v), expr's own access gives %v (err %v)", src, rec, got, gerr, want, rerr)
+			}
 		}
 	}
 }
