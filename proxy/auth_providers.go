@@ -19,7 +19,6 @@ const (
 	reasonOAuthBadState   = "oauth_bad_state"
 	reasonOAuthDenied     = "oauth_denied"
 	reasonOAuthFailed     = "oauth_failed"
-	reasonOAuthBusy       = "oauth_busy"
 	reasonOAuthUnverified = "oauth_user_inactive"
 )
 
@@ -146,8 +145,6 @@ func oauthFailure(err error) *Error {
 		return refuse(http.StatusBadRequest, reasonOAuthBadState, err)
 	case errors.Is(err, oauth.ErrDenied):
 		return refuse(http.StatusUnauthorized, reasonOAuthDenied, err)
-	case errors.Is(err, oauth.ErrBusy):
-		return refuse(http.StatusServiceUnavailable, reasonOAuthBusy, err)
 	}
 	return refuse(http.StatusBadGateway, reasonOAuthFailed, err)
 }

@@ -3,8 +3,8 @@
 // endpoints, with golang.org/x/oauth2 and github.com/coreos/go-oidc.
 //
 // [Flows.Begin] creates a single-use pending login (state, nonce, PKCE S256
-// verifier, return path) bound to the browser by a cookie and redirects to
-// the provider. [Flows.Complete] checks the callback against it, exchanges
+// verifier, return path), seals it into a cookie that binds it to the
+// browser, and redirects to the provider. [Flows.Complete] checks the callback against it, exchanges
 // the code and returns the [Identity] the provider vouches for: from a
 // verified ID token for "oidc" and "google", from the REST API for "github"
 // and "facebook". The provider's tokens never leave this package; making a
@@ -12,14 +12,18 @@
 package oauth
 
 import (
+	"bytes"
 	"container/list"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -62,13 +66,17 @@ const (
 // Defaults for Options.
 const (
 	DefaultStateTTL    = 10 * time.Minute
-	DefaultMaxPending  = 10000
+	DefaultMaxUsed     = 100000
 	DefaultHTTPTimeout = 10 * time.Second
 	// completeTimeout bounds all provider round trips of one Complete, in
 	// case Options.HTTPClient has no timeout of its own.
 	completeTimeout = 30 * time.Second
 	// maxBody caps provider API responses.
 	maxBody = 1 << 20
+	// maxStateLen and maxCookieLen bound what a callback may make Complete
+	// look at (Begin's are 43 and about 3,200 bytes).
+	maxStateLen  = 64
+	maxCookieLen = 4096
 )
 
 // Errors returned by Begin and Complete. Provider failures wrap ErrProvider;
@@ -83,8 +91,6 @@ var (
 	// ErrDenied means the provider returned an error instead of a code,
 	// typically because the user declined.
 	ErrDenied = errors.New("oauth: login denied by the provider")
-	// ErrBusy means too many logins are pending; try again later.
-	ErrBusy = errors.New("oauth: too many pending logins")
 	// ErrProvider wraps failures talking to the provider or checking what
 	// it returned (exchange, ID token, nonce, API calls).
 	ErrProvider = errors.New("oauth: provider error")
@@ -133,49 +139,64 @@ type Options struct {
 	HTTPClient *http.Client
 	// StateTTL is how long a login may take; default 10m.
 	StateTTL time.Duration
-	// MaxPending bounds the pending logins; when full, Begin fails with
-	// ErrBusy. Default 10000.
-	MaxPending int
+	// MaxUsed bounds the memory of states already used by a callback
+	// (replays are refused before the provider is asked); when full, the
+	// oldest is forgotten. Default 100000.
+	MaxUsed int
+	// Key seals pending logins into their cookies (AES-256-GCM, 32
+	// bytes); nil means a random key, so that logins begun before a
+	// restart must be begun again.
+	Key []byte
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
 
-// Flows holds pending logins and discovered OIDC providers. It is safe for
-// concurrent use and meant to live for the whole process, across
-// configuration reloads. It starts no goroutines.
+// Flows runs logins and keeps the discovered OIDC providers. A pending
+// login lives in its browser's binding cookie, sealed with AES-GCM, not in
+// memory: a flood of login starts costs no memory and cannot crowd out
+// anyone's login. Flows only remembers the states callbacks have used, to
+// refuse replays. It is safe for concurrent use and meant to live for the
+// whole process, across configuration reloads. It starts no goroutines.
 type Flows struct {
-	client *http.Client
-	ttl    time.Duration
-	max    int
-	now    func() time.Time
+	client  *http.Client
+	ttl     time.Duration
+	maxUsed int
+	now     func() time.Time
+	aead    cipher.AEAD
 
 	mu        sync.Mutex
-	pending   map[string]*list.Element // state → element holding *pending
-	order     *list.List               // *pending, in creation order
+	used      map[string]*list.Element // state → element holding *usedState
+	usedOrder *list.List               // *usedState, in order of use
 	providers map[string]*oidc.Provider
 }
 
-// pending is one login between Begin and Complete.
-type pending struct {
-	state       string
-	name        string
-	fingerprint [sha256.Size]byte
-	binding     [sha256.Size]byte // SHA-256 of the binding cookie value
-	nonce       string
-	verifier    string
-	next        string
-	expires     time.Time
+type usedState struct {
+	state   string
+	expires time.Time
 }
 
-// NewFlows returns an empty Flows.
+// pending is one login between Begin and Complete, as sealed in the
+// binding cookie.
+type pending struct {
+	State       string `json:"s"`
+	Name        string `json:"b"`
+	Fingerprint []byte `json:"f"`
+	Nonce       string `json:"o,omitempty"`
+	Verifier    string `json:"v"`
+	Next        string `json:"n"`
+	Expires     int64  `json:"e"` // Unix seconds
+}
+
+// NewFlows returns an empty Flows. It panics if Options.Key is given and
+// is not 32 bytes long.
 func NewFlows(opts Options) *Flows {
 	f := &Flows{
 		client:    opts.HTTPClient,
 		ttl:       opts.StateTTL,
-		max:       opts.MaxPending,
+		maxUsed:   opts.MaxUsed,
 		now:       opts.Now,
-		pending:   map[string]*list.Element{},
-		order:     list.New(),
+		used:      map[string]*list.Element{},
+		usedOrder: list.New(),
 		providers: map[string]*oidc.Provider{},
 	}
 	if f.client == nil {
@@ -184,25 +205,40 @@ func NewFlows(opts Options) *Flows {
 	if f.ttl <= 0 {
 		f.ttl = DefaultStateTTL
 	}
-	if f.max <= 0 {
-		f.max = DefaultMaxPending
+	if f.maxUsed <= 0 {
+		f.maxUsed = DefaultMaxUsed
 	}
 	if f.now == nil {
 		f.now = time.Now
 	}
+	key := opts.Key
+	if key == nil {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key) // crypto/rand.Read never returns an error
+	}
+	if len(key) != 32 {
+		panic("oauth: Options.Key must be 32 bytes")
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		panic(err) // unreachable with a 32-byte key
+	}
+	if f.aead, err = cipher.NewGCM(block); err != nil {
+		panic(err)
+	}
 	return f
 }
 
-// Pending is the number of logins begun and neither completed nor pruned.
-func (f *Flows) Pending() int {
+// Used is the number of states remembered as used.
+func (f *Flows) Used() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.pending)
+	return len(f.used)
 }
 
-// Begin starts a login. It checks next with SafeNext (ErrBadNext), records
-// a single-use pending login {state, nonce, PKCE S256 verifier, next,
-// configuration fingerprint, expiry}, sets the binding cookie (HttpOnly,
+// Begin starts a login. It checks next with SafeNext (ErrBadNext), seals a
+// pending login {state, provider block, configuration fingerprint, nonce,
+// PKCE S256 verifier, next, expiry} into the binding cookie (HttpOnly,
 // SameSite=Lax, Secure when secure, Path CookiePath, Max-Age StateTTL) and
 // redirects (302) to the provider's authorization URL with state, nonce
 // (oidc, google) and code_challenge with method S256. For oidc and google
@@ -218,21 +254,21 @@ func (f *Flows) Begin(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	binding := randomString()
 	pend := &pending{
-		state:       randomString(),
-		name:        cfg.Name,
-		fingerprint: p.fingerprint,
-		binding:     sha256.Sum256([]byte(binding)),
-		verifier:    oauth2.GenerateVerifier(),
-		next:        next,
+		State:       randomString(),
+		Name:        cfg.Name,
+		Fingerprint: p.fingerprint[:],
+		Verifier:    oauth2.GenerateVerifier(),
+		Next:        next,
+		Expires:     f.now().Add(f.ttl).Unix(),
 	}
-	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(pend.verifier)}
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(pend.Verifier)}
 	if p.oidc != nil {
-		pend.nonce = randomString()
-		opts = append(opts, oidc.Nonce(pend.nonce))
+		pend.Nonce = randomString()
+		opts = append(opts, oidc.Nonce(pend.Nonce))
 	}
-	if err := f.insert(pend); err != nil {
+	binding, err := f.seal(pend)
+	if err != nil {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -245,14 +281,15 @@ func (f *Flows) Begin(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		SameSite: http.SameSiteLaxMode,
 	})
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, p.oauth2.AuthCodeURL(pend.state, opts...), http.StatusFound)
+	http.Redirect(w, r, p.oauth2.AuthCodeURL(pend.State, opts...), http.StatusFound)
 	return nil
 }
 
 // Complete handles the provider's redirect back to the callback. The state
-// must name a pending login that has not expired, was begun for the same
-// cfg.Name and configuration, and matches the binding cookie; it is
-// consumed by the first attempt, successful or not. Then an "error"
+// must not have been used by an earlier callback (it is used up by the
+// first attempt, successful or not), and must be the one sealed in the
+// browser's binding cookie, for a login that has not expired and was begun
+// for the same cfg.Name and configuration. Then an "error"
 // parameter gives ErrDenied; otherwise the code is exchanged with the PKCE
 // verifier and the identity established: for oidc and google from the ID
 // token, verified with go-oidc (signature against the discovered JWKS,
@@ -276,23 +313,25 @@ func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Req
 	w.Header().Set("Cache-Control", "no-store")
 
 	q := r.URL.Query()
-	pend := f.take(q.Get("state"))
-	switch {
-	case pend == nil:
+	state := q.Get("state")
+	if !f.use(state) {
 		return Identity{}, "", fmt.Errorf("%w: unknown or already used state", ErrBadState)
-	case !f.now().Before(pend.expires):
-		return Identity{}, "", fmt.Errorf("%w: state expired", ErrBadState)
-	case pend.name != cfg.Name:
-		return Identity{}, "", fmt.Errorf("%w: state belongs to another provider block", ErrBadState)
 	}
 	c, err := r.Cookie(cookieName)
 	if err != nil {
 		return Identity{}, "", fmt.Errorf("%w: binding cookie missing", ErrBadState)
 	}
-	if sum := sha256.Sum256([]byte(c.Value)); subtle.ConstantTimeCompare(sum[:], pend.binding[:]) != 1 {
+	pend, ok := f.open(c.Value)
+	if !ok || subtle.ConstantTimeCompare([]byte(pend.State), []byte(state)) != 1 {
 		return Identity{}, "", fmt.Errorf("%w: binding cookie does not match", ErrBadState)
 	}
-	if fp := fingerprint(cfg); subtle.ConstantTimeCompare(fp[:], pend.fingerprint[:]) != 1 {
+	switch {
+	case f.now().Unix() >= pend.Expires:
+		return Identity{}, "", fmt.Errorf("%w: state expired", ErrBadState)
+	case pend.Name != cfg.Name:
+		return Identity{}, "", fmt.Errorf("%w: state belongs to another provider block", ErrBadState)
+	}
+	if fp := fingerprint(cfg); subtle.ConstantTimeCompare(fp[:], pend.Fingerprint) != 1 {
 		return Identity{}, "", fmt.Errorf("%w: configuration changed during login", ErrBadState)
 	}
 	if e := q.Get("error"); e != "" {
@@ -310,14 +349,14 @@ func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return Identity{}, "", err
 	}
 	ctx = oidc.ClientContext(ctx, f.client)
-	tok, err := p.oauth2.Exchange(ctx, code, oauth2.VerifierOption(pend.verifier))
+	tok, err := p.oauth2.Exchange(ctx, code, oauth2.VerifierOption(pend.Verifier))
 	if err != nil {
 		return Identity{}, "", f.exchangeErr(cfg, err)
 	}
 	var id Identity
 	switch cfg.Provider {
 	case ProviderOIDC, ProviderGoogle:
-		id, err = f.oidcIdentity(ctx, cfg, p, tok, pend.nonce)
+		id, err = f.oidcIdentity(ctx, cfg, p, tok, pend.Nonce)
 	case ProviderGitHub:
 		id, err = f.githubIdentity(ctx, cfg, p, tok)
 	case ProviderFacebook:
@@ -327,44 +366,76 @@ func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return Identity{}, "", err
 	}
 	id.Provider = cfg.Provider
-	return id, pend.next, nil
+	return id, pend.Next, nil
 }
 
-// insert records p, pruning expired logins first; ErrBusy when full.
-func (f *Flows) insert(p *pending) error {
+// seal returns the binding cookie's value for p: base64url of a random
+// GCM nonce followed by the sealed JSON.
+func (f *Flows) seal(p *pending) (string, error) {
+	// next is printable ASCII without quotes or backslashes (SafeNext):
+	// unescaped, it keeps its length, and the cookie stays under 4 KB.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
+		return "", err
+	}
+	plain := buf.Bytes()
+	nonce := make([]byte, f.aead.NonceSize(), f.aead.NonceSize()+len(plain)+f.aead.Overhead())
+	_, _ = rand.Read(nonce)
+	return base64.RawURLEncoding.EncodeToString(f.aead.Seal(nonce, nonce, plain, nil)), nil
+}
+
+// open returns the pending login sealed in a binding cookie's value, or
+// false if the value was not sealed by this Flows (forged, altered, from
+// before a restart).
+func (f *Flows) open(value string) (*pending, bool) {
+	if len(value) > maxCookieLen {
+		return nil, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(value)
+	if err != nil || len(raw) < f.aead.NonceSize() {
+		return nil, false
+	}
+	n := f.aead.NonceSize()
+	plain, err := f.aead.Open(nil, raw[:n], raw[n:], nil)
+	if err != nil {
+		return nil, false
+	}
+	var p pending
+	if json.Unmarshal(plain, &p) != nil || p.State == "" {
+		return nil, false
+	}
+	return &p, true
+}
+
+// use records state as used and reports whether it was not yet: every
+// callback uses up its state, whatever happens next, so that a stolen
+// callback URL tried first elsewhere also fails in the rightful browser.
+// States are remembered until their login would have expired; when
+// MaxUsed are remembered the oldest is forgotten (a flood of made-up
+// states never blocks a login, and a forgotten state still needs its
+// browser's cookie and an unused code).
+func (f *Flows) use(state string) bool {
+	if state == "" || len(state) > maxStateLen {
+		return false
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
-	for e := f.order.Front(); e != nil; e = f.order.Front() {
-		old := e.Value.(*pending)
-		if now.Before(old.expires) {
+	for e := f.usedOrder.Front(); e != nil; e = f.usedOrder.Front() {
+		u := e.Value.(*usedState)
+		if now.Before(u.expires) && len(f.used) < f.maxUsed {
 			break
 		}
-		f.order.Remove(e)
-		delete(f.pending, old.state)
+		f.usedOrder.Remove(e)
+		delete(f.used, u.state)
 	}
-	if len(f.pending) >= f.max {
-		return ErrBusy
+	if _, seen := f.used[state]; seen {
+		return false
 	}
-	p.expires = now.Add(f.ttl)
-	f.pending[p.state] = f.order.PushBack(p)
-	return nil
-}
-
-// take removes and returns the pending login for state, or nil.
-func (f *Flows) take(state string) *pending {
-	if state == "" {
-		return nil
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	e, ok := f.pending[state]
-	if !ok {
-		return nil
-	}
-	delete(f.pending, state)
-	f.order.Remove(e)
-	return e.Value.(*pending)
+	f.used[state] = f.usedOrder.PushBack(&usedState{state: state, expires: now.Add(f.ttl)})
+	return true
 }
 
 // resolved is a Config turned into something that can run a flow.

@@ -1,10 +1,12 @@
 package oauth_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -308,8 +310,8 @@ func TestOIDCLogin(t *testing.T) {
 	if c := b.cookie("test"); c != nil {
 		t.Fatalf("binding cookie not cleared: %v", c)
 	}
-	if n := g.flows.Pending(); n != 0 {
-		t.Fatalf("%d pending logins left", n)
+	if n := g.flows.Used(); n != 1 {
+		t.Fatalf("%d used states remembered, want 1", n)
 	}
 
 	// A second login reuses the discovered provider and its keys.
@@ -629,8 +631,13 @@ func TestBeginResponse(t *testing.T) {
 		if strings.Contains(loc.String(), "shh") || strings.Contains(loc.String(), c.Value) {
 			t.Fatal("secret or binding cookie in the authorization URL")
 		}
-		if f.Pending() != 1 {
-			t.Fatalf("Pending = %d", f.Pending())
+		if len(c.Value) > 1000 {
+			t.Fatalf("binding cookie of %d bytes", len(c.Value))
+		}
+		for _, secret := range []string{q.Get("state"), q.Get("code_challenge"), "/after"} {
+			if strings.Contains(c.Value, secret) {
+				t.Fatalf("binding cookie shows %q in the clear", secret)
+			}
 		}
 	}
 }
@@ -641,8 +648,8 @@ func TestBeginRejectsBadNext(t *testing.T) {
 	if !errors.Is(err, oauth.ErrBadNext) {
 		t.Fatalf("err = %v", err)
 	}
-	if len(w.Result().Header) != 0 || f.Pending() != 0 {
-		t.Fatalf("headers %v, pending %d", w.Result().Header, f.Pending())
+	if len(w.Result().Header) != 0 {
+		t.Fatalf("headers %v", w.Result().Header)
 	}
 }
 
@@ -662,24 +669,101 @@ func TestBeginConfigErrors(t *testing.T) {
 	}
 }
 
-func TestMaxPending(t *testing.T) {
-	clk := newClock()
-	f := oauth.NewFlows(oauth.Options{MaxPending: 2, StateTTL: time.Minute, Now: clk.Now})
-	for i := range 2 {
+// TestLongestNextFitsTheCookie: the binding cookie of the longest return
+// path SafeNext accepts, of characters JSON might escape, stays within the
+// 4096 bytes browsers keep, and opens again.
+func TestLongestNextFitsTheCookie(t *testing.T) {
+	f := oauth.NewFlows(oauth.Options{})
+	cfg := githubBlock()
+	begun, err := begin(t, f, cfg, "/"+strings.Repeat("&", oauth.MaxNextLen-1), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(begun.Result().Header.Get("Set-Cookie")); n > 4000 {
+		t.Fatalf("Set-Cookie of %d bytes", n)
+	}
+	_, _, err = f.Complete(context.Background(), httptest.NewRecorder(), callback(t, begun, url.Values{"error": {"access_denied"}}), cfg)
+	if !errors.Is(err, oauth.ErrDenied) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestLoginFlood: pending logins take no memory, so a flood of login
+// starts and of made-up callbacks never stops a real login, and the
+// memory of used states stays bounded.
+func TestLoginFlood(t *testing.T) {
+	f := oauth.NewFlows(oauth.Options{MaxUsed: 100})
+	for i := range 20000 {
 		if _, err := begin(t, f, githubBlock(), "/", false); err != nil {
 			t.Fatalf("begin %d: %v", i, err)
 		}
 	}
-	w, err := begin(t, f, githubBlock(), "/", false)
-	if !errors.Is(err, oauth.ErrBusy) || len(w.Result().Cookies()) != 0 {
-		t.Fatalf("full: err %v, cookies %v", err, w.Result().Cookies())
+	begun, err := begin(t, f, githubBlock(), "/", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		r := httptest.NewRequest(http.MethodGet, fmt.Sprintf("https://gate.example.test/auth/oauth/test/callback?state=junk%d&code=c", i), nil)
+		if _, _, err := f.Complete(context.Background(), httptest.NewRecorder(), r, githubBlock()); !errors.Is(err, oauth.ErrBadState) {
+			t.Fatalf("made-up callback %d: %v", i, err)
+		}
+	}
+	if n := f.Used(); n != 100 {
+		t.Fatalf("%d used states remembered, want MaxUsed = 100", n)
+	}
+	// The real login's callback still passes every state check; the
+	// provider's error parameter then ends it before any network call.
+	w := httptest.NewRecorder()
+	_, _, err = f.Complete(context.Background(), w, callback(t, begun, url.Values{"error": {"access_denied"}}), githubBlock())
+	if !errors.Is(err, oauth.ErrDenied) {
+		t.Fatalf("real login after the flood: %v", err)
+	}
+}
+
+// TestUsedStatesExpire: a state is remembered as long as its login could
+// last, then forgotten.
+func TestUsedStatesExpire(t *testing.T) {
+	clk := newClock()
+	f := oauth.NewFlows(oauth.Options{StateTTL: time.Minute, Now: clk.Now})
+	for i := range 3 {
+		r := httptest.NewRequest(http.MethodGet, fmt.Sprintf("https://gate.example.test/auth/oauth/test/callback?state=s%d", i), nil)
+		_, _, _ = f.Complete(context.Background(), httptest.NewRecorder(), r, githubBlock())
+	}
+	if n := f.Used(); n != 3 {
+		t.Fatalf("Used = %d, want 3", n)
 	}
 	clk.Advance(time.Minute)
-	if _, err := begin(t, f, githubBlock(), "/", false); err != nil {
-		t.Fatalf("after expiry: %v", err)
+	r := httptest.NewRequest(http.MethodGet, "https://gate.example.test/auth/oauth/test/callback?state=later", nil)
+	_, _, _ = f.Complete(context.Background(), httptest.NewRecorder(), r, githubBlock())
+	if n := f.Used(); n != 1 {
+		t.Fatalf("Used = %d, want the expired ones forgotten", n)
 	}
-	if f.Pending() != 1 {
-		t.Fatalf("Pending = %d, want the expired ones pruned", f.Pending())
+}
+
+// TestSealedCookieFromAnotherProcess: a binding cookie sealed by another
+// key (another gatehouse process, or a forgery) is refused.
+func TestSealedCookieFromAnotherProcess(t *testing.T) {
+	a := oauth.NewFlows(oauth.Options{})
+	b := oauth.NewFlows(oauth.Options{})
+	begun, err := begin(t, a, githubBlock(), "/", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = b.Complete(context.Background(), httptest.NewRecorder(), callback(t, begun, url.Values{"code": {"c"}}), githubBlock())
+	if !errors.Is(err, oauth.ErrBadState) || !strings.Contains(err.Error(), "does not match") {
+		t.Fatalf("err = %v", err)
+	}
+	// The same key opens it (a shared Options.Key).
+	key := bytes.Repeat([]byte{7}, 32)
+	c := oauth.NewFlows(oauth.Options{Key: key})
+	d := oauth.NewFlows(oauth.Options{Key: key})
+	begun, err = begin(t, c, githubBlock(), "/", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = d.Complete(context.Background(), httptest.NewRecorder(), callback(t, begun, url.Values{"error": {"access_denied"}}), githubBlock())
+	if !errors.Is(err, oauth.ErrDenied) {
+		t.Fatalf("same key: %v", err)
 	}
 }
 
