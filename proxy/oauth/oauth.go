@@ -334,6 +334,11 @@ func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if fp := fingerprint(cfg); subtle.ConstantTimeCompare(fp[:], pend.Fingerprint) != 1 {
 		return Identity{}, "", fmt.Errorf("%w: configuration changed during login", ErrBadState)
 	}
+	// Begin checked next before sealing it; checking again costs nothing
+	// and does not rest the redirect's safety on the seal alone.
+	if _, ok := SafeNext(pend.Next); !ok {
+		return Identity{}, "", fmt.Errorf("%w: unsafe return path", ErrBadState)
+	}
 	if e := q.Get("error"); e != "" {
 		return Identity{}, "", fmt.Errorf("%w: oauth %q: %s", ErrDenied, cfg.Name, sanitize(e, 64))
 	}
