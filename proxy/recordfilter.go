@@ -277,6 +277,18 @@ type filteredBody struct {
 	done     chan error
 }
 
+// Read fills p unless the output ends first. ReverseProxy flushes after
+// every read of a body of unknown length, and each flush is a chunk and a
+// write system call: reading what the filter hands over piece by piece
+// would cost several per buffer.
+func (b *filteredBody) Read(p []byte) (int, error) {
+	n, err := io.ReadFull(b.Reader, p)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
+}
+
 func (b *filteredBody) Close() error {
 	b.pr.CloseWithError(errors.New("response closed"))
 	_ = b.upstream.Close()

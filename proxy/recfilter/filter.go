@@ -12,7 +12,7 @@ import (
 const (
 	// flushThreshold is how many bytes of kept output may be pending
 	// before they are written to dst.
-	flushThreshold = 16 << 10
+	flushThreshold = 32 << 10
 	// Runs that saw more than this (a large record or window) are not
 	// pooled, so that one big response does not pin memory.
 	poolMaxBytes = 256 << 10
