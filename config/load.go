@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 
@@ -62,8 +61,10 @@ func load(path string, pieceSize int) (*Config, hcl.Diagnostics) {
 	// Parse in parallel: the files, and large files in pieces (parsing is
 	// most of a reload's work). Diagnostics keep file order.
 	var jobs []piece
+	first := make([]int, len(srcs)+1) // file i's pieces are jobs[first[i]:first[i+1]]
 	for i, src := range srcs {
 		jobs = append(jobs, pieces(i, src, pieceSize)...)
+		first[i+1] = len(jobs)
 	}
 	pfiles := make([]*hcl.File, len(jobs))
 	pdiags := make([]hcl.Diagnostics, len(jobs))
@@ -79,8 +80,7 @@ func load(path string, pieceSize int) (*Config, hcl.Diagnostics) {
 	wg.Wait()
 	parts := make([][]*hcl.File, len(parsed))
 	for i, name := range parsed {
-		lo := sort.Search(len(jobs), func(j int) bool { return jobs[j].file >= i })
-		hi := sort.Search(len(jobs), func(j int) bool { return jobs[j].file > i })
+		lo, hi := first[i], first[i+1]
 		pf, d, ok := joinPieces(name, srcs[i], jobs[lo:hi], pfiles[lo:hi], pdiags[lo:hi])
 		if !ok { // the whole file's own diagnostics
 			var f *hcl.File

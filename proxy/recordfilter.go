@@ -65,7 +65,6 @@ func plans(snap *policy.Snapshot) (map[*policy.Grant]*recfilter.Plan, error) {
 type filtering struct {
 	plan *recfilter.Plan
 	prog *filter.Program
-	env  filter.Env
 	ev   filter.Evaluator
 }
 
@@ -88,8 +87,8 @@ func (filterRequest) serve(x *exchange) error {
 		return refuse(http.StatusForbidden, reasonFilterUnavailable, nil)
 	}
 	f := &filtering{plan: plan, prog: g.Program()}
-	f.env = x.filterEnv()
-	f.ev.Bind(&f.env)
+	env := x.filterEnv()
+	f.ev.Bind(&env)
 	x.filter = f
 	if x.srv.log.Enabled(x.r.Context(), slog.LevelDebug) {
 		x.srv.log.Debug("record filter", "request_id", x.id, "grant", g.String(), "filter", g.Filter(), "records", g.Records())

@@ -200,7 +200,7 @@ func (e *Evaluator) Eval(p *Program, env *Env) (bool, error) {
 // caller's values, which stay the same for every record of a request.
 func (e *Evaluator) Bind(env *Env) {
 	if e.vars == nil {
-		e.vars = make(map[string]any, len(compileEnv))
+		e.vars = map[string]any{getFn: get}
 	}
 	e.vars["user"] = env.User
 	e.vars["app"] = env.App
@@ -208,7 +208,6 @@ func (e *Evaluator) Bind(env *Env) {
 	e.vars["lookup"] = env.Lookup
 	e.vars["request"] = env.Request
 	e.vars["record"] = env.Record
-	e.vars[getFn] = get
 }
 
 // EvalRecord is Eval of rec with the values of the last Bind.
