@@ -74,6 +74,7 @@ type Program struct {
 	fields  []string // record members read; nil = the whole record
 	lookups []string // lookup members read (sorted, unique); nil when dynamic
 	dynamic bool     // lookup is indexed by a computed key
+	pure    bool     // see Pure
 }
 
 // Error is a compile error at a position inside the expression source
@@ -158,6 +159,7 @@ func Compile(src string) (*Program, error) {
 	}
 	p := &Program{src: src, prog: prog}
 	p.fields, p.lookups, p.dynamic = members(tree.Node)
+	p.pure = p.fields != nil && !callsImpure(tree.Node)
 	return p, nil
 }
 
@@ -179,6 +181,40 @@ func (p *Program) Fields() []string { return p.fields }
 // Lookups returns the lookup names the filter reads by constant name, and
 // whether it also indexes lookup with computed keys.
 func (p *Program) Lookups() (names []string, dynamic bool) { return p.lookups, p.dynamic }
+
+// Pure reports whether, within one Bind, the result (and whether it is an
+// error) depends only on the values of the record members in Fields: two
+// records whose read members hold the same values get the same answer, so
+// a caller may reuse it. False when the filter reads the record as a whole
+// or calls now(), the one builtin whose result changes by itself.
+func (p *Program) Pure() bool { return p.pure }
+
+// impure are the builtins whose result is not a function of their
+// arguments.
+var impure = []string{"now"}
+
+// callsImpure reports whether the tree calls an impure builtin (or reads
+// $env, through which anything may be reached).
+func callsImpure(root ast.Node) bool {
+	v := &impureFinder{}
+	ast.Walk(&root, v)
+	return v.found
+}
+
+type impureFinder struct{ found bool }
+
+func (f *impureFinder) Visit(n *ast.Node) {
+	switch node := (*n).(type) {
+	case *ast.BuiltinNode:
+		f.found = f.found || slices.Contains(impure, node.Name)
+	case *ast.CallNode:
+		if id, ok := node.Callee.(*ast.IdentifierNode); ok {
+			f.found = f.found || slices.Contains(impure, id.Value)
+		}
+	case *ast.IdentifierNode:
+		f.found = f.found || node.Value == "$env"
+	}
+}
 
 // Evaluator runs a program. It reuses its VM and its variables between
 // calls, so it is not safe for concurrent use: use one per goroutine (e.g.

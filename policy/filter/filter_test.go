@@ -116,6 +116,35 @@ func TestFields(t *testing.T) {
 	}
 }
 
+func TestPure(t *testing.T) {
+	cases := []struct {
+		src  string
+		pure bool
+	}{
+		{`record.department == lookup.department`, true},
+		{`record.level <= 3 && user.name in ["a", "b"]`, true},
+		{`date(record.created) < date("2025-01-01")`, true},
+		{`len(filter(record.tags ?? [], # != "x")) > 0`, true},
+		{`upper(record.name) == request.query.name`, true},
+		{`record.expires > now().Unix()`, false},
+		{`date(record.created) < now()`, false},
+		{`record.a == 1 || now().Year() > 2000`, false},
+		{`(now() | date()) != nil`, false},
+		{`$env.record.x == 1`, false},
+		{`len(keys(record)) > 0`, false},  // the whole record
+		{`record[lookup.f] == 1`, false}, // computed member names
+	}
+	for _, tc := range cases {
+		p, err := Compile(tc.src)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		if p.Pure() != tc.pure {
+			t.Errorf("%s: Pure() = %v, want %v", tc.src, p.Pure(), tc.pure)
+		}
+	}
+}
+
 func TestEval_MemoryBudget(t *testing.T) {
 	p, err := Compile("len(map(1..1000000, # * 2)) > 0")
 	if err != nil {

@@ -125,6 +125,7 @@ type run struct {
 	out    io.Writer // nil for CheckWrite
 	pred   Predicate
 	x      extractor
+	memo   memo
 	st     Stats
 	maxRec int64
 	big    bool
@@ -142,6 +143,7 @@ func (p *Plan) getRun(src io.Reader, out io.Writer, pred Predicate) *run {
 	win := r.in.win[:0]
 	r.in = input{src: src, win: win, maxDoc: p.lim.MaxDocumentBytes}
 	r.out, r.pred, r.st, r.big = out, pred, Stats{}, false
+	r.setMemo(false)
 	return r
 }
 
@@ -481,23 +483,24 @@ func (r *run) record(v []byte, k jsontext.Kind, start int64, depth int) (bool, e
 	if k != '{' {
 		return false, newError(ReasonNotAnObject, start, "record is a JSON "+kindName(k))
 	}
-	keep := false
-	switch st := r.x.extract(v, r.p.lim.MaxDepth-depth); st {
+	budget := r.p.lim.MaxDepth - depth
+	st := r.x.extract(v, budget)
+	var out outcome
+	if st == stOK || st == stBadValue {
+		out, st = r.decide(v, st, budget)
+	}
+	switch st {
 	case stOK:
-		ok, err := r.pred(r.x.rec)
-		if err != nil {
-			r.st.Errors++
-		} else {
-			keep = ok
-		}
-	case stBadValue:
-		r.st.Errors++
 	case stTooDeep:
 		return false, newError(ReasonTooDeep, start+int64(r.x.off), "nesting exceeds MaxDepth")
 	case stDupName:
 		return false, newError(ReasonDuplicateName, start+int64(r.x.off), "record member names differing only in case fold to a field the predicate reads")
 	default:
 		return false, newError(ReasonInvalidJSON, start+int64(r.x.off), "unexpected record syntax")
+	}
+	keep := out == outVisible
+	if out == outError {
+		r.st.Errors++
 	}
 	if !keep {
 		r.st.Removed++

@@ -214,7 +214,23 @@ func FuzzFilter(f *testing.F) {
 		if len(kept) == n && out.String() != in {
 			t.Fatalf("nothing removed but output differs:\n%q\n%q", in, out.String())
 		}
+		samePure(t, p, in, evenK, out.String(), st, nil)
 	})
+}
+
+// samePure checks that FilterPure of in gives what Filter gave: the same
+// output and Stats, or an error likewise (the reason may differ, see
+// FilterPure).
+func samePure(t *testing.T, p *Plan, in string, pred Predicate, out string, st Stats, err error) {
+	t.Helper()
+	var pout bytes.Buffer
+	pst, perr := p.FilterPure(&pout, strings.NewReader(in), pred)
+	switch {
+	case (err == nil) != (perr == nil), err == ErrRefused && perr != ErrRefused:
+		t.Fatalf("input %q: Filter error %v, FilterPure error %v", in, err, perr)
+	case err == nil && (pout.String() != out || pst != st):
+		t.Fatalf("input %q:\nFilter     %q %+v\nFilterPure %q %+v", in, out, st, pout.String(), pst)
+	}
 }
 
 // FuzzFilterBytes feeds arbitrary bytes. Filter must not panic; whatever it
@@ -254,6 +270,11 @@ func FuzzFilterBytes(f *testing.F) {
 				t.Fatalf("keep-all changed the input:\n%q\n%q", in, all.Bytes())
 			}
 		}
+
+		samePure(t, p, string(in), keepAll, all.String(), stAll, errAll)
+		var even bytes.Buffer
+		stEven, errEven := p.Filter(&even, bytes.NewReader(in), evenK)
+		samePure(t, p, string(in), evenK, even.String(), stEven, errEven)
 
 		var none bytes.Buffer
 		st, errNone := p.Filter(&none, bytes.NewReader(in), keepNone)

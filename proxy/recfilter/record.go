@@ -56,12 +56,20 @@ type extractor struct {
 		v any
 	}
 	off int // offset in the record of the problem, for errors
+	// spansOnly: extract validates and finds the read members but does
+	// not decode them; their value bytes are left in spans (v[from:to],
+	// to < 0 when absent) for a memo lookup, and decode decodes them.
+	spansOnly bool
+	spans     []span
 }
+
+type span struct{ from, to int }
 
 func (x *extractor) init(p *Plan) {
 	x.p = p
 	x.rec = make(map[string]any, max(len(p.fields), 8))
 	x.counts = make([]int, len(p.fields))
+	x.spans = make([]span, len(p.fields))
 	x.strs = make(map[string]any)
 	x.nums = make(map[uint64]any)
 }
@@ -71,6 +79,9 @@ func (x *extractor) init(p *Plan) {
 func (x *extractor) extract(v []byte, budget int) status {
 	clear(x.rec)
 	clear(x.counts)
+	for k := range x.spans {
+		x.spans[k] = span{-1, -1}
+	}
 	x.keys = x.keys[:0]
 	x.off = 0
 	if budget < 1 {
@@ -109,12 +120,12 @@ func (x *extractor) extract(v []byte, budget int) status {
 		i = skipWS(v, i+1)
 		var key string
 		want := false
+		k := -1
 		if x.p.all {
 			key = x.internKey(name)
 			want = true
 			x.keys = append(x.keys, key)
 		} else {
-			k := -1
 			if nonASCII || x.p.mayMatch(len(name)) {
 				k = x.match(name, !nonASCII)
 			}
@@ -127,7 +138,12 @@ func (x *extractor) extract(v []byte, budget int) status {
 			}
 		}
 		var st status
-		if want {
+		if want && x.spansOnly && k >= 0 {
+			from := i
+			if i, st = x.skip(v, i, 1, budget); st == stOK {
+				x.spans[k] = span{from, i}
+			}
+		} else if want {
 			var val any
 			val, i, st = x.value(v, i, 1, budget)
 			if st == stOK {
@@ -167,6 +183,57 @@ func (x *extractor) extract(v []byte, budget int) status {
 		return stBadValue
 	}
 	return stOK
+}
+
+// decode decodes the read members whose bytes extract (with spansOnly)
+// left in spans, as extract without spansOnly would have: same values,
+// same status.
+func (x *extractor) decode(v []byte, budget int) status {
+	bad := false
+	for k, sp := range x.spans {
+		if sp.to < 0 {
+			continue
+		}
+		val, _, st := x.value(v, sp.from, 1, budget)
+		switch st {
+		case stOK:
+			x.rec[x.p.fields[k]] = val
+		case stBadValue:
+			bad = true
+		default:
+			return st
+		}
+	}
+	if bad {
+		return stBadValue
+	}
+	return stOK
+}
+
+// memoKey appends to dst the identity of the record's read members: for
+// each, in plan order, whether it is present and its exact bytes. It
+// returns nil when the key would be longer than limit.
+func (x *extractor) memoKey(dst, v []byte, limit int) []byte {
+	n := 0
+	for _, sp := range x.spans {
+		n++
+		if sp.to >= 0 {
+			n += 4 + sp.to - sp.from
+		}
+	}
+	if n > limit {
+		return nil
+	}
+	for _, sp := range x.spans {
+		if sp.to < 0 {
+			dst = append(dst, 0)
+			continue
+		}
+		dst = append(dst, 1)
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(sp.to-sp.from))
+		dst = append(dst, v[sp.from:sp.to]...)
+	}
+	return dst
 }
 
 func (x *extractor) malformed(i int) status {
