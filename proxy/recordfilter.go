@@ -232,10 +232,16 @@ func (x *exchange) filterResponse(res *http.Response) error {
 	}
 	delete(h, "Content-Encoding")
 
+	run := f.plan.Filter
+	if f.prog.Pure() {
+		// Records with the same values in the members the filter reads
+		// share one evaluation.
+		run = f.plan.FilterPure
+	}
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		st, err := f.plan.Filter(pw, src, f.pred)
+		st, err := run(pw, src, f.pred)
 		x.filterStats, x.filterErr = st, err
 		if err != nil {
 			pw.CloseWithError(err)
