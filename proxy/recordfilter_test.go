@@ -237,3 +237,47 @@ func TestRecordFilter_RecordsPath(t *testing.T) {
 		t.Errorf("got %d %s, want %s", res.StatusCode, got, want)
 	}
 }
+
+// Decisions are reused between records of one response (the filter is
+// pure), never between requests: each request sees its own records,
+// whatever the previous request on the same plan decided.
+func TestRecordFilter_DecisionsPerRequest(t *testing.T) {
+	const n = 600
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, employeesJSON(n))
+	})
+	spec := filterSpec(t, up.URL, "")
+	src := `record.department == request.query.d && record.level < 4`
+	prog, err := filter.Compile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !prog.Pure() {
+		t.Fatal("filter not pure: this test would not reuse decisions")
+	}
+	spec.Roles[0].Grants[0].Filter, spec.Roles[0].Grants[0].Program = src, prog
+	p := newTestProxy(t, spec)
+	for _, d := range []string{"sales", "ops", "sales", "hr", "ops", "ops", ""} {
+		res, got := p.get(t, "/hr/records?d="+d, map[string]string{"X-API-Key": testKey})
+		var recs []struct {
+			Department string
+			Level      int
+		}
+		if err := json.Unmarshal([]byte(got), &recs); res.StatusCode != 200 || err != nil {
+			t.Fatalf("d=%s: %d %v", d, res.StatusCode, err)
+		}
+		want := 0
+		if d == "sales" || d == "ops" {
+			want = n / 2 * 4 / 5
+		}
+		if len(recs) != want {
+			t.Errorf("d=%s: %d records, want %d", d, len(recs), want)
+		}
+		for _, r := range recs {
+			if r.Department != d || r.Level >= 4 {
+				t.Fatalf("d=%s: got record %+v", d, r)
+			}
+		}
+	}
+}

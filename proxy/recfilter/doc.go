@@ -58,6 +58,17 @@
 // fields == nil that applies to every number of the record. Fractional
 // numbers are rounded to the nearest float64 as usual.
 //
+// # Reusing decisions
+//
+// [Plan.FilterPure] is for predicates that are pure functions of the
+// members the plan names (an expr-lang filter that reads record members by
+// constant name and does not call now(), within one request). It decides
+// each distinct combination of those members' bytes once per call and
+// reuses the decision for the records that repeat it, which spares the
+// decoding and the predicate for, say, the few values of a "department" or
+// "level" member. Decisions live in a fixed table of 256 entries and never
+// outlive the call.
+//
 // Hot path cost: one pass of jsontext over each record, one more light pass
 // over its raw bytes, and no allocation per record for fields holding short
 // repeated strings or numbers (they are interned); nested arrays and objects
