@@ -131,7 +131,7 @@ func TestPure(t *testing.T) {
 		{`record.a == 1 || now().Year() > 2000`, false},
 		{`(now() | date()) != nil`, false},
 		{`$env.record.x == 1`, false},
-		{`len(keys(record)) > 0`, false},  // the whole record
+		{`len(keys(record)) > 0`, false}, // the whole record
 		{`record[lookup.f] == 1`, false}, // computed member names
 	}
 	for _, tc := range cases {
