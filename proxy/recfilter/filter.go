@@ -1,6 +1,7 @@
 package recfilter
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,10 @@ const (
 	// Runs that saw more than this (a large record or window) are not
 	// pooled, so that one big response does not pin memory.
 	poolMaxBytes = 256 << 10
+	// readSize is how much is read from src at a time. The decoder asks
+	// for about 4 KiB at a time; from a network body each such read would
+	// be a system call (ReverseProxy itself reads 32 KiB at a time).
+	readSize = 32 << 10
 )
 
 var errOverLimit = errors.New("recfilter: size limit reached")
@@ -126,6 +131,7 @@ type run struct {
 	pred   Predicate
 	x      extractor
 	memo   memo
+	src    *bufio.Reader // buffers reads from the caller's src
 	st     Stats
 	maxRec int64
 	big    bool
@@ -137,11 +143,13 @@ func (p *Plan) getRun(src io.Reader, out io.Writer, pred Predicate) *run {
 		r = &run{p: p, maxRec: int64(p.lim.MaxRecordBytes)}
 		r.x.init(p)
 		r.dec = jsontext.NewDecoder(&r.in)
+		r.src = bufio.NewReaderSize(src, readSize)
 	} else {
 		r.dec.Reset(&r.in)
+		r.src.Reset(src)
 	}
 	win := r.in.win[:0]
-	r.in = input{src: src, win: win, maxDoc: p.lim.MaxDocumentBytes}
+	r.in = input{src: r.src, win: win, maxDoc: p.lim.MaxDocumentBytes}
 	r.out, r.pred, r.st, r.big = out, pred, Stats{}, false
 	r.setMemo(false)
 	return r
@@ -152,6 +160,7 @@ func (p *Plan) putRun(r *run) {
 		return
 	}
 	r.in.src, r.out, r.pred = nil, nil, nil
+	r.src.Reset(nil)
 	clear(r.x.rec)
 	p.pool.Put(r)
 }
