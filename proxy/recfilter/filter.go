@@ -137,10 +137,10 @@ type run struct {
 	big    bool
 }
 
-func (p *Plan) getRun(src io.Reader, out io.Writer, pred Predicate) *run {
+func (p *Plan) getRun(src io.Reader, out io.Writer, pred Predicate, reuse bool) *run {
 	r, _ := p.pool.Get().(*run)
 	if r == nil {
-		r = &run{p: p, maxRec: int64(p.lim.MaxRecordBytes)}
+		r = &run{p: p, maxRec: int64(p.lim.MaxRecordBytes), memo: newMemo()}
 		r.x.init(p)
 		r.dec = jsontext.NewDecoder(&r.in)
 		r.src = bufio.NewReaderSize(src, readSize)
@@ -151,7 +151,7 @@ func (p *Plan) getRun(src io.Reader, out io.Writer, pred Predicate) *run {
 	win := r.in.win[:0]
 	r.in = input{src: r.src, win: win, maxDoc: p.lim.MaxDocumentBytes}
 	r.out, r.pred, r.st, r.big = out, pred, Stats{}, false
-	r.setMemo(false)
+	r.setMemo(reuse)
 	return r
 }
 
@@ -187,7 +187,11 @@ func (p *Plan) putRun(r *run) {
 // record whose fields could be decoded, in document order. Stats.BytesIn
 // counts the bytes read from src, Stats.BytesOut those written to dst.
 func (p *Plan) Filter(dst io.Writer, src io.Reader, pred Predicate) (Stats, error) {
-	r := p.getRun(src, dst, pred)
+	return p.filter(dst, src, pred, false)
+}
+
+func (p *Plan) filter(dst io.Writer, src io.Reader, pred Predicate, reuse bool) (Stats, error) {
+	r := p.getRun(src, dst, pred, reuse)
 	err := r.filter()
 	st := r.st
 	st.BytesIn = r.in.n
@@ -203,7 +207,7 @@ func (p *Plan) Filter(dst io.Writer, src io.Reader, pred Predicate) (Stats, erro
 // and error kinds as for [Plan.Filter] apply, and any error means the write
 // must be refused.
 func (p *Plan) CheckWrite(src io.Reader, pred Predicate) (allowed bool, st Stats, err error) {
-	r := p.getRun(src, nil, pred)
+	r := p.getRun(src, nil, pred, false)
 	err = r.check()
 	st = r.st
 	st.BytesIn = r.in.n

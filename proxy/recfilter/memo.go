@@ -31,7 +31,6 @@ const (
 // call, so a decision never outlives the call (the predicate of the next
 // call may be another user's).
 type memo struct {
-	on      bool
 	gen     uint32
 	seed    maphash.Seed
 	key     []byte
@@ -46,16 +45,13 @@ type memoSlot struct {
 	key []byte
 }
 
-// begin starts a call: on reports whether decisions may be reused.
-func (m *memo) begin(on bool) {
-	m.on, m.lookups, m.hits = on, 0, 0
-	if !on {
-		return
-	}
-	if m.seed == (maphash.Seed{}) {
-		m.seed = maphash.MakeSeed()
-		m.key = make([]byte, 0, memoMaxKey)
-	}
+func newMemo() memo {
+	return memo{seed: maphash.MakeSeed(), key: make([]byte, 0, memoMaxKey)}
+}
+
+// begin starts a call that reuses decisions.
+func (m *memo) begin() {
+	m.lookups, m.hits = 0, 0
 	m.gen++
 	if m.gen == 0 { // wrapped: forget everything, then start again at 1
 		for i := range m.slots {
@@ -74,10 +70,12 @@ func (m *memo) find(key []byte) (*memoSlot, outcome) {
 		m.hits++
 		return s, s.out
 	}
-	if m.lookups == memoProbe && m.hits < memoMinHits {
-		m.on = false
-	}
 	return s, 0
+}
+
+// unprofitable reports, once, that the call's values hardly repeat.
+func (m *memo) unprofitable() bool {
+	return m.lookups == memoProbe && m.hits < memoMinHits
 }
 
 func (m *memo) store(s *memoSlot, key []byte, out outcome) {
@@ -98,18 +96,16 @@ func (m *memo) store(s *memoSlot, key []byte, out outcome) {
 // may be refused for the other problem than Filter reports. Both refuse
 // the document.
 func (p *Plan) FilterPure(dst io.Writer, src io.Reader, pred Predicate) (Stats, error) {
-	r := p.getRun(src, dst, pred)
-	r.setMemo(!p.all)
-	err := r.filter()
-	st := r.st
-	st.BytesIn = r.in.n
-	p.putRun(r)
-	return st, err
+	return p.filter(dst, src, pred, !p.all)
 }
 
+// setMemo says whether this call reuses decisions: extract then leaves the
+// read members' bytes for a lookup instead of decoding them.
 func (r *run) setMemo(on bool) {
-	r.memo.begin(on)
 	r.x.spansOnly = on
+	if on {
+		r.memo.begin()
+	}
 }
 
 // decide returns the outcome of a record that extract found acceptable
@@ -119,14 +115,15 @@ func (r *run) decide(v []byte, st status, budget int) (outcome, status) {
 	var slot *memoSlot
 	var key []byte
 	if r.x.spansOnly && st == stOK {
-		if !r.memo.on {
-			// Stopped looking: decode as Filter does from now on.
-			r.x.spansOnly = false
-		} else if key = r.x.memoKey(r.memo.key[:0], v, memoMaxKey); key != nil {
-			r.memo.key = key
+		// memo.key has room for memoMaxKey bytes: memoKey never grows it.
+		if key = r.x.memoKey(r.memo.key[:0], v, memoMaxKey); key != nil {
 			var out outcome
 			if slot, out = r.memo.find(key); out != 0 {
 				return out, stOK
+			}
+			if r.memo.unprofitable() {
+				// Decode as Filter does from the next record on.
+				r.x.spansOnly = false
 			}
 		}
 		if st = r.x.decode(v, budget); st != stOK && st != stBadValue {

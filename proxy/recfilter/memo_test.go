@@ -97,19 +97,19 @@ func TestFilterPure_NotAcrossCalls(t *testing.T) {
 			t.Errorf("call %d (%s): %s, want %s", i, who, out.String(), want)
 		}
 	}
-	var m memo
-	m.begin(true)
+	m := newMemo()
+	m.begin()
 	s, _ := m.find([]byte("k"))
 	m.store(s, []byte("k"), outVisible)
 	if _, out := m.find([]byte("k")); out != outVisible {
 		t.Fatalf("stored decision not found: %v", out)
 	}
-	m.begin(true)
+	m.begin()
 	if _, out := m.find([]byte("k")); out != 0 {
 		t.Errorf("decision of the previous call reused: %v", out)
 	}
 	m.gen = ^uint32(0)
-	m.begin(true)
+	m.begin()
 	if _, out := m.find([]byte("k")); out != 0 || m.gen != 1 {
 		t.Errorf("after the generation wrapped: %v, gen %d", out, m.gen)
 	}
@@ -154,13 +154,12 @@ func TestFilterPure_StopsWhenValuesDoNotRepeat(t *testing.T) {
 	if st.Removed != n/2 || calls != n || pureCalls != n {
 		t.Errorf("stats %+v, calls %d %d", st, calls, pureCalls)
 	}
-	r := p.getRun(strings.NewReader(b.String()), io.Discard, even)
+	r := p.getRun(strings.NewReader(b.String()), io.Discard, even, true)
 	defer p.putRun(r)
-	r.setMemo(true)
 	if err := r.filter(); err != nil {
 		t.Fatal(err)
 	}
-	if r.memo.on || r.x.spansOnly || r.memo.lookups != memoProbe {
+	if r.x.spansOnly || r.memo.lookups != memoProbe {
 		t.Errorf("memo still on after %d lookups, %d hits", r.memo.lookups, r.memo.hits)
 	}
 }
@@ -216,14 +215,9 @@ func BenchmarkFilterPure(b *testing.B) {
 	for _, field := range []string{"department", "id"} {
 		b.Run(field, func(b *testing.B) {
 			p := mustPlan(b, "data", []string{field}, Limits{})
-			b.SetBytes(int64(len(in)))
-			b.ReportAllocs()
-			r := bytes.NewReader(in)
-			reportPerRecord(b, n, func() {
-				r.Reset(in)
-				if _, err := p.FilterPure(io.Discard, r, salesOnly); err != nil {
-					b.Fatal(err)
-				}
+			benchFilter(b, in, n, func(src io.Reader) error {
+				_, err := p.FilterPure(io.Discard, src, salesOnly)
+				return err
 			})
 		})
 	}

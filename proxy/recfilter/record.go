@@ -79,8 +79,10 @@ func (x *extractor) init(p *Plan) {
 func (x *extractor) extract(v []byte, budget int) status {
 	clear(x.rec)
 	clear(x.counts)
-	for k := range x.spans {
-		x.spans[k] = span{-1, -1}
+	if x.spansOnly {
+		for k := range x.spans {
+			x.spans[k] = span{-1, -1}
+		}
 	}
 	x.keys = x.keys[:0]
 	x.off = 0
