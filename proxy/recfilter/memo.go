@@ -2,12 +2,11 @@ package recfilter
 
 import (
 	"bytes"
-	"hash/maphash"
 	"io"
 )
 
-// Memo bounds: a direct-mapped table of memoSlots decisions per call, keys
-// (the read members' bytes) of at most memoMaxKey bytes. A call that has
+// Memo bounds: a table of memoSlots decisions per call, two-way set
+// associative, keys (the read members' bytes) of at most memoMaxKey bytes. A call that has
 // looked up memoProbe records and found fewer than memoMinHits of them
 // stops looking (its values hardly repeat; see [Plan.FilterPure]).
 const (
@@ -32,7 +31,6 @@ const (
 // call may be another user's).
 type memo struct {
 	gen     uint32
-	seed    maphash.Seed
 	key     []byte
 	lookups int
 	hits    int
@@ -40,13 +38,14 @@ type memo struct {
 }
 
 type memoSlot struct {
-	gen uint32
-	out outcome
-	key []byte
+	gen  uint32
+	used int // lookups when last found or stored, to evict the older of two
+	out  outcome
+	key  []byte
 }
 
 func newMemo() memo {
-	return memo{seed: maphash.MakeSeed(), key: make([]byte, 0, memoMaxKey)}
+	return memo{key: make([]byte, 0, memoMaxKey)}
 }
 
 // begin starts a call that reuses decisions.
@@ -61,16 +60,40 @@ func (m *memo) begin() {
 	}
 }
 
-// find returns the slot of key and the decision it holds for key (0 if
-// none).
+// find returns the decision held for key (0 if none) and the slot that
+// holds it, or the slot to store it in: one of the two of key's set, the
+// one not used in this call or else the one used longer ago.
+//
+// The hash is fixed, not seeded: keys that collide cost only the
+// evaluations a memo would have saved, so there is nothing to defend, and
+// a fixed hash keeps the number of evaluations reproducible.
 func (m *memo) find(key []byte) (*memoSlot, outcome) {
-	s := &m.slots[maphash.Bytes(m.seed, key)&(memoSlots-1)]
 	m.lookups++
-	if s.gen == m.gen && bytes.Equal(s.key, key) {
-		m.hits++
-		return s, s.out
+	set := m.slots[fnv1a(key)%(memoSlots/2)*2:][:2]
+	for i := range set {
+		if s := &set[i]; s.gen == m.gen && bytes.Equal(s.key, key) {
+			m.hits++
+			s.used = m.lookups
+			return s, s.out
+		}
 	}
-	return s, 0
+	switch {
+	case set[0].gen != m.gen:
+		return &set[0], 0
+	case set[1].gen != m.gen || set[1].used < set[0].used:
+		return &set[1], 0
+	}
+	return &set[0], 0
+}
+
+// fnv1a is the 64-bit FNV-1a hash of b.
+func fnv1a(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
 }
 
 // unprofitable reports, once, that the call's values hardly repeat.
@@ -79,7 +102,7 @@ func (m *memo) unprofitable() bool {
 }
 
 func (m *memo) store(s *memoSlot, key []byte, out outcome) {
-	s.gen, s.out, s.key = m.gen, out, append(s.key[:0], key...)
+	s.gen, s.used, s.out, s.key = m.gen, m.lookups, out, append(s.key[:0], key...)
 }
 
 // FilterPure is [Plan.Filter] for a pure predicate: one whose result
