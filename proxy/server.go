@@ -67,7 +67,7 @@ type Server struct {
 	reloads  reloadState
 
 	mu         sync.Mutex
-	transports map[transportKey]*http.Transport
+	transports map[transportKey]pooledTransport
 	closed     bool
 }
 
@@ -92,7 +92,7 @@ func New(opts Options) *Server {
 		rt:         opts.Transport,
 		roots:      opts.UpstreamRootCAs,
 		reloader:   opts.Reload,
-		transports: make(map[transportKey]*http.Transport),
+		transports: make(map[transportKey]pooledTransport),
 		watchdog:   newWatchdog(),
 	}
 	s.ids.prefix = randomPrefix()

@@ -26,8 +26,16 @@ type transportKey struct {
 	watched      bool
 }
 
-// transport returns the pooled transport for k, creating it once.
-func (s *Server) transport(k transportKey) *http.Transport {
+// pooledTransport is an upstream transport with a connection pool.
+type pooledTransport interface {
+	http.RoundTripper
+	CloseIdleConnections()
+}
+
+// transport returns the pooled transport for k, creating it once. Watched
+// transports to plain-HTTP upstreams carry GET and HEAD themselves
+// (h1transport.go) and the rest through http.Transport.
+func (s *Server) transport(k transportKey) pooledTransport {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if t, ok := s.transports[k]; ok {
@@ -39,12 +47,13 @@ func (s *Server) transport(k transportKey) *http.Transport {
 		DialContext: d.DialContext,
 		// HTTP/1.1 to upstreams, as nginx does: the watchdog relies on one
 		// request at a time per connection.
-		ForceAttemptHTTP2:     false,
-		MaxIdleConns:          0,
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: 1 * time.Second,
+		ForceAttemptHTTP2:      false,
+		MaxIdleConns:           0,
+		MaxIdleConnsPerHost:    1024,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  1 * time.Second,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		// Pass the client's Accept-Encoding and the upstream's encoding
 		// through untouched.
 		DisableCompression: true,
@@ -57,6 +66,11 @@ func (s *Server) transport(k transportKey) *http.Transport {
 	} else {
 		t.TLSClientConfig = &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12}
 		t.ResponseHeaderTimeout = k.timeout
+	}
+	if k.watched && k.scheme == "http" && h1Supported {
+		h1 := newH1Transport(t, k.host)
+		s.transports[k] = h1
+		return h1
 	}
 	s.transports[k] = t
 	return t
