@@ -17,7 +17,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// h1Transport carries GET and HEAD requests without a body to a plain-HTTP
+// h1Transport carries GET, HEAD and OPTIONS requests without a body to a plain-HTTP
 // upstream on the calling goroutine: it writes the request with
 // http.Request.Write and reads the answer with http.ReadResponse on a
 // pooled keep-alive connection, the two functions http.Transport itself
@@ -37,14 +37,13 @@ import (
 // response header is limited to maxHeaderBytes; 1xx responses are passed
 // to an httptrace Got1xxResponse hook (ReverseProxy forwards them); a
 // request whose reused connection turns out closed before any byte of the
-// response arrived is retried once per idle connection on another one (GET
-// and HEAD are replayable), never after a timeout and never on a fresh
-// connection; a connection is reused only after its response was read to
+// response arrived is retried on another one (these methods are
+// replayable), up to maxRetries times and never on a fresh connection; a connection is reused only after its response was read to
 // the end and neither side asked to close; bytes an upstream sends while a
 // connection is idle (an unsolicited response, a 408) retire that
 // connection before it is used again, so they can never be taken for the
 // answer to another client's request; idle connections are closed after
-// idleTimeout; a cancelled request (the client went away) closes its
+// idleTimeout (0: never); a cancelled request (the client went away) closes its
 // connection at once.
 type h1Transport struct {
 	fallback       *http.Transport
@@ -114,7 +113,7 @@ var errUnexpectedSwitch = errors.New("upstream switched protocols without being 
 
 // direct reports whether req takes the fast path.
 func (t *h1Transport) direct(req *http.Request) bool {
-	return (req.Method == http.MethodGet || req.Method == http.MethodHead) &&
+	return (req.Method == http.MethodGet || req.Method == http.MethodHead || req.Method == http.MethodOptions) &&
 		(req.Body == nil || req.Body == http.NoBody) && req.ContentLength == 0 &&
 		len(req.TransferEncoding) == 0 && len(req.Trailer) == 0 && !req.Close &&
 		req.URL.Scheme == "http" && req.URL.Host == t.host && req.URL.User == nil &&
@@ -155,8 +154,10 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		// The upstream closed a keep-alive connection before answering
-		// (its idle timeout raced our request). GET and HEAD are
-		// replayable: try the next idle connection, or a fresh one.
+		// (its idle timeout raced our request). These methods are
+		// replayable: try the next idle connection, or a fresh one. A
+		// timeout is not retried: the upstream has the request and is
+		// slow; asking again would double the wait and its load.
 	}
 }
 
@@ -331,7 +332,7 @@ func (t *h1Transport) put(c *h1Conn) {
 		return
 	}
 	t.idle = append(t.idle, c)
-	if t.sweep == nil {
+	if t.sweep == nil && t.idleTimeout > 0 {
 		t.sweep = time.AfterFunc(t.idleTimeout, t.closeExpired)
 	}
 	t.mu.Unlock()

@@ -190,6 +190,7 @@ func TestH1Transport_OneConnectionForManyResponses(t *testing.T) {
 		}{
 			{"GET", "/a", 200, "GET /a"},
 			{"HEAD", "/a", 200, ""},
+			{"OPTIONS", "/a", 200, "OPTIONS /a"},
 			{"GET", "/204", 204, ""},
 			{"GET", "/304", 304, ""},
 			{"GET", "/chunked", 200, "part one, part two"},
@@ -208,7 +209,7 @@ func TestH1Transport_OneConnectionForManyResponses(t *testing.T) {
 		}
 	}
 	if d, c, n := h.dials.Load(), conns.Load(), h.idleCount(); d != 1 || c != 1 || n != 1 {
-		t.Errorf("18 responses: %d dials, upstream saw %d connections, %d pooled; want 1, 1, 1", d, c, n)
+		t.Errorf("21 responses: %d dials, upstream saw %d connections, %d pooled; want 1, 1, 1", d, c, n)
 	}
 }
 
@@ -670,5 +671,34 @@ func TestForward_PlainHTTPGetReusesOneUpstreamConnection(t *testing.T) {
 	p.srv.mu.Unlock()
 	if watched == 0 || fast != watched {
 		t.Errorf("%d of %d watched transports take the fast path, want all of at least 1", fast, watched)
+	}
+}
+
+// TestForward_TimeoutOnReusedConnectionIsNotRetried: the upstream has the
+// request and is slow; a second copy would double its load and the wait.
+func TestForward_TimeoutOnReusedConnectionIsNotRetried(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("slow") != "" {
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		_, _ = io.WriteString(w, "upstream ok")
+	})
+	spec := testSpec(t, up.URL)
+	spec.Upstreams[0].Timeout = 200 * time.Millisecond
+	p := newTestProxy(t, spec)
+	key := map[string]string{"X-API-Key": testKey}
+	if res, body := p.get(t, "/hr/employees", key); res.StatusCode != 200 {
+		t.Fatalf("first: %d %s", res.StatusCode, body)
+	}
+	if res, body := p.get(t, "/hr/employees?slow=1", key); res.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("slow: %d %s, want 504", res.StatusCode, body)
+	}
+	if n := len(up.requests()); n != 2 {
+		t.Errorf("upstream received %d requests, want 2 (no retry after a timeout)", n)
 	}
 }

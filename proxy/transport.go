@@ -33,7 +33,7 @@ type pooledTransport interface {
 }
 
 // transport returns the pooled transport for k, creating it once. Watched
-// transports to plain-HTTP upstreams carry GET and HEAD themselves
+// transports to plain-HTTP upstreams carry GET, HEAD and OPTIONS themselves
 // (h1transport.go) and the rest through http.Transport.
 func (s *Server) transport(k transportKey) pooledTransport {
 	s.mu.Lock()
