@@ -398,6 +398,37 @@ parse() {
 	}' "$1"
 }
 
+# Proxy CPU per request, counted rather than sampled: the utime+stime of the
+# process(es) serving TARGET (from /proc/PID/stat), before and after a wrk
+# run, over the requests wrk completed. Throughput on this shared machine
+# swings by 10-15% between rounds; CPU per request is much steadier.
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+# target_pids TARGET: the PIDs whose CPU is TARGET's (nginx: master and
+# workers, found by parent PID); nothing for direct.
+target_pids() {
+	local f pid
+	case $1 in
+	direct) return 0 ;;
+	gatehouse-*) f=$T/pids/gatehouse.pid ;;
+	*) f=$T/pids/$1.pid ;;
+	esac
+	pid=$(cat "$f" 2>/dev/null) || return 0
+	echo "$pid"
+	[[ $1 == nginx ]] && pgrep -P "$pid" || true
+}
+# cpu_ticks PID...: their utime+stime in clock ticks (fields 14 and 15; the
+# command names here have no spaces).
+cpu_ticks() {
+	local sum=0 p v
+	for p in "$@"; do
+		v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || continue
+		sum=$((sum + v))
+	done
+	echo "$sum"
+}
+# requests OUTFILE: the requests wrk completed.
+requests() { awk '/ requests in / { print $1 }' "$1"; }
+
 reset_access_log() { [[ -f $T/logs/gatehouse.access.log ]] && : >"$T/logs/gatehouse.access.log" || true; }
 
 RESULTS="$T/results.tsv"
@@ -418,10 +449,15 @@ if ((ROUNDS > 0)); then
 			fi
 			for t in "${order[@]}"; do
 				out="$T/wrk/$t-c$c-r$r.txt"
+				mapfile -t pids < <(target_pids "$t")
+				ticks0=$(cpu_ticks "${pids[@]}")
 				if run_wrk "$t" "$c" "$dur_s" "$out" && line=$(parse "$out"); then
-					echo "$c $t $r $line" >>"$RESULTS"
+					ticks1=$(cpu_ticks "${pids[@]}")
+					cpu=$(awk -v d=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="$(requests "$out")" -v k="${#pids[@]}" \
+						'BEGIN { if (k == 0 || n + 0 == 0) print "-"; else printf "%.1f", d / hz * 1e6 / n }')
+					echo "$c $t $r $line $cpu" >>"$RESULTS"
 					read -r rps p99 err <<<"$line"
-					note "c=$c round $r/$ROUNDS $t: $rps req/s, p99 $p99 ms$( ((err == 0)) || echo ", $err errors")"
+					note "c=$c round $r/$ROUNDS $t: $rps req/s, p99 $p99 ms, proxy CPU $cpu us/req$( ((err == 0)) || echo ", $err errors")"
 				else
 					note "c=$c round $r/$ROUNDS $t: wrk failed; output:"
 					sed 's/^/    /' "$out" >&2
@@ -433,7 +469,7 @@ if ((ROUNDS > 0)); then
 
 	# median over rounds of one column for one (conns, target)
 	median() { # median CONNS TARGET COLUMN
-		awk -v c="$1" -v t="$2" -v k="$3" '$1 == c && $2 == t { print $k }' "$RESULTS" | sort -g |
+		awk -v c="$1" -v t="$2" -v k="$3" '$1 == c && $2 == t && $k != "-" { print $k }' "$RESULTS" | sort -g |
 			awk '{ a[NR] = $1 } END {
 				if (NR == 0) exit
 				if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
@@ -444,19 +480,21 @@ if ((ROUNDS > 0)); then
 	for c in $CONNS; do
 		echo "### $REQ_PATH, $c connections (median of $ROUNDS x $DURATION)"
 		echo
-		echo "| target | median req/s | median p99 | ratio to direct | ratio to baseline | non-2xx + socket errors |"
-		echo "|---|---:|---:|---:|---:|---:|"
+		echo "| target | median req/s | median p99 | ratio to direct | ratio to baseline | proxy CPU µs/req | CPU ratio to baseline | non-2xx + socket errors |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 		d_rps=$(median "$c" direct 4)
 		b_rps=$(median "$c" baseline 4)
+		b_cpu=$(median "$c" baseline 7)
 		for t in "${RUN[@]}"; do
 			rps=$(median "$c" "$t" 4)
 			p99=$(median "$c" "$t" 5)
+			cpu=$(median "$c" "$t" 7)
 			if [[ -z $rps ]]; then
-				echo "| $t | failed | - | - | - | - |"
+				echo "| $t | failed | - | - | - | - | - | - |"
 				continue
 			fi
-			printf '| %s | %.0f | %.2f ms | %s | %s | %s |\n' "$t" "$rps" "$p99" \
-				"$(ratio "$rps" "$d_rps")" "$(ratio "$rps" "$b_rps")" "$(errsum "$c" "$t")"
+			printf '| %s | %.0f | %.2f ms | %s | %s | %s | %s | %s |\n' "$t" "$rps" "$p99" \
+				"$(ratio "$rps" "$d_rps")" "$(ratio "$rps" "$b_rps")" "${cpu:--}" "$(ratio "$cpu" "$b_cpu")" "$(errsum "$c" "$t")"
 		done
 		echo
 	done

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"net/url"
 	"sync"
 	"syscall"
 	"time"
@@ -17,8 +19,8 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// h1Transport carries GET, HEAD and OPTIONS requests without a body to a plain-HTTP
-// upstream on the calling goroutine: it writes the request with
+// h1Transport carries GET, HEAD and OPTIONS requests without a body to a
+// plain-HTTP upstream on the calling goroutine: it writes the request with
 // http.Request.Write and reads the answer with http.ReadResponse on a
 // pooled keep-alive connection, the two functions http.Transport itself
 // uses for HTTP/1.1. Everything else (bodies, upgrades, anything unusual)
@@ -27,24 +29,29 @@ import (
 // Why: http.Transport gives every connection a reader and a writer
 // goroutine and hands each request to them over channels. Under load those
 // hand-offs (goroutine wake-ups, futexes) cost more CPU than gatehouse's
-// whole pipeline; on the bench machine this transport makes the proxy
-// 10-40% faster on small responses (docs/benchmarks.md). nginx works the
-// same way: one request at a time per upstream connection, read by the
-// worker that sent it.
+// whole pipeline (docs/benchmarks.md). nginx works the same way: one
+// request at a time per upstream connection, read by the worker that sent
+// it.
 //
 // What http.Transport does that this one does too, for these requests:
-// header names and values are validated before anything is written; the
-// response header is limited to maxHeaderBytes; 1xx responses are passed
-// to an httptrace Got1xxResponse hook (ReverseProxy forwards them); a
-// request whose reused connection turns out closed before any byte of the
-// response arrived is retried on another one (these methods are
-// replayable), up to maxRetries times and never on a fresh connection; a connection is reused only after its response was read to
-// the end and neither side asked to close; bytes an upstream sends while a
-// connection is idle (an unsolicited response, a 408) retire that
-// connection before it is used again, so they can never be taken for the
-// answer to another client's request; idle connections are closed after
-// idleTimeout (0: never); a cancelled request (the client went away) closes its
-// connection at once.
+//   - header names and values are validated before anything is written;
+//   - the response header is limited to maxHeaderBytes;
+//   - 1xx responses go to an httptrace Got1xxResponse hook (ReverseProxy
+//     forwards them to the client);
+//   - a request whose reused connection turns out closed before any byte
+//     of the answer arrived is sent again on another one (these methods are
+//     replayable), at most maxRetries times, never from a fresh connection;
+//   - a connection is reused only after its response was read to the end
+//     and neither side asked to close;
+//   - bytes an upstream sends while a connection is idle (an unsolicited
+//     response, a 408) retire that connection before it is used again, so
+//     they can never be taken for the answer to another client's request;
+//   - idle connections are closed after idleTimeout (0: never);
+//   - a cancelled request (the client went away) closes its connection at
+//     once.
+//
+// Unlike http.Transport, a request that timed out (the watchdog cut its
+// connection) is never sent again.
 type h1Transport struct {
 	fallback       *http.Transport
 	dial           func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -64,10 +71,8 @@ type h1Transport struct {
 const maxResponseHeaderBytes = 1 << 20
 
 func newH1Transport(fallback *http.Transport, host string) *h1Transport {
-	addr := host
-	if _, _, err := net.SplitHostPort(host); err != nil {
-		addr = net.JoinHostPort(host, "80")
-	}
+	u := url.URL{Host: host}
+	addr := net.JoinHostPort(u.Hostname(), cmp.Or(u.Port(), "80"))
 	return &h1Transport{
 		fallback:       fallback,
 		dial:           fallback.DialContext,

@@ -702,3 +702,17 @@ func TestForward_TimeoutOnReusedConnectionIsNotRetried(t *testing.T) {
 		t.Errorf("upstream received %d requests, want 2 (no retry after a timeout)", n)
 	}
 }
+
+func TestH1Transport_DialAddress(t *testing.T) {
+	for host, want := range map[string]string{
+		"127.0.0.1":      "127.0.0.1:80",
+		"127.0.0.1:9000": "127.0.0.1:9000",
+		"[::1]":          "[::1]:80",
+		"[::1]:8080":     "[::1]:8080",
+		"api.internal":   "api.internal:80",
+	} {
+		if got := newH1Transport(&http.Transport{}, host).addr; got != want {
+			t.Errorf("host %q: dials %q, want %q", host, got, want)
+		}
+	}
+}
