@@ -88,7 +88,7 @@ func newH1Transport(fallback *http.Transport, host string) *h1Transport {
 // the pool, under h1Transport.mu) touches it.
 type h1Conn struct {
 	conn   net.Conn        // as dialed (a *watchedConn under a timeout)
-	raw    syscall.RawConn // the socket, for the idle check
+	raw    syscall.RawConn // the socket, for the idle check; nil: never pooled
 	br     *bufio.Reader   // reads through h1Conn.Read
 	bw     *bufio.Writer
 	limit  int64 // bytes Read may still return (the header limit)
@@ -231,7 +231,7 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 func (t *h1Transport) release(c *h1Conn, stop func() bool, keep bool) {
 	// stop is false when the cancel func has run or is running: the
 	// connection is being closed.
-	if !stop() || !keep || c.br.Buffered() != 0 {
+	if !stop() || !keep || c.br.Buffered() != 0 || c.raw == nil {
 		c.conn.Close()
 		return
 	}
@@ -300,11 +300,7 @@ func (t *h1Transport) get(ctx context.Context) (*h1Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &h1Conn{conn: conn, raw: rawConn(conn)}
-	if c.raw == nil { // no socket to check while idle: never pooled
-		conn.Close()
-		return nil, errors.New("upstream connection has no socket")
-	}
+	c := &h1Conn{conn: conn, raw: rawConn(conn)} // raw nil: never pooled
 	c.br = bufio.NewReaderSize(c, 4<<10)
 	c.bw = bufio.NewWriterSize(conn, 4<<10)
 	return c, nil

@@ -716,3 +716,31 @@ func TestH1Transport_DialAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestH1Transport_ConnectionWithoutSocketIsNotPooled: a dialer that returns
+// something other than a socket (here one end of net.Pipe) still works; its
+// connections are used once, since they cannot be checked while idle.
+func TestH1Transport_ConnectionWithoutSocketIsNotPooled(t *testing.T) {
+	h := newTestH1(t, "upstream.test")
+	h.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		h.dials.Add(1)
+		client, server := net.Pipe()
+		go func() {
+			defer server.Close()
+			br := bufio.NewReader(server)
+			if readRequest(br) {
+				_, _ = io.WriteString(server, okResponse("piped"))
+			}
+		}()
+		_ = client.SetDeadline(time.Now().Add(10 * time.Second))
+		return client, nil
+	}
+	for i := 0; i < 2; i++ {
+		if _, body, err := h.do(t, context.Background(), "GET", "http://upstream.test/"); err != nil || body != "piped" {
+			t.Fatalf("request %d: %q %v", i, body, err)
+		}
+	}
+	if d, n := h.dials.Load(), h.idleCount(); d != 2 || n != 0 {
+		t.Errorf("%d dials, %d pooled; want 2, 0", d, n)
+	}
+}

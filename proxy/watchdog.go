@@ -141,7 +141,8 @@ type watchedConn struct {
 	tunnel   atomic.Bool  // after a 101: never time out
 	timedOut atomic.Bool
 
-	// Only the transport's read loop touches these.
+	// Only the reader of responses touches these (http.Transport's read
+	// loop, or the request itself on h1Transport).
 	status    [12]byte // start of the response, to recognize "HTTP/1.x 101"
 	statusLen int
 }
