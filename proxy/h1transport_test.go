@@ -546,7 +546,11 @@ func TestH1Transport_CancelClosesConnection(t *testing.T) {
 	}()
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := h.do(t, ctx, "GET", up.url())
+		req, _ := http.NewRequestWithContext(ctx, "GET", up.url(), nil)
+		res, err := h.RoundTrip(req)
+		if err == nil {
+			res.Body.Close()
+		}
 		done <- err
 	}()
 	select {
