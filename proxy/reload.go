@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // ReloadResult is what a reload attempt did.
@@ -35,10 +37,25 @@ type reloadState struct {
 }
 
 // RecordReload notes the outcome of a reload attempt for GET /admin/config.
+// A successful reload goes through LoadReloaded instead.
 func (s *Server) RecordReload(trigger string, res ReloadResult, err error) {
-	st := &s.reloads
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	s.reloads.mu.Lock()
+	defer s.reloads.mu.Unlock()
+	s.reloads.record(trigger, res, err)
+}
+
+// LoadReloaded puts snap in service (Load) and records the successful
+// reload in one step, so that GET /admin/config never shows the new
+// snapshot next to the previous attempt's error.
+func (s *Server) LoadReloaded(snap *policy.Snapshot, trigger string, res ReloadResult) {
+	s.reloads.mu.Lock()
+	defer s.reloads.mu.Unlock()
+	s.Load(snap)
+	s.reloads.record(trigger, res, nil)
+}
+
+// record notes an attempt; st.mu must be held.
+func (st *reloadState) record(trigger string, res ReloadResult, err error) {
 	st.lastTrigger = trigger
 	if err != nil {
 		st.failed++
@@ -71,13 +88,15 @@ type configStatus struct {
 }
 
 func (s *Server) adminConfig(w http.ResponseWriter, r *http.Request) {
+	// Under reloads.mu the snapshot in service and the reload outcome
+	// belong together (LoadReloaded).
+	s.reloads.mu.Lock()
 	g := s.gen.Load()
 	st := configStatus{LoadedAt: g.loaded.UTC(), Upstreams: []string{}}
 	st.ConfigHash = g.snap.Hash()
 	for _, u := range g.snap.Upstreams() {
 		st.Upstreams = append(st.Upstreams, u.Name()+" "+u.Prefix())
 	}
-	s.reloads.mu.Lock()
 	st.ReloadsOK, st.ReloadsFailed, st.LastTrigger = s.reloads.ok, s.reloads.failed, s.reloads.lastTrigger
 	st.LastError = s.reloads.lastError
 	if !s.reloads.lastErrorAt.IsZero() {

@@ -155,3 +155,61 @@ func TestAdmin_ConfigAndReload(t *testing.T) {
 }
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestAdmin_ConfigShowsSnapshotAndOutcomeTogether: GET /admin/config never
+// shows a reloaded snapshot next to the outcome of the attempt before it
+// (a fresh-clone CI run once read the new hash with the old error).
+func TestAdmin_ConfigShowsSnapshotAndOutcomeTogether(t *testing.T) {
+	up := newUpstream(t, nil)
+	snaps := map[string]*policy.Snapshot{}
+	for _, h := range []string{"even", "odd"} {
+		spec := sessionSpec(t, up.URL)
+		spec.Hash = h
+		s, err := policy.New(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snaps[h] = s
+	}
+	srv := New(Options{Logger: discardLogger()})
+	srv.Load(snaps["even"])
+	t.Cleanup(func() { srv.Close() })
+	pub := httptest.NewServer(srv)
+	t.Cleanup(pub.Close)
+	adminTok := (&testProxy{Server: pub, srv: srv}).mustLogin(t, "", "root", "rootpw")
+	admin := srv.AdminHandler()
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; i <= 200; i++ {
+			srv.RecordReload("file", ReloadResult{Diagnostics: []string{"x.hcl:1:1: broken"}}, errors.New("rejected"))
+			h := map[bool]string{true: "odd", false: "even"}[i%2 == 1]
+			srv.LoadReloaded(snaps[h], "file", ReloadResult{Changed: true, ConfigHash: h})
+		}
+	}()
+	reads := 0
+	for running := true; running; reads++ {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		req := httptest.NewRequest("GET", "/admin/config", nil)
+		req.Header.Set("Authorization", "Bearer "+adminTok)
+		rec := httptest.NewRecorder()
+		admin.ServeHTTP(rec, req)
+		var st struct {
+			ConfigHash string   `json:"config_hash"`
+			ReloadsOK  int      `json:"reloads_ok"`
+			LastError  []string `json:"last_error"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || rec.Code != 200 {
+			t.Fatalf("/admin/config: %d %s", rec.Code, rec.Body)
+		}
+		if want := map[bool]string{true: "odd", false: "even"}[st.ReloadsOK%2 == 1]; st.ConfigHash != want {
+			t.Fatalf("read %d: config_hash %q after %d successful reloads (last_error %q), want %q", reads, st.ConfigHash, st.ReloadsOK, st.LastError, want)
+		}
+	}
+	t.Logf("%d consistent reads during 200 reload pairs", reads)
+}

@@ -55,13 +55,12 @@ func (r *reloader) reload(ctx context.Context, trigger string) (proxy.ReloadResu
 		r.log.Debug("config unchanged", "trigger", trigger, "config_hash", cur.Hash())
 		return proxy.ReloadResult{ConfigHash: cur.Hash()}, nil
 	}
-	r.srv.Load(next)
 	res := proxy.ReloadResult{Changed: true, ConfigHash: next.Hash(), NeedsRestart: restartOnly(r.started, next.Server())}
+	r.srv.LoadReloaded(next, trigger, res)
 	r.log.Info("config reloaded", "trigger", trigger, "config_hash", next.Hash(),
 		"duration_ms", float64(time.Since(start).Microseconds())/1000)
 	if len(res.NeedsRestart) > 0 {
 		r.log.Warn("server settings changed that apply only after a restart; the rest of the reload applies now", "settings", res.NeedsRestart)
 	}
-	r.srv.RecordReload(trigger, res, nil)
 	return res, nil
 }
