@@ -400,8 +400,9 @@ parse() {
 
 # Proxy CPU per request, counted rather than sampled: the utime+stime of the
 # process(es) serving TARGET (from /proc/PID/stat), before and after a wrk
-# run, over the requests wrk completed. Throughput on this shared machine
-# swings by 10-15% between rounds; CPU per request is much steadier.
+# run, over the requests wrk completed. It moves less between rounds than
+# throughput does, but it counts the Go scheduler's spinning too (see
+# bench/README.md).
 CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 # target_pids TARGET: the PIDs whose CPU is TARGET's (nginx: master and
 # workers, found by parent PID); nothing for direct.

@@ -35,7 +35,7 @@ import (
 //
 // What http.Transport does that this one does too, for these requests:
 //   - header names and values are validated before anything is written;
-//   - the response header is limited to maxHeaderBytes;
+//   - the response header is limited to fallback.MaxResponseHeaderBytes;
 //   - 1xx responses go to an httptrace Got1xxResponse hook (ReverseProxy
 //     forwards them to the client);
 //   - a request whose reused connection turns out closed before any byte
@@ -46,20 +46,22 @@ import (
 //   - bytes an upstream sends while a connection is idle (an unsolicited
 //     response, a 408) retire that connection before it is used again, so
 //     they can never be taken for the answer to another client's request;
-//   - idle connections are closed after idleTimeout (0: never);
+//   - idle connections are closed after fallback.IdleConnTimeout (0:
+//     never), and at most fallback.MaxIdleConnsPerHost are kept;
 //   - a cancelled request (the client went away) closes its connection at
 //     once.
 //
 // Unlike http.Transport, a request that timed out (the watchdog cut its
 // connection) is never sent again.
+//
+// Its limits are fallback's: one http.Transport configures both.
 type h1Transport struct {
-	fallback       *http.Transport
-	dial           func(ctx context.Context, network, addr string) (net.Conn, error)
-	host           string // URL host the transport serves ("h" or "h:port")
-	addr           string // host:port to dial
-	maxIdle        int
-	idleTimeout    time.Duration
-	maxHeaderBytes int64
+	fallback *http.Transport
+	// dial is fallback's dialer, held apart so that tests can count the
+	// fast path's own connections.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	host string // URL host the transport serves ("h" or "h:port")
+	addr string // host:port to dial
 
 	mu    sync.Mutex
 	idle  []*h1Conn   // oldest first; reuse takes the newest
@@ -73,15 +75,13 @@ const maxResponseHeaderBytes = 1 << 20
 func newH1Transport(fallback *http.Transport, host string) *h1Transport {
 	u := url.URL{Host: host}
 	addr := net.JoinHostPort(u.Hostname(), cmp.Or(u.Port(), "80"))
-	return &h1Transport{
-		fallback:       fallback,
-		dial:           fallback.DialContext,
-		host:           host,
-		addr:           addr,
-		maxIdle:        fallback.MaxIdleConnsPerHost,
-		idleTimeout:    fallback.IdleConnTimeout,
-		maxHeaderBytes: maxResponseHeaderBytes,
-	}
+	return &h1Transport{fallback: fallback, dial: fallback.DialContext, host: host, addr: addr}
+}
+
+// maxHeaderBytes is fallback's response header limit, with
+// http.Transport's default when it sets none.
+func (t *h1Transport) maxHeaderBytes() int64 {
+	return cmp.Or(t.fallback.MaxResponseHeaderBytes, 10<<20)
 }
 
 // h1Conn is one upstream connection. Only the request that holds it (or
@@ -111,7 +111,7 @@ func (c *h1Conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-var errResponseHeaderTooLarge = fmt.Errorf("upstream response header exceeds %d bytes", maxResponseHeaderBytes)
+var errResponseHeaderTooLarge = errors.New("upstream response header too large")
 
 // errUnexpectedSwitch is a 101 answer to a request that asked for no upgrade.
 var errUnexpectedSwitch = errors.New("upstream switched protocols without being asked to")
@@ -180,43 +180,11 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 	// A cancelled request (the client went away) closes the connection,
 	// which ends a read or write that is waiting on it.
 	stop := context.AfterFunc(ctx, func() { c.conn.Close() })
-	c.nread = 0
-	c.limit = t.maxHeaderBytes
-	if err := req.Write(c.bw); err != nil {
+	res, err := t.writeAndRead(ctx, c, req)
+	if err != nil {
 		stop()
 		return nil, err
 	}
-	if err := c.bw.Flush(); err != nil {
-		stop()
-		return nil, err
-	}
-	trace := httptrace.ContextClientTrace(ctx)
-	var res *http.Response
-	for {
-		var err error
-		res, err = http.ReadResponse(c.br, req)
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		if res.StatusCode == http.StatusSwitchingProtocols {
-			stop()
-			return nil, errUnexpectedSwitch
-		}
-		if res.StatusCode >= 200 || res.StatusCode < 100 {
-			break
-		}
-		// 1xx: informational, the final response follows. As
-		// http.Transport: whoever looks at one takes over its size.
-		if trace != nil && trace.Got1xxResponse != nil {
-			if err := trace.Got1xxResponse(res.StatusCode, textproto.MIMEHeader(res.Header)); err != nil {
-				stop()
-				return nil, err
-			}
-			c.limit = t.maxHeaderBytes
-		}
-	}
-	c.limit = 1<<63 - 1
 	keep := !res.Close
 	if res.Body == http.NoBody { // HEAD, 204, 304, Content-Length: 0
 		t.release(c, stop, keep)
@@ -224,6 +192,39 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 	}
 	res.Body = &h1Body{body: res.Body, t: t, c: c, stop: stop, keep: keep}
 	return res, nil
+}
+
+// writeAndRead writes req on c and reads the final response's header.
+func (t *h1Transport) writeAndRead(ctx context.Context, c *h1Conn, req *http.Request) (*http.Response, error) {
+	c.nread = 0
+	c.limit = t.maxHeaderBytes()
+	if err := req.Write(c.bw); err != nil {
+		return nil, err
+	}
+	if err := c.bw.Flush(); err != nil {
+		return nil, err
+	}
+	trace := httptrace.ContextClientTrace(ctx)
+	for {
+		res, err := http.ReadResponse(c.br, req)
+		switch {
+		case err != nil:
+			return nil, err
+		case res.StatusCode == http.StatusSwitchingProtocols:
+			return nil, errUnexpectedSwitch
+		case res.StatusCode < 100 || res.StatusCode >= 200:
+			c.limit = 1<<63 - 1 // the body is not limited here
+			return res, nil
+		}
+		// 1xx: informational, the final response follows. As
+		// http.Transport: whoever looks at one takes over its size.
+		if trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(res.StatusCode, textproto.MIMEHeader(res.Header)); err != nil {
+				return nil, err
+			}
+			c.limit = t.maxHeaderBytes()
+		}
+	}
 }
 
 // release ends c's request: back to the pool if it may be reused, closed
@@ -270,8 +271,7 @@ func (b *h1Body) Read(p []byte) (int, error) {
 func (b *h1Body) Close() error {
 	if c := b.c; c != nil {
 		b.c = nil
-		b.stop()
-		c.conn.Close()
+		b.t.release(c, b.stop, false)
 	}
 	return nil
 }
@@ -324,17 +324,16 @@ func rawConn(c net.Conn) syscall.RawConn {
 
 // put pools c, closing it if the pool is full.
 func (t *h1Transport) put(c *h1Conn) {
-	now := time.Now()
-	c.idleAt = now
+	c.idleAt = time.Now()
 	t.mu.Lock()
-	if len(t.idle) >= t.maxIdle {
+	if len(t.idle) >= t.fallback.MaxIdleConnsPerHost {
 		t.mu.Unlock()
 		c.conn.Close()
 		return
 	}
 	t.idle = append(t.idle, c)
-	if t.sweep == nil && t.idleTimeout > 0 {
-		t.sweep = time.AfterFunc(t.idleTimeout, t.closeExpired)
+	if timeout := t.fallback.IdleConnTimeout; t.sweep == nil && timeout > 0 {
+		t.sweep = time.AfterFunc(timeout, t.closeExpired)
 	}
 	t.mu.Unlock()
 }
@@ -344,8 +343,9 @@ func (t *h1Transport) put(c *h1Conn) {
 func (t *h1Transport) closeExpired() {
 	now := time.Now()
 	t.mu.Lock()
+	timeout := t.fallback.IdleConnTimeout
 	n := 0
-	for n < len(t.idle) && now.Sub(t.idle[n].idleAt) >= t.idleTimeout {
+	for n < len(t.idle) && now.Sub(t.idle[n].idleAt) >= timeout {
 		n++
 	}
 	expired := make([]*h1Conn, n)
@@ -356,7 +356,7 @@ func (t *h1Transport) closeExpired() {
 	if rest == 0 {
 		t.sweep = nil
 	} else {
-		t.sweep.Reset(t.idle[0].idleAt.Add(t.idleTimeout).Sub(now))
+		t.sweep.Reset(t.idle[0].idleAt.Add(timeout).Sub(now))
 	}
 	t.mu.Unlock()
 	for _, c := range expired {

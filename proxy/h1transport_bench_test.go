@@ -2,12 +2,9 @@ package proxy
 
 import (
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 )
 
 // BenchmarkUpstreamTransport compares http.Transport with h1Transport on
@@ -17,21 +14,16 @@ func BenchmarkUpstreamTransport(b *testing.B) {
 	if !h1Supported {
 		b.Skip("no h1Transport on this system")
 	}
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := newConnCounter(b, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "hello from upstream\n")
-	}))
-	defer up.Close()
-	newFallback := func() *http.Transport {
-		d := &net.Dialer{Timeout: 5 * time.Second}
-		return &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute, DisableCompression: true}
-	}
+	})
 	host := strings.TrimPrefix(up.URL, "http://")
 	for _, tc := range []struct {
 		name string
 		rt   pooledTransport
 	}{
-		{"http.Transport", newFallback()},
-		{"h1Transport", newH1Transport(newFallback(), host)},
+		{"http.Transport", testFallback()},
+		{"h1Transport", newH1Transport(testFallback(), host)},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			defer tc.rt.CloseIdleConnections()

@@ -30,12 +30,11 @@ func newTestH1(t *testing.T, host string) *testH1 {
 	if !h1Supported {
 		t.Skip("no idle-socket check on this system: http.Transport carries everything")
 	}
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	fb := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute, DisableCompression: true}
-	h := &testH1{h1Transport: newH1Transport(fb, host)}
+	h := &testH1{h1Transport: newH1Transport(testFallback(), host)}
+	dial := h.dial
 	h.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		h.dials.Add(1)
-		c, err := d.DialContext(ctx, network, addr)
+		c, err := dial(ctx, network, addr)
 		if err == nil { // no test waits on a connection for ever
 			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 		}
@@ -43,6 +42,14 @@ func newTestH1(t *testing.T, host string) *testH1 {
 	}
 	t.Cleanup(h.CloseIdleConnections)
 	return h
+}
+
+// testFallback is an http.Transport configured as the proxy's (transport.go)
+// where it matters to h1Transport.
+func testFallback() *http.Transport {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes, DisableCompression: true}
 }
 
 // do sends a request and reads the whole response.
@@ -154,8 +161,7 @@ func (h *testH1) pooledQuiet(t *testing.T) bool {
 }
 
 func TestH1Transport_OneConnectionForManyResponses(t *testing.T) {
-	var conns atomic.Int32
-	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := newConnCounter(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/204":
 			w.WriteHeader(http.StatusNoContent)
@@ -172,14 +178,7 @@ func TestH1Transport_OneConnectionForManyResponses(t *testing.T) {
 		default:
 			_, _ = io.WriteString(w, r.Method+" "+r.URL.Path)
 		}
-	}))
-	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	up.Start()
-	t.Cleanup(up.Close)
+	})
 	h := newTestH1(t, strings.TrimPrefix(up.URL, "http://"))
 
 	for round := 0; round < 3; round++ {
@@ -208,7 +207,7 @@ func TestH1Transport_OneConnectionForManyResponses(t *testing.T) {
 			}
 		}
 	}
-	if d, c, n := h.dials.Load(), conns.Load(), h.idleCount(); d != 1 || c != 1 || n != 1 {
+	if d, c, n := h.dials.Load(), up.opened.Load(), h.idleCount(); d != 1 || c != 1 || n != 1 {
 		t.Errorf("21 responses: %d dials, upstream saw %d connections, %d pooled; want 1, 1, 1", d, c, n)
 	}
 }
@@ -469,7 +468,7 @@ func TestH1Transport_UnsolicitedBytesRetireConnection(t *testing.T) {
 func TestH1Transport_ResponseHeaderLimit(t *testing.T) {
 	up := newRawUpstream(t)
 	h := newTestH1(t, strings.TrimPrefix(up.url(), "http://"))
-	h.maxHeaderBytes = 4 << 10
+	h.fallback.MaxResponseHeaderBytes = 4 << 10
 	go func() {
 		c, br := up.next(t)
 		if c != nil && readRequest(br) {
@@ -575,7 +574,7 @@ func TestH1Transport_IdleConnectionsExpireAndClose(t *testing.T) {
 	up := newRawUpstream(t)
 	h := newTestH1(t, strings.TrimPrefix(up.url(), "http://"))
 	h.mu.Lock()
-	h.idleTimeout = 50 * time.Millisecond
+	h.fallback.IdleConnTimeout = 50 * time.Millisecond
 	h.mu.Unlock()
 	closed := make(chan error, 2)
 	go func() {
@@ -599,7 +598,7 @@ func TestH1Transport_IdleConnectionsExpireAndClose(t *testing.T) {
 	for _, name := range []string{"idle timeout", "CloseIdleConnections"} {
 		if name == "CloseIdleConnections" {
 			h.mu.Lock()
-			h.idleTimeout = time.Hour
+			h.fallback.IdleConnTimeout = time.Hour
 			h.mu.Unlock()
 			if _, _, err := h.do(t, context.Background(), "GET", up.url()); err != nil {
 				t.Fatal(err)
@@ -627,12 +626,7 @@ func TestForward_PlainHTTPGetReusesOneUpstreamConnection(t *testing.T) {
 	if !h1Supported {
 		t.Skip("no idle-socket check on this system")
 	}
-	var mu sync.Mutex
-	peers := map[string]bool{} // upstream connections, by client address
-	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		peers[r.RemoteAddr] = true
-		mu.Unlock()
+	up := newConnCounter(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Link", "</a.css>; rel=preload")
 		w.WriteHeader(http.StatusEarlyHints)
 		_, _ = io.WriteString(w, "upstream ok")
@@ -652,10 +646,7 @@ func TestForward_PlainHTTPGetReusesOneUpstreamConnection(t *testing.T) {
 			t.Fatalf("request %d: %d %q", i, res.StatusCode, body)
 		}
 	}
-	mu.Lock()
-	c := len(peers)
-	mu.Unlock()
-	if n := hints.Load(); c != 1 || n != 10 {
+	if c, n := up.opened.Load(), hints.Load(); c != 1 || n != 10 {
 		t.Errorf("upstream saw %d connections, client saw %d early hints; want 1 and 10", c, n)
 	}
 	p.srv.mu.Lock()

@@ -24,11 +24,13 @@ type connCounter struct {
 	opened, closed atomic.Int64
 }
 
-func newConnCounter(t *testing.T) *connCounter {
+// newConnCounter starts one that answers with h, or "ok" when h is nil.
+func newConnCounter(t testing.TB, h http.HandlerFunc) *connCounter {
 	c := &connCounter{}
-	c.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "ok")
-	}))
+	if h == nil {
+		h = func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }
+	}
+	c.Server = httptest.NewUnstartedServer(h)
 	c.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		switch st {
 		case http.StateNew:
@@ -45,7 +47,7 @@ func newConnCounter(t *testing.T) *connCounter {
 // A reload keeps the pools of unchanged upstreams and closes those of
 // removed ones once no request of the old config runs.
 func TestReload_UpstreamPools(t *testing.T) {
-	keep, gone := newConnCounter(t), newConnCounter(t)
+	keep, gone := newConnCounter(t, nil), newConnCounter(t, nil)
 	spec := testSpec(t, keep.URL)
 	spec.Upstreams[1].URL = mustParseURL(t, gone.URL) // "pub" -> gone
 	p := newTestProxy(t, spec)

@@ -6,7 +6,7 @@
 #   ./scripts/test.sh               everything
 #   FUZZTIME=60s ./scripts/test.sh  longer fuzzing (a duration, or Nx)
 #
-# By default each fuzz target runs a fixed number of inputs (about 5-10 s
+# By default each fuzz target runs a fixed number of inputs (about 1-10 s
 # here), not a duration: with a duration, Go 1.26's fuzz coordinator can
 # report a spurious "context deadline exceeded" failure when a worker is
 # slow to stop at the deadline (go.dev/issue/75804, fixed in Go 1.27); it
