@@ -477,6 +477,26 @@ if ((ROUNDS > 0)); then
 	}
 	errsum() { awk -v c="$1" -v t="$2" '$1 == c && $2 == t { s += $6 } END { print s + 0 }' "$RESULTS"; }
 	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+	# paired CONNS TARGET REF COLUMN: TARGET's value over REF's in each round
+	# (the two ran back to back), in round order, then the median of those
+	# ratios. Slow drift of the machine's speed between rounds cancels out.
+	paired() {
+		awk -v c="$1" -v t="$2" -v ref="$3" -v k="$4" '
+			$1 == c && $2 == t && $k != "-" { a[$3] = $k }
+			$1 == c && $2 == ref && $k != "-" { b[$3] = $k }
+			$1 == c && $3 > max { max = $3 }
+			END {
+				for (r = 1; r <= max; r++) {
+					if (!(r in a) || !(r in b) || b[r] == 0) continue
+					x[++n] = a[r] / b[r]
+					list = list sprintf(" %.3f", x[n])
+				}
+				if (n == 0) exit
+				for (i = 2; i <= n; i++) { v = x[i]; for (j = i - 1; j >= 1 && x[j] > v; j--) x[j + 1] = x[j]; x[j + 1] = v }
+				m = (n % 2) ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+				printf "%s; median %.3f", substr(list, 2), m
+			}' "$RESULTS"
+	}
 
 	for c in $CONNS; do
 		echo "### $REQ_PATH, $c connections (median of $ROUNDS x $DURATION)"
@@ -496,6 +516,17 @@ if ((ROUNDS > 0)); then
 			fi
 			printf '| %s | %.0f | %.2f ms | %s | %s | %s | %s | %s |\n' "$t" "$rps" "$p99" \
 				"$(ratio "$rps" "$d_rps")" "$(ratio "$rps" "$b_rps")" "${cpu:--}" "$(ratio "$cpu" "$b_cpu")" "$(errsum "$c" "$t")"
+		done
+		echo
+		# The routes' own costs compared: each gatehouse route against the
+		# plain route of the same round.
+		for t in "${RUN[@]}"; do
+			[[ $t == gatehouse-* && $t != gatehouse-plain ]] || continue
+			pr=$(paired "$c" "$t" gatehouse-plain 4)
+			[[ -n $pr ]] || continue
+			echo "- $t / gatehouse-plain, paired by round: req/s $pr"
+			pc=$(paired "$c" "$t" gatehouse-plain 7)
+			if [[ -n $pc ]]; then echo "  - proxy CPU µs/req $pc"; fi
 		done
 		echo
 	done
