@@ -20,6 +20,12 @@
 #              a wrk run; PPROF_SECONDS [10], PPROF_CONNS [64],
 #              PPROF_TARGET [gatehouse-apikey], PPROF_OUT [/tmp/gatehouse-cpu-<time>.pprof],
 #              PPROF_TOP [40]. ROUNDS=0 PPROF=1 profiles without the tables.
+#   INSTR=1    also count the instructions per request of the Go targets
+#              under valgrind's callgrind (see bench/README.md): INSTR_N
+#              [5000] requests counted after INSTR_WARMUP [500];
+#              INSTR_TARGETS [baseline, gatehouse-plain, -apikey and
+#              -session, those in TARGETS]. ROUNDS=0 INSTR=1 counts without
+#              the tables.
 #   KEEP=1     keep the scratch directory (logs, raw wrk output)
 #   UPSTREAM_PORT [9000] BASELINE_PORT [9001] NGINX_PORT [9002]
 #   CADDY_PORT [9003] GATEHOUSE_PORT [9004] GATEHOUSE_ADMIN_PORT [9005]
@@ -42,6 +48,15 @@ PPROF_SECONDS=${PPROF_SECONDS:-10}
 PPROF_CONNS=${PPROF_CONNS:-64}
 PPROF_TARGET=${PPROF_TARGET:-gatehouse-apikey}
 PPROF_TOP=${PPROF_TOP:-40}
+INSTR=${INSTR:-0}
+INSTR_N=${INSTR_N:-5000}
+INSTR_WARMUP=${INSTR_WARMUP:-500}
+if [[ -z ${INSTR_TARGETS:-} ]]; then # default: the Go targets among TARGETS
+	INSTR_TARGETS=""
+	for t in baseline gatehouse-plain gatehouse-apikey gatehouse-session; do
+		[[ " $TARGETS " == *" $t "* ]] && INSTR_TARGETS+="$t "
+	done
+fi
 KEEP=${KEEP:-0}
 UPSTREAM_PORT=${UPSTREAM_PORT:-9000}
 BASELINE_PORT=${BASELINE_PORT:-9001}
@@ -88,7 +103,13 @@ for t in $TARGETS; do
 	[[ " ${ALL_TARGETS[*]} " == *" $t "* ]] || die "unknown target '$t' (known: ${ALL_TARGETS[*]})"
 done
 [[ " $TARGETS " == *" direct "* ]] || die "TARGETS must include direct (every ratio is relative to it)"
-((ROUNDS > 0)) || [[ $PPROF == 1 ]] || die "ROUNDS=0 only makes sense with PPROF=1"
+((ROUNDS > 0)) || [[ $PPROF == 1 || $INSTR == 1 ]] || die "ROUNDS=0 only makes sense with PPROF=1 or INSTR=1"
+[[ $INSTR_N =~ ^[1-9][0-9]*$ ]] || die "INSTR_N=$INSTR_N: want a request count"
+[[ $INSTR_WARMUP =~ ^[1-9][0-9]*$ ]] || die "INSTR_WARMUP=$INSTR_WARMUP: want a request count"
+for t in $INSTR_TARGETS; do
+	[[ $t == baseline || $t == gatehouse-* ]] || die "INSTR_TARGETS: $t is not a Go target (baseline, gatehouse-*)"
+	[[ " $TARGETS " == *" $t "* ]] || die "INSTR_TARGETS: $t is not in TARGETS"
+done
 dur_s=$(to_seconds "$DURATION")
 warm_s=$(to_seconds "$WARMUP")
 
@@ -98,6 +119,12 @@ if ! command -v wrk >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" 
 		{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk nginx >/dev/null 2>&1; } || true
 fi
 command -v wrk >/dev/null || die "wrk not found on PATH; install it (apt-get install wrk) and rerun"
+if [[ $INSTR == 1 ]] && ! command -v valgrind >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" -eq 0 ]; then
+	note "installing valgrind (Debian package)"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind >/dev/null 2>&1; } || true
+fi
+[[ $INSTR != 1 ]] || command -v valgrind >/dev/null || die "INSTR=1 needs valgrind (apt-get install valgrind)"
 command -v curl >/dev/null || die "curl not found on PATH"
 command -v go >/dev/null || die "go not found on PATH"
 
@@ -106,14 +133,15 @@ command -v go >/dev/null || die "go not found on PATH"
 T=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
 mkdir -p "$T/bin" "$T/pids" "$T/logs" "$T/wrk"
 
-# stop_pidfile FILE: TERM the recorded PID, wait up to 5 s, then KILL.
+# stop_pidfile FILE [SECONDS]: TERM the recorded PID, wait up to SECONDS
+# (default 5), then KILL.
 stop_pidfile() {
-	local f=$1 pid i
+	local f=$1 grace=${2:-5} pid i
 	pid=$(cat "$f" 2>/dev/null) || return 0
 	[[ $pid =~ ^[0-9]+$ ]] || return 0
 	if kill -0 "$pid" 2>/dev/null; then
 		kill -TERM "$pid" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do
+		for ((i = 0; i < grace * 10; i++)); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
@@ -430,6 +458,9 @@ cpu_ticks() {
 # requests OUTFILE: the requests wrk completed.
 requests() { awk '/ requests in / { print $1 }' "$1"; }
 
+# ratio A B [DECIMALS]: A/B, or "-" when either is missing.
+ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.*f", d, a / b }'; }
+
 reset_access_log() { [[ -f $T/logs/gatehouse.access.log ]] && : >"$T/logs/gatehouse.access.log" || true; }
 
 RESULTS="$T/results.tsv"
@@ -476,7 +507,6 @@ if ((ROUNDS > 0)); then
 				if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 	}
 	errsum() { awk -v c="$1" -v t="$2" '$1 == c && $2 == t { s += $6 } END { print s + 0 }' "$RESULTS"; }
-	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 	# paired CONNS TARGET REF COLUMN: TARGET's value over REF's in each round
 	# (the two ran back to back), in round order, then the median of those
 	# ratios. Slow drift of the machine's speed between rounds cancels out.
@@ -561,4 +591,108 @@ if [[ $PPROF == 1 ]]; then
 	echo '```'
 	timeout 120 go tool pprof -top -nodecount="$PPROF_TOP" "$T/bin/gatehouse" "$out" 2>&1 || note "go tool pprof failed"
 	echo '```'
+fi
+
+# ---- optional instruction counts (callgrind) -------------------------------
+#
+# Throughput on a shared 2-core machine moves by several percent between
+# runs of the same code; instructions executed do not. Each Go target is
+# restarted under callgrind, warmed up, its counters zeroed, sent INSTR_N
+# requests (one curl, one keep-alive connection, in sequence), and its
+# counters dumped: instructions per request, with everything the process
+# runs counted (GC, the runtime, every goroutine). The targets are left
+# stopped afterwards.
+
+if [[ $INSTR == 1 ]]; then
+	mkdir -p "$T/cg"
+	# send_requests TARGET N: N requests to TARGET in one curl; fails unless
+	# every answer is a 200.
+	send_requests() {
+		local t=$1 n=$2 args i bad
+		args=("${CLIENT_HDRS[@]}")
+		if [[ -n ${EXTRA_HDR[$t]:-} ]]; then args+=(-H "${EXTRA_HDR[$t]}"); elif [[ -n $SAME_SIZE_HDR ]]; then args+=(-H "$SAME_SIZE_HDR"); fi
+		for ((i = 0; i < n; i++)); do printf 'url = "%s"\noutput = "/dev/null"\n' "${URL[$t]}"; done >"$T/cg/requests.curl"
+		bad=$(timeout 600 curl -s -K "$T/cg/requests.curl" -w '%{http_code}\n' "${args[@]}" | awk '$1 != 200 { n++ } END { print n + 0 }') ||
+			return 1
+		((bad == 0))
+	}
+	# cg_control TARGET PID OPTION: callgrind_control OPTION PID. callgrind
+	# serves the command only while the program runs code, and an idle Go
+	# server may not: after each half second without an answer, send one
+	# more request of the measured kind. Sets POKES to their number.
+	cg_control() {
+		local t=$1 pid=$2 opt=$3 ctl i
+		timeout 120 callgrind_control "$opt" "$pid" >>"$T/logs/$t-callgrind_control.log" 2>&1 &
+		ctl=$!
+		POKES=0
+		for ((i = 1; i <= 1200; i++)); do
+			kill -0 "$ctl" 2>/dev/null || break
+			if ((i % 5 == 0)); then
+				send_requests "$t" 1 || true
+				POKES=$((POKES + 1))
+			fi
+			sleep 0.1
+		done
+		wait "$ctl" || die "$t: callgrind_control $opt $pid failed (see $T/logs/$t-callgrind_control.log)"
+	}
+	# instr_per_request TARGET: restart TARGET under callgrind and set IPR[TARGET].
+	instr_per_request() {
+		local t=$1 name ready out vlog pid total
+		case $t in
+		baseline) name=baseline ready="http://127.0.0.1:$BASELINE_PORT/small" ;;
+		*) name=gatehouse ready="http://127.0.0.1:$GATEHOUSE_ADMIN_PORT/readyz" ;;
+		esac
+		stop_pidfile "$T/pids/$name.pid" 30
+		out="$T/cg/$t.out"
+		vlog="$T/logs/$t-valgrind.log"
+		rm -f "$out" "$out".*
+		# Go's async preemption signals trip callgrind; a request path
+		# never runs long enough to be preempted anyway.
+		case $name in
+		baseline)
+			start baseline "$T/logs/baseline-cg.log" env GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 \
+				valgrind --tool=callgrind --callgrind-out-file="$out" --log-file="$vlog" \
+				"$T/bin/baseline" -listen "127.0.0.1:$BASELINE_PORT" -upstream "http://127.0.0.1:$UPSTREAM_PORT"
+			;;
+		gatehouse)
+			GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 valgrind --tool=callgrind --callgrind-out-file="$out" --log-file="$vlog" \
+				"$T/bin/gatehouse" run --config "$T/gatehouse.hcl" \
+				>>"$T/logs/gatehouse-cg.log" 2>"$T/logs/gatehouse.access.log" &
+			echo $! >"$T/pids/gatehouse.pid"
+			;;
+		esac
+		wait_ok "$name" "$ready" 120 || { log_tail "$vlog"; die "$t did not start under valgrind"; }
+		pid=$(cat "$T/pids/$name.pid")
+		send_requests "$t" "$INSTR_WARMUP" || die "$t: warm-up under callgrind: not every request answered 200"
+		cg_control "$t" "$pid" -z
+		send_requests "$t" "$INSTR_N" || die "$t: not every one of $INSTR_N requests under callgrind answered 200"
+		cg_control "$t" "$pid" -d
+		# KILL, not TERM: a signal that a Go handler catches (gatehouse's
+		# TERM) trips an assertion in callgrind 3.19. The counts are dumped.
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		rm -f "$T/pids/$name.pid"
+		[[ $t == gatehouse-* ]] && reset_access_log
+		total=$(awk '$1 == "totals:" { print $2 }' "$out".1 2>/dev/null || true)
+		[[ $total =~ ^[0-9]+$ ]] || die "$t: no callgrind totals in $out.1 (see $vlog)"
+		IPR[$t]=$(awk -v a="$total" -v n=$((INSTR_N + POKES)) 'BEGIN { printf "%.0f", a / n }')
+	}
+	declare -A IPR
+	for t in $INSTR_TARGETS; do
+		[[ " ${RUN[*]} " == *" $t "* ]] || { note "INSTR: skipping $t (not running)"; continue; }
+		note "INSTR: $t under callgrind: $INSTR_WARMUP requests to warm up, then $INSTR_N counted"
+		instr_per_request "$t"
+	done
+	echo "### Instructions per request (callgrind; $REQ_PATH; $INSTR_N requests after $INSTR_WARMUP)"
+	echo
+	echo "| target | instructions/request | ratio to gatehouse-plain | ratio to baseline |"
+	echo "|---|---:|---:|---:|"
+	for t in $INSTR_TARGETS; do
+		[[ -n ${IPR[$t]:-} ]] || continue
+		printf '| %s | %s | %s | %s |\n' "$t" "${IPR[$t]}" "$(ratio "${IPR[$t]}" "${IPR[gatehouse-plain]:-}" 3)" "$(ratio "${IPR[$t]}" "${IPR[baseline]:-}" 3)"
+	done
+	echo
+	echo "valgrind offers the program neither SHA-NI nor AVX-512, so crypto runs its AVX2 code"
+	echo "here (SHA-256 of an API key: about 2,200 instructions; natively about 125 ns)."
+	echo
 fi
