@@ -217,6 +217,12 @@ SAME_SIZE_HDR=""
 # target only would compare a one-header request with a header-less one:
 # net/http's empty-header fast paths alone were worth 1-2 us per request.)
 CLIENT_HDRS=(-H "X-API-Key: $BENCH_KEY" -H "User-Agent: gatehouse-bench" -H "Accept: application/json")
+# target_args TARGET: set ARGS to the header options (for curl and wrk) of
+# TARGET's requests: CLIENT_HDRS plus its EXTRA_HDR or SAME_SIZE_HDR.
+target_args() {
+	ARGS=("${CLIENT_HDRS[@]}")
+	if [[ -n ${EXTRA_HDR[$1]:-} ]]; then ARGS+=(-H "${EXTRA_HDR[$1]}"); elif [[ -n $SAME_SIZE_HDR ]]; then ARGS+=(-H "$SAME_SIZE_HDR"); fi
+}
 
 # ---- build -----------------------------------------------------------------
 
@@ -365,10 +371,10 @@ fi
 # ---- sanity: every target returns the same 200 response ---------------------
 
 probe() { # probe TARGET -> "code size"
-	local t=$1 args=("${CLIENT_HDRS[@]}")
-	if [[ -n ${EXTRA_HDR[$t]:-} ]]; then args+=(-H "${EXTRA_HDR[$t]}"); elif [[ -n $SAME_SIZE_HDR ]]; then args+=(-H "$SAME_SIZE_HDR"); fi
+	local t=$1
+	target_args "$t"
 	# curl prints "000 0" itself when it cannot connect.
-	curl -s -o /dev/null -w '%{http_code} %{size_download}\n' --max-time 5 "${args[@]}" "${URL[$t]}" || true
+	curl -s -o /dev/null -w '%{http_code} %{size_download}\n' --max-time 5 "${ARGS[@]}" "${URL[$t]}" || true
 }
 read -r code want_size < <(probe direct)
 [[ $code == 200 ]] || die "direct ${URL[direct]} answered $code; check REQ_PATH"
@@ -401,10 +407,9 @@ echo
 
 # run_wrk TARGET CONNS SECONDS OUTFILE: one bounded wrk run.
 run_wrk() {
-	local t=$1 c=$2 d=$3 out=$4 args=()
-	args=("${CLIENT_HDRS[@]}")
-	if [[ -n ${EXTRA_HDR[$t]:-} ]]; then args+=(-H "${EXTRA_HDR[$t]}"); elif [[ -n $SAME_SIZE_HDR ]]; then args+=(-H "$SAME_SIZE_HDR"); fi
-	timeout $((d + 30)) wrk -t1 -c"$c" -d"${d}s" --latency "${args[@]}" "${URL[$t]}" >"$out" 2>&1
+	local t=$1 c=$2 d=$3 out=$4
+	target_args "$t"
+	timeout $((d + 30)) wrk -t1 -c"$c" -d"${d}s" --latency "${ARGS[@]}" "${URL[$t]}" >"$out" 2>&1
 }
 
 # parse OUTFILE -> "rps p99_ms errors" (errors: non-2xx/3xx plus socket errors)
@@ -499,33 +504,33 @@ if ((ROUNDS > 0)); then
 		done
 	done
 
+	# median_of: the median of the numbers on stdin, one per line (nothing
+	# for none).
+	median_of() {
+		sort -g | awk '{ a[NR] = $1 } END {
+			if (NR == 0) exit
+			if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+	}
 	# median over rounds of one column for one (conns, target)
 	median() { # median CONNS TARGET COLUMN
-		awk -v c="$1" -v t="$2" -v k="$3" '$1 == c && $2 == t && $k != "-" { print $k }' "$RESULTS" | sort -g |
-			awk '{ a[NR] = $1 } END {
-				if (NR == 0) exit
-				if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+		awk -v c="$1" -v t="$2" -v k="$3" '$1 == c && $2 == t && $k != "-" { print $k }' "$RESULTS" | median_of
 	}
 	errsum() { awk -v c="$1" -v t="$2" '$1 == c && $2 == t { s += $6 } END { print s + 0 }' "$RESULTS"; }
 	# paired CONNS TARGET REF COLUMN: TARGET's value over REF's in each round
 	# (the two ran back to back), in round order, then the median of those
 	# ratios. Slow drift of the machine's speed between rounds cancels out.
 	paired() {
-		awk -v c="$1" -v t="$2" -v ref="$3" -v k="$4" '
+		local ratios
+		ratios=$(awk -v c="$1" -v t="$2" -v ref="$3" -v k="$4" '
 			$1 == c && $2 == t && $k != "-" { a[$3] = $k }
 			$1 == c && $2 == ref && $k != "-" { b[$3] = $k }
 			$1 == c && $3 > max { max = $3 }
 			END {
-				for (r = 1; r <= max; r++) {
-					if (!(r in a) || !(r in b) || b[r] == 0) continue
-					x[++n] = a[r] / b[r]
-					list = list sprintf(" %.3f", x[n])
-				}
-				if (n == 0) exit
-				for (i = 2; i <= n; i++) { v = x[i]; for (j = i - 1; j >= 1 && x[j] > v; j--) x[j + 1] = x[j]; x[j + 1] = v }
-				m = (n % 2) ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
-				printf "%s; median %.3f", substr(list, 2), m
-			}' "$RESULTS"
+				for (r = 1; r <= max; r++)
+					if ((r in a) && (r in b) && b[r] != 0) printf "%.3f\n", a[r] / b[r]
+			}' "$RESULTS")
+		[[ -n $ratios ]] || return 0
+		printf '%s; median %s' "$(tr '\n' ' ' <<<"$ratios" | sed 's/ $//')" "$(median_of <<<"$ratios" | awk '{ printf "%.3f", $1 }')"
 	}
 
 	for c in $CONNS; do
@@ -569,11 +574,10 @@ if [[ $PPROF == 1 ]]; then
 	[[ " ${RUN[*]} " == *" $PPROF_TARGET "* ]] || die "PPROF_TARGET=$PPROF_TARGET is not a running target"
 	out=${PPROF_OUT:-/tmp/gatehouse-cpu-$(date +%Y%m%d-%H%M%S).pprof}
 	note "profiling gatehouse for ${PPROF_SECONDS}s under wrk -c$PPROF_CONNS on $PPROF_TARGET"
-	args=("${CLIENT_HDRS[@]}")
-	if [[ -n ${EXTRA_HDR[$PPROF_TARGET]:-} ]]; then args+=(-H "${EXTRA_HDR[$PPROF_TARGET]}"); elif [[ -n $SAME_SIZE_HDR ]]; then args+=(-H "$SAME_SIZE_HDR"); fi
+	target_args "$PPROF_TARGET"
 	# wrk runs 3 s longer than the profile so that load covers all of it.
 	timeout $((PPROF_SECONDS + 30)) wrk -t1 -c"$PPROF_CONNS" -d"$((PPROF_SECONDS + 3))s" --latency \
-		"${args[@]}" "${URL[$PPROF_TARGET]}" >"$T/wrk/pprof-load.txt" 2>&1 &
+		"${ARGS[@]}" "${URL[$PPROF_TARGET]}" >"$T/wrk/pprof-load.txt" 2>&1 &
 	echo $! >"$T/pids/wrk-pprof.pid"
 	sleep 1
 	code=$(curl -s -o "$T/cpu.pprof" -w '%{http_code}' --max-time $((PPROF_SECONDS + 20)) \
@@ -608,11 +612,10 @@ if [[ $INSTR == 1 ]]; then
 	# send_requests TARGET N: N requests to TARGET in one curl; fails unless
 	# every answer is a 200.
 	send_requests() {
-		local t=$1 n=$2 args i bad
-		args=("${CLIENT_HDRS[@]}")
-		if [[ -n ${EXTRA_HDR[$t]:-} ]]; then args+=(-H "${EXTRA_HDR[$t]}"); elif [[ -n $SAME_SIZE_HDR ]]; then args+=(-H "$SAME_SIZE_HDR"); fi
+		local t=$1 n=$2 i bad
+		target_args "$t"
 		for ((i = 0; i < n; i++)); do printf 'url = "%s"\noutput = "/dev/null"\n' "${URL[$t]}"; done >"$T/cg/requests.curl"
-		bad=$(timeout 600 curl -s -K "$T/cg/requests.curl" -w '%{http_code}\n' "${args[@]}" | awk '$1 != 200 { n++ } END { print n + 0 }') ||
+		bad=$(timeout 600 curl -s -K "$T/cg/requests.curl" -w '%{http_code}\n' "${ARGS[@]}" | awk '$1 != 200 { n++ } END { print n + 0 }') ||
 			return 1
 		((bad == 0))
 	}

@@ -18,17 +18,22 @@ import (
 	"time"
 )
 
-// testH1 is an h1Transport to host that counts its dials, with a plain
-// http.Transport as fallback.
+// testH1 is an h1Transport to an upstream that counts its dials, with a
+// plain http.Transport as fallback.
 type testH1 struct {
 	*h1Transport
 	dials atomic.Int32
 }
 
-func newTestH1(t *testing.T, host string) *testH1 {
+// newTestH1 returns an h1Transport for the upstream at base ("http://host").
+func newTestH1(t *testing.T, base string) *testH1 {
 	t.Helper()
 	if !h1Supported {
 		t.Skip("no idle-socket check on this system: http.Transport carries everything")
+	}
+	host, ok := strings.CutPrefix(base, "http://")
+	if !ok {
+		t.Fatalf("newTestH1(%q): want an http:// URL", base)
 	}
 	h := &testH1{h1Transport: newH1Transport(testFallback(), host)}
 	dial := h.dial
@@ -179,7 +184,7 @@ func TestH1Transport_OneConnectionForManyResponses(t *testing.T) {
 			_, _ = io.WriteString(w, r.Method+" "+r.URL.Path)
 		}
 	})
-	h := newTestH1(t, strings.TrimPrefix(up.URL, "http://"))
+	h := newTestH1(t, up.URL)
 
 	for round := 0; round < 3; round++ {
 		for _, tc := range []struct {
@@ -218,7 +223,7 @@ func TestH1Transport_OtherRequestsGoToFallback(t *testing.T) {
 		_, _ = io.WriteString(w, r.Method+" "+string(b))
 	}))
 	t.Cleanup(up.Close)
-	h := newTestH1(t, strings.TrimPrefix(up.URL, "http://"))
+	h := newTestH1(t, up.URL)
 	for _, tc := range []struct {
 		name string
 		req  func() *http.Request
@@ -259,7 +264,7 @@ func TestH1Transport_OtherRequestsGoToFallback(t *testing.T) {
 
 func TestH1Transport_InvalidHeaderIsNotSent(t *testing.T) {
 	up := newRawUpstream(t)
-	h := newTestH1(t, strings.TrimPrefix(up.url(), "http://"))
+	h := newTestH1(t, up.url())
 	go func() { // a connection, if one is made, gets no answer but a close
 		for c := range up.conns {
 			c.Close()
@@ -287,7 +292,7 @@ func TestH1Transport_AbandonedBodyClosesConnection(t *testing.T) {
 		_, _ = io.WriteString(w, big)
 	}))
 	t.Cleanup(up.Close)
-	h := newTestH1(t, strings.TrimPrefix(up.URL, "http://"))
+	h := newTestH1(t, up.URL)
 	req, _ := http.NewRequest("GET", up.URL, nil)
 	res, err := h.RoundTrip(req)
 	if err != nil {
@@ -314,7 +319,7 @@ func TestH1Transport_AbandonedBodyClosesConnection(t *testing.T) {
 // on a new connection, and the client never sees the failure.
 func TestH1Transport_RetriesWhenUpstreamClosesIdleConnection(t *testing.T) {
 	up := newRawUpstream(t)
-	h := newTestH1(t, strings.TrimPrefix(up.url(), "http://"))
+	h := newTestH1(t, up.url())
 	requests := make(chan string, 8)
 	go func() {
 		c, br := up.next(t)
@@ -358,7 +363,7 @@ func TestH1Transport_RetriesWhenUpstreamClosesIdleConnection(t *testing.T) {
 // without an answer is the upstream's answer; retrying could loop.
 func TestH1Transport_FreshConnectionIsNotRetried(t *testing.T) {
 	up := newRawUpstream(t)
-	h := newTestH1(t, strings.TrimPrefix(up.url(), "http://"))
+	h := newTestH1(t, up.url())
 	go func() {
 		for i := 0; ; i++ {
 			c, br := up.next(t)
@@ -385,7 +390,7 @@ func TestH1Transport_FreshConnectionIsNotRetried(t *testing.T) {
 // upstream has closed is found out before a request is written on it.
 func TestH1Transport_ClosedIdleConnectionIsSkipped(t *testing.T) {
 	up := newRawUpstream(t)
-	h := newTestH1(t, strings.TrimPrefix(up.url(), "http://"))
+	h := newTestH1(t, up.url())
 	go func() {
 		c, br := up.next(t)
 		if c == nil {
@@ -426,7 +431,7 @@ func TestH1Transport_UnsolicitedBytesRetireConnection(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			up := newRawUpstream(t)
-			h := newTestH1(t, strings.TrimPrefix(up.url(), "http://"))
+			h := newTestH1(t, up.url())
 			sendForged := make(chan struct{})
 			go func() {
 				c, br := up.next(t)
@@ -467,7 +472,7 @@ func TestH1Transport_UnsolicitedBytesRetireConnection(t *testing.T) {
 
 func TestH1Transport_ResponseHeaderLimit(t *testing.T) {
 	up := newRawUpstream(t)
-	h := newTestH1(t, strings.TrimPrefix(up.url(), "http://"))
+	h := newTestH1(t, up.url())
 	h.fallback.MaxResponseHeaderBytes = 4 << 10
 	go func() {
 		c, br := up.next(t)
@@ -485,7 +490,7 @@ func TestH1Transport_ResponseHeaderLimit(t *testing.T) {
 
 func TestH1Transport_UnexpectedSwitchingProtocols(t *testing.T) {
 	up := newRawUpstream(t)
-	h := newTestH1(t, strings.TrimPrefix(up.url(), "http://"))
+	h := newTestH1(t, up.url())
 	go func() {
 		c, br := up.next(t)
 		if c != nil && readRequest(br) {
@@ -505,7 +510,7 @@ func TestH1Transport_InformationalResponses(t *testing.T) {
 		_, _ = io.WriteString(w, "final")
 	}))
 	t.Cleanup(up.Close)
-	h := newTestH1(t, strings.TrimPrefix(up.URL, "http://"))
+	h := newTestH1(t, up.URL)
 	var got []string
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, hdr textproto.MIMEHeader) error {
 		got = append(got, strconv.Itoa(code)+" "+hdr.Get("Link"))
@@ -526,7 +531,7 @@ func TestH1Transport_InformationalResponses(t *testing.T) {
 // upstream is thinking ends the wait and the upstream connection at once.
 func TestH1Transport_CancelClosesConnection(t *testing.T) {
 	up := newRawUpstream(t)
-	h := newTestH1(t, strings.TrimPrefix(up.url(), "http://"))
+	h := newTestH1(t, up.url())
 	gotRequest := make(chan struct{})
 	upstreamSawClose := make(chan error, 1)
 	go func() {
@@ -572,7 +577,7 @@ func TestH1Transport_CancelClosesConnection(t *testing.T) {
 
 func TestH1Transport_IdleConnectionsExpireAndClose(t *testing.T) {
 	up := newRawUpstream(t)
-	h := newTestH1(t, strings.TrimPrefix(up.url(), "http://"))
+	h := newTestH1(t, up.url())
 	h.mu.Lock()
 	h.fallback.IdleConnTimeout = 50 * time.Millisecond
 	h.mu.Unlock()
@@ -716,7 +721,7 @@ func TestH1Transport_DialAddress(t *testing.T) {
 // something other than a socket (here one end of net.Pipe) still works; its
 // connections are used once, since they cannot be checked while idle.
 func TestH1Transport_ConnectionWithoutSocketIsNotPooled(t *testing.T) {
-	h := newTestH1(t, "upstream.test")
+	h := newTestH1(t, "http://upstream.test")
 	h.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		h.dials.Add(1)
 		client, server := net.Pipe()
