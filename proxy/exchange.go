@@ -44,7 +44,8 @@ type exchange struct {
 	filterErr   error // why filtering a response failed (set by its goroutine)
 	decision    policy.Decision
 	backend     *backend
-	rp          httputil.ReverseProxy // backend.proxy bound to this exchange
+	rp          httputil.ReverseProxy   // backend.proxy bound to this exchange
+	hdrVals     [numHeaderValues]string // see exchange.headerValue
 
 	status  int // status sent to the client
 	reason  string

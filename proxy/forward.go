@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"log"
+	"maps"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -102,26 +103,74 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 	// The session cookie is gatehouse's by name: removed always, even
 	// when no sessions block (any more) says so.
 	stripSessionCredential(out.Header, x.cred)
-	x.setForwarded(pr)
+	var ident [maxIdentityHeaders][2]string
+	n := 0
 	if x.snap().IdentityHeaders() {
 		if x.ident.App != nil {
-			out.Header[headerApp] = []string{x.ident.App.Name()}
+			ident[n] = [2]string{headerApp, x.ident.App.Name()}
+			n++
 		}
 		if x.ident.Role != nil {
-			out.Header[headerRole] = []string{x.ident.Role.Name()}
+			ident[n] = [2]string{headerRole, x.ident.Role.Name()}
+			n++
 		}
 		if x.ident.User != "" {
-			out.Header[headerUser] = []string{x.ident.User}
+			ident[n] = [2]string{headerUser, x.ident.User}
+			n++
 		}
 		if x.ident.Admin {
-			out.Header[headerAdmin] = []string{"true"}
+			ident[n] = [2]string{headerAdmin, "true"}
+			n++
 		}
 		if x.sess != nil {
-			out.Header[headerProvider] = []string{x.sess.Provider}
+			ident[n] = [2]string{headerProvider, x.sess.Provider}
+			n++
 		}
 	}
+	// ReverseProxy's copy of the client's header is a map sized for the
+	// client's fields. When what is added here takes it past the eight
+	// entries of a small Go map (an API client's few headers plus the
+	// identity headers often do), adding them would grow it into a hash
+	// table, rehashing every entry; copy it once at its final size instead.
+	if want := len(out.Header) + numForwarded + n + len(x.upHeaders) + 1; want > smallMapEntries {
+		h := make(http.Header, want)
+		maps.Copy(h, out.Header)
+		out.Header = h
+	}
+	x.setForwarded(pr)
+	for i, kv := range ident[:n] {
+		out.Header[kv[0]] = x.headerValue(valIdentity+i, kv[1])
+	}
 	setUpstreamHeaders(out.Header, x.upHeaders)
-	out.Header[headerRequestID] = []string{x.id}
+	out.Header[headerRequestID] = x.headerValue(valRequestID, x.id)
+}
+
+// smallMapEntries is how many entries a Go map holds before it turns from
+// one group of slots into a hash table.
+const smallMapEntries = 8
+
+// numForwarded counts the headers setForwarded sets: X-Forwarded-For,
+// -Host and -Proto.
+const numForwarded = 3
+
+// maxIdentityHeaders counts the identity headers: app, role, user, admin,
+// provider.
+const maxIdentityHeaders = 5
+
+// Indexes into exchange.hdrVals.
+const (
+	valRequestID         = iota // X-Request-Id upstream
+	valResponseRequestID        // X-Request-Id to the client
+	valIdentity                 // the identity headers, in rewrite's order
+	numHeaderValues      = valIdentity + maxIdentityHeaders
+)
+
+// headerValue returns v as a one-element header value stored in
+// x.hdrVals[i]: the headers gatehouse sets on every request cost no
+// allocation each. The slice's capacity is 1, so an append copies it.
+func (x *exchange) headerValue(i int, v string) []string {
+	x.hdrVals[i] = v
+	return x.hdrVals[i : i+1 : i+1]
 }
 
 // setForwarded sets X-Forwarded-For/-Host/-Proto from the real peer. Earlier
@@ -151,7 +200,7 @@ func (x *exchange) modifyResponse(res *http.Response) error {
 	if x.closeConn && res.StatusCode != http.StatusSwitchingProtocols {
 		res.Header["Connection"] = []string{"close"} // net/http closes after writing
 	}
-	res.Header[headerRequestID] = []string{x.id}
+	res.Header[headerRequestID] = x.headerValue(valResponseRequestID, x.id)
 	if x.cors.rule != nil {
 		// Ours replace the upstream's Access-Control-* headers; what the
 		// cors stage put on the writer would be duplicated otherwise.

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -158,6 +159,52 @@ func TestForward_XForwardedFromRealPeer(t *testing.T) {
 			t.Errorf("logged client = %v, want 203.0.113.9", c)
 		}
 	})
+}
+
+// The outbound header map is rebuilt at its final size when gatehouse's
+// headers take it past a small map's eight entries (rewrite). Whatever the
+// number of client headers, on either side of that line, the upstream gets
+// every client header, gatehouse's own, and nothing else.
+func TestForward_EveryHeaderArrivesWhateverTheirNumber(t *testing.T) {
+	up := newUpstream(t, nil)
+	p := newTestProxy(t, testSpec(t, up.URL))
+	for _, path := range []string{"/hr/employees", "/pub/x"} {
+		for n := range 12 {
+			hdr := map[string]string{"X-API-Key": testKey, "X-Gatehouse-User": "mallory"}
+			for i := range n {
+				hdr[fmt.Sprintf("X-Client-%d", i)] = fmt.Sprintf("value %d", i)
+			}
+			res, _ := p.get(t, path, hdr)
+			if res.StatusCode != 200 {
+				t.Fatalf("%s with %d client headers: got %d, want 200", path, n, res.StatusCode)
+			}
+			got := up.last(t).Header
+			want := map[string]string{
+				"X-Forwarded-For":   "127.0.0.1",
+				"X-Forwarded-Host":  strings.TrimPrefix(p.URL, "http://"),
+				"X-Forwarded-Proto": "http",
+				"X-Request-Id":      res.Header.Get("X-Request-Id"),
+				"Accept-Encoding":   "gzip",               // Go's client
+				"User-Agent":        "Go-http-client/1.1", // Go's client
+			}
+			if path == "/hr/employees" {
+				want["X-Gatehouse-App"], want["X-Gatehouse-Role"] = "portal", "reader"
+			}
+			for i := range n {
+				want[fmt.Sprintf("X-Client-%d", i)] = fmt.Sprintf("value %d", i)
+			}
+			for k, v := range want {
+				if vv := got[k]; len(vv) != 1 || vv[0] != v {
+					t.Errorf("%s with %d client headers: upstream got %s: %q, want %q", path, n, k, vv, v)
+				}
+			}
+			for k, vv := range got {
+				if _, ok := want[k]; !ok {
+					t.Errorf("%s with %d client headers: upstream got unexpected %s: %q", path, n, k, vv)
+				}
+			}
+		}
+	}
 }
 
 func TestForward_PublicRouteNeedsNoKeyAndSetsNoIdentity(t *testing.T) {
