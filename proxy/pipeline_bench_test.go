@@ -52,6 +52,12 @@ func benchRequest(path, key string) *http.Request {
 	return r
 }
 
+// padded adds the padding header bench/run.sh sends with every request.
+func padded(r *http.Request) *http.Request {
+	r.Header.Set("X-Bench-Padding", strings.Repeat("p", 380))
+	return r
+}
+
 // BenchmarkPipeline runs the whole handler (every stage, ReverseProxy and
 // the access log) against a stub transport; "baseline" is a bare
 // httputil.ReverseProxy on the same transport, for comparison.
@@ -80,6 +86,11 @@ func BenchmarkPipeline(b *testing.B) {
 		{"apikey_allow", srv, benchRequest("/hr/employees/42", testKey), 200},
 		{"apikey_deny", srv, benchRequest("/hr/employees/42/salary", testKey), 403},
 		{"no_key", srv, benchRequest("/hr/employees/42", ""), 401},
+		// With bench/run.sh's client headers (one more, a long one): the
+		// API-key route's outbound header map then passes a small map's
+		// eight entries, and the public route's does not (see rewrite).
+		{"public_bench_headers", srv, padded(benchRequest("/pub/small", testKey)), 200},
+		{"apikey_allow_bench_headers", srv, padded(benchRequest("/hr/employees/42", testKey)), 200},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
