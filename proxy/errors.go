@@ -60,17 +60,22 @@ const (
 // client went away, 413 when the body limit was hit, else 502.
 func upstreamError(ctx context.Context, err error) *Error {
 	var mbe *http.MaxBytesError
-	var ne net.Error
 	switch {
 	case errors.As(err, &mbe):
 		return refuse(http.StatusRequestEntityTooLarge, reasonBodyTooLarge, err)
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return refuse(statusClientClosed, reasonClientClosed, err)
-	case errors.As(err, &ne) && ne.Timeout(): // also errUpstreamTimeout, context.DeadlineExceeded
+	case isTimeout(err): // also errUpstreamTimeout, context.DeadlineExceeded
 		return refuse(http.StatusGatewayTimeout, reasonUpstreamTimeout, err)
 	default:
 		return refuse(http.StatusBadGateway, reasonUpstreamDown, err)
 	}
+}
+
+// isTimeout reports whether err is, or wraps, a net.Error that timed out.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // writeError is the one place that turns an error into a response. In

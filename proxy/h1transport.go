@@ -68,10 +68,6 @@ type h1Transport struct {
 	sweep *time.Timer // closes expired idle connections; nil when idle is empty
 }
 
-// maxResponseHeaderBytes bounds an upstream response's header (status line,
-// fields, and any 1xx responses nobody looked at) on both transports.
-const maxResponseHeaderBytes = 1 << 20
-
 func newH1Transport(fallback *http.Transport, host string) *h1Transport {
 	u := url.URL{Host: host}
 	addr := net.JoinHostPort(u.Hostname(), cmp.Or(u.Port(), "80"))
@@ -168,11 +164,6 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // maxRetries bounds the retries of one request on closed idle connections.
 const maxRetries = 4
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
 
 // exchange sends req on c and reads the response header. On success c
 // belongs to the response body until it is read to the end or closed.
@@ -338,8 +329,8 @@ func (t *h1Transport) put(c *h1Conn) {
 	t.mu.Unlock()
 }
 
-// closeExpired closes the connections idle for idleTimeout or longer and
-// schedules itself for the next one to expire.
+// closeExpired closes the connections idle for fallback.IdleConnTimeout or
+// longer and schedules itself for the next one to expire.
 func (t *h1Transport) closeExpired() {
 	now := time.Now()
 	t.mu.Lock()

@@ -181,12 +181,19 @@ func TestAdmin_ConfigShowsSnapshotAndOutcomeTogether(t *testing.T) {
 	adminTok := (&testProxy{Server: pub, srv: srv}).mustLogin(t, "", "root", "rootpw")
 	admin := srv.AdminHandler()
 
+	// parity is the snapshot in service after n successful reloads.
+	parity := func(n int) string {
+		if n%2 == 1 {
+			return "odd"
+		}
+		return "even"
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for i := 1; i <= 200; i++ {
 			srv.RecordReload("file", ReloadResult{Diagnostics: []string{"x.hcl:1:1: broken"}}, errors.New("rejected"))
-			h := map[bool]string{true: "odd", false: "even"}[i%2 == 1]
+			h := parity(i)
 			srv.LoadReloaded(snaps[h], "file", ReloadResult{Changed: true, ConfigHash: h})
 		}
 	}()
@@ -209,7 +216,7 @@ func TestAdmin_ConfigShowsSnapshotAndOutcomeTogether(t *testing.T) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || rec.Code != 200 {
 			t.Fatalf("/admin/config: %d %s", rec.Code, rec.Body)
 		}
-		if want := map[bool]string{true: "odd", false: "even"}[st.ReloadsOK%2 == 1]; st.ConfigHash != want {
+		if want := parity(st.ReloadsOK); st.ConfigHash != want {
 			t.Fatalf("read %d: config_hash %q after %d successful reloads (last_error %q), want %q", reads, st.ConfigHash, st.ReloadsOK, st.LastError, want)
 		}
 	}

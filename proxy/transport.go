@@ -26,6 +26,10 @@ type transportKey struct {
 	watched      bool
 }
 
+// maxResponseHeaderBytes bounds an upstream response's header (status line,
+// fields, and any 1xx responses nobody looked at) on both transports.
+const maxResponseHeaderBytes = 1 << 20
+
 // pooledTransport is an upstream transport with a connection pool.
 type pooledTransport interface {
 	http.RoundTripper
