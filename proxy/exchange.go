@@ -44,8 +44,9 @@ type exchange struct {
 	filterErr   error // why filtering a response failed (set by its goroutine)
 	decision    policy.Decision
 	backend     *backend
-	rp          httputil.ReverseProxy   // backend.proxy bound to this exchange
-	hdrVals     [numHeaderValues]string // see exchange.headerValue
+	rp          httputil.ReverseProxy // backend.proxy bound to this exchange
+	own         ownFields             // rp's transport, with gatehouse's header fields
+	respID      [1]string             // see exchange.headerValue
 
 	status  int // status sent to the client
 	reason  string

@@ -3,7 +3,7 @@ package proxy
 import (
 	"errors"
 	"log"
-	"maps"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -41,9 +41,10 @@ func (forward) serve(x *exchange) error {
 	// than threading the exchange through the request context (which copies
 	// the *http.Request), and the hooks need no lookup. It lives inside the
 	// exchange, so it costs no allocation of its own.
+	x.own.rt = transport
 	x.rp = httputil.ReverseProxy{
 		Rewrite:        x.rewrite,
-		Transport:      transport,
+		Transport:      &x.own,
 		BufferPool:     &x.srv.bufs,
 		ErrorLog:       b.errorLog,
 		ModifyResponse: x.modifyResponse,
@@ -69,8 +70,8 @@ type backend struct {
 // rewrite builds the outbound request. It makes no decisions: everything
 // here follows from the exchange the pipeline allowed. Hop-by-hop headers
 // (including any named in Connection) and client X-Forwarded-*/Forwarded
-// were removed by ReverseProxy before this runs, so headers set here survive
-// "Connection: X-Gatehouse-User" tricks.
+// were removed by ReverseProxy before this runs, so the fields set here
+// survive "Connection: X-Gatehouse-User" tricks.
 func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 	b := x.backend
 	out := pr.Out
@@ -103,94 +104,113 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 	// The session cookie is gatehouse's by name: removed always, even
 	// when no sessions block (any more) says so.
 	stripSessionCredential(out.Header, x.cred)
-	var ident [maxIdentityHeaders][2]string
-	n := 0
+	removeFolded(out.Header, x.upHeaders)
+
+	// gatehouse's own fields do not go into out.Header, which holds what
+	// is left of the client's: the transport writes them after it (see
+	// ownFields). ReverseProxy sized that map for the client's fields, so
+	// it never grows here; adding ours made a typical API-key request's map
+	// pass the eight entries of a small Go map and turn into a hash table
+	// that every later step paid for (docs/benchmarks.md).
+	f := x.own.buf[:0]
+	f = x.appendForwarded(f, pr.In)
 	if x.snap().IdentityHeaders() {
 		if x.ident.App != nil {
-			ident[n] = [2]string{headerApp, x.ident.App.Name()}
-			n++
+			f = append(f, [2]string{headerApp, x.ident.App.Name()})
 		}
 		if x.ident.Role != nil {
-			ident[n] = [2]string{headerRole, x.ident.Role.Name()}
-			n++
+			f = append(f, [2]string{headerRole, x.ident.Role.Name()})
 		}
 		if x.ident.User != "" {
-			ident[n] = [2]string{headerUser, x.ident.User}
-			n++
+			f = append(f, [2]string{headerUser, x.ident.User})
 		}
 		if x.ident.Admin {
-			ident[n] = [2]string{headerAdmin, "true"}
-			n++
+			f = append(f, [2]string{headerAdmin, "true"})
 		}
 		if x.sess != nil {
-			ident[n] = [2]string{headerProvider, x.sess.Provider}
-			n++
+			f = append(f, [2]string{headerProvider, x.sess.Provider})
 		}
 	}
-	// ReverseProxy's copy of the client's header is a map sized for the
-	// client's fields. When what is added here takes it past the eight
-	// entries of a small Go map (an API client's few headers plus the
-	// identity headers often do), adding them would grow it into a hash
-	// table, rehashing every entry; copy it once at its final size instead.
-	if want := len(out.Header) + numForwarded + n + len(x.upHeaders) + 1; want > smallMapEntries {
-		h := make(http.Header, want)
-		maps.Copy(h, out.Header)
-		out.Header = h
+	f = append(f, x.upHeaders...)
+	f = append(f, [2]string{headerRequestID, x.id})
+	// Each of them replaces whatever the client sent by that name.
+	for _, kv := range f {
+		delete(out.Header, kv[0])
 	}
-	x.setForwarded(pr)
-	for i, kv := range ident[:n] {
-		out.Header[kv[0]] = x.headerValue(valIdentity+i, kv[1])
-	}
-	setUpstreamHeaders(out.Header, x.upHeaders)
-	out.Header[headerRequestID] = x.headerValue(valRequestID, x.id)
+	x.own.fields = f
 }
 
-// smallMapEntries is how many entries a Go map holds before it turns from
-// one group of slots into a hash table.
-const smallMapEntries = 8
+// numOwnFields bounds the fields rewrite sets besides the upstream's header
+// templates: X-Forwarded-For, -Host and -Proto, five identity headers (app,
+// role, user, admin, provider) and X-Request-Id.
+const numOwnFields = 3 + 5 + 1
 
-// numForwarded counts the headers setForwarded sets: X-Forwarded-For,
-// -Host and -Proto.
-const numForwarded = 3
+// ownFields is the transport of one exchange. It carries the outbound
+// request together with fields, the header fields gatehouse sets itself:
+// canonical names, each at most once, and none of them in the request's
+// Header. (One exception: ReverseProxy gives a request without a
+// User-Agent an empty one after rewrite, and an empty User-Agent is never
+// sent.) A fieldsTransport (h1Transport) writes them after the request's
+// own; any other transport gets them added to the request's Header first.
+type ownFields struct {
+	rt     http.RoundTripper
+	fields [][2]string
+	buf    [numOwnFields][2]string // fields' storage, when they fit
+}
 
-// maxIdentityHeaders counts the identity headers: app, role, user, admin,
-// provider.
-const maxIdentityHeaders = 5
+func (t *ownFields) RoundTrip(req *http.Request) (*http.Response, error) {
+	if ft, ok := t.rt.(fieldsTransport); ok {
+		return ft.roundTrip(req, t.fields)
+	}
+	setFields(req.Header, t.fields)
+	return t.rt.RoundTrip(req)
+}
 
-// Indexes into exchange.hdrVals.
-const (
-	valRequestID         = iota // X-Request-Id upstream
-	valResponseRequestID        // X-Request-Id to the client
-	valIdentity                 // the identity headers, in rewrite's order
-	numHeaderValues      = valIdentity + maxIdentityHeaders
-)
+// fieldsTransport is a transport that takes the fields beside the request
+// and writes them itself (h1Transport).
+type fieldsTransport interface {
+	roundTrip(req *http.Request, fields [][2]string) (*http.Response, error)
+}
+
+// setFields adds fields to h, each replacing any value by its name.
+func setFields(h http.Header, fields [][2]string) {
+	for _, kv := range fields {
+		h[kv[0]] = []string{kv[1]}
+	}
+}
 
 // headerValue returns v as a one-element header value stored in
-// x.hdrVals[i]: the headers gatehouse sets on every request cost no
-// allocation each. The slice's capacity is 1, so an append copies it.
-func (x *exchange) headerValue(i int, v string) []string {
-	x.hdrVals[i] = v
-	return x.hdrVals[i : i+1 : i+1]
+// x.respID: the X-Request-Id of every response costs no allocation. The
+// slice's capacity is 1, so an append copies it.
+func (x *exchange) headerValue(v string) []string {
+	x.respID[0] = v
+	return x.respID[:1:1]
 }
 
-// setForwarded sets X-Forwarded-For/-Host/-Proto from the real peer. Earlier
-// values are kept only when the peer is in trusted_proxies.
-func (x *exchange) setForwarded(pr *httputil.ProxyRequest) {
-	in, out := pr.In, pr.Out
-	if x.peerTrusted {
-		if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
-			out.Header["X-Forwarded-For"] = prior
-		}
+// appendForwarded appends X-Forwarded-For, -Host and -Proto from the real
+// peer, as httputil.ProxyRequest.SetXForwarded sets them. The client's
+// values (which ReverseProxy removed from the outbound request) are kept
+// only when the peer is in trusted_proxies.
+func (x *exchange) appendForwarded(f [][2]string, in *http.Request) [][2]string {
+	host, proto := in.Host, "http"
+	if in.TLS != nil {
+		proto = "https"
 	}
-	pr.SetXForwarded()
+	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
+		if prior := in.Header["X-Forwarded-For"]; x.peerTrusted && len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		f = append(f, [2]string{"X-Forwarded-For", ip})
+	}
 	if x.peerTrusted {
 		if h := in.Header.Get("X-Forwarded-Host"); h != "" {
-			out.Header.Set("X-Forwarded-Host", h)
+			host = h
 		}
 		if p := in.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
-			out.Header.Set("X-Forwarded-Proto", p)
+			proto = p
 		}
 	}
+	return append(f, [2]string{"X-Forwarded-Host", host}, [2]string{"X-Forwarded-Proto", proto})
 }
 
 // modifyResponse records the upstream status, tags the response and sets
@@ -200,7 +220,7 @@ func (x *exchange) modifyResponse(res *http.Response) error {
 	if x.closeConn && res.StatusCode != http.StatusSwitchingProtocols {
 		res.Header["Connection"] = []string{"close"} // net/http closes after writing
 	}
-	res.Header[headerRequestID] = x.headerValue(valResponseRequestID, x.id)
+	res.Header[headerRequestID] = x.headerValue(x.id)
 	if x.cors.rule != nil {
 		// Ours replace the upstream's Access-Control-* headers; what the
 		// cors stage put on the writer would be duplicated otherwise.

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -154,6 +155,9 @@ func TestForward_XForwardedFromRealPeer(t *testing.T) {
 		if v := got.Header.Get("X-Forwarded-Proto"); v != "https" {
 			t.Errorf("X-Forwarded-Proto = %q, want https from the trusted proxy", v)
 		}
+		if v := got.Header.Get("X-Forwarded-Host"); v != "evil.example" {
+			t.Errorf("X-Forwarded-Host = %q, want the trusted proxy's", v)
+		}
 		recs := p.log.records(t)
 		if c := recs[len(recs)-1]["client"]; c != "203.0.113.9" {
 			t.Errorf("logged client = %v, want 203.0.113.9", c)
@@ -161,22 +165,41 @@ func TestForward_XForwardedFromRealPeer(t *testing.T) {
 	})
 }
 
-// The outbound header map is rebuilt at its final size when gatehouse's
-// headers take it past a small map's eight entries (rewrite). Whatever the
-// number of client headers, on either side of that line, the upstream gets
-// every client header, gatehouse's own, and nothing else.
+// gatehouse's own headers travel beside the client's (ownFields) and are
+// written after them. Whatever the number of client headers, on either
+// side of a small Go map's eight entries, the upstream gets every client
+// header, each of gatehouse's exactly once (replacing the client's spoofs),
+// and nothing else.
 func TestForward_EveryHeaderArrivesWhateverTheirNumber(t *testing.T) {
 	up := newUpstream(t, nil)
 	p := newTestProxy(t, testSpec(t, up.URL))
-	for _, path := range []string{"/hr/employees", "/pub/x"} {
+	cases := []struct {
+		method, path, key, app, role string
+	}{
+		{"GET", "/hr/employees", testKey, "portal", "reader"},            // h1Transport's fast path
+		{"GET", "/pub/x", testKey, "", ""},                               // public: no identity
+		{"POST", "/hr/employees", testAdminKey, "backoffice", "manager"}, // a body: http.Transport
+	}
+	for _, c := range cases {
 		for n := range 12 {
-			hdr := map[string]string{"X-API-Key": testKey, "X-Gatehouse-User": "mallory"}
+			var body io.Reader
+			if c.method == "POST" {
+				body = strings.NewReader("hello")
+			}
+			req, err := http.NewRequest(c.method, p.URL+c.path, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hdr := map[string]string{"X-API-Key": c.key, "X-Gatehouse-User": "mallory", "X-Request-Id": "spoofed"}
 			for i := range n {
 				hdr[fmt.Sprintf("X-Client-%d", i)] = fmt.Sprintf("value %d", i)
 			}
-			res, _ := p.get(t, path, hdr)
+			for k, v := range hdr {
+				req.Header.Set(k, v)
+			}
+			res, _ := do(t, p.Client(), req)
 			if res.StatusCode != 200 {
-				t.Fatalf("%s with %d client headers: got %d, want 200", path, n, res.StatusCode)
+				t.Fatalf("%s %s with %d client headers: got %d, want 200", c.method, c.path, n, res.StatusCode)
 			}
 			got := up.last(t).Header
 			want := map[string]string{
@@ -187,20 +210,23 @@ func TestForward_EveryHeaderArrivesWhateverTheirNumber(t *testing.T) {
 				"Accept-Encoding":   "gzip",               // Go's client
 				"User-Agent":        "Go-http-client/1.1", // Go's client
 			}
-			if path == "/hr/employees" {
-				want["X-Gatehouse-App"], want["X-Gatehouse-Role"] = "portal", "reader"
+			if c.app != "" {
+				want["X-Gatehouse-App"], want["X-Gatehouse-Role"] = c.app, c.role
+			}
+			if body != nil {
+				want["Content-Length"] = "5"
 			}
 			for i := range n {
 				want[fmt.Sprintf("X-Client-%d", i)] = fmt.Sprintf("value %d", i)
 			}
 			for k, v := range want {
 				if vv := got[k]; len(vv) != 1 || vv[0] != v {
-					t.Errorf("%s with %d client headers: upstream got %s: %q, want %q", path, n, k, vv, v)
+					t.Errorf("%s %s with %d client headers: upstream got %s: %q, want %q", c.method, c.path, n, k, vv, v)
 				}
 			}
 			for k, vv := range got {
 				if _, ok := want[k]; !ok {
-					t.Errorf("%s with %d client headers: upstream got unexpected %s: %q", path, n, k, vv)
+					t.Errorf("%s %s with %d client headers: upstream got unexpected %s: %q", c.method, c.path, n, k, vv)
 				}
 			}
 		}

@@ -15,16 +15,14 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/net/http/httpguts"
 )
 
 // h1Transport carries GET, HEAD and OPTIONS requests without a body to a
-// plain-HTTP upstream on the calling goroutine: it writes the request with
-// http.Request.Write and reads the answer with http.ReadResponse on a
-// pooled keep-alive connection, the two functions http.Transport itself
-// uses for HTTP/1.1. Everything else (bodies, upgrades, anything unusual)
-// goes to fallback, an http.Transport.
+// plain-HTTP upstream on the calling goroutine: it writes the request head
+// (requestHead: the bytes http.Request.Write writes, plus gatehouse's own
+// fields) and reads the answer with http.ReadResponse, as http.Transport
+// does for HTTP/1.1, on a pooled keep-alive connection. Everything else
+// (bodies, upgrades, anything unusual) goes to fallback, an http.Transport.
 //
 // Why: http.Transport gives every connection a reader and a writer
 // goroutine and hands each request to them over channels. Under load those
@@ -62,6 +60,9 @@ type h1Transport struct {
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	host string // URL host the transport serves ("h" or "h:port")
 	addr string // host:port to dial
+	// hostField and hostErr are hostField(host), computed once.
+	hostField string
+	hostErr   error
 
 	mu    sync.Mutex
 	idle  []*h1Conn   // oldest first; reuse takes the newest
@@ -71,7 +72,9 @@ type h1Transport struct {
 func newH1Transport(fallback *http.Transport, host string) *h1Transport {
 	u := url.URL{Host: host}
 	addr := net.JoinHostPort(u.Hostname(), cmp.Or(u.Port(), "80"))
-	return &h1Transport{fallback: fallback, dial: fallback.DialContext, host: host, addr: addr}
+	t := &h1Transport{fallback: fallback, dial: fallback.DialContext, host: host, addr: addr}
+	t.hostField, t.hostErr = hostField(host)
+	return t
 }
 
 // maxHeaderBytes is fallback's response header limit, with
@@ -123,19 +126,19 @@ func (t *h1Transport) direct(req *http.Request) bool {
 
 // RoundTrip implements http.RoundTripper.
 func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.roundTrip(req, nil)
+}
+
+// roundTrip sends req with fields, header fields written after req.Header's
+// (see ownFields).
+func (t *h1Transport) roundTrip(req *http.Request, fields [][2]string) (*http.Response, error) {
 	if !t.direct(req) {
+		setFields(req.Header, fields)
 		return t.fallback.RoundTrip(req)
 	}
-	// As http.Transport: nothing with an invalid field reaches the wire.
-	for k, vv := range req.Header {
-		if !httpguts.ValidHeaderFieldName(k) {
-			return nil, fmt.Errorf("invalid header field name %q", k)
-		}
-		for _, v := range vv {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return nil, fmt.Errorf("invalid header field value for %q", k)
-			}
-		}
+	head, err := t.head(req, fields)
+	if err != nil {
+		return nil, err
 	}
 	ctx := req.Context()
 	for attempt := 0; ; attempt++ {
@@ -143,7 +146,7 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		res, err := t.exchange(ctx, c, req)
+		res, err := t.exchange(ctx, c, req, &head)
 		if err == nil {
 			return res, nil
 		}
@@ -167,11 +170,11 @@ const maxRetries = 4
 
 // exchange sends req on c and reads the response header. On success c
 // belongs to the response body until it is read to the end or closed.
-func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request) (*http.Response, error) {
+func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request, head *requestHead) (*http.Response, error) {
 	// A cancelled request (the client went away) closes the connection,
 	// which ends a read or write that is waiting on it.
 	stop := context.AfterFunc(ctx, func() { c.conn.Close() })
-	res, err := t.writeAndRead(ctx, c, req)
+	res, err := t.writeAndRead(ctx, c, req, head)
 	if err != nil {
 		stop()
 		return nil, err
@@ -185,13 +188,12 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 	return res, nil
 }
 
-// writeAndRead writes req on c and reads the final response's header.
-func (t *h1Transport) writeAndRead(ctx context.Context, c *h1Conn, req *http.Request) (*http.Response, error) {
+// writeAndRead writes req's head on c and reads the final response's
+// header.
+func (t *h1Transport) writeAndRead(ctx context.Context, c *h1Conn, req *http.Request, head *requestHead) (*http.Response, error) {
 	c.nread = 0
 	c.limit = t.maxHeaderBytes()
-	if err := req.Write(c.bw); err != nil {
-		return nil, err
-	}
+	head.write(c.bw)
 	if err := c.bw.Flush(); err != nil {
 		return nil, err
 	}

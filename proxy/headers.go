@@ -170,9 +170,9 @@ func lookupString(v any) string {
 	return fmt.Sprint(v)
 }
 
-// setUpstreamHeaders adds the rendered templates, removing every client
-// header that folds to the same name (case, "_" for "-").
-func setUpstreamHeaders(h http.Header, set [][2]string) {
+// removeFolded removes every client header that folds (case, "_" for "-")
+// to the name of one of the rendered templates, which replace them.
+func removeFolded(h http.Header, set [][2]string) {
 	for _, kv := range set {
 		want := strings.ReplaceAll(strings.ToLower(kv[0]), "_", "-")
 		for k := range h {
@@ -180,6 +180,5 @@ func setUpstreamHeaders(h http.Header, set [][2]string) {
 				delete(h, k)
 			}
 		}
-		h[kv[0]] = []string{kv[1]}
 	}
 }

@@ -41,7 +41,7 @@ func TestUpstreamHeaders(t *testing.T) {
 		t.Fatalf("guest: %d", res.StatusCode)
 	}
 	got := up.last(t).Header
-	if got.Get("X-Tenant") != "portal-tenant" || got.Get("X-Level") != "L1" || got.Get("Authorization") != "Bearer s3cret" || len(got["X_tenant"]) != 0 {
+	if len(got["X-Tenant"]) != 1 || got.Get("X-Tenant") != "portal-tenant" || got.Get("X-Level") != "L1" || got.Get("Authorization") != "Bearer s3cret" || len(got["X_tenant"]) != 0 {
 		t.Errorf("guest headers: %v", got)
 	}
 	tok := p.mustLogin(t, testKey, "alice", "alicepw")

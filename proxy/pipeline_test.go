@@ -218,6 +218,11 @@ func TestWebSocket_UpgradeOnlyAfterAuthorization(t *testing.T) {
 	if err != nil || line != "echo:ping\n" {
 		t.Fatalf("tunnel: got %q, %v", line, err)
 	}
+	// The upgrade goes through http.Transport, which gets gatehouse's
+	// headers in the request's Header (ownFields).
+	if h := up.last(t).Header; h.Get("X-Gatehouse-App") != "portal" || len(h["X-Request-Id"]) != 1 || h.Get("X-Forwarded-For") != "127.0.0.1" {
+		t.Errorf("upgrade request's headers: %v", h)
+	}
 }
 
 func TestAdmin_HealthAndReady(t *testing.T) {

@@ -86,6 +86,7 @@ fuzz ./policy FuzzParsePath 200000
 fuzz ./policy FuzzOriginMatch 200000
 fuzz ./proxy FuzzCanonicalize 60000
 fuzz ./proxy FuzzFraming 80000
+fuzz ./proxy FuzzRequestHead 100000
 fuzz ./config FuzzParseConfig 10000
 fuzz ./config FuzzPieces 40000
 fuzz ./policy/password FuzzParse 400000
