@@ -55,7 +55,7 @@ func (t *h1Transport) head(req *http.Request, fields [][2]string) (requestHead, 
 	}
 	uri := req.URL.RequestURI()
 	if hasCTL(uri) {
-		return requestHead{}, errors.New("net/http: can't write control character in Request.URL")
+		return requestHead{}, errors.New("control character in the request target")
 	}
 	return requestHead{method: req.Method, uri: uri, host: host, header: req.Header, fields: fields}, nil
 }
