@@ -9,25 +9,30 @@ package policy
 func IsIdentityOrCredentialHeader(k string) bool {
 	const gh = "x-gatehouse-"
 	const ak = "x-api-key"
-	if len(k) >= len(gh) && HeaderFold(k[:len(gh)], gh) {
-		return true
-	}
-	return len(k) == len(ak) && HeaderFold(k, ak)
+	return len(k) >= len(gh) && HeaderFold(k[:len(gh)], gh) || HeaderFold(k, ak)
 }
 
-// HeaderFold reports whether the header name s equals pattern, a lower-case
-// ASCII name of the same length, ignoring case and treating "_" as "-".
-func HeaderFold(s, pattern string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		} else if c == '_' {
-			c = '-'
-		}
-		if c != pattern[i] {
+// HeaderFold reports whether a and b name the same header to an upstream
+// framework: equal ignoring ASCII case, with "_" taken for "-" (CGI, PHP
+// and nginx with underscores_in_headers fold them together).
+func HeaderFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if foldHeaderByte(a[i]) != foldHeaderByte(b[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+func foldHeaderByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	if c == '_' {
+		return '-'
+	}
+	return c
 }

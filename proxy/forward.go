@@ -100,12 +100,6 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 	out.URL.Path, out.URL.RawPath = dec, p
 	out.Host = ""
 
-	stripClientHeaders(out.Header)
-	// The session cookie is gatehouse's by name: removed always, even
-	// when no sessions block (any more) says so.
-	stripSessionCredential(out.Header, x.cred)
-	removeFolded(out.Header, x.upHeaders)
-
 	// gatehouse's own fields do not go into out.Header, which holds what
 	// is left of the client's: the transport writes them after it (see
 	// ownFields). ReverseProxy sized that map for the client's fields, so
@@ -133,11 +127,13 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 	}
 	f = append(f, x.upHeaders...)
 	f = append(f, [2]string{headerRequestID, x.id})
-	// Each of them replaces whatever the client sent by that name.
-	for _, kv := range f {
-		delete(out.Header, kv[0])
-	}
 	x.own.fields = f
+
+	// Each of them replaces what the client sent by that name.
+	stripClientHeaders(out.Header, f)
+	// The session cookie is gatehouse's by name: removed always, even
+	// when no sessions block (any more) says so.
+	stripSessionCredential(out.Header, x.cred)
 }
 
 // numOwnFields bounds the fields rewrite sets besides the upstream's header
@@ -148,7 +144,7 @@ const numOwnFields = 3 + 5 + 1
 // ownFields is the transport of one exchange. It carries the outbound
 // request together with fields, the header fields gatehouse sets itself:
 // canonical names, each at most once, and none of them in the request's
-// Header. (One exception: ReverseProxy gives a request without a
+// Header in any spelling (stripClientHeaders). (One exception: ReverseProxy gives a request without a
 // User-Agent an empty one after rewrite, and an empty User-Agent is never
 // sent.) A fieldsTransport (h1Transport) writes them after the request's
 // own; any other transport gets them added to the request's Header first.

@@ -168,8 +168,8 @@ func TestForward_XForwardedFromRealPeer(t *testing.T) {
 // gatehouse's own headers travel beside the client's (ownFields) and are
 // written after them. Whatever the number of client headers, on either
 // side of a small Go map's eight entries, the upstream gets every client
-// header, each of gatehouse's exactly once (replacing the client's spoofs),
-// and nothing else.
+// header, each of gatehouse's exactly once (replacing the client's spoofs,
+// in any spelling), and nothing else.
 func TestForward_EveryHeaderArrivesWhateverTheirNumber(t *testing.T) {
 	up := newUpstream(t, nil)
 	p := newTestProxy(t, testSpec(t, up.URL))
@@ -190,7 +190,8 @@ func TestForward_EveryHeaderArrivesWhateverTheirNumber(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hdr := map[string]string{"X-API-Key": c.key, "X-Gatehouse-User": "mallory", "X-Request-Id": "spoofed"}
+			hdr := map[string]string{"X-API-Key": c.key, "X-Gatehouse-User": "mallory", "X-Request-Id": "spoofed",
+				"X_Request_Id": "spoofed", "X_Forwarded_For": "203.0.113.9"}
 			for i := range n {
 				hdr[fmt.Sprintf("X-Client-%d", i)] = fmt.Sprintf("value %d", i)
 			}

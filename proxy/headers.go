@@ -22,13 +22,25 @@ const (
 
 // stripClientHeaders removes, from a request about to go upstream, every
 // header a client could use to impersonate gatehouse or leak a credential
-// (policy.IsIdentityOrCredentialHeader).
-func stripClientHeaders(h http.Header) {
+// (policy.IsIdentityOrCredentialHeader), and every client copy of own, the
+// fields gatehouse sets itself, which replace them. Both in any spelling an
+// upstream framework takes for the same name (policy.HeaderFold).
+func stripClientHeaders(h http.Header, own [][2]string) {
 	for k := range h {
-		if policy.IsIdentityOrCredentialHeader(k) {
+		if policy.IsIdentityOrCredentialHeader(k) || namesField(k, own) {
 			delete(h, k)
 		}
 	}
+}
+
+// namesField reports whether the header name k folds to one of fields'.
+func namesField(k string, fields [][2]string) bool {
+	for _, kv := range fields {
+		if policy.HeaderFold(k, kv[0]) {
+			return true
+		}
+	}
+	return false
 }
 
 // peerAddr parses the TCP peer from RemoteAddr; the zero Addr if it cannot.
@@ -168,17 +180,4 @@ func lookupString(v any) string {
 		return strconv.FormatBool(v)
 	}
 	return fmt.Sprint(v)
-}
-
-// removeFolded removes every client header that folds (case, "_" for "-")
-// to the name of one of the rendered templates, which replace them.
-func removeFolded(h http.Header, set [][2]string) {
-	for _, kv := range set {
-		want := strings.ReplaceAll(strings.ToLower(kv[0]), "_", "-")
-		for k := range h {
-			if len(k) == len(want) && policy.HeaderFold(k, want) {
-				delete(h, k)
-			}
-		}
-	}
 }
