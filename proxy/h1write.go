@@ -32,21 +32,13 @@ type requestHead struct {
 // their head. As http.Transport, it lets nothing invalid reach the wire.
 func (t *h1Transport) head(req *http.Request, fields [][2]string) (requestHead, error) {
 	for k, vv := range req.Header {
-		if !httpguts.ValidHeaderFieldName(k) {
-			return requestHead{}, fmt.Errorf("invalid header field name %q", k)
-		}
-		for _, v := range vv {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return requestHead{}, fmt.Errorf("invalid header field value for %q", k)
-			}
+		if err := checkField(k, vv...); err != nil {
+			return requestHead{}, err
 		}
 	}
 	for _, kv := range fields {
-		if !httpguts.ValidHeaderFieldName(kv[0]) {
-			return requestHead{}, fmt.Errorf("invalid header field name %q", kv[0])
-		}
-		if !httpguts.ValidHeaderFieldValue(kv[1]) {
-			return requestHead{}, fmt.Errorf("invalid header field value for %q", kv[0])
+		if err := checkField(kv[0], kv[1]); err != nil {
+			return requestHead{}, err
 		}
 	}
 	host, err := t.hostHeader(req)
@@ -58,6 +50,19 @@ func (t *h1Transport) head(req *http.Request, fields [][2]string) (requestHead, 
 		return requestHead{}, errors.New("control character in the request target")
 	}
 	return requestHead{method: req.Method, uri: uri, host: host, header: req.Header, fields: fields}, nil
+}
+
+// checkField refuses a header field http.Transport would refuse.
+func checkField(name string, values ...string) error {
+	if !httpguts.ValidHeaderFieldName(name) {
+		return fmt.Errorf("invalid header field name %q", name)
+	}
+	for _, v := range values {
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return fmt.Errorf("invalid header field value for %q", name)
+		}
+	}
+	return nil
 }
 
 // write writes the head to w. A write error sticks to w and is returned by
