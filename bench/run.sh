@@ -113,18 +113,25 @@ done
 dur_s=$(to_seconds "$DURATION")
 warm_s=$(to_seconds "$WARMUP")
 
-if ! command -v wrk >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" -eq 0 ]; then
-	note "installing wrk and nginx (Debian packages)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk nginx >/dev/null 2>&1 ||
-		{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk nginx >/dev/null 2>&1; } || true
-fi
+# apt_install CMD PACKAGE...: when CMD is missing, install the Debian
+# packages as root (with a package list update if the first try fails).
+# Best effort: the caller checks for CMD afterwards.
+apt_install() {
+	local cmd=$1
+	shift
+	if command -v "$cmd" >/dev/null || ! command -v apt-get >/dev/null || [ "$(id -u)" -ne 0 ]; then
+		return 0
+	fi
+	note "installing $* (Debian packages)"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null 2>&1; } || true
+}
+apt_install wrk wrk nginx
 command -v wrk >/dev/null || die "wrk not found on PATH; install it (apt-get install wrk) and rerun"
-if [[ $INSTR == 1 ]] && ! command -v valgrind >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" -eq 0 ]; then
-	note "installing valgrind (Debian package)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind >/dev/null 2>&1 ||
-		{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind >/dev/null 2>&1; } || true
+if [[ $INSTR == 1 ]]; then
+	apt_install valgrind valgrind
+	command -v valgrind >/dev/null || die "INSTR=1 needs valgrind (apt-get install valgrind)"
 fi
-[[ $INSTR != 1 ]] || command -v valgrind >/dev/null || die "INSTR=1 needs valgrind (apt-get install valgrind)"
 command -v curl >/dev/null || die "curl not found on PATH"
 command -v go >/dev/null || die "go not found on PATH"
 
