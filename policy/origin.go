@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 // originKind says how an OriginPattern matches.
@@ -46,7 +48,8 @@ type OriginPattern struct {
 //   - "scheme://*.apex[:port]": every origin of that scheme and port whose
 //     host is one or more labels followed by ".apex". It never matches the
 //     apex itself, another scheme or another port. The apex needs at least
-//     two labels ("*.com" is refused).
+//     two labels ("*.com" is refused) and must not be a public suffix
+//     ("*.co.uk", "*.github.io": golang.org/x/net/publicsuffix's list).
 //
 // It refuses a path (even a lone "/"), query, fragment or user info, other
 // schemes, a "*" anywhere else, hosts that are not ASCII DNS names or IP
@@ -97,6 +100,12 @@ func ParseOrigin(s string) (OriginPattern, error) {
 		}
 		if !strings.Contains(apex, ".") {
 			return OriginPattern{}, fmt.Errorf(`wildcard apex %q has a single label; "*.%s" would cover a whole top-level domain (write at least "*.example.%s")`, apex, apex, apex)
+		}
+		// A wildcard over a public suffix ("*.co.uk", "*.github.io",
+		// "*.herokuapp.com") admits every site anyone can register or host
+		// there. The list is compiled into x/net/publicsuffix: no I/O.
+		if ps, _ := publicsuffix.PublicSuffix(apex); ps == apex {
+			return OriginPattern{}, fmt.Errorf(`wildcard apex %q is a public suffix: "*.%s" would admit sites anyone can register there; list the origins, or use a wildcard under a domain you control ("*.example.%s")`, apex, apex, apex)
 		}
 		suffix := "." + apex
 		if port != "" {

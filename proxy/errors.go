@@ -81,6 +81,8 @@ func isTimeout(err error) bool {
 // writeError is the one place that turns an error into a response. In
 // production the body is a generic message for the status and the request
 // id; otherwise the reason and the error text are added to help operators.
+// The body is JSON in both modes: strings go through appendJSONString (an
+// error text may hold any byte an upstream or a client sent).
 // On a CORS path, cors adds the request's CORS headers, so that an allowed
 // origin can read the error (a nil cors adds none).
 func writeError(w http.ResponseWriter, production bool, requestID string, e *Error, cors *corsState) {
@@ -112,17 +114,17 @@ func writeError(w http.ResponseWriter, production bool, requestID string, e *Err
 	}
 	body := make([]byte, 0, 128)
 	body = append(body, `{"error":`...)
-	body = strconv.AppendQuote(body, msg)
+	body = appendJSONString(body, msg)
 	body = append(body, `,"status":`...)
 	body = strconv.AppendInt(body, int64(e.Status), 10)
 	body = append(body, `,"request_id":`...)
-	body = strconv.AppendQuote(body, requestID)
+	body = appendJSONString(body, requestID)
 	if !production {
 		body = append(body, `,"reason":`...)
-		body = strconv.AppendQuote(body, e.Reason)
+		body = appendJSONString(body, e.Reason)
 		if e.Err != nil {
 			body = append(body, `,"detail":`...)
-			body = strconv.AppendQuote(body, e.Err.Error())
+			body = appendJSONString(body, e.Err.Error())
 		}
 	}
 	body = append(body, "}\n"...)

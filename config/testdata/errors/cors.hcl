@@ -7,6 +7,7 @@ cors "/hr/**" {
     "https://portal.example.com?x=1", # ERROR: Invalid origin
     "ftp://files.example.com", # ERROR: Invalid origin
     "https://*.com", # ERROR: Invalid origin
+    "https://*.github.io", # ERROR: Invalid origin
     "https://a.*.example.com", # ERROR: Invalid origin
     "https://user@portal.example.com", # ERROR: Invalid origin
     "https://portal.example.com:99999", # ERROR: Invalid origin
