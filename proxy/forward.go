@@ -12,15 +12,17 @@ import (
 
 // forward sends an authorized request to its upstream through
 // httputil.ReverseProxy. Before that it refuses protocol upgrades other than
-// a GET "Upgrade: websocket" (400) and bodies over max_body_bytes (413 when
-// Content-Length says so up front; a chunked body is cut at the limit).
+// a GET "Upgrade: websocket" (400), WebSockets riding a session cookie from
+// a foreign Origin (403, see checkUpgrade), and bodies over max_body_bytes
+// (413 when Content-Length says so up front; a chunked body is cut at the
+// limit).
 type forward struct{}
 
 func (forward) serve(x *exchange) error {
 	r := x.r
 	if up := upgradeType(r.Header); up != "" {
-		if !strings.EqualFold(up, "websocket") || r.Method != http.MethodGet {
-			return refuse(http.StatusBadRequest, reasonBadUpgrade, nil)
+		if err := x.checkUpgrade(up); err != nil {
+			return err
 		}
 	}
 	hasBody := r.Body != nil && r.Body != http.NoBody
