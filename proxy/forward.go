@@ -12,15 +12,18 @@ import (
 
 // forward sends an authorized request to its upstream through
 // httputil.ReverseProxy. Before that it refuses protocol upgrades other than
-// a GET "Upgrade: websocket" (400) and bodies over max_body_bytes (413 when
-// Content-Length says so up front; a chunked body is cut at the limit).
+// a GET "Upgrade: websocket" (400), WebSockets riding a session cookie from
+// a foreign Origin (403, see checkUpgrade), and bodies over max_body_bytes
+// (413 when Content-Length says so up front; a chunked body is cut at the
+// limit). An accepted upgrade becomes a tunnel that the Server closes when
+// its session or its authorization ends (tunnel.go).
 type forward struct{}
 
 func (forward) serve(x *exchange) error {
 	r := x.r
 	if up := upgradeType(r.Header); up != "" {
-		if !strings.EqualFold(up, "websocket") || r.Method != http.MethodGet {
-			return refuse(http.StatusBadRequest, reasonBadUpgrade, nil)
+		if err := x.checkUpgrade(up); err != nil {
+			return err
 		}
 	}
 	hasBody := r.Body != nil && r.Body != http.NoBody
@@ -210,9 +213,15 @@ func (x *exchange) appendForwarded(f [][2]string, in *http.Request) [][2]string 
 }
 
 // modifyResponse records the upstream status, tags the response and sets
-// its CORS headers.
+// its CORS headers. A 101 opens a tunnel (openTunnel), which may still be
+// refused.
 func (x *exchange) modifyResponse(res *http.Response) error {
 	x.status = res.StatusCode
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		if err := x.openTunnel(res); err != nil {
+			return err
+		}
+	}
 	if x.closeConn && res.StatusCode != http.StatusSwitchingProtocols {
 		res.Header["Connection"] = []string{"close"} // net/http closes after writing
 	}

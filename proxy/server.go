@@ -65,6 +65,7 @@ type Server struct {
 	pwChecks atomic.Uint64 // password verifications, for tests
 	reloader Reloader
 	reloads  reloadState
+	tunnels  tunnels // open WebSocket tunnels (tunnel.go)
 
 	mu         sync.Mutex
 	transports map[transportKey]pooledTransport
@@ -97,7 +98,7 @@ func New(opts Options) *Server {
 	}
 	s.ids.prefix = randomPrefix()
 	s.stages = pipeline()
-	sessions, err := session.NewManager(session.Options{})
+	sessions, err := session.NewManager(session.Options{OnRevoke: s.tunnels.revoked})
 	if err != nil {
 		panic(err) // only for a zero cache size, which NewManager never uses
 	}
@@ -110,7 +111,9 @@ func New(opts Options) *Server {
 }
 
 // Load makes snap the snapshot for every request that starts from now on.
-// Requests in flight finish on the snapshot they started with.
+// Requests in flight finish on the snapshot they started with; open
+// tunnels (WebSockets) are decided again on snap, and those it refuses are
+// closed before Load returns.
 func (s *Server) Load(snap *policy.Snapshot) {
 	g := &generation{snap: snap, loaded: time.Now()}
 	for _, u := range snap.Upstreams() {
@@ -143,6 +146,7 @@ func (s *Server) Load(snap *policy.Snapshot) {
 		// Cached sessions of the old keys can never verify again.
 		s.sessions.Clear()
 	}
+	s.recheckTunnels(g)
 	old.retired.Store(true)
 	if old.inflight.Load() == 0 {
 		s.release(old)
@@ -327,7 +331,8 @@ func (s *Server) newBackend(u *policy.Upstream) *backend {
 	return b
 }
 
-// Close releases idle upstream connections. It is safe to call more than once.
+// Close closes open tunnels and releases idle upstream connections. It is
+// safe to call more than once.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -335,6 +340,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.tunnels.closeAll()
 	s.watchdog.close()
 	s.sessions.Close()
 	for _, t := range s.transports {

@@ -144,15 +144,20 @@ func (k *Keys) JWKS() map[string]any {
 type Options struct {
 	CacheSize int64            // verified tokens kept; default 100000
 	Now       func() time.Time // default time.Now
+	// OnRevoke, if set, is called with the session id after each
+	// successful Revoke, outside any lock of the Manager. The proxy closes
+	// the session's open tunnels (WebSockets) there.
+	OnRevoke func(sid string)
 }
 
 // Manager verifies tokens through a cache and keeps revocations. One Manager
 // serves the process for its lifetime, across configuration reloads.
 type Manager struct {
-	cache   *ristretto.Cache[string, *Session]
-	revoked sync.Map // sid -> time.Time until which the revocation matters
-	nrev    atomic.Int64
-	now     func() time.Time
+	cache    *ristretto.Cache[string, *Session]
+	revoked  sync.Map // sid -> time.Time until which the revocation matters
+	nrev     atomic.Int64
+	now      func() time.Time
+	onRevoke func(sid string) // Options.OnRevoke
 
 	hits          atomic.Uint64
 	misses        atomic.Uint64
@@ -178,7 +183,7 @@ func NewManager(opts Options) (*Manager, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Manager{cache: c, now: now}, nil
+	return &Manager{cache: c, now: now, onRevoke: opts.OnRevoke}, nil
 }
 
 // Close stops the cache.
@@ -298,9 +303,10 @@ func (m *Manager) Refreshable(k *Keys, token string) (*Session, error) {
 	return s, nil
 }
 
-// Revoke ends s: its token is refused from now on, by this Manager. It
-// reports false when s was already revoked, so that two concurrent
-// refreshes of one token cannot both succeed.
+// Revoke ends s: its token is refused from now on, by this Manager, and
+// Options.OnRevoke learns its id. It reports false when s was already
+// revoked, so that two concurrent refreshes of one token cannot both
+// succeed.
 func (m *Manager) Revoke(k *Keys, s *Session) bool {
 	until := s.AuthTime.Add(k.refreshTTL).Add(Leeway)
 	if until.Before(s.ExpiresAt.Add(Leeway)) {
@@ -313,8 +319,15 @@ func (m *Manager) Revoke(k *Keys, s *Session) bool {
 		m.prune()
 	}
 	m.cache.Del(s.token)
+	if m.onRevoke != nil {
+		m.onRevoke(s.ID)
+	}
 	return true
 }
+
+// Revoked reports whether the session with id sid was revoked (and the
+// revocation still matters).
+func (m *Manager) Revoked(sid string) bool { return m.isRevoked(sid) }
 
 func (m *Manager) isRevoked(sid string) bool {
 	_, ok := m.revoked.Load(sid)

@@ -98,6 +98,33 @@ func TestRevoke_OnceAndCacheBypassed(t *testing.T) {
 	}
 }
 
+// TestRevoke_TellsOnRevokeOnce: the proxy closes a session's tunnels from
+// OnRevoke (issue 18, point 12), so it must hear of each revocation, once.
+func TestRevoke_TellsOnRevokeOnce(t *testing.T) {
+	var got []string
+	m, err := NewManager(Options{CacheSize: 100, OnRevoke: func(sid string) { got = append(got, sid) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	_, k, _ := newTest(t)
+	s := &Session{Subject: "alice", App: "portal", Provider: "local", Local: true}
+	if _, err := m.Issue(k, s); err != nil {
+		t.Fatal(err)
+	}
+	if m.Revoked(s.ID) {
+		t.Fatal("Revoked before Revoke")
+	}
+	m.Revoke(k, s)
+	m.Revoke(k, s)
+	if len(got) != 1 || got[0] != s.ID {
+		t.Errorf("OnRevoke got %q, want [%q]", got, s.ID)
+	}
+	if !m.Revoked(s.ID) {
+		t.Error("Revoked after Revoke: got false, want true")
+	}
+}
+
 func TestRevoke_PruneForgetsUselessRevocations(t *testing.T) {
 	m, k, c := newTest(t)
 	for range 1023 {
