@@ -195,6 +195,10 @@ func TestRecordFilter_Writes(t *testing.T) {
 		{"duplicate keys", "POST", "application/json", "", `{"department":"ops","department":"sales"}`, 400, false},
 		{"invalid json", "POST", "application/json", "", `{"department":`, 400, false},
 		{"array of non-objects", "POST", "application/json", "", `["sales"]`, 400, false},
+		// Issue 18 (9): names another decoder merges with a read one.
+		{"case variant", "POST", "application/json", "", `{"department":"sales","DEPARTMENT":"ops"}`, 400, false},
+		{"NUL in a name", "POST", "application/json", "", `{"department":"sales","department\u0000":"ops"}`, 400, false},
+		{"NUL in another name", "POST", "application/json", "", `[{"department":"sales","x\u0000":1}]`, 400, false},
 	}
 	for _, tc := range cases {
 		n := len(up.requests())
