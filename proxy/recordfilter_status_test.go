@@ -370,55 +370,76 @@ func TestRecordFilter_WriteHeaderLines(t *testing.T) {
 
 // Issue 18 (19): a client that hangs up in the middle of a filtered
 // response is a client abort (499 client_closed, not an error), not an
-// upstream whose answer could not be filtered.
+// upstream whose answer could not be filtered: after the response started
+// (more than the first chunk of output) and before.
 func TestRecordFilter_ClientHangup(t *testing.T) {
-	release := make(chan struct{})
-	defer close(release)
-	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		// More than the first chunk of visible output, then a stall.
-		_, _ = io.WriteString(w, strings.TrimSuffix(employeesJSON(4000), "]"))
-		http.NewResponseController(w).Flush()
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		case <-time.After(20 * time.Second):
-		}
-	})
-	p := newTestProxy(t, filterSpec(t, up.URL, ""))
-	c, err := net.DialTimeout("tcp", p.Listener.Addr().String(), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	_, _ = io.WriteString(c, "GET /hr/records HTTP/1.1\r\nHost: x\r\nX-API-Key: "+testKey+"\r\n\r\n")
-	res, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.StatusCode != 200 {
-		t.Fatalf("status %d", res.StatusCode)
-	}
-	if _, err := io.ReadFull(res.Body, make([]byte, 1000)); err != nil {
-		t.Fatal(err)
-	}
-	c.Close() // hang up mid-response
-	var rec map[string]any
-	for deadline := time.Now().Add(10 * time.Second); rec == nil && time.Now().Before(deadline); {
-		for _, r := range p.log.records(t) {
-			if r["path"] == "/hr/records" {
-				rec = r
+	for _, tc := range []struct {
+		name    string
+		records int // sent before the upstream stalls
+		started bool
+	}{
+		{"mid-response", 4000, true},
+		{"before the response", 10, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			defer close(release)
+			sent := make(chan struct{}, 1)
+			up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, strings.TrimSuffix(employeesJSON(tc.records), "]"))
+				http.NewResponseController(w).Flush()
+				sent <- struct{}{}
+				select { // a slow stream
+				case <-r.Context().Done():
+				case <-release:
+				case <-time.After(20 * time.Second):
+				}
+			})
+			p := newTestProxy(t, filterSpec(t, up.URL, ""))
+			c, err := net.DialTimeout("tcp", p.Listener.Addr().String(), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if rec == nil {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	if rec == nil {
-		t.Fatal("no access record after the client hung up")
-	}
-	if rec["status"] != float64(499) || rec["reason"] != "client_closed" || rec["level"] == "ERROR" {
-		t.Errorf("access record: status %v, reason %v, level %v; want 499 client_closed, not ERROR (%v)", rec["status"], rec["reason"], rec["level"], rec)
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			_, _ = io.WriteString(c, "GET /hr/records HTTP/1.1\r\nHost: x\r\nX-API-Key: "+testKey+"\r\n\r\n")
+			if tc.started {
+				res, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.StatusCode != 200 {
+					t.Fatalf("status %d", res.StatusCode)
+				}
+				if _, err := io.ReadFull(res.Body, make([]byte, 1000)); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				select {
+				case <-sent:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the upstream got no request")
+				}
+			}
+			c.Close() // hang up
+			var rec map[string]any
+			for deadline := time.Now().Add(10 * time.Second); rec == nil && time.Now().Before(deadline); {
+				for _, r := range p.log.records(t) {
+					if r["path"] == "/hr/records" {
+						rec = r
+					}
+				}
+				if rec == nil {
+					time.Sleep(10 * time.Millisecond) // polling the log, bounded
+				}
+			}
+			if rec == nil {
+				t.Fatal("no access record after the client hung up")
+			}
+			if rec["status"] != float64(499) || rec["reason"] != "client_closed" || rec["level"] != "INFO" {
+				t.Errorf("access record: status %v, reason %v, level %v; want 499 client_closed INFO (%v)", rec["status"], rec["reason"], rec["level"], rec)
+			}
+		})
 	}
 }
 
