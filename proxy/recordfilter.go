@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -283,7 +284,7 @@ func (x *exchange) filterResponse(res *http.Response) error {
 	fail := func(reason string, err error) *Error {
 		if !ok {
 			// The status is the upstream's answer; only the body goes.
-			return &Error{Status: code, Reason: reasonFilterErrorBody, Err: err}
+			return sameStatus(res, reasonFilterErrorBody, err)
 		}
 		return &Error{Status: http.StatusBadGateway, Reason: reason, Err: err}
 	}
@@ -358,11 +359,10 @@ func (x *exchange) filterResponse(res *http.Response) error {
 	if errors.Is(ferr, recfilter.ErrRefused) {
 		// The response is one record the caller may not see: as far as
 		// the caller knows, it does not exist.
-		status := http.StatusNotFound
 		if !ok {
-			status = code
+			return sameStatus(res, reasonFilterHidden, nil)
 		}
-		return &Error{Status: status, Reason: reasonFilterHidden}
+		return &Error{Status: http.StatusNotFound, Reason: reasonFilterHidden}
 	}
 	if ferr != nil && x.filterStats.BytesIn == 0 && unfilterable(ferr) {
 		// An empty body (a chunked one, or one that decodes to
@@ -376,6 +376,20 @@ func (x *exchange) filterResponse(res *http.Response) error {
 	}
 	res.Body = io.NopCloser(bytes.NewReader(buf[:n]))
 	return nil
+}
+
+// sameStatus is the generic error that replaces the body of an upstream's
+// error response: its status, and of its headers only Allow (405) and a
+// Retry-After in seconds, which tell the client what to do next.
+func sameStatus(res *http.Response, reason string, err error) *Error {
+	e := &Error{Status: res.StatusCode, Reason: reason, Err: err}
+	if e.Status == http.StatusMethodNotAllowed {
+		e.Allow = res.Header.Get("Allow")
+	}
+	if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && s > 0 {
+		e.RetryAfter = s
+	}
+	return e
 }
 
 // filterFailure classifies why a response could not be filtered: the

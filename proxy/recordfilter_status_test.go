@@ -28,6 +28,9 @@ func TestRecordFilter_ErrorBodies(t *testing.T) {
 			w.Header().Set("Content-Type", ctype)
 		}
 		w.Header().Set("Location", "/hr/records/2")
+		w.Header().Set("Retry-After", "7")
+		w.Header().Set("Allow", "GET, HEAD")
+		w.Header().Set("X-Upstream-Secret", "s")
 		w.WriteHeader(status)
 		if body == "<chunked empty>" {
 			http.NewResponseController(w).Flush()
@@ -50,6 +53,7 @@ func TestRecordFilter_ErrorBodies(t *testing.T) {
 		{"500 echoing a hidden record", 500, "application/json", `{"id":2,"department":"ops","salary":1}`, generic},
 		{"409 not JSON", 409, "text/html", `<p>conflict with {"department":"ops"}</p>`, generic},
 		{"400 no content type", 400, "", `{"department":"ops"}`, generic},
+		{"405 error object", 405, "application/json", `{"error":"method not allowed"}`, generic},
 		{"422 invalid JSON", 422, "application/json", `[{"department":"ops"`, generic},
 		{"503 case variant", 503, "application/json", `[{"department":"sales","Department":"ops"}]`, generic},
 		{"404 empty JSON body", 404, "application/json", ``, ""},
@@ -87,6 +91,13 @@ func TestRecordFilter_ErrorBodies(t *testing.T) {
 			}
 			if tc.status/100 == 3 && res.Header.Get("Location") != "/hr/records/2" {
 				t.Errorf("redirect lost its Location: %v", res.Header)
+			}
+			if tc.want == generic {
+				// The generic error keeps Retry-After, and Allow on a 405.
+				if res.Header.Get("Retry-After") != "7" || res.Header.Get("X-Upstream-Secret") != "" ||
+					(res.Header.Get("Allow") != "") != (tc.status == 405) {
+					t.Errorf("generic error headers %v", res.Header)
+				}
 			}
 		})
 	}
