@@ -102,6 +102,9 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 	}
 	out.URL.Path, out.URL.RawPath = dec, p
 	out.Host = ""
+	if x.filter != nil && x.filter.headAsGet {
+		out.Method = http.MethodGet
+	}
 
 	// gatehouse's own fields do not go into out.Header, which holds what
 	// is left of the client's: the transport writes them after it (see

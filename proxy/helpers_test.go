@@ -42,7 +42,7 @@ type upstream struct {
 	reqs []seen
 }
 
-func newUpstream(t *testing.T, h http.HandlerFunc) *upstream {
+func newUpstream(t testing.TB, h http.HandlerFunc) *upstream {
 	t.Helper()
 	u := &upstream{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -172,7 +172,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newTestProxy(t *testing.T, spec policy.Spec) *testProxy {
+func newTestProxy(t testing.TB, spec policy.Spec) *testProxy {
 	t.Helper()
 	snap, err := policy.New(spec)
 	if err != nil {

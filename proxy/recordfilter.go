@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -25,6 +26,12 @@ const (
 	reasonFilterUpstream     = "filter_unfilterable_response"
 	reasonFilterHidden       = "filter_hidden_record"
 	reasonFilterUpgrade      = "filter_upgrade_refused"
+	// reasonFilterErrorBody: a non-2xx response whose body cannot be
+	// filtered was replaced by the generic error of its status.
+	reasonFilterErrorBody = "filter_unfilterable_error_body"
+	// reasonFilterHeaderLines: a filtered write with more than one
+	// Content-Type or Content-Encoding field line.
+	reasonFilterHeaderLines = "filter_duplicate_header"
 )
 
 // recordLimits bound what record filtering reads.
@@ -66,6 +73,9 @@ type filtering struct {
 	plan *recfilter.Plan
 	prog *filter.Program
 	ev   filter.Evaluator
+	// headAsGet: the request is a HEAD, sent upstream as GET (see
+	// filterRequest).
+	headAsGet bool
 }
 
 func (f *filtering) pred(rec map[string]any) (bool, error) {
@@ -94,6 +104,10 @@ func (filterRequest) serve(x *exchange) error {
 		x.srv.log.Debug("record filter", "request_id", x.id, "grant", g.String(), "filter", g.Filter(), "records", g.Records())
 	}
 	r := x.r
+	// HEAD says what GET would say: it goes upstream as GET and its
+	// response is filtered, so the status tells a hidden object from a
+	// visible one exactly as GET's does; the server sends no body to HEAD.
+	f.headAsGet = r.Method == http.MethodHead
 	if upgradeType(r.Header) != "" {
 		// A tunnel would carry records the filter never sees.
 		return refuse(http.StatusForbidden, reasonFilterUpgrade, nil)
@@ -112,10 +126,14 @@ func (filterRequest) serve(x *exchange) error {
 	default:
 		return nil
 	}
+	if name := repeatedBodyField(r.Header); name != "" {
+		// Which one the upstream reads is anyone's guess.
+		return refuse(http.StatusBadRequest, reasonFilterHeaderLines, fmt.Errorf("more than one %s field line", name))
+	}
 	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		return refuse(http.StatusUnsupportedMediaType, reasonFilterMediaType, fmt.Errorf("request Content-Encoding %q", enc))
 	}
-	if !isJSON(r.Header.Get("Content-Type")) {
+	if !isUTF8JSON(r.Header.Get("Content-Type")) {
 		return refuse(http.StatusUnsupportedMediaType, reasonFilterMediaType, fmt.Errorf("request Content-Type %q", r.Header.Get("Content-Type")))
 	}
 	limit := x.snap().MaxBodyBytes()
@@ -175,6 +193,60 @@ func (x *exchange) filterEnv() filter.Env {
 	return env
 }
 
+// repeatedBodyField returns "Content-Type" or "Content-Encoding" when h
+// has more than one field line of that name, counting every spelling that
+// some server merges with it (any case, "_" for "-"), else "".
+func repeatedBodyField(h http.Header) string {
+	var ct, ce int
+	for k, v := range h {
+		switch {
+		case sameFieldName(k, "content-type"):
+			ct += len(v)
+		case sameFieldName(k, "content-encoding"):
+			ce += len(v)
+		}
+	}
+	switch {
+	case ct > 1:
+		return "Content-Type"
+	case ce > 1:
+		return "Content-Encoding"
+	}
+	return ""
+}
+
+// sameFieldName reports whether field name k is want (lower case) in any
+// case, with "_" for "-".
+func sameFieldName(k, want string) bool {
+	if len(k) != len(want) {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		} else if c == '_' {
+			c = '-'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// isUTF8JSON is isJSON for request bodies, which are checked as UTF-8: a
+// charset parameter other than utf-8 would have the upstream decode other
+// text than the filter judged.
+func isUTF8JSON(ct string) bool {
+	if !isJSON(ct) {
+		return false
+	}
+	_, params, _ := mime.ParseMediaType(ct)
+	cs, ok := params["charset"]
+	return !ok || strings.EqualFold(cs, "utf-8")
+}
+
 func isJSON(ct string) bool {
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
@@ -183,15 +255,20 @@ func isJSON(ct string) bool {
 	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
 }
 
-// filterResponse replaces a 2xx response body with its filtered stream.
-// Error responses (non-2xx) pass through: they carry the upstream's error,
-// not records. Anything a filter cannot read fails closed with a 502.
+// filterResponse replaces the body of a response on a filtered route with
+// its filtered stream, whatever the status: an upstream's 404 or 500 may
+// echo records too. What cannot be filtered fails closed: a 2xx with a 502
+// (reasonFilterUpstream), any other status with the generic error of that
+// same status (reasonFilterErrorBody). A single object the caller may not
+// see is 404 for a 2xx, the generic error of its status otherwise
+// (reasonFilterHidden). A redirect keeps its headers (Location) and loses
+// its body. Bodiless answers (204, 304, an empty body) pass as they are.
 func (x *exchange) filterResponse(res *http.Response) error {
 	f := x.filter
-	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return nil
-	}
+	code := res.StatusCode
+	ok := code >= 200 && code <= 299
 	h := res.Header
+	empty := res.Body == http.NoBody || res.ContentLength == 0
 	// Sizes and validators of the unfiltered document must not reach the
 	// client; the filtered body is streamed (chunked).
 	delete(h, "Content-Length")
@@ -203,32 +280,51 @@ func (x *exchange) filterResponse(res *http.Response) error {
 	// The body is this caller's view: no shared cache may keep it.
 	h["Cache-Control"] = []string{"private, no-store"}
 	res.ContentLength = -1
-	if res.StatusCode == http.StatusNoContent || x.r.Method == http.MethodHead {
-		return nil
+	// fail is the answer when the body cannot be filtered.
+	fail := func(reason string, err error) *Error {
+		if !ok {
+			// The status is the upstream's answer; only the body goes.
+			return sameStatus(res, reasonFilterErrorBody, err)
+		}
+		return &Error{Status: http.StatusBadGateway, Reason: reason, Err: err}
 	}
-	if res.StatusCode == http.StatusPartialContent {
-		return &Error{Status: http.StatusBadGateway, Reason: reasonFilterUpstream, Err: errors.New("partial content on a filtered route")}
+	switch {
+	case code < 200: // 101 to a request that asked for no upgrade
+		return &Error{Status: http.StatusBadGateway, Reason: reasonFilterUpstream, Err: fmt.Errorf("status %d on a filtered route", code)}
+	case code == http.StatusNoContent || code == http.StatusNotModified || empty:
+		return nil // no body, no record
+	case code >= 300 && code <= 399:
+		// A redirect's body is for people; it may echo records. Location
+		// and the other headers stay.
+		_ = res.Body.Close()
+		res.Body = http.NoBody
+		delete(h, "Content-Type")
+		delete(h, "Content-Encoding")
+		h["Content-Length"] = []string{"0"}
+		return nil
+	case code == http.StatusPartialContent:
+		return fail(reasonFilterUpstream, errors.New("partial content on a filtered route"))
 	}
 	if !isJSON(h.Get("Content-Type")) {
-		return &Error{Status: http.StatusBadGateway, Reason: reasonFilterUpstream, Err: fmt.Errorf("Content-Type %q is not JSON", h.Get("Content-Type"))}
+		return fail(reasonFilterUpstream, fmt.Errorf("Content-Type %q is not JSON", h.Get("Content-Type")))
 	}
-	var src io.Reader = res.Body
+	var src io.Reader = upstreamRead{res.Body}
 	switch enc := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(res.Body)
+		zr, err := gzip.NewReader(src)
 		if err != nil {
-			return &Error{Status: http.StatusBadGateway, Reason: reasonFilterUpstream, Err: err}
+			return x.filterFailure(fail, err)
 		}
 		src = zr
 	case "deflate": // HTTP's deflate is the zlib format (RFC 9110 8.4.1.2)
-		zr, err := zlib.NewReader(res.Body)
+		zr, err := zlib.NewReader(src)
 		if err != nil {
-			return &Error{Status: http.StatusBadGateway, Reason: reasonFilterUpstream, Err: err}
+			return x.filterFailure(fail, err)
 		}
 		src = zr
 	default:
-		return &Error{Status: http.StatusBadGateway, Reason: reasonFilterUpstream, Err: fmt.Errorf("Content-Encoding %q", enc)}
+		return fail(reasonFilterUpstream, fmt.Errorf("Content-Encoding %q", enc))
 	}
 	delete(h, "Content-Encoding")
 
@@ -263,14 +359,83 @@ func (x *exchange) filterResponse(res *http.Response) error {
 	if errors.Is(ferr, recfilter.ErrRefused) {
 		// The response is one record the caller may not see: as far as
 		// the caller knows, it does not exist.
+		if !ok {
+			return sameStatus(res, reasonFilterHidden, nil)
+		}
 		return &Error{Status: http.StatusNotFound, Reason: reasonFilterHidden}
 	}
+	if ferr != nil && x.filterStats.BytesIn == 0 && unfilterable(ferr) {
+		// An empty body (a chunked one, or one that decodes to
+		// nothing) holds no record.
+		res.Body = http.NoBody
+		x.filterErr = nil
+		return nil
+	}
 	if ferr != nil {
-		return &Error{Status: http.StatusBadGateway, Reason: reasonFilterUpstream, Err: ferr}
+		return x.filterFailure(fail, ferr)
 	}
 	res.Body = io.NopCloser(bytes.NewReader(buf[:n]))
 	return nil
 }
+
+// sameStatus is the generic error that replaces the body of an upstream's
+// error response: its status, and of its headers only Allow (405) and a
+// Retry-After in seconds, which tell the client what to do next.
+func sameStatus(res *http.Response, reason string, err error) *Error {
+	e := &Error{Status: res.StatusCode, Reason: reason, Err: err}
+	if e.Status == http.StatusMethodNotAllowed {
+		e.Allow = res.Header.Get("Allow")
+	}
+	if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && s > 0 {
+		e.RetryAfter = s
+	}
+	return e
+}
+
+// filterFailure classifies why a response could not be filtered: the
+// client went away (its closed connection ended the upstream read: 499
+// client_closed), the upstream's bytes are not filterable (fail), or
+// reading them failed (upstreamError: 502 or 504). Only the second says
+// that the upstream's answers changed.
+func (x *exchange) filterFailure(fail func(string, error) *Error, err error) *Error {
+	ctx := x.r.Context()
+	if ctx.Err() != nil {
+		return refuse(statusClientClosed, reasonClientClosed, err)
+	}
+	if unfilterable(err) {
+		return fail(reasonFilterUpstream, err)
+	}
+	return upstreamError(ctx, err)
+}
+
+// upstreamRead marks the errors of reading the upstream's body, so that
+// they can be told from the errors of what was read (filterFailure).
+type upstreamRead struct{ r io.Reader }
+
+func (u upstreamRead) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &upstreamReadError{err}
+	}
+	return n, err
+}
+
+type upstreamReadError struct{ err error }
+
+func (e *upstreamReadError) Error() string { return e.err.Error() }
+func (e *upstreamReadError) Unwrap() error { return e.err }
+
+// unfilterable reports whether err says that the upstream's bytes cannot be
+// filtered (invalid JSON, a corrupt gzip stream, ...), not that reading
+// them or handing on the output failed.
+func unfilterable(err error) bool {
+	var re *upstreamReadError
+	return !errors.As(err, &re) && !errors.Is(err, errResponseClosed)
+}
+
+// errResponseClosed ends a filter whose response was closed before the
+// filter finished (the client went away, or the copy failed).
+var errResponseClosed = errors.New("response closed")
 
 // filteredBody is the rest of a filtered response. Closing it stops the
 // filter (its writes fail) and waits for it, so that no goroutine outlives
@@ -295,7 +460,7 @@ func (b *filteredBody) Read(p []byte) (int, error) {
 }
 
 func (b *filteredBody) Close() error {
-	b.pr.CloseWithError(errors.New("response closed"))
+	b.pr.CloseWithError(errResponseClosed)
 	_ = b.upstream.Close()
 	<-b.done
 	return nil

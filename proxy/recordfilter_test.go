@@ -16,7 +16,7 @@ import (
 
 // filterSpec gives role "reader" (portal's default) a filtered grant on
 // /hr/records: only records of the caller's department.
-func filterSpec(t *testing.T, upstreamURL, records string) policy.Spec {
+func filterSpec(t testing.TB, upstreamURL, records string) policy.Spec {
 	t.Helper()
 	spec := sessionSpec(t, upstreamURL)
 	src := `record.department == lookup.department`
@@ -195,6 +195,10 @@ func TestRecordFilter_Writes(t *testing.T) {
 		{"duplicate keys", "POST", "application/json", "", `{"department":"ops","department":"sales"}`, 400, false},
 		{"invalid json", "POST", "application/json", "", `{"department":`, 400, false},
 		{"array of non-objects", "POST", "application/json", "", `["sales"]`, 400, false},
+		// Issue 18 (9): names another decoder merges with a read one.
+		{"case variant", "POST", "application/json", "", `{"department":"sales","DEPARTMENT":"ops"}`, 400, false},
+		{"NUL in a name", "POST", "application/json", "", `{"department":"sales","department\u0000":"ops"}`, 400, false},
+		{"NUL in another name", "POST", "application/json", "", `[{"department":"sales","x\u0000":1}]`, 400, false},
 	}
 	for _, tc := range cases {
 		n := len(up.requests())
@@ -209,19 +213,22 @@ func TestRecordFilter_Writes(t *testing.T) {
 	}
 }
 
-// HEAD on a filtered route tells nothing about the unfiltered document.
+// HEAD on a filtered route tells nothing about the unfiltered document:
+// it goes upstream as GET, and the client gets GET's headers (issue 18, 11).
 func TestRecordFilter_Head(t *testing.T) {
+	const doc = `[{"department":"sales"},{"department":"ops","name":"hidden"}]`
 	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", "12345")
-		w.WriteHeader(200)
+		w.Header().Set("Content-Length", fmt.Sprint(len(doc)))
+		w.Header().Set("ETag", `"v1"`)
+		_, _ = io.WriteString(w, doc)
 	})
 	p := newTestProxy(t, filterSpec(t, up.URL, ""))
 	req, _ := http.NewRequest("HEAD", p.URL+"/hr/records", nil)
 	req.Header.Set("X-API-Key", testKey)
-	res, _ := do(t, p.Client(), req)
-	if res.StatusCode != 200 || res.Header.Get("Content-Length") == "12345" {
-		t.Errorf("HEAD: %d, Content-Length %q", res.StatusCode, res.Header.Get("Content-Length"))
+	res, body := do(t, p.Client(), req)
+	if res.StatusCode != 200 || body != "" || res.Header.Get("Content-Length") == fmt.Sprint(len(doc)) || res.Header.Get("Etag") != "" {
+		t.Errorf("HEAD: %d, body %q, headers %v", res.StatusCode, body, res.Header)
 	}
 }
 

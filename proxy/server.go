@@ -295,7 +295,15 @@ func (s *Server) logAccess(x *exchange) {
 		rec.filtered, rec.records, rec.removed = true, x.filterStats.Records, x.filterStats.Removed
 		if err := x.filterErr; err != nil && !errors.Is(err, recfilter.ErrRefused) && rec.errText == "" {
 			// Failed after the response started: the connection was cut.
-			rec.reason, rec.decision, rec.errText, rec.level = reasonFilterUpstream, "deny", err.Error(), slog.LevelError
+			// Say why: the client hung up (499, not an error), reading
+			// the upstream failed, or its bytes could not be filtered.
+			e := x.filterFailure(func(reason string, err error) *Error {
+				return &Error{Status: rec.status, Reason: reason, Err: err}
+			}, err)
+			rec.reason, rec.decision, rec.errText, rec.level = e.Reason, "deny", err.Error(), slog.LevelError
+			if e.Status == statusClientClosed {
+				rec.status, rec.level = statusClientClosed, slog.LevelInfo
+			}
 		}
 	}
 	if rec.path == "" {

@@ -92,5 +92,7 @@ fuzz ./config FuzzPieces 40000
 fuzz ./policy/password FuzzParse 400000
 fuzz ./proxy/oauth FuzzSafeNext 70000
 fuzz ./proxy/recfilter FuzzFilter 80000
+fuzz ./proxy/recfilter FuzzNameCollision 100000
+fuzz ./proxy FuzzFilteredResponse 20000
 
 step "all tests passed"

@@ -79,18 +79,25 @@
 // The whole document is validated by jsontext as RFC 7493 (I-JSON): strict
 // syntax, valid UTF-8, no duplicate member names in any object, a single
 // top-level value with nothing but whitespace after it. In addition:
-//   - two members of a record whose names are equal under Unicode simple
-//     case folding (as strings.EqualFold; e.g. "level" and "Level", or "k"
-//     and U+212A KELVIN SIGN) are refused when one of the fields the plan
-//     reads folds to them, because case-insensitive decoders (encoding/json,
-//     for one) may take either. The same applies to all members of objects
-//     nested inside read fields, and to all record members when fields is
-//     nil. Case variants among members the predicate does not read are
-//     allowed. A record with only "Level" while the plan reads "level" is
-//     not refused: the predicate sees level as absent;
-//   - an object on the records path must not have a member that differs only
-//     in case from the path segment besides the segment itself
-//     ({"data":[...],"Data":[...]}), since a client might read the other one.
+//   - two members of a record whose names some JSON decoder may take for
+//     one name are refused when one of the fields the plan reads is among
+//     them, because such decoders may take either. That is equality under
+//     Unicode simple case folding (strings.EqualFold, encoding/json; e.g.
+//     "level" and "Level", or "k" and U+212A KELVIN SIGN), under per-character
+//     upper-casing (.NET's OrdinalIgnoreCase: "id" and "\u0131d" with a
+//     dotless i), under lower-casing ("\u0130d"), and Java's
+//     equalsIgnoreCase (Jackson). The same applies to all members of
+//     objects nested inside read fields, and to all record members when
+//     fields is nil. Case variants among members the predicate does not
+//     read are allowed. A record with only "Level" while the plan reads
+//     "level" is not refused: the predicate sees level as absent;
+//   - a member name that contains NUL (U+0000) is refused in a record and in
+//     objects nested inside read fields, since decoders written in C end
+//     the name there ("level\u0000x" would be read as "level");
+//   - an object on the records path must not have a member that such a
+//     decoder may take for the path segment, besides the segment itself
+//     ({"data":[...],"Data":[...]}), or whose name contains NUL, since a
+//     client might read the other one.
 //
 // Failures are reported as [*Error] with one of the Reason* values. Because
 // the output is streamed, part of it may have been written before the

@@ -11,10 +11,11 @@ const (
 	// document, an empty document or data after the top-level value.
 	ReasonInvalidJSON = "invalid_json"
 	// ReasonDuplicateName: an object has two members with the same name
-	// (anywhere in the document), two members of a record differ only in
-	// case and fold to a field the plan reads (see the package doc), or an
-	// object on the records path has a member that differs only in case
-	// from the path segment besides the segment itself.
+	// (anywhere in the document), two members of a record that a
+	// case-insensitive decoder may take for one name collide with a field
+	// the plan reads, a member name contains NUL (see the package doc), or
+	// an object on the records path has a member that may be taken for the
+	// path segment besides the segment itself.
 	ReasonDuplicateName = "duplicate_name"
 	// ReasonNotAnObject: a record is not a JSON object.
 	ReasonNotAnObject = "not_an_object"

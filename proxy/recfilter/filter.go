@@ -322,7 +322,9 @@ func (r *run) object(level int) error {
 		nameAt := r.dec.InputOffset()
 		name := tok.String()
 		if name != seg {
-			if strings.EqualFold(name, seg) {
+			if foldEqual(name, seg) || strings.IndexByte(name, 0) >= 0 {
+				// A name some decoder takes for seg (see appendCaseKey)
+				// or ends at its NUL.
 				variant, variantAt = true, nameAt
 			}
 			if err := r.skip(); err != nil {
@@ -367,7 +369,7 @@ func (r *run) object(level int) error {
 	case !found:
 		return newError(ReasonRecordsNotFound, r.dec.InputOffset(), fmt.Sprintf("path segment %q not found", seg))
 	case variant:
-		return newError(ReasonDuplicateName, variantAt, fmt.Sprintf("member names differing only in case from path segment %q", seg))
+		return newError(ReasonDuplicateName, variantAt, fmt.Sprintf("a member name that decoders may take for path segment %q", seg))
 	}
 	return nil
 }
@@ -507,7 +509,7 @@ func (r *run) record(v []byte, k jsontext.Kind, start int64, depth int) (bool, e
 	case stTooDeep:
 		return false, newError(ReasonTooDeep, start+int64(r.x.off), "nesting exceeds MaxDepth")
 	case stDupName:
-		return false, newError(ReasonDuplicateName, start+int64(r.x.off), "record member names differing only in case fold to a field the predicate reads")
+		return false, newError(ReasonDuplicateName, start+int64(r.x.off), "record member names that decoders may take for one name (case variants of a field the predicate reads, or a name with NUL)")
 	default:
 		return false, newError(ReasonInvalidJSON, start+int64(r.x.off), "unexpected record syntax")
 	}

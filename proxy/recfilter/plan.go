@@ -70,6 +70,7 @@ type Plan struct {
 	fields     []string
 	fieldBytes [][]byte
 	fieldASCII []bool
+	fieldKeys  [][]byte // appendCaseKey of each field
 	// lenMask has bit n set if an ASCII name of length n (n < 64) could
 	// equal or fold to a read field: a fast path for the common case.
 	lenMask uint64
@@ -118,6 +119,7 @@ func NewPlan(path string, fields []string, lim Limits) (*Plan, error) {
 			p.fields = append(p.fields, f)
 			p.fieldBytes = append(p.fieldBytes, []byte(f))
 			p.fieldASCII = append(p.fieldASCII, isASCII(f))
+			p.fieldKeys = append(p.fieldKeys, appendCaseKey(nil, f))
 			if !isASCII(f) || len(f) >= 64 {
 				p.lenMask = ^uint64(0)
 			} else {

@@ -44,6 +44,7 @@ type extractor struct {
 	counts  []int    // per read field: members whose name folds to it
 	keys    []string // stack of decoded member names, for fold checks
 	scratch []byte   // unescaped strings
+	keyBuf  []byte   // a member name's case key
 	// Intern caches: repeated short strings and numbers (department names,
 	// levels, ...) are boxed once per cache generation instead of once per
 	// record. Only immutable values are shared.
@@ -113,6 +114,10 @@ func (x *extractor) extract(v []byte, budget int) status {
 			}
 			name = x.scratch
 			nonASCII = !isASCII(name)
+			if bytes.IndexByte(name, 0) >= 0 { // only an escape can hold NUL
+				x.off = i
+				return stDupName
+			}
 		}
 		nameAt := i
 		i = skipWS(v, end)
@@ -244,20 +249,29 @@ func (x *extractor) malformed(i int) status {
 }
 
 // match returns the index of the read field equal to name, -1 if none, or
-// -2 when name makes two members fold to the same read field.
+// -2 when name makes two members collide with the same read field (see
+// appendCaseKey).
 func (x *extractor) match(name []byte, nameASCII bool) int {
 	exact := -1
+	var key []byte // name's case key, once needed
 	for k, f := range x.p.fieldBytes {
-		if len(name) == len(f) {
-			if bytes.Equal(name, f) {
-				exact = k
-			} else if !bytes.EqualFold(name, f) {
+		switch {
+		case bytes.Equal(name, f):
+			exact = k
+		case nameASCII && x.p.fieldASCII[k]:
+			// ASCII names collide only with ASCII names of the same
+			// length, ignoring ASCII case.
+			if len(name) != len(f) || !bytes.EqualFold(name, f) {
 				continue
 			}
-		} else if nameASCII && x.p.fieldASCII[k] || !bytes.EqualFold(name, f) {
-			// Different lengths can only fold together with non-ASCII
-			// letters involved (e.g. U+212A KELVIN SIGN and "k").
-			continue
+		default:
+			if key == nil {
+				x.keyBuf = appendCaseKey(x.keyBuf[:0], name)
+				key = x.keyBuf
+			}
+			if !bytes.Equal(key, x.p.fieldKeys[k]) {
+				continue
+			}
 		}
 		x.counts[k]++
 		if x.counts[k] > 1 {
@@ -340,6 +354,10 @@ func (x *extractor) object(v []byte, i, depth, budget int) (any, int, status) {
 				return nil, i, x.malformed(i)
 			}
 			name = x.scratch
+			if bytes.IndexByte(name, 0) >= 0 {
+				x.off = i
+				return nil, i, stDupName
+			}
 		}
 		key := x.internKey(name)
 		x.keys = append(x.keys, key)
@@ -598,9 +616,8 @@ func isNumberByte(c byte) bool {
 	return '0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
 }
 
-// foldDup reports whether two of the (distinct) names fold to each other
-// under Unicode simple case folding, the equivalence strings.EqualFold and
-// case-insensitive JSON decoders such as encoding/json use.
+// foldDup reports whether two of the (distinct) names collide: whether
+// some JSON decoder may take them for the same name (see appendCaseKey).
 func foldDup(names []string) bool {
 	if len(names) < 2 {
 		return false
@@ -618,7 +635,7 @@ func foldDup(names []string) bool {
 	seen := make(map[string]struct{}, len(names))
 	var buf []byte
 	for _, n := range names {
-		buf = appendFoldKey(buf[:0], n)
+		buf = appendCaseKey(buf[:0], n)
 		if _, ok := seen[string(buf)]; ok {
 			return true
 		}
@@ -627,18 +644,40 @@ func foldDup(names []string) bool {
 	return false
 }
 
+// foldEqual reports whether names a and b collide (see appendCaseKey).
 func foldEqual(a, b string) bool {
-	if len(a) != len(b) && isASCII(a) && isASCII(b) {
-		return false
+	if isASCII(a) && isASCII(b) {
+		return len(a) == len(b) && strings.EqualFold(a, b)
 	}
-	return strings.EqualFold(a, b)
+	return string(appendCaseKey(nil, a)) == string(appendCaseKey(nil, b))
 }
 
-// appendFoldKey appends a canonical form of s: every rune is replaced by the
-// smallest rune of its simple-folding orbit, so two strings have the same
-// key exactly when strings.EqualFold reports them equal.
-func appendFoldKey(dst []byte, s string) []byte {
-	for _, r := range s {
+// appendCaseKey appends the case key of name s: two names have the same
+// key when any of the case-insensitive comparisons JSON decoders use takes
+// them for one name. These are Unicode simple case folding
+// (strings.EqualFold, Go's encoding/json), upper-casing each character
+// (.NET's OrdinalIgnoreCase, used by Newtonsoft.Json and System.Text.Json),
+// lower-casing it, and Java's String.equalsIgnoreCase (upper case, then the
+// lower case of that; Jackson's case-insensitive properties). So "k" and
+// U+212A KELVIN SIGN share a key, and so do "I", "i", U+0131 DOTLESS I and
+// U+0130 CAPITAL I WITH DOT ABOVE. Each rune r is replaced by the smallest
+// rune of the simple-folding orbit of ToLower(ToUpper(r)); the tests check
+// over every rune that each of those comparisons implies equal keys.
+// Full case mappings that change the length (ß and "SS") are not covered:
+// the decoders above compare character by character.
+func appendCaseKey[T string | []byte](dst []byte, s T) []byte {
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
+		i += n
+		r = unicode.ToLower(unicode.ToUpper(r))
 		m := r
 		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
 			m = min(m, f)
