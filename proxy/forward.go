@@ -13,7 +13,8 @@ import (
 // forward sends an authorized request to its upstream through
 // httputil.ReverseProxy. Before that it refuses protocol upgrades other than
 // a GET "Upgrade: websocket" (400) and bodies over max_body_bytes (413 when
-// Content-Length says so up front; a chunked body is cut at the limit).
+// Content-Length says so up front; a chunked body is cut at the limit), and
+// reads bodies up to body_buffer_bytes whole (body.go).
 type forward struct{}
 
 func (forward) serve(x *exchange) error {
@@ -28,9 +29,17 @@ func (forward) serve(x *exchange) error {
 		if r.ContentLength > limit {
 			return refuse(http.StatusRequestEntityTooLarge, reasonBodyTooLarge, nil)
 		}
-		if hasBody {
+		if hasBody && !x.bodyRead {
 			r.Body = http.MaxBytesReader(x.w, r.Body, limit)
 		}
+	}
+	if hasBody {
+		// Small bodies are read and checked whole before the upstream is
+		// dialled; others stream (body.go).
+		if err := x.prepareBody(r, x.snap().BodyBufferBytes()); err != nil {
+			return err
+		}
+		hasBody = r.Body != http.NoBody
 	}
 	b := x.backend
 	transport := b.transport
@@ -237,6 +246,14 @@ func (x *exchange) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 	if errors.As(err, &e) { // from modifyResponse: already classified
 		x.srv.fail(x, e)
 		return
+	}
+	if b := x.upBody; b != nil {
+		// The client's body failed while it streamed: the client's fault
+		// (or its going away), whatever the transport made of it.
+		if n, berr := b.failure(); berr != nil {
+			x.srv.fail(x, x.bodyError(berr, n))
+			return
+		}
 	}
 	x.srv.fail(x, upstreamError(r.Context(), err))
 }
