@@ -405,3 +405,37 @@ func TestBody_HTTP2ShortBodyIs400(t *testing.T) {
 		}
 	}
 }
+
+// TestBody_StalledClientIs408: a client that stops sending its body until
+// read_timeout passes is the client's failure (408 body_timeout), not the
+// upstream's (504 upstream_timeout), and the upstream is never dialled.
+func TestBody_StalledClientIs408(t *testing.T) {
+	up := newRecordingUpstream(t)
+	snap, err := policy.New(testSpec(t, up.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := &syncBuffer{}
+	srv := New(Options{Logger: slog.New(slog.NewJSONHandler(buf, nil)), AccessLog: buf})
+	srv.Load(snap)
+	ts := httptest.NewUnstartedServer(srv)
+	ts.Listener = FramingListener(ts.Listener)
+	ts.Config.ConnContext = FramingConnContext
+	ts.Config.ReadTimeout = 300 * time.Millisecond // the timeout under test
+	ts.Start()
+	t.Cleanup(func() { ts.Close(); srv.Close() })
+	req := "POST /hr/employees HTTP/1.1\r\nHost: x\r\nX-API-Key: " + testAdminKey + "\r\nContent-Length: 10\r\n\r\nabc"
+	status, err := exchangeRaw(t, ts.Listener.Addr().String(), req, false)
+	if err != nil {
+		t.Errorf("connection not closed after the answer: %v", err)
+	}
+	if !strings.HasPrefix(status, "HTTP/1.1 408 ") {
+		t.Errorf("got %q, want 408", status)
+	}
+	if recs := buf.records(t); len(recs) == 0 || recs[len(recs)-1]["reason"] != reasonBodyTimeout {
+		t.Errorf("got access records %v, want reason %s", recs, reasonBodyTimeout)
+	}
+	if conns, _, _ := up.seen(); conns != 0 {
+		t.Errorf("upstream accepted %d connections, want 0", conns)
+	}
+}

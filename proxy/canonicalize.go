@@ -38,7 +38,7 @@ func (canonicalize) serve(x *exchange) error {
 			Err: errors.New(x.badFraming)}
 	}
 	if !validHostPort(r.Host) {
-		return refuse(http.StatusBadRequest, reasonBadHost, errors.New("Host has an empty, non-numeric or out-of-range port"))
+		return refuse(http.StatusBadRequest, reasonBadHost, errors.New("the Host port is empty, not a number or over 65535"))
 	}
 	switch r.Method {
 	case http.MethodConnect:
