@@ -112,6 +112,7 @@ func (c *Config) spec() policy.Spec {
 			Production:        s.Production,
 			TrustedProxies:    s.TrustedProxies,
 			MaxBodyBytes:      s.MaxBodyBytes,
+			BodyBufferBytes:   s.BodyBufferBytes,
 			MaxHeaderBytes:    s.MaxHeaderBytes,
 			IdentityHeaders:   s.IdentityHeaders,
 			ReadHeaderTimeout: s.ReadHeaderTimeout,

@@ -85,6 +85,7 @@ type Server struct {
 	Production        bool
 	TrustedProxies    []netip.Prefix
 	MaxBodyBytes      int64
+	BodyBufferBytes   int64 // 0 = stream every body
 	MaxHeaderBytes    int
 	IdentityHeaders   bool
 	ReadHeaderTimeout time.Duration

@@ -400,7 +400,7 @@ func TestLoad_Defaults(t *testing.T) {
 	got := snap.Server()
 	want := defaultServer()
 	if got.Listen != ":8080" || got.AdminListen != "127.0.0.1:9901" || !got.Production ||
-		got.MaxBodyBytes != 10485760 || got.MaxHeaderBytes != 65536 || !got.IdentityHeaders ||
+		got.MaxBodyBytes != 10485760 || got.BodyBufferBytes != 65536 || got.MaxHeaderBytes != 65536 || !got.IdentityHeaders ||
 		got.ReadHeaderTimeout != want.ReadHeaderTimeout || got.ReadTimeout.String() != "1m0s" ||
 		got.WriteTimeout != 0 || got.IdleTimeout.String() != "2m0s" || got.ShutdownTimeout.String() != "30s" ||
 		len(got.TrustedProxies) != 0 {
@@ -409,6 +409,18 @@ func TestLoad_Defaults(t *testing.T) {
 	u, _ := snap.Upstream("api")
 	if u == nil || !u.Active() || u.Public() || u.Timeout().String() != "30s" {
 		t.Errorf("upstream defaults: got %+v", u)
+	}
+}
+
+// TestLoad_BodyBufferBytesZero: 0 is a valid body_buffer_bytes (stream
+// every body); negative values are refused (testdata/errors/values.hcl).
+func TestLoad_BodyBufferBytesZero(t *testing.T) {
+	snap, _, diags := LoadSnapshot("testdata/valid/body_buffer.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if got := snap.BodyBufferBytes(); got != 0 {
+		t.Errorf("got body_buffer_bytes %d, want 0", got)
 	}
 }
 

@@ -18,6 +18,7 @@ var serverSchema = &hcl.BodySchema{
 		{Name: "production"},
 		{Name: "trusted_proxies"},
 		{Name: "max_body_bytes"},
+		{Name: "body_buffer_bytes"},
 		{Name: "max_header_bytes"},
 		{Name: "identity_headers"},
 		{Name: "read_header_timeout"},
@@ -38,6 +39,7 @@ func defaultServer() *Server {
 		AdminListen:       "127.0.0.1:9901",
 		Production:        true,
 		MaxBodyBytes:      10 << 20,
+		BodyBufferBytes:   64 << 10,
 		MaxHeaderBytes:    64 << 10,
 		IdentityHeaders:   true,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -73,6 +75,9 @@ func decodeServerBlock(block *hcl.Block, ctx *hcl.EvalContext) (*Server, hcl.Dia
 			s.TrustedProxies, d = decodeTrustedProxies(attr, ctx)
 		case "max_body_bytes":
 			s.MaxBodyBytes, d = decodeSize(attr, ctx, math.MaxInt64)
+		case "body_buffer_bytes":
+			// 0 streams every body (see docs/config.md for the trade-off).
+			s.BodyBufferBytes, d = decodeSizeOrZero(attr, ctx, math.MaxInt64)
 		case "max_header_bytes":
 			var n int64
 			n, d = decodeSize(attr, ctx, math.MaxInt32)

@@ -180,6 +180,22 @@ func decodeSize(attr *hcl.Attribute, ctx *hcl.EvalContext, limit int64) (int64, 
 	})
 }
 
+// decodeSizeOrZero reads a size in bytes from 0 to limit.
+func decodeSizeOrZero(attr *hcl.Attribute, ctx *hcl.EvalContext, limit int64) (int64, hcl.Diagnostics) {
+	v, diags := evalAs(attr.Name, attr.Expr, attr.Range, ctx, cty.Number)
+	if diags.HasErrors() {
+		return 0, diags
+	}
+	bf := v.AsBigFloat()
+	n, acc := bf.Int64()
+	if !bf.IsInt() || acc != big.Exact || n < 0 || n > limit {
+		return 0, append(diags, errorAt(summaryInvalidSize,
+			fmt.Sprintf("%s = %s is not a whole number of bytes, zero or greater. Write a plain number, such as 65536 for 64 KiB, or 0 to stream every body.", attr.Name, shownNumber(attr.Expr, bf)),
+			attr.Expr.Range(), attr.Range.Ptr()))
+	}
+	return n, diags
+}
+
 // decodeWhole reads a whole number from 1 to limit; detail words the error.
 func decodeWhole(attr *hcl.Attribute, ctx *hcl.EvalContext, limit int64, detail func(shown string) string) (int64, hcl.Diagnostics) {
 	v, diags := evalAs(attr.Name, attr.Expr, attr.Range, ctx, cty.Number)

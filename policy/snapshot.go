@@ -312,6 +312,10 @@ func (s *Snapshot) Production() bool { return s.server.Production }
 // MaxBodyBytes returns the request body limit (0 = none).
 func (s *Snapshot) MaxBodyBytes() int64 { return s.server.MaxBodyBytes }
 
+// BodyBufferBytes returns the size up to which request bodies are read
+// whole before the upstream is dialled (0 = never).
+func (s *Snapshot) BodyBufferBytes() int64 { return s.server.BodyBufferBytes }
+
 // IdentityHeaders reports whether X-Gatehouse-* headers go to upstreams.
 func (s *Snapshot) IdentityHeaders() bool { return s.server.IdentityHeaders }
 

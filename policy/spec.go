@@ -47,7 +47,10 @@ type Server struct {
 	Production     bool
 	TrustedProxies []netip.Prefix // peers whose X-Forwarded-For is believed
 	MaxBodyBytes   int64          // request bodies above this get 413
-	MaxHeaderBytes int            // request headers above this get 431
+	// BodyBufferBytes: request bodies up to this size are read whole
+	// before the upstream is dialled; larger ones stream. 0 = stream all.
+	BodyBufferBytes int64
+	MaxHeaderBytes  int // request headers above this get 431
 	// IdentityHeaders adds X-Gatehouse-App/-Role/-User to upstream requests.
 	IdentityHeaders   bool
 	ReadHeaderTimeout time.Duration

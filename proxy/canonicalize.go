@@ -20,6 +20,11 @@ import (
 //     encoded "/", "\", NUL, ";", "#", "?", "%", invalid UTF-8), and paths
 //     over policy.MaxPathBytes/MaxPathSegments (414).
 //
+// A Host (HTTP/1) or :authority (HTTP/2; net/http puts either in r.Host)
+// whose port is empty, not a number or over 65535 is refused (400): the
+// upstream, its framework and gatehouse would each make something else of
+// it (see validHostPort).
+//
 // A request with both Content-Length and Transfer-Encoding is refused and
 // its connection closed (see framing.go). Go's server already refuses
 // duplicate Host headers, several different Content-Length values, and
@@ -31,6 +36,9 @@ func (canonicalize) serve(x *exchange) error {
 	if x.badFraming != "" {
 		return &Error{Status: http.StatusBadRequest, Reason: reasonAmbiguousFraming, Close: true,
 			Err: errors.New(x.badFraming)}
+	}
+	if !validHostPort(r.Host) {
+		return refuse(http.StatusBadRequest, reasonBadHost, errors.New("the Host port is empty, not a number or over 65535"))
 	}
 	switch r.Method {
 	case http.MethodConnect:
@@ -69,6 +77,43 @@ func (canonicalize) serve(x *exchange) error {
 	}
 	x.path = p
 	return nil
+}
+
+// validHostPort reports whether the Host value h has no port, or a port of
+// 1 to 5 digits no greater than 65535. Outside brackets (an IP literal) the
+// first ":" starts the port, so "a:b:80" has the port "b:80". net/http
+// checks only the characters of a Host; "h:", "h:x" and "h:99999" pass it.
+func validHostPort(h string) bool {
+	i := strings.IndexByte(h, ':')
+	if i < 0 {
+		return true
+	}
+	if h[0] == '[' {
+		j := strings.IndexByte(h, ']')
+		if j < 0 {
+			return false
+		}
+		if j == len(h)-1 {
+			return true
+		}
+		if h[j+1] != ':' {
+			return false
+		}
+		i = j + 1
+	}
+	port := h[i+1:]
+	if len(port) == 0 || len(port) > 5 {
+		return false
+	}
+	n := 0
+	for k := 0; k < len(port); k++ {
+		c := port[k]
+		if c < '0' || c > '9' {
+			return false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n <= 65535
 }
 
 // sameHost reports whether an absolute-form target names the address the

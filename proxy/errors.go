@@ -40,6 +40,7 @@ const (
 	reasonPathTooLong       = "path_too_long"
 	reasonConnect           = "connect_refused"
 	reasonAmbiguousFraming  = "ambiguous_framing"
+	reasonBadHost           = "bad_host"
 	reasonTrace             = "trace_refused"
 	reasonAbsoluteForm      = "absolute_form_refused"
 	reasonAsteriskForm      = "asterisk_form_refused"

@@ -22,8 +22,12 @@ type exchange struct {
 	start time.Time
 	id    string // request id
 
-	badFraming string // why the request's framing is refused, or "" (framing.go)
-	closeConn  bool   // close the client connection after this response
+	badFraming string       // why the request's framing is refused, or "" (framing.go)
+	closeConn  bool         // close the client connection after this response
+	fc         *framingConn // the HTTP/1 connection's framing follower, or nil
+	reqNum     uint64       // the request's number on fc
+	bodyRead   bool         // r.Body is in memory with a known length (body.go)
+	upBody     *clientBody  // the client's body as it streams upstream, or nil
 
 	peer        netip.Addr // the TCP peer
 	peerTrusted bool       // peer is in trusted_proxies

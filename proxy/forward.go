@@ -15,8 +15,9 @@ import (
 // a GET "Upgrade: websocket" (400), WebSockets riding a session cookie from
 // a foreign Origin (403, see checkUpgrade), and bodies over max_body_bytes
 // (413 when Content-Length says so up front; a chunked body is cut at the
-// limit). An accepted upgrade becomes a tunnel that the Server closes when
-// its session or its authorization ends (tunnel.go).
+// limit), and reads bodies up to body_buffer_bytes whole (body.go). An
+// accepted upgrade becomes a tunnel that the Server closes when its
+// session or its authorization ends (tunnel.go).
 type forward struct{}
 
 func (forward) serve(x *exchange) error {
@@ -31,9 +32,17 @@ func (forward) serve(x *exchange) error {
 		if r.ContentLength > limit {
 			return refuse(http.StatusRequestEntityTooLarge, reasonBodyTooLarge, nil)
 		}
-		if hasBody {
+		if hasBody && !x.bodyRead {
 			r.Body = http.MaxBytesReader(x.w, r.Body, limit)
 		}
+	}
+	if hasBody {
+		// Small bodies are read and checked whole before the upstream is
+		// dialled; others stream (body.go).
+		if err := x.prepareBody(r, x.snap().BodyBufferBytes()); err != nil {
+			return err
+		}
+		hasBody = r.Body != http.NoBody
 	}
 	b := x.backend
 	transport := b.transport
@@ -249,6 +258,14 @@ func (x *exchange) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 	if errors.As(err, &e) { // from modifyResponse: already classified
 		x.srv.fail(x, e)
 		return
+	}
+	if b := x.upBody; b != nil {
+		// The client's body failed while it streamed: the client's fault
+		// (or its going away), whatever the transport made of it.
+		if n, berr := b.failure(); berr != nil {
+			x.srv.fail(x, x.bodyError(berr, n))
+			return
+		}
 	}
 	x.srv.fail(x, upstreamError(r.Context(), err))
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -24,7 +25,22 @@ import (
 // Content-Length and chunked bodies) and note which requests had both
 // headers. The canonicalize stage asks by request number. A connection that
 // upgrades, or whose framing the follower cannot make out, is no longer
-// followed (Go's own parser still checks everything it did before).
+// followed (Go's own parser still checks everything it did before), and a
+// request after that point is refused rather than served unchecked.
+//
+// The follower also holds chunked request bodies to the grammar of RFC 9112
+// section 7.1, which net/http's chunked reader applies only in part (it
+// accepts white space after the chunk size, any text after a ";", and
+// trailer sections with bare LF line ends, folded lines or framing fields).
+// At the first byte that breaks it (a bare LF or CR, a size that is not
+// 1 to 16 hex digits or does not fit an int63, a malformed chunk extension,
+// anything but CRLF after the chunk data, a malformed or framing trailer
+// field) the connection's reads stop: Read returns the bytes before the
+// offending line and then errMalformedBody, so net/http hands the handler a
+// body that ends in a read error, never the offending line or anything after
+// it, and nothing waits for bytes that would never make the body valid. The
+// grammar itself is in chunked.go. The pipeline asks bodyFault whether its
+// request's body was the one refused (body.go).
 
 // FramingListener wraps an HTTP/1 listener so that requests carrying both
 // Content-Length and Transfer-Encoding can be refused. Use it together with
@@ -68,7 +84,8 @@ const (
 	fsHead      framingState = iota // request line and headers
 	fsBody                          // Content-Length body: remain bytes
 	fsChunkSize                     // chunk-size line
-	fsChunkData                     // chunk data: remain bytes, then CRLF
+	fsChunkData                     // chunk data: remain bytes
+	fsDataEnd                       // the CRLF after chunk data: remain bytes of it left
 	fsTrailer                       // trailer lines until an empty line
 	fsOpaque                        // not followed any more
 )
@@ -88,7 +105,8 @@ type framingConn struct {
 	upgrade      bool
 	heads        uint64 // request heads completed
 
-	lineTooLong bool // a line of the current head exceeded maxFramingLine
+	lineTooLong bool  // a line of the current head exceeded maxFramingLine
+	readErr     error // errMalformedBody once a body was refused
 
 	// Handler side.
 	lostAt    atomic.Uint64 // heads completed when the follower stopped; 0 = following
@@ -96,72 +114,128 @@ type framingConn struct {
 	conflicts atomic.Bool
 	mu        sync.Mutex
 	bad       map[uint64]string // request number -> why its framing is refused
+	faultWhy  string            // why a body was refused; written before faultAt
+	faultAt   atomic.Uint64     // the request whose body was refused; 0 = none
 }
 
+// errMalformedBody is what the connection's reads return once a chunked
+// body broke the grammar.
+var errMalformedBody = errors.New("malformed chunked request body")
+
 func (c *framingConn) Read(p []byte) (int, error) {
+	if c.readErr != nil {
+		return 0, c.readErr
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 && c.state != fsOpaque {
-		c.follow(p[:n])
+		if at := c.follow(p[:n]); at >= 0 {
+			// The bytes before the offending line go to net/http; the
+			// rest of this read, and every later one, never do.
+			c.readErr = errMalformedBody
+			if at == 0 {
+				return 0, c.readErr
+			}
+			return at, nil
+		}
 	}
 	return n, err
 }
 
+// bodyFault returns why the body of request n (as numbered by next) was
+// refused, or "".
+func (c *framingConn) bodyFault(n uint64) string {
+	if c.faultAt.Load() != n {
+		return ""
+	}
+	return c.faultWhy
+}
+
 // next must be called exactly once for every request the server
-// hands to the handler, in order (Server.ServeHTTP does); it reports whether
-// that request's head carried both framing headers.
+// hands to the handler, in order (Server.ServeHTTP does); it numbers the
+// request (from 1) and reports whether its head is refused.
 //
 // why is non-empty when the request's framing is refused. closeAfter is true
 // when the follower stopped at or before this request (an upgrade, or
 // framing it could not make out): no further request may then use the
-// connection, since it would not be checked.
-func (c *framingConn) next() (why string, closeAfter bool) {
-	n := c.served.Add(1)
+// connection, since it would not be checked. A request whose head came after
+// that point (the follower stopped in an earlier request's body, which the
+// handler did not read) was never checked: it is refused.
+func (c *framingConn) next() (n uint64, why string, closeAfter bool) {
+	n = c.served.Add(1)
 	if at := c.lostAt.Load(); at != 0 && n >= at {
 		closeAfter = true
+		if n > at {
+			return n, "request follows framing gatehouse could not check", true
+		}
 	}
 	if !c.conflicts.Load() {
-		return "", closeAfter
+		return n, "", closeAfter
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.bad[n], closeAfter
+	return n, c.bad[n], closeAfter
 }
 
-func (c *framingConn) follow(b []byte) {
-	for len(b) > 0 && c.state != fsOpaque {
+// follow follows the bytes b the server reads. It returns -1, or the offset
+// in b of the line (or byte) at which a chunked body broke the grammar: 0
+// when that line began in an earlier read.
+func (c *framingConn) follow(b []byte) int {
+	off := 0
+	for off < len(b) && c.state != fsOpaque {
 		switch c.state {
 		case fsBody, fsChunkData:
-			k := int64(len(b))
-			if k > c.remain {
-				k = c.remain
-			}
+			k := min(int64(len(b)-off), c.remain)
 			c.remain -= k
-			b = b[k:]
+			off += int(k)
 			if c.remain == 0 {
 				if c.state == fsBody {
 					c.state = fsHead
 				} else {
-					c.state, c.remain = fsChunkSize, -2 // the CRLF after the data
+					c.state, c.remain = fsDataEnd, 2
 				}
 			}
+		case fsDataEnd:
+			// Exactly CRLF after the data: net/http reads these two bytes
+			// blindly, and a bare LF or junk here is how a follower and a
+			// parser fall out of step.
+			want := byte('\r')
+			if c.remain == 1 {
+				want = '\n'
+			}
+			if b[off] != want {
+				c.fault("chunk data is not followed by CRLF")
+				return off
+			}
+			off++
+			if c.remain--; c.remain == 0 {
+				c.state = fsChunkSize
+			}
 		default:
-			i := bytes.IndexByte(b, '\n')
+			start := off
+			if len(c.line) != 0 {
+				start = 0 // the line began in an earlier read
+			}
+			i := bytes.IndexByte(b[off:], '\n')
 			if i < 0 {
-				c.appendLine(b)
-				return
+				c.appendLine(b[off:])
+				return -1
 			}
 			var line []byte
 			if len(c.line) == 0 {
-				line = b[:i+1] // the whole line is in this read: no copy
+				line = b[off : off+i+1] // the whole line is in this read: no copy
 			} else {
-				c.appendLine(b[:i+1])
+				c.appendLine(b[off : off+i+1])
 				line = c.line
 			}
-			b = b[i+1:]
-			c.endLine(bytes.TrimRight(line, "\r\n"))
+			off += i + 1
+			ok := c.endLine(line)
 			c.line = c.line[:0]
+			if !ok {
+				return start
+			}
 		}
 	}
+	return -1
 }
 
 func (c *framingConn) appendLine(b []byte) {
@@ -180,37 +254,58 @@ func (c *framingConn) stop() {
 	c.lostAt.Store(max(c.heads, 1))
 }
 
-func (c *framingConn) endLine(line []byte) {
-	if c.lineTooLong && c.state != fsHead {
-		c.stop() // a chunk or trailer line net/http refuses
-		return
+// fault refuses the body being read: the pipeline is told which request's
+// body it was, and the connection is not followed (nor read) any further.
+func (c *framingConn) fault(why string) {
+	c.faultWhy = why
+	c.faultAt.Store(c.heads)
+	c.stop()
+}
+
+// endLine ends a line, which still carries its line end. It returns false
+// when a chunked body broke the grammar (see fault).
+func (c *framingConn) endLine(line []byte) bool {
+	if c.state == fsHead {
+		// A line over maxFramingLine was cut; the head is refused when it
+		// ends (headLine).
+		c.headLine(bytes.TrimRight(line, "\r\n"))
+		return true
 	}
-	switch c.state {
-	case fsHead:
-		c.headLine(line)
-	case fsChunkSize:
-		if c.remain == -2 { // the CRLF that ends the previous chunk's data
-			c.remain = 0
-			if len(line) != 0 {
-				c.stop()
-			}
-			return
-		}
-		size, _, _ := bytes.Cut(line, []byte(";"))
-		v, err := parseInt(bytes.TrimSpace(size), 16)
+	if c.lineTooLong {
+		c.lineTooLong = false
+		c.fault("chunked body line too long")
+		return false
+	}
+	// Chunk-size and trailer lines end in CRLF, with no CR or LF before it
+	// (RFC 9112 section 7.1 and erratum 7633).
+	text, ok := bytes.CutSuffix(line, []byte("\r\n"))
+	if !ok || bytes.IndexByte(text, '\r') >= 0 {
+		c.fault("chunked body line does not end in CRLF")
+		return false
+	}
+	if c.state == fsChunkSize {
+		v, why := parseChunkSize(text)
 		switch {
-		case err != nil || v < 0:
-			c.stop()
+		case why != "":
+			c.fault(why)
+			return false
 		case v == 0:
 			c.state = fsTrailer
 		default:
 			c.state, c.remain = fsChunkData, v
 		}
-	case fsTrailer:
-		if len(line) == 0 {
-			c.state = fsHead
-		}
+		return true
 	}
+	// fsTrailer
+	if len(text) == 0 {
+		c.state = fsHead
+		return true
+	}
+	if why := checkTrailerField(text); why != "" {
+		c.fault(why)
+		return false
+	}
+	return true
 }
 
 func (c *framingConn) headLine(line []byte) {

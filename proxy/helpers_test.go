@@ -105,6 +105,7 @@ func testSpec(t testing.TB, upstreamURL string) policy.Spec {
 		Server: policy.Server{
 			Production:      true,
 			MaxBodyBytes:    1024,
+			BodyBufferBytes: 64 << 10, // config's default
 			IdentityHeaders: true,
 		},
 		Upstreams: []policy.UpstreamSpec{

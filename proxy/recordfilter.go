@@ -145,11 +145,7 @@ func (filterRequest) serve(x *exchange) error {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(x.w, r.Body, limit))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return refuse(http.StatusRequestEntityTooLarge, reasonBodyTooLarge, err)
-		}
-		return refuse(http.StatusBadRequest, reasonFilterBadBody, err)
+		return x.bodyError(err, int64(len(body)))
 	}
 	ok, st, err := plan.CheckWrite(bytes.NewReader(body), f.pred)
 	x.filterStats = st
@@ -159,10 +155,7 @@ func (filterRequest) serve(x *exchange) error {
 	if !ok {
 		return refuse(http.StatusForbidden, reasonFilterRefusedWrite, nil)
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
-	r.Header.Del("Transfer-Encoding")
-	r.TransferEncoding = nil
+	x.setBody(body)
 	return nil
 }
 

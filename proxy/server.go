@@ -173,7 +173,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	x.peer = peerAddr(r)
 	if fc := framingFrom(r.Context()); fc != nil {
-		x.badFraming, x.closeConn = fc.next()
+		x.fc = fc
+		x.reqNum, x.badFraming, x.closeConn = fc.next()
 	}
 	defer s.finish(x)
 	if x.gen == nil {

@@ -6,6 +6,7 @@ server {
   read_header_timeout = "0s" # ERROR: Invalid duration
   max_header_bytes    = 0 # ERROR: Invalid size
   max_body_bytes      = 1.5 # ERROR: Invalid size
+  body_buffer_bytes   = -1 # ERROR: Invalid size
   trusted_proxies = [
     "10.0.0.0/8",
     "10.0.0.1/8", # ERROR: Invalid CIDR
