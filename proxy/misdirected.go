@@ -35,8 +35,6 @@ func (servedName) serve(x *exchange) error {
 	return misdirected(x.r.Host, x.r.TLS.ServerName, x.srv.served)
 }
 
-var _ stage = servedName{}
-
 // misdirected returns a 421 refusal when host (a Host header value) is not
 // served or differs from sni (the connection's server name, "" for none).
 func misdirected(host, sni string, served func(string) bool) error {
@@ -67,3 +65,5 @@ func hostName(hostport string) (string, bool) {
 func foldName(s string) string {
 	return strings.TrimSuffix(strings.ToLower(s), ".")
 }
+
+var _ stage = servedName{}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -209,10 +210,18 @@ func TestFrontE2E_MisdirectedRequests(t *testing.T) {
 	// misdirected, and one for a.example.test still works on it after.
 	conn := env.dial(t, "a.example.test", "h2")
 	defer conn.Close()
-	cc, err := (&http2.Transport{}).NewClientConn(conn)
+	tr := &http.Transport{
+		Protocols: new(http.Protocols),
+		DialTLSContext: func(context.Context, string, string) (net.Conn, error) {
+			return conn, nil // the one connection, opened with SNI a.example.test
+		},
+	}
+	tr.Protocols.SetHTTP2(true)
+	cc, err := tr.NewClientConn(context.Background(), "https", "a.example.test:443")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer cc.Close()
 	before := env.hits.Load()
 	for _, c := range []struct {
 		authority string
