@@ -14,18 +14,22 @@ const (
 	abandonedWindow = 10 * time.Second
 )
 
-// A request is abandoned when its client went away before its response was
-// complete (an HTTP/2 RST_STREAM, a closed connection: the request's
-// context is canceled when the access record is written) and nothing of it
-// was sent to an upstream. An HTTP/2 client can open and reset streams
-// faster than anything else it can send ("rapid reset"), and each reset
-// stream would otherwise cost one access line: a flood of them would flood
-// the log. abandonedLog lets abandonedBurst such lines per window through,
-// marked "abandoned":true, and writes one summary line (msg "abandoned
-// requests not logged", level WARN, with "count" and "since") at the end of
-// a window in which it held lines back. Requests that reached an upstream
-// are always logged one by one, abandoned or not: the access log stays a
-// complete record of what was forwarded.
+// An HTTP/2 request is abandoned when its stream was reset, or its
+// connection closed, before its response went out (its context is
+// canceled when the access record is written; the server sends a
+// pipeline response only when the handler returns, after the record, so
+// the client never sees it) and nothing of it was sent to an upstream. A
+// client can open and reset HTTP/2 streams faster than anything else it
+// can send ("rapid reset"), and each reset stream would otherwise cost one
+// access line: a flood of them would flood the log. abandonedLog lets
+// abandonedBurst such lines per window through, marked "abandoned":true,
+// and writes one summary line (msg "abandoned requests not logged", level
+// WARN, with "count" and "since") at the end of a window in which it held
+// lines back. Requests that reached an upstream are always logged one by
+// one, abandoned or not: the access log stays a complete record of what
+// was forwarded. HTTP/1 requests are always logged: a client that
+// half-closes its connection cancels the context too, yet still reads the
+// answer, and each HTTP/1 request costs a connection anyway.
 type abandonedLog struct {
 	log *accessLog
 

@@ -323,10 +323,11 @@ func (s *Server) logAccess(x *exchange) {
 		rec.path = truncate(x.r.RequestURI, 256)
 	}
 	rec.client = x.client
-	if !x.own.sent && x.r.Context().Err() != nil {
-		// Abandoned: the client went away (an HTTP/2 reset, a closed
-		// connection) and nothing reached an upstream. Bounded, so that a
-		// rapid-reset flood cannot flood the log (abandoned.go).
+	if !x.own.sent && x.r.ProtoMajor == 2 && x.r.Context().Err() != nil {
+		// Abandoned: the HTTP/2 stream was reset (or the connection
+		// closed) before the response went out, and nothing reached an
+		// upstream. Bounded, so that a rapid-reset flood cannot flood the
+		// log (abandoned.go).
 		rec.abandoned = true
 		if !s.abandons.allow(rec.end) {
 			return
