@@ -26,5 +26,7 @@
 // while net/http still sees the TLS state. [HSTS] adds the
 // Strict-Transport-Security header to HTTPS responses, and
 // [Manager.HTTPHandler] serves the HTTP listener: ACME HTTP-01 challenges
-// and a 308 redirect to HTTPS for configured names, nothing else.
+// and a 308 redirect to HTTPS for configured names, nothing else; its
+// error answers go through the caller's [ErrorWriter] (gatehouse's generic
+// JSON errors), never autocert's text.
 package acme

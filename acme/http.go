@@ -1,6 +1,8 @@
 package acme
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -10,6 +12,19 @@ import (
 
 // challengePrefix is where ACME HTTP-01 challenge tokens are fetched.
 const challengePrefix = "/.well-known/acme-challenge/"
+
+// ErrorWriter writes an error response for the plain-HTTP listener with
+// the status and a stable snake_case reason; err holds details for the log
+// (nil when there are none). proxy.Server.WriteError is gatehouse's.
+type ErrorWriter func(w http.ResponseWriter, r *http.Request, status int, reason string, err error)
+
+// Reasons of the plain-HTTP listener's refusals.
+const (
+	ReasonMisdirected       = "misdirected_request"    // 421: a host not served over HTTPS
+	ReasonBadRequest        = "bad_request"            // 400: a target that is not a path
+	ReasonChallengeRefused  = "acme_challenge_refused" // 403: a challenge for a name not in domains
+	ReasonChallengeNotFound = "acme_challenge_unknown" // 404: no such challenge token
+)
 
 // HTTPHandler returns the handler of the plain-HTTP listener when TLS is
 // on. It serves nothing but:
@@ -24,10 +39,18 @@ const challengePrefix = "/.well-known/acme-challenge/"
 //     or an IP address the certificate does not cover), so that the
 //     redirect never points anywhere the certificate cannot serve.
 //
+// Every error response (421, 400, and the challenge handler's 403 and 404)
+// is written by writeError, so that its body is gatehouse's generic one and
+// never autocert's own text, which names the library; a nil writeError
+// writes plain-text bodies with reason and detail (for tests).
+//
 // Calling it in ACME mode enables the HTTP-01 challenge in autocert, which
 // tries TLS-ALPN-01 first.
-func (m *Manager) HTTPHandler(tlsPort string) http.Handler {
-	redirect := &redirector{port: tlsPort, known: m.KnownHost}
+func (m *Manager) HTTPHandler(tlsPort string, writeError ErrorWriter) http.Handler {
+	if writeError == nil {
+		writeError = plainError
+	}
+	redirect := &redirector{port: tlsPort, known: m.KnownHost, writeError: writeError}
 	if m.auto == nil {
 		return redirect
 	}
@@ -43,27 +66,35 @@ func (m *Manager) HTTPHandler(tlsPort string) http.Handler {
 			r = r.Clone(r.Context())
 			r.Host = h
 		}
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := &challengeWriter{ResponseWriter: w, status: http.StatusOK}
 		challenge.ServeHTTP(sw, r)
 		m.log.Debug("http-01 challenge request", "host", sent, "path", r.URL.Path, "remote", r.RemoteAddr, "status", sw.status)
+		if sw.failed {
+			reason := ReasonChallengeNotFound
+			if sw.status == http.StatusForbidden {
+				reason = ReasonChallengeRefused
+			}
+			writeError(w, r, sw.status, reason, errors.New(strings.TrimSpace(sw.text.String())))
+		}
 	})
 }
 
 // redirector sends clients of the HTTP listener to HTTPS.
 type redirector struct {
-	port  string // TLS port; "443" is left out of the URL
-	known func(host string) bool
+	port       string // TLS port; "443" is left out of the URL
+	known      func(host string) bool
+	writeError ErrorWriter
 }
 
 func (rd *redirector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host, ok := hostOnly(r.Host)
 	if !ok || !rd.known(host) {
-		w.Header().Set("Connection", "close")
-		http.Error(w, "421 Misdirected Request: this server answers only over HTTPS, for its configured names", http.StatusMisdirectedRequest)
+		rd.writeError(w, r, http.StatusMisdirectedRequest, ReasonMisdirected,
+			fmt.Errorf("host %q: this listener answers only over HTTPS, for its configured names", r.Host))
 		return
 	}
 	if !strings.HasPrefix(r.URL.Path, "/") {
-		http.Error(w, "400 Bad Request", http.StatusBadRequest)
+		rd.writeError(w, r, http.StatusBadRequest, ReasonBadRequest, errors.New("request target is not a path"))
 		return
 	}
 	authority := host
@@ -74,6 +105,17 @@ func (rd *redirector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		authority = net.JoinHostPort(host, rd.port)
 	}
 	http.Redirect(w, r, "https://"+authority+r.URL.RequestURI(), http.StatusPermanentRedirect)
+}
+
+// plainError is the ErrorWriter without a proxy: a plain-text body with
+// the status, reason and detail, and the connection closed.
+func plainError(w http.ResponseWriter, _ *http.Request, status int, reason string, err error) {
+	w.Header().Set("Connection", "close")
+	msg := strconv.Itoa(status) + " " + http.StatusText(status) + ": " + reason
+	if err != nil {
+		msg += ": " + err.Error()
+	}
+	http.Error(w, msg, status)
 }
 
 // hostOnly returns the host of a Host header, without port, brackets or a
@@ -141,13 +183,34 @@ func (w *hstsWriter) Flush() {
 
 func (w *hstsWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// statusWriter records the status of a challenge response for the log.
-type statusWriter struct {
+// challengeWriter passes a successful challenge response (the token)
+// through and holds back an error response (status 400 or more): its body
+// is autocert's error text, which the caller replaces with its own. The
+// held-back text (at most maxChallengeText bytes) is kept for the log.
+type challengeWriter struct {
 	http.ResponseWriter
 	status int
+	failed bool
+	text   strings.Builder
 }
 
-func (w *statusWriter) WriteHeader(code int) {
+const maxChallengeText = 256
+
+func (w *challengeWriter) WriteHeader(code int) {
 	w.status = code
+	if code >= http.StatusBadRequest {
+		w.failed = true
+		return
+	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *challengeWriter) Write(b []byte) (int, error) {
+	if w.failed {
+		if room := maxChallengeText - w.text.Len(); room > 0 {
+			w.text.Write(b[:min(len(b), room)])
+		}
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
 }

@@ -42,7 +42,7 @@ func TestHTTPHandler_Redirect(t *testing.T) {
 			}
 			r.Host = c.host
 			w := httptest.NewRecorder()
-			m.HTTPHandler(c.tlsPort).ServeHTTP(w, r)
+			m.HTTPHandler(c.tlsPort, nil).ServeHTTP(w, r)
 			if w.Code != c.status || w.Header().Get("Location") != c.location {
 				t.Errorf("got %d Location %q, want %d %q", w.Code, w.Header().Get("Location"), c.status, c.location)
 			}
@@ -56,7 +56,7 @@ func TestHTTPHandler_Redirect(t *testing.T) {
 // the listener redirects.
 func TestHTTPHandler_ACMEChallenge(t *testing.T) {
 	m := newManager(t, acmeSpec(t, newFakeCA(t), "api.example.test"), nil)
-	h := m.HTTPHandler("443")
+	h := m.HTTPHandler("443", nil)
 	for _, c := range []struct {
 		host, path string
 		status     int

@@ -36,7 +36,9 @@ type ListenerOptions struct {
 // completes their TLS handshake with cfg in a goroutine each (bounded by
 // the handshake timeout), and returns them from Accept:
 //
-//   - HTTP/2 ("h2") as the *tls.Conn, for net/http's HTTP/2 server;
+//   - HTTP/2 ("h2") as the *tls.Conn, which net/http hands to its
+//     TLSNextProto["h2"] (gatehouse's is proxy.ConfigureHTTP2, which wraps
+//     it for read_header_timeout);
 //   - HTTP/1.x as a connection that reports the TLS state through a
 //     ConnectionState method (so net/http sets Request.TLS) wrapped by
 //     WrapHTTP1, unwrapped by UnwrapHTTP1;

@@ -38,6 +38,7 @@ type accessRecord struct {
 	start, end                time.Time
 	filtered                  bool // a record filter ran: records/removed follow
 	records, removed          int
+	abandoned                 bool // the client went away first (abandoned.go)
 }
 
 func (l *accessLog) write(r *accessRecord) {
@@ -87,6 +88,9 @@ func (l *accessLog) write(r *accessRecord) {
 	}
 	if r.errText != "" {
 		b = appendField(b, "error", r.errText)
+	}
+	if r.abandoned {
+		b = append(b, `,"abandoned":true`...)
 	}
 	b = append(b, "}\n"...)
 	l.mu.Lock()

@@ -164,12 +164,19 @@ const numOwnFields = 3 + 5 + 1
 // sent.) A fieldsTransport (h1Transport) writes them after the request's
 // own; any other transport gets them added to the request's Header first.
 type ownFields struct {
+	sent   bool // RoundTrip was asked to send the request upstream
 	rt     http.RoundTripper
 	fields [][2]string
 	buf    [numOwnFields][2]string // fields' storage, when they fit
 }
 
 func (t *ownFields) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := req.Context().Err(); err != nil {
+		// The client is gone: send nothing (the request counts as
+		// abandoned, see abandoned.go).
+		return nil, err
+	}
+	t.sent = true
 	if ft, ok := t.rt.(fieldsTransport); ok {
 		return ft.roundTrip(req, t.fields)
 	}

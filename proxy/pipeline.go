@@ -12,9 +12,11 @@ type stage interface {
 // pipeline lists the stages in the order of DESIGN.md's request pipeline.
 // cors runs before the auth endpoints and route (it needs only the
 // canonical path and refuses nothing but preflights), so that /auth/* can
-// be a CORS path too.
-func pipeline() []stage {
-	return []stage{
+// be a CORS path too. With tlsNames (the TLS listener, Options.ServedHost
+// set), servedName runs first: a misdirected request is refused before
+// anything else looks at it.
+func pipeline(tlsNames bool) []stage {
+	stages := []stage{
 		canonicalize{},
 		cors{},
 		endpoints{},
@@ -24,4 +26,8 @@ func pipeline() []stage {
 		filterRequest{},
 		forward{},
 	}
+	if tlsNames {
+		stages = append([]stage{servedName{}}, stages...)
+	}
+	return stages
 }

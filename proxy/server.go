@@ -42,6 +42,12 @@ type Options struct {
 	UpstreamRootCAs *x509.CertPool
 	// Reload serves POST /admin/reload; nil answers 501.
 	Reload Reloader
+	// ServedHost, when set, reports whether a host name (lower case, no
+	// port, no trailing dot) is served over TLS. Every request that
+	// arrived over TLS must then name such a host, and the one its
+	// connection's SNI named, or get 421 (see servedName). Nil: no check
+	// (plain HTTP, or tests).
+	ServedHost func(host string) bool
 }
 
 // Server serves the public listener from the current snapshot. State that
@@ -49,6 +55,7 @@ type Options struct {
 type Server struct {
 	log      *slog.Logger
 	access   *accessLog
+	abandons *abandonedLog // bounds the access lines of abandoned requests
 	pprof    bool
 	rt       http.RoundTripper // Options.Transport
 	roots    *x509.CertPool    // Options.UpstreamRootCAs
@@ -65,7 +72,8 @@ type Server struct {
 	pwChecks atomic.Uint64 // password verifications, for tests
 	reloader Reloader
 	reloads  reloadState
-	tunnels  tunnels // open WebSocket tunnels (tunnel.go)
+	tunnels  tunnels           // open WebSocket tunnels (tunnel.go)
+	served   func(string) bool // Options.ServedHost
 
 	mu         sync.Mutex
 	transports map[transportKey]pooledTransport
@@ -93,11 +101,13 @@ func New(opts Options) *Server {
 		rt:         opts.Transport,
 		roots:      opts.UpstreamRootCAs,
 		reloader:   opts.Reload,
+		served:     opts.ServedHost,
 		transports: make(map[transportKey]pooledTransport),
 		watchdog:   newWatchdog(),
 	}
+	s.abandons = &abandonedLog{log: s.access}
 	s.ids.prefix = randomPrefix()
-	s.stages = pipeline()
+	s.stages = pipeline(opts.ServedHost != nil)
 	sessions, err := session.NewManager(session.Options{OnRevoke: s.tunnels.revoked})
 	if err != nil {
 		panic(err) // only for a zero cache size, which NewManager never uses
@@ -241,6 +251,21 @@ func (s *Server) fail(x *exchange, err error) {
 	writeError(x.w, production, x.id, e, &x.cors)
 }
 
+// WriteError answers a request that a handler outside the pipeline
+// refuses (the plain-HTTP listener in TLS mode: ACME challenges,
+// redirects) as the pipeline would: gatehouse's JSON error body for status
+// (a generic message and a request id; the reason and err's text only
+// when the snapshot in service is not production), and an access record
+// with the reason. The response closes the connection: such listeners
+// serve no API to keep a connection open for.
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, status int, reason string, err error) {
+	x := &exchange{srv: s, w: w, r: r, gen: s.gen.Load(), start: time.Now(), id: s.ids.next()}
+	x.peer = peerAddr(r)
+	x.client = x.peer
+	s.fail(x, &Error{Status: status, Reason: reason, Err: err, Close: true})
+	s.logAccess(x)
+}
+
 // finish writes the access record. A panic (http.ErrAbortHandler after the
 // response started) is logged and passed on so the connection is cut.
 func (s *Server) finish(x *exchange) {
@@ -311,6 +336,16 @@ func (s *Server) logAccess(x *exchange) {
 		rec.path = truncate(x.r.RequestURI, 256)
 	}
 	rec.client = x.client
+	if !x.own.sent && x.r.ProtoMajor == 2 && x.r.Context().Err() != nil {
+		// Abandoned: the HTTP/2 stream was reset (or the connection
+		// closed) before the response went out, and nothing reached an
+		// upstream. Bounded, so that a rapid-reset flood cannot flood the
+		// log (abandoned.go).
+		rec.abandoned = true
+		if !s.abandons.allow(rec.end) {
+			return
+		}
+	}
 	s.access.write(&rec)
 }
 
@@ -350,6 +385,7 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	s.tunnels.closeAll()
+	s.abandons.close()
 	s.watchdog.close()
 	s.sessions.Close()
 	for _, t := range s.transports {

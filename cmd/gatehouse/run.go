@@ -100,13 +100,6 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 		rl = &reloader{load: reload, log: logger, started: settings}
 		opts.Reload = rl.reload
 	}
-	srv := proxy.New(opts)
-	defer srv.Close()
-	srv.Load(snap)
-	if rl != nil {
-		rl.srv = srv
-	}
-
 	publicLn, err := net.Listen("tcp", settings.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", settings.Listen, err)
@@ -125,6 +118,15 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 		return err
 	}
 	defer tlsSrv.Close()
+	// Over TLS, a request must name a served host, the one its
+	// connection's SNI named (421 otherwise).
+	opts.ServedHost = tlsSrv.servedHost()
+	srv := proxy.New(opts)
+	defer srv.Close()
+	srv.Load(snap)
+	if rl != nil {
+		rl.srv = srv
+	}
 	if rl != nil && tlsSrv != nil {
 		rl.onReload = tlsSrv.reloadCertificate
 	}
@@ -151,7 +153,11 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 		ErrorLog:          errLog,
 	}
 	errc := make(chan error, 3)
-	tlsSrv.serve(public, publicLn, errc) // plain HTTP on publicLn without TLS
+	if err := tlsSrv.serve(public, publicLn, srv.WriteError, errc); err != nil { // plain HTTP on publicLn without TLS
+		publicLn.Close()
+		adminLn.Close()
+		return err
+	}
 	go func() { errc <- admin.Serve(adminLn) }()
 	logger.Info("listening", "listener", "public", "addr", publicLn.Addr().String())
 	logger.Info("listening", "listener", "admin", "addr", adminLn.Addr().String())

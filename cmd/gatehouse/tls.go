@@ -104,23 +104,37 @@ func (t *tlsServing) watchCertificateFiles() {
 	}
 }
 
+// servedHost reports whether the TLS listener serves a host name (the
+// proxy's Options.ServedHost); nil without TLS.
+func (t *tlsServing) servedHost() func(string) bool {
+	if t == nil {
+		return nil
+	}
+	return t.certs.KnownHost
+}
+
 // serve starts public on the TLS listener (HSTS added, HTTP/2 enabled) and
-// the redirect server on httpLn. Without TLS, public serves httpLn.
-func (t *tlsServing) serve(public *http.Server, httpLn net.Listener, errc chan<- error) {
+// the redirect server on httpLn, whose error responses writeError writes.
+// Without TLS, public serves httpLn.
+func (t *tlsServing) serve(public *http.Server, httpLn net.Listener, writeError acme.ErrorWriter, errc chan<- error) error {
 	if t == nil {
 		go func() { errc <- public.Serve(proxy.FramingListener(httpLn)) }()
-		return
+		return nil
 	}
-	// net/http enables HTTP/2 when its TLSConfig offers "h2". It may
-	// modify this config, so it gets its own: the listener has another.
+	// HTTP/2 through golang.org/x/net/http2, with read_header_timeout
+	// bounding header blocks. ConfigureHTTP2 may modify TLSConfig, so it
+	// gets its own: the listener has another.
 	public.TLSConfig = t.certs.TLSConfig()
+	if err := proxy.ConfigureHTTP2(public); err != nil {
+		return fmt.Errorf("http2: %w", err)
+	}
 	public.Handler = acme.HSTS(public.Handler, t.spec.HSTSMaxAge, t.spec.HSTSIncludeSubdomains)
 	public.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
 		return proxy.FramingConnContext(ctx, acme.UnwrapHTTP1(c))
 	}
 	_, port, _ := net.SplitHostPort(t.ln.Addr().String())
 	t.redirect = &http.Server{
-		Handler:                      t.certs.HTTPHandler(port),
+		Handler:                      t.certs.HTTPHandler(port, writeError),
 		ReadHeaderTimeout:            public.ReadHeaderTimeout,
 		ReadTimeout:                  public.ReadTimeout,
 		WriteTimeout:                 redirectWriteTimeout,
@@ -136,6 +150,7 @@ func (t *tlsServing) serve(public *http.Server, httpLn net.Listener, errc chan<-
 	t.base.Info("listening", "listener", "tls", "addr", t.ln.Addr().String(), "tls", mode)
 	go func() { errc <- public.Serve(t.ln) }()
 	go func() { errc <- t.redirect.Serve(httpLn) }()
+	return nil
 }
 
 // certChanges delivers a value when the static certificate files changed;
