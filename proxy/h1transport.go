@@ -40,7 +40,9 @@ import (
 //     of the answer arrived is sent again on another one (these methods are
 //     replayable), at most maxRetries times, never from a fresh connection;
 //   - a connection is reused only after its response was read to the end
-//     and neither side asked to close;
+//     and neither side asked to close; never after a response without a
+//     body by its method or status (HEAD, 204, 304), whose upstream may
+//     still send one at any time;
 //   - bytes an upstream sends while a connection is idle (an unsolicited
 //     response, a 408) retire that connection before it is used again, so
 //     they can never be taken for the answer to another client's request;
@@ -181,7 +183,13 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 	}
 	keep := !res.Close
 	if res.Body == http.NoBody { // HEAD, 204, 304, Content-Length: 0
-		t.release(c, stop, keep)
+		// After a response that has no body by its method or status, a
+		// buggy upstream may still send one, at once or at any time later:
+		// a connection reused then would read it as the answer to another
+		// client's request, which no check at reuse can rule out (the bytes
+		// may arrive after it). Such a connection is never reused; costs one
+		// dial per HEAD. A Content-Length: 0 answer to a GET is reused.
+		t.release(c, stop, keep && !bodiless(req.Method, res.StatusCode))
 		return res, nil
 	}
 	res.Body = &h1Body{body: res.Body, t: t, c: c, stop: stop, keep: keep}
@@ -218,6 +226,13 @@ func (t *h1Transport) writeAndRead(ctx context.Context, c *h1Conn, req *http.Req
 			c.limit = t.maxHeaderBytes()
 		}
 	}
+}
+
+// bodiless reports whether the response to a method has no body because of
+// the method or its status (RFC 9112, section 6.3): after those, any byte an
+// upstream sends is one nobody asked for.
+func bodiless(method string, status int) bool {
+	return method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified
 }
 
 // release ends c's request: back to the pool if it may be reused, closed
