@@ -35,7 +35,8 @@ import (
 //   - header names and values are validated before anything is written;
 //   - the response header is limited to fallback.MaxResponseHeaderBytes;
 //   - 1xx responses go to an httptrace Got1xxResponse hook (ReverseProxy
-//     forwards them to the client);
+//     forwards them to the client); the connection (watchedConn) allows
+//     max1xx of them and keeps the upstream timeout running through them;
 //   - a request whose reused connection turns out closed before any byte
 //     of the answer arrived is sent again on another one (these methods are
 //     replayable), at most maxRetries times, never from a fresh connection;
@@ -136,6 +137,7 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (t *h1Transport) roundTrip(req *http.Request, fields [][2]string) (*http.Response, error) {
 	if !t.direct(req) {
 		setFields(req.Header, fields)
+		closeAfterHead(req)
 		return t.fallback.RoundTrip(req)
 	}
 	head, err := t.head(req, fields)
@@ -233,6 +235,15 @@ func (t *h1Transport) writeAndRead(ctx context.Context, c *h1Conn, req *http.Req
 // upstream sends is one nobody asked for.
 func bodiless(method string, status int) bool {
 	return method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified
+}
+
+// closeAfterHead makes http.Transport close the connection after the
+// response to a HEAD ("Connection: close"), as h1Transport does (see
+// bodiless). (For 204 and 304, watchedConn ends the connection.)
+func closeAfterHead(req *http.Request) {
+	if req.Method == http.MethodHead {
+		req.Close = true
+	}
 }
 
 // release ends c's request: back to the pool if it may be reused, closed
