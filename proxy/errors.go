@@ -57,8 +57,13 @@ const (
 	genericClientClosedMsg  = "client closed request"
 )
 
+// reasonUpstreamInformational: more than max1xx informational (1xx)
+// responses came before the final one (502).
+const reasonUpstreamInformational = "upstream_too_many_informational"
+
 // upstreamError classifies a transport error: 504 on timeout, 499 when the
-// client went away, 413 when the body limit was hit, else 502.
+// client went away, 413 when the body limit was hit, else 502 (with its own
+// reason for too many 1xx responses).
 func upstreamError(ctx context.Context, err error) *Error {
 	var mbe *http.MaxBytesError
 	switch {
@@ -66,6 +71,8 @@ func upstreamError(ctx context.Context, err error) *Error {
 		return refuse(http.StatusRequestEntityTooLarge, reasonBodyTooLarge, err)
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return refuse(statusClientClosed, reasonClientClosed, err)
+	case errors.Is(err, errTooManyInformational):
+		return refuse(http.StatusBadGateway, reasonUpstreamInformational, err)
 	case isTimeout(err): // also errUpstreamTimeout, context.DeadlineExceeded
 		return refuse(http.StatusGatewayTimeout, reasonUpstreamTimeout, err)
 	default:

@@ -181,6 +181,7 @@ func (t *ownFields) RoundTrip(req *http.Request) (*http.Response, error) {
 		return ft.roundTrip(req, t.fields)
 	}
 	setFields(req.Header, t.fields)
+	closeAfterHead(req)
 	return t.rt.RoundTrip(req)
 }
 

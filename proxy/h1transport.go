@@ -35,12 +35,15 @@ import (
 //   - header names and values are validated before anything is written;
 //   - the response header is limited to fallback.MaxResponseHeaderBytes;
 //   - 1xx responses go to an httptrace Got1xxResponse hook (ReverseProxy
-//     forwards them to the client);
+//     forwards them to the client); the connection (watchedConn) allows
+//     max1xx of them and keeps the upstream timeout running through them;
 //   - a request whose reused connection turns out closed before any byte
 //     of the answer arrived is sent again on another one (these methods are
 //     replayable), at most maxRetries times, never from a fresh connection;
 //   - a connection is reused only after its response was read to the end
-//     and neither side asked to close;
+//     and neither side asked to close; never after a response without a
+//     body by its method or status (HEAD, 204, 304), whose upstream may
+//     still send one at any time;
 //   - bytes an upstream sends while a connection is idle (an unsolicited
 //     response, a 408) retire that connection before it is used again, so
 //     they can never be taken for the answer to another client's request;
@@ -134,6 +137,7 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (t *h1Transport) roundTrip(req *http.Request, fields [][2]string) (*http.Response, error) {
 	if !t.direct(req) {
 		setFields(req.Header, fields)
+		closeAfterHead(req)
 		return t.fallback.RoundTrip(req)
 	}
 	head, err := t.head(req, fields)
@@ -181,7 +185,13 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 	}
 	keep := !res.Close
 	if res.Body == http.NoBody { // HEAD, 204, 304, Content-Length: 0
-		t.release(c, stop, keep)
+		// After a response that has no body by its method or status, a
+		// buggy upstream may still send one, at once or at any time later:
+		// a connection reused then would read it as the answer to another
+		// client's request, which no check at reuse can rule out (the bytes
+		// may arrive after it). Such a connection is never reused; costs one
+		// dial per HEAD. A Content-Length: 0 answer to a GET is reused.
+		t.release(c, stop, keep && !bodiless(req.Method, res.StatusCode))
 		return res, nil
 	}
 	res.Body = &h1Body{body: res.Body, t: t, c: c, stop: stop, keep: keep}
@@ -217,6 +227,22 @@ func (t *h1Transport) writeAndRead(ctx context.Context, c *h1Conn, req *http.Req
 			}
 			c.limit = t.maxHeaderBytes()
 		}
+	}
+}
+
+// bodiless reports whether the response to a method has no body because of
+// the method or its status (RFC 9112, section 6.3): after those, any byte an
+// upstream sends is one nobody asked for.
+func bodiless(method string, status int) bool {
+	return method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified
+}
+
+// closeAfterHead makes http.Transport close the connection after the
+// response to a HEAD ("Connection: close"), as h1Transport does (see
+// bodiless). (For 204 and 304, watchedConn ends the connection.)
+func closeAfterHead(req *http.Request) {
+	if req.Method == http.MethodHead {
+		req.Close = true
 	}
 }
 

@@ -62,15 +62,16 @@ func (s *Server) transport(k transportKey) pooledTransport {
 		// through untouched.
 		DisableCompression: true,
 	}
-	if k.watched {
-		// gatehouse makes TLS connections itself so that the watchdog sees
-		// the plaintext HTTP/1.1 stream.
-		t.DialContext = s.watchdog.dialer(d.DialContext, k.timeout)
-		t.DialTLSContext = s.watchdog.dialer(tlsDialer(d, s.roots), k.timeout)
-	} else {
-		t.TLSClientConfig = &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12}
+	// gatehouse makes TLS connections itself so that its connections
+	// (watchedConn) see the plaintext HTTP/1.1 stream: the watchdog, and on
+	// both transports the rules for 1xx and bodiless responses.
+	timeout := k.timeout
+	if !k.watched {
 		t.ResponseHeaderTimeout = k.timeout
+		timeout = 0
 	}
+	t.DialContext = s.watchdog.dialer(d.DialContext, timeout)
+	t.DialTLSContext = s.watchdog.dialer(tlsDialer(d, s.roots), timeout)
 	if k.watched && k.scheme == "http" && h1Supported {
 		h1 := newH1Transport(t, k.host)
 		s.transports[k] = h1
