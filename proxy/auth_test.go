@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/policy/password"
+	"github.com/gatehouse-dev/gatehouse/proxy/session"
 )
 
 const testSigningKey = "test-signing-key-0123456789abcdef-0123456789"
@@ -644,5 +646,64 @@ func TestStripSessionCredential_LeavesOtherCookiesAlone(t *testing.T) {
 	stripSessionCredential(h, credCookie)
 	if got := h["Cookie"]; len(got) != 1 || got[0] != "a=1; c=3" {
 		t.Errorf("Cookie = %q", got)
+	}
+}
+
+// Tokens signed with the real key whose times are strings or fractions, or
+// that were minted to outlive ttl, are refused with their own reasons, on
+// requests and on refresh (issue 18, point 6).
+func TestAuth_TokenTimesAndLifetime(t *testing.T) {
+	up := newUpstream(t, nil)
+	p := newTestProxy(t, sessionSpec(t, up.URL)) // ttl 1h
+	good := p.mustLogin(t, testKey, "alice", "alicepw")
+	tk, _, err := jwt.NewParser().ParseUnverified(good, jwt.MapClaims{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := tk.Header["kid"].(string)
+	now := time.Now().Unix()
+	cases := []struct {
+		name, reason string
+		edit         func(jwt.MapClaims)
+	}{
+		{"string exp", reasonSessionBadTimes, func(c jwt.MapClaims) { c["exp"] = strconv.FormatInt(now+600, 10) }},
+		{"string iat", reasonSessionBadTimes, func(c jwt.MapClaims) { c["iat"] = strconv.FormatInt(now, 10) }},
+		{"float exp", reasonSessionBadTimes, func(c jwt.MapClaims) { c["exp"] = float64(now) + 600.5 }},
+		{"missing iat", reasonSessionBadTimes, func(c jwt.MapClaims) { delete(c, "iat") }},
+		{"lifetime ttl+leeway+1s", reasonSessionLifetime, func(c jwt.MapClaims) {
+			c["iat"], c["nbf"], c["auth_time"] = now, now, now
+			c["exp"] = now + int64((time.Hour+session.Leeway)/time.Second) + 1
+		}},
+		{"lifetime 30 days", reasonSessionLifetime, func(c jwt.MapClaims) { c["exp"] = now + 30*86400 }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := jwt.MapClaims{}
+			if _, _, err := jwt.NewParser().ParseUnverified(good, c); err != nil {
+				t.Fatal(err)
+			}
+			tc.edit(c)
+			mt := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+			mt.Header["kid"] = kid
+			tok, err := mt.SignedString([]byte(testSigningKey))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := len(up.requests())
+			for _, call := range []struct{ method, path string }{{"GET", "/hr/employees"}, {"POST", "/auth/refresh"}} {
+				res, body := p.call(t, call.method, call.path, testKey, tok)
+				recs := p.log.records(t)
+				got := recs[len(recs)-1]["reason"]
+				if res.StatusCode != http.StatusUnauthorized || got != tc.reason {
+					t.Errorf("%s %s: got %d %v, want 401 %s (%s)", call.method, call.path, res.StatusCode, got, tc.reason, body)
+				}
+			}
+			if len(up.requests()) != n {
+				t.Error("the request reached the upstream")
+			}
+		})
+	}
+	if res, _ := p.call(t, "GET", "/hr/employees", testKey, good); res.StatusCode != http.StatusOK {
+		t.Errorf("good token: %d", res.StatusCode)
 	}
 }
