@@ -94,7 +94,7 @@ func (x *exchange) authOAuth(rest string) error {
 		x.status, x.decision.Reason = http.StatusFound, reasonOAuthRedirect
 		return nil
 	}
-	id, next, err := x.srv.flows.Complete(ctx, x.w, x.r, cfg)
+	id, next, err := x.srv.flows.Complete(ctx, x.w, x.r, cfg, x.client, x.secure())
 	if err != nil {
 		return oauthFailure(err)
 	}
