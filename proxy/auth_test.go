@@ -118,8 +118,8 @@ func TestAuth_LoginCallRefreshLogout(t *testing.T) {
 			t.Errorf("Set-Cookie %q lacks %q", ck, want)
 		}
 	}
-	if strings.Contains(ck, "Secure") {
-		t.Errorf("Set-Cookie %q is Secure on plain HTTP", ck)
+	if !strings.Contains(ck, "; Secure") {
+		t.Errorf("Set-Cookie %q is not Secure (the default, also on plain HTTP)", ck)
 	}
 	tok := tr.SessionToken
 
@@ -569,22 +569,52 @@ func TestAuth_EndpointsAreNotForwarded(t *testing.T) {
 	}
 }
 
-// The session cookie is Secure when the client reached us over TLS, which
-// behind a trusted proxy means X-Forwarded-Proto: https.
-func TestAuth_CookieSecureBehindTrustedProxy(t *testing.T) {
+// The session cookie, its clearing on logout and the OAuth binding cookie
+// are Secure by default, however the request arrived (plain HTTP, or a
+// trusted proxy saying http or https); cookie_secure = false (InsecureCookie)
+// drops Secure, for development on plain HTTP (issue 18, point 7).
+func TestAuth_CookieSecureByDefault(t *testing.T) {
 	up := newUpstream(t, nil)
-	spec := sessionSpec(t, up.URL)
-	spec.Server.TrustedProxies = []netip.Prefix{mustPrefix(t, "127.0.0.0/8")}
-	p := newTestProxy(t, spec)
-	for _, proto := range []string{"https", "http"} {
-		req, _ := http.NewRequest("POST", p.URL+"/auth/login", strings.NewReader(`{"username":"alice","password":"alicepw"}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-API-Key", testKey)
-		req.Header.Set("X-Forwarded-Proto", proto)
-		res, _ := do(t, p.Client(), req)
-		secure := strings.Contains(res.Header.Get("Set-Cookie"), "; Secure")
-		if res.StatusCode != 200 || secure != (proto == "https") {
-			t.Errorf("X-Forwarded-Proto %s: %d, Set-Cookie %q", proto, res.StatusCode, res.Header.Get("Set-Cookie"))
+	for _, insecure := range []bool{false, true} {
+		spec := sessionSpec(t, up.URL)
+		spec.Sessions.InsecureCookie = insecure
+		spec.Server.TrustedProxies = []netip.Prefix{mustPrefix(t, "127.0.0.0/8")}
+		spec.OAuth = []policy.OAuthSpec{{Name: "github", Provider: "github", ClientID: "cid", ClientSecret: "shh",
+			RedirectURL: "http://127.0.0.1/auth/oauth/github/callback", App: "portal"}}
+		p := newTestProxy(t, spec)
+		for _, proto := range []string{"", "http", "https"} {
+			check := func(what string, res *http.Response) {
+				t.Helper()
+				ck := res.Header.Get("Set-Cookie")
+				if ck == "" || strings.Contains(ck, "; Secure") == insecure {
+					t.Errorf("InsecureCookie %v, X-Forwarded-Proto %q, %s: %d Set-Cookie %q", insecure, proto, what, res.StatusCode, ck)
+				}
+			}
+			req, _ := http.NewRequest("POST", p.URL+"/auth/login", strings.NewReader(`{"username":"alice","password":"alicepw"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-API-Key", testKey)
+			if proto != "" {
+				req.Header.Set("X-Forwarded-Proto", proto)
+			}
+			res, body := do(t, p.Client(), req)
+			check("login", res)
+			var tr tokenResponse
+			_ = json.Unmarshal([]byte(body), &tr)
+			req, _ = http.NewRequest("POST", p.URL+"/auth/logout", nil)
+			req.Header.Set("Authorization", "Bearer "+tr.SessionToken)
+			if proto != "" {
+				req.Header.Set("X-Forwarded-Proto", proto)
+			}
+			res, _ = do(t, p.Client(), req)
+			check("logout", res)
+			req, _ = http.NewRequest("GET", p.URL+"/auth/oauth/github/login?next=/", nil)
+			if proto != "" {
+				req.Header.Set("X-Forwarded-Proto", proto)
+			}
+			noRedirect := *p.Client()
+			noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			res, _ = do(t, &noRedirect, req)
+			check("oauth login", res)
 		}
 	}
 }
