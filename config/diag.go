@@ -67,6 +67,7 @@ const (
 	summaryInvalidEmail        = "Invalid email"
 	summaryInvalidFilter       = "Invalid LDAP filter"
 	summaryEmptyValue          = "Empty value"
+	summaryInsecureCookie      = "Insecure session cookie" // warning
 
 	summaryDuplicateTLS        = "Duplicate tls block"
 	summaryDuplicateACME       = "Duplicate acme block"

@@ -47,6 +47,7 @@ var sessionsSchema = &hcl.BodySchema{
 		{Name: "refresh_ttl"},
 		{Name: "cache_size"},
 		{Name: "issuer"},
+		{Name: "cookie_secure"},
 	},
 }
 
@@ -304,6 +305,19 @@ func decodeSessionsBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string)
 			s.Spec.Issuer, d = decodeString(attr, ctx)
 			if !d.HasErrors() && strings.TrimSpace(s.Spec.Issuer) == "" {
 				d = append(d, errorAt(summaryEmptyValue, "issuer must not be empty.", attr.Expr.Range(), attr.Range.Ptr()))
+			}
+		case "cookie_secure":
+			var secure bool
+			secure, d = decodeBool(attr, ctx)
+			if !d.HasErrors() && !secure {
+				s.Spec.InsecureCookie = true
+				d = append(d, &hcl.Diagnostic{
+					Severity: hcl.DiagWarning,
+					Summary:  summaryInsecureCookie,
+					Detail:   "cookie_secure = false sends the session cookie and the OAuth binding cookies without Secure, so browsers also send them over plain HTTP, where anyone on the path can read them. Use it only to try gatehouse on plain HTTP; remove it before real users log in.",
+					Subject:  attr.Expr.Range().Ptr(),
+					Context:  attr.Range.Ptr(),
+				})
 			}
 		}
 		diags = append(diags, d...)

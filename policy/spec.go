@@ -149,7 +149,11 @@ type SessionsSpec struct {
 	RefreshTTL time.Duration // how long after login a token may be refreshed
 	CacheSize  int64         // verified-token cache entries
 	Issuer     string        // iss claim
-	Origin     string
+	// InsecureCookie (cookie_secure = false) sets the session and OAuth
+	// binding cookies without the Secure attribute, for development on
+	// plain HTTP. The zero value, Secure, is the default.
+	InsecureCookie bool
+	Origin         string
 }
 
 // GroupRole maps one directory group to a role.

@@ -315,25 +315,27 @@ func (x *exchange) issue(s *session.Session, status int, reason string) error {
 	return x.writeJSON(status, tokenResponse{SessionToken: token, ExpiresAt: s.ExpiresAt.UTC(), RefreshExpiresAt: refreshUntil})
 }
 
-// secure reports whether the client talks to us over TLS (directly, or
-// through a trusted proxy that says so).
-func (x *exchange) secure() bool {
-	if x.r.TLS != nil {
-		return true
-	}
-	return x.peerTrusted && x.r.Header.Get("X-Forwarded-Proto") == "https"
+// cookieSecure reports whether gatehouse's cookies (the session cookie and
+// the OAuth binding cookie) get the Secure attribute: always, unless the
+// sessions block says cookie_secure = false. It does not depend on how the
+// request arrived: a browser must never send these cookies over plain HTTP
+// because one request (or a proxy that forgot X-Forwarded-Proto) came in
+// that way.
+func (x *exchange) cookieSecure() bool {
+	s := x.snap().Sessions()
+	return s == nil || !s.InsecureCookie
 }
 
 func (x *exchange) setSessionCookie(token string, until time.Time) {
 	c := &http.Cookie{
 		Name: SessionCookie, Value: token, Path: "/", Expires: until,
-		MaxAge: int(time.Until(until).Seconds()), HttpOnly: true, Secure: x.secure(), SameSite: http.SameSiteLaxMode,
+		MaxAge: int(time.Until(until).Seconds()), HttpOnly: true, Secure: x.cookieSecure(), SameSite: http.SameSiteLaxMode,
 	}
 	x.w.Header().Add("Set-Cookie", c.String())
 }
 
 func (x *exchange) clearSessionCookie() {
-	c := &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: x.secure(), SameSite: http.SameSiteLaxMode}
+	c := &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: x.cookieSecure(), SameSite: http.SameSiteLaxMode}
 	x.w.Header().Add("Set-Cookie", c.String())
 }
 

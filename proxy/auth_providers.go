@@ -87,14 +87,14 @@ func (x *exchange) authOAuth(rest string) error {
 	ctx, cancel := x.loginContext()
 	defer cancel()
 	if action == "login" {
-		err := x.srv.flows.Begin(ctx, x.w, x.r, cfg, x.r.URL.Query().Get("next"), x.secure())
+		err := x.srv.flows.Begin(ctx, x.w, x.r, cfg, x.r.URL.Query().Get("next"), x.cookieSecure())
 		if err != nil {
 			return oauthFailure(err)
 		}
 		x.status, x.decision.Reason = http.StatusFound, reasonOAuthRedirect
 		return nil
 	}
-	id, next, err := x.srv.flows.Complete(ctx, x.w, x.r, cfg)
+	id, next, err := x.srv.flows.Complete(ctx, x.w, x.r, cfg, x.client, x.cookieSecure())
 	if err != nil {
 		return oauthFailure(err)
 	}

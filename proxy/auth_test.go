@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/policy/password"
+	"github.com/gatehouse-dev/gatehouse/proxy/session"
 )
 
 const testSigningKey = "test-signing-key-0123456789abcdef-0123456789"
@@ -116,8 +118,8 @@ func TestAuth_LoginCallRefreshLogout(t *testing.T) {
 			t.Errorf("Set-Cookie %q lacks %q", ck, want)
 		}
 	}
-	if strings.Contains(ck, "Secure") {
-		t.Errorf("Set-Cookie %q is Secure on plain HTTP", ck)
+	if !strings.Contains(ck, "; Secure") {
+		t.Errorf("Set-Cookie %q is not Secure (the default, also on plain HTTP)", ck)
 	}
 	tok := tr.SessionToken
 
@@ -567,22 +569,52 @@ func TestAuth_EndpointsAreNotForwarded(t *testing.T) {
 	}
 }
 
-// The session cookie is Secure when the client reached us over TLS, which
-// behind a trusted proxy means X-Forwarded-Proto: https.
-func TestAuth_CookieSecureBehindTrustedProxy(t *testing.T) {
+// The session cookie, its clearing on logout and the OAuth binding cookie
+// are Secure by default, however the request arrived (plain HTTP, or a
+// trusted proxy saying http or https); cookie_secure = false (InsecureCookie)
+// drops Secure, for development on plain HTTP (issue 18, point 7).
+func TestAuth_CookieSecureByDefault(t *testing.T) {
 	up := newUpstream(t, nil)
-	spec := sessionSpec(t, up.URL)
-	spec.Server.TrustedProxies = []netip.Prefix{mustPrefix(t, "127.0.0.0/8")}
-	p := newTestProxy(t, spec)
-	for _, proto := range []string{"https", "http"} {
-		req, _ := http.NewRequest("POST", p.URL+"/auth/login", strings.NewReader(`{"username":"alice","password":"alicepw"}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-API-Key", testKey)
-		req.Header.Set("X-Forwarded-Proto", proto)
-		res, _ := do(t, p.Client(), req)
-		secure := strings.Contains(res.Header.Get("Set-Cookie"), "; Secure")
-		if res.StatusCode != 200 || secure != (proto == "https") {
-			t.Errorf("X-Forwarded-Proto %s: %d, Set-Cookie %q", proto, res.StatusCode, res.Header.Get("Set-Cookie"))
+	for _, insecure := range []bool{false, true} {
+		spec := sessionSpec(t, up.URL)
+		spec.Sessions.InsecureCookie = insecure
+		spec.Server.TrustedProxies = []netip.Prefix{mustPrefix(t, "127.0.0.0/8")}
+		spec.OAuth = []policy.OAuthSpec{{Name: "github", Provider: "github", ClientID: "cid", ClientSecret: "shh",
+			RedirectURL: "http://127.0.0.1/auth/oauth/github/callback", App: "portal"}}
+		p := newTestProxy(t, spec)
+		for _, proto := range []string{"", "http", "https"} {
+			check := func(what string, res *http.Response) {
+				t.Helper()
+				ck := res.Header.Get("Set-Cookie")
+				if ck == "" || strings.Contains(ck, "; Secure") == insecure {
+					t.Errorf("InsecureCookie %v, X-Forwarded-Proto %q, %s: %d Set-Cookie %q", insecure, proto, what, res.StatusCode, ck)
+				}
+			}
+			req, _ := http.NewRequest("POST", p.URL+"/auth/login", strings.NewReader(`{"username":"alice","password":"alicepw"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-API-Key", testKey)
+			if proto != "" {
+				req.Header.Set("X-Forwarded-Proto", proto)
+			}
+			res, body := do(t, p.Client(), req)
+			check("login", res)
+			var tr tokenResponse
+			_ = json.Unmarshal([]byte(body), &tr)
+			req, _ = http.NewRequest("POST", p.URL+"/auth/logout", nil)
+			req.Header.Set("Authorization", "Bearer "+tr.SessionToken)
+			if proto != "" {
+				req.Header.Set("X-Forwarded-Proto", proto)
+			}
+			res, _ = do(t, p.Client(), req)
+			check("logout", res)
+			req, _ = http.NewRequest("GET", p.URL+"/auth/oauth/github/login?next=/", nil)
+			if proto != "" {
+				req.Header.Set("X-Forwarded-Proto", proto)
+			}
+			noRedirect := *p.Client()
+			noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			res, _ = do(t, &noRedirect, req)
+			check("oauth login", res)
 		}
 	}
 }
@@ -644,5 +676,64 @@ func TestStripSessionCredential_LeavesOtherCookiesAlone(t *testing.T) {
 	stripSessionCredential(h, credCookie)
 	if got := h["Cookie"]; len(got) != 1 || got[0] != "a=1; c=3" {
 		t.Errorf("Cookie = %q", got)
+	}
+}
+
+// Tokens signed with the real key whose times are strings or fractions, or
+// that were minted to outlive ttl, are refused with their own reasons, on
+// requests and on refresh (issue 18, point 6).
+func TestAuth_TokenTimesAndLifetime(t *testing.T) {
+	up := newUpstream(t, nil)
+	p := newTestProxy(t, sessionSpec(t, up.URL)) // ttl 1h
+	good := p.mustLogin(t, testKey, "alice", "alicepw")
+	tk, _, err := jwt.NewParser().ParseUnverified(good, jwt.MapClaims{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := tk.Header["kid"].(string)
+	now := time.Now().Unix()
+	cases := []struct {
+		name, reason string
+		edit         func(jwt.MapClaims)
+	}{
+		{"string exp", reasonSessionBadTimes, func(c jwt.MapClaims) { c["exp"] = strconv.FormatInt(now+600, 10) }},
+		{"string iat", reasonSessionBadTimes, func(c jwt.MapClaims) { c["iat"] = strconv.FormatInt(now, 10) }},
+		{"float exp", reasonSessionBadTimes, func(c jwt.MapClaims) { c["exp"] = float64(now) + 600.5 }},
+		{"missing iat", reasonSessionBadTimes, func(c jwt.MapClaims) { delete(c, "iat") }},
+		{"lifetime ttl+leeway+1s", reasonSessionLifetime, func(c jwt.MapClaims) {
+			c["iat"], c["nbf"], c["auth_time"] = now, now, now
+			c["exp"] = now + int64((time.Hour+session.Leeway)/time.Second) + 1
+		}},
+		{"lifetime 30 days", reasonSessionLifetime, func(c jwt.MapClaims) { c["exp"] = now + 30*86400 }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := jwt.MapClaims{}
+			if _, _, err := jwt.NewParser().ParseUnverified(good, c); err != nil {
+				t.Fatal(err)
+			}
+			tc.edit(c)
+			mt := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+			mt.Header["kid"] = kid
+			tok, err := mt.SignedString([]byte(testSigningKey))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := len(up.requests())
+			for _, call := range []struct{ method, path string }{{"GET", "/hr/employees"}, {"POST", "/auth/refresh"}} {
+				res, body := p.call(t, call.method, call.path, testKey, tok)
+				recs := p.log.records(t)
+				got := recs[len(recs)-1]["reason"]
+				if res.StatusCode != http.StatusUnauthorized || got != tc.reason {
+					t.Errorf("%s %s: got %d %v, want 401 %s (%s)", call.method, call.path, res.StatusCode, got, tc.reason, body)
+				}
+			}
+			if len(up.requests()) != n {
+				t.Error("the request reached the upstream")
+			}
+		})
+	}
+	if res, _ := p.call(t, "GET", "/hr/employees", testKey, good); res.StatusCode != http.StatusOK {
+		t.Errorf("good token: %d", res.StatusCode)
 	}
 }

@@ -27,6 +27,8 @@ const (
 	reasonSessionExpired         = "session_expired"
 	reasonSessionRevoked         = "session_revoked"
 	reasonSessionWrongApp        = "session_wrong_app"
+	reasonSessionBadTimes        = "session_bad_times"
+	reasonSessionLifetime        = "session_lifetime_exceeded"
 	reasonUnknownAdmin           = "unknown_admin"
 	reasonAdminInactive          = "admin_inactive"
 )
@@ -202,6 +204,10 @@ func sessionFailure(err error) *Error {
 		reason = reasonSessionExpired
 	case errors.Is(err, session.ErrRevoked):
 		reason = reasonSessionRevoked
+	case errors.Is(err, session.ErrBadTimes):
+		reason = reasonSessionBadTimes
+	case errors.Is(err, session.ErrLifetime):
+		reason = reasonSessionLifetime
 	}
 	return refuse(http.StatusUnauthorized, reason, err)
 }

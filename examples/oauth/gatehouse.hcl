@@ -18,8 +18,7 @@ server {
   admin_listen = "127.0.0.1:9901"
   production   = true
   # The TLS terminator in front of gatehouse (Caddy, nginx, a load balancer)
-  # runs on this host. Its X-Forwarded-Proto: https makes the session cookie
-  # Secure.
+  # runs on this host; its X-Forwarded-For gives the client's address.
   trusted_proxies = ["127.0.0.1", "::1"]
 }
 
@@ -27,6 +26,9 @@ sessions {
   signing_key = env("GATEHOUSE_SIGNING_KEY")
   ttl         = "1h"
   refresh_ttl = "12h"
+  # Cookies are Secure (HTTPS only). For a trial over plain
+  # http://127.0.0.1:8080 only:
+  # cookie_secure = false
 }
 
 upstream "hr" {

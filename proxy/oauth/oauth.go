@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -65,9 +66,10 @@ const (
 
 // Defaults for Options.
 const (
-	DefaultStateTTL    = 10 * time.Minute
-	DefaultMaxUsed     = 100000
-	DefaultHTTPTimeout = 10 * time.Second
+	DefaultStateTTL         = 10 * time.Minute
+	DefaultMaxUsed          = 100000
+	DefaultMaxUsedPerClient = 100
+	DefaultHTTPTimeout      = 10 * time.Second
 	// completeTimeout bounds all provider round trips of one Complete, in
 	// case Options.HTTPClient has no timeout of its own.
 	completeTimeout = 30 * time.Second
@@ -143,6 +145,11 @@ type Options struct {
 	// (replays are refused before the provider is asked); when full, the
 	// oldest is forgotten. Default 100000.
 	MaxUsed int
+	// MaxUsedPerClient bounds the used states remembered for one client
+	// address (an IPv6 client by its /64); beyond it, that client's own
+	// oldest is forgotten, so that a flood of made-up callbacks from one
+	// address cannot push out everyone else's. Default 100.
+	MaxUsedPerClient int
 	// Key seals pending logins into their cookies (AES-256-GCM, 32
 	// bytes); nil means a random key, so that logins begun before a
 	// restart must be begun again.
@@ -154,24 +161,30 @@ type Options struct {
 // Flows runs logins and keeps the discovered OIDC providers. A pending
 // login lives in its browser's binding cookie, sealed with AES-GCM, not in
 // memory: a flood of login starts costs no memory and cannot crowd out
-// anyone's login. Flows only remembers the states callbacks have used, to
-// refuse replays. It is safe for concurrent use and meant to live for the
+// anyone's login, and a browser holds one pending login per provider block
+// (its binding cookie). Flows only remembers the states callbacks have
+// used, to refuse replays, in a table bounded in total and per client
+// address that forgets the oldest entries and never refuses a callback
+// for being full. It is safe for concurrent use and meant to live for the
 // whole process, across configuration reloads. It starts no goroutines.
 type Flows struct {
-	client  *http.Client
-	ttl     time.Duration
-	maxUsed int
-	now     func() time.Time
-	aead    cipher.AEAD
+	client       *http.Client
+	ttl          time.Duration
+	maxUsed      int
+	maxPerClient int
+	now          func() time.Time
+	aead         cipher.AEAD
 
 	mu        sync.Mutex
 	used      map[string]*list.Element // state → element holding *usedState
 	usedOrder *list.List               // *usedState, in order of use
+	byClient  map[netip.Prefix][]*list.Element
 	providers map[string]*oidc.Provider
 }
 
 type usedState struct {
 	state   string
+	client  netip.Prefix
 	expires time.Time
 }
 
@@ -191,13 +204,15 @@ type pending struct {
 // is not 32 bytes long.
 func NewFlows(opts Options) *Flows {
 	f := &Flows{
-		client:    opts.HTTPClient,
-		ttl:       opts.StateTTL,
-		maxUsed:   opts.MaxUsed,
-		now:       opts.Now,
-		used:      map[string]*list.Element{},
-		usedOrder: list.New(),
-		providers: map[string]*oidc.Provider{},
+		client:       opts.HTTPClient,
+		ttl:          opts.StateTTL,
+		maxUsed:      opts.MaxUsed,
+		maxPerClient: opts.MaxUsedPerClient,
+		now:          opts.Now,
+		used:         map[string]*list.Element{},
+		usedOrder:    list.New(),
+		byClient:     map[netip.Prefix][]*list.Element{},
+		providers:    map[string]*oidc.Provider{},
 	}
 	if f.client == nil {
 		f.client = &http.Client{Timeout: DefaultHTTPTimeout}
@@ -207,6 +222,9 @@ func NewFlows(opts Options) *Flows {
 	}
 	if f.maxUsed <= 0 {
 		f.maxUsed = DefaultMaxUsed
+	}
+	if f.maxPerClient <= 0 {
+		f.maxPerClient = DefaultMaxUsedPerClient
 	}
 	if f.now == nil {
 		f.now = time.Now
@@ -297,9 +315,11 @@ func (f *Flows) Begin(ctx context.Context, w http.ResponseWriter, r *http.Reques
 // github from /user and /user/emails (the primary verified address); for
 // facebook from /me (whose email counts as verified).
 //
-// Complete clears the binding cookie. It returns the identity and the
-// return path given to Begin.
-func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Request, cfg Config) (Identity, string, error) {
+// Complete clears the binding cookie (Secure when secure, as Begin set
+// it). client is the browser's address (behind trusted proxies, the
+// forwarded one): the used state is remembered under it. It returns the
+// identity and the return path given to Begin.
+func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Request, cfg Config, client netip.Addr, secure bool) (Identity, string, error) {
 	cookieName := CookieName(cfg.Name)
 	http.SetCookie(w, &http.Cookie{
 		Name:     cookieName,
@@ -307,14 +327,14 @@ func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Req
 		Path:     CookiePath,
 		MaxAge:   -1,
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   secure,
 		SameSite: http.SameSiteLaxMode,
 	})
 	w.Header().Set("Cache-Control", "no-store")
 
 	q := r.URL.Query()
 	state := q.Get("state")
-	if !f.use(state) {
+	if !f.use(state, client) {
 		return Identity{}, "", fmt.Errorf("%w: unknown or already used state", ErrBadState)
 	}
 	c, err := r.Cookie(cookieName)
@@ -417,11 +437,13 @@ func (f *Flows) open(value string) (*pending, bool) {
 // use records state as used and reports whether it was not yet: every
 // callback uses up its state, whatever happens next, so that a stolen
 // callback URL tried first elsewhere also fails in the rightful browser.
-// States are remembered until their login would have expired; when
-// MaxUsed are remembered the oldest is forgotten (a flood of made-up
-// states never blocks a login, and a forgotten state still needs its
-// browser's cookie and an unused code).
-func (f *Flows) use(state string) bool {
+// States are remembered until their login would have expired, under the
+// client address of the callback. When MaxUsed are remembered the oldest
+// is forgotten, and when one client has MaxUsedPerClient that client's
+// oldest is: a flood of made-up states never blocks a login, one address
+// cannot push out the others' states, and a forgotten state still needs
+// its browser's cookie and an unused code.
+func (f *Flows) use(state string, client netip.Addr) bool {
 	if state == "" || len(state) > maxStateLen {
 		return false
 	}
@@ -433,14 +455,51 @@ func (f *Flows) use(state string) bool {
 		if now.Before(u.expires) && len(f.used) < f.maxUsed {
 			break
 		}
-		f.usedOrder.Remove(e)
-		delete(f.used, u.state)
+		f.forget(e)
 	}
 	if _, seen := f.used[state]; seen {
 		return false
 	}
-	f.used[state] = f.usedOrder.PushBack(&usedState{state: state, expires: now.Add(f.ttl)})
+	key := clientKey(client)
+	if mine := f.byClient[key]; len(mine) >= f.maxPerClient {
+		f.forget(mine[0])
+	}
+	e := f.usedOrder.PushBack(&usedState{state: state, client: key, expires: now.Add(f.ttl)})
+	f.used[state] = e
+	f.byClient[key] = append(f.byClient[key], e)
 	return true
+}
+
+// forget drops a used state from all three indexes. A client's states are
+// used in order, so e is normally the first of its client's.
+func (f *Flows) forget(e *list.Element) {
+	u := e.Value.(*usedState)
+	f.usedOrder.Remove(e)
+	delete(f.used, u.state)
+	mine := f.byClient[u.client]
+	if i := slices.Index(mine, e); i >= 0 {
+		mine = slices.Delete(mine, i, i+1)
+	}
+	if len(mine) == 0 {
+		delete(f.byClient, u.client)
+	} else {
+		f.byClient[u.client] = mine
+	}
+}
+
+// clientKey is the prefix a client's used states are counted under: the
+// address, or its /64 for IPv6 (one subscriber's usual allocation). An
+// invalid address counts as one unknown client.
+func clientKey(a netip.Addr) netip.Prefix {
+	if !a.IsValid() {
+		return netip.Prefix{}
+	}
+	bits := 32
+	if a.Is6() && !a.Is4In6() {
+		bits = 64
+	}
+	p, _ := a.Unmap().Prefix(bits)
+	return p
 }
 
 // resolved is a Config turned into something that can run a flow.

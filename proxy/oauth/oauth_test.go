@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -95,7 +96,7 @@ func newGatehouse(t *testing.T, opts oauth.Options, mk func(base string) []oauth
 			http.NotFound(w, r)
 			return
 		}
-		id, next, err := g.flows.Complete(r.Context(), w, r, cfg)
+		id, next, err := g.flows.Complete(r.Context(), w, r, cfg, remoteAddr(r), false)
 		g.results <- result{stage: "complete", id: id, next: next, err: err}
 		if err != nil {
 			http.Error(w, "login failed", http.StatusForbidden)
@@ -682,7 +683,7 @@ func TestLongestNextFitsTheCookie(t *testing.T) {
 	if n := len(begun.Result().Header.Get("Set-Cookie")); n > 4000 {
 		t.Fatalf("Set-Cookie of %d bytes", n)
 	}
-	_, _, err = f.Complete(context.Background(), httptest.NewRecorder(), callback(t, begun, url.Values{"error": {"access_denied"}}), cfg)
+	_, _, err = f.Complete(context.Background(), httptest.NewRecorder(), callback(t, begun, url.Values{"error": {"access_denied"}}), cfg, testClient, true)
 	if !errors.Is(err, oauth.ErrDenied) {
 		t.Fatalf("err = %v", err)
 	}
@@ -704,7 +705,7 @@ func TestLoginFlood(t *testing.T) {
 	}
 	for i := range 1000 {
 		r := httptest.NewRequest(http.MethodGet, fmt.Sprintf("https://gate.example.test/auth/oauth/test/callback?state=junk%d&code=c", i), nil)
-		if _, _, err := f.Complete(context.Background(), httptest.NewRecorder(), r, githubBlock()); !errors.Is(err, oauth.ErrBadState) {
+		if _, _, err := f.Complete(context.Background(), httptest.NewRecorder(), r, githubBlock(), testClient, true); !errors.Is(err, oauth.ErrBadState) {
 			t.Fatalf("made-up callback %d: %v", i, err)
 		}
 	}
@@ -714,7 +715,7 @@ func TestLoginFlood(t *testing.T) {
 	// The real login's callback still passes every state check; the
 	// provider's error parameter then ends it before any network call.
 	w := httptest.NewRecorder()
-	_, _, err = f.Complete(context.Background(), w, callback(t, begun, url.Values{"error": {"access_denied"}}), githubBlock())
+	_, _, err = f.Complete(context.Background(), w, callback(t, begun, url.Values{"error": {"access_denied"}}), githubBlock(), testClient, true)
 	if !errors.Is(err, oauth.ErrDenied) {
 		t.Fatalf("real login after the flood: %v", err)
 	}
@@ -727,14 +728,14 @@ func TestUsedStatesExpire(t *testing.T) {
 	f := oauth.NewFlows(oauth.Options{StateTTL: time.Minute, Now: clk.Now})
 	for i := range 3 {
 		r := httptest.NewRequest(http.MethodGet, fmt.Sprintf("https://gate.example.test/auth/oauth/test/callback?state=s%d", i), nil)
-		_, _, _ = f.Complete(context.Background(), httptest.NewRecorder(), r, githubBlock())
+		_, _, _ = f.Complete(context.Background(), httptest.NewRecorder(), r, githubBlock(), testClient, true)
 	}
 	if n := f.Used(); n != 3 {
 		t.Fatalf("Used = %d, want 3", n)
 	}
 	clk.Advance(time.Minute)
 	r := httptest.NewRequest(http.MethodGet, "https://gate.example.test/auth/oauth/test/callback?state=later", nil)
-	_, _, _ = f.Complete(context.Background(), httptest.NewRecorder(), r, githubBlock())
+	_, _, _ = f.Complete(context.Background(), httptest.NewRecorder(), r, githubBlock(), testClient, true)
 	if n := f.Used(); n != 1 {
 		t.Fatalf("Used = %d, want the expired ones forgotten", n)
 	}
@@ -749,7 +750,7 @@ func TestSealedCookieFromAnotherProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = b.Complete(context.Background(), httptest.NewRecorder(), callback(t, begun, url.Values{"code": {"c"}}), githubBlock())
+	_, _, err = b.Complete(context.Background(), httptest.NewRecorder(), callback(t, begun, url.Values{"code": {"c"}}), githubBlock(), testClient, true)
 	if !errors.Is(err, oauth.ErrBadState) || !strings.Contains(err.Error(), "does not match") {
 		t.Fatalf("err = %v", err)
 	}
@@ -761,7 +762,7 @@ func TestSealedCookieFromAnotherProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = d.Complete(context.Background(), httptest.NewRecorder(), callback(t, begun, url.Values{"error": {"access_denied"}}), githubBlock())
+	_, _, err = d.Complete(context.Background(), httptest.NewRecorder(), callback(t, begun, url.Values{"error": {"access_denied"}}), githubBlock(), testClient, true)
 	if !errors.Is(err, oauth.ErrDenied) {
 		t.Fatalf("same key: %v", err)
 	}
@@ -792,10 +793,10 @@ func TestCompleteChecks(t *testing.T) {
 			t.Fatal(err)
 		}
 		w := httptest.NewRecorder()
-		_, _, err = f.Complete(context.Background(), w, callback(t, begun, q), cfg)
+		_, _, err = f.Complete(context.Background(), w, callback(t, begun, q), cfg, testClient, true)
 		// The binding cookie is cleared whatever happened.
 		cs := w.Result().Cookies()
-		if len(cs) != 1 || cs[0].Name != "gatehouse_oauth_test" || cs[0].MaxAge != -1 || cs[0].Path != "/auth/oauth/" {
+		if len(cs) != 1 || cs[0].Name != "gatehouse_oauth_test" || cs[0].MaxAge != -1 || cs[0].Path != "/auth/oauth/" || !cs[0].Secure {
 			t.Fatalf("cleared cookie: %v", cs)
 		}
 		return err
@@ -838,5 +839,61 @@ func TestCookieName(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// testClient is the client address of the tests' callbacks.
+var testClient = netip.MustParseAddr("192.0.2.1")
+
+// remoteAddr is the address of r's peer.
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
+	return ap.Addr()
+}
+
+// TestUsedStatesPerClient (issue 18, point 13): a flood of made-up
+// callbacks from one address takes at most MaxUsedPerClient places, so it
+// cannot push out another browser's used state (whose replay is then still
+// refused before anything else); a flood from many addresses is bounded by
+// MaxUsed, forgets the oldest, and never refuses a fresh login.
+func TestUsedStatesPerClient(t *testing.T) {
+	f := oauth.NewFlows(oauth.Options{MaxUsed: 1000, MaxUsedPerClient: 10})
+	victim, attacker := netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("2001:db8:1:2::1")
+	begun, err := begin(t, f, githubBlock(), "/", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied := func() url.Values { return url.Values{"error": {"access_denied"}} } // callback sets state in it
+	if _, _, err := f.Complete(context.Background(), httptest.NewRecorder(), callback(t, begun, denied()), githubBlock(), victim, true); !errors.Is(err, oauth.ErrDenied) {
+		t.Fatalf("victim's callback: %v", err)
+	}
+	junk := func(i int, from netip.Addr) {
+		r := httptest.NewRequest(http.MethodGet, fmt.Sprintf("https://gate.example.test/auth/oauth/test/callback?state=junk%d&code=c", i), nil)
+		if _, _, err := f.Complete(context.Background(), httptest.NewRecorder(), r, githubBlock(), from, true); !errors.Is(err, oauth.ErrBadState) {
+			t.Fatalf("made-up callback %d: %v", i, err)
+		}
+	}
+	for i := range 5000 {
+		junk(i, attacker.Next()) // one /64: one client
+	}
+	if n := f.Used(); n != 11 {
+		t.Errorf("%d used states remembered, want the victim's and the attacker's last 10", n)
+	}
+	if _, _, err := f.Complete(context.Background(), httptest.NewRecorder(), callback(t, begun, denied()), githubBlock(), victim, true); !errors.Is(err, oauth.ErrBadState) {
+		t.Errorf("replayed callback after a one-address flood: got %v, want ErrBadState", err)
+	}
+	// Many addresses: bounded by MaxUsed, and a new login still passes.
+	for i := range 3000 {
+		junk(10000+i, netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}))
+	}
+	if n := f.Used(); n != 1000 {
+		t.Errorf("%d used states remembered, want MaxUsed = 1000", n)
+	}
+	fresh, err := begin(t, f, githubBlock(), "/", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.Complete(context.Background(), httptest.NewRecorder(), callback(t, fresh, denied()), githubBlock(), victim, true); !errors.Is(err, oauth.ErrDenied) {
+		t.Errorf("a new login after the flood: got %v, want it to pass the state checks", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,15 @@ var (
 	ErrInvalid   = errors.New("invalid session token") // signature, algorithm, issuer, times
 	ErrExpired   = errors.New("session token expired")
 	ErrRevoked   = errors.New("session token revoked")
+	// ErrBadTimes: exp, iat or auth_time is missing, or a time claim (exp,
+	// nbf, iat, auth_time) is not a JSON integer of seconds: a string, a
+	// fraction or an exponent is refused even when it would parse.
+	ErrBadTimes = errors.New("session token times missing or not integer numbers")
+	// ErrLifetime: the token was minted to live longer than the settings
+	// it is checked under allow: exp - iat is over ttl plus Leeway, its
+	// login (auth_time) is after iat, or it was issued more than
+	// refresh_ttl plus Leeway after that login.
+	ErrLifetime = errors.New("session token lifetime exceeds the configured ttl")
 )
 
 // Session is a verified token's content.
@@ -69,18 +79,69 @@ func (s *Session) PolicySubject() policy.Subject {
 	return policy.Subject{Name: s.Subject, Provider: s.Provider, Local: s.Local, Groups: s.Groups}
 }
 
-// claims is the JWT payload.
+// claims is the JWT payload. Its times are unixTime values, not
+// jwt.NumericDate: NumericDate also accepts a JSON string ("1700000000")
+// and fractions, which other verifiers may read differently.
 type claims struct {
-	jwt.RegisteredClaims
-	App      string   `json:"app,omitempty"`
-	SID      string   `json:"sid"`
-	Provider string   `json:"prv"`
-	Local    bool     `json:"lcl,omitempty"`
-	Admin    bool     `json:"adm,omitempty"`
-	Groups   []string `json:"grp,omitempty"`
-	Email    string   `json:"email,omitempty"`
-	AuthTime int64    `json:"auth_time"`
+	Issuer    string           `json:"iss"`
+	Subject   string           `json:"sub"`
+	Audience  jwt.ClaimStrings `json:"aud"`
+	ExpiresAt *unixTime        `json:"exp"`
+	NotBefore *unixTime        `json:"nbf,omitempty"`
+	IssuedAt  *unixTime        `json:"iat"`
+	App       string           `json:"app,omitempty"`
+	SID       string           `json:"sid"`
+	Provider  string           `json:"prv"`
+	Local     bool             `json:"lcl,omitempty"`
+	Admin     bool             `json:"adm,omitempty"`
+	Groups    []string         `json:"grp,omitempty"`
+	Email     string           `json:"email,omitempty"`
+	AuthTime  *unixTime        `json:"auth_time"`
 }
+
+// The jwt.Claims methods, for the library's exp, nbf, iat and iss checks.
+
+func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt.numeric(), nil }
+func (c *claims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.numeric(), nil }
+func (c *claims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.numeric(), nil }
+func (c *claims) GetIssuer() (string, error)                   { return c.Issuer, nil }
+func (c *claims) GetSubject() (string, error)                  { return c.Subject, nil }
+func (c *claims) GetAudience() (jwt.ClaimStrings, error)       { return c.Audience, nil }
+
+// unixTime is a time claim: whole seconds since the epoch, written as a
+// JSON integer. Decoding refuses anything else (ErrBadTimes): strings,
+// fractions, exponents, signs, and more than 12 digits.
+type unixTime int64
+
+func newUnixTime(t time.Time) *unixTime { u := unixTime(t.Unix()); return &u }
+
+// UnmarshalJSON accepts only the digits of a JSON integer. (null leaves a
+// pointer nil without calling it: a missing claim.)
+func (u *unixTime) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || len(b) > 12 {
+		return ErrBadTimes
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return ErrBadTimes
+		}
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return ErrBadTimes
+	}
+	*u = unixTime(n)
+	return nil
+}
+
+func (u *unixTime) numeric() *jwt.NumericDate {
+	if u == nil {
+		return nil
+	}
+	return jwt.NewNumericDate(u.time())
+}
+
+func (u *unixTime) time() time.Time { return time.Unix(int64(*u), 0) }
 
 // Keys are the signing and verification keys of one configuration, with the
 // settings tokens are checked against. Build them once per snapshot.
@@ -89,7 +150,7 @@ type Keys struct {
 	sign       any // []byte or ed25519.PrivateKey
 	verify     any // []byte or ed25519.PublicKey
 	kid        string
-	id         string // kid, issuer and refresh window: what cached sessions were checked under
+	id         string // kid, issuer, ttl and refresh window: what cached sessions were checked under
 	issuer     string
 	ttl        time.Duration
 	refreshTTL time.Duration
@@ -116,8 +177,9 @@ func NewKeys(spec *policy.SessionsSpec) (*Keys, error) {
 		return nil, errors.New("session keys: need an HMAC key of at least 32 bytes or an Ed25519 private key")
 	}
 	// Cached sessions are valid only under the settings they were checked
-	// with: a new key, issuer or refresh window makes them verify again.
-	k.id = fmt.Sprintf("%s\x00%s\x00%d", k.kid, k.issuer, k.refreshTTL)
+	// with: a new key, issuer, ttl or refresh window makes them verify
+	// again (checkLifetime depends on both durations).
+	k.id = fmt.Sprintf("%s\x00%s\x00%d\x00%d", k.kid, k.issuer, k.ttl, k.refreshTTL)
 	return k, nil
 }
 
@@ -229,17 +291,15 @@ func (m *Manager) Issue(k *Keys, s *Session) (string, error) {
 	if s.Admin {
 		aud = AdminAudience
 	}
-	c := claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    k.issuer,
-			Subject:   s.Subject,
-			Audience:  jwt.ClaimStrings{aud},
-			ExpiresAt: jwt.NewNumericDate(s.ExpiresAt),
-			NotBefore: jwt.NewNumericDate(now),
-			IssuedAt:  jwt.NewNumericDate(now),
-		},
-		App: s.App, SID: s.ID, Provider: s.Provider, Local: s.Local, Admin: s.Admin,
-		Groups: s.Groups, Email: s.Email, AuthTime: s.AuthTime.Unix(),
+	c := &claims{
+		Issuer:    k.issuer,
+		Subject:   s.Subject,
+		Audience:  jwt.ClaimStrings{aud},
+		ExpiresAt: newUnixTime(s.ExpiresAt),
+		NotBefore: newUnixTime(now),
+		IssuedAt:  newUnixTime(now),
+		App:       s.App, SID: s.ID, Provider: s.Provider, Local: s.Local, Admin: s.Admin,
+		Groups: s.Groups, Email: s.Email, AuthTime: newUnixTime(s.AuthTime),
 	}
 	t := jwt.NewWithClaims(k.method, c)
 	t.Header["kid"] = k.kid
@@ -382,25 +442,35 @@ func (m *Manager) parse(k *Keys, token string, now time.Time, allowExpired bool)
 	})
 	switch {
 	case err == nil:
+	case errors.Is(err, ErrBadTimes): // from unixTime, inside jwt's malformed-claims error
+		return nil, ErrBadTimes
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return nil, ErrMalformed
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing): // exp
+		return nil, ErrBadTimes
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return nil, ErrExpired
 	default:
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if c.ExpiresAt == nil || c.IssuedAt == nil || c.AuthTime == nil {
+		return nil, ErrBadTimes
 	}
 	if allowExpired {
 		late := now.Add(Leeway)
 		switch {
 		case c.Issuer != k.issuer:
 			return nil, fmt.Errorf("%w: issuer", ErrInvalid)
-		case c.IssuedAt == nil || c.IssuedAt.After(late):
+		case c.IssuedAt.time().After(late):
 			return nil, fmt.Errorf("%w: iat", ErrInvalid)
-		case c.NotBefore != nil && c.NotBefore.After(late):
+		case c.NotBefore != nil && c.NotBefore.time().After(late):
 			return nil, fmt.Errorf("%w: nbf", ErrInvalid)
 		}
 	}
-	if c.SID == "" || c.Subject == "" || c.ExpiresAt == nil || c.IssuedAt == nil || c.AuthTime == 0 {
+	if err := k.checkLifetime(&c); err != nil {
+		return nil, err
+	}
+	if c.SID == "" || c.Subject == "" {
 		return nil, fmt.Errorf("%w: missing claims", ErrInvalid)
 	}
 	aud := c.App
@@ -418,9 +488,30 @@ func (m *Manager) parse(k *Keys, token string, now time.Time, allowExpired bool)
 	return &Session{
 		ID: c.SID, Subject: c.Subject, App: c.App, Provider: c.Provider, Local: c.Local, Admin: c.Admin,
 		Groups: c.Groups, Email: c.Email,
-		IssuedAt: c.IssuedAt.Time, ExpiresAt: c.ExpiresAt.Time, AuthTime: time.Unix(c.AuthTime, 0),
+		IssuedAt: c.IssuedAt.time(), ExpiresAt: c.ExpiresAt.time(), AuthTime: c.AuthTime.time(),
 		token: token, kid: k.id,
 	}, nil
+}
+
+// checkLifetime refuses a token minted to outlast the settings it is
+// checked under (ErrLifetime), whatever its exp says: exp - iat may be at
+// most ttl, its login (auth_time) may not be after iat, and iat may be at
+// most refresh_ttl after the login, each with Leeway. Verify checks it
+// before a session enters the cache, and the cache is keyed by the keys'
+// id, which includes ttl and refresh_ttl, so a reload that shortens them
+// applies to cached sessions too.
+func (k *Keys) checkLifetime(c *claims) error {
+	exp, iat, auth := int64(*c.ExpiresAt), int64(*c.IssuedAt), int64(*c.AuthTime)
+	leeway := int64(Leeway / time.Second)
+	switch {
+	case exp-iat > int64(k.ttl/time.Second)+leeway:
+		return fmt.Errorf("%w: exp - iat = %ds", ErrLifetime, exp-iat)
+	case auth > iat+leeway:
+		return fmt.Errorf("%w: auth_time after iat", ErrLifetime)
+	case iat-auth > int64(k.refreshTTL/time.Second)+leeway:
+		return fmt.Errorf("%w: issued %ds after login", ErrLifetime, iat-auth)
+	}
+	return nil
 }
 
 // RefreshTTL returns how long after login a session can be refreshed.

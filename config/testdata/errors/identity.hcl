@@ -1,6 +1,7 @@
 sessions {
   signing_key = "too-short" # ERROR: Signing key too short
   refresh_ttl = "1m" # ERROR: Invalid duration
+  cookie_secure = "maybe" # ERROR: Incorrect attribute value type
 }
 
 sessions { # ERROR: Duplicate sessions block
