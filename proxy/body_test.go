@@ -292,6 +292,11 @@ func newTLSTestProxy(t *testing.T, spec policy.Spec) (*httptest.Server, *syncBuf
 	ts := httptest.NewUnstartedServer(srv)
 	ts.EnableHTTP2 = true
 	ts.Config.ReadHeaderTimeout = 5 * time.Second
+	// HTTP/2 as cmd/gatehouse serves it (x/net/http2 behind h2HeaderConn),
+	// not net/http's bundled server.
+	if err := ConfigureHTTP2(ts.Config); err != nil {
+		t.Fatal(err)
+	}
 	ts.StartTLS()
 	t.Cleanup(func() { ts.Close(); srv.Close() })
 	return ts, buf
