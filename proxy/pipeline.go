@@ -21,6 +21,7 @@ func pipeline() []stage {
 		route{},
 		authenticate{},
 		authorize{},
+		methodOverride{},
 		filterRequest{},
 		forward{},
 	}
