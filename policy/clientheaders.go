@@ -20,6 +20,39 @@ type clientHeaderRule struct {
 	keep bool
 	// trusted: a copy from a trusted_proxies peer passes.
 	trusted bool
+	// word and mask pre-filter names (see nameWord): a name can match
+	// only if nameWord(k)&mask == word.
+	word, mask uint64
+}
+
+// withWord returns r with its pre-filter set: the first eight bytes of its
+// name with bit 0x20 set (ASCII letters in lower case), and a mask that
+// ignores bytes past the name and its "-" (a "_" in a client's name).
+func (r clientHeaderRule) withWord() clientHeaderRule {
+	r.word, r.mask = 0, 0
+	for i := 0; i < len(r.name) && i < 8; i++ {
+		if r.name[i] == '-' {
+			continue
+		}
+		r.word |= uint64(r.name[i]|0x20) << (8 * i)
+		r.mask |= 0xff << (8 * i)
+	}
+	return r
+}
+
+// nameWord returns the first eight bytes of k (zeros past its end), each
+// with bit 0x20 set: a rule's word and mask then compare eight bytes of
+// the name in a few instructions, ignoring ASCII case.
+func nameWord(k string) uint64 {
+	if len(k) >= 8 {
+		return (uint64(k[0]) | uint64(k[1])<<8 | uint64(k[2])<<16 | uint64(k[3])<<24 |
+			uint64(k[4])<<32 | uint64(k[5])<<40 | uint64(k[6])<<48 | uint64(k[7])<<56) | 0x2020202020202020
+	}
+	var w uint64
+	for i := 0; i < len(k); i++ {
+		w |= uint64(k[i]|0x20) << (8 * i)
+	}
+	return w
 }
 
 // defaultClientHeaderRules is the documented default list (docs/security.md,
@@ -41,6 +74,8 @@ func defaultClientHeaderRules() []clientHeaderRule {
 		{"x-http-method-override", 0},
 		{"x-http-method", 0},
 		{"x-method-override", 0},
+		// httputil.ReverseProxy removes Forwarded too (canonical spelling).
+		{"forwarded", 0},
 		// Identity set by auth proxies (oauth2-proxy, Authelia, Apache,
 		// nginx auth_request, Traefik forward auth).
 		{"remote-", keep},
@@ -66,7 +101,6 @@ func defaultClientHeaderRules() []clientHeaderRule {
 		{"x-original-host", keep},
 		{"x-host", keep},
 		{"x-http-host-override", keep},
-		{"forwarded", keep},
 		// Client addresses (gatehouse sets X-Real-IP itself).
 		{"x-client-ip", keep},
 		{"x-cluster-client-ip", keep},
@@ -119,11 +153,23 @@ type ClientHeaders struct {
 	// group[i-1] holds the rules whose folded first byte b has
 	// first[b] == i (0: no rule starts with b): most client headers
 	// (Accept, User-Agent, Content-Type) are decided by one array read.
-	// Within a group, rules that always strip come first.
 	first [256]uint8
-	group [][]clientHeaderRule
+	group []ruleGroup
 	keep  []string // keep_headers, folded
 }
+
+// ruleGroup holds the rules of one first byte, by their third byte (most
+// start with "x-"), so that X-Requested-With or X-Bench-Padding meet a
+// handful of rules or none. Within a list, rules that always strip come
+// first. A name is compared with a rule's word first (nameWord), and in
+// full (HeaderFold) only when its length and first eight bytes fit.
+type ruleGroup struct {
+	short []clientHeaderRule     // names of one or two bytes
+	third [32][]clientHeaderRule // by thirdKey of the name
+}
+
+// thirdKey buckets a name by its third byte, folded (HeaderFold).
+func thirdKey(k string) byte { return foldHeaderByte(k[2]) & 31 }
 
 // ErrInvalidHeaderPattern is returned for a strip_headers entry that is
 // not a header name, or a name followed by one "*".
@@ -147,7 +193,7 @@ func ParseClientHeaderPattern(s string) (string, error) {
 // KeepableClientHeader reports whether keep_headers may name k: a header
 // name covered by a default rule that may be kept. A name covered by a rule
 // that can never be kept (X-Gatehouse-*, X-API-Key, the method-override
-// headers) or by none returns an error saying which.
+// headers, Forwarded) or by none returns an error saying which.
 func KeepableClientHeader(k string) error {
 	if !ValidHeaderName(k) {
 		return ErrInvalidHeaderPattern
@@ -196,7 +242,7 @@ func NewClientHeaders(strip, keep []string) (*ClientHeaders, error) {
 			}
 			b := r.name[0]
 			if c.first[b] == 0 {
-				c.group = append(c.group, nil)
+				c.group = append(c.group, ruleGroup{})
 				c.first[b] = uint8(len(c.group))
 				switch {
 				case b >= 'a' && b <= 'z':
@@ -205,8 +251,13 @@ func NewClientHeaders(strip, keep []string) (*ClientHeaders, error) {
 					c.first['_'] = c.first[b]
 				}
 			}
-			i := c.first[b] - 1
-			c.group[i] = append(c.group[i], r)
+			g := &c.group[c.first[b]-1]
+			if len(r.name) < 3 {
+				g.short = append(g.short, r.withWord())
+				continue
+			}
+			i := thirdKey(r.name)
+			g.third[i] = append(g.third[i], r.withWord())
 		}
 	}
 	return c, nil
@@ -228,8 +279,21 @@ func (c *ClientHeaders) Strip(k string, trusted bool) bool {
 	if g == 0 {
 		return false
 	}
-	for _, r := range c.group[g-1] {
-		if !r.matches(k) {
+	grp := &c.group[g-1]
+	w := nameWord(k)
+	// A short rule is an operator's (strip_headers) and always strips.
+	for _, r := range grp.short {
+		if w&r.mask == r.word && len(k) >= len(r.name) && (r.prefix || len(k) == len(r.name)) &&
+			HeaderFold(k[:len(r.name)], r.name) {
+			return true
+		}
+	}
+	if len(k) < 3 {
+		return false
+	}
+	for _, r := range grp.third[thirdKey(k)] {
+		if w&r.mask != r.word || len(k) < len(r.name) || !r.prefix && len(k) != len(r.name) ||
+			!HeaderFold(k[:len(r.name)], r.name) {
 			continue
 		}
 		if r.trusted && trusted {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -66,7 +67,7 @@ func TestClientHeaders_Strip(t *testing.T) {
 
 func TestClientHeaders_StripAndKeep(t *testing.T) {
 	c, err := NewClientHeaders([]string{"X-Tenant-Admin", "x-corp-*", "_leading"},
-		[]string{"X-Forwarded-Prefix", "x_user_agent", "Forwarded"})
+		[]string{"X-Forwarded-Prefix", "x_user_agent"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestClientHeaders_StripAndKeep(t *testing.T) {
 		{"X-Forwarded-Prefix", false, false}, // kept from anyone
 		{"X-User-Agent", false, false},       // kept, though X-User-* covers it
 		{"X-User-Id", false, true},           // the rest of X-User-* is not
-		{"forwarded", false, false},
+		{"forwarded", false, true},
 		{"X-Forwarded-Port", false, true},
 		{"X-Forwarded-Port", true, false},
 		{"X-API-Key", false, true},
@@ -107,7 +108,7 @@ func TestClientHeaders_Invalid(t *testing.T) {
 			t.Errorf("strip %q: got no error", s)
 		}
 	}
-	for _, k := range []string{"X-Gatehouse-User", "X-API-Key", "X-HTTP-Method-Override", "X-Real-IP", "Accept", "X-User*", "Bad Name", ""} {
+	for _, k := range []string{"X-Gatehouse-User", "X-API-Key", "X-HTTP-Method-Override", "Forwarded", "X-Real-IP", "Accept", "X-User*", "Bad Name", ""} {
 		if _, err := NewClientHeaders(nil, []string{k}); err == nil {
 			t.Errorf("keep %q: got no error", k)
 		}
@@ -122,5 +123,59 @@ func TestDefaultClientHeaders(t *testing.T) {
 	list[0] = "changed"
 	if DefaultClientHeaders()[0] != "x-gatehouse-*" {
 		t.Error("DefaultClientHeaders returns shared storage")
+	}
+}
+
+// The default list is documented: every entry appears in docs/security.md's
+// section on client headers, in backquotes, in any case.
+func TestDefaultClientHeaders_Documented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(doc), "### Identity, URL and address headers from clients")
+	if !ok {
+		t.Fatal("docs/security.md has no section on client headers")
+	}
+	sec, _, _ = strings.Cut(sec, "\n## ")
+	sec = strings.ToLower(sec)
+	for _, name := range DefaultClientHeaders() {
+		if !strings.Contains(sec, "`"+name+"`") {
+			t.Errorf("docs/security.md does not list %q", name)
+		}
+	}
+}
+
+// Strip's pre-filter (nameWord) never changes a decision: it agrees with
+// a plain comparison against every rule, for names around every rule.
+func TestClientHeaders_StripMatchesPlainComparison(t *testing.T) {
+	c, err := NewClientHeaders([]string{"X-Corp-*", "Ab", "Q*", "_Lead"}, []string{"X-User-Agent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := append(defaultClientHeaderRules(), clientHeaderRule{name: "x-corp-", prefix: true}, clientHeaderRule{name: "ab"},
+		clientHeaderRule{name: "q", prefix: true}, clientHeaderRule{name: "-lead"})
+	plain := func(k string) bool {
+		if HeaderFold(k, "x-user-agent") {
+			return false
+		}
+		for _, r := range rules {
+			if r.matches(k) {
+				return true
+			}
+		}
+		return false
+	}
+	var names []string
+	for _, r := range rules {
+		for _, n := range []string{r.name, r.name + "x", r.name + "-id", r.name[:len(r.name)-1], "a" + r.name, r.name[:1], r.name[:min(2, len(r.name))]} {
+			names = append(names, spellings(n)...)
+			names = append(names, strings.ReplaceAll(n, "-", "_"), strings.ReplaceAll(n, "e", "E"), strings.ReplaceAll(n, "-", "\x0d"))
+		}
+	}
+	for _, k := range names {
+		if got, want := c.Strip(k, false), plain(k); got != want {
+			t.Errorf("Strip(%q) = %v, plain comparison says %v", k, got, want)
+		}
 	}
 }

@@ -47,11 +47,11 @@ type methodOverride struct{}
 
 func (methodOverride) serve(x *exchange) error {
 	r := x.r
-	for k, vv := range r.Header {
+	for k := range r.Header {
 		if !isOverrideHeader(k) {
 			continue
 		}
-		for _, v := range vv {
+		for _, v := range r.Header[k] {
 			if !sameMethod(v, r.Method) {
 				return refuse(http.StatusBadRequest, reasonMethodOverride, fmt.Errorf("header %s asks for method %.32q", k, v))
 			}
