@@ -165,16 +165,24 @@ func TestForward_FoldedOrSpacedHeaderNamesRefused(t *testing.T) {
 	up := newUpstream(t, nil)
 	p := newTestProxy(t, testSpec(t, up.URL))
 	addr := strings.TrimPrefix(p.URL, "http://")
-	for _, head := range []string{
-		"X-Original-URL: /pub/x\r\n /admin\r\n",
-		"X-Trace: 1\r\n\tX-Original-URL: /admin\r\n",
-		"X-Original-URL : /admin\r\n",
-		"X-Original-URL\t: /admin\r\n",
-		" X-Original-URL: /admin\r\n",
+	for _, tc := range []struct{ head, reason string }{
+		{"X-Original-URL: /pub/x\r\n /admin\r\n", reasonAmbiguousFraming},
+		{"X-Trace: 1\r\n\tX-Original-URL: /admin\r\n", reasonAmbiguousFraming},
+		{" X-Original-URL: /admin\r\n", ""}, // continues Host: net/http refuses the host
+		{"X-Original-URL : /admin\r\n", ""}, // net/http: no access record
+		{"X-Original-URL\t: /admin\r\n", ""},
 	} {
-		status, _ := raw(t, addr, "GET /pub/x HTTP/1.1\r\nHost: a\r\n"+head+"Connection: close\r\n\r\n")
+		before := len(p.log.records(t))
+		status, _ := raw(t, addr, "GET /pub/x HTTP/1.1\r\nHost: a\r\n"+tc.head+"Connection: close\r\n\r\n")
 		if !strings.Contains(status, " 400 ") {
-			t.Errorf("head %q: got %q, want 400", head, status)
+			t.Errorf("head %q: got %q, want 400", tc.head, status)
+		}
+		recs := p.log.records(t)
+		switch {
+		case tc.reason == "" && len(recs) != before:
+			t.Errorf("head %q: got an access record %v, want net/http's own 400", tc.head, recs[len(recs)-1])
+		case tc.reason != "" && (len(recs) == before || recs[len(recs)-1]["reason"] != tc.reason):
+			t.Errorf("head %q: want an access record with reason %s", tc.head, tc.reason)
 		}
 	}
 	if n := len(up.requests()); n != 0 {
