@@ -120,6 +120,8 @@ func (c *Config) spec() policy.Spec {
 			WriteTimeout:      s.WriteTimeout,
 			IdleTimeout:       s.IdleTimeout,
 			ShutdownTimeout:   s.ShutdownTimeout,
+			StripHeaders:      s.StripHeaders,
+			KeepHeaders:       s.KeepHeaders,
 		},
 		Lookups: make(map[string]any, len(c.Lookups)),
 		Hash:    c.hash,

@@ -94,6 +94,8 @@ type Server struct {
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
 	TLSListen         string // "" = not set (":8443" with a tls block)
+	StripHeaders      []string
+	KeepHeaders       []string
 
 	DeclRange      hcl.Range // zero when no server block was declared
 	TLSListenRange hcl.Range // zero unless tls_listen is set

@@ -537,3 +537,20 @@ func TestLoad_TextWriter(t *testing.T) {
 		}
 	}
 }
+
+func TestLoad_ClientHeaders(t *testing.T) {
+	snap, _, diags := LoadSnapshot("testdata/valid/client_headers.hcl")
+	if diags.HasErrors() || snap == nil {
+		t.Fatalf("got errors: %s", diags.Error())
+	}
+	srv := snap.Server()
+	if got := fmt.Sprint(srv.StripHeaders, srv.KeepHeaders); got != "[X-Tenant-Admin X-Corp-*] [X-Forwarded-Prefix x_user_agent]" {
+		t.Errorf("strip_headers, keep_headers = %s", got)
+	}
+	ch := snap.ClientHeaders()
+	for k, want := range map[string]bool{"x_corp_role": true, "X-Tenant-Admin": true, "X-Forwarded-Prefix": false, "X-User-Agent": false, "X-User-Id": true, "X-Corporate": false} {
+		if got := ch.Strip(k, false); got != want {
+			t.Errorf("Strip(%q) = %v, want %v", k, got, want)
+		}
+	}
+}

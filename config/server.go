@@ -5,8 +5,10 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -27,6 +29,8 @@ var serverSchema = &hcl.BodySchema{
 		{Name: "idle_timeout"},
 		{Name: "shutdown_timeout"},
 		{Name: "tls_listen"},
+		{Name: "strip_headers"},
+		{Name: "keep_headers"},
 	},
 }
 
@@ -95,6 +99,10 @@ func decodeServerBlock(block *hcl.Block, ctx *hcl.EvalContext) (*Server, hcl.Dia
 			s.IdleTimeout, d = decodeDuration(attr, ctx, true)
 		case "shutdown_timeout":
 			s.ShutdownTimeout, d = decodeDuration(attr, ctx, true)
+		case "strip_headers":
+			s.StripHeaders, d = decodeStripHeaders(attr, ctx)
+		case "keep_headers":
+			s.KeepHeaders, d = decodeKeepHeaders(attr, ctx, content.Attributes["strip_headers"])
 		case "tls_listen":
 			// Checked against listen and admin_listen in checkTLS, which
 			// knows whether a tls block exists.
@@ -139,6 +147,83 @@ func decodeTrustedProxies(attr *hcl.Attribute, ctx *hcl.EvalContext) ([]netip.Pr
 			continue
 		}
 		out = append(out, p)
+	}
+	return out, diags
+}
+
+// decodeStripHeaders reads strip_headers: header names, or "Name*" for
+// every name that begins with Name, removed from client requests besides
+// the default list (policy.DefaultClientHeaders).
+func decodeStripHeaders(attr *hcl.Attribute, ctx *hcl.EvalContext) ([]string, hcl.Diagnostics) {
+	items, diags := decodeStringList(attr, ctx)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	out := make([]string, 0, len(items))
+	seen := map[string]bool{}
+	for _, it := range items {
+		p, err := policy.ParseClientHeaderPattern(it.Value)
+		switch {
+		case err != nil:
+			diags = append(diags, errorAt(summaryInvalidHeader,
+				fmt.Sprintf(`%s in strip_headers is %v: write a name such as "X-Tenant-Admin", or "X-Corp-*" for every name that begins with "X-Corp-".`, shown(it.Expr, it.Value), err),
+				it.Expr.Range(), attr.Range.Ptr()))
+		case seen[p]:
+			diags = append(diags, errorAt(summaryDuplicateKeyInMap,
+				fmt.Sprintf("%s is listed twice in strip_headers (names match in any case, with \"_\" for \"-\").", shown(it.Expr, it.Value)),
+				it.Expr.Range(), attr.Range.Ptr()))
+		default:
+			seen[p] = true
+			out = append(out, it.Value)
+		}
+	}
+	return out, diags
+}
+
+// decodeKeepHeaders reads keep_headers: names from the default list of
+// client headers that are forwarded anyway. A name the default list does
+// not cover, one it never forwards, or one strip_headers also names is an
+// error.
+func decodeKeepHeaders(attr *hcl.Attribute, ctx *hcl.EvalContext, stripAttr *hcl.Attribute) ([]string, hcl.Diagnostics) {
+	items, diags := decodeStringList(attr, ctx)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	var strip []string // folded strip_headers patterns
+	if stripAttr != nil {
+		// Its valid entries; its diagnostics come once, from its own case.
+		list, _ := decodeStripHeaders(stripAttr, ctx)
+		for _, e := range list {
+			p, _ := policy.ParseClientHeaderPattern(e)
+			strip = append(strip, p)
+		}
+	}
+	out := make([]string, 0, len(items))
+	seen := map[string]bool{}
+	for _, it := range items {
+		folded := strings.ToLower(strings.ReplaceAll(it.Value, "_", "-"))
+		if err := policy.KeepableClientHeader(it.Value); err != nil {
+			diags = append(diags, errorAt(summaryInvalidHeader,
+				fmt.Sprintf("%s cannot be in keep_headers: %v. keep_headers takes names from the default list (docs/security.md, \"What the upstream sees\"), such as \"X-Forwarded-Prefix\".", shown(it.Expr, it.Value), err),
+				it.Expr.Range(), attr.Range.Ptr()))
+			continue
+		}
+		if seen[folded] {
+			diags = append(diags, errorAt(summaryDuplicateKeyInMap,
+				fmt.Sprintf("%s is listed twice in keep_headers (names match in any case, with \"_\" for \"-\").", shown(it.Expr, it.Value)),
+				it.Expr.Range(), attr.Range.Ptr()))
+			continue
+		}
+		seen[folded] = true
+		for _, p := range strip {
+			if name, prefix := strings.CutSuffix(p, "*"); folded == p || prefix && strings.HasPrefix(folded, name) {
+				diags = append(diags, errorAt(summaryInvalidHeader,
+					fmt.Sprintf("%s is in keep_headers and matches %q in strip_headers; remove it from one of them.", shown(it.Expr, it.Value), p),
+					it.Expr.Range(), attr.Range.Ptr()))
+				break
+			}
+		}
+		out = append(out, it.Value)
 	}
 	return out, diags
 }

@@ -97,7 +97,8 @@ var reservedHeaders = map[string]bool{
 	"Host": true, "Content-Length": true, "Transfer-Encoding": true, "Connection": true, "Keep-Alive": true,
 	"Upgrade": true, "Te": true, "Trailer": true, "Proxy-Connection": true, "Proxy-Authorization": true,
 	"X-Forwarded-For": true, "X-Forwarded-Host": true, "X-Forwarded-Proto": true, "Forwarded": true,
-	"X-Request-Id": true, "X-Api-Key": true, "Cookie": true,
+	"X-Request-Id": true, "X-Api-Key": true, "Cookie": true, "X-Real-Ip": true,
+	"X-Http-Method-Override": true, "X-Http-Method": true, "X-Method-Override": true,
 }
 
 // decodeHeaderTemplates reads headers = { "X-Tenant" = "{lookup.tenant}" }.

@@ -34,6 +34,8 @@ type Snapshot struct {
 	dummy    *password.Hash
 
 	cors *corsIndex // nil without cors blocks
+
+	clientHeaders *ClientHeaders // client headers that never reach upstreams
 }
 
 // Upstream is a compiled upstream.
@@ -186,7 +188,12 @@ func New(spec Spec) (*Snapshot, error) {
 	}
 	s.server.TrustedProxies = append([]netip.Prefix(nil), spec.Server.TrustedProxies...)
 	s.server.TLS = spec.Server.TLS.Clone()
+	s.server.StripHeaders = append([]string(nil), spec.Server.StripHeaders...)
+	s.server.KeepHeaders = append([]string(nil), spec.Server.KeepHeaders...)
 	var err error
+	if s.clientHeaders, err = NewClientHeaders(spec.Server.StripHeaders, spec.Server.KeepHeaders); err != nil {
+		return nil, err
+	}
 	if s.system, err = newScope("system", spec.Lookups, spec.SecretLookups); err != nil {
 		return nil, err
 	}
@@ -298,10 +305,13 @@ func cloneURL(u *url.URL) *url.URL {
 	return &c
 }
 
-// Server returns the server settings. TrustedProxies and TLS are copies.
+// Server returns the server settings. TrustedProxies, StripHeaders,
+// KeepHeaders and TLS are copies.
 func (s *Snapshot) Server() Server {
 	v := s.server
 	v.TrustedProxies = append([]netip.Prefix(nil), s.server.TrustedProxies...)
+	v.StripHeaders = append([]string(nil), s.server.StripHeaders...)
+	v.KeepHeaders = append([]string(nil), s.server.KeepHeaders...)
 	v.TLS = s.server.TLS.Clone()
 	return v
 }
@@ -318,6 +328,10 @@ func (s *Snapshot) BodyBufferBytes() int64 { return s.server.BodyBufferBytes }
 
 // IdentityHeaders reports whether X-Gatehouse-* headers go to upstreams.
 func (s *Snapshot) IdentityHeaders() bool { return s.server.IdentityHeaders }
+
+// ClientHeaders returns the rules for client headers that never reach an
+// upstream (the default list with strip_headers and keep_headers).
+func (s *Snapshot) ClientHeaders() *ClientHeaders { return s.clientHeaders }
 
 // TrustsProxy reports whether addr is in trusted_proxies.
 func (s *Snapshot) TrustsProxy(addr netip.Addr) bool {

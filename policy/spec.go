@@ -52,7 +52,13 @@ type Server struct {
 	BodyBufferBytes int64
 	MaxHeaderBytes  int // request headers above this get 431
 	// IdentityHeaders adds X-Gatehouse-App/-Role/-User to upstream requests.
-	IdentityHeaders   bool
+	IdentityHeaders bool
+	// StripHeaders are client request headers removed before forwarding
+	// besides the default list (DefaultClientHeaders): names, or "Name*"
+	// for every name that begins with Name. KeepHeaders are names of the
+	// default list that are forwarded anyway (see NewClientHeaders).
+	StripHeaders      []string
+	KeepHeaders       []string
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration

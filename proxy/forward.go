@@ -145,16 +145,16 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 	x.own.fields = f
 
 	// Each of them replaces what the client sent by that name.
-	stripClientHeaders(out.Header, f)
+	stripClientHeaders(out.Header, f, x.snap().ClientHeaders(), x.peerTrusted)
 	// The session cookie is gatehouse's by name: removed always, even
 	// when no sessions block (any more) says so.
 	stripSessionCredential(out.Header, x.cred)
 }
 
 // numOwnFields bounds the fields rewrite sets besides the upstream's header
-// templates: X-Forwarded-For, -Host and -Proto, five identity headers (app,
-// role, user, admin, provider) and X-Request-Id.
-const numOwnFields = 3 + 5 + 1
+// templates: X-Forwarded-For, -Host and -Proto, X-Real-IP, five identity
+// headers (app, role, user, admin, provider) and X-Request-Id.
+const numOwnFields = 4 + 5 + 1
 
 // ownFields is the transport of one exchange. It carries the outbound
 // request together with fields, the header fields gatehouse sets itself:
@@ -207,15 +207,20 @@ func (x *exchange) headerValue(v string) []string {
 }
 
 // appendForwarded appends X-Forwarded-For, -Host and -Proto from the real
-// peer, as httputil.ProxyRequest.SetXForwarded sets them. The client's
-// values (which ReverseProxy removed from the outbound request) are kept
-// only when the peer is in trusted_proxies.
+// peer, as httputil.ProxyRequest.SetXForwarded sets them, and X-Real-IP,
+// the client address (the peer, or from a trusted proxy the right-most
+// X-Forwarded-For address that is not a trusted proxy; see clientAddr).
+// The client's values (which ReverseProxy removed from the outbound
+// request) are kept only when the peer is in trusted_proxies; a client's
+// X-Real-IP never is.
 func (x *exchange) appendForwarded(f [][2]string, in *http.Request) [][2]string {
 	host, proto := in.Host, "http"
 	if in.TLS != nil {
 		proto = "https"
 	}
+	realIP := ""
 	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
+		realIP = ip // the peer's address as net/http wrote it: no allocation
 		if prior := in.Header["X-Forwarded-For"]; x.peerTrusted && len(prior) > 0 {
 			ip = strings.Join(prior, ", ") + ", " + ip
 		}
@@ -228,8 +233,15 @@ func (x *exchange) appendForwarded(f [][2]string, in *http.Request) [][2]string 
 		if p := in.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
 			proto = p
 		}
+		if x.client != x.peer && x.client.IsValid() {
+			realIP = x.client.String()
+		}
 	}
-	return append(f, [2]string{"X-Forwarded-Host", host}, [2]string{"X-Forwarded-Proto", proto})
+	f = append(f, [2]string{"X-Forwarded-Host", host}, [2]string{"X-Forwarded-Proto", proto})
+	if realIP != "" {
+		f = append(f, [2]string{headerRealIP, realIP})
+	}
+	return f
 }
 
 // modifyResponse records the upstream status, tags the response and sets

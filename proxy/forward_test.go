@@ -191,7 +191,7 @@ func TestForward_EveryHeaderArrivesWhateverTheirNumber(t *testing.T) {
 				t.Fatal(err)
 			}
 			hdr := map[string]string{"X-API-Key": c.key, "X-Gatehouse-User": "mallory", "X-Request-Id": "spoofed",
-				"X_Request_Id": "spoofed", "X_Forwarded_For": "203.0.113.9"}
+				"X_Request_Id": "spoofed", "X_Forwarded_For": "203.0.113.9", "X_Real_IP": "203.0.113.9"}
 			for i := range n {
 				hdr[fmt.Sprintf("X-Client-%d", i)] = fmt.Sprintf("value %d", i)
 			}
@@ -207,6 +207,7 @@ func TestForward_EveryHeaderArrivesWhateverTheirNumber(t *testing.T) {
 				"X-Forwarded-For":   "127.0.0.1",
 				"X-Forwarded-Host":  strings.TrimPrefix(p.URL, "http://"),
 				"X-Forwarded-Proto": "http",
+				"X-Real-Ip":         "127.0.0.1",
 				"X-Request-Id":      res.Header.Get("X-Request-Id"),
 				"Accept-Encoding":   "gzip",               // Go's client
 				"User-Agent":        "Go-http-client/1.1", // Go's client

@@ -18,16 +18,20 @@ const (
 	headerAdmin     = "X-Gatehouse-Admin"    // "true" for admin sessions
 	headerProvider  = "X-Gatehouse-Provider" // "local", an ldap or an oauth block name
 	headerRequestID = "X-Request-Id"
+	headerRealIP    = "X-Real-Ip" // the client address (appendForwarded)
 )
 
 // stripClientHeaders removes, from a request about to go upstream, every
-// header a client could use to impersonate gatehouse or leak a credential
-// (policy.IsIdentityOrCredentialHeader), and every client copy of own, the
-// fields gatehouse sets itself, which replace them. Both in any spelling an
-// upstream framework takes for the same name (policy.HeaderFold).
-func stripClientHeaders(h http.Header, own [][2]string) {
+// header a client could use to impersonate gatehouse or an auth proxy,
+// override the URL, host, client address or method the upstream believes,
+// or leak a credential (policy.ClientHeaders: the default list, the server
+// block's strip_headers and keep_headers; trusted says the peer is in
+// trusted_proxies), and every client copy of own, the fields gatehouse sets
+// itself, which replace them. Both in any spelling an upstream framework
+// takes for the same name (policy.HeaderFold).
+func stripClientHeaders(h http.Header, own [][2]string, rules *policy.ClientHeaders, trusted bool) {
 	for k := range h {
-		if policy.IsIdentityOrCredentialHeader(k) || namesField(k, own) {
+		if rules.Strip(k, trusted) || namesField(k, own) {
 			delete(h, k)
 		}
 	}

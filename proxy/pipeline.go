@@ -23,6 +23,7 @@ func pipeline(tlsNames bool) []stage {
 		route{},
 		authenticate{},
 		authorize{},
+		methodOverride{},
 		filterRequest{},
 		forward{},
 	}
