@@ -224,16 +224,12 @@ func readFormBody(x *exchange) ([]byte, error) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(x.w, r.Body, limit))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, refuse(http.StatusRequestEntityTooLarge, reasonBodyTooLarge, err)
-		}
-		return nil, refuse(http.StatusBadRequest, reasonFormUnreadable, err)
+		// The client's failure, classified as forward classifies it
+		// (malformed framing, short, stalled, gone, too large).
+		return nil, x.bodyError(err, int64(len(body)))
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
-	r.TransferEncoding = nil
-	r.Header.Del("Transfer-Encoding")
+	// Forwarded as read, with a Content-Length; forward reads it no more.
+	x.setBody(body)
 	return body, nil
 }
 
