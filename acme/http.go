@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // challengePrefix is where ACME HTTP-01 challenge tokens are fetched.
@@ -62,7 +64,7 @@ func (m *Manager) HTTPHandler(tlsPort string, writeError ErrorWriter) http.Handl
 		}
 		// autocert checks its host policy against r.Host as sent.
 		sent := r.Host
-		if h, ok := hostOnly(r.Host); ok && h != r.Host {
+		if h, ok := policy.HostName(r.Host); ok && h != r.Host {
 			r = r.Clone(r.Context())
 			r.Host = h
 		}
@@ -87,7 +89,7 @@ type redirector struct {
 }
 
 func (rd *redirector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	host, ok := hostOnly(r.Host)
+	host, ok := policy.HostName(r.Host)
 	if !ok || !rd.known(host) {
 		rd.writeError(w, r, http.StatusMisdirectedRequest, ReasonMisdirected,
 			fmt.Errorf("host %q: this listener answers only over HTTPS, for its configured names", r.Host))
@@ -116,19 +118,6 @@ func plainError(w http.ResponseWriter, _ *http.Request, status int, reason strin
 		msg += ": " + err.Error()
 	}
 	http.Error(w, msg, status)
-}
-
-// hostOnly returns the host of a Host header, without port, brackets or a
-// trailing dot, in lower case; false when there is none.
-func hostOnly(hostport string) (string, bool) {
-	h := hostport
-	if host, _, err := net.SplitHostPort(hostport); err == nil {
-		h = host
-	} else if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
-		h = h[1 : len(h)-1]
-	}
-	h = normalizeName(h)
-	return h, h != ""
 }
 
 // HSTS adds "Strict-Transport-Security: max-age=N" (and

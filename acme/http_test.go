@@ -76,24 +76,6 @@ func TestHTTPHandler_ACMEChallenge(t *testing.T) {
 	}
 }
 
-func TestHostOnly(t *testing.T) {
-	for in, want := range map[string]string{
-		"api.example.test":       "api.example.test",
-		"API.example.test:8080":  "api.example.test",
-		"api.example.test.":      "api.example.test",
-		"[::1]:443":              "::1",
-		"[::1]":                  "::1",
-		"127.0.0.1:80":           "127.0.0.1",
-		"":                       "",
-		"api.example.test:":      "api.example.test",
-		"api.example.test:12:34": "api.example.test:12:34",
-	} {
-		if got, ok := hostOnly(in); got != want || ok != (want != "") {
-			t.Errorf("hostOnly(%q) = %q, %v; want %q", in, got, ok, want)
-		}
-	}
-}
-
 // TestHSTS: the header is on every response, error responses that clear
 // the header map included, replaces an upstream's value, and is absent
 // with max-age 0.

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -105,7 +104,7 @@ func (m *Manager) setupACME(a *policy.ACMESpec) error {
 	}
 	m.domains = make(map[string]bool, len(a.Domains))
 	for _, d := range a.Domains {
-		m.domains[normalizeName(d)] = true
+		m.domains[policy.FoldHostName(d)] = true
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: a.CARoots, MinVersion: tls.VersionTLS12}
@@ -185,7 +184,7 @@ func (m *Manager) TLSConfig() *tls.Config {
 // HTTPS: one of the domains in ACME mode, a name the certificate covers in
 // static mode.
 func (m *Manager) KnownHost(host string) bool {
-	host = normalizeName(host)
+	host = policy.FoldHostName(host)
 	if m.auto != nil {
 		return m.domains[host]
 	}
@@ -214,7 +213,7 @@ func (m *Manager) CertificateFiles() []string {
 // hostPolicy allows exactly the configured domains. autocert calls it
 // before any order, and for HTTP-01 challenge requests.
 func (m *Manager) hostPolicy(_ context.Context, host string) error {
-	if m.domains[normalizeName(host)] {
+	if m.domains[policy.FoldHostName(host)] {
 		return nil
 	}
 	return ErrUnknownName
@@ -232,7 +231,7 @@ func (m *Manager) getACMECertificate(hello *tls.ClientHelloInfo) (*tls.Certifica
 		}
 		return cert, err
 	}
-	name := normalizeName(hello.ServerName)
+	name := policy.FoldHostName(hello.ServerName)
 	if !m.domains[name] {
 		err := ErrUnknownName
 		if name == "" {
@@ -298,12 +297,6 @@ func (m *Manager) checkExpiry(now time.Time) {
 			}
 		}
 	}
-}
-
-// normalizeName folds a host name for comparison: lower case, without a
-// trailing dot.
-func normalizeName(s string) string {
-	return strings.TrimSuffix(strings.ToLower(s), ".")
 }
 
 func remote(hello *tls.ClientHelloInfo) string {

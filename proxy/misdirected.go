@@ -2,9 +2,9 @@ package proxy
 
 import (
 	"fmt"
-	"net"
 	"net/http"
-	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // reasonMisdirected is the reason of a 421: the request names a host this
@@ -38,32 +38,14 @@ func (servedName) serve(x *exchange) error {
 // misdirected returns a 421 refusal when host (a Host header value) is not
 // served or differs from sni (the connection's server name, "" for none).
 func misdirected(host, sni string, served func(string) bool) error {
-	h, ok := hostName(host)
+	h, ok := policy.HostName(host)
 	if !ok || !served(h) {
 		return refuse(http.StatusMisdirectedRequest, reasonMisdirected, fmt.Errorf("host %q is not served on this listener", host))
 	}
-	if sni != "" && foldName(sni) != h {
+	if sni != "" && policy.FoldHostName(sni) != h {
 		return refuse(http.StatusMisdirectedRequest, reasonMisdirected, fmt.Errorf("host %q on a connection for %q", host, sni))
 	}
 	return nil
-}
-
-// hostName returns the name of a Host header value, without port, IPv6
-// brackets or trailing dot, in lower case; false when there is none.
-func hostName(hostport string) (string, bool) {
-	h := hostport
-	if host, _, err := net.SplitHostPort(hostport); err == nil {
-		h = host
-	} else if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
-		h = h[1 : len(h)-1]
-	}
-	h = foldName(h)
-	return h, h != ""
-}
-
-// foldName folds a host name for comparison: lower case, no trailing dot.
-func foldName(s string) string {
-	return strings.TrimSuffix(strings.ToLower(s), ".")
 }
 
 var _ stage = servedName{}
