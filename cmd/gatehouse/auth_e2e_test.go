@@ -10,7 +10,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -90,9 +89,7 @@ func startAuthWorld(t *testing.T, port int, blocks string) *authWorld {
 	if port == 0 {
 		port = freePort(t)
 	}
-	cfg := filepath.Join(t.TempDir(), "gatehouse.hcl")
-	writeFile(t, cfg, fmt.Sprintf(authConfig, port, up.URL, hashKey(w.key), blocks))
-	p := startBinary(t, "run", "--config", cfg)
+	p := startWithConfig(t, t.TempDir(), fmt.Sprintf(authConfig, port, up.URL, hashKey(w.key), blocks))
 	t.Cleanup(func() { _ = p.stop(t) })
 	w.base = "http://" + p.public
 	return w

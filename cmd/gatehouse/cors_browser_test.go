@@ -143,10 +143,7 @@ func TestCORS_Browser(t *testing.T) {
 	defer page.Close()
 	pagePort := port(t, page.URL)
 
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "gatehouse.hcl")
-	writeFile(t, cfg, fmt.Sprintf(corsBrowserConfig, up.URL, hashKey("spa-key"), pagePort))
-	p := startBinary(t, "run", "--config", cfg)
+	p := startWithConfig(t, t.TempDir(), fmt.Sprintf(corsBrowserConfig, up.URL, hashKey("spa-key"), pagePort))
 	api := "http://api.example.test:" + port(t, "http://"+p.public)
 
 	cases := []browserCase{

@@ -80,9 +80,7 @@ func filterUpstream(t *testing.T) *httptest.Server {
 // Record filtering through the real binary against a real upstream.
 func TestFilterE2E(t *testing.T) {
 	up := filterUpstream(t)
-	cfg := filepath.Join(t.TempDir(), "gatehouse.hcl")
-	writeFile(t, cfg, fmt.Sprintf(filterConfig, up.URL, hashKey("k1")))
-	p := startBinary(t, "run", "--config", cfg)
+	p := startWithConfig(t, t.TempDir(), fmt.Sprintf(filterConfig, up.URL, hashKey("k1")))
 	t.Cleanup(func() { _ = p.stop(t) })
 	base := "http://" + p.public
 	res, body := get(t, base+"/hr/records?n=600", map[string]string{"X-API-Key": "k1"})

@@ -4,23 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -88,9 +80,7 @@ func startFront(t *testing.T, readHeaderTimeout string) *frontEnv {
 	t.Cleanup(up.Close)
 	dir := t.TempDir()
 	env.roots = writeCertFor(t, dir, "a.example.test", "b.example.test")
-	cfg := filepath.Join(dir, "gatehouse.hcl")
-	writeFile(t, cfg, fmt.Sprintf(frontConfig, readHeaderTimeout, up.URL, hashKey("k1")))
-	env.p = startBinary(t, "run", "--config", cfg)
+	env.p = startWithConfig(t, dir, fmt.Sprintf(frontConfig, readHeaderTimeout, up.URL, hashKey("k1")))
 	t.Cleanup(func() { env.stop(t) })
 	if env.p.tls == "" {
 		t.Fatal("no tls listener logged")
@@ -114,26 +104,7 @@ func (env *frontEnv) stop(t *testing.T) {
 func writeCertFor(t *testing.T, dir string, names ...string) *x509.CertPool {
 	t.Helper()
 	ca := newTestCA(t)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ca.issueFor(t, dir, 7, false, names...)
 	return ca.roots
 }
 

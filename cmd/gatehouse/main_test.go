@@ -157,6 +157,16 @@ func startBinary(t *testing.T, args ...string) *process {
 	return p
 }
 
+// startWithConfig writes config to dir/gatehouse.hcl and starts
+// "gatehouse run --config" on that file (startBinary: it returns once the
+// listeners are logged and /readyz answers 200).
+func startWithConfig(t *testing.T, dir, config string) *process {
+	t.Helper()
+	cfg := filepath.Join(dir, "gatehouse.hcl")
+	writeFile(t, cfg, config)
+	return startBinary(t, "run", "--config", cfg)
+}
+
 func (p *process) logs() []map[string]any {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -268,10 +278,7 @@ func TestRun_EndToEnd(t *testing.T) {
 		_, _ = io.WriteString(w, "hello from upstream")
 	}))
 	defer up.Close()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "gatehouse.hcl")
-	writeFile(t, cfg, fmt.Sprintf(e2eConfig, up.URL, hashKey("k1")))
-	p := startBinary(t, "run", "--config", cfg)
+	p := startWithConfig(t, t.TempDir(), fmt.Sprintf(e2eConfig, up.URL, hashKey("k1")))
 	base := "http://" + p.public
 
 	res, body := get(t, base+"/hr/employees/%61", map[string]string{"X-API-Key": "k1"})

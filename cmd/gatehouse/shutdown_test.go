@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -20,9 +19,7 @@ func TestRun_GracefulShutdownDrainsInFlight(t *testing.T) {
 		_, _ = io.WriteString(w, "finished")
 	}))
 	defer up.Close()
-	cfg := filepath.Join(t.TempDir(), "gatehouse.hcl")
-	writeFile(t, cfg, fmt.Sprintf(e2eConfig, up.URL, hashKey("k1")))
-	p := startBinary(t, "run", "--config", cfg)
+	p := startWithConfig(t, t.TempDir(), fmt.Sprintf(e2eConfig, up.URL, hashKey("k1")))
 	type result struct {
 		code int
 		body string

@@ -67,7 +67,7 @@ user "alice" {
 }
 `
 
-// testCA issues certificates for api.example.test.
+// testCA issues server certificates.
 type testCA struct {
 	cert  *x509.Certificate
 	key   *ecdsa.PrivateKey
@@ -96,18 +96,25 @@ func newTestCA(t *testing.T) *testCA {
 }
 
 // issue writes a new certificate with the given serial for
-// api.example.test to dir/cert.pem and its key to dir/key.pem (each
-// replaced atomically, key first). With mismatched, key.pem is left
-// alone, so the pair does not match.
+// api.example.test to dir/cert.pem and its key to dir/key.pem (issueFor).
 func (ca *testCA) issue(t *testing.T, dir string, serial int64, mismatched bool) {
+	t.Helper()
+	ca.issueFor(t, dir, serial, mismatched, "api.example.test")
+}
+
+// issueFor writes a new certificate with the given serial for names (the
+// first is also the subject's common name) to dir/cert.pem and its key to
+// dir/key.pem (each replaced atomically, key first). With mismatched,
+// key.pem is left alone, so the pair does not match.
+func (ca *testCA) issueFor(t *testing.T, dir string, serial int64, mismatched bool, names ...string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "api.example.test"},
-		DNSNames:  []string{"api.example.test"},
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: names[0]},
+		DNSNames:  names,
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
@@ -150,10 +157,8 @@ func TestTLSE2E_StaticCertificate(t *testing.T) {
 	dir := t.TempDir()
 	ca := newTestCA(t)
 	ca.issue(t, dir, 100, false)
-	cfg := filepath.Join(dir, "gatehouse.hcl")
 	hash := runCmdStdin(t, "alice-pw\n", "hash-password", "-memory", "1024", "-time", "1", "-threads", "1")
-	writeFile(t, cfg, fmt.Sprintf(staticTLSConfig, up.URL, hashKey("k1"), strings.TrimSpace(hash)))
-	p := startBinary(t, "run", "--config", cfg)
+	p := startWithConfig(t, dir, fmt.Sprintf(staticTLSConfig, up.URL, hashKey("k1"), strings.TrimSpace(hash)))
 	defer func() { _ = p.stop(t) }()
 	if p.tls == "" {
 		t.Fatal("no tls listener logged")
