@@ -91,20 +91,8 @@ func (c *recordingConn) Read(p []byte) (int, error) {
 // server closes it, within a deadline: a connection left open is an error.
 func exchangeRaw(t *testing.T, addr, request string, halfClose bool) (status string, err error) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, request); err != nil {
-		t.Fatal(err)
-	}
-	if halfClose {
-		_ = c.(*net.TCPConn).CloseWrite()
-	}
-	b, err := io.ReadAll(c)
-	status, _, _ = strings.Cut(string(b), "\r\n")
+	all, err := sendRaw(t, addr, request, halfClose)
+	status, _, _ = strings.Cut(all, "\r\n")
 	return status, err
 }
 

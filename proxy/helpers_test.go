@@ -222,6 +222,17 @@ func do(t *testing.T, c *http.Client, req *http.Request) (*http.Response, string
 // be one the server answers by closing); raw reads until the server closes.
 func raw(t *testing.T, addr, request string) (statusLine, all string) {
 	t.Helper()
+	all, _ = sendRaw(t, addr, request, false)
+	statusLine, _, _ = strings.Cut(all, "\r\n")
+	return statusLine, all
+}
+
+// sendRaw sends request on a fresh TCP connection (then, with halfClose,
+// closes the connection's write side) and returns what the server sent
+// until it closed the connection, within a 5s deadline; err is the read's
+// error (a timeout: the server left the connection open).
+func sendRaw(t *testing.T, addr, request string, halfClose bool) (string, error) {
+	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -231,10 +242,11 @@ func raw(t *testing.T, addr, request string) (statusLine, all string) {
 	if _, err := io.WriteString(c, request); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := io.ReadAll(c)
-	all = string(b)
-	statusLine, _, _ = strings.Cut(all, "\r\n")
-	return statusLine, all
+	if halfClose {
+		_ = c.(*net.TCPConn).CloseWrite()
+	}
+	b, err := io.ReadAll(c)
+	return string(b), err
 }
 
 func mustPrefix(t testing.TB, s string) netip.Prefix {
@@ -246,21 +258,32 @@ func mustPrefix(t testing.TB, s string) netip.Prefix {
 	return p
 }
 
+// acceptWebSocket is the upstream's side of a WebSocket upgrade: it
+// hijacks the connection and writes a 101; a request without "Upgrade:
+// websocket" gets 400. The caller closes the connection it returns.
+func acceptWebSocket(w http.ResponseWriter, r *http.Request) (net.Conn, *bufio.ReadWriter, bool) {
+	if r.Header.Get("Upgrade") != "websocket" {
+		http.Error(w, "not an upgrade", http.StatusBadRequest)
+		return nil, nil, false
+	}
+	c, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, nil, false
+	}
+	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	_ = brw.Flush()
+	return c, brw, true
+}
+
 // echoTunnel is an upstream that accepts a WebSocket upgrade with a 101,
 // reads one line through the tunnel and, after delay, answers prefix+line.
 func echoTunnel(prefix string, delay time.Duration) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "websocket" {
-			http.Error(w, "not an upgrade", http.StatusBadRequest)
-			return
-		}
-		c, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
+		c, brw, ok := acceptWebSocket(w, r)
+		if !ok {
 			return
 		}
 		defer c.Close()
-		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		_ = brw.Flush()
 		line, _ := brw.ReadString('\n')
 		time.Sleep(delay) // the upstream's own pace, not synchronization
 		_, _ = brw.WriteString(prefix + line)
