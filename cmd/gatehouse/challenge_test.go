@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/acme"
@@ -40,7 +39,7 @@ func TestHTTPListener_ChallengeErrorsAreGeneric(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	access := &lockedBuilder{}
+	access := &lockedBuffer{}
 	srv := proxy.New(proxy.Options{Logger: slog.New(slog.DiscardHandler), AccessLog: access})
 	defer srv.Close()
 	srv.Load(snap)
@@ -80,22 +79,4 @@ func TestHTTPListener_ChallengeErrorsAreGeneric(t *testing.T) {
 			t.Errorf("%s %s: no access line with reason %s:\n%s", c.host, c.path, c.reason, access.String())
 		}
 	}
-}
-
-// lockedBuilder is a strings.Builder safe for a writer and a reader.
-type lockedBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuilder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuilder) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
