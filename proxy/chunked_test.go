@@ -66,14 +66,7 @@ func TestFraming_MalformedChunkStopsReads(t *testing.T) {
 			}
 		}()
 		_ = a.SetDeadline(time.Now().Add(5 * time.Second))
-		var got []byte
-		buf := make([]byte, 64)
-		var err error
-		for err == nil {
-			var n int
-			n, err = fc.Read(buf)
-			got = append(got, buf[:n]...)
-		}
+		got, err := readUntilError(fc, 64)
 		a.Close()
 		b.Close()
 		if err != errMalformedBody || !strings.HasPrefix(string(got), head) || strings.Contains(string(got), "5 x\r\n") {

@@ -246,16 +246,15 @@ func FuzzFilteredResponse(f *testing.F) {
 		if len(body) > 4096 {
 			return
 		}
+		var b bytes.Buffer
+		var zw io.WriteCloser
 		switch a.enc {
 		case "gzip":
-			var b bytes.Buffer
-			zw := gzip.NewWriter(&b)
-			_, _ = zw.Write(body)
-			_ = zw.Close()
-			body = b.Bytes()
+			zw = gzip.NewWriter(&b)
 		case "deflate":
-			var b bytes.Buffer
-			zw := zlib.NewWriter(&b)
+			zw = zlib.NewWriter(&b)
+		}
+		if zw != nil {
 			_, _ = zw.Write(body)
 			_ = zw.Close()
 			body = b.Bytes()

@@ -161,16 +161,9 @@ func TestWatchedConn_FollowsResponseHeads(t *testing.T) {
 				defer d.close()
 				c := &watchedConn{Conn: &scriptedConn{r: strings.NewReader(tc.script), chunk: chunk}, d: d}
 				_, _ = c.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
-				var got []byte
-				buf := make([]byte, 4096)
-				var err error
-				for err == nil {
-					var n int
-					n, err = c.Read(buf)
-					got = append(got, buf[:n]...)
-					if len(got) > len(tc.script) {
-						t.Fatal("read more than the script")
-					}
+				got, err := readUntilError(c, 4096)
+				if len(got) > len(tc.script) {
+					t.Fatal("read more than the script")
 				}
 				// The whole 17th status line may or may not have been read
 				// when the limit is found: compare what precedes it.
@@ -180,7 +173,7 @@ func TestWatchedConn_FollowsResponseHeads(t *testing.T) {
 				if !errors.Is(err, tc.err) {
 					t.Errorf("read error %v, want %v", err, tc.err)
 				}
-				if n, err := c.Read(buf); n != 0 || err == nil {
+				if n, err := c.Read(make([]byte, 4096)); n != 0 || err == nil {
 					t.Errorf("read after the end: %d, %v", n, err)
 				}
 				if tc.err == io.EOF && c.since.Load() != 0 {
