@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy"
@@ -63,4 +66,30 @@ func (r *reloader) reload(ctx context.Context, trigger string) (proxy.ReloadResu
 		r.log.Warn("server settings changed that apply only after a restart; the rest of the reload applies now", "settings", res.NeedsRestart)
 	}
 	return res, nil
+}
+
+// emptySource reports whether every file of a configuration is empty (zero
+// bytes). On a reload that is nearly always a file caught between its
+// truncation and its write: an in-place save (O_TRUNC, then write), which
+// the watcher can see in between when the writer is slow. Loading it would
+// put a configuration without apps or upstreams in service, refusing every
+// request until the next change; so a reload refuses it like any broken
+// configuration, and the write's own event reloads the real one. (At
+// start-up an empty file is still valid: nothing is in service to keep.)
+func emptySource(files map[string]*hcl.File) bool {
+	for _, f := range files {
+		if len(f.Bytes) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// emptyReload is the diagnostic of a reload that found only empty files.
+func emptyReload(path string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Empty configuration",
+		Detail:   fmt.Sprintf("Every file of %s is empty (0 bytes), most likely a save caught halfway; the configuration in service keeps serving. A configuration meant to serve nothing needs at least a comment.", path),
+	}
 }

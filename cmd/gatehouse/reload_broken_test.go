@@ -167,6 +167,13 @@ func TestReloadE2E_BrokenConfigsAndDeactivation(t *testing.T) {
 			t.Errorf("broken #%d: hash %v, last_error %v; want the old hash and %q", i, m["config_hash"], m["last_error"], b.want)
 		}
 	}
+	// An in-place save caught between its truncation and its write: an
+	// empty file is refused on reload like a broken one (it would refuse
+	// every request: no apps, no upstreams).
+	writeFile(t, file, "")
+	if m := waitFailures(float64(len(broken) + 1)); m["config_hash"] != firstHash || !strings.Contains(fmt.Sprint(m["last_error"]), "Empty configuration") {
+		t.Errorf("empty file: hash %v, last_error %v; want the old hash and \"Empty configuration\"", m["config_hash"], m["last_error"])
+	}
 	close(stop)
 	wg.Wait()
 	if errs.Load() != 0 || total.Load() == 0 {

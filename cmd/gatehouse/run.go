@@ -63,7 +63,10 @@ func cmdRun(args []string, stderr io.Writer) int {
 		logger.Error("cannot watch the config; reload with SIGHUP or POST /admin/reload", "path", *path, "error", watchErr.Error())
 	}
 	reload := func() (*policy.Snapshot, error) {
-		snap, _, diags := config.LoadSnapshot(*path)
+		snap, files, diags := config.LoadSnapshot(*path)
+		if !diags.HasErrors() && emptySource(files) {
+			diags = append(diags, emptyReload(*path))
+		}
 		if diags.HasErrors() {
 			return nil, diagError{diags: diags}
 		}
