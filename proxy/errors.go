@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+
+	"github.com/gatehouse-dev/gatehouse/proxy/upstream"
 )
 
 // Error is a refusal or failure with the HTTP status the client gets and a
@@ -57,8 +59,8 @@ const (
 	genericClientClosedMsg  = "client closed request"
 )
 
-// reasonUpstreamInformational: more than max1xx informational (1xx)
-// responses came before the final one (502).
+// reasonUpstreamInformational: more than upstream.MaxInformational
+// informational (1xx) responses came before the final one (502).
 const reasonUpstreamInformational = "upstream_too_many_informational"
 
 // upstreamError classifies a transport error: 504 on timeout, 499 when the
@@ -71,9 +73,9 @@ func upstreamError(ctx context.Context, err error) *Error {
 		return refuse(http.StatusRequestEntityTooLarge, reasonBodyTooLarge, err)
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return refuse(statusClientClosed, reasonClientClosed, err)
-	case errors.Is(err, errTooManyInformational):
+	case errors.Is(err, upstream.ErrTooManyInformational):
 		return refuse(http.StatusBadGateway, reasonUpstreamInformational, err)
-	case isTimeout(err): // also errUpstreamTimeout, context.DeadlineExceeded
+	case isTimeout(err): // also the watchdog's, context.DeadlineExceeded
 		return refuse(http.StatusGatewayTimeout, reasonUpstreamTimeout, err)
 	default:
 		return refuse(http.StatusBadGateway, reasonUpstreamDown, err)

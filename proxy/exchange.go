@@ -49,7 +49,7 @@ type exchange struct {
 	decision    policy.Decision
 	backend     *backend
 	rp          httputil.ReverseProxy // backend.proxy bound to this exchange
-	own         ownFields             // rp's transport, with gatehouse's header fields
+	own         ownFieldsTransport    // rp's transport, with gatehouse's header fields
 	respID      [1]string             // see exchange.headerValue
 
 	status  int // status sent to the client

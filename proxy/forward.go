@@ -8,6 +8,8 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/proxy/upstream"
 )
 
 // forward sends an authorized request to its upstream through
@@ -73,10 +75,10 @@ type backend struct {
 	target   *url.URL
 	basePath string // escaped path of the upstream URL, without trailing "/"
 	// transport carries requests without a body, bodyTransport those with
-	// one (see transport.go).
+	// one (see upstream.Key).
 	transport, bodyTransport http.RoundTripper
 	errorLog                 *log.Logger    // ReverseProxy's own messages
-	tkeys                    []transportKey // pooled transports used (none with Options.Transport)
+	tkeys                    []upstream.Key // pooled transports used (none with Options.Transport)
 }
 
 // rewrite builds the outbound request. It makes no decisions: everything
@@ -117,7 +119,7 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 
 	// gatehouse's own fields do not go into out.Header, which holds what
 	// is left of the client's: the transport writes them after it (see
-	// ownFields). ReverseProxy sized that map for the client's fields, so
+	// ownFieldsTransport). ReverseProxy sized that map for the client's fields, so
 	// it never grows here; adding ours made a typical API-key request's map
 	// pass the eight entries of a small Go map and turn into a hash table
 	// that every later step paid for (docs/benchmarks.md).
@@ -156,46 +158,28 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 // headers (app, role, user, admin, provider) and X-Request-Id.
 const numOwnFields = 4 + 5 + 1
 
-// ownFields is the transport of one exchange. It carries the outbound
-// request together with fields, the header fields gatehouse sets itself:
-// canonical names, each at most once, and none of them in the request's
-// Header in any spelling (stripClientHeaders). (One exception: ReverseProxy gives a request without a
-// User-Agent an empty one after rewrite, and an empty User-Agent is never
-// sent.) A fieldsTransport (h1Transport) writes them after the request's
-// own; any other transport gets them added to the request's Header first.
-type ownFields struct {
+// ownFieldsTransport is the RoundTripper of one exchange. It carries the
+// outbound request together with fields, the header fields gatehouse sets
+// itself: canonical names, each at most once, and none of them in the
+// request's Header in any spelling (stripClientHeaders). (One exception:
+// ReverseProxy gives a request without a User-Agent an empty one after
+// rewrite, and an empty User-Agent is never sent.) It hands both to rt
+// with upstream.RoundTripWithFields, which says why they travel apart.
+type ownFieldsTransport struct {
 	sent   bool // RoundTrip was asked to send the request upstream
 	rt     http.RoundTripper
 	fields [][2]string
 	buf    [numOwnFields][2]string // fields' storage, when they fit
 }
 
-func (t *ownFields) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *ownFieldsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := req.Context().Err(); err != nil {
 		// The client is gone: send nothing (the request counts as
 		// abandoned, see abandoned.go).
 		return nil, err
 	}
 	t.sent = true
-	if ft, ok := t.rt.(fieldsTransport); ok {
-		return ft.roundTrip(req, t.fields)
-	}
-	setFields(req.Header, t.fields)
-	closeAfterHead(req)
-	return t.rt.RoundTrip(req)
-}
-
-// fieldsTransport is a transport that takes the fields beside the request
-// and writes them itself (h1Transport).
-type fieldsTransport interface {
-	roundTrip(req *http.Request, fields [][2]string) (*http.Response, error)
-}
-
-// setFields adds fields to h, each replacing any value by its name.
-func setFields(h http.Header, fields [][2]string) {
-	for _, kv := range fields {
-		h[kv[0]] = []string{kv[1]}
-	}
+	return upstream.RoundTripWithFields(t.rt, req, t.fields)
 }
 
 // headerValue returns v as a one-element header value stored in

@@ -165,18 +165,18 @@ func TestForward_XForwardedFromRealPeer(t *testing.T) {
 	})
 }
 
-// gatehouse's own headers travel beside the client's (ownFields) and are
-// written after them. Whatever the number of client headers, on either
-// side of a small Go map's eight entries, the upstream gets every client
-// header, each of gatehouse's exactly once (replacing the client's spoofs,
-// in any spelling), and nothing else.
+// gatehouse's own headers travel beside the client's (ownFieldsTransport)
+// and are written after them. Whatever the number of client headers, on
+// either side of a small Go map's eight entries, the upstream gets every
+// client header, each of gatehouse's exactly once (replacing the client's
+// spoofs, in any spelling), and nothing else.
 func TestForward_EveryHeaderArrivesWhateverTheirNumber(t *testing.T) {
 	up := newUpstream(t, nil)
 	p := newTestProxy(t, testSpec(t, up.URL))
 	cases := []struct {
 		method, path, key, app, role string
 	}{
-		{"GET", "/hr/employees", testKey, "portal", "reader"},            // h1Transport's fast path
+		{"GET", "/hr/employees", testKey, "portal", "reader"},            // upstream.HTTP1Transport's fast path
 		{"GET", "/pub/x", testKey, "", ""},                               // public: no identity
 		{"POST", "/hr/employees", testAdminKey, "backoffice", "manager"}, // a body: http.Transport
 	}

@@ -35,16 +35,16 @@ type seen struct {
 	Host       string
 }
 
-// upstream is a real loopback HTTP server that records every request.
-type upstream struct {
+// testUpstream is a real loopback HTTP server that records every request.
+type testUpstream struct {
 	*httptest.Server
 	mu   sync.Mutex
 	reqs []seen
 }
 
-func newUpstream(t testing.TB, h http.HandlerFunc) *upstream {
+func newUpstream(t testing.TB, h http.HandlerFunc) *testUpstream {
 	t.Helper()
-	u := &upstream{}
+	u := &testUpstream{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		u.mu.Lock()
@@ -61,13 +61,13 @@ func newUpstream(t testing.TB, h http.HandlerFunc) *upstream {
 	return u
 }
 
-func (u *upstream) requests() []seen {
+func (u *testUpstream) requests() []seen {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return append([]seen(nil), u.reqs...)
 }
 
-func (u *upstream) last(t *testing.T) seen {
+func (u *testUpstream) last(t *testing.T) seen {
 	t.Helper()
 	r := u.requests()
 	if len(r) == 0 {

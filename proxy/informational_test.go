@@ -6,12 +6,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/proxy/upstream"
 )
 
 // earlyHints is an upstream that answers every request with n 103 Early
 // Hints responses, 20 ms apart, then a 200 "final"; n < 0: 103s for ever
-// (until the connection closes), 150 ms apart, so that fewer than max1xx
-// come within the test's 1 s timeout.
+// (until the connection closes), 150 ms apart, so that fewer than
+// upstream.MaxInformational come within the test's 1 s timeout.
 func earlyHints(n int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -38,10 +40,11 @@ func earlyHints(n int) http.HandlerFunc {
 }
 
 // TestForward_InformationalResponses: the upstream timeout runs until the
-// final response starts, 1xx responses included, and more than max1xx of
-// them are refused, on every transport: h1Transport (GET to an http
-// upstream), http.Transport under the watchdog (GET to an https upstream)
-// and http.Transport with a body (POST).
+// final response starts, 1xx responses included, and more than
+// upstream.MaxInformational of them are refused, on every transport:
+// upstream.HTTP1Transport (GET to an http upstream), http.Transport under
+// the watchdog (GET to an https upstream) and http.Transport with a body
+// (POST).
 func TestForward_InformationalResponses(t *testing.T) {
 	const timeout = time.Second
 	for _, via := range []struct {
@@ -61,7 +64,7 @@ func TestForward_InformationalResponses(t *testing.T) {
 		}{
 			{"endless 103", -1, http.StatusGatewayTimeout, reasonUpstreamTimeout},
 			{"20 103 then 200", 20, http.StatusBadGateway, reasonUpstreamInformational},
-			{"16 103 then 200", max1xx, http.StatusOK, ""},
+			{"16 103 then 200", upstream.MaxInformational, http.StatusOK, ""},
 		} {
 			t.Run(via.name+"/"+tc.name, func(t *testing.T) {
 				ts, log := rawUpstreamProxy(t, earlyHints(tc.n), via.tls, timeout)
@@ -84,7 +87,7 @@ func TestForward_InformationalResponses(t *testing.T) {
 					t.Fatalf("status %d after %v, want %d", res.StatusCode, elapsed, tc.status)
 				}
 				// The timeout, one watchdog tick and slack for a loaded machine.
-				if bound := timeout + watchdogTick + 2*time.Second; tc.n < 0 && elapsed > bound {
+				if bound := timeout + upstream.WatchdogTick + 2*time.Second; tc.n < 0 && elapsed > bound {
 					t.Errorf("504 after %v, want within %v", elapsed, bound)
 				}
 				if tc.reason == "" {

@@ -17,10 +17,10 @@ import (
 // benchmarks measure the proxy's own work, not the network.
 type stubTransport struct{}
 
-// roundTrip takes gatehouse's header fields beside the request, as
-// h1Transport does for most requests, and ignores them: nothing is
-// written here.
-func (s stubTransport) roundTrip(r *http.Request, _ [][2]string) (*http.Response, error) {
+// RoundTripWithFields takes gatehouse's header fields beside the request,
+// as upstream.HTTP1Transport does for most requests, and ignores them:
+// nothing is written here.
+func (s stubTransport) RoundTripWithFields(r *http.Request, _ [][2]string) (*http.Response, error) {
 	return s.RoundTrip(r)
 }
 

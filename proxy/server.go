@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/proxy/oauth"
 	"github.com/gatehouse-dev/gatehouse/proxy/recfilter"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
+	"github.com/gatehouse-dev/gatehouse/proxy/upstream"
 )
 
 // Options configure a Server.
@@ -53,31 +54,29 @@ type Options struct {
 // Server serves the public listener from the current snapshot. State that
 // must outlive reloads (upstream connection pools, buffers) lives here.
 type Server struct {
-	log      *slog.Logger
-	access   *accessLog
-	abandons *abandonedLog // bounds the access lines of abandoned requests
-	pprof    bool
-	rt       http.RoundTripper // Options.Transport
-	roots    *x509.CertPool    // Options.UpstreamRootCAs
-	stages   []stage
-	gen      atomic.Pointer[generation]
-	bufs     bufferPool
-	ids      idSource
-	watchdog *watchdog
-	sessions *session.Manager
-	flows    *oauth.Flows
-	pwSem    chan struct{} // bounds concurrent password verifications
-	logins   *loginLimiter // failed logins per client address and username
-	ldapSem  chan struct{} // bounds concurrent directory logins
-	pwChecks atomic.Uint64 // password verifications, for tests
-	reloader Reloader
-	reloads  reloadState
-	tunnels  tunnels           // open WebSocket tunnels (tunnel.go)
-	served   func(string) bool // Options.ServedHost
+	log       *slog.Logger
+	access    *accessLog
+	abandons  *abandonedLog // bounds the access lines of abandoned requests
+	pprof     bool
+	rt        http.RoundTripper // Options.Transport
+	stages    []stage
+	gen       atomic.Pointer[generation]
+	bufs      bufferPool
+	ids       idSource
+	upstreams *upstream.Pool // per-upstream transports, kept across reloads
+	sessions  *session.Manager
+	flows     *oauth.Flows
+	pwSem     chan struct{} // bounds concurrent password verifications
+	logins    *loginLimiter // failed logins per client address and username
+	ldapSem   chan struct{} // bounds concurrent directory logins
+	pwChecks  atomic.Uint64 // password verifications, for tests
+	reloader  Reloader
+	reloads   reloadState
+	tunnels   tunnels           // open WebSocket tunnels (tunnel.go)
+	served    func(string) bool // Options.ServedHost
 
-	mu         sync.Mutex
-	transports map[transportKey]pooledTransport
-	closed     bool
+	mu     sync.Mutex
+	closed bool
 }
 
 // generation is a snapshot plus the forwarding state built for it.
@@ -86,7 +85,7 @@ type generation struct {
 	backends []*backend    // by Upstream.Index
 	keys     *session.Keys // nil without a sessions block
 	plans    map[*policy.Grant]*recfilter.Plan
-	tkeys    []transportKey // the pooled transports its backends use
+	tkeys    []upstream.Key // the pooled transports its backends use
 	inflight atomic.Int64   // requests running on this generation
 	retired  atomic.Bool    // a newer generation is in service
 	loaded   time.Time
@@ -95,15 +94,13 @@ type generation struct {
 // New returns a Server with no snapshot: it answers 503 until Load is called.
 func New(opts Options) *Server {
 	s := &Server{
-		log:        opts.Logger.With("component", "proxy"),
-		access:     newAccessLog(cmp.Or[io.Writer](opts.AccessLog, io.Discard)),
-		pprof:      opts.Pprof,
-		rt:         opts.Transport,
-		roots:      opts.UpstreamRootCAs,
-		reloader:   opts.Reload,
-		served:     opts.ServedHost,
-		transports: make(map[transportKey]pooledTransport),
-		watchdog:   newWatchdog(),
+		log:       opts.Logger.With("component", "proxy"),
+		access:    newAccessLog(cmp.Or[io.Writer](opts.AccessLog, io.Discard)),
+		pprof:     opts.Pprof,
+		rt:        opts.Transport,
+		reloader:  opts.Reload,
+		served:    opts.ServedHost,
+		upstreams: upstream.NewPool(opts.UpstreamRootCAs),
 	}
 	s.abandons = &abandonedLog{log: s.access}
 	s.ids.prefix = randomPrefix()
@@ -216,22 +213,7 @@ func (s *Server) done(g *generation) {
 // generation in service does not use (removed or changed upstreams). It
 // may run more than once for a generation; closing is idempotent.
 func (s *Server) release(old *generation) {
-	cur := s.gen.Load()
-	inUse := make(map[transportKey]bool, len(cur.tkeys))
-	for _, k := range cur.tkeys {
-		inUse[k] = true
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range old.tkeys {
-		if inUse[k] {
-			continue
-		}
-		if t, ok := s.transports[k]; ok {
-			delete(s.transports, k)
-			t.CloseIdleConnections()
-		}
-	}
+	s.upstreams.Retire(old.tkeys, s.gen.Load().tkeys)
 }
 
 // fail records a refusal and writes it with the one error writer.
@@ -364,11 +346,11 @@ func (s *Server) newBackend(u *policy.Upstream) *backend {
 	}
 	b.transport, b.bodyTransport = s.rt, s.rt
 	if s.rt == nil {
-		k := transportKey{scheme: target.Scheme, host: target.Host, timeout: u.Timeout(), watched: true}
-		b.transport = s.transport(k)
+		k := upstream.Key{Scheme: target.Scheme, Host: target.Host, Timeout: u.Timeout(), Watched: true}
+		b.transport = s.upstreams.Transport(k)
 		b.tkeys = append(b.tkeys, k)
-		k.watched = false
-		b.bodyTransport = s.transport(k)
+		k.Watched = false
+		b.bodyTransport = s.upstreams.Transport(k)
 		b.tkeys = append(b.tkeys, k)
 	}
 	b.errorLog = slog.NewLogLogger(s.log.With("upstream", u.Name()).Handler(), slog.LevelWarn)
@@ -386,11 +368,8 @@ func (s *Server) Close() error {
 	s.closed = true
 	s.tunnels.closeAll()
 	s.abandons.close()
-	s.watchdog.close()
 	s.sessions.Close()
-	for _, t := range s.transports {
-		t.CloseIdleConnections()
-	}
+	s.upstreams.Close()
 	return nil
 }
 

@@ -158,9 +158,9 @@ func rawUpstreamProxy(t *testing.T, h http.Handler, tls bool, timeout time.Durat
 // TestForward_BodyAfterBodilessResponseNeverReachesAnotherClient: an
 // upstream that sends a body after a HEAD, 204 or 304 response, at once or
 // late, must never have those bytes read as the response to another
-// request, on any transport (http upstreams: h1Transport; https ones:
-// http.Transport). Two apps send concurrent HEAD and GET requests; every
-// response must carry the marker of its own request.
+// request, on any transport (http upstreams: upstream.HTTP1Transport;
+// https ones: http.Transport). Two apps send concurrent HEAD and GET
+// requests; every response must carry the marker of its own request.
 func TestForward_BodyAfterBodilessResponseNeverReachesAnotherClient(t *testing.T) {
 	const workers, perWorker = 8, 70 // per app: 2 × 8 × 70 = 1120 requests
 	for _, tc := range []struct {

@@ -1,4 +1,4 @@
-package proxy
+package upstream
 
 import (
 	"bufio"
@@ -11,10 +11,10 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// requestHead is the head of a request on h1Transport's fast path: the
+// requestHead is the head of a request on HTTP1Transport's fast path: the
 // bytes http.Request.Write writes for a GET, HEAD or OPTIONS without a
 // body, followed by fields, the header fields gatehouse sets itself (see
-// ownFields). h1Transport.head has validated every name and value in
+// FieldsRoundTripper). HTTP1Transport.head has validated every name and value in
 // header and fields, the URI and the host.
 //
 // One difference from Request.Write: the header is written in map order,
@@ -30,7 +30,7 @@ type requestHead struct {
 
 // head validates req (a request direct accepts) and fields and returns
 // their head. As http.Transport, it lets nothing invalid reach the wire.
-func (t *h1Transport) head(req *http.Request, fields [][2]string) (requestHead, error) {
+func (t *HTTP1Transport) head(req *http.Request, fields [][2]string) (requestHead, error) {
 	for k, vv := range req.Header {
 		if err := checkField(k, vv...); err != nil {
 			return requestHead{}, err
@@ -110,7 +110,7 @@ func writeField(w *bufio.Writer, k, v string) {
 // hostHeader returns the Host field Request.Write would send for req:
 // req.Host, or the URL's host, in punycode, without an IPv6 zone, and empty
 // when it is not a valid Host value.
-func (t *h1Transport) hostHeader(req *http.Request) (string, error) {
+func (t *HTTP1Transport) hostHeader(req *http.Request) (string, error) {
 	h := req.Host
 	if h == "" {
 		h = req.URL.Host

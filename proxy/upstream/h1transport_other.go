@@ -1,11 +1,11 @@
 //go:build !(darwin || dragonfly || freebsd || linux || netbsd || openbsd)
 
-package proxy
+package upstream
 
 import "syscall"
 
-// h1Supported: without a way to peek at an idle socket, every request goes
+// FastPathSupported: without a way to peek at an idle socket, every request goes
 // through http.Transport.
-const h1Supported = false
+const FastPathSupported = false
 
 func connQuiet(syscall.RawConn) bool { return false }

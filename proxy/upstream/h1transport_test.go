@@ -1,4 +1,4 @@
-package proxy
+package upstream
 
 import (
 	"bufio"
@@ -18,24 +18,24 @@ import (
 	"time"
 )
 
-// testH1 is an h1Transport to an upstream that counts its dials, with a
+// testH1 is an HTTP1Transport to an upstream that counts its dials, with a
 // plain http.Transport as fallback.
 type testH1 struct {
-	*h1Transport
+	*HTTP1Transport
 	dials atomic.Int32
 }
 
-// newTestH1 returns an h1Transport for the upstream at base ("http://host").
+// newTestH1 returns an HTTP1Transport for the upstream at base ("http://host").
 func newTestH1(t *testing.T, base string) *testH1 {
 	t.Helper()
-	if !h1Supported {
+	if !FastPathSupported {
 		t.Skip("no idle-socket check on this system: http.Transport carries everything")
 	}
 	host, ok := strings.CutPrefix(base, "http://")
 	if !ok {
 		t.Fatalf("newTestH1(%q): want an http:// URL", base)
 	}
-	h := &testH1{h1Transport: newH1Transport(testFallback(), host)}
+	h := &testH1{HTTP1Transport: newHTTP1Transport(testFallback(), host)}
 	dial := h.dial
 	h.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		h.dials.Add(1)
@@ -49,8 +49,8 @@ func newTestH1(t *testing.T, base string) *testH1 {
 	return h
 }
 
-// testFallback is an http.Transport configured as the proxy's (transport.go)
-// where it matters to h1Transport.
+// testFallback is an http.Transport configured as Pool's (pool.go)
+// where it matters to HTTP1Transport.
 func testFallback() *http.Transport {
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	return &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute,
@@ -627,85 +627,6 @@ func TestH1Transport_IdleConnectionsExpireAndClose(t *testing.T) {
 	}
 }
 
-// TestForward_PlainHTTPGetReusesOneUpstreamConnection runs the real handler:
-// GETs through the pipeline take the fast path, share one upstream
-// connection, and informational responses reach the client.
-func TestForward_PlainHTTPGetReusesOneUpstreamConnection(t *testing.T) {
-	if !h1Supported {
-		t.Skip("no idle-socket check on this system")
-	}
-	up := newConnCounter(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Link", "</a.css>; rel=preload")
-		w.WriteHeader(http.StatusEarlyHints)
-		_, _ = io.WriteString(w, "upstream ok")
-	})
-	p := newTestProxy(t, testSpec(t, up.URL))
-	var hints atomic.Int32
-	for i := 0; i < 10; i++ {
-		trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
-			if code == http.StatusEarlyHints {
-				hints.Add(1)
-			}
-			return nil
-		}}
-		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", p.URL+"/hr/employees", nil)
-		req.Header.Set("X-API-Key", testKey)
-		if res, body := do(t, p.Client(), req); res.StatusCode != 200 || body != "upstream ok" {
-			t.Fatalf("request %d: %d %q", i, res.StatusCode, body)
-		}
-	}
-	if c, n := up.opened.Load(), hints.Load(); c != 1 || n != 10 {
-		t.Errorf("upstream saw %d connections, client saw %d early hints; want 1 and 10", c, n)
-	}
-	p.srv.mu.Lock()
-	var watched, fast int
-	for k, tr := range p.srv.transports {
-		_, ok := tr.(*h1Transport)
-		if k.watched {
-			watched++
-		}
-		if ok {
-			fast++
-		}
-		if ok != k.watched {
-			t.Errorf("transport %+v is %T", k, tr)
-		}
-	}
-	p.srv.mu.Unlock()
-	if watched == 0 || fast != watched {
-		t.Errorf("%d of %d watched transports take the fast path, want all of at least 1", fast, watched)
-	}
-}
-
-// TestForward_TimeoutOnReusedConnectionIsNotRetried: the upstream has the
-// request and is slow; a second copy would double its load and the wait.
-func TestForward_TimeoutOnReusedConnectionIsNotRetried(t *testing.T) {
-	release := make(chan struct{})
-	defer close(release)
-	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("slow") != "" {
-			select {
-			case <-release:
-			case <-time.After(10 * time.Second):
-			}
-		}
-		_, _ = io.WriteString(w, "upstream ok")
-	})
-	spec := testSpec(t, up.URL)
-	spec.Upstreams[0].Timeout = 200 * time.Millisecond
-	p := newTestProxy(t, spec)
-	key := map[string]string{"X-API-Key": testKey}
-	if res, body := p.get(t, "/hr/employees", key); res.StatusCode != 200 {
-		t.Fatalf("first: %d %s", res.StatusCode, body)
-	}
-	if res, body := p.get(t, "/hr/employees?slow=1", key); res.StatusCode != http.StatusGatewayTimeout {
-		t.Fatalf("slow: %d %s, want 504", res.StatusCode, body)
-	}
-	if n := len(up.requests()); n != 2 {
-		t.Errorf("upstream received %d requests, want 2 (no retry after a timeout)", n)
-	}
-}
-
 func TestH1Transport_DialAddress(t *testing.T) {
 	for host, want := range map[string]string{
 		"127.0.0.1":      "127.0.0.1:80",
@@ -714,7 +635,7 @@ func TestH1Transport_DialAddress(t *testing.T) {
 		"[::1]:8080":     "[::1]:8080",
 		"api.internal":   "api.internal:80",
 	} {
-		if got := newH1Transport(&http.Transport{}, host).addr; got != want {
+		if got := newHTTP1Transport(&http.Transport{}, host).addr; got != want {
 			t.Errorf("host %q: dials %q, want %q", host, got, want)
 		}
 	}

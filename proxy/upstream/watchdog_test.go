@@ -1,7 +1,6 @@
-package proxy
+package upstream
 
 import (
-	"bufio"
 	"errors"
 	"io"
 	"net"
@@ -11,77 +10,6 @@ import (
 	"testing"
 	"time"
 )
-
-// TestForward_TimeoutStartsAfterTheRequestIsWritten sends a body slower
-// than the upstream timeout; the upstream answers at once, so the request
-// must succeed: the timeout is about the upstream, not the client.
-func TestForward_TimeoutStartsAfterTheRequestIsWritten(t *testing.T) {
-	up := newUpstream(t, nil)
-	spec := testSpec(t, up.URL)
-	spec.Upstreams[0].Timeout = 200 * time.Millisecond
-	p := newTestProxy(t, spec)
-	pr, pw := io.Pipe()
-	go func() {
-		_, _ = io.WriteString(pw, "slow ")
-		time.Sleep(600 * time.Millisecond) // a slow client, not synchronization
-		_, _ = io.WriteString(pw, "body")
-		pw.Close()
-	}()
-	req, _ := http.NewRequest("POST", p.URL+"/hr/employees", pr)
-	req.Header.Set("X-API-Key", testAdminKey)
-	res, body := do(t, p.Client(), req)
-	if res.StatusCode != 200 {
-		t.Fatalf("got %d %s, want 200", res.StatusCode, body)
-	}
-	if got := up.last(t).Body; got != "slow body" {
-		t.Errorf("upstream body %q, want %q", got, "slow body")
-	}
-}
-
-// TestForward_KeepAliveConnectionIsNotTimedOutWhileIdle checks that an idle
-// pooled upstream connection is not counted as waiting, and that the same
-// connection serves the next request after a pause longer than the timeout.
-func TestForward_KeepAliveConnectionIsNotTimedOutWhileIdle(t *testing.T) {
-	up := newUpstream(t, nil)
-	spec := testSpec(t, up.URL)
-	spec.Upstreams[0].Timeout = 150 * time.Millisecond
-	p := newTestProxy(t, spec)
-	for i := 0; i < 2; i++ {
-		if res, body := p.get(t, "/hr/employees", map[string]string{"X-API-Key": testKey}); res.StatusCode != 200 {
-			t.Fatalf("request %d: got %d %s", i, res.StatusCode, body)
-		}
-		if i == 0 {
-			time.Sleep(400 * time.Millisecond) // idle longer than the timeout
-		}
-	}
-}
-
-// TestWebSocket_TunnelOutlivesUpstreamTimeout: after a 101 the connection is
-// a tunnel; a quiet upstream must not be cut by the upstream timeout.
-func TestWebSocket_TunnelOutlivesUpstreamTimeout(t *testing.T) {
-	// A quiet upstream: it answers later than the upstream timeout.
-	up := newUpstream(t, echoTunnel("late:", 500*time.Millisecond))
-	spec := testSpec(t, up.URL)
-	spec.Upstreams[0].Timeout = 150 * time.Millisecond
-	p := newTestProxy(t, spec)
-	c, err := net.DialTimeout("tcp", p.Listener.Addr().String(), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	_, _ = io.WriteString(c, "GET /hr/employees/ws HTTP/1.1\r\nHost: x\r\nX-API-Key: "+testKey+"\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
-	br := bufio.NewReader(c)
-	res, err := http.ReadResponse(br, nil)
-	if err != nil || res.StatusCode != 101 {
-		t.Fatalf("got %v %v, want 101", res, err)
-	}
-	_, _ = io.WriteString(c, "ping\n")
-	line, err := br.ReadString('\n')
-	if err != nil || line != "late:ping\n" {
-		t.Fatalf("tunnel: got %q, %v; want late:ping", line, err)
-	}
-}
 
 func TestUpstreamTimeoutError_IsANetTimeout(t *testing.T) {
 	var ne net.Error
@@ -97,16 +25,22 @@ func TestUpstreamTimeoutError_IsANetTimeout(t *testing.T) {
 // the coarse clock must be current when the first connection is watched,
 // however long the server was idle before.
 func TestWatchdog_FirstRequestAfterIdleStartIsNotExpired(t *testing.T) {
-	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+	up := newConnCounter(t, func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(250 * time.Millisecond) // after a tick or two, well within the timeout
 		_, _ = io.WriteString(w, "ok")
 	})
-	spec := testSpec(t, up.URL)
-	spec.Upstreams[0].Timeout = 800 * time.Millisecond
-	p := newTestProxy(t, spec)
-	p.srv.watchdog.now.Add(-int64(time.Hour)) // as if created an hour ago
-	res, body := p.get(t, "/hr/employees", map[string]string{"X-API-Key": testKey})
-	if res.StatusCode != 200 {
+	p := NewPool(nil)
+	defer p.Close()
+	p.watchdog.now.Add(-int64(time.Hour)) // as if created an hour ago
+	rt := p.Transport(Key{Scheme: "http", Host: strings.TrimPrefix(up.URL, "http://"), Timeout: 800 * time.Millisecond, Watched: true})
+	req, _ := http.NewRequest("GET", up.URL+"/hr/employees", nil)
+	res, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if body := string(b); res.StatusCode != 200 {
 		t.Fatalf("got %d %s, want 200", res.StatusCode, body)
 	}
 }
@@ -151,8 +85,8 @@ func TestWatchedConn_FollowsResponseHeads(t *testing.T) {
 		{"CR inside a field", "HTTP/1.1 204 No Content\r\nX: a\rb\r\n\r\n" + stray, "HTTP/1.1 204 No Content\r\nX: a\rb\r\n\r\n", io.EOF},
 		{"103 then 204", hint + hint + noContent + stray, hint + hint + noContent, io.EOF},
 		{"103 then 200", hint + ok + stray, hint + ok + stray, io.EOF},
-		{"16 1xx then 200", strings.Repeat(hint, max1xx) + ok, strings.Repeat(hint, max1xx) + ok, io.EOF},
-		{"17 1xx", strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", max1xx+1) + ok, strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", max1xx), errTooManyInformational},
+		{"16 1xx then 200", strings.Repeat(hint, MaxInformational) + ok, strings.Repeat(hint, MaxInformational) + ok, io.EOF},
+		{"17 1xx", strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", MaxInformational+1) + ok, strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", MaxInformational), ErrTooManyInformational},
 		{"200 whose body looks like a 204", ok[:len(ok)-2] + "\r\n" + noContent, ok[:len(ok)-2] + "\r\n" + noContent, io.EOF},
 	} {
 		for _, chunk := range []int{1, 2, 7, 4096} {

@@ -1,4 +1,4 @@
-package proxy
+package upstream
 
 import (
 	"bufio"
@@ -10,9 +10,9 @@ import (
 	"testing"
 )
 
-// writeHead returns the head h1Transport t writes for req and fields, or
+// writeHead returns the head HTTP1Transport t writes for req and fields, or
 // the error that keeps it off the wire.
-func writeHead(t *h1Transport, req *http.Request, fields [][2]string) (string, error) {
+func writeHead(t *HTTP1Transport, req *http.Request, fields [][2]string) (string, error) {
 	head, err := t.head(req, fields)
 	if err != nil {
 		return "", err
@@ -27,7 +27,7 @@ func writeHead(t *h1Transport, req *http.Request, fields [][2]string) (string, e
 }
 
 // stdHead returns what http.Request.Write writes for req with fields added
-// to its header, as ownFields does for any other transport.
+// to its header, as RoundTripWithFields does for any other transport.
 func stdHead(req *http.Request, fields [][2]string) (string, error) {
 	r := req.Clone(req.Context())
 	setFields(r.Header, fields)
@@ -73,7 +73,7 @@ func sameHead(got, want string) bool {
 }
 
 func TestRequestHead_WritesWhatRequestWriteWrites(t *testing.T) {
-	tr := newH1Transport(testFallback(), "127.0.0.1:9")
+	tr := newHTTP1Transport(testFallback(), "127.0.0.1:9")
 	fields := [][2]string{
 		{"X-Forwarded-For", "10.0.0.1"},
 		{"X-Gatehouse-App", "shop"},
@@ -152,7 +152,7 @@ func TestRequestHead_WritesWhatRequestWriteWrites(t *testing.T) {
 }
 
 func TestRequestHead_RefusesWhatMustNotReachTheWire(t *testing.T) {
-	tr := newH1Transport(testFallback(), "127.0.0.1:9")
+	tr := newHTTP1Transport(testFallback(), "127.0.0.1:9")
 	tests := []struct {
 		name   string
 		header http.Header
@@ -184,14 +184,14 @@ func TestRequestHead_RefusesWhatMustNotReachTheWire(t *testing.T) {
 }
 
 // FuzzRequestHead checks requestHead against http.Request.Write: whatever
-// h1Transport.head accepts is written as Request.Write writes it, and
+// HTTP1Transport.head accepts is written as Request.Write writes it, and
 // nothing it accepts carries a line break into the head.
 func FuzzRequestHead(f *testing.F) {
 	f.Add(uint8(0), "/a", "q=1", "X-A", "v", "ua", "bob")
 	f.Add(uint8(2), "/a%2Fb", "", "x_b", " v ", "", "")
 	f.Add(uint8(1), "/", "a=%zz", "Accept", "\tx", "u\r\nX: y", "a\nb")
 	f.Fuzz(func(t *testing.T, m uint8, path, query, key, value, ua, user string) {
-		tr := newH1Transport(testFallback(), "127.0.0.1:9")
+		tr := newHTTP1Transport(testFallback(), "127.0.0.1:9")
 		methods := []string{"GET", "HEAD", "OPTIONS"}
 		u, err := url.Parse("http://127.0.0.1:9" + path)
 		if err != nil || u.Host != "127.0.0.1:9" || u.User != nil {

@@ -1,4 +1,4 @@
-package proxy
+package upstream
 
 import (
 	"bufio"
@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// h1Transport carries GET, HEAD and OPTIONS requests without a body to a
+// HTTP1Transport carries GET, HEAD and OPTIONS requests without a body to a
 // plain-HTTP upstream on the calling goroutine: it writes the request head
 // (requestHead: the bytes http.Request.Write writes, plus gatehouse's own
 // fields) and reads the answer with http.ReadResponse, as http.Transport
@@ -36,7 +36,7 @@ import (
 //   - the response header is limited to fallback.MaxResponseHeaderBytes;
 //   - 1xx responses go to an httptrace Got1xxResponse hook (ReverseProxy
 //     forwards them to the client); the connection (watchedConn) allows
-//     max1xx of them and keeps the upstream timeout running through them;
+//     MaxInformational of them and keeps the upstream timeout running through them;
 //   - a request whose reused connection turns out closed before any byte
 //     of the answer arrived is sent again on another one (these methods are
 //     replayable), at most maxRetries times, never from a fresh connection;
@@ -56,7 +56,7 @@ import (
 // connection) is never sent again.
 //
 // Its limits are fallback's: one http.Transport configures both.
-type h1Transport struct {
+type HTTP1Transport struct {
 	fallback *http.Transport
 	// dial is fallback's dialer, held apart so that tests can count the
 	// fast path's own connections.
@@ -72,22 +72,22 @@ type h1Transport struct {
 	sweep *time.Timer // closes expired idle connections; nil when idle is empty
 }
 
-func newH1Transport(fallback *http.Transport, host string) *h1Transport {
+func newHTTP1Transport(fallback *http.Transport, host string) *HTTP1Transport {
 	u := url.URL{Host: host}
 	addr := net.JoinHostPort(u.Hostname(), cmp.Or(u.Port(), "80"))
-	t := &h1Transport{fallback: fallback, dial: fallback.DialContext, host: host, addr: addr}
+	t := &HTTP1Transport{fallback: fallback, dial: fallback.DialContext, host: host, addr: addr}
 	t.hostField, t.hostErr = hostField(host)
 	return t
 }
 
 // maxHeaderBytes is fallback's response header limit, with
 // http.Transport's default when it sets none.
-func (t *h1Transport) maxHeaderBytes() int64 {
+func (t *HTTP1Transport) maxHeaderBytes() int64 {
 	return cmp.Or(t.fallback.MaxResponseHeaderBytes, 10<<20)
 }
 
 // h1Conn is one upstream connection. Only the request that holds it (or
-// the pool, under h1Transport.mu) touches it.
+// the pool, under HTTP1Transport.mu) touches it.
 type h1Conn struct {
 	conn   net.Conn        // as dialed (a *watchedConn under a timeout)
 	raw    syscall.RawConn // the socket, for the idle check; nil: never pooled
@@ -119,7 +119,7 @@ var errResponseHeaderTooLarge = errors.New("upstream response header too large")
 var errUnexpectedSwitch = errors.New("upstream switched protocols without being asked to")
 
 // direct reports whether req takes the fast path.
-func (t *h1Transport) direct(req *http.Request) bool {
+func (t *HTTP1Transport) direct(req *http.Request) bool {
 	return (req.Method == http.MethodGet || req.Method == http.MethodHead || req.Method == http.MethodOptions) &&
 		(req.Body == nil || req.Body == http.NoBody) && req.ContentLength == 0 &&
 		len(req.TransferEncoding) == 0 && len(req.Trailer) == 0 && !req.Close &&
@@ -128,13 +128,13 @@ func (t *h1Transport) direct(req *http.Request) bool {
 }
 
 // RoundTrip implements http.RoundTripper.
-func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return t.roundTrip(req, nil)
+func (t *HTTP1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.RoundTripWithFields(req, nil)
 }
 
-// roundTrip sends req with fields, header fields written after req.Header's
-// (see ownFields).
-func (t *h1Transport) roundTrip(req *http.Request, fields [][2]string) (*http.Response, error) {
+// RoundTripWithFields sends req with fields, header fields written after
+// req.Header's (see FieldsRoundTripper).
+func (t *HTTP1Transport) RoundTripWithFields(req *http.Request, fields [][2]string) (*http.Response, error) {
 	if !t.direct(req) {
 		setFields(req.Header, fields)
 		closeAfterHead(req)
@@ -150,7 +150,7 @@ func (t *h1Transport) roundTrip(req *http.Request, fields [][2]string) (*http.Re
 		if err != nil {
 			return nil, err
 		}
-		res, err := t.exchange(ctx, c, req, &head)
+		res, err := t.sendOn(ctx, c, req, &head)
 		if err == nil {
 			return res, nil
 		}
@@ -172,9 +172,9 @@ func (t *h1Transport) roundTrip(req *http.Request, fields [][2]string) (*http.Re
 // maxRetries bounds the retries of one request on closed idle connections.
 const maxRetries = 4
 
-// exchange sends req on c and reads the response header. On success c
+// sendOn sends req on c and reads the response header. On success c
 // belongs to the response body until it is read to the end or closed.
-func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request, head *requestHead) (*http.Response, error) {
+func (t *HTTP1Transport) sendOn(ctx context.Context, c *h1Conn, req *http.Request, head *requestHead) (*http.Response, error) {
 	// A cancelled request (the client went away) closes the connection,
 	// which ends a read or write that is waiting on it.
 	stop := context.AfterFunc(ctx, func() { c.conn.Close() })
@@ -200,7 +200,7 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 
 // writeAndRead writes req's head on c and reads the final response's
 // header.
-func (t *h1Transport) writeAndRead(ctx context.Context, c *h1Conn, req *http.Request, head *requestHead) (*http.Response, error) {
+func (t *HTTP1Transport) writeAndRead(ctx context.Context, c *h1Conn, req *http.Request, head *requestHead) (*http.Response, error) {
 	c.nread = 0
 	c.limit = t.maxHeaderBytes()
 	head.write(c.bw)
@@ -238,7 +238,7 @@ func bodiless(method string, status int) bool {
 }
 
 // closeAfterHead makes http.Transport close the connection after the
-// response to a HEAD ("Connection: close"), as h1Transport does (see
+// response to a HEAD ("Connection: close"), as HTTP1Transport does (see
 // bodiless). (For 204 and 304, watchedConn ends the connection.)
 func closeAfterHead(req *http.Request) {
 	if req.Method == http.MethodHead {
@@ -248,7 +248,7 @@ func closeAfterHead(req *http.Request) {
 
 // release ends c's request: back to the pool if it may be reused, closed
 // otherwise.
-func (t *h1Transport) release(c *h1Conn, stop func() bool, keep bool) {
+func (t *HTTP1Transport) release(c *h1Conn, stop func() bool, keep bool) {
 	// stop is false when the cancel func has run or is running: the
 	// connection is being closed.
 	if !stop() || !keep || c.br.Buffered() != 0 || c.raw == nil {
@@ -263,7 +263,7 @@ func (t *h1Transport) release(c *h1Conn, stop func() bool, keep bool) {
 // its connection to the pool; closed before that, it closes it.
 type h1Body struct {
 	body io.ReadCloser // from http.ReadResponse
-	t    *h1Transport
+	t    *HTTP1Transport
 	c    *h1Conn // nil once released
 	stop func() bool
 	keep bool
@@ -297,7 +297,7 @@ func (b *h1Body) Close() error {
 
 // get returns an idle connection that is still open and silent, or a new
 // one.
-func (t *h1Transport) get(ctx context.Context) (*h1Conn, error) {
+func (t *HTTP1Transport) get(ctx context.Context) (*h1Conn, error) {
 	for {
 		t.mu.Lock()
 		n := len(t.idle)
@@ -342,7 +342,7 @@ func rawConn(c net.Conn) syscall.RawConn {
 }
 
 // put pools c, closing it if the pool is full.
-func (t *h1Transport) put(c *h1Conn) {
+func (t *HTTP1Transport) put(c *h1Conn) {
 	c.idleAt = time.Now()
 	t.mu.Lock()
 	if len(t.idle) >= t.fallback.MaxIdleConnsPerHost {
@@ -359,7 +359,7 @@ func (t *h1Transport) put(c *h1Conn) {
 
 // closeExpired closes the connections idle for fallback.IdleConnTimeout or
 // longer and schedules itself for the next one to expire.
-func (t *h1Transport) closeExpired() {
+func (t *HTTP1Transport) closeExpired() {
 	now := time.Now()
 	t.mu.Lock()
 	timeout := t.fallback.IdleConnTimeout
@@ -384,7 +384,7 @@ func (t *h1Transport) closeExpired() {
 }
 
 // CloseIdleConnections closes the pooled connections of both transports.
-func (t *h1Transport) CloseIdleConnections() {
+func (t *HTTP1Transport) CloseIdleConnections() {
 	t.mu.Lock()
 	idle := t.idle
 	t.idle = nil
@@ -400,7 +400,7 @@ func (t *h1Transport) CloseIdleConnections() {
 }
 
 // idleCount is the number of pooled connections (for tests).
-func (t *h1Transport) idleCount() int {
+func (t *HTTP1Transport) idleCount() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.idle)

@@ -1,11 +1,11 @@
 //go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
 
-package proxy
+package upstream
 
 import "syscall"
 
-// h1Supported: h1Transport can check idle connections on this system.
-const h1Supported = true
+// FastPathSupported: HTTP1Transport can check idle connections on this system.
+const FastPathSupported = true
 
 // connQuiet reports whether an idle connection is still open and has
 // nothing to read: a peek that would block. Bytes (an unsolicited

@@ -1,4 +1,4 @@
-package proxy
+package upstream
 
 import (
 	"io"
@@ -7,12 +7,12 @@ import (
 	"testing"
 )
 
-// BenchmarkUpstreamTransport compares http.Transport with h1Transport on
+// BenchmarkUpstreamTransport compares http.Transport with HTTP1Transport on
 // GETs of a 20-byte body from a loopback upstream, 8 requests at a time.
 // The upstream runs in the same process, so this measures both sides.
 func BenchmarkUpstreamTransport(b *testing.B) {
-	if !h1Supported {
-		b.Skip("no h1Transport on this system")
+	if !FastPathSupported {
+		b.Skip("no HTTP1Transport on this system")
 	}
 	up := newConnCounter(b, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "hello from upstream\n")
@@ -20,10 +20,10 @@ func BenchmarkUpstreamTransport(b *testing.B) {
 	host := strings.TrimPrefix(up.URL, "http://")
 	for _, tc := range []struct {
 		name string
-		rt   pooledTransport
+		rt   Transport
 	}{
 		{"http.Transport", testFallback()},
-		{"h1Transport", newH1Transport(testFallback(), host)},
+		{"HTTP1Transport", newHTTP1Transport(testFallback(), host)},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			defer tc.rt.CloseIdleConnections()

@@ -1,4 +1,4 @@
-package proxy
+package upstream
 
 import (
 	"context"
@@ -12,11 +12,11 @@ import (
 	"time"
 )
 
-// watchdogTick is the granularity of upstream timeouts: a response that has
+// WatchdogTick is the granularity of upstream timeouts: a response that has
 // not started within the upstream's timeout is cut between timeout-tick and
 // timeout+tick after the request was written (the clock the connections
 // read is the ticker's, up to one tick old).
-const watchdogTick = 100 * time.Millisecond
+const WatchdogTick = 100 * time.Millisecond
 
 // errUpstreamTimeout is returned by reads on an upstream connection that the
 // watchdog closed. It is a net.Error whose Timeout is true.
@@ -94,7 +94,7 @@ func (d *watchdog) dialer(dial func(ctx context.Context, network, addr string) (
 
 func (d *watchdog) run() {
 	defer close(d.done)
-	t := time.NewTicker(watchdogTick)
+	t := time.NewTicker(WatchdogTick)
 	defer t.Stop()
 	for {
 		select {
@@ -151,7 +151,7 @@ type watchedConn struct {
 	timedOut atomic.Bool
 
 	// Only the reader of responses touches these (http.Transport's read
-	// loop, or the request itself on h1Transport).
+	// loop, or the request itself on HTTP1Transport).
 	state     respState
 	status    [12]byte // start of the response, to read "HTTP/1.x NNN"
 	statusLen int
@@ -170,14 +170,14 @@ const (
 	respBodiless                  // in the head of a final 204 or 304
 )
 
-// max1xx is how many 1xx responses (100 Continue, 103 Early Hints) may come
-// before a final response; beyond it the exchange fails (502
-// upstream_too_many_informational).
-const max1xx = 16
+// MaxInformational is how many 1xx responses (100 Continue, 103 Early
+// Hints) may come before a final response; beyond it the request fails
+// with ErrTooManyInformational.
+const MaxInformational = 16
 
-// errTooManyInformational is returned by reads on an upstream connection
-// whose response had more than max1xx informational responses.
-var errTooManyInformational = errors.New("upstream sent more than 16 informational (1xx) responses")
+// ErrTooManyInformational is returned by reads on an upstream connection
+// whose response had more than MaxInformational informational responses.
+var ErrTooManyInformational = errors.New("upstream sent more than 16 informational (1xx) responses")
 
 func (c *watchedConn) Write(p []byte) (int, error) {
 	if !c.tunnel.Load() {
@@ -193,7 +193,7 @@ func (c *watchedConn) Write(p []byte) (int, error) {
 //   - The upstream timeout runs from the request's write until the start
 //     of the final response: 1xx responses before it do not stop the
 //     clock, so an upstream that sends them for ever still times out.
-//   - More than max1xx 1xx responses fail the read.
+//   - More than MaxInformational 1xx responses fail the read.
 //   - A final 204 or 304 has no body: the read that carries the end of its
 //     head returns io.EOF, and every later one too, so that no transport
 //     reuses the connection. A buggy upstream may send a body after them,
@@ -240,10 +240,10 @@ func (c *watchedConn) follow(b []byte, err error) (int, error) {
 				c.state = respIdle
 				return len(b), err
 			case code >= 100 && code < 200:
-				if c.n1xx++; c.n1xx > max1xx {
+				if c.n1xx++; c.n1xx > MaxInformational {
 					// The bytes before this response's, then the error.
 					c.spent = true
-					return max(i-c.statusLen, 0), errTooManyInformational
+					return max(i-c.statusLen, 0), ErrTooManyInformational
 				}
 				c.state = respInfo
 			case code == http.StatusNoContent || code == http.StatusNotModified:
@@ -321,4 +321,10 @@ func (c *watchedConn) expire() {
 func (c *watchedConn) Close() error {
 	c.d.forget(c)
 	return c.Conn.Close()
+}
+
+// isTimeout reports whether err is, or wraps, a net.Error that timed out.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
