@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testhttp"
 )
 
 func TestParseChunkSize(t *testing.T) {
@@ -66,7 +68,7 @@ func TestFraming_MalformedChunkStopsReads(t *testing.T) {
 			}
 		}()
 		_ = a.SetDeadline(time.Now().Add(5 * time.Second))
-		got, err := readUntilError(fc, 64)
+		got, err := testhttp.ReadUntilError(fc, 64)
 		a.Close()
 		b.Close()
 		if err != errMalformedBody || !strings.HasPrefix(string(got), head) || strings.Contains(string(got), "5 x\r\n") {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/testhttp"
 	"github.com/gatehouse-dev/gatehouse/proxy/upstream"
 )
 
@@ -20,7 +21,7 @@ func TestForward_PlainHTTPGetReusesOneUpstreamConnection(t *testing.T) {
 	if !upstream.FastPathSupported {
 		t.Skip("no idle-socket check on this system")
 	}
-	up := newConnCounter(t, func(w http.ResponseWriter, r *http.Request) {
+	up := testhttp.NewConnCounter(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Link", "</a.css>; rel=preload")
 		w.WriteHeader(http.StatusEarlyHints)
 		_, _ = io.WriteString(w, "upstream ok")
@@ -40,11 +41,11 @@ func TestForward_PlainHTTPGetReusesOneUpstreamConnection(t *testing.T) {
 			t.Fatalf("request %d: %d %q", i, res.StatusCode, body)
 		}
 	}
-	if c, n := up.opened.Load(), hints.Load(); c != 1 || n != 10 {
+	if c, n := up.Opened.Load(), hints.Load(); c != 1 || n != 10 {
 		t.Errorf("upstream saw %d connections, client saw %d early hints; want 1 and 10", c, n)
 	}
 	var watched, fast int
-	for k, tr := range p.srv.upstreams.Transports() {
+	for k, tr := range p.srv.upstream.Transports() {
 		_, ok := tr.(*upstream.HTTP1Transport)
 		if k.Watched {
 			watched++

@@ -258,21 +258,6 @@ func mustPrefix(t testing.TB, s string) netip.Prefix {
 	return p
 }
 
-// readUntilError reads r, size bytes at a time, until a read fails and
-// returns what it read with that error (io.EOF included, unlike
-// io.ReadAll).
-func readUntilError(r io.Reader, size int) ([]byte, error) {
-	var got []byte
-	buf := make([]byte, size)
-	for {
-		n, err := r.Read(buf)
-		got = append(got, buf[:n]...)
-		if err != nil {
-			return got, err
-		}
-	}
-}
-
 // acceptWebSocket is the upstream's side of a WebSocket upgrade: it
 // hijacks the connection and writes a 101; a request without "Upgrade:
 // websocket" gets 400. The caller closes the connection it returns.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,39 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/testhttp"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
-
-// connCounter is an upstream that counts new and closed connections.
-type connCounter struct {
-	*httptest.Server
-	opened, closed atomic.Int64
-}
-
-// newConnCounter starts one that answers with h, or "ok" when h is nil.
-func newConnCounter(t testing.TB, h http.HandlerFunc) *connCounter {
-	c := &connCounter{}
-	if h == nil {
-		h = func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }
-	}
-	c.Server = httptest.NewUnstartedServer(h)
-	c.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		switch st {
-		case http.StateNew:
-			c.opened.Add(1)
-		case http.StateClosed:
-			c.closed.Add(1)
-		}
-	}
-	c.Start()
-	t.Cleanup(c.Close)
-	return c
-}
 
 // A reload keeps the pools of unchanged upstreams and closes those of
 // removed ones once no request of the old config runs.
 func TestReload_UpstreamPools(t *testing.T) {
-	keep, gone := newConnCounter(t, nil), newConnCounter(t, nil)
+	keep, gone := testhttp.NewConnCounter(t, nil), testhttp.NewConnCounter(t, nil)
 	spec := testSpec(t, keep.URL)
 	spec.Upstreams[1].URL = mustParseURL(t, gone.URL) // "pub" -> gone
 	p := newTestProxy(t, spec)
@@ -66,14 +40,14 @@ func TestReload_UpstreamPools(t *testing.T) {
 	if res, _ := p.get(t, "/hr/employees", map[string]string{"X-API-Key": testKey}); res.StatusCode != 200 {
 		t.Fatalf("after reload: %d", res.StatusCode)
 	}
-	if n := keep.opened.Load(); n != 1 {
+	if n := keep.Opened.Load(); n != 1 {
 		t.Errorf("unchanged upstream: %d connections opened, want 1 (the pool survives)", n)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for gone.closed.Load() < gone.opened.Load() && time.Now().Before(deadline) {
+	for gone.Closed.Load() < gone.Opened.Load() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond) // polling a counter, bounded
 	}
-	if o, c := gone.opened.Load(), gone.closed.Load(); o != 1 || c != 1 {
+	if o, c := gone.Opened.Load(), gone.Closed.Load(); o != 1 || c != 1 {
 		t.Errorf("removed upstream: %d opened, %d closed, want 1 and 1", o, c)
 	}
 }

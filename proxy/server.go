@@ -54,26 +54,26 @@ type Options struct {
 // Server serves the public listener from the current snapshot. State that
 // must outlive reloads (upstream connection pools, buffers) lives here.
 type Server struct {
-	log       *slog.Logger
-	access    *accessLog
-	abandons  *abandonedLog // bounds the access lines of abandoned requests
-	pprof     bool
-	rt        http.RoundTripper // Options.Transport
-	stages    []stage
-	gen       atomic.Pointer[generation]
-	bufs      bufferPool
-	ids       idSource
-	upstreams *upstream.Pool // per-upstream transports, kept across reloads
-	sessions  *session.Manager
-	flows     *oauth.Flows
-	pwSem     chan struct{} // bounds concurrent password verifications
-	logins    *loginLimiter // failed logins per client address and username
-	ldapSem   chan struct{} // bounds concurrent directory logins
-	pwChecks  atomic.Uint64 // password verifications, for tests
-	reloader  Reloader
-	reloads   reloadState
-	tunnels   tunnels           // open WebSocket tunnels (tunnel.go)
-	served    func(string) bool // Options.ServedHost
+	log      *slog.Logger
+	access   *accessLog
+	abandons *abandonedLog // bounds the access lines of abandoned requests
+	pprof    bool
+	rt       http.RoundTripper // Options.Transport
+	stages   []stage
+	gen      atomic.Pointer[generation]
+	bufs     bufferPool
+	ids      idSource
+	upstream *upstream.Pool // per-upstream transports, kept across reloads
+	sessions *session.Manager
+	flows    *oauth.Flows
+	pwSem    chan struct{} // bounds concurrent password verifications
+	logins   *loginLimiter // failed logins per client address and username
+	ldapSem  chan struct{} // bounds concurrent directory logins
+	pwChecks atomic.Uint64 // password verifications, for tests
+	reloader Reloader
+	reloads  reloadState
+	tunnels  tunnels           // open WebSocket tunnels (tunnel.go)
+	served   func(string) bool // Options.ServedHost
 
 	mu     sync.Mutex
 	closed bool
@@ -94,13 +94,13 @@ type generation struct {
 // New returns a Server with no snapshot: it answers 503 until Load is called.
 func New(opts Options) *Server {
 	s := &Server{
-		log:       opts.Logger.With("component", "proxy"),
-		access:    newAccessLog(cmp.Or[io.Writer](opts.AccessLog, io.Discard)),
-		pprof:     opts.Pprof,
-		rt:        opts.Transport,
-		reloader:  opts.Reload,
-		served:    opts.ServedHost,
-		upstreams: upstream.NewPool(opts.UpstreamRootCAs),
+		log:      opts.Logger.With("component", "proxy"),
+		access:   newAccessLog(cmp.Or[io.Writer](opts.AccessLog, io.Discard)),
+		pprof:    opts.Pprof,
+		rt:       opts.Transport,
+		reloader: opts.Reload,
+		served:   opts.ServedHost,
+		upstream: upstream.NewPool(opts.UpstreamRootCAs),
 	}
 	s.abandons = &abandonedLog{log: s.access}
 	s.ids.prefix = randomPrefix()
@@ -213,7 +213,7 @@ func (s *Server) done(g *generation) {
 // generation in service does not use (removed or changed upstreams). It
 // may run more than once for a generation; closing is idempotent.
 func (s *Server) release(old *generation) {
-	s.upstreams.Retire(old.tkeys, s.gen.Load().tkeys)
+	s.upstream.Retire(old.tkeys, s.gen.Load().tkeys)
 }
 
 // fail records a refusal and writes it with the one error writer.
@@ -347,10 +347,10 @@ func (s *Server) newBackend(u *policy.Upstream) *backend {
 	b.transport, b.bodyTransport = s.rt, s.rt
 	if s.rt == nil {
 		k := upstream.Key{Scheme: target.Scheme, Host: target.Host, Timeout: u.Timeout(), Watched: true}
-		b.transport = s.upstreams.Transport(k)
+		b.transport = s.upstream.Transport(k)
 		b.tkeys = append(b.tkeys, k)
 		k.Watched = false
-		b.bodyTransport = s.upstreams.Transport(k)
+		b.bodyTransport = s.upstream.Transport(k)
 		b.tkeys = append(b.tkeys, k)
 	}
 	b.errorLog = slog.NewLogLogger(s.log.With("upstream", u.Name()).Handler(), slog.LevelWarn)
@@ -369,7 +369,7 @@ func (s *Server) Close() error {
 	s.tunnels.closeAll()
 	s.abandons.close()
 	s.sessions.Close()
-	s.upstreams.Close()
+	s.upstream.Close()
 	return nil
 }
 

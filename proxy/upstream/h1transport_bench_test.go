@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testhttp"
 )
 
 // BenchmarkUpstreamTransport compares http.Transport with HTTP1Transport on
@@ -14,7 +16,7 @@ func BenchmarkUpstreamTransport(b *testing.B) {
 	if !FastPathSupported {
 		b.Skip("no HTTP1Transport on this system")
 	}
-	up := newConnCounter(b, func(w http.ResponseWriter, r *http.Request) {
+	up := testhttp.NewConnCounter(b, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "hello from upstream\n")
 	})
 	host := strings.TrimPrefix(up.URL, "http://")

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testhttp"
 )
 
 // testH1 is an HTTP1Transport to an upstream that counts its dials, with a
@@ -166,7 +168,7 @@ func (h *testH1) pooledQuiet(t *testing.T) bool {
 }
 
 func TestH1Transport_ConnectionReuse(t *testing.T) {
-	up := newConnCounter(t, func(w http.ResponseWriter, r *http.Request) {
+	up := testhttp.NewConnCounter(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/204":
 			w.WriteHeader(http.StatusNoContent)
@@ -215,7 +217,7 @@ func TestH1Transport_ConnectionReuse(t *testing.T) {
 	// Every response but HEAD, 204 and 304 (no body by method or status:
 	// never reused, see bodiless) leaves the connection for the next
 	// request: one connection, plus one after each of those 3 × 3.
-	if d, c, n := h.dials.Load(), up.opened.Load(), h.idleCount(); d != 10 || c != 10 || n != 1 {
+	if d, c, n := h.dials.Load(), up.Opened.Load(), h.idleCount(); d != 10 || c != 10 || n != 1 {
 		t.Errorf("21 responses: %d dials, upstream saw %d connections, %d pooled; want 10, 10, 1", d, c, n)
 	}
 }

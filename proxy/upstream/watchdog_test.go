@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testhttp"
 )
 
 func TestUpstreamTimeoutError_IsANetTimeout(t *testing.T) {
@@ -25,7 +27,7 @@ func TestUpstreamTimeoutError_IsANetTimeout(t *testing.T) {
 // the coarse clock must be current when the first connection is watched,
 // however long the server was idle before.
 func TestWatchdog_FirstRequestAfterIdleStartIsNotExpired(t *testing.T) {
-	up := newConnCounter(t, func(w http.ResponseWriter, r *http.Request) {
+	up := testhttp.NewConnCounter(t, func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(250 * time.Millisecond) // after a tick or two, well within the timeout
 		_, _ = io.WriteString(w, "ok")
 	})
@@ -95,7 +97,7 @@ func TestWatchedConn_FollowsResponseHeads(t *testing.T) {
 				defer d.close()
 				c := &watchedConn{Conn: &scriptedConn{r: strings.NewReader(tc.script), chunk: chunk}, d: d}
 				_, _ = c.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
-				got, err := readUntilError(c, 4096)
+				got, err := testhttp.ReadUntilError(c, 4096)
 				if len(got) > len(tc.script) {
 					t.Fatal("read more than the script")
 				}
