@@ -25,7 +25,7 @@ func BenchmarkUpstreamTransport(b *testing.B) {
 		rt   Transport
 	}{
 		{"http.Transport", testFallback()},
-		{"HTTP1Transport", newHTTP1Transport(testFallback(), host)},
+		{"h1Transport", newHTTP1Transport(testFallback(), host)},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			defer tc.rt.CloseIdleConnections()
