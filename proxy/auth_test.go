@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/policy/password"
+	"github.com/gatehouse-dev/gatehouse/proxy/authapi"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
 )
 
@@ -61,16 +63,16 @@ func sessionSpec(t testing.TB, upstreamURL string) policy.Spec {
 }
 
 // login posts credentials and returns the response and decoded body.
-func (p *testProxy) login(t *testing.T, key, user, pw string) (*http.Response, tokenResponse, string) {
+func (p *testProxy) login(t *testing.T, key, user, pw string) (*http.Response, authapi.TokenResponse, string) {
 	t.Helper()
-	body, _ := json.Marshal(loginRequest{Username: user, Password: pw})
+	body, _ := json.Marshal(authapi.LoginRequest{Username: user, Password: pw})
 	req, _ := http.NewRequest(http.MethodPost, p.URL+"/auth/login", strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
 	if key != "" {
 		req.Header.Set("X-API-Key", key)
 	}
 	res, text := do(t, p.Client(), req)
-	var tr tokenResponse
+	var tr authapi.TokenResponse
 	if res.StatusCode == http.StatusOK {
 		if err := json.Unmarshal([]byte(text), &tr); err != nil || tr.SessionToken == "" {
 			t.Fatalf("login body %q: %v", text, err)
@@ -143,7 +145,7 @@ func TestAuth_LoginCallRefreshLogout(t *testing.T) {
 
 	// GET /auth/session describes it.
 	res, body := p.call(t, "GET", "/auth/session", testKey, tok)
-	var info sessionInfo
+	var info authapi.SessionInfo
 	_ = json.Unmarshal([]byte(body), &info)
 	if res.StatusCode != 200 || info.User != "alice" || info.App != "portal" || info.Role != "manager" || info.Provider != "local" {
 		t.Errorf("session: %d %s", res.StatusCode, body)
@@ -151,7 +153,7 @@ func TestAuth_LoginCallRefreshLogout(t *testing.T) {
 
 	// Refresh: a new token; the old one is refused from now on.
 	res, body = p.call(t, "POST", "/auth/refresh", testKey, tok)
-	var tr2 tokenResponse
+	var tr2 authapi.TokenResponse
 	if err := json.Unmarshal([]byte(body), &tr2); res.StatusCode != 200 || err != nil || tr2.SessionToken == tok {
 		t.Fatalf("refresh: %d %s", res.StatusCode, body)
 	}
@@ -192,10 +194,10 @@ func TestAuth_UnknownUserLooksLikeWrongPassword(t *testing.T) {
 		took   time.Duration
 	}
 	try := func(key, user, pw string) outcome {
-		before := p.srv.pwChecks.Load()
+		before := p.srv.auth.PasswordChecks()
 		start := time.Now()
 		res, _, body := p.login(t, key, user, pw)
-		return outcome{res.StatusCode, reqID.ReplaceAllString(body, ""), p.srv.pwChecks.Load() - before, time.Since(start)}
+		return outcome{res.StatusCode, reqID.ReplaceAllString(body, ""), p.srv.auth.PasswordChecks() - before, time.Since(start)}
 	}
 	cases := map[string]outcome{
 		"wrong password":    try(testKey, "alice", "nope"),
@@ -598,7 +600,7 @@ func TestAuth_CookieSecureByDefault(t *testing.T) {
 			}
 			res, body := do(t, p.Client(), req)
 			check("login", res)
-			var tr tokenResponse
+			var tr authapi.TokenResponse
 			_ = json.Unmarshal([]byte(body), &tr)
 			req, _ = http.NewRequest("POST", p.URL+"/auth/logout", nil)
 			req.Header.Set("Authorization", "Bearer "+tr.SessionToken)
@@ -735,5 +737,41 @@ func TestAuth_TokenTimesAndLifetime(t *testing.T) {
 	}
 	if res, _ := p.call(t, "GET", "/hr/employees", testKey, good); res.StatusCode != http.StatusOK {
 		t.Errorf("good token: %d", res.StatusCode)
+	}
+}
+
+// Failed logins for one account from one address are limited; the right
+// password does not get through once the budget is spent; other accounts
+// from the same address (a NAT) still log in; the budget refills.
+func TestLoginRateLimit(t *testing.T) {
+	up := newUpstream(t, nil)
+	p := newTestProxy(t, sessionSpec(t, up.URL))
+	start := time.Now()
+	var elapsed atomic.Int64
+	p.srv.auth = authapi.New(authapi.Options{Sessions: p.srv.sessions, Now: func() time.Time {
+		return start.Add(time.Duration(elapsed.Load()))
+	}})
+	for i := range authapi.FailBurst {
+		if res, _, _ := p.login(t, testKey, "alice", "wrong"); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i, res.StatusCode)
+		}
+	}
+	before := p.srv.auth.PasswordChecks()
+	res, _, _ := p.login(t, testKey, "alice", "alicepw")
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("after %d failures: %d (Retry-After %q), want 429", authapi.FailBurst, res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	if p.srv.auth.PasswordChecks() != before {
+		t.Error("a rate-limited login still checked a password")
+	}
+	if res, _, _ := p.login(t, testKey, "ALICE", "alicepw"); res.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("the username's case does not reset the budget: %d", res.StatusCode)
+	}
+	if res, _, _ := p.login(t, "", "root", "rootpw"); res.StatusCode != http.StatusOK {
+		t.Errorf("another account from the same address: %d, want 200", res.StatusCode)
+	}
+	elapsed.Add(int64(authapi.FailEvery))
+	if res, _, _ := p.login(t, testKey, "alice", "alicepw"); res.StatusCode != http.StatusOK {
+		t.Errorf("after %v: %d, want 200", authapi.FailEvery, res.StatusCode)
 	}
 }

@@ -7,33 +7,15 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/gatehouse-dev/gatehouse/proxy/httperr"
 	"github.com/gatehouse-dev/gatehouse/proxy/upstream"
 )
 
-// Error is a refusal or failure with the HTTP status the client gets and a
-// stable snake_case Reason for logs and metrics. Err holds details that only
-// the log sees when the server runs in production mode.
-type Error struct {
-	Status int
-	Reason string
-	Err    error
-	Close  bool   // close the client connection after the response
-	Allow  string // Allow header of a 405
-	// RetryAfter, in seconds, sets Retry-After (429, 503); 0 = none.
-	RetryAfter int
-}
-
-func (e *Error) Error() string {
-	if e.Err == nil {
-		return e.Reason
-	}
-	return e.Reason + ": " + e.Err.Error()
-}
-
-func (e *Error) Unwrap() error { return e.Err }
+// Error is a refusal or failure (httperr.Error, shared with the /auth/ API).
+type Error = httperr.Error
 
 func refuse(status int, reason string, err error) *Error {
-	return &Error{Status: status, Reason: reason, Err: err}
+	return httperr.Refuse(status, reason, err)
 }
 
 // Stable reasons set by the proxy itself (policy reasons come from policy.Reason).
@@ -49,12 +31,12 @@ const (
 	reasonNoRoute           = "no_route"
 	reasonFilterUnavailable = "filter_unavailable"
 	reasonBadUpgrade        = "upgrade_refused"
-	reasonBodyTooLarge      = "body_too_large"
+	reasonBodyTooLarge      = httperr.ReasonBodyTooLarge
 	reasonUpstreamTimeout   = "upstream_timeout"
 	reasonUpstreamDown      = "upstream_unavailable"
 	reasonClientClosed      = "client_closed"
 	reasonNotReady          = "not_ready"
-	reasonInternal          = "internal_error"
+	reasonInternal          = httperr.ReasonInternal
 	statusClientClosed      = 499 // nginx's code for a client that went away
 	genericClientClosedMsg  = "client closed request"
 )
@@ -142,5 +124,3 @@ func writeError(w http.ResponseWriter, production bool, requestID string, e *Err
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(body)
 }
-
-var _ error = (*Error)(nil)

@@ -40,7 +40,6 @@ type exchange struct {
 	sess        *session.Session // the verified session, if any
 	cred        credential       // where the session token came from
 	done        bool             // a stage answered the request itself
-	busy        bool             // a login found no free verification slot
 	upHeaders   [][2]string      // rendered upstream header templates
 	lookupCache map[string]any   // merged lookups, see exchange.lookups
 	filter      *filtering       // record filter of the deciding grant, if any

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy/authn"
 )
 
 // ReloadResult is what a reload attempt did.
@@ -139,17 +139,21 @@ func (s *Server) requireAdmin(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		auth := r.Header["Authorization"]
-		if len(auth) != 1 || !hasBearer(auth[0]) {
+		token, ok := "", false
+		if len(auth) == 1 {
+			token, ok = authn.Bearer(auth[0])
+		}
+		if !ok {
 			w.Header().Set("Www-Authenticate", `Bearer realm="gatehouse-admin"`)
 			writeAdminJSON(w, http.StatusUnauthorized, map[string]string{"error": "admin session required"})
 			return
 		}
-		sess, err := s.sessions.Verify(g.keys, strings.TrimSpace(auth[0][len(bearerPrefix):]))
+		sess, err := s.sessions.Verify(g.keys, token)
 		if err == nil && !sess.Admin {
 			err = errors.New("not an admin session")
 		}
 		if err == nil {
-			if reason := adminRefusal(g.snap, sess.Subject); reason != "" {
+			if reason := authn.AdminRefusal(g.snap, sess.Subject); reason != "" {
 				err = errors.New(reason)
 			}
 		}

@@ -1,5 +1,7 @@
 // Package proxy is gatehouse's HTTP pipeline: canonicalize, route,
-// authenticate, authorize, forward. It serves from an immutable
+// authenticate, authorize, forward. With a sessions block, requests under
+// /auth/ go to the login API (proxy/authapi) instead, after canonicalize
+// and cors. It serves from an immutable
 // policy.Snapshot that a reload swaps atomically; a request uses the
 // snapshot it started with from its first stage to its last.
 package proxy
@@ -14,7 +16,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +23,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
-	"github.com/gatehouse-dev/gatehouse/proxy/oauth"
+	"github.com/gatehouse-dev/gatehouse/proxy/authapi"
 	"github.com/gatehouse-dev/gatehouse/proxy/recfilter"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
 	"github.com/gatehouse-dev/gatehouse/proxy/upstream"
@@ -59,17 +60,14 @@ type Server struct {
 	abandons *abandonedLog // bounds the access lines of abandoned requests
 	pprof    bool
 	rt       http.RoundTripper // Options.Transport
-	stages   []stage
+	front    []stage           // before the /auth/ mount point
+	stages   []stage           // the pipeline proper
 	gen      atomic.Pointer[generation]
 	bufs     bufferPool
 	ids      idSource
 	upstream *upstream.Pool // per-upstream transports, kept across reloads
 	sessions *session.Manager
-	flows    *oauth.Flows
-	pwSem    chan struct{} // bounds concurrent password verifications
-	logins   *loginLimiter // failed logins per client address and username
-	ldapSem  chan struct{} // bounds concurrent directory logins
-	pwChecks atomic.Uint64 // password verifications, for tests
+	auth     *authapi.Handler // the /auth/ API, mounted ahead of the pipeline
 	reloader Reloader
 	reloads  reloadState
 	tunnels  tunnels           // open WebSocket tunnels (tunnel.go)
@@ -104,16 +102,13 @@ func New(opts Options) *Server {
 	}
 	s.abandons = &abandonedLog{log: s.access}
 	s.ids.prefix = randomPrefix()
-	s.stages = pipeline(opts.ServedHost != nil)
+	s.front, s.stages = pipeline(opts.ServedHost != nil)
 	sessions, err := session.NewManager(session.Options{OnRevoke: s.tunnels.revoked})
 	if err != nil {
 		panic(err) // only for a zero cache size, which NewManager never uses
 	}
 	s.sessions = sessions
-	s.pwSem = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
-	s.ldapSem = make(chan struct{}, 32) // network-bound: more may wait on directories
-	s.logins = newLoginLimiter()
-	s.flows = oauth.NewFlows(oauth.Options{})
+	s.auth = authapi.New(authapi.Options{Sessions: sessions})
 	return s
 }
 
@@ -190,15 +185,47 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	x.peerTrusted = x.peer.IsValid() && x.snap().TrustsProxy(x.peer)
 	x.client = clientAddr(x.peer, x.peerTrusted, r.Header["X-Forwarded-For"], x.snap().TrustsProxy)
-	for _, st := range s.stages {
+	if !s.run(x, s.front) {
+		return
+	}
+	if x.gen.keys != nil && strings.HasPrefix(x.path.Escaped, AuthPrefix) {
+		s.serveAuth(x)
+		return
+	}
+	s.run(x, s.stages)
+}
+
+// run runs stages on x until one refuses the request (written by fail) or
+// answers it. It reports whether the request goes on.
+func (s *Server) run(x *exchange, stages []stage) bool {
+	for _, st := range stages {
 		if err := st.serve(x); err != nil {
 			s.fail(x, err)
-			return
+			return false
 		}
 		if x.done {
-			return
+			return false
 		}
 	}
+	return true
+}
+
+// AuthPrefix is where gatehouse serves its /auth/ API when a sessions
+// block is configured. Upstreams never see requests below it.
+const AuthPrefix = authapi.Prefix
+
+// serveAuth hands a request under AuthPrefix to the /auth/ API, bound to
+// the request's generation, and writes its refusal with the one error
+// writer (with the CORS headers of the path).
+func (s *Server) serveAuth(x *exchange) {
+	q := authapi.Request{W: x.w, R: x.r, Path: x.path.Escaped, Snap: x.snap(), Keys: x.gen.keys, Client: x.client, ID: x.id}
+	err := s.auth.Serve(&q)
+	x.ident, x.decision.Reason = q.Ident, q.Reason
+	if err != nil {
+		s.fail(x, err)
+		return
+	}
+	x.status = q.Status
 }
 
 // done ends a request's use of its generation; the last request of a

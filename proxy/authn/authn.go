@@ -1,6 +1,8 @@
-// Package authn recognizes credentials: the app's API key here; session
-// tokens in proxy/session; passwords, LDAP and OAuth in the proxy's login
-// endpoints.
+// Package authn recognizes credentials: the app's API key, and where a
+// session token is read from and whether a verified session is still
+// admitted (the tokens themselves are proxy/session's). Both the pipeline's
+// authenticate stage and the /auth/ API (proxy/authapi) use it; passwords,
+// LDAP and OAuth are the /auth/ API's.
 package authn
 
 // Failure is a credential that was present and refused. Reason is a stable

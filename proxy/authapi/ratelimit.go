@@ -1,4 +1,4 @@
-package proxy
+package authapi
 
 import (
 	"hash/maphash"
@@ -12,7 +12,7 @@ import (
 
 // Failed logins are rate-limited per client address and per (address,
 // username): guessing one account's password from one address slows to one
-// try every failEvery after failBurst failures; spraying many accounts from
+// try every FailEvery after FailBurst failures; spraying many accounts from
 // one address to one every addrEvery after addrBurst. Successful logins
 // cost nothing, and people behind one NAT address mostly use different
 // usernames, so they do not lock each other out. IPv6 clients are keyed by
@@ -24,8 +24,8 @@ import (
 // fresh address from being counted. An address that keeps failing, or keeps
 // trying while blocked, stays at the recent end.
 const (
-	failBurst   = 20
-	failEvery   = 10 * time.Second
+	FailBurst   = 20
+	FailEvery   = 10 * time.Second
 	addrBurst   = 100
 	addrEvery   = time.Second
 	maxLimiters = 100_000 // per table
@@ -89,7 +89,7 @@ func (l *loginLimiter) blocked(addr netip.Addr, user string) bool {
 	if b, ok := l.addrs.Get(a); ok && b.spent(now, addrEvery, addrBurst) {
 		return true
 	}
-	if b, ok := l.users.Get(u); ok && b.spent(now, failEvery, failBurst) {
+	if b, ok := l.users.Get(u); ok && b.spent(now, FailEvery, FailBurst) {
 		return true
 	}
 	return false
@@ -102,7 +102,7 @@ func (l *loginLimiter) failed(addr netip.Addr, user string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	spend(l.addrs, a, addrEvery, addrBurst, now)
-	spend(l.users, u, failEvery, failBurst, now)
+	spend(l.users, u, FailEvery, FailBurst, now)
 }
 
 // spent reports whether no failure is left in b at now.

@@ -1,4 +1,4 @@
-package proxy
+package authapi
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy/httperr"
 	"github.com/gatehouse-dev/gatehouse/proxy/ldapauth"
 	"github.com/gatehouse-dev/gatehouse/proxy/oauth"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
@@ -25,24 +26,24 @@ const (
 // loginLDAP checks a username and password against the ldap block named by
 // the request's provider. A directory that cannot be reached is a 503, not
 // a wrong password.
-func (x *exchange) loginLDAP(app *policy.App, req loginRequest) (*session.Session, error) {
-	l, ok := x.snap().LDAP(req.Provider)
+func (c call) loginLDAP(app *policy.App, req LoginRequest) (*session.Session, error) {
+	l, ok := c.Snap.LDAP(req.Provider)
 	if !ok {
-		if _, isOAuth := x.snap().OAuth(req.Provider); isOAuth {
+		if _, isOAuth := c.Snap.OAuth(req.Provider); isOAuth {
 			return nil, refuse(http.StatusBadRequest, reasonUnknownProvider,
-				errors.New("OAuth providers log in through "+AuthPrefix+"oauth/"+req.Provider+"/login"))
+				errors.New("OAuth providers log in through "+Prefix+"oauth/"+req.Provider+"/login"))
 		}
 		return nil, refuse(http.StatusBadRequest, reasonUnknownProvider, nil)
 	}
-	ctx, cancel := x.loginContext()
+	ctx, cancel := c.loginContext()
 	defer cancel()
 	select {
-	case x.srv.ldapSem <- struct{}{}:
+	case c.h.ldapSem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, refuse(http.StatusServiceUnavailable, reasonBusy, ctx.Err())
 	}
 	entry, err := ldapauth.Authenticate(ctx, ldapConfig(l.Spec()), req.Username, req.Password)
-	<-x.srv.ldapSem
+	<-c.h.ldapSem
 	switch {
 	case errors.Is(err, ldapauth.ErrInvalidCredentials):
 		return nil, refuse(http.StatusUnauthorized, reasonInvalidCredentials, nil)
@@ -72,48 +73,48 @@ func oauthConfig(s policy.OAuthSpec) oauth.Config {
 	}
 }
 
-// authOAuth serves /auth/oauth/{name}/login and /auth/oauth/{name}/callback.
-func (x *exchange) authOAuth(rest string) error {
+// oauth serves /auth/oauth/{name}/login and /auth/oauth/{name}/callback.
+func (c call) oauth(rest string) error {
 	name, action, _ := strings.Cut(rest, "/")
-	o, ok := x.snap().OAuth(name)
+	o, ok := c.Snap.OAuth(name)
 	if !ok || (action != "login" && action != "callback") {
 		return refuse(http.StatusNotFound, reasonNoEndpoint, nil)
 	}
-	if err := x.needMethod(http.MethodGet); err != nil {
+	if err := c.needMethod(http.MethodGet); err != nil {
 		return err
 	}
-	x.ident.App = o.App()
+	c.Ident.App = o.App()
 	cfg := oauthConfig(o.Spec())
-	ctx, cancel := x.loginContext()
+	ctx, cancel := c.loginContext()
 	defer cancel()
 	if action == "login" {
-		err := x.srv.flows.Begin(ctx, x.w, x.r, cfg, x.r.URL.Query().Get("next"), x.cookieSecure())
+		err := c.h.flows.Begin(ctx, c.W, c.R, cfg, c.R.URL.Query().Get("next"), c.cookieSecure())
 		if err != nil {
 			return oauthFailure(err)
 		}
-		x.status, x.decision.Reason = http.StatusFound, reasonOAuthRedirect
+		c.Status, c.Reason = http.StatusFound, reasonOAuthRedirect
 		return nil
 	}
-	id, next, err := x.srv.flows.Complete(ctx, x.w, x.r, cfg, x.client, x.cookieSecure())
+	id, next, err := c.h.flows.Complete(ctx, c.W, c.R, cfg, c.Client, c.cookieSecure())
 	if err != nil {
 		return oauthFailure(err)
 	}
-	s, err := x.oauthSession(o, id)
+	s, err := c.oauthSession(o, id)
 	if err != nil {
 		return err
 	}
-	x.ident.User = s.Subject
-	keys := x.gen.keys
-	token, err := x.srv.sessions.Issue(keys, s)
+	c.Ident.User = s.Subject
+	keys := c.Keys
+	token, err := c.h.sessions.Issue(keys, s)
 	if err != nil {
-		return refuse(http.StatusInternalServerError, reasonInternal, err)
+		return refuse(http.StatusInternalServerError, httperr.ReasonInternal, err)
 	}
-	x.setSessionCookie(token, s.AuthTime.Add(keys.RefreshTTL()))
-	h := x.w.Header()
+	c.setSessionCookie(token, s.AuthTime.Add(keys.RefreshTTL()))
+	h := c.W.Header()
 	h["Cache-Control"] = []string{"no-store"}
 	h["Location"] = []string{next}
-	x.status, x.decision.Reason = http.StatusFound, reasonOAuthLogin
-	x.w.WriteHeader(http.StatusFound)
+	c.Status, c.Reason = http.StatusFound, reasonOAuthLogin
+	c.W.WriteHeader(http.StatusFound)
 	return nil
 }
 
@@ -121,13 +122,13 @@ func (x *exchange) authOAuth(rest string) error {
 // that belongs to a local user makes it that user's session (with that
 // user's roles); anyone else is the provider's subject with the block's
 // default_role.
-func (x *exchange) oauthSession(o *policy.OAuth, id oauth.Identity) (*session.Session, error) {
+func (c call) oauthSession(o *policy.OAuth, id oauth.Identity) (*session.Session, error) {
 	// Only a verified email is kept: it reaches upstreams ({user.email},
 	// filters), and an unverified one is whatever the user typed.
 	s := &session.Session{App: o.App().Name(), Provider: o.Name(), Subject: id.Subject}
 	if id.Email != "" && id.EmailVerified {
 		s.Email = id.Email
-		if u, ok := x.snap().UserByEmail(id.Email); ok {
+		if u, ok := c.Snap.UserByEmail(id.Email); ok {
 			if !u.Active() {
 				return nil, refuse(http.StatusForbidden, reasonOAuthUnverified, nil)
 			}
@@ -137,7 +138,7 @@ func (x *exchange) oauthSession(o *policy.OAuth, id oauth.Identity) (*session.Se
 	return s, nil
 }
 
-func oauthFailure(err error) *Error {
+func oauthFailure(err error) *httperr.Error {
 	switch {
 	case errors.Is(err, oauth.ErrBadNext):
 		return refuse(http.StatusBadRequest, reasonOAuthBadNext, err)

@@ -1,0 +1,162 @@
+package authn
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy/httperr"
+	"github.com/gatehouse-dev/gatehouse/proxy/session"
+)
+
+// SessionCookie carries the session token for browsers.
+const SessionCookie = "gatehouse_session"
+
+const bearerPrefix = "bearer "
+
+// Stable refusal reasons of session credentials.
+const (
+	ReasonAmbiguousAuthorization = "ambiguous_authorization"
+	ReasonAmbiguousSessionCookie = "ambiguous_session_cookie"
+	ReasonSessionMalformed       = "session_malformed"
+	ReasonSessionInvalid         = "session_invalid"
+	ReasonSessionExpired         = "session_expired"
+	ReasonSessionRevoked         = "session_revoked"
+	ReasonSessionWrongApp        = "session_wrong_app"
+	ReasonSessionBadTimes        = "session_bad_times"
+	ReasonSessionLifetime        = "session_lifetime_exceeded"
+	ReasonUnknownAdmin           = "unknown_admin"
+	ReasonAdminInactive          = "admin_inactive"
+)
+
+// Credential says where the session token came from, so that the proxy can
+// remove it from the upstream request.
+type Credential uint8
+
+// Where a session token came from.
+const (
+	CredNone Credential = iota
+	CredBearer
+	CredCookie
+)
+
+// Admit accepts a verified session with the request's app (nil without a
+// key) if its subject is still valid in snap: an existing, active admin
+// (the key, if any, only labels logs), or a user of this very app whose
+// role UserRole resolves now. It returns the identity, or a 401.
+func Admit(snap *policy.Snapshot, app *policy.App, sess *session.Session) (policy.Identity, error) {
+	if sess.Admin {
+		if reason := AdminRefusal(snap, sess.Subject); reason != "" {
+			return policy.Identity{}, httperr.Refuse(http.StatusUnauthorized, reason, nil)
+		}
+		return policy.Identity{App: app, User: sess.Subject, Admin: true}, nil
+	}
+	switch {
+	case app == nil:
+		return policy.Identity{}, httperr.Refuse(http.StatusUnauthorized, ReasonMissingAPIKey, nil)
+	case sess.App != app.Name():
+		// A token issued through another app is useless with this key.
+		return policy.Identity{}, httperr.Refuse(http.StatusUnauthorized, ReasonSessionWrongApp, nil)
+	}
+	role, _, reason := snap.UserRole(app, sess.PolicySubject())
+	if reason != "" {
+		return policy.Identity{}, httperr.Refuse(http.StatusUnauthorized, string(reason), nil)
+	}
+	return policy.Identity{App: app, User: sess.Subject, Role: role}, nil
+}
+
+// AdminRefusal is why an admin session of name is no longer valid in snap
+// (removed or deactivated admin), or "".
+func AdminRefusal(snap *policy.Snapshot, name string) string {
+	a, ok := snap.Admin(name)
+	switch {
+	case !ok:
+		return ReasonUnknownAdmin
+	case !a.Active():
+		return ReasonAdminInactive
+	}
+	return ""
+}
+
+// SessionToken returns the request's session token and where it came
+// from: the one Authorization header if it has the Bearer scheme, else the
+// one session cookie. "" without either; an error for two Authorization
+// headers or two session cookies (which one would the upstream see?).
+func SessionToken(r *http.Request) (string, Credential, error) {
+	switch auth := r.Header["Authorization"]; {
+	case len(auth) > 1:
+		return "", CredNone, httperr.Refuse(http.StatusUnauthorized, ReasonAmbiguousAuthorization, nil)
+	case len(auth) == 1:
+		if token, ok := Bearer(auth[0]); ok {
+			return token, CredBearer, nil
+		}
+	}
+	t, err := sessionCookie(r)
+	if err != nil || t == "" {
+		return "", CredNone, err
+	}
+	return t, CredCookie, nil
+}
+
+// Bearer returns the token of an Authorization header value with the
+// Bearer scheme (any case), and whether it has that scheme.
+func Bearer(v string) (string, bool) {
+	if len(v) < len(bearerPrefix) || !strings.EqualFold(v[:len(bearerPrefix)], bearerPrefix) {
+		return "", false
+	}
+	return strings.TrimSpace(v[len(bearerPrefix):]), true
+}
+
+// sessionCookie returns the session cookie's value, "" when there is none,
+// and an error when there are several (which one would the upstream see?).
+func sessionCookie(r *http.Request) (string, error) {
+	if !MentionsSessionCookie(r.Header["Cookie"]) {
+		return "", nil // no cookie parsing for requests without ours
+	}
+	var token string
+	n := 0
+	for _, c := range r.CookiesNamed(SessionCookie) {
+		token = c.Value
+		n++
+	}
+	if n > 1 {
+		return "", httperr.Refuse(http.StatusUnauthorized, ReasonAmbiguousSessionCookie, nil)
+	}
+	return token, nil
+}
+
+// MentionsSessionCookie reports whether any Cookie header line contains the
+// session cookie's name: a cheap test before parsing or rewriting them.
+func MentionsSessionCookie(lines []string) bool {
+	return slices.ContainsFunc(lines, func(line string) bool { return strings.Contains(line, SessionCookie) })
+}
+
+// SessionFailure maps session.Verify's errors to 401 reasons.
+func SessionFailure(err error) *httperr.Error {
+	reason := ReasonSessionInvalid
+	switch {
+	case errors.Is(err, session.ErrMalformed):
+		reason = ReasonSessionMalformed
+	case errors.Is(err, session.ErrExpired):
+		reason = ReasonSessionExpired
+	case errors.Is(err, session.ErrRevoked):
+		reason = ReasonSessionRevoked
+	case errors.Is(err, session.ErrBadTimes):
+		reason = ReasonSessionBadTimes
+	case errors.Is(err, session.ErrLifetime):
+		reason = ReasonSessionLifetime
+	}
+	return httperr.Refuse(http.StatusUnauthorized, reason, err)
+}
+
+// Refusal maps App's errors to the response: 401 with the Failure's
+// reason, else 500.
+func Refusal(err error) *httperr.Error {
+	var f *Failure
+	if errors.As(err, &f) {
+		return httperr.Refuse(http.StatusUnauthorized, f.Reason, nil)
+	}
+	return httperr.Refuse(http.StatusInternalServerError, httperr.ReasonInternal, err)
+}
