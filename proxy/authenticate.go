@@ -31,6 +31,22 @@ const (
 	credCookie = authn.CredCookie
 )
 
+// authenticators are the credentials the authenticate stage asks for, in
+// two chains that combine: the app's (the API key) and the session's (a
+// bearer token before the session cookie). In each chain the first
+// authenticator whose credential is present decides (authn.Chain), so a
+// bearer token hides the cookie as it always has.
+type authenticators struct {
+	app, session authn.Chain
+}
+
+func defaultAuthenticators() authenticators {
+	return authenticators{
+		app:     authn.Chain{authn.APIKey{}},
+		session: authn.Chain{authn.BearerSession{}, authn.CookieSession{}},
+	}
+}
+
 // authenticate establishes the identity: the app from X-API-Key, and a user
 // or admin session from "Authorization: Bearer" or the session cookie. An
 // app key is required on every non-public route, except for admin sessions.
@@ -51,24 +67,25 @@ func (authenticate) serve(x *exchange) error {
 		}
 		return nil
 	}
-	snap := x.snap()
-	app, err := authn.App(x.r, snap)
-	if err != nil {
-		return authn.Refusal(err)
+	c := authn.Context{Snap: x.snap(), Keys: x.gen.keys, Sessions: x.srv.sessions}
+	key, err := x.srv.authn.app.Authenticate(x.r, c)
+	if err = authn.Found(err); err != nil {
+		return err
 	}
-	sess, err := x.session()
-	if err != nil {
+	sess, err := x.srv.authn.session.Authenticate(x.r, c)
+	x.cred = sess.Cred
+	if err = authn.Found(err); err != nil {
 		return err
 	}
 	switch {
-	case sess != nil:
-		return x.admit(app, sess)
-	case app == nil:
+	case sess.Session != nil:
+		return x.admit(key.App, sess.Session)
+	case key.App == nil:
 		return refuse(http.StatusUnauthorized, authn.ReasonMissingAPIKey, nil)
 	}
-	x.ident.App = app
-	if name := app.DefaultRole(); name != "" {
-		x.ident.Role, _ = snap.Role(name) // policy.New guarantees it resolves
+	x.ident.App = key.App
+	if name := key.App.DefaultRole(); name != "" {
+		x.ident.Role, _ = c.Snap.Role(name) // policy.New guarantees it resolves
 	}
 	return nil
 }
@@ -82,27 +99,6 @@ func (x *exchange) admit(app *policy.App, sess *session.Session) error {
 	}
 	x.ident, x.sess = id, sess
 	return nil
-}
-
-// session finds and verifies the session token, if the request carries one.
-// Exactly one Authorization header with the Bearer scheme, else exactly one
-// session cookie; other Authorization schemes are not ours and pass through
-// to the upstream. Without a sessions block nothing here is ours either.
-func (x *exchange) session() (*session.Session, error) {
-	keys := x.gen.keys
-	if keys == nil {
-		return nil, nil
-	}
-	token, cred, err := authn.SessionToken(x.r)
-	if err != nil || token == "" {
-		return nil, err
-	}
-	x.cred = cred
-	sess, err := x.srv.sessions.Verify(keys, token)
-	if err != nil {
-		return nil, authn.SessionFailure(err)
-	}
-	return sess, nil
 }
 
 // stripSessionCredential removes gatehouse's session token from an

@@ -67,6 +67,7 @@ type Server struct {
 	ids      idSource
 	upstream *upstream.Pool // per-upstream transports, kept across reloads
 	sessions *session.Manager
+	authn    authenticators   // the authenticate stage's
 	auth     *authapi.Handler // the /auth/ API, mounted ahead of the pipeline
 	reloader Reloader
 	reloads  reloadState
@@ -98,6 +99,7 @@ func New(opts Options) *Server {
 		rt:       opts.Transport,
 		reloader: opts.Reload,
 		served:   opts.ServedHost,
+		authn:    defaultAuthenticators(),
 		upstream: upstream.NewPool(opts.UpstreamRootCAs),
 	}
 	s.abandons = &abandonedLog{log: s.access}

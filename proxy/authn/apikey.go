@@ -40,3 +40,19 @@ func App(r *http.Request, snap *policy.Snapshot) (*policy.App, error) {
 	}
 	return app, nil
 }
+
+// APIKey authenticates the app by its X-API-Key (App). It is responsible
+// when the request has the header with a value (or several of them).
+type APIKey struct{}
+
+// Authenticate implements Authenticator.
+func (APIKey) Authenticate(r *http.Request, c Context) (Result, error) {
+	app, err := App(r, c.Snap)
+	switch {
+	case err != nil:
+		return Result{}, Refusal(err)
+	case app == nil:
+		return Result{}, ErrNotResponsible
+	}
+	return Result{App: app}, nil
+}

@@ -84,20 +84,89 @@ func AdminRefusal(snap *policy.Snapshot, name string) string {
 // from: the one Authorization header if it has the Bearer scheme, else the
 // one session cookie. "" without either; an error for two Authorization
 // headers or two session cookies (which one would the upstream see?).
+// BearerSession and CookieSession, in this order, read the same token.
 func SessionToken(r *http.Request) (string, Credential, error) {
-	switch auth := r.Header["Authorization"]; {
-	case len(auth) > 1:
-		return "", CredNone, httperr.Refuse(http.StatusUnauthorized, ReasonAmbiguousAuthorization, nil)
-	case len(auth) == 1:
-		if token, ok := Bearer(auth[0]); ok {
-			return token, CredBearer, nil
-		}
+	token, ok, err := bearerToken(r)
+	switch {
+	case err != nil:
+		return "", CredNone, err
+	case ok:
+		return token, CredBearer, nil
 	}
 	t, err := sessionCookie(r)
 	if err != nil || t == "" {
 		return "", CredNone, err
 	}
 	return t, CredCookie, nil
+}
+
+// BearerSession authenticates a session by the token in the one
+// "Authorization: Bearer" header. It is responsible when there is a
+// sessions block (Context.Keys) and the request has such a header, or
+// several Authorization headers (refused: which one would the upstream
+// see?); other schemes are not gatehouse's and pass through to the
+// upstream. An empty token claims the session credential but names no
+// session: the Result is empty, and a CookieSession after it is not asked.
+type BearerSession struct{}
+
+// Authenticate implements Authenticator.
+func (BearerSession) Authenticate(r *http.Request, c Context) (Result, error) {
+	if c.Keys == nil {
+		return Result{}, ErrNotResponsible
+	}
+	token, ok, err := bearerToken(r)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case !ok:
+		return Result{}, ErrNotResponsible
+	case token == "":
+		return Result{}, nil
+	}
+	return verify(c, token, CredBearer)
+}
+
+// CookieSession authenticates a session by the session cookie. It is
+// responsible when there is a sessions block and the request has a
+// non-empty session cookie, or several of them (refused).
+type CookieSession struct{}
+
+// Authenticate implements Authenticator.
+func (CookieSession) Authenticate(r *http.Request, c Context) (Result, error) {
+	if c.Keys == nil {
+		return Result{}, ErrNotResponsible
+	}
+	token, err := sessionCookie(r)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case token == "":
+		return Result{}, ErrNotResponsible
+	}
+	return verify(c, token, CredCookie)
+}
+
+// verify checks a session token found as cred. A refused token still
+// reports where it came from.
+func verify(c Context, token string, cred Credential) (Result, error) {
+	sess, err := c.Sessions.Verify(c.Keys, token)
+	if err != nil {
+		return Result{Cred: cred}, SessionFailure(err)
+	}
+	return Result{Session: sess, Cred: cred}, nil
+}
+
+// bearerToken returns the token of the one Authorization header and
+// whether it has the Bearer scheme; an error for several headers.
+func bearerToken(r *http.Request) (string, bool, error) {
+	switch auth := r.Header["Authorization"]; {
+	case len(auth) > 1:
+		return "", false, httperr.Refuse(http.StatusUnauthorized, ReasonAmbiguousAuthorization, nil)
+	case len(auth) == 1:
+		token, ok := Bearer(auth[0])
+		return token, ok, nil
+	}
+	return "", false, nil
 }
 
 // Bearer returns the token of an Authorization header value with the
