@@ -79,22 +79,20 @@ func TestAuthenticators(t *testing.T) {
 		},
 		Apps: []policy.AppSpec{{Name: "app", KeySHA256: sha256.Sum256([]byte(key)), Active: true}},
 	})
-	if err != nil {
-		t.Fatalf("policy.New: %v", err)
+	check := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
+	check(err)
 	keys, err := session.NewKeys(snap.Sessions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	check(err)
 	sessions, err := session.NewManager(session.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	check(err)
 	t.Cleanup(sessions.Close)
 	token, err := sessions.Issue(keys, &session.Session{Subject: "u", App: "app"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	check(err)
 	ctx := Context{Snap: snap, Keys: keys, Sessions: sessions}
 	noSessions := Context{Snap: snap, Sessions: sessions}
 	cookie := SessionCookie + "=" + token
