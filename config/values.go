@@ -171,7 +171,7 @@ func decodeDuration(attr *hcl.Attribute, ctx *hcl.EvalContext, allowZero bool) (
 
 // decodeSize reads a whole number of bytes in 1..limit.
 func decodeSize(attr *hcl.Attribute, ctx *hcl.EvalContext, limit int64) (int64, hcl.Diagnostics) {
-	return decodeWhole(attr, ctx, limit, func(shown string) string {
+	return decodeWhole(attr, ctx, 1, limit, func(shown string) string {
 		rng := "greater than zero"
 		if limit < math.MaxInt64 {
 			rng = fmt.Sprintf("from 1 to %d", limit)
@@ -182,29 +182,20 @@ func decodeSize(attr *hcl.Attribute, ctx *hcl.EvalContext, limit int64) (int64, 
 
 // decodeSizeOrZero reads a size in bytes from 0 to limit.
 func decodeSizeOrZero(attr *hcl.Attribute, ctx *hcl.EvalContext, limit int64) (int64, hcl.Diagnostics) {
-	v, diags := evalAs(attr.Name, attr.Expr, attr.Range, ctx, cty.Number)
-	if diags.HasErrors() {
-		return 0, diags
-	}
-	bf := v.AsBigFloat()
-	n, acc := bf.Int64()
-	if !bf.IsInt() || acc != big.Exact || n < 0 || n > limit {
-		return 0, append(diags, errorAt(summaryInvalidSize,
-			fmt.Sprintf("%s = %s is not a whole number of bytes, zero or greater. Write a plain number, such as 65536 for 64 KiB, or 0 to stream every body.", attr.Name, shownNumber(attr.Expr, bf)),
-			attr.Expr.Range(), attr.Range.Ptr()))
-	}
-	return n, diags
+	return decodeWhole(attr, ctx, 0, limit, func(shown string) string {
+		return fmt.Sprintf("%s = %s is not a whole number of bytes, zero or greater. Write a plain number, such as 65536 for 64 KiB, or 0 to stream every body.", attr.Name, shown)
+	})
 }
 
-// decodeWhole reads a whole number from 1 to limit; detail words the error.
-func decodeWhole(attr *hcl.Attribute, ctx *hcl.EvalContext, limit int64, detail func(shown string) string) (int64, hcl.Diagnostics) {
+// decodeWhole reads a whole number from least to limit; detail words the error.
+func decodeWhole(attr *hcl.Attribute, ctx *hcl.EvalContext, least, limit int64, detail func(shown string) string) (int64, hcl.Diagnostics) {
 	v, diags := evalAs(attr.Name, attr.Expr, attr.Range, ctx, cty.Number)
 	if diags.HasErrors() {
 		return 0, diags
 	}
 	bf := v.AsBigFloat()
 	n, acc := bf.Int64()
-	if !bf.IsInt() || acc != big.Exact || n <= 0 || n > limit {
+	if !bf.IsInt() || acc != big.Exact || n < least || n > limit {
 		return 0, append(diags, errorAt(summaryInvalidSize, detail(shownNumber(attr.Expr, bf)), attr.Expr.Range(), attr.Range.Ptr()))
 	}
 	return n, diags
@@ -212,7 +203,7 @@ func decodeWhole(attr *hcl.Attribute, ctx *hcl.EvalContext, limit int64, detail 
 
 // decodeCount reads a whole number of items from 1 to limit.
 func decodeCount(attr *hcl.Attribute, ctx *hcl.EvalContext, limit int64) (int64, hcl.Diagnostics) {
-	return decodeWhole(attr, ctx, limit, func(shown string) string {
+	return decodeWhole(attr, ctx, 1, limit, func(shown string) string {
 		return fmt.Sprintf("%s = %s is not a whole number from 1 to %d.", attr.Name, shown, limit)
 	})
 }
