@@ -90,9 +90,34 @@ func readBody(body io.Reader, n, limit int64) ([]byte, error) {
 	return buf, nil
 }
 
+// maxWholeBody bounds the bodies that stages read whole (readWholeBody)
+// when max_body_bytes sets no limit.
+const maxWholeBody = 10 << 20
+
+// readWholeBody reads the request body whole, for a stage that must see all
+// of it (filterRequest, methodOverride), up to max_body_bytes (413 beyond
+// it). A failure is the client's, classified as forward classifies it
+// (bodyError: malformed framing, short, stalled, gone, too large). The
+// caller puts the bytes back with setBody.
+func (x *exchange) readWholeBody() ([]byte, error) {
+	r := x.r
+	limit := x.snap().MaxBodyBytes()
+	if limit <= 0 {
+		limit = maxWholeBody
+	}
+	if r.ContentLength > limit {
+		return nil, refuse(http.StatusRequestEntityTooLarge, reasonBodyTooLarge, nil)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(x.w, r.Body, limit))
+	if err != nil {
+		return nil, x.bodyError(err, int64(len(body)))
+	}
+	return body, nil
+}
+
 // setBody makes b the request's body: in memory, with a Content-Length,
 // no Transfer-Encoding and no trailers. Stages that read the body whole
-// (filterRequest) use it, and forward then has nothing more to do. Expect
+// (filterRequest, methodOverride) use it, and forward then has nothing more to do. Expect
 // goes too: the body is here, the upstream has nothing to agree to.
 func (x *exchange) setBody(b []byte) {
 	r := x.r

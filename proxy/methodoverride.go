@@ -75,10 +75,12 @@ func (methodOverride) serve(x *exchange) error {
 	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		return refuse(http.StatusUnsupportedMediaType, reasonFormUnreadable, fmt.Errorf("form body with Content-Encoding %.32q", enc))
 	}
-	body, err := readFormBody(x)
+	body, err := x.readWholeBody()
 	if err != nil {
 		return err
 	}
+	// Forwarded as read, with a Content-Length; forward reads it no more.
+	x.setBody(body)
 	v, found, err := formOverride(kind, r.Header.Get("Content-Type"), body, r.Method)
 	if err != nil {
 		return refuse(http.StatusBadRequest, reasonFormUnreadable, err)
@@ -208,29 +210,6 @@ func formKind(r *http.Request) (string, error) {
 		return "", errors.New("several Content-Type headers on a form body")
 	}
 	return kind, nil
-}
-
-// readFormBody reads the request body whole, up to max_body_bytes (413
-// beyond it), and puts the bytes back as the body to forward, with
-// Content-Length set and no chunked framing.
-func readFormBody(x *exchange) ([]byte, error) {
-	r := x.r
-	limit := x.snap().MaxBodyBytes()
-	if limit <= 0 {
-		limit = 10 << 20
-	}
-	if r.ContentLength > limit {
-		return nil, refuse(http.StatusRequestEntityTooLarge, reasonBodyTooLarge, nil)
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(x.w, r.Body, limit))
-	if err != nil {
-		// The client's failure, classified as forward classifies it
-		// (malformed framing, short, stalled, gone, too large).
-		return nil, x.bodyError(err, int64(len(body)))
-	}
-	// Forwarded as read, with a Content-Length; forward reads it no more.
-	x.setBody(body)
-	return body, nil
 }
 
 // maxOverrideValue bounds how much of a multipart _method part is read:

@@ -136,16 +136,9 @@ func (filterRequest) serve(x *exchange) error {
 	if !isUTF8JSON(r.Header.Get("Content-Type")) {
 		return refuse(http.StatusUnsupportedMediaType, reasonFilterMediaType, fmt.Errorf("request Content-Type %q", r.Header.Get("Content-Type")))
 	}
-	limit := x.snap().MaxBodyBytes()
-	if limit <= 0 {
-		limit = 10 << 20
-	}
-	if r.ContentLength > limit {
-		return refuse(http.StatusRequestEntityTooLarge, reasonBodyTooLarge, nil)
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(x.w, r.Body, limit))
+	body, err := x.readWholeBody()
 	if err != nil {
-		return x.bodyError(err, int64(len(body)))
+		return err
 	}
 	ok, st, err := plan.CheckWrite(bytes.NewReader(body), f.pred)
 	x.filterStats = st
