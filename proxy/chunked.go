@@ -29,11 +29,9 @@ func parseChunkSize(b []byte) (size int64, why string) {
 	case i > maxChunkSizeDigits:
 		return 0, "chunk size has too many digits"
 	}
-	for _, d := range b[:i] {
-		if size > (1<<63-1)>>4 {
-			return 0, "chunk size overflows"
-		}
-		size = size<<4 | int64(unhex(d))
+	// 1 to 16 hex digits: parseInt wraps a value past int63 to a negative.
+	if size, _ = parseInt(b[:i], 16); size < 0 {
+		return 0, "chunk size overflows"
 	}
 	if !validChunkExt(b[i:]) {
 		return 0, "chunk size is followed by something other than a chunk extension"
@@ -143,15 +141,4 @@ func qdChar(c byte) bool {
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c >= 'a':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
 }
