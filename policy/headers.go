@@ -4,8 +4,10 @@ package policy
 // that only gatehouse may send upstream: X-Gatehouse-* identity headers and
 // the X-API-Key credential, in any spelling (any case, "_" for "-"), since
 // upstream frameworks (CGI, PHP, nginx with underscores_in_headers) fold
-// those spellings together. The proxy strips such headers from client
-// requests; config refuses them as upstream header templates.
+// those spellings together. Config refuses them as upstream header
+// templates. The proxy strips them from client requests through
+// ClientHeaders, whose default list starts with the same two names (and
+// which falls back on this function when nil).
 func IsIdentityOrCredentialHeader(k string) bool {
 	const gh = "x-gatehouse-"
 	const ak = "x-api-key"
