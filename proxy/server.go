@@ -185,8 +185,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(x, refuse(http.StatusServiceUnavailable, reasonNotReady, nil))
 		return
 	}
-	x.peerTrusted = x.peer.IsValid() && x.snap().TrustsProxy(x.peer)
-	x.client = clientAddr(x.peer, x.peerTrusted, r.Header["X-Forwarded-For"], x.snap().TrustsProxy)
+	x.identifyClient()
 	if !s.run(x, s.front) {
 		return
 	}
@@ -195,6 +194,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.run(x, s.stages)
+}
+
+// identifyClient sets whether x's peer is a trusted proxy and, from that
+// and X-Forwarded-For, the client's address, by x's snapshot.
+func (x *exchange) identifyClient() {
+	trusts := x.snap().TrustsProxy
+	x.peerTrusted = x.peer.IsValid() && trusts(x.peer)
+	x.client = clientAddr(x.peer, x.peerTrusted, x.r.Header["X-Forwarded-For"], trusts)
 }
 
 // run runs stages on x until one refuses the request (written by fail) or
