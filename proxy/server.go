@@ -170,12 +170,11 @@ func (s *Server) Snapshot() *policy.Snapshot {
 
 // ServeHTTP runs the pipeline for one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	x := &exchange{srv: s, w: w, r: r, gen: s.gen.Load(), start: time.Now(), id: s.ids.next()}
+	x := s.newExchange(w, r)
 	if g := x.gen; g != nil {
 		g.inflight.Add(1)
 		defer s.done(g)
 	}
-	x.peer = peerAddr(r)
 	if fc := framingFrom(r.Context()); fc != nil {
 		x.fc = fc
 		x.reqNum, x.badFraming, x.closeConn = fc.next()
@@ -194,6 +193,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.run(x, s.stages)
+}
+
+// newExchange starts the exchange of a request on the generation in
+// service (nil before the first Load), with its start time, a new request
+// id and the TCP peer.
+func (s *Server) newExchange(w http.ResponseWriter, r *http.Request) *exchange {
+	return &exchange{srv: s, w: w, r: r, gen: s.gen.Load(), start: time.Now(), id: s.ids.next(), peer: peerAddr(r)}
 }
 
 // identifyClient sets whether x's peer is a trusted proxy and, from that
@@ -277,8 +283,7 @@ func (s *Server) fail(x *exchange, err error) {
 // with the reason. The response closes the connection: such listeners
 // serve no API to keep a connection open for.
 func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, status int, reason string, err error) {
-	x := &exchange{srv: s, w: w, r: r, gen: s.gen.Load(), start: time.Now(), id: s.ids.next()}
-	x.peer = peerAddr(r)
+	x := s.newExchange(w, r)
 	x.client = x.peer
 	s.fail(x, &Error{Status: status, Reason: reason, Err: err, Close: true})
 	s.logAccess(x)
