@@ -16,7 +16,10 @@ type stage interface {
 // the canonical path and refuses nothing but preflights), so that /auth/*
 // can be a CORS path too. With tlsNames (the TLS listener,
 // Options.ServedHost set), servedName runs first: a misdirected request is
-// refused before anything else looks at it.
+// refused before anything else looks at it. Server.redecide decides open
+// tunnels again after a reload with the stages whose verdict depends on
+// the snapshot, listed there by hand (not servedName, methodOverride or
+// forward): a stage added here that does must be added there too.
 func pipeline(tlsNames bool) (front, stages []stage) {
 	front = []stage{
 		canonicalize{},

@@ -181,14 +181,15 @@ func (x *exchange) filterEnv() filter.Env {
 
 // repeatedBodyField returns "Content-Type" or "Content-Encoding" when h
 // has more than one field line of that name, counting every spelling that
-// some server merges with it (any case, "_" for "-"), else "".
+// some server merges with it (policy.HeaderFold: any case, "_" for "-"),
+// else "".
 func repeatedBodyField(h http.Header) string {
 	var ct, ce int
 	for k, v := range h {
 		switch {
-		case sameFieldName(k, "content-type"):
+		case policy.HeaderFold(k, "content-type"):
 			ct += len(v)
-		case sameFieldName(k, "content-encoding"):
+		case policy.HeaderFold(k, "content-encoding"):
 			ce += len(v)
 		}
 	}
@@ -199,26 +200,6 @@ func repeatedBodyField(h http.Header) string {
 		return "Content-Encoding"
 	}
 	return ""
-}
-
-// sameFieldName reports whether field name k is want (lower case) in any
-// case, with "_" for "-".
-func sameFieldName(k, want string) bool {
-	if len(k) != len(want) {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		} else if c == '_' {
-			c = '-'
-		}
-		if c != want[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // isUTF8JSON is isJSON for request bodies, which are checked as UTF-8: a

@@ -170,12 +170,11 @@ func (s *Server) Snapshot() *policy.Snapshot {
 
 // ServeHTTP runs the pipeline for one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	x := &exchange{srv: s, w: w, r: r, gen: s.gen.Load(), start: time.Now(), id: s.ids.next()}
+	x := s.newExchange(w, r)
 	if g := x.gen; g != nil {
 		g.inflight.Add(1)
 		defer s.done(g)
 	}
-	x.peer = peerAddr(r)
 	if fc := framingFrom(r.Context()); fc != nil {
 		x.fc = fc
 		x.reqNum, x.badFraming, x.closeConn = fc.next()
@@ -185,8 +184,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(x, refuse(http.StatusServiceUnavailable, reasonNotReady, nil))
 		return
 	}
-	x.peerTrusted = x.peer.IsValid() && x.snap().TrustsProxy(x.peer)
-	x.client = clientAddr(x.peer, x.peerTrusted, r.Header["X-Forwarded-For"], x.snap().TrustsProxy)
+	x.identifyClient()
 	if !s.run(x, s.front) {
 		return
 	}
@@ -195,6 +193,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.run(x, s.stages)
+}
+
+// newExchange starts the exchange of a request on the generation in
+// service (nil before the first Load), with its start time, a new request
+// id and the TCP peer.
+func (s *Server) newExchange(w http.ResponseWriter, r *http.Request) *exchange {
+	return &exchange{srv: s, w: w, r: r, gen: s.gen.Load(), start: time.Now(), id: s.ids.next(), peer: peerAddr(r)}
+}
+
+// identifyClient sets whether x's peer is a trusted proxy and, from that
+// and X-Forwarded-For, the client's address, by x's snapshot.
+func (x *exchange) identifyClient() {
+	trusts := x.snap().TrustsProxy
+	x.peerTrusted = x.peer.IsValid() && trusts(x.peer)
+	x.client = clientAddr(x.peer, x.peerTrusted, x.r.Header["X-Forwarded-For"], trusts)
 }
 
 // run runs stages on x until one refuses the request (written by fail) or
@@ -270,8 +283,7 @@ func (s *Server) fail(x *exchange, err error) {
 // with the reason. The response closes the connection: such listeners
 // serve no API to keep a connection open for.
 func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, status int, reason string, err error) {
-	x := &exchange{srv: s, w: w, r: r, gen: s.gen.Load(), start: time.Now(), id: s.ids.next()}
-	x.peer = peerAddr(r)
+	x := s.newExchange(w, r)
 	x.client = x.peer
 	s.fail(x, &Error{Status: status, Reason: reason, Err: err, Close: true})
 	s.logAccess(x)

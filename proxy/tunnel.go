@@ -228,8 +228,7 @@ func (s *Server) recheckTunnels(g *generation) {
 // Nothing here writes a response or reaches an upstream.
 func (s *Server) redecide(t *tunnel, g *generation) error {
 	y := &exchange{srv: s, w: headerSink(make(http.Header)), r: t.r, gen: g, id: t.id, peer: t.peer, start: time.Now()}
-	y.peerTrusted = y.peer.IsValid() && g.snap.TrustsProxy(y.peer)
-	y.client = clientAddr(y.peer, y.peerTrusted, t.r.Header["X-Forwarded-For"], g.snap.TrustsProxy)
+	y.identifyClient()
 	for _, st := range [...]stage{canonicalize{}, cors{}} {
 		if err := st.serve(y); err != nil {
 			return err
