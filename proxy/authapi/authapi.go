@@ -394,10 +394,7 @@ func (c call) session() error {
 			return refuse(http.StatusUnauthorized, authn.ReasonMissingAPIKey, nil)
 		}
 		// Logged like a proxied request with the key alone.
-		c.Ident.App = app
-		if name := app.DefaultRole(); name != "" {
-			c.Ident.Role, _ = c.Snap.Role(name) // policy.New guarantees it resolves
-		}
+		c.Ident = authn.KeyIdentity(c.Snap, app)
 		return refuse(http.StatusUnauthorized, reasonNoSession, nil)
 	}
 	if c.Ident, err = authn.Admit(c.Snap, app, s); err != nil {
