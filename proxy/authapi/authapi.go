@@ -368,34 +368,34 @@ type SessionInfo struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+// sessionAuth reads and verifies the session credential with the
+// pipeline's authenticators, in its order (a bearer token hides the cookie).
+var sessionAuth = authn.Chain{authn.BearerSession{}, authn.CookieSession{}}
+
 // session describes the caller's session, authenticated exactly like a
-// proxied request (so a user session needs its app's key).
+// proxied request, by the same authenticators (so a user session needs its
+// app's key).
 func (c call) session() error {
 	if err := c.needMethod(http.MethodGet, http.MethodHead); err != nil {
 		return err
 	}
-	app, err := authn.App(c.R, c.Snap)
-	if err != nil {
-		return authn.Refusal(err)
-	}
-	token, _, err := authn.SessionToken(c.R)
-	if err != nil {
+	ac := authn.Context{Snap: c.Snap, Keys: c.Keys, Sessions: c.h.sessions}
+	key, err := authn.APIKey{}.Authenticate(c.R, ac)
+	if err = authn.Found(err); err != nil {
 		return err
 	}
-	if token == "" {
+	sess, err := sessionAuth.Authenticate(c.R, ac)
+	if err = authn.Found(err); err != nil {
+		return err
+	}
+	app, s := key.App, sess.Session
+	if s == nil {
 		if app == nil {
 			return refuse(http.StatusUnauthorized, authn.ReasonMissingAPIKey, nil)
 		}
 		// Logged like a proxied request with the key alone.
-		c.Ident.App = app
-		if name := app.DefaultRole(); name != "" {
-			c.Ident.Role, _ = c.Snap.Role(name) // policy.New guarantees it resolves
-		}
+		c.Ident = authn.KeyIdentity(c.Snap, app)
 		return refuse(http.StatusUnauthorized, reasonNoSession, nil)
-	}
-	s, err := c.h.sessions.Verify(c.Keys, token)
-	if err != nil {
-		return authn.SessionFailure(err)
 	}
 	if c.Ident, err = authn.Admit(c.Snap, app, s); err != nil {
 		return err

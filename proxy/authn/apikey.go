@@ -56,3 +56,13 @@ func (APIKey) Authenticate(r *http.Request, c Context) (Result, error) {
 	}
 	return Result{App: app}, nil
 }
+
+// KeyIdentity is the identity of a request with its app's key and no
+// session: the app, with its default role if it has one.
+func KeyIdentity(snap *policy.Snapshot, app *policy.App) policy.Identity {
+	id := policy.Identity{App: app}
+	if name := app.DefaultRole(); name != "" {
+		id.Role, _ = snap.Role(name) // policy.New guarantees it resolves
+	}
+	return id
+}

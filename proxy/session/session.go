@@ -328,7 +328,7 @@ func (m *Manager) Verify(k *Keys, token string) (*Session, error) {
 		if now.Before(s.IssuedAt.Add(-Leeway)) { // the clock went back
 			return nil, fmt.Errorf("%w: issued in the future", ErrInvalid)
 		}
-		if m.isRevoked(s.ID) {
+		if m.Revoked(s.ID) {
 			return nil, ErrRevoked
 		}
 		return s, nil
@@ -338,7 +338,7 @@ func (m *Manager) Verify(k *Keys, token string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.isRevoked(s.ID) {
+	if m.Revoked(s.ID) {
 		return nil, ErrRevoked
 	}
 	m.cache.Set(token, s, 1)
@@ -357,7 +357,7 @@ func (m *Manager) Refreshable(k *Keys, token string) (*Session, error) {
 	if now.After(s.AuthTime.Add(k.refreshTTL)) {
 		return nil, ErrExpired
 	}
-	if m.isRevoked(s.ID) {
+	if m.Revoked(s.ID) {
 		return nil, ErrRevoked
 	}
 	return s, nil
@@ -387,9 +387,7 @@ func (m *Manager) Revoke(k *Keys, s *Session) bool {
 
 // Revoked reports whether the session with id sid was revoked (and the
 // revocation still matters).
-func (m *Manager) Revoked(sid string) bool { return m.isRevoked(sid) }
-
-func (m *Manager) isRevoked(sid string) bool {
+func (m *Manager) Revoked(sid string) bool {
 	_, ok := m.revoked.Load(sid)
 	return ok
 }

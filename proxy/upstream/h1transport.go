@@ -136,9 +136,7 @@ func (t *HTTP1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // req.Header's (see FieldsRoundTripper).
 func (t *HTTP1Transport) RoundTripWithFields(req *http.Request, fields [][2]string) (*http.Response, error) {
 	if !t.direct(req) {
-		setFields(req.Header, fields)
-		closeAfterHead(req)
-		return t.fallback.RoundTrip(req)
+		return RoundTripWithFields(t.fallback, req, fields)
 	}
 	head, err := t.head(req, fields)
 	if err != nil {

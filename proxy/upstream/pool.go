@@ -67,8 +67,7 @@ func (p *Pool) Transport(k Key) Transport {
 	}
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	t := &http.Transport{
-		Proxy:       nil, // never route upstream traffic through $HTTP_PROXY
-		DialContext: d.DialContext,
+		Proxy: nil, // never route upstream traffic through $HTTP_PROXY
 		// HTTP/1.1 to upstreams, as nginx does: the watchdog relies on one
 		// request at a time per connection.
 		ForceAttemptHTTP2:      false,
