@@ -43,7 +43,7 @@ type authenticators struct {
 func defaultAuthenticators() authenticators {
 	return authenticators{
 		app:     authn.Chain{authn.APIKey{}},
-		session: authn.Chain{authn.BearerSession{}, authn.CookieSession{}},
+		session: authn.SessionChain(),
 	}
 }
 
@@ -83,10 +83,7 @@ func (authenticate) serve(x *exchange) error {
 	case key.App == nil:
 		return refuse(http.StatusUnauthorized, authn.ReasonMissingAPIKey, nil)
 	}
-	x.ident.App = key.App
-	if name := key.App.DefaultRole(); name != "" {
-		x.ident.Role, _ = c.Snap.Role(name) // policy.New guarantees it resolves
-	}
+	x.ident = authn.KeyIdentity(c.Snap, key.App)
 	return nil
 }
 

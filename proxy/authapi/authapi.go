@@ -368,10 +368,6 @@ type SessionInfo struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// sessionAuth reads and verifies the session credential with the
-// pipeline's authenticators, in its order (a bearer token hides the cookie).
-var sessionAuth = authn.Chain{authn.BearerSession{}, authn.CookieSession{}}
-
 // session describes the caller's session, authenticated exactly like a
 // proxied request, by the same authenticators (so a user session needs its
 // app's key).
@@ -384,7 +380,7 @@ func (c call) session() error {
 	if err = authn.Found(err); err != nil {
 		return err
 	}
-	sess, err := sessionAuth.Authenticate(c.R, ac)
+	sess, err := authn.SessionChain().Authenticate(c.R, ac)
 	if err = authn.Found(err); err != nil {
 		return err
 	}

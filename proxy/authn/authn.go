@@ -89,3 +89,8 @@ var (
 	_ Authenticator = BearerSession{}
 	_ Authenticator = CookieSession{}
 )
+
+// SessionChain is the session authenticators in the order every caller
+// asks them (the pipeline's authenticate stage and the /auth/ API): a
+// bearer token, then the session cookie; a bearer token hides the cookie.
+func SessionChain() Chain { return Chain{BearerSession{}, CookieSession{}} }
