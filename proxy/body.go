@@ -140,10 +140,14 @@ func (x *exchange) setBody(b []byte) {
 // unknown).
 func (x *exchange) bodyError(err error, read int64) *Error {
 	e := &Error{Status: http.StatusBadRequest, Reason: reasonMalformedBody, Err: err, Close: x.r.ProtoMajor < 2}
+	var fault string // the framing follower's verdict on this body
+	if x.fc != nil {
+		fault = x.fc.bodyFault(x.reqNum)
+	}
 	var mbe *http.MaxBytesError
 	switch {
-	case x.fc != nil && x.fc.bodyFault(x.reqNum) != "":
-		e.Err = errors.New(x.fc.bodyFault(x.reqNum))
+	case fault != "":
+		e.Err = errors.New(fault)
 	case errors.As(err, &mbe):
 		e.Status, e.Reason = http.StatusRequestEntityTooLarge, reasonBodyTooLarge
 	case isTimeout(err):
