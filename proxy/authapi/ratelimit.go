@@ -58,7 +58,9 @@ func newLoginLimiter(budgets store.Budgets, now func() time.Time) *loginLimiter 
 // limitsFor returns addr's budget and (addr, user)'s, in that order. The
 // username is kept as a seeded 64-bit hash of its lower-case form, so that
 // entries stay small whatever was typed; two names sharing a hash share
-// one budget, which errs on the side of limiting.
+// one budget, which errs on the side of limiting. The seed is this
+// process's: instances sharing a networked store will need one from the
+// configuration to share per-user budgets (address budgets already match).
 func (l *loginLimiter) limitsFor(addr netip.Addr, user string) (store.Limit, store.Limit) {
 	bits := 32
 	if addr.Is6() && !addr.Is4In6() {
