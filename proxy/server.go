@@ -23,8 +23,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/policy/records"
 	"github.com/gatehouse-dev/gatehouse/proxy/authapi"
-	"github.com/gatehouse-dev/gatehouse/proxy/recfilter"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
 	"github.com/gatehouse-dev/gatehouse/proxy/upstream"
 )
@@ -83,7 +83,7 @@ type generation struct {
 	snap     *policy.Snapshot
 	backends []*backend    // by Upstream.Index
 	keys     *session.Keys // nil without a sessions block
-	plans    map[*policy.Grant]*recfilter.Plan
+	plans    map[*policy.Grant]*records.Plan
 	tkeys    []upstream.Key // the pooled transports its backends use
 	inflight atomic.Int64   // requests running on this generation
 	retired  atomic.Bool    // a newer generation is in service
@@ -342,7 +342,7 @@ func (s *Server) logAccess(x *exchange) {
 	}
 	if x.filter != nil {
 		rec.filtered, rec.records, rec.removed = true, x.filterStats.Records, x.filterStats.Removed
-		if err := x.filterErr; err != nil && !errors.Is(err, recfilter.ErrRefused) && rec.errText == "" {
+		if err := x.filterErr; err != nil && !errors.Is(err, records.ErrRefused) && rec.errText == "" {
 			// Failed after the response started: the connection was cut.
 			// Say why: the client hung up (499, not an error), reading
 			// the upstream failed, or its bytes could not be filtered.

@@ -1,4 +1,4 @@
-package recfilter
+package records
 
 import (
 	"errors"
@@ -96,7 +96,7 @@ func NewPlan(path string, fields []string, lim Limits) (*Plan, error) {
 		p.path = strings.Split(path, ".")
 		for _, s := range p.path {
 			if s == "" {
-				return nil, fmt.Errorf("recfilter: invalid records path %q: empty segment", path)
+				return nil, fmt.Errorf("records: invalid records path %q: empty segment", path)
 			}
 		}
 	}
@@ -107,10 +107,10 @@ func NewPlan(path string, fields []string, lim Limits) (*Plan, error) {
 		seen := make(map[string]bool, len(fields))
 		for _, f := range fields {
 			if f == "" {
-				return nil, errors.New("recfilter: empty field name")
+				return nil, errors.New("records: empty field name")
 			}
 			if !utf8.ValidString(f) {
-				return nil, fmt.Errorf("recfilter: field name %q is not valid UTF-8", f)
+				return nil, fmt.Errorf("records: field name %q is not valid UTF-8", f)
 			}
 			if seen[f] {
 				continue
@@ -129,9 +129,9 @@ func NewPlan(path string, fields []string, lim Limits) (*Plan, error) {
 	}
 	switch {
 	case lim.MaxDepth < 0, lim.MaxRecordBytes < 0, lim.MaxDocumentBytes < 0:
-		return nil, errors.New("recfilter: negative limit")
+		return nil, errors.New("records: negative limit")
 	case lim.MaxDepth > maxDepthCeiling:
-		return nil, fmt.Errorf("recfilter: MaxDepth %d exceeds %d", lim.MaxDepth, maxDepthCeiling)
+		return nil, fmt.Errorf("records: MaxDepth %d exceeds %d", lim.MaxDepth, maxDepthCeiling)
 	}
 	if lim.MaxDepth == 0 {
 		lim.MaxDepth = DefaultMaxDepth
@@ -142,7 +142,7 @@ func NewPlan(path string, fields []string, lim Limits) (*Plan, error) {
 	// The records array sits at depth len(path)+1 and a record is one
 	// deeper: a smaller MaxDepth would refuse every document.
 	if need := len(p.path) + 2; lim.MaxDepth < need {
-		return nil, fmt.Errorf("recfilter: MaxDepth %d is too small for path %q (need at least %d)", lim.MaxDepth, path, need)
+		return nil, fmt.Errorf("records: MaxDepth %d is too small for path %q (need at least %d)", lim.MaxDepth, path, need)
 	}
 	p.lim = lim
 	return p, nil

@@ -1,6 +1,8 @@
-// Package recfilter removes, from JSON API responses, the records a caller
+// Package records removes, from JSON API responses, the records a caller
 // may not see, and checks JSON request bodies before writes. It streams with
-// bounded memory and fails closed on anything it cannot parse.
+// bounded memory and fails closed on anything it cannot parse. It belongs to
+// the policy layer: it decides nothing itself and does no I/O of its own,
+// reading and writing only the streams it is handed.
 //
 // A [Plan] is compiled once per grant at configuration load with [NewPlan];
 // the predicate itself (an expr-lang filter such as
@@ -116,4 +118,4 @@
 //
 // The package starts no goroutines and has no package-level mutable state;
 // a Plan can be used concurrently and reuses its buffers between calls.
-package recfilter
+package records
