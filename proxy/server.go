@@ -81,9 +81,8 @@ type Server struct {
 // generation is a snapshot plus the forwarding state built for it.
 type generation struct {
 	snap     *policy.Snapshot
-	backends []*backend    // by Upstream.Index
-	keys     *session.Keys // nil without a sessions block
-	plans    map[*policy.Grant]*records.Plan
+	backends []*backend     // by Upstream.Index
+	keys     *session.Keys  // nil without a sessions block
 	tkeys    []upstream.Key // the pooled transports its backends use
 	inflight atomic.Int64   // requests running on this generation
 	retired  atomic.Bool    // a newer generation is in service
@@ -125,13 +124,6 @@ func (s *Server) Load(snap *policy.Snapshot) {
 		g.backends = append(g.backends, b)
 		g.tkeys = append(g.tkeys, b.tkeys...)
 	}
-	ps, err := plans(snap)
-	if err != nil {
-		// config checked the records paths; without a plan the grant's
-		// requests are refused (filterRequest fails closed).
-		s.log.Error("record filter plans unusable; filtered grants refuse requests", "error", err)
-	}
-	g.plans = ps
 	if spec := snap.Sessions(); spec != nil {
 		keys, err := session.NewKeys(spec)
 		if err != nil {

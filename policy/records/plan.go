@@ -3,6 +3,7 @@ package records
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -91,15 +92,11 @@ type Plan struct {
 // all members; an empty non-nil slice means none. Names must be non-empty;
 // repeated names are ignored.
 func NewPlan(path string, fields []string, lim Limits) (*Plan, error) {
-	p := &Plan{}
-	if path != "" {
-		p.path = strings.Split(path, ".")
-		for _, s := range p.path {
-			if s == "" {
-				return nil, fmt.Errorf("records: invalid records path %q: empty segment", path)
-			}
-		}
+	segs, err := ParsePath(path)
+	if err != nil {
+		return nil, err
 	}
+	p := &Plan{path: segs}
 	if fields == nil {
 		p.all = true
 	} else {
@@ -146,6 +143,41 @@ func NewPlan(path string, fields []string, lim Limits) (*Plan, error) {
 	}
 	p.lim = lim
 	return p, nil
+}
+
+// For reports whether p was compiled for path and fields, as passed to
+// [NewPlan] (the order and repetitions of fields do not matter).
+func (p *Plan) For(path string, fields []string) bool {
+	if strings.Join(p.path, ".") != path || (fields == nil) != p.all {
+		return false
+	}
+	for _, f := range fields {
+		if !slices.Contains(p.fields, f) {
+			return false
+		}
+	}
+	for _, f := range p.fields {
+		if !slices.Contains(fields, f) {
+			return false
+		}
+	}
+	return true
+}
+
+// ParsePath splits a records path as [NewPlan] reads it: "" is no path
+// (nil), "data" or "result.items" are member names separated by dots, each
+// of them non-empty.
+func ParsePath(path string) ([]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	segs := strings.Split(path, ".")
+	for _, s := range segs {
+		if s == "" {
+			return nil, fmt.Errorf("records: invalid records path %q: empty segment", path)
+		}
+	}
+	return segs, nil
 }
 
 // mayMatch reports whether an ASCII member name of length n may equal or
