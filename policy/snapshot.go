@@ -26,13 +26,14 @@ type Snapshot struct {
 	appNames  map[string]*App
 	roles     map[string]*Role
 
-	sessions *SessionsSpec
-	users    map[string]*User
-	emails   map[string]*User // lower-cased email -> user
-	admins   map[string]*Admin
-	ldap     map[string]*LDAP
-	oauth    map[string]*OAuth
-	dummy    *password.Hash
+	sessions    *SessionsSpec
+	sessionKeys *SessionKeys // nil exactly when sessions is nil
+	users       map[string]*User
+	emails      map[string]*User // lower-cased email -> user
+	admins      map[string]*Admin
+	ldap        map[string]*LDAP
+	oauth       map[string]*OAuth
+	dummy       *password.Hash
 
 	cors *corsIndex // nil without cors blocks
 

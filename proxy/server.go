@@ -81,11 +81,11 @@ type Server struct {
 // generation is a snapshot plus the forwarding state built for it.
 type generation struct {
 	snap     *policy.Snapshot
-	backends []*backend     // by Upstream.Index
-	keys     *session.Keys  // nil without a sessions block
-	tkeys    []upstream.Key // the pooled transports its backends use
-	inflight atomic.Int64   // requests running on this generation
-	retired  atomic.Bool    // a newer generation is in service
+	backends []*backend          // by Upstream.Index
+	keys     *policy.SessionKeys // snap.SessionKeys(): nil without a sessions block
+	tkeys    []upstream.Key      // the pooled transports its backends use
+	inflight atomic.Int64        // requests running on this generation
+	retired  atomic.Bool         // a newer generation is in service
 	loaded   time.Time
 }
 
@@ -118,20 +118,13 @@ func New(opts Options) *Server {
 // tunnels (WebSockets) are decided again on snap, and those it refuses are
 // closed before Load returns.
 func (s *Server) Load(snap *policy.Snapshot) {
-	g := &generation{snap: snap, loaded: time.Now()}
+	g := &generation{snap: snap, keys: snap.SessionKeys(), loaded: time.Now()}
 	for _, u := range snap.Upstreams() {
 		b := s.newBackend(u)
 		g.backends = append(g.backends, b)
 		g.tkeys = append(g.tkeys, b.tkeys...)
 	}
 	if spec := snap.Sessions(); spec != nil {
-		keys, err := session.NewKeys(spec)
-		if err != nil {
-			// policy.New checked the keys; without keys no session
-			// verifies and no login succeeds (fail closed).
-			s.log.Error("session keys unusable; logins and sessions refused", "error", err)
-		}
-		g.keys = keys
 		s.sessions.Resize(spec.CacheSize)
 	}
 	old := s.gen.Swap(g)
