@@ -4,7 +4,9 @@
 // the policy layer: it decides nothing itself and does no I/O of its own,
 // reading and writing only the streams it is handed.
 //
-// A [Plan] is compiled once per grant at configuration load with [NewPlan];
+// A [Plan] is compiled with [NewPlan] when the configuration is compiled
+// (config, through policy.NewRecordPlan; grants with the same records path
+// and fields share one), so serving a request builds none;
 // the predicate itself (an expr-lang filter such as
 // `record.department == lookup.department && record.level <= 3`) is
 // compiled elsewhere and reaches this package as a [Predicate] callback.
