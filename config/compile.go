@@ -160,7 +160,7 @@ func (c *Config) spec() policy.Spec {
 		for _, g := range r.Grants {
 			rs.Grants = append(rs.Grants, policy.GrantSpec{
 				Deny: g.Deny, Upstream: g.Upstream, Paths: g.Paths, Verbs: g.Verbs,
-				Records: g.Records, Filter: g.Filter, Program: g.Program, Origin: origin(g.DeclRange),
+				Records: g.Records, Filter: g.Filter, Program: g.Program, Plan: g.Plan, Origin: origin(g.DeclRange),
 			})
 		}
 		spec.Roles = append(spec.Roles, rs)

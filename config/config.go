@@ -25,6 +25,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/policy/filter"
+	"github.com/gatehouse-dev/gatehouse/policy/records"
 )
 
 // Config is the merged source model of all loaded files, in declaration
@@ -156,6 +157,7 @@ type Grant struct {
 	Records  string
 	Filter   string          // expr-lang source, stored as written
 	Program  *filter.Program // compiled Filter; nil without one
+	Plan     *records.Plan   // records plan of a grant with a filter; nil without one
 
 	DeclRange     hcl.Range
 	UpstreamRange hcl.Range // the block label

@@ -80,3 +80,23 @@ func TestLargeConfigLoads(t *testing.T) {
 		t.Errorf("%d filtered grants, want 500", n)
 	}
 }
+
+// Every filtered grant gets a records plan when the config is compiled;
+// grants with the same records path and filter fields share one.
+func TestLargeConfigSharesPlans(t *testing.T) {
+	p := writeLargeConfig(t, 1000, 4)
+	snap, _, diags := LoadSnapshot(p)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	plans := map[any]bool{}
+	for _, g := range snap.FilteredGrants() {
+		if g.Plan() == nil {
+			t.Fatalf("%v: no plan", g)
+		}
+		plans[g.Plan()] = true
+	}
+	if n := len(plans); n != 1 { // one filter text, no records path
+		t.Errorf("%d plans for 500 filtered grants, want 1", n)
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/policy/filter"
+	"github.com/gatehouse-dev/gatehouse/policy/records"
 )
 
 // roleSchema is the body of role "name" { … }.
@@ -123,6 +124,9 @@ func decodeGrantBlock(block *hcl.Block, ctx *hcl.EvalContext, fc *filterCache) (
 		}
 		diags = append(diags, d...)
 	}
+	if g.Program != nil && !diags.HasErrors() {
+		diags = append(diags, fc.plan(g, content.Attributes["records"], content.Attributes["filter"])...)
+	}
 	return g, diags
 }
 
@@ -191,26 +195,73 @@ func verbsOf(items []listItem, attr *hcl.Attribute, noun, what string) (policy.V
 	return verbs, diags
 }
 
-// validRecordsPath accepts "name" or "a.b.c" with non-empty segments.
+// validRecordsPath accepts the paths records.ParsePath accepts ("name" or
+// "a.b.c" with non-empty segments) but for the empty one, those over 256
+// bytes and those with a segment that begins or ends with a space.
 func validRecordsPath(p string) bool {
 	if p == "" || len(p) > 256 {
 		return false
 	}
-	for seg := range strings.SplitSeq(p, ".") {
-		if seg == "" || strings.TrimSpace(seg) != seg {
+	segs, err := records.ParsePath(p)
+	if err != nil {
+		return false
+	}
+	for _, seg := range segs {
+		if strings.TrimSpace(seg) != seg {
 			return false
 		}
 	}
 	return true
 }
 
-// filterCache shares one compiled program among grants with the same
-// filter text within one load (programs are immutable). Failures are not
-// cached: each bad filter is reported at its own position.
-// It is safe for concurrent use (files are decoded in parallel).
+// filterCache shares, within one load, one compiled program among grants
+// with the same filter text and one records plan among filtered grants with
+// the same records path and filter fields (programs are immutable, plans
+// safe for concurrent use), so a config with thousands of similar grants
+// builds a handful. Failures are not cached: each is reported at its own
+// position. It is safe for concurrent use (files are decoded in parallel).
 type filterCache struct {
 	mu    sync.Mutex
 	progs map[string]*filter.Program
+	plans map[string]*records.Plan
+}
+
+// plan sets the records plan of g, a grant with a compiled filter
+// (policy.NewRecordPlan). A plan that cannot be built is reported at the
+// records attribute when the path is at fault (too deep for the nesting
+// limit), else at the filter (a member name it reads that no record can
+// have).
+func (fc *filterCache) plan(g *Grant, recAttr, filterAttr *hcl.Attribute) hcl.Diagnostics {
+	fields := g.Program.Fields()
+	key := g.Records + "\x00" + strings.Join(fields, "\x00")
+	if fields == nil {
+		key += "\x00*" // all fields, unlike an empty list
+	}
+	fc.mu.Lock()
+	p, ok := fc.plans[key]
+	fc.mu.Unlock()
+	if ok {
+		g.Plan = p
+		return nil
+	}
+	p, err := policy.NewRecordPlan(g.Records, fields)
+	if err != nil {
+		attr := filterAttr
+		if _, perr := policy.NewRecordPlan(g.Records, nil); perr != nil && recAttr != nil {
+			attr = recAttr
+		}
+		return hcl.Diagnostics{errorAt(summaryUnfilterableRecords,
+			fmt.Sprintf("Record filtering cannot be set up for this grant: %v.", err),
+			attr.Expr.Range(), attr.Range.Ptr())}
+	}
+	fc.mu.Lock()
+	if fc.plans == nil {
+		fc.plans = map[string]*records.Plan{}
+	}
+	fc.plans[key] = p
+	fc.mu.Unlock()
+	g.Plan = p
+	return nil
 }
 
 func (fc *filterCache) compile(src string, attr *hcl.Attribute) (*filter.Program, hcl.Diagnostics) {

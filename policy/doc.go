@@ -1,7 +1,11 @@
 // Package policy holds gatehouse's compiled, immutable configuration and the
 // pure decisions made from it: which upstream a path routes to, which app an
 // API key belongs to, whether a role may use a verb on a path, and which
-// cors rule answers for a path and an Origin.
+// cors rule answers for a path and an Origin. A grant with a record filter
+// carries its compiled filter (policy/filter) and its records plan
+// (policy/records, NewRecordPlan), and a sessions block its compiled keys
+// (SessionKeys), so a snapshot is complete: nothing of it is compiled, or
+// can fail, when a server loads it.
 //
 // A *Snapshot is built once by New from a Spec (the config package produces
 // the Spec from HCL and reports positioned diagnostics; New only re-checks

@@ -187,6 +187,10 @@ func (s *Snapshot) OAuth(name string) (*OAuth, bool) { o, ok := s.oauth[name]; r
 // Sessions returns the session settings, or nil when logins are off.
 func (s *Snapshot) Sessions() *SessionsSpec { return s.sessions }
 
+// SessionKeys returns the compiled session keys, or nil when logins are
+// off (exactly when Sessions is nil).
+func (s *Snapshot) SessionKeys() *SessionKeys { return s.sessionKeys }
+
 // DummyPassword returns a hash with the cost of the configured users'
 // hashes, to verify against when a login names an unknown user so that
 // unknown users and wrong passwords take about the same time. It is nil
@@ -200,12 +204,11 @@ func (s *Snapshot) buildIdentities(spec Spec) error {
 		return fmt.Errorf("users, admins and login providers need a sessions block")
 	}
 	if ss := spec.Sessions; ss != nil {
-		if (len(ss.HMACKey) == 0) == (len(ss.Ed25519Key) == 0) {
-			return fmt.Errorf("sessions: exactly one of an HMAC key and an Ed25519 key is needed")
+		keys, err := NewSessionKeys(ss)
+		if err != nil {
+			return err
 		}
-		if len(ss.HMACKey) > 0 && len(ss.HMACKey) < 32 {
-			return fmt.Errorf("sessions: signing_key is shorter than 32 bytes")
-		}
+		s.sessionKeys = keys
 		if ss.TTL <= 0 || ss.RefreshTTL < ss.TTL || ss.CacheSize <= 0 || ss.Issuer == "" {
 			return fmt.Errorf("sessions: ttl, refresh_ttl, cache_size or issuer out of range")
 		}

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"strings"
 	"testing"
@@ -98,8 +99,14 @@ func TestUserRole(t *testing.T) {
 // some other way cannot break the invariants either.
 func TestNew_IdentityInvariants(t *testing.T) {
 	cases := map[string]func(*policy.Spec){
-		"users without sessions":   func(s *policy.Spec) { s.Sessions = nil },
-		"short HMAC key":           func(s *policy.Spec) { s.Sessions.HMACKey = []byte("short") },
+		"users without sessions": func(s *policy.Spec) { s.Sessions = nil },
+		"short HMAC key":         func(s *policy.Spec) { s.Sessions.HMACKey = []byte("short") },
+		"two keys": func(s *policy.Spec) {
+			s.Sessions.Ed25519Key = ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+		},
+		"short Ed25519 key": func(s *policy.Spec) {
+			s.Sessions.HMACKey, s.Sessions.Ed25519Key = nil, make([]byte, ed25519.PublicKeySize)
+		},
 		"refresh shorter than ttl": func(s *policy.Spec) { s.Sessions.RefreshTTL = time.Minute },
 		"user role unknown":        func(s *policy.Spec) { s.Users[0].Roles["portal"] = "nope" },
 		"user app unknown":         func(s *policy.Spec) { s.Users[0].Roles["nope"] = "guest" },
@@ -118,6 +125,24 @@ func TestNew_IdentityInvariants(t *testing.T) {
 				t.Error("New accepted it")
 			}
 		})
+	}
+}
+
+// A snapshot with a sessions block carries its compiled keys, so loading it
+// cannot fail on them.
+func TestSnapshot_SessionKeys(t *testing.T) {
+	spec := identitySpec(t)
+	hmac := mustNew(t, spec).SessionKeys()
+	if hmac == nil || hmac.Algorithm() != policy.AlgHS256 || hmac.KeyID() == "" || hmac.TTL() != spec.Sessions.TTL || hmac.RefreshTTL() != spec.Sessions.RefreshTTL || hmac.Issuer() != spec.Sessions.Issuer {
+		t.Fatalf("HMAC keys %+v", hmac)
+	}
+	spec.Sessions.HMACKey, spec.Sessions.Ed25519Key = nil, ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	ed := mustNew(t, spec).SessionKeys()
+	if ed == nil || ed.Algorithm() != policy.AlgEdDSA || ed.ID() == hmac.ID() || len(ed.JWKS()["keys"].([]map[string]string)) != 1 {
+		t.Fatalf("Ed25519 keys %+v", ed)
+	}
+	if k := mustNew(t, policy.Spec{}).SessionKeys(); k != nil {
+		t.Errorf("keys without a sessions block: %+v", k)
 	}
 }
 

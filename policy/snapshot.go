@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/policy/filter"
 	"github.com/gatehouse-dev/gatehouse/policy/password"
+	"github.com/gatehouse-dev/gatehouse/policy/records"
 )
 
 // Snapshot is one compiled configuration. It is immutable: build a new one
@@ -25,13 +26,14 @@ type Snapshot struct {
 	appNames  map[string]*App
 	roles     map[string]*Role
 
-	sessions *SessionsSpec
-	users    map[string]*User
-	emails   map[string]*User // lower-cased email -> user
-	admins   map[string]*Admin
-	ldap     map[string]*LDAP
-	oauth    map[string]*OAuth
-	dummy    *password.Hash
+	sessions    *SessionsSpec
+	sessionKeys *SessionKeys // nil exactly when sessions is nil
+	users       map[string]*User
+	emails      map[string]*User // lower-cased email -> user
+	admins      map[string]*Admin
+	ldap        map[string]*LDAP
+	oauth       map[string]*OAuth
+	dummy       *password.Hash
 
 	cors *corsIndex // nil without cors blocks
 
@@ -127,6 +129,7 @@ type Grant struct {
 	records  string
 	filter   string
 	program  *filter.Program
+	plan     *records.Plan
 	origin   string
 }
 
@@ -147,6 +150,11 @@ func (g *Grant) Filter() string { return g.filter }
 
 // Program returns the compiled filter, or nil.
 func (g *Grant) Program() *filter.Program { return g.program }
+
+// Plan returns the records plan of a grant with a filter (Program is not
+// nil), or nil. Grants with the same records path and filter fields may
+// share one.
+func (g *Grant) Plan() *records.Plan { return g.plan }
 
 // Origin returns where the grant was declared ("roles.hcl:7,3").
 func (g *Grant) Origin() string { return g.origin }
@@ -240,12 +248,15 @@ func New(spec Spec) (*Snapshot, error) {
 			if (gs.Filter == "") != (gs.Program == nil) {
 				return nil, fmt.Errorf("role %q: grant on %q has a filter that is not compiled", rs.Name, gs.Upstream)
 			}
+			if (gs.Program == nil) != (gs.Plan == nil) || (gs.Plan != nil && !gs.Plan.For(gs.Records, gs.Program.Fields())) {
+				return nil, fmt.Errorf("role %q: grant on %q has no records plan for its records and filter", rs.Name, gs.Upstream)
+			}
 			if gs.Verbs == 0 || len(gs.Paths) == 0 {
 				return nil, fmt.Errorf("role %q: grant on %q names no verbs or no paths", rs.Name, gs.Upstream)
 			}
 			g := &Grant{
 				order: i, deny: gs.Deny, upstream: gs.Upstream, paths: append([]Glob(nil), gs.Paths...),
-				verbs: gs.Verbs, records: gs.Records, filter: gs.Filter, program: gs.Program, origin: gs.Origin,
+				verbs: gs.Verbs, records: gs.Records, filter: gs.Filter, program: gs.Program, plan: gs.Plan, origin: gs.Origin,
 			}
 			r.grants = append(r.grants, g)
 			ix := r.index[u.id]

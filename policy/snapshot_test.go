@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/policy/filter"
 )
 
 // newCase breaks one invariant of a valid hrSpec; New must refuse it with an
@@ -94,6 +95,48 @@ func TestNew_EmptyGrant(t *testing.T) {
 			s.Roles[0].Grants = []policy.GrantSpec{allowGrant(tb, "hr", GET, "g")}
 		}, `"reader"`},
 	})
+}
+
+// A filtered grant carries the records plan of its records path and its
+// filter's fields; New refuses one without it, or with another's.
+func TestNew_FilterWithoutPlan(t *testing.T) {
+	filtered := func(tb testing.TB, records string, plan bool) policy.GrantSpec {
+		g := allowGrant(tb, "hr", GET, "g", "/**")
+		prog, err := filter.Compile("record.level < 3")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		g.Records, g.Filter, g.Program = records, prog.Source(), prog
+		if plan {
+			if g.Plan, err = policy.NewRecordPlan("data", prog.Fields()); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		return g
+	}
+	runNewRefused(t, []newCase{
+		{"NoPlan", func(tb testing.TB, s *policy.Spec) {
+			s.Roles[0].Grants = []policy.GrantSpec{filtered(tb, "data", false)}
+		}, `"reader"`},
+		{"OtherPath", func(tb testing.TB, s *policy.Spec) {
+			s.Roles[0].Grants = []policy.GrantSpec{filtered(tb, "items", true)}
+		}, `"reader"`},
+		{"PlanWithoutFilter", func(tb testing.TB, s *policy.Spec) {
+			g := filtered(tb, "data", true)
+			g.Filter, g.Program = "", nil
+			s.Roles[0].Grants = []policy.GrantSpec{g}
+		}, `"reader"`},
+	})
+	spec := hrSpec(t, filtered(t, "data", true))
+	gs := mustNew(t, spec).FilteredGrants()
+	if len(gs) == 0 {
+		t.Fatal("no filtered grant")
+	}
+	for _, g := range gs {
+		if g.Plan() == nil {
+			t.Errorf("%v: no plan", g)
+		}
+	}
 }
 
 func TestNew_UnknownDefaultRole(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/policy/filter"
 	"github.com/gatehouse-dev/gatehouse/policy/password"
+	"github.com/gatehouse-dev/gatehouse/policy/records"
 )
 
 // Spec is the input to New: configuration already parsed and checked by the
@@ -120,7 +121,10 @@ type GrantSpec struct {
 	Records  string          // JSON path of the records; used by record filters
 	Filter   string          // expr-lang source as written
 	Program  *filter.Program // compiled Filter; nil when Filter is ""
-	Origin   string
+	// Plan is the records plan of a grant with a filter (NewRecordPlan);
+	// nil exactly when Program is nil.
+	Plan   *records.Plan
+	Origin string
 }
 
 // UserSpec declares one local user.

@@ -60,7 +60,7 @@ func (authenticate) serve(x *exchange) error {
 		// upstream either: mark it for removal, valid or not.
 		if keys := x.gen.keys; keys != nil {
 			if auth := x.r.Header["Authorization"]; len(auth) == 1 {
-				if token, ok := authn.Bearer(auth[0]); ok && keys.Owns(token) {
+				if token, ok := authn.Bearer(auth[0]); ok && session.Owns(keys, token) {
 					x.cred = credBearer
 				}
 			}

@@ -20,25 +20,24 @@ func refuse(status int, reason string, err error) *Error {
 
 // Stable reasons set by the proxy itself (policy reasons come from policy.Reason).
 const (
-	reasonBadPath           = "bad_path"
-	reasonPathTooLong       = "path_too_long"
-	reasonConnect           = "connect_refused"
-	reasonAmbiguousFraming  = "ambiguous_framing"
-	reasonBadHost           = "bad_host"
-	reasonTrace             = "trace_refused"
-	reasonAbsoluteForm      = "absolute_form_refused"
-	reasonAsteriskForm      = "asterisk_form_refused"
-	reasonNoRoute           = "no_route"
-	reasonFilterUnavailable = "filter_unavailable"
-	reasonBadUpgrade        = "upgrade_refused"
-	reasonBodyTooLarge      = httperr.ReasonBodyTooLarge
-	reasonUpstreamTimeout   = "upstream_timeout"
-	reasonUpstreamDown      = "upstream_unavailable"
-	reasonClientClosed      = "client_closed"
-	reasonNotReady          = "not_ready"
-	reasonInternal          = httperr.ReasonInternal
-	statusClientClosed      = 499 // nginx's code for a client that went away
-	genericClientClosedMsg  = "client closed request"
+	reasonBadPath          = "bad_path"
+	reasonPathTooLong      = "path_too_long"
+	reasonConnect          = "connect_refused"
+	reasonAmbiguousFraming = "ambiguous_framing"
+	reasonBadHost          = "bad_host"
+	reasonTrace            = "trace_refused"
+	reasonAbsoluteForm     = "absolute_form_refused"
+	reasonAsteriskForm     = "asterisk_form_refused"
+	reasonNoRoute          = "no_route"
+	reasonBadUpgrade       = "upgrade_refused"
+	reasonBodyTooLarge     = httperr.ReasonBodyTooLarge
+	reasonUpstreamTimeout  = "upstream_timeout"
+	reasonUpstreamDown     = "upstream_unavailable"
+	reasonClientClosed     = "client_closed"
+	reasonNotReady         = "not_ready"
+	reasonInternal         = httperr.ReasonInternal
+	statusClientClosed     = 499 // nginx's code for a client that went away
+	genericClientClosedMsg = "client closed request"
 )
 
 // reasonUpstreamInformational: more than upstream.MaxInformational

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
-	"github.com/gatehouse-dev/gatehouse/proxy/recfilter"
+	"github.com/gatehouse-dev/gatehouse/policy/records"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
 )
 
@@ -43,7 +43,7 @@ type exchange struct {
 	upHeaders   [][2]string      // rendered upstream header templates
 	lookupCache map[string]any   // merged lookups, see exchange.lookups
 	filter      *filtering       // record filter of the deciding grant, if any
-	filterStats recfilter.Stats
+	filterStats records.Stats
 	filterErr   error // why filtering a response failed (set by its goroutine)
 	decision    policy.Decision
 	backend     *backend

@@ -15,7 +15,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/policy/filter"
-	"github.com/gatehouse-dev/gatehouse/proxy/recfilter"
+	"github.com/gatehouse-dev/gatehouse/policy/records"
 )
 
 // Reasons of record filtering.
@@ -34,43 +34,14 @@ const (
 	reasonFilterHeaderLines = "filter_duplicate_header"
 )
 
-// recordLimits bound what record filtering reads.
-var recordLimits = recfilter.Limits{MaxDepth: 64, MaxRecordBytes: 1 << 20}
-
 // firstChunk is how much filtered output is produced before the response
 // starts: a response whose problem shows within it gets a clean 502; after
 // it, the connection is cut instead (the client never gets unfiltered bytes).
 const firstChunk = 32 << 10
 
-// plans compiles the record plan of every grant with a filter. Grants with
-// the same records path and fields share one plan (plans are safe for
-// concurrent use), so a config with thousands of similar grants builds a
-// handful.
-func plans(snap *policy.Snapshot) (map[*policy.Grant]*recfilter.Plan, error) {
-	out := map[*policy.Grant]*recfilter.Plan{}
-	shared := map[string]*recfilter.Plan{}
-	for _, g := range snap.FilteredGrants() {
-		fields := g.Program().Fields()
-		key := g.Records() + "\x00" + strings.Join(fields, "\x00")
-		if fields == nil {
-			key += "\x00*" // all fields, unlike an empty list
-		}
-		p, ok := shared[key]
-		if !ok {
-			var err error
-			if p, err = recfilter.NewPlan(g.Records(), fields, recordLimits); err != nil {
-				return nil, fmt.Errorf("grant %s: %w", g, err)
-			}
-			shared[key] = p
-		}
-		out[g] = p
-	}
-	return out, nil
-}
-
 // filtering is the record filter of one exchange.
 type filtering struct {
-	plan *recfilter.Plan
+	plan *records.Plan
 	prog *filter.Program
 	ev   filter.Evaluator
 	// headAsGet: the request is a HEAD, sent upstream as GET (see
@@ -92,10 +63,7 @@ func (filterRequest) serve(x *exchange) error {
 	if g == nil || g.Program() == nil {
 		return nil
 	}
-	plan := x.gen.plans[g]
-	if plan == nil { // plans() covers every filtered grant; fail closed
-		return refuse(http.StatusForbidden, reasonFilterUnavailable, nil)
-	}
+	plan := g.Plan() // policy.New gives every filtered grant one
 	f := &filtering{plan: plan, prog: g.Program()}
 	env := x.filterEnv()
 	f.ev.Bind(&env)
@@ -323,7 +291,7 @@ func (x *exchange) filterResponse(res *http.Response) error {
 	// the output is in buf, and nothing has been sent yet.
 	ferr := <-done
 	_ = res.Body.Close()
-	if errors.Is(ferr, recfilter.ErrRefused) {
+	if errors.Is(ferr, records.ErrRefused) {
 		// The response is one record the caller may not see: as far as
 		// the caller knows, it does not exist.
 		if !ok {

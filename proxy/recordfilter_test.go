@@ -24,10 +24,14 @@ func filterSpec(t testing.TB, upstreamURL, records string) policy.Spec {
 	if err != nil {
 		t.Fatal(err)
 	}
+	plan, err := policy.NewRecordPlan(records, prog.Fields())
+	if err != nil {
+		t.Fatal(err)
+	}
 	spec.Apps[0].Lookups = map[string]any{"department": "sales"}
 	spec.Roles[0].Grants = append([]policy.GrantSpec{{
 		Upstream: "hr", Paths: mustGlobs(t, "/records", "/records/*"), Verbs: policy.VerbGET | policy.VerbHEAD | policy.VerbPOST | policy.VerbPUT,
-		Records: records, Filter: src, Program: prog, Origin: "filter.hcl:1,1",
+		Records: records, Filter: src, Program: prog, Plan: plan, Origin: "filter.hcl:1,1",
 	}}, spec.Roles[0].Grants...)
 	return spec
 }
@@ -263,7 +267,11 @@ func TestRecordFilter_DecisionsPerRequest(t *testing.T) {
 	if !prog.Pure() {
 		t.Fatal("filter not pure: this test would not reuse decisions")
 	}
-	spec.Roles[0].Grants[0].Filter, spec.Roles[0].Grants[0].Program = src, prog
+	plan, err := policy.NewRecordPlan("", prog.Fields())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Roles[0].Grants[0].Filter, spec.Roles[0].Grants[0].Program, spec.Roles[0].Grants[0].Plan = src, prog, plan
 	p := newTestProxy(t, spec)
 	for _, d := range []string{"sales", "ops", "sales", "hr", "ops", "ops", ""} {
 		res, got := p.get(t, "/hr/records?d="+d, map[string]string{"X-API-Key": testKey})

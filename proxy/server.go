@@ -23,8 +23,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/policy/records"
 	"github.com/gatehouse-dev/gatehouse/proxy/authapi"
-	"github.com/gatehouse-dev/gatehouse/proxy/recfilter"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
 	"github.com/gatehouse-dev/gatehouse/proxy/upstream"
 )
@@ -81,12 +81,11 @@ type Server struct {
 // generation is a snapshot plus the forwarding state built for it.
 type generation struct {
 	snap     *policy.Snapshot
-	backends []*backend    // by Upstream.Index
-	keys     *session.Keys // nil without a sessions block
-	plans    map[*policy.Grant]*recfilter.Plan
-	tkeys    []upstream.Key // the pooled transports its backends use
-	inflight atomic.Int64   // requests running on this generation
-	retired  atomic.Bool    // a newer generation is in service
+	backends []*backend          // by Upstream.Index
+	keys     *policy.SessionKeys // snap.SessionKeys(): nil without a sessions block
+	tkeys    []upstream.Key      // the pooled transports its backends use
+	inflight atomic.Int64        // requests running on this generation
+	retired  atomic.Bool         // a newer generation is in service
 	loaded   time.Time
 }
 
@@ -119,27 +118,13 @@ func New(opts Options) *Server {
 // tunnels (WebSockets) are decided again on snap, and those it refuses are
 // closed before Load returns.
 func (s *Server) Load(snap *policy.Snapshot) {
-	g := &generation{snap: snap, loaded: time.Now()}
+	g := &generation{snap: snap, keys: snap.SessionKeys(), loaded: time.Now()}
 	for _, u := range snap.Upstreams() {
 		b := s.newBackend(u)
 		g.backends = append(g.backends, b)
 		g.tkeys = append(g.tkeys, b.tkeys...)
 	}
-	ps, err := plans(snap)
-	if err != nil {
-		// config checked the records paths; without a plan the grant's
-		// requests are refused (filterRequest fails closed).
-		s.log.Error("record filter plans unusable; filtered grants refuse requests", "error", err)
-	}
-	g.plans = ps
 	if spec := snap.Sessions(); spec != nil {
-		keys, err := session.NewKeys(spec)
-		if err != nil {
-			// policy.New checked the keys; without keys no session
-			// verifies and no login succeeds (fail closed).
-			s.log.Error("session keys unusable; logins and sessions refused", "error", err)
-		}
-		g.keys = keys
 		s.sessions.Resize(spec.CacheSize)
 	}
 	old := s.gen.Swap(g)
@@ -342,7 +327,7 @@ func (s *Server) logAccess(x *exchange) {
 	}
 	if x.filter != nil {
 		rec.filtered, rec.records, rec.removed = true, x.filterStats.Records, x.filterStats.Removed
-		if err := x.filterErr; err != nil && !errors.Is(err, recfilter.ErrRefused) && rec.errText == "" {
+		if err := x.filterErr; err != nil && !errors.Is(err, records.ErrRefused) && rec.errText == "" {
 			// Failed after the response started: the connection was cut.
 			// Say why: the client hung up (499, not an error), reading
 			// the upstream failed, or its bytes could not be filtered.

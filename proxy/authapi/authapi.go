@@ -110,10 +110,10 @@ type Request struct {
 	R    *http.Request
 	Path string // the canonical escaped path, starting with Prefix
 
-	Snap   *policy.Snapshot // the snapshot the request is bound to
-	Keys   *session.Keys    // Snap's session keys (non-nil)
-	Client netip.Addr       // the client (X-Forwarded-For only from trusted proxies)
-	ID     string           // the request id, for X-Request-Id
+	Snap   *policy.Snapshot    // the snapshot the request is bound to
+	Keys   *policy.SessionKeys // Snap's session keys (non-nil)
+	Client netip.Addr          // the client (X-Forwarded-For only from trusted proxies)
+	ID     string              // the request id, for X-Request-Id
 
 	// Set by Serve, for the access record.
 	Ident  policy.Identity // who logged in, or whose session it was

@@ -38,10 +38,7 @@ func TestHandler_WithoutProxy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("policy.New: %v", err)
 	}
-	keys, err := session.NewKeys(snap.Sessions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := snap.SessionKeys()
 	sessions, err := session.NewManager(session.Options{})
 	if err != nil {
 		t.Fatal(err)

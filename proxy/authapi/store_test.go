@@ -64,7 +64,7 @@ func (f *flakyRevocations) Revoke(ctx context.Context, id string, until time.Tim
 type storeHandler struct {
 	h       *Handler
 	snap    *policy.Snapshot
-	keys    *session.Keys
+	keys    *policy.SessionKeys
 	budgets *flakyBudgets
 	revs    *flakyRevocations
 }
@@ -89,10 +89,7 @@ func newStoreHandler(t *testing.T) *storeHandler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := session.NewKeys(snap.Sessions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := snap.SessionKeys()
 	revs := &flakyRevocations{Revocations: memstore.NewRevocations(nil)}
 	sessions, err := session.NewManager(session.Options{Revocations: revs})
 	if err != nil {

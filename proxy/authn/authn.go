@@ -26,7 +26,7 @@ var ErrNotResponsible = errors.New("authn: credential not present")
 // value so that building it per request does not allocate.
 type Context struct {
 	Snap     *policy.Snapshot
-	Keys     *session.Keys // nil without a sessions block
+	Keys     *policy.SessionKeys // Snap's session keys; nil without a sessions block
 	Sessions *session.Manager
 }
 

@@ -14,15 +14,15 @@ import (
 
 // mint signs payload, written as raw JSON members, with k's real key and
 // kid: the tokens a leaked key or a buggy minter could produce.
-func mint(t *testing.T, k *Keys, payload string) string {
+func mint(t *testing.T, k *policy.SessionKeys, payload string) string {
 	t.Helper()
 	if !json.Valid([]byte(payload)) {
 		t.Fatalf("invalid test payload %s", payload)
 	}
-	header := fmt.Sprintf(`{"alg":%q,"kid":%q,"typ":"JWT"}`, k.method.Alg(), k.kid)
+	header := fmt.Sprintf(`{"alg":%q,"kid":%q,"typ":"JWT"}`, k.Algorithm(), k.KeyID())
 	enc := base64.RawURLEncoding
 	signing := enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(payload))
-	sig, err := k.method.Sign(signing, k.sign)
+	sig, err := method(k).Sign(signing, k.SigningKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,12 +31,12 @@ func mint(t *testing.T, k *Keys, payload string) string {
 
 // claimsJSON is a well-formed payload for k at iat, with members replaced
 // or (value "") removed by over.
-func claimsJSON(k *Keys, iat time.Time, over map[string]string) string {
+func claimsJSON(k *policy.SessionKeys, iat time.Time, over map[string]string) string {
 	members := map[string]string{
-		"iss": fmt.Sprintf("%q", k.issuer), "sub": `"alice"`, "aud": `["portal"]`, "app": `"portal"`,
+		"iss": fmt.Sprintf("%q", k.Issuer()), "sub": `"alice"`, "aud": `["portal"]`, "app": `"portal"`,
 		"sid": `"0123456789abcdef0123456789abcdef"`, "prv": `"local"`, "lcl": "true",
 		"iat": fmt.Sprint(iat.Unix()), "nbf": fmt.Sprint(iat.Unix()),
-		"exp": fmt.Sprint(iat.Add(k.ttl).Unix()), "auth_time": fmt.Sprint(iat.Unix()),
+		"exp": fmt.Sprint(iat.Add(k.TTL()).Unix()), "auth_time": fmt.Sprint(iat.Unix()),
 	}
 	for name, v := range over {
 		if v == "" {
@@ -96,7 +96,7 @@ func TestVerify_TimeClaimsAndLifetime(t *testing.T) {
 			tok := mint(t, k, claimsJSON(k, iat, tc.over))
 			for _, check := range []struct {
 				name string
-				f    func(*Keys, string) (*Session, error)
+				f    func(*policy.SessionKeys, string) (*Session, error)
 			}{{"Verify", m.Verify}, {"Refreshable", m.Refreshable}} {
 				_, err := check.f(k, tok)
 				if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
@@ -118,8 +118,8 @@ func TestVerify_TimeClaimsAndLifetime(t *testing.T) {
 func TestVerify_CacheAppliesShorterTTL(t *testing.T) {
 	m, _, _ := newTest(t)
 	key := []byte("0123456789abcdef0123456789abcdef")
-	long, _ := NewKeys(&policy.SessionsSpec{HMACKey: key, TTL: 2 * time.Hour, RefreshTTL: 24 * time.Hour, Issuer: "t"})
-	short, _ := NewKeys(&policy.SessionsSpec{HMACKey: key, TTL: time.Hour, RefreshTTL: 24 * time.Hour, Issuer: "t"})
+	long, _ := policy.NewSessionKeys(&policy.SessionsSpec{HMACKey: key, TTL: 2 * time.Hour, RefreshTTL: 24 * time.Hour, Issuer: "t"})
+	short, _ := policy.NewSessionKeys(&policy.SessionsSpec{HMACKey: key, TTL: time.Hour, RefreshTTL: 24 * time.Hour, Issuer: "t"})
 	tok, err := m.Issue(long, &Session{Subject: "alice", App: "portal", Provider: "local"})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,9 @@
 // ristretto cache of verified tokens, so the hot path does not verify a
 // signature on every request, and the revoked session ids, in a
 // store.Revocations (the process's memory unless Options give another).
+// The keys and the settings tokens are checked against are compiled with
+// the snapshot (policy.SessionKeys); every call names the keys it works
+// under.
 //
 // A token says who logged in, through which app and provider, and when. It
 // never carries a role: the proxy resolves the role from the current
@@ -12,14 +15,10 @@ package session
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -79,7 +78,7 @@ type Session struct {
 	AuthTime  time.Time // login time; refresh is possible until AuthTime + refresh_ttl
 
 	token string // the token this came from (cache entries are checked against it)
-	kid   string // Keys.id it was verified under
+	kid   string // SessionKeys.ID it was verified under
 }
 
 // PolicySubject converts the session's user half for policy.UserRole.
@@ -151,63 +150,12 @@ func (u *unixTime) numeric() *jwt.NumericDate {
 
 func (u *unixTime) time() time.Time { return time.Unix(int64(*u), 0) }
 
-// Keys are the signing and verification keys of one configuration, with the
-// settings tokens are checked against. Build them once per snapshot.
-type Keys struct {
-	method     jwt.SigningMethod
-	sign       any // []byte or ed25519.PrivateKey
-	verify     any // []byte or ed25519.PublicKey
-	kid        string
-	id         string // kid, issuer, ttl and refresh window: what cached sessions were checked under
-	issuer     string
-	ttl        time.Duration
-	refreshTTL time.Duration
-	public     ed25519.PublicKey // EdDSA only, for the JWKS
-}
-
-// NewKeys builds Keys from the sessions block.
-func NewKeys(spec *policy.SessionsSpec) (*Keys, error) {
-	k := &Keys{issuer: spec.Issuer, ttl: spec.TTL, refreshTTL: spec.RefreshTTL}
-	switch {
-	case len(spec.Ed25519Key) == ed25519.PrivateKeySize:
-		pub := spec.Ed25519Key.Public().(ed25519.PublicKey)
-		k.method, k.sign, k.verify, k.public = jwt.SigningMethodEdDSA, spec.Ed25519Key, pub, pub
-		sum := sha256.Sum256(pub)
-		k.kid = base64.RawURLEncoding.EncodeToString(sum[:12])
-	case len(spec.HMACKey) >= 32:
-		key := slices.Clone(spec.HMACKey)
-		k.method, k.sign, k.verify = jwt.SigningMethodHS256, key, key
-		// The kid of a shared secret must not help guess it: hash it
-		// with a domain separator and keep 96 bits.
-		sum := sha256.Sum256(append([]byte("gatehouse kid\x00"), key...))
-		k.kid = base64.RawURLEncoding.EncodeToString(sum[:12])
-	default:
-		return nil, errors.New("session keys: need an HMAC key of at least 32 bytes or an Ed25519 private key")
+// method is the jwt signing method of k's algorithm.
+func method(k *policy.SessionKeys) jwt.SigningMethod {
+	if k.Algorithm() == policy.AlgEdDSA {
+		return jwt.SigningMethodEdDSA
 	}
-	// Cached sessions are valid only under the settings they were checked
-	// with: a new key, issuer, ttl or refresh window makes them verify
-	// again (checkLifetime depends on both durations).
-	k.id = fmt.Sprintf("%s\x00%s\x00%d\x00%d", k.kid, k.issuer, k.ttl, k.refreshTTL)
-	return k, nil
-}
-
-// Algorithm returns "HS256" or "EdDSA".
-func (k *Keys) Algorithm() string { return k.method.Alg() }
-
-// TTL returns the token lifetime.
-func (k *Keys) TTL() time.Duration { return k.ttl }
-
-// JWKS returns the JSON Web Key Set of the public verification key: one
-// OKP key for EdDSA, none for HS256 (a shared secret is never published).
-func (k *Keys) JWKS() map[string]any {
-	keys := []map[string]string{}
-	if k.public != nil {
-		keys = append(keys, map[string]string{
-			"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": k.kid,
-			"x": base64.RawURLEncoding.EncodeToString(k.public),
-		})
-	}
-	return map[string]any{"keys": keys}
+	return jwt.SigningMethodHS256
 }
 
 // Options configure a Manager.
@@ -290,14 +238,14 @@ func (m *Manager) Stats() Stats {
 
 // Issue signs a new token for s, filling in ID, IssuedAt and ExpiresAt (and
 // AuthTime when zero, i.e. for a new login).
-func (m *Manager) Issue(k *Keys, s *Session) (string, error) {
+func (m *Manager) Issue(k *policy.SessionKeys, s *Session) (string, error) {
 	now := m.now().Truncate(time.Second)
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return "", err
 	}
 	s.ID = hex.EncodeToString(id[:])
-	s.IssuedAt, s.ExpiresAt = now, now.Add(k.ttl)
+	s.IssuedAt, s.ExpiresAt = now, now.Add(k.TTL())
 	if s.AuthTime.IsZero() {
 		s.AuthTime = now
 	}
@@ -306,7 +254,7 @@ func (m *Manager) Issue(k *Keys, s *Session) (string, error) {
 		aud = AdminAudience
 	}
 	c := &claims{
-		Issuer:    k.issuer,
+		Issuer:    k.Issuer(),
 		Subject:   s.Subject,
 		Audience:  jwt.ClaimStrings{aud},
 		ExpiresAt: newUnixTime(s.ExpiresAt),
@@ -315,25 +263,25 @@ func (m *Manager) Issue(k *Keys, s *Session) (string, error) {
 		App:       s.App, SID: s.ID, Provider: s.Provider, Local: s.Local, Admin: s.Admin,
 		Groups: s.Groups, Email: s.Email, AuthTime: newUnixTime(s.AuthTime),
 	}
-	t := jwt.NewWithClaims(k.method, c)
-	t.Header["kid"] = k.kid
-	tok, err := t.SignedString(k.sign)
+	t := jwt.NewWithClaims(method(k), c)
+	t.Header["kid"] = k.KeyID()
+	tok, err := t.SignedString(k.SigningKey())
 	if err != nil {
 		return "", fmt.Errorf("sign session token: %w", err)
 	}
-	s.token, s.kid = tok, k.id
+	s.token, s.kid = tok, k.ID()
 	return tok, nil
 }
 
 // Verify returns the session of a valid, unexpired, unrevoked token. A
 // token seen before is served from the cache without verifying its
 // signature again; expiry and revocation are checked on every call.
-func (m *Manager) Verify(k *Keys, token string) (*Session, error) {
+func (m *Manager) Verify(k *policy.SessionKeys, token string) (*Session, error) {
 	now := m.now()
 	// The comparison guards against a collision of ristretto's two 64-bit
 	// key hashes; it need not be constant-time: reaching it at all takes
 	// a token whose 128-bit hash equals a cached one.
-	if s, ok := m.cache.Get(token); ok && s.kid == k.id && s.token == token {
+	if s, ok := m.cache.Get(token); ok && s.kid == k.ID() && s.token == token {
 		m.hits.Add(1)
 		if now.After(s.ExpiresAt.Add(Leeway)) {
 			m.cache.Del(token)
@@ -362,13 +310,13 @@ func (m *Manager) Verify(k *Keys, token string) (*Session, error) {
 // Refreshable verifies a token for refresh or logout: like Verify, but an
 // expired token is accepted until its session's refresh deadline. It never
 // uses or fills the cache.
-func (m *Manager) Refreshable(k *Keys, token string) (*Session, error) {
+func (m *Manager) Refreshable(k *policy.SessionKeys, token string) (*Session, error) {
 	now := m.now()
 	s, err := m.parse(k, token, now, true)
 	if err != nil {
 		return nil, err
 	}
-	if now.After(s.AuthTime.Add(k.refreshTTL)) {
+	if now.After(s.AuthTime.Add(k.RefreshTTL())) {
 		return nil, ErrExpired
 	}
 	if err := m.checkRevoked(s.ID); err != nil {
@@ -383,8 +331,8 @@ func (m *Manager) Refreshable(k *Keys, token string) (*Session, error) {
 // succeed. An error (wrapping ErrUnavailable) means the store failed and
 // the revocation may not have been recorded: the caller must not treat
 // it as done (no refresh, no successful logout).
-func (m *Manager) Revoke(ctx context.Context, k *Keys, s *Session) (bool, error) {
-	until := s.AuthTime.Add(k.refreshTTL).Add(Leeway)
+func (m *Manager) Revoke(ctx context.Context, k *policy.SessionKeys, s *Session) (bool, error) {
+	until := s.AuthTime.Add(k.RefreshTTL()).Add(Leeway)
 	if until.Before(s.ExpiresAt.Add(Leeway)) {
 		until = s.ExpiresAt.Add(Leeway)
 	}
@@ -425,12 +373,12 @@ func (m *Manager) checkRevoked(sid string) error {
 
 // parse verifies token's signature and claims. With allowExpired, exp is
 // not checked (the caller checks the refresh deadline instead).
-func (m *Manager) parse(k *Keys, token string, now time.Time, allowExpired bool) (*Session, error) {
+func (m *Manager) parse(k *policy.SessionKeys, token string, now time.Time, allowExpired bool) (*Session, error) {
 	if token == "" || len(token) > MaxTokenBytes {
 		return nil, ErrMalformed
 	}
 	opts := []jwt.ParserOption{
-		jwt.WithValidMethods([]string{k.method.Alg()}),
+		jwt.WithValidMethods([]string{k.Algorithm()}),
 		jwt.WithStrictDecoding(),
 	}
 	if allowExpired {
@@ -439,7 +387,7 @@ func (m *Manager) parse(k *Keys, token string, now time.Time, allowExpired bool)
 		opts = append(opts, jwt.WithoutClaimsValidation())
 	} else {
 		opts = append(opts,
-			jwt.WithIssuer(k.issuer),
+			jwt.WithIssuer(k.Issuer()),
 			jwt.WithIssuedAt(),
 			jwt.WithLeeway(Leeway),
 			jwt.WithTimeFunc(func() time.Time { return now }),
@@ -449,13 +397,13 @@ func (m *Manager) parse(k *Keys, token string, now time.Time, allowExpired bool)
 	var c claims
 	m.verifications.Add(1)
 	_, err := jwt.NewParser(opts...).ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
-		if t.Method != k.method {
+		if t.Method != method(k) {
 			return nil, errors.New("unexpected signing method")
 		}
-		if kid, _ := t.Header["kid"].(string); kid != k.kid {
+		if kid, _ := t.Header["kid"].(string); kid != k.KeyID() {
 			return nil, errors.New("unknown key id")
 		}
-		return k.verify, nil
+		return k.VerificationKey(), nil
 	})
 	switch {
 	case err == nil:
@@ -476,7 +424,7 @@ func (m *Manager) parse(k *Keys, token string, now time.Time, allowExpired bool)
 	if allowExpired {
 		late := now.Add(Leeway)
 		switch {
-		case c.Issuer != k.issuer:
+		case c.Issuer != k.Issuer():
 			return nil, fmt.Errorf("%w: issuer", ErrInvalid)
 		case c.IssuedAt.time().After(late):
 			return nil, fmt.Errorf("%w: iat", ErrInvalid)
@@ -484,7 +432,7 @@ func (m *Manager) parse(k *Keys, token string, now time.Time, allowExpired bool)
 			return nil, fmt.Errorf("%w: nbf", ErrInvalid)
 		}
 	}
-	if err := k.checkLifetime(&c); err != nil {
+	if err := checkLifetime(k, &c); err != nil {
 		return nil, err
 	}
 	if c.SID == "" || c.Subject == "" {
@@ -506,7 +454,7 @@ func (m *Manager) parse(k *Keys, token string, now time.Time, allowExpired bool)
 		ID: c.SID, Subject: c.Subject, App: c.App, Provider: c.Provider, Local: c.Local, Admin: c.Admin,
 		Groups: c.Groups, Email: c.Email,
 		IssuedAt: c.IssuedAt.time(), ExpiresAt: c.ExpiresAt.time(), AuthTime: c.AuthTime.time(),
-		token: token, kid: k.id,
+		token: token, kid: k.ID(),
 	}, nil
 }
 
@@ -517,31 +465,28 @@ func (m *Manager) parse(k *Keys, token string, now time.Time, allowExpired bool)
 // before a session enters the cache, and the cache is keyed by the keys'
 // id, which includes ttl and refresh_ttl, so a reload that shortens them
 // applies to cached sessions too.
-func (k *Keys) checkLifetime(c *claims) error {
+func checkLifetime(k *policy.SessionKeys, c *claims) error {
 	exp, iat, auth := int64(*c.ExpiresAt), int64(*c.IssuedAt), int64(*c.AuthTime)
 	leeway := int64(Leeway / time.Second)
 	switch {
-	case exp-iat > int64(k.ttl/time.Second)+leeway:
+	case exp-iat > int64(k.TTL()/time.Second)+leeway:
 		return fmt.Errorf("%w: exp - iat = %ds", ErrLifetime, exp-iat)
 	case auth > iat+leeway:
 		return fmt.Errorf("%w: auth_time after iat", ErrLifetime)
-	case iat-auth > int64(k.refreshTTL/time.Second)+leeway:
+	case iat-auth > int64(k.RefreshTTL()/time.Second)+leeway:
 		return fmt.Errorf("%w: issued %ds after login", ErrLifetime, iat-auth)
 	}
 	return nil
 }
 
-// RefreshTTL returns how long after login a session can be refreshed.
-func (k *Keys) RefreshTTL() time.Duration { return k.refreshTTL }
-
 // Wait blocks until cache writes made so far are visible to Verify
 // (ristretto applies them asynchronously). For tests and benchmarks.
 func (m *Manager) Wait() { m.cache.Wait() }
 
-// Owns reports whether token claims to be signed with these keys (its
-// header names our key id), without verifying it. The proxy uses it to
-// strip gatehouse tokens, valid or not, from requests to public upstreams.
-func (k *Keys) Owns(token string) bool {
+// Owns reports whether token claims to be signed with k (its header names
+// k's key id), without verifying it. The proxy uses it to strip gatehouse
+// tokens, valid or not, from requests to public upstreams.
+func Owns(k *policy.SessionKeys, token string) bool {
 	if len(token) > MaxTokenBytes {
 		return false
 	}
@@ -550,11 +495,8 @@ func (k *Keys) Owns(token string) bool {
 		return false
 	}
 	kid, _ := t.Header["kid"].(string)
-	return kid == k.kid
+	return kid == k.KeyID()
 }
-
-// ID identifies the keys and the settings sessions are checked under.
-func (k *Keys) ID() string { return k.id }
 
 // Clear drops every cached session (after a key change).
 func (m *Manager) Clear() { m.cache.Clear() }

@@ -26,7 +26,7 @@ func (c *clock) add(d time.Duration) {
 }
 
 // revoke calls m.Revoke, which cannot fail with the in-memory store.
-func revoke(t *testing.T, m *Manager, k *Keys, s *Session) bool {
+func revoke(t *testing.T, m *Manager, k *policy.SessionKeys, s *Session) bool {
 	t.Helper()
 	first, err := m.Revoke(context.Background(), k, s)
 	if err != nil {
@@ -35,7 +35,7 @@ func revoke(t *testing.T, m *Manager, k *Keys, s *Session) bool {
 	return first
 }
 
-func newTest(t *testing.T) (*Manager, *Keys, *clock) {
+func newTest(t *testing.T) (*Manager, *policy.SessionKeys, *clock) {
 	t.Helper()
 	c := &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	m, err := NewManager(Options{CacheSize: 100, Now: c.now})
@@ -43,7 +43,7 @@ func newTest(t *testing.T) (*Manager, *Keys, *clock) {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
-	k, err := NewKeys(&policy.SessionsSpec{HMACKey: []byte("0123456789abcdef0123456789abcdef"), TTL: time.Hour, RefreshTTL: 24 * time.Hour, CacheSize: 100, Issuer: "t"})
+	k, err := policy.NewSessionKeys(&policy.SessionsSpec{HMACKey: []byte("0123456789abcdef0123456789abcdef"), TTL: time.Hour, RefreshTTL: 24 * time.Hour, CacheSize: 100, Issuer: "t"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,12 +163,12 @@ func TestVerify_KeyChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Wait()
-	k2, _ := NewKeys(&policy.SessionsSpec{HMACKey: []byte("another-key-0123456789abcdef-0123"), TTL: time.Hour, RefreshTTL: time.Hour, CacheSize: 1, Issuer: "t"})
+	k2, _ := policy.NewSessionKeys(&policy.SessionsSpec{HMACKey: []byte("another-key-0123456789abcdef-0123"), TTL: time.Hour, RefreshTTL: time.Hour, CacheSize: 1, Issuer: "t"})
 	if _, err := m.Verify(k2, tok); !errors.Is(err, ErrInvalid) {
 		t.Errorf("token under a new key: %v, want ErrInvalid", err)
 	}
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	k3, _ := NewKeys(&policy.SessionsSpec{Ed25519Key: priv, TTL: time.Hour, RefreshTTL: time.Hour, CacheSize: 1, Issuer: "t"})
+	k3, _ := policy.NewSessionKeys(&policy.SessionsSpec{Ed25519Key: priv, TTL: time.Hour, RefreshTTL: time.Hour, CacheSize: 1, Issuer: "t"})
 	if _, err := m.Verify(k3, tok); !errors.Is(err, ErrInvalid) {
 		t.Errorf("HS256 token under an EdDSA key: %v, want ErrInvalid", err)
 	}
@@ -193,7 +193,7 @@ func BenchmarkVerify_CacheHit(b *testing.B) {
 	c := &clock{t: time.Now()}
 	m, _ := NewManager(Options{CacheSize: 1000, Now: c.now})
 	defer m.Close()
-	k, _ := NewKeys(&policy.SessionsSpec{HMACKey: []byte("0123456789abcdef0123456789abcdef"), TTL: time.Hour, RefreshTTL: time.Hour, CacheSize: 1000, Issuer: "t"})
+	k, _ := policy.NewSessionKeys(&policy.SessionsSpec{HMACKey: []byte("0123456789abcdef0123456789abcdef"), TTL: time.Hour, RefreshTTL: time.Hour, CacheSize: 1000, Issuer: "t"})
 	tok, _ := m.Issue(k, &Session{Subject: "alice", App: "portal", Provider: "local"})
 	_, _ = m.Verify(k, tok)
 	m.Wait()
@@ -209,7 +209,7 @@ func BenchmarkVerify_Miss(b *testing.B) {
 	c := &clock{t: time.Now()}
 	m, _ := NewManager(Options{CacheSize: 1, Now: c.now})
 	defer m.Close()
-	k, _ := NewKeys(&policy.SessionsSpec{HMACKey: []byte("0123456789abcdef0123456789abcdef"), TTL: time.Hour, RefreshTTL: time.Hour, CacheSize: 1, Issuer: "t"})
+	k, _ := policy.NewSessionKeys(&policy.SessionsSpec{HMACKey: []byte("0123456789abcdef0123456789abcdef"), TTL: time.Hour, RefreshTTL: time.Hour, CacheSize: 1, Issuer: "t"})
 	tok, _ := m.Issue(k, &Session{Subject: "alice", App: "portal", Provider: "local"})
 	b.ReportAllocs()
 	for b.Loop() {

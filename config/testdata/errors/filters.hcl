@@ -26,6 +26,18 @@ role "r" {
     records = "result.items"
     filter  = "record.owner == user.name || \"admins\" in user.groups"
   }
+  allow "hr" {
+    paths   = ["/deep"]
+    verbs   = ["GET"]
+    records = "a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a" # ERROR: Records cannot be filtered
+    filter  = "record.level < 3"
+  }
+  allow "hr" {
+    paths   = ["/unnamed"]
+    verbs   = ["GET"]
+    records = "data"
+    filter  = "record[\"\"] == 1" # ERROR: Records cannot be filtered
+  }
 }
 
 role "scoped" {

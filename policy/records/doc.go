@@ -1,8 +1,12 @@
-// Package recfilter removes, from JSON API responses, the records a caller
+// Package records removes, from JSON API responses, the records a caller
 // may not see, and checks JSON request bodies before writes. It streams with
-// bounded memory and fails closed on anything it cannot parse.
+// bounded memory and fails closed on anything it cannot parse. It belongs to
+// the policy layer: it decides nothing itself and does no I/O of its own,
+// reading and writing only the streams it is handed.
 //
-// A [Plan] is compiled once per grant at configuration load with [NewPlan];
+// A [Plan] is compiled with [NewPlan] when the configuration is compiled
+// (config, through policy.NewRecordPlan; grants with the same records path
+// and fields share one), so serving a request builds none;
 // the predicate itself (an expr-lang filter such as
 // `record.department == lookup.department && record.level <= 3`) is
 // compiled elsewhere and reaches this package as a [Predicate] callback.
@@ -116,4 +120,4 @@
 //
 // The package starts no goroutines and has no package-level mutable state;
 // a Plan can be used concurrently and reuses its buffers between calls.
-package recfilter
+package records

@@ -1,4 +1,4 @@
-package recfilter
+package records
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package recfilter
+package records
 
 import (
 	"bufio"
@@ -23,7 +23,7 @@ const (
 	readSize = 32 << 10
 )
 
-var errOverLimit = errors.New("recfilter: size limit reached")
+var errOverLimit = errors.New("records: size limit reached")
 
 const errTrailingData = "data after the top-level value"
 
@@ -581,9 +581,9 @@ func (e *writeError) Unwrap() error { return e.err }
 
 func (r *run) ioErr() error {
 	if we, ok := r.in.err.(*writeError); ok {
-		return fmt.Errorf("recfilter: writing output: %w", we.err)
+		return fmt.Errorf("records: writing output: %w", we.err)
 	}
-	return fmt.Errorf("recfilter: reading input: %w", r.in.err)
+	return fmt.Errorf("records: reading input: %w", r.in.err)
 }
 
 // fail converts an error of the decoder into the error Filter reports.

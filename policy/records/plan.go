@@ -1,8 +1,9 @@
-package recfilter
+package records
 
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -91,15 +92,11 @@ type Plan struct {
 // all members; an empty non-nil slice means none. Names must be non-empty;
 // repeated names are ignored.
 func NewPlan(path string, fields []string, lim Limits) (*Plan, error) {
-	p := &Plan{}
-	if path != "" {
-		p.path = strings.Split(path, ".")
-		for _, s := range p.path {
-			if s == "" {
-				return nil, fmt.Errorf("recfilter: invalid records path %q: empty segment", path)
-			}
-		}
+	segs, err := ParsePath(path)
+	if err != nil {
+		return nil, err
 	}
+	p := &Plan{path: segs}
 	if fields == nil {
 		p.all = true
 	} else {
@@ -107,10 +104,10 @@ func NewPlan(path string, fields []string, lim Limits) (*Plan, error) {
 		seen := make(map[string]bool, len(fields))
 		for _, f := range fields {
 			if f == "" {
-				return nil, errors.New("recfilter: empty field name")
+				return nil, errors.New("records: empty field name")
 			}
 			if !utf8.ValidString(f) {
-				return nil, fmt.Errorf("recfilter: field name %q is not valid UTF-8", f)
+				return nil, fmt.Errorf("records: field name %q is not valid UTF-8", f)
 			}
 			if seen[f] {
 				continue
@@ -129,9 +126,9 @@ func NewPlan(path string, fields []string, lim Limits) (*Plan, error) {
 	}
 	switch {
 	case lim.MaxDepth < 0, lim.MaxRecordBytes < 0, lim.MaxDocumentBytes < 0:
-		return nil, errors.New("recfilter: negative limit")
+		return nil, errors.New("records: negative limit")
 	case lim.MaxDepth > maxDepthCeiling:
-		return nil, fmt.Errorf("recfilter: MaxDepth %d exceeds %d", lim.MaxDepth, maxDepthCeiling)
+		return nil, fmt.Errorf("records: MaxDepth %d exceeds %d", lim.MaxDepth, maxDepthCeiling)
 	}
 	if lim.MaxDepth == 0 {
 		lim.MaxDepth = DefaultMaxDepth
@@ -142,10 +139,45 @@ func NewPlan(path string, fields []string, lim Limits) (*Plan, error) {
 	// The records array sits at depth len(path)+1 and a record is one
 	// deeper: a smaller MaxDepth would refuse every document.
 	if need := len(p.path) + 2; lim.MaxDepth < need {
-		return nil, fmt.Errorf("recfilter: MaxDepth %d is too small for path %q (need at least %d)", lim.MaxDepth, path, need)
+		return nil, fmt.Errorf("records: MaxDepth %d is too small for path %q (need at least %d)", lim.MaxDepth, path, need)
 	}
 	p.lim = lim
 	return p, nil
+}
+
+// For reports whether p was compiled for path and fields, as passed to
+// [NewPlan] (the order and repetitions of fields do not matter).
+func (p *Plan) For(path string, fields []string) bool {
+	if strings.Join(p.path, ".") != path || (fields == nil) != p.all {
+		return false
+	}
+	for _, f := range fields {
+		if !slices.Contains(p.fields, f) {
+			return false
+		}
+	}
+	for _, f := range p.fields {
+		if !slices.Contains(fields, f) {
+			return false
+		}
+	}
+	return true
+}
+
+// ParsePath splits a records path as [NewPlan] reads it: "" is no path
+// (nil), "data" or "result.items" are member names separated by dots, each
+// of them non-empty.
+func ParsePath(path string) ([]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	segs := strings.Split(path, ".")
+	for _, s := range segs {
+		if s == "" {
+			return nil, fmt.Errorf("records: invalid records path %q: empty segment", path)
+		}
+	}
+	return segs, nil
 }
 
 // mayMatch reports whether an ASCII member name of length n may equal or

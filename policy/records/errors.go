@@ -1,4 +1,4 @@
-package recfilter
+package records
 
 import (
 	"errors"
@@ -49,7 +49,7 @@ type Error struct {
 
 // Error implements the error interface.
 func (e *Error) Error() string {
-	s := "recfilter: " + e.Reason + " at offset " + strconv.FormatInt(e.Offset, 10)
+	s := "records: " + e.Reason + " at offset " + strconv.FormatInt(e.Offset, 10)
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}
@@ -64,7 +64,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // it. Nothing has been written to dst in that case; the caller should answer
 // as it would for a denied request (for example 403 or 404). It is not an
 // [*Error]: the input was acceptable.
-var ErrRefused = errors.New("recfilter: the single-object response is not visible to the caller")
+var ErrRefused = errors.New("records: the single-object response is not visible to the caller")
 
 func newError(reason string, off int64, msg string) *Error {
 	return &Error{Reason: reason, Offset: off, Err: errors.New(msg)}
