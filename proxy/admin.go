@@ -2,18 +2,33 @@ package proxy
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/pprof"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/proxy/authn"
+	"github.com/gatehouse-dev/gatehouse/reload"
 )
+
+// AdminOptions configure the admin handler.
+type AdminOptions struct {
+	// Reload serves POST /admin/reload and the reload outcomes of GET
+	// /admin/config; nil: POST /admin/reload answers 501 and GET
+	// /admin/config reports no reloads.
+	Reload *reload.Reloader
+	// Pprof serves net/http/pprof. Off by default.
+	Pprof bool
+}
 
 // AdminHandler serves the admin listener: /healthz (the process is up),
 // /readyz (a snapshot is loaded; 503 before), and, with an admin session,
 // GET /admin/config (hash, load time, reload outcomes; no config values)
-// and POST /admin/reload. With Options.Pprof it also
-// serves /debug/pprof/. Nothing here is reachable on the public listener,
-// which only ever runs the pipeline.
-func (s *Server) AdminHandler() http.Handler {
+// and POST /admin/reload. With opts.Pprof it also serves /debug/pprof/.
+// Nothing here is reachable on the public listener, which only ever runs
+// the pipeline.
+func (s *Server) AdminHandler(opts AdminOptions) http.Handler {
+	a := &admin{srv: s, reload: opts.Reload}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -21,9 +36,9 @@ func (s *Server) AdminHandler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("GET /admin/config", s.requireAdmin(s.adminConfig))
-	mux.HandleFunc("POST /admin/reload", s.requireAdmin(s.adminReload))
-	if s.pprof {
+	mux.HandleFunc("GET /admin/config", s.requireAdmin(a.config))
+	mux.HandleFunc("POST /admin/reload", s.requireAdmin(a.reloadNow))
+	if opts.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -47,4 +62,123 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		"config_hash": g.snap.Hash(),
 		"loaded_at":   g.loaded.UTC().Format(time.RFC3339),
 	})
+}
+
+// admin serves the endpoints that report on and drive reloads.
+type admin struct {
+	srv    *Server
+	reload *reload.Reloader // nil: no reloads
+}
+
+// configStatus is the body of GET /admin/config. It never contains
+// configuration values: secrets (keys, passwords, secret lookups) cannot
+// leak through it.
+type configStatus struct {
+	ConfigHash    string     `json:"config_hash"`
+	LoadedAt      time.Time  `json:"loaded_at"`
+	ReloadsOK     uint64     `json:"reloads_ok"`
+	ReloadsFailed uint64     `json:"reloads_failed"`
+	LastTrigger   string     `json:"last_trigger,omitempty"`
+	LastError     []string   `json:"last_error,omitempty"`
+	LastErrorAt   *time.Time `json:"last_error_at,omitempty"`
+	NeedsRestart  []string   `json:"needs_restart,omitempty"`
+	Upstreams     []string   `json:"upstreams"`
+	SessionCache  any        `json:"session_cache"`
+}
+
+func (a *admin) config(w http.ResponseWriter, r *http.Request) {
+	var st configStatus
+	if a.reload == nil {
+		st = a.status(reload.Status{})
+	} else {
+		// Within View the snapshot in service and the reload outcome
+		// belong together.
+		a.reload.View(func(rs reload.Status) { st = a.status(rs) })
+	}
+	st.SessionCache = a.srv.sessions.Stats()
+	writeAdminJSON(w, http.StatusOK, st)
+}
+
+// status is GET /admin/config's body without the session cache: the
+// generation in service and the reload outcomes rs.
+func (a *admin) status(rs reload.Status) configStatus {
+	g := a.srv.gen.Load()
+	st := configStatus{LoadedAt: g.loaded.UTC(), Upstreams: []string{}}
+	st.ConfigHash = g.snap.Hash()
+	for _, u := range g.snap.Upstreams() {
+		st.Upstreams = append(st.Upstreams, u.Name()+" "+u.Prefix())
+	}
+	st.ReloadsOK, st.ReloadsFailed, st.LastTrigger = rs.OK, rs.Failed, rs.LastTrigger
+	st.LastError = rs.LastError
+	if !rs.LastErrorAt.IsZero() {
+		t := rs.LastErrorAt.UTC()
+		st.LastErrorAt = &t
+	}
+	st.NeedsRestart = rs.NeedsRestart
+	return st
+}
+
+func (a *admin) reloadNow(w http.ResponseWriter, r *http.Request) {
+	if a.reload == nil {
+		writeAdminJSON(w, http.StatusNotImplemented, map[string]string{"status": "reload not available"})
+		return
+	}
+	res, err := a.reload.Reload(r.Context(), "admin")
+	if err != nil {
+		writeAdminJSON(w, http.StatusUnprocessableEntity, map[string]any{
+			"status": "rejected", "config_hash": res.ConfigHash, "diagnostics": res.Diagnostics,
+		})
+		return
+	}
+	status := "unchanged"
+	if res.Changed {
+		status = "reloaded"
+	}
+	writeAdminJSON(w, http.StatusOK, map[string]any{"status": status, "config_hash": res.ConfigHash, "needs_restart": res.NeedsRestart})
+}
+
+// requireAdmin lets a request through only with a valid admin session
+// (Authorization: Bearer, from POST /auth/login without an API key on the
+// public listener). Cookies are not accepted here.
+func (s *Server) requireAdmin(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		g := s.gen.Load()
+		if g == nil || g.keys == nil {
+			writeAdminJSON(w, http.StatusForbidden, map[string]string{"error": "admin endpoints need a sessions block and an admin"})
+			return
+		}
+		auth := r.Header["Authorization"]
+		token, ok := "", false
+		if len(auth) == 1 {
+			token, ok = authn.Bearer(auth[0])
+		}
+		if !ok {
+			w.Header().Set("Www-Authenticate", `Bearer realm="gatehouse-admin"`)
+			writeAdminJSON(w, http.StatusUnauthorized, map[string]string{"error": "admin session required"})
+			return
+		}
+		sess, err := s.sessions.Verify(g.keys, token)
+		if err == nil && !sess.Admin {
+			err = errors.New("not an admin session")
+		}
+		if err == nil {
+			if reason := authn.AdminRefusal(g.snap, sess.Subject); reason != "" {
+				err = errors.New(reason)
+			}
+		}
+		if err != nil {
+			s.log.Warn("admin request refused", "path", r.URL.Path, "error", err.Error())
+			w.Header().Set("Www-Authenticate", `Bearer realm="gatehouse-admin"`)
+			writeAdminJSON(w, http.StatusUnauthorized, map[string]string{"error": "admin session required"})
+			return
+		}
+		next(w, r)
+	}
+}
+
+func writeAdminJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -228,7 +228,7 @@ func TestWebSocket_UpgradeOnlyAfterAuthorization(t *testing.T) {
 func TestAdmin_HealthAndReady(t *testing.T) {
 	up := newUpstream(t, nil)
 	p := newTestProxy(t, testSpec(t, up.URL))
-	admin := httptest.NewServer(p.srv.AdminHandler())
+	admin := httptest.NewServer(p.srv.AdminHandler(AdminOptions{}))
 	defer admin.Close()
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/debug/pprof/": 404, "/hr/employees": 404} {
 		res, body := do(t, admin.Client(), mustReq(t, admin.URL+path))
@@ -239,7 +239,7 @@ func TestAdmin_HealthAndReady(t *testing.T) {
 			t.Errorf("/readyz body %q lacks the config hash", body)
 		}
 	}
-	notReady := httptest.NewServer(New(Options{Logger: p.srv.log}).AdminHandler())
+	notReady := httptest.NewServer(New(Options{Logger: p.srv.log}).AdminHandler(AdminOptions{}))
 	defer notReady.Close()
 	if res, _ := do(t, notReady.Client(), mustReq(t, notReady.URL+"/readyz")); res.StatusCode != 503 {
 		t.Errorf("/readyz before load: got %d, want 503", res.StatusCode)

@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/testhttp"
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/reload"
 )
 
 // A reload keeps the pools of unchanged upstreams and closes those of
@@ -69,23 +69,29 @@ func TestAdmin_ConfigAndReload(t *testing.T) {
 	spec := sessionSpec(t, up.URL)
 	var calls atomic.Int64
 	var fail atomic.Bool
-	reload := func(ctx context.Context, trigger string) (ReloadResult, error) {
-		calls.Add(1)
-		if fail.Load() {
-			return ReloadResult{ConfigHash: "testhash", Diagnostics: []string{"x.hcl:1:1: Unknown role"}}, errors.New("rejected")
-		}
-		return ReloadResult{Changed: true, ConfigHash: "testhash"}, nil
+	first := spec
+	first.Hash = "before" // the reload puts "testhash" in service
+	snap0, err := policy.New(first)
+	if err != nil {
+		t.Fatal(err)
 	}
 	snap, err := policy.New(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Options{Logger: discardLogger(), Reload: reload})
-	srv.Load(snap)
+	srv := New(Options{Logger: discardLogger()})
+	srv.Load(snap0)
 	t.Cleanup(func() { srv.Close() })
+	rl := reload.New(srv, reload.Options{Logger: discardLogger(), Load: func() (*policy.Snapshot, error) {
+		calls.Add(1)
+		if fail.Load() {
+			return nil, diagnosed{"x.hcl:1:1: Unknown role"}
+		}
+		return snap, nil
+	}})
 	pub := httptest.NewServer(srv)
 	t.Cleanup(pub.Close)
-	admin := httptest.NewServer(srv.AdminHandler())
+	admin := httptest.NewServer(srv.AdminHandler(AdminOptions{Reload: rl}))
 	t.Cleanup(admin.Close)
 	p := &testProxy{Server: pub, srv: srv}
 	adminTok := p.mustLogin(t, "", "root", "rootpw")
@@ -120,7 +126,6 @@ func TestAdmin_ConfigAndReload(t *testing.T) {
 	if code != 422 || body["status"] != "rejected" {
 		t.Errorf("rejected reload: %d %v", code, body)
 	}
-	srv.RecordReload("admin", ReloadResult{Diagnostics: []string{"x.hcl:1:1: Unknown role"}}, errors.New("rejected"))
 	code, body = call("GET", "/admin/config", adminTok)
 	if code != 200 || body["config_hash"] != "testhash" || body["reloads_failed"] != float64(1) || !strings.Contains(toJSON(body["last_error"]), "Unknown role") {
 		t.Errorf("config: %d %v", code, body)
@@ -131,6 +136,12 @@ func TestAdmin_ConfigAndReload(t *testing.T) {
 }
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// diagnosed is a rejected configuration's error (reload.Diagnosed).
+type diagnosed []string
+
+func (d diagnosed) Error() string                { return strings.Join(d, "\n") }
+func (d diagnosed) Diagnostics() ([]string, int) { return d, len(d) }
 
 // TestAdmin_ConfigShowsSnapshotAndOutcomeTogether: GET /admin/config never
 // shows a reloaded snapshot next to the outcome of the attempt before it
@@ -153,8 +164,6 @@ func TestAdmin_ConfigShowsSnapshotAndOutcomeTogether(t *testing.T) {
 	pub := httptest.NewServer(srv)
 	t.Cleanup(pub.Close)
 	adminTok := (&testProxy{Server: pub, srv: srv}).mustLogin(t, "", "root", "rootpw")
-	admin := srv.AdminHandler()
-
 	// parity is the snapshot in service after n successful reloads.
 	parity := func(n int) string {
 		if n%2 == 1 {
@@ -162,13 +171,28 @@ func TestAdmin_ConfigShowsSnapshotAndOutcomeTogether(t *testing.T) {
 		}
 		return "even"
 	}
+	// The reloads alternate: a rejected configuration, then the next
+	// snapshot.
+	var attempts int
+	rl := reload.New(srv, reload.Options{Logger: discardLogger(), Load: func() (*policy.Snapshot, error) {
+		attempts++
+		if attempts%2 == 1 {
+			return nil, diagnosed{"x.hcl:1:1: broken"}
+		}
+		return snaps[parity(attempts/2)], nil
+	}})
+	admin := srv.AdminHandler(AdminOptions{Reload: rl})
+
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for i := 1; i <= 200; i++ {
-			srv.RecordReload("file", ReloadResult{Diagnostics: []string{"x.hcl:1:1: broken"}}, errors.New("rejected"))
-			h := parity(i)
-			srv.LoadReloaded(snaps[h], "file", ReloadResult{Changed: true, ConfigHash: h})
+			if _, err := rl.Reload(context.Background(), "file"); err == nil {
+				t.Error("a broken configuration reloaded")
+			}
+			if res, err := rl.Reload(context.Background(), "file"); err != nil || res.ConfigHash != parity(i) {
+				t.Errorf("reload %d: %+v %v, want %s", i, res, err, parity(i))
+			}
 		}
 	}()
 	reads := 0

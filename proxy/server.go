@@ -35,15 +35,11 @@ type Options struct {
 	Logger *slog.Logger
 	// AccessLog receives one JSON line per request; nil discards them.
 	AccessLog io.Writer
-	// Pprof serves net/http/pprof on the admin handler. Off by default.
-	Pprof bool
 	// Transport, if set, carries every upstream request instead of the
 	// pooled per-upstream transports (for tests and benchmarks).
 	Transport http.RoundTripper
 	// UpstreamRootCAs verifies https upstreams; nil means the system roots.
 	UpstreamRootCAs *x509.CertPool
-	// Reload serves POST /admin/reload; nil answers 501.
-	Reload Reloader
 	// ServedHost, when set, reports whether a host name (lower case, no
 	// port, no trailing dot) is served over TLS. Every request that
 	// arrived over TLS must then name such a host, and the one its
@@ -57,8 +53,7 @@ type Options struct {
 type Server struct {
 	log      *slog.Logger
 	access   *accessLog
-	abandons *abandonedLog // bounds the access lines of abandoned requests
-	pprof    bool
+	abandons *abandonedLog     // bounds the access lines of abandoned requests
 	rt       http.RoundTripper // Options.Transport
 	front    []stage           // before the /auth/ mount point
 	stages   []stage           // the pipeline proper
@@ -67,10 +62,8 @@ type Server struct {
 	ids      idSource
 	upstream *upstream.Pool // per-upstream transports, kept across reloads
 	sessions *session.Manager
-	authn    authenticators   // the authenticate stage's
-	auth     *authapi.Handler // the /auth/ API, mounted ahead of the pipeline
-	reloader Reloader
-	reloads  reloadState
+	authn    authenticators    // the authenticate stage's
+	auth     *authapi.Handler  // the /auth/ API, mounted ahead of the pipeline
 	tunnels  tunnels           // open WebSocket tunnels (tunnel.go)
 	served   func(string) bool // Options.ServedHost
 
@@ -94,9 +87,7 @@ func New(opts Options) *Server {
 	s := &Server{
 		log:      opts.Logger.With("component", "proxy"),
 		access:   newAccessLog(cmp.Or[io.Writer](opts.AccessLog, io.Discard)),
-		pprof:    opts.Pprof,
 		rt:       opts.Transport,
-		reloader: opts.Reload,
 		served:   opts.ServedHost,
 		authn:    defaultAuthenticators(),
 		upstream: upstream.NewPool(opts.UpstreamRootCAs),

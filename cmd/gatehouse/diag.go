@@ -14,9 +14,15 @@ type diagError struct {
 // Error lists the diagnostics one per line, "file:line,col-col: Summary;
 // Detail".
 func (e diagError) Error() string {
-	lines := make([]string, 0, len(e.diags))
+	lines, _ := e.Diagnostics()
+	return strings.Join(lines, "\n")
+}
+
+// Diagnostics returns every diagnostic, one line each, and how many are
+// errors (reload.Diagnosed).
+func (e diagError) Diagnostics() (lines []string, errs int) {
 	for _, d := range e.diags {
 		lines = append(lines, d.Error())
 	}
-	return strings.Join(lines, "\n")
+	return lines, len(e.diags.Errs())
 }

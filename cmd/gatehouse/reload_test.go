@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy"
+	"github.com/gatehouse-dev/gatehouse/reload"
 )
 
 const needsRestartConfig = `
@@ -47,14 +48,15 @@ func TestReloader_NeedsRestartAppliesTheRest(t *testing.T) {
 	srv := proxy.New(proxy.Options{Logger: logger})
 	defer srv.Close()
 	srv.Load(first)
-	rl := &reloader{load: load, srv: srv, log: logger, started: first.Server()}
+	rl := reload.New(srv, reload.Options{Load: load, Logger: logger,
+		NeedsRestart: func(next policy.Server) []string { return restartOnly(first.Server(), next) }})
 
-	res, err := rl.reload(context.Background(), "test")
+	res, err := rl.Reload(context.Background(), "test")
 	if err != nil || res.Changed {
 		t.Fatalf("identical files: %+v %v, want unchanged", res, err)
 	}
 	writeFile(t, file, fmt.Sprintf(needsRestartConfig, "127.0.0.1:9090", false))
-	res, err = rl.reload(context.Background(), "test")
+	res, err = rl.Reload(context.Background(), "test")
 	if err != nil || !res.Changed || fmt.Sprint(res.NeedsRestart) != "[listen]" {
 		t.Fatalf("listener change: %+v %v", res, err)
 	}
@@ -62,7 +64,7 @@ func TestReloader_NeedsRestartAppliesTheRest(t *testing.T) {
 		t.Error("production = false did not apply with the listener change")
 	}
 	writeFile(t, file, "upstream {")
-	if _, err := rl.reload(context.Background(), "test"); err == nil {
+	if _, err := rl.Reload(context.Background(), "test"); err == nil {
 		t.Error("a broken file reloaded")
 	}
 	if srv.Snapshot().Hash() != res.ConfigHash {
