@@ -1,9 +1,17 @@
-// Package proxy is gatehouse's HTTP pipeline: canonicalize, route,
-// authenticate, authorize, forward. With a sessions block, requests under
-// /auth/ go to the login API (proxy/authapi) instead, after canonicalize
-// and cors. It serves from an immutable
-// policy.Snapshot that a reload swaps atomically; a request uses the
-// snapshot it started with from its first stage to its last.
+// Package proxy is gatehouse's HTTP pipeline (pipeline.go). Front stages
+// run on every request: servedName (TLS listener only), canonicalize,
+// cors. With a sessions block, a request under /auth/ then goes to the
+// login API (proxy/authapi). Every other request goes through route,
+// authenticate (proxy/authn), authorize (policy.Decide), upstreamHeaders,
+// methodOverride, filterRecords, upgrade, limitBody and forward, which
+// sends it through proxy/upstream and filters the response. The state of
+// one request is a transaction, grouped by the stage that writes it; one
+// error writer (errors.go) answers every refusal, and one function
+// (transaction.accessRecord) builds the access record.
+//
+// A Server serves from an immutable policy.Snapshot that a reload swaps
+// atomically; a request uses the snapshot it started with from its first
+// stage to its last.
 package proxy
 
 import (
