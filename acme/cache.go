@@ -7,13 +7,23 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/acme/autocert"
+
+	"github.com/gatehouse-dev/gatehouse/store"
 )
 
+// The certificate cache is a store.Certificates: autocert.DirCache by
+// default, or the store given in Options.Certificates. Instances sharing a
+// networked store will also need a lock around issuance, so that one of
+// them orders a name while the others wait and load it; that lock does
+// not exist yet (each instance with its own cache orders its own).
+var _ store.Certificates = autocert.DirCache("")
+
 // loggingCache is the certificate cache autocert uses: the directory cache
-// (files 0600 in a 0700 directory), plus a log line for every certificate
-// stored, which is how issuance and background renewal become visible.
+// (files 0600 in a 0700 directory) or the configured store, plus a log
+// line for every certificate stored, which is how issuance and background
+// renewal become visible.
 type loggingCache struct {
-	autocert.Cache
+	store.Certificates
 	log *slog.Logger
 }
 
@@ -21,13 +31,13 @@ type loggingCache struct {
 // when the cache had none under key, "renewed" when it replaced one.
 func (c *loggingCache) Put(ctx context.Context, key string, data []byte) error {
 	if !certificateKey(key) {
-		return c.Cache.Put(ctx, key, data)
+		return c.Certificates.Put(ctx, key, data)
 	}
 	event := "obtained"
-	if _, err := c.Cache.Get(ctx, key); err == nil {
+	if _, err := c.Certificates.Get(ctx, key); err == nil {
 		event = "renewed"
 	}
-	if err := c.Cache.Put(ctx, key, data); err != nil {
+	if err := c.Certificates.Put(ctx, key, data); err != nil {
 		c.log.Error("cannot store a certificate in the cache; it serves until restart, then a new one is requested", "key", key, "error", err.Error())
 		return err
 	}
@@ -39,6 +49,26 @@ func (c *loggingCache) Put(ctx context.Context, key string, data []byte) error {
 	c.log.Info("certificate stored", "event", event, "names", leaf.DNSNames, "not_after", leaf.NotAfter.UTC(),
 		"issuer", leaf.Issuer.CommonName, "serial", leaf.SerialNumber.Text(16))
 	return nil
+}
+
+// prefixedCache keeps a shared store's keys of one ACME directory apart
+// from another's (staging and production, say), as the per-directory
+// subdirectory does for autocert.DirCache.
+type prefixedCache struct {
+	store.Certificates
+	prefix string
+}
+
+func (c *prefixedCache) Get(ctx context.Context, key string) ([]byte, error) {
+	return c.Certificates.Get(ctx, c.prefix+key)
+}
+
+func (c *prefixedCache) Put(ctx context.Context, key string, data []byte) error {
+	return c.Certificates.Put(ctx, c.prefix+key, data)
+}
+
+func (c *prefixedCache) Delete(ctx context.Context, key string) error {
+	return c.Certificates.Delete(ctx, c.prefix+key)
 }
 
 // certificateKey reports whether key names a certificate of a domain

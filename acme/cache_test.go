@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/acme/autocert"
+
+	"github.com/gatehouse-dev/gatehouse/store/memstore"
 )
 
 // TestLoggingCache logs each stored certificate, obtained then renewed,
@@ -16,7 +18,7 @@ import (
 func TestLoggingCache(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cache")
 	log, logs := newLogger()
-	c := &loggingCache{Cache: autocert.DirCache(dir), log: log}
+	c := &loggingCache{Certificates: autocert.DirCache(dir), log: log}
 	ctx := context.Background()
 	put := func(key string) {
 		cert, k := testCert(t, []string{"api.example.test"}, time.Now(), time.Now().Add(time.Hour))
@@ -67,5 +69,39 @@ func TestCacheSubdir(t *testing.T) {
 		if got := cacheSubdir(url); got != want {
 			t.Errorf("cacheSubdir(%q) = %q, want %q", url, got, want)
 		}
+	}
+}
+
+// TestNew_CertificatesStore: a given store replaces the cache directory
+// (which is then not created), under a key prefix per ACME directory, and
+// the expiry check reads from it.
+func TestNew_CertificatesStore(t *testing.T) {
+	ca := newFakeCA(t)
+	spec := acmeSpec(t, ca, "old.example.test")
+	certs := memstore.NewCertificates()
+	log, logs := newLogger()
+	m, err := New(spec, Options{Logger: log, Certificates: certs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = m.Close() // this test runs the expiry check itself
+	if _, err := os.Stat(spec.ACME.CacheDir); !os.IsNotExist(err) {
+		t.Errorf("cache_dir created with a store given: %v", err)
+	}
+	now := time.Now()
+	c, k := testCert(t, []string{"old.example.test"}, now.Add(-time.Hour), now.Add(5*time.Minute))
+	if err := m.auto.Cache.Put(context.Background(), "old.example.test", append(k, c...)); err != nil {
+		t.Fatal(err)
+	}
+	key := cacheSubdir(spec.ACME.DirectoryURL) + "/old.example.test"
+	if _, err := certs.Get(context.Background(), key); err != nil {
+		t.Errorf("store has no %q: %v", key, err)
+	}
+	if len(logs.lines("certificate stored")) != 1 {
+		t.Error("storing a certificate in the store was not logged")
+	}
+	m.checkExpiry(now)
+	if len(logs.lines("certificate is close to expiry and has not been renewed; check the logs for ACME errors and that ports 80/443 reach gatehouse")) != 1 {
+		t.Error("the expiry check did not read the store")
 	}
 }

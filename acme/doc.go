@@ -11,7 +11,9 @@
 //     fails at once and never starts an ACME order (that would let anyone
 //     burn the CA's rate limits). The account key and certificates live in
 //     a cache directory (0700, files 0600), in a subdirectory per ACME
-//     directory URL so that staging and production certificates never mix.
+//     directory URL so that staging and production certificates never mix
+//     (or in the store.Certificates of [Options], under a prefix per
+//     directory URL).
 //     Every stored certificate is logged (obtained or renewed, with names
 //     and expiry), and so is a certificate that is close to expiry without
 //     having been renewed.

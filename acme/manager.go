@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/store"
 )
 
 // Bounds of the ACME client.
@@ -43,6 +44,12 @@ type Options struct {
 	// Logger receives certificate events and refused handshakes; nil
 	// discards them.
 	Logger *slog.Logger
+	// Certificates keeps the ACME account key, the certificates and the
+	// challenge tokens. Nil means autocert.DirCache in a subdirectory of
+	// the spec's cache_dir per ACME directory URL. A given store is used
+	// under a key prefix naming the ACME directory (the same name as that
+	// subdirectory), so that CAs never mix, and cache_dir is not used.
+	Certificates store.Certificates
 }
 
 // Manager provides the TLS listener's certificates, in ACME or static
@@ -54,7 +61,7 @@ type Manager struct {
 
 	// ACME mode.
 	auto     *autocert.Manager
-	cache    autocert.Cache // the directory cache, without logging
+	cache    store.Certificates // the certificate cache, without logging
 	domains  map[string]bool
 	rejected *logLimiter // handshakes for names we do not serve
 	failed   *logLimiter // configured names without a certificate
@@ -90,17 +97,23 @@ func New(spec *policy.TLSSpec, opts Options) (*Manager, error) {
 		}
 		return m, nil
 	}
-	if err := m.setupACME(spec.ACME); err != nil {
+	if err := m.setupACME(spec.ACME, opts.Certificates); err != nil {
 		return nil, err
 	}
 	go m.watchExpiry()
 	return m, nil
 }
 
-func (m *Manager) setupACME(a *policy.ACMESpec) error {
+func (m *Manager) setupACME(a *policy.ACMESpec, certs store.Certificates) error {
 	dir := filepath.Join(a.CacheDir, cacheSubdir(a.DirectoryURL))
-	if err := prepareCacheDir(a.CacheDir, dir, m.log); err != nil {
-		return err
+	if certs == nil {
+		if err := prepareCacheDir(a.CacheDir, dir, m.log); err != nil {
+			return err
+		}
+		m.cache = autocert.DirCache(dir)
+	} else {
+		m.cache = &prefixedCache{Certificates: certs, prefix: cacheSubdir(a.DirectoryURL) + "/"}
+		dir = "(store)"
 	}
 	m.domains = make(map[string]bool, len(a.Domains))
 	for _, d := range a.Domains {
@@ -109,10 +122,9 @@ func (m *Manager) setupACME(a *policy.ACMESpec) error {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: a.CARoots, MinVersion: tls.VersionTLS12}
 	m.transport = tr
-	m.cache = autocert.DirCache(dir)
 	m.auto = &autocert.Manager{
 		Prompt:     autocert.AcceptTOS,
-		Cache:      &loggingCache{Cache: m.cache, log: m.log},
+		Cache:      &loggingCache{Certificates: m.cache, log: m.log},
 		HostPolicy: m.hostPolicy,
 		Email:      a.Email,
 		Client: &xacme.Client{

@@ -6,7 +6,10 @@
 // the pipeline itself only authenticates. The handler owns what only
 // logins need: the failed-login limiter, the bounded slots for password
 // verifications and directory binds, and the OAuth flows; the sessions
-// (proxy/session) it shares with the pipeline that verifies them.
+// (proxy/session) it shares with the pipeline that verifies them. The
+// limiter's budgets and the used OAuth states live in package store's
+// interfaces (in memory unless Options give others); when a store fails,
+// the request is refused with 503 store_unavailable, never let through.
 package authapi
 
 import (
@@ -28,6 +31,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/proxy/httperr"
 	"github.com/gatehouse-dev/gatehouse/proxy/oauth"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
+	"github.com/gatehouse-dev/gatehouse/store"
 )
 
 // Prefix is where gatehouse serves its login endpoints when a sessions
@@ -61,6 +65,12 @@ type Options struct {
 	Sessions *session.Manager
 	// Now is the failed-login limiter's clock; nil means time.Now.
 	Now func() time.Time
+	// LoginBudgets holds the failed-login budgets; nil means in memory
+	// (memstore.Budgets on Now, maxLimiters entries per table).
+	LoginBudgets store.Budgets
+	// OAuthStates remembers the OAuth states callbacks have used; nil
+	// means in memory (see oauth.Options.Used).
+	OAuthStates store.OneTime
 }
 
 // Handler serves the /auth/ API. It keeps the state that outlives
@@ -79,13 +89,10 @@ type Handler struct {
 func New(opts Options) *Handler {
 	h := &Handler{
 		sessions: opts.Sessions,
-		flows:    oauth.NewFlows(oauth.Options{}),
+		flows:    oauth.NewFlows(oauth.Options{Used: opts.OAuthStates}),
 		pwSem:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		ldapSem:  make(chan struct{}, 32), // network-bound: more may wait on directories
-		logins:   newLoginLimiter(),
-	}
-	if opts.Now != nil {
-		h.logins.now = opts.Now
+		logins:   newLoginLimiter(opts.LoginBudgets, opts.Now),
 	}
 	return h
 }
@@ -146,6 +153,12 @@ func (h *Handler) Serve(q *Request) error {
 	return refuse(http.StatusNotFound, reasonNoEndpoint, nil)
 }
 
+// storeUnavailable is the refusal of a request whose store of shared state
+// failed (see package store: callers fail closed).
+func storeUnavailable(err error) *httperr.Error {
+	return refuse(http.StatusServiceUnavailable, authn.ReasonStoreUnavailable, err)
+}
+
 func refuse(status int, reason string, err error) *httperr.Error {
 	return httperr.Refuse(status, reason, err)
 }
@@ -186,7 +199,11 @@ func (c call) login() error {
 		return refuse(http.StatusUnauthorized, reasonInvalidCredentials, nil)
 	}
 	c.Ident.App = app
-	if c.h.logins.blocked(c.Client, req.Username) {
+	blocked, err := c.h.logins.blocked(c.R.Context(), c.Client, req.Username)
+	if err != nil {
+		return storeUnavailable(err)
+	}
+	if blocked {
 		return &httperr.Error{Status: http.StatusTooManyRequests, Reason: reasonLoginRateLimited, RetryAfter: int(FailEvery / time.Second)}
 	}
 	var s *session.Session
@@ -203,7 +220,9 @@ func (c call) login() error {
 	if err != nil {
 		var e *httperr.Error
 		if errors.As(err, &e) && e.Status == http.StatusUnauthorized {
-			c.h.logins.failed(c.Client, req.Username)
+			if serr := c.h.logins.failed(c.R.Context(), c.Client, req.Username); serr != nil {
+				return storeUnavailable(serr)
+			}
 		}
 		return err
 	}
@@ -293,7 +312,11 @@ func (c call) refresh() error {
 		return err
 	}
 	keys := c.Keys
-	if !c.h.sessions.Revoke(keys, old) {
+	first, err := c.h.sessions.Revoke(c.R.Context(), keys, old)
+	if err != nil {
+		return storeUnavailable(err)
+	}
+	if !first {
 		return refuse(http.StatusUnauthorized, authn.ReasonSessionRevoked, nil)
 	}
 	next := *old
@@ -318,7 +341,9 @@ func (c call) stillValid(s *session.Session) error {
 }
 
 // logout revokes the presented token (also an expired one, within its
-// refresh window) and clears the session cookie.
+// refresh window) and clears the session cookie. When the revocation
+// store fails, logout does not pretend to have worked: 503, and the
+// cookie stays for a retry.
 func (c call) logout() error {
 	if err := c.needMethod(http.MethodPost); err != nil {
 		return err
@@ -328,7 +353,9 @@ func (c call) logout() error {
 		return err
 	}
 	c.Ident.User, c.Ident.Admin = s.Subject, s.Admin
-	c.h.sessions.Revoke(c.Keys, s)
+	if _, err := c.h.sessions.Revoke(c.R.Context(), c.Keys, s); err != nil {
+		return storeUnavailable(err)
+	}
 	c.clearSessionCookie()
 	c.Reason = reasonLogoutOK
 	c.Status = http.StatusNoContent

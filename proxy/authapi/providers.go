@@ -140,6 +140,8 @@ func (c call) oauthSession(o *policy.OAuth, id oauth.Identity) (*session.Session
 
 func oauthFailure(err error) *httperr.Error {
 	switch {
+	case errors.Is(err, oauth.ErrUnavailable):
+		return storeUnavailable(err)
 	case errors.Is(err, oauth.ErrBadNext):
 		return refuse(http.StatusBadRequest, reasonOAuthBadNext, err)
 	case errors.Is(err, oauth.ErrBadState):

@@ -1,13 +1,15 @@
 package authapi
 
 import (
+	"context"
 	"hash/maphash"
 	"net/netip"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/gatehouse-dev/gatehouse/store"
+	"github.com/gatehouse-dev/gatehouse/store/memstore"
 )
 
 // Failed logins are rate-limited per client address and per (address,
@@ -18,11 +20,13 @@ import (
 // usernames, so they do not lock each other out. IPv6 clients are keyed by
 // their /64.
 //
-// Each of the two tables holds at most maxLimiters entries and, when full,
-// forgets the least recently used one (hashicorp/golang-lru): a flood of
-// distinct addresses pushes out the oldest, idle entries, and never stops a
-// fresh address from being counted. An address that keeps failing, or keeps
-// trying while blocked, stays at the recent end.
+// The budgets live in a store.Budgets. In the default, in-memory one
+// (memstore.Budgets), each of the two kinds of budget has its own table of
+// at most maxLimiters entries that, when full, forgets the least recently
+// used one (hashicorp/golang-lru): a flood of distinct addresses pushes out
+// the oldest, idle entries, and never stops a fresh address from being
+// counted. An address that keeps failing, or keeps trying while blocked,
+// stays at the recent end.
 const (
 	FailBurst   = 20
 	FailEvery   = 10 * time.Second
@@ -34,96 +38,51 @@ const (
 // reasonLoginRateLimited is the 429 of a client over its failure budget.
 const reasonLoginRateLimited = "login_rate_limited"
 
-// limitKey is an (address, username) entry. The username is kept as a
-// seeded 64-bit hash of its lower-case form, so that entries stay small
-// whatever was typed; two names sharing a hash share one budget, which
-// errs on the side of limiting.
-type limitKey struct {
-	addr netip.Prefix
-	user uint64
-}
-
-// budget is one GCRA bucket: the time (Unix nanoseconds) at which it would
-// be full again. A bucket of burst b and interval e is spent when that time
-// is more than (b-1)*e ahead of now; a failure pushes it e further.
-type budget int64
-
-// loginLimiter tracks failed logins. It is safe for concurrent use.
+// loginLimiter tracks failed logins in a store.Budgets. When the store
+// fails, the login is refused (blocked returns the error before any
+// password is checked). It is safe for concurrent use.
 type loginLimiter struct {
-	mu    sync.Mutex
-	addrs *simplelru.LRU[netip.Prefix, budget] // per address
-	users *simplelru.LRU[limitKey, budget]     // per (address, username)
-	seed  maphash.Seed
-	now   func() time.Time
+	budgets store.Budgets
+	seed    maphash.Seed
 }
 
-func newLoginLimiter() *loginLimiter {
-	addrs, err := simplelru.NewLRU[netip.Prefix, budget](maxLimiters, nil)
-	if err != nil {
-		panic(err) // only for a size <= 0
+// newLoginLimiter returns a limiter over budgets; nil means in memory,
+// on the clock now (nil: time.Now).
+func newLoginLimiter(budgets store.Budgets, now func() time.Time) *loginLimiter {
+	if budgets == nil {
+		budgets = memstore.NewBudgets(maxLimiters, now)
 	}
-	users, err := simplelru.NewLRU[limitKey, budget](maxLimiters, nil)
-	if err != nil {
-		panic(err)
-	}
-	return &loginLimiter{addrs: addrs, users: users, seed: maphash.MakeSeed(), now: time.Now}
+	return &loginLimiter{budgets: budgets, seed: maphash.MakeSeed()}
 }
 
-func (l *loginLimiter) keysFor(addr netip.Addr, user string) (netip.Prefix, limitKey) {
+// limitsFor returns addr's budget and (addr, user)'s, in that order. The
+// username is kept as a seeded 64-bit hash of its lower-case form, so that
+// entries stay small whatever was typed; two names sharing a hash share
+// one budget, which errs on the side of limiting. The seed is this
+// process's: instances sharing a networked store will need one from the
+// configuration to share per-user budgets (address budgets already match).
+func (l *loginLimiter) limitsFor(addr netip.Addr, user string) (store.Limit, store.Limit) {
 	bits := 32
 	if addr.Is6() && !addr.Is4In6() {
 		bits = 64
 	}
 	p, _ := addr.Unmap().Prefix(bits)
-	return p, limitKey{addr: p, user: maphash.String(l.seed, strings.ToLower(user))}
+	a := "login-addr:" + p.String()
+	u := "login-user:" + p.String() + ":" + strconv.FormatUint(maphash.String(l.seed, strings.ToLower(user)), 16)
+	return store.Limit{Key: a, Every: addrEvery, Burst: addrBurst},
+		store.Limit{Key: u, Every: FailEvery, Burst: FailBurst}
 }
 
 // blocked reports whether addr (for user) has no failure budget left, so
 // the attempt is refused before any password is checked. Looking an entry
-// up marks it recently used.
-func (l *loginLimiter) blocked(addr netip.Addr, user string) bool {
-	a, u := l.keysFor(addr, user)
-	now := l.now().UnixNano()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if b, ok := l.addrs.Get(a); ok && b.spent(now, addrEvery, addrBurst) {
-		return true
-	}
-	if b, ok := l.users.Get(u); ok && b.spent(now, FailEvery, FailBurst) {
-		return true
-	}
-	return false
+// up marks it recently used. An error is the store's: the caller refuses.
+func (l *loginLimiter) blocked(ctx context.Context, addr netip.Addr, user string) (bool, error) {
+	a, u := l.limitsFor(addr, user)
+	return l.budgets.Spent(ctx, a, u)
 }
 
 // failed spends one unit of addr's and (addr, user)'s budgets.
-func (l *loginLimiter) failed(addr netip.Addr, user string) {
-	a, u := l.keysFor(addr, user)
-	now := l.now().UnixNano()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	spend(l.addrs, a, addrEvery, addrBurst, now)
-	spend(l.users, u, FailEvery, FailBurst, now)
-}
-
-// spent reports whether no failure is left in b at now.
-func (b budget) spent(now int64, every time.Duration, burst int) bool {
-	return int64(b)-now > int64(burst-1)*int64(every)
-}
-
-// spend takes one failure from k's budget unless it is spent, creating the
-// entry (and, in a full table, evicting the least recently used one) if k
-// has none.
-func spend[K comparable](t *simplelru.LRU[K, budget], k K, every time.Duration, burst int, now int64) {
-	b, _ := t.Get(k) // absent: 0, a full budget
-	if b.spent(now, every, burst) {
-		return
-	}
-	t.Add(k, budget(max(int64(b), now)+int64(every)))
-}
-
-// len is the number of entries held, for tests.
-func (l *loginLimiter) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.addrs.Len() + l.users.Len()
+func (l *loginLimiter) failed(ctx context.Context, addr netip.Addr, user string) error {
+	a, u := l.limitsFor(addr, user)
+	return l.budgets.Spend(ctx, a, u)
 }

@@ -1,10 +1,13 @@
 package authapi
 
 import (
+	"context"
 	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/store/memstore"
 )
 
 // testClock returns a clock that stands still until advanced.
@@ -15,11 +18,37 @@ func testClock() (now func() time.Time, advance func(time.Duration)) {
 		func(d time.Duration) { elapsed.Add(int64(d)) }
 }
 
+// testLimiter is a loginLimiter in memory, whose store never fails.
+type testLimiter struct {
+	t *testing.T
+	l *loginLimiter
+}
+
+func (tl testLimiter) blocked(addr netip.Addr, user string) bool {
+	b, err := tl.l.blocked(context.Background(), addr, user)
+	if err != nil {
+		tl.t.Fatal(err)
+	}
+	return b
+}
+
+func (tl testLimiter) failed(addr netip.Addr, user string) {
+	if err := tl.l.failed(context.Background(), addr, user); err != nil {
+		tl.t.Fatal(err)
+	}
+}
+
+// newTestLimiter returns a limiter in memory on the clock now, and the
+// number of entries it holds.
+func newTestLimiter(t *testing.T, now func() time.Time) (testLimiter, func() int) {
+	b := memstore.NewBudgets(maxLimiters, now)
+	return testLimiter{t, newLoginLimiter(b, nil)}, b.Len
+}
+
 // Spraying many accounts from one address hits the address budget.
 func TestLoginLimiter_AddressBudget(t *testing.T) {
-	l := newLoginLimiter()
 	now, advance := testClock()
-	l.now = now
+	l, _ := newTestLimiter(t, now)
 	a := netip.MustParseAddr("2001:db8::1")
 	b := netip.MustParseAddr("2001:db8::2") // same /64
 	for i := range addrBurst {
@@ -42,8 +71,8 @@ func TestLoginLimiter_AddressBudget(t *testing.T) {
 // address guessing one account is still limited, and the table stays
 // bounded.
 func TestLoginLimiter_FullTableStillLimits(t *testing.T) {
-	l := newLoginLimiter()
-	l.now, _ = testClock()
+	now, _ := testClock()
+	l, size := newTestLimiter(t, now)
 	for i := range maxLimiters + 1000 {
 		l.failed(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), "someone")
 	}
@@ -57,7 +86,7 @@ func TestLoginLimiter_FullTableStillLimits(t *testing.T) {
 	if !l.blocked(fresh, "alice") {
 		t.Errorf("a fresh address is not limited after %d failures with %d addresses in the table", FailBurst, maxLimiters+1000)
 	}
-	if n := l.len(); n > 2*maxLimiters {
+	if n := size(); n > 2*maxLimiters {
 		t.Errorf("%d entries held, want at most %d", n, 2*maxLimiters)
 	}
 }
@@ -65,8 +94,8 @@ func TestLoginLimiter_FullTableStillLimits(t *testing.T) {
 // Eviction is by recency: a blocked address that keeps trying stays
 // blocked through a flood of other addresses larger than the table.
 func TestLoginLimiter_EvictsLeastRecentlyUsed(t *testing.T) {
-	l := newLoginLimiter()
-	l.now, _ = testClock()
+	now, _ := testClock()
+	l, _ := newTestLimiter(t, now)
 	attacker := netip.MustParseAddr("192.0.2.66")
 	for range FailBurst {
 		l.failed(attacker, "alice")

@@ -3,6 +3,7 @@ package authn
 import (
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -149,5 +150,24 @@ func TestAuthenticators(t *testing.T) {
 					res.App != nil, res.Session != nil, res.Cred, reason, c.app, c.sess, c.cred, c.reason)
 			}
 		})
+	}
+}
+
+// SessionFailure: the session errors map to 401 reasons, and a failing
+// revocation store to 503 (the session is refused, not let through).
+func TestSessionFailure(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+		reason string
+	}{
+		{session.ErrRevoked, http.StatusUnauthorized, ReasonSessionRevoked},
+		{session.ErrExpired, http.StatusUnauthorized, ReasonSessionExpired},
+		{errors.New("other"), http.StatusUnauthorized, ReasonSessionInvalid},
+		{fmt.Errorf("%w: %w", session.ErrUnavailable, errors.New("down")), http.StatusServiceUnavailable, ReasonStoreUnavailable},
+	} {
+		if e := SessionFailure(c.err); e.Status != c.status || e.Reason != c.reason {
+			t.Errorf("SessionFailure(%v) = %d %s, want %d %s", c.err, e.Status, e.Reason, c.status, c.reason)
+		}
 	}
 }

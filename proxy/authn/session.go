@@ -29,6 +29,10 @@ const (
 	ReasonSessionLifetime        = "session_lifetime_exceeded"
 	ReasonUnknownAdmin           = "unknown_admin"
 	ReasonAdminInactive          = "admin_inactive"
+	// ReasonStoreUnavailable (503): a store of shared state (revocations,
+	// one-time values, login budgets) failed, and gatehouse refuses
+	// rather than guess. The in-memory stores never fail.
+	ReasonStoreUnavailable = "store_unavailable"
 )
 
 // Credential says where the session token came from, so that the proxy can
@@ -202,10 +206,13 @@ func MentionsSessionCookie(lines []string) bool {
 	return slices.ContainsFunc(lines, func(line string) bool { return strings.Contains(line, SessionCookie) })
 }
 
-// SessionFailure maps session.Verify's errors to 401 reasons.
+// SessionFailure maps session.Verify's errors to 401 reasons, and a
+// failing revocation store to 503 ReasonStoreUnavailable.
 func SessionFailure(err error) *httperr.Error {
 	reason := ReasonSessionInvalid
 	switch {
+	case errors.Is(err, session.ErrUnavailable):
+		return httperr.Refuse(http.StatusServiceUnavailable, ReasonStoreUnavailable, err)
 	case errors.Is(err, session.ErrMalformed):
 		reason = ReasonSessionMalformed
 	case errors.Is(err, session.ErrExpired):

@@ -13,7 +13,6 @@ package oauth
 
 import (
 	"bytes"
-	"container/list"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -36,6 +35,9 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-dev/gatehouse/store"
+	"github.com/gatehouse-dev/gatehouse/store/memstore"
 )
 
 // Provider kinds accepted in Config.Provider.
@@ -99,6 +101,10 @@ var (
 	// ErrConfig means the Config cannot be used (unknown provider, missing
 	// client id, redirect URL or issuer).
 	ErrConfig = errors.New("oauth: unusable configuration")
+	// ErrUnavailable means the store of used states (Options.Used) failed,
+	// so the callback is refused: whether its state was used before is
+	// not known. The in-memory store never fails.
+	ErrUnavailable = errors.New("oauth: used-state store unavailable")
 )
 
 // Config is one `oauth "name"` block, already validated by the config
@@ -141,14 +147,19 @@ type Options struct {
 	HTTPClient *http.Client
 	// StateTTL is how long a login may take; default 10m.
 	StateTTL time.Duration
-	// MaxUsed bounds the memory of states already used by a callback
-	// (replays are refused before the provider is asked); when full, the
-	// oldest is forgotten. Default 100000.
+	// Used remembers the states callbacks have used (replays are refused
+	// before the provider is asked), each for StateTTL and counted against
+	// its client address (an IPv6 client by its /64). Nil means
+	// memstore.OneTime bounded by MaxUsed and MaxUsedPerClient.
+	Used store.OneTime
+	// MaxUsed bounds the memory of states already used by a callback;
+	// when full, the oldest is forgotten. Default 100000. Only for the
+	// default Used.
 	MaxUsed int
 	// MaxUsedPerClient bounds the used states remembered for one client
-	// address (an IPv6 client by its /64); beyond it, that client's own
-	// oldest is forgotten, so that a flood of made-up callbacks from one
-	// address cannot push out everyone else's. Default 100.
+	// address; beyond it, that client's own oldest is forgotten, so that a
+	// flood of made-up callbacks from one address cannot push out
+	// everyone else's. Default 100. Only for the default Used.
 	MaxUsedPerClient int
 	// Key seals pending logins into their cookies (AES-256-GCM, 32
 	// bytes); nil means a random key, so that logins begun before a
@@ -163,29 +174,20 @@ type Options struct {
 // memory: a flood of login starts costs no memory and cannot crowd out
 // anyone's login, and a browser holds one pending login per provider block
 // (its binding cookie). Flows only remembers the states callbacks have
-// used, to refuse replays, in a table bounded in total and per client
-// address that forgets the oldest entries and never refuses a callback
-// for being full. It is safe for concurrent use and meant to live for the
-// whole process, across configuration reloads. It starts no goroutines.
+// used, to refuse replays, in a store.OneTime: by default a table bounded
+// in total and per client address that forgets the oldest entries and
+// never refuses a callback for being full. It is safe for concurrent use
+// and meant to live for the whole process, across configuration reloads.
+// It starts no goroutines.
 type Flows struct {
-	client       *http.Client
-	ttl          time.Duration
-	maxUsed      int
-	maxPerClient int
-	now          func() time.Time
-	aead         cipher.AEAD
+	client *http.Client
+	ttl    time.Duration
+	now    func() time.Time
+	aead   cipher.AEAD
+	used   store.OneTime
 
 	mu        sync.Mutex
-	used      map[string]*list.Element // state → element holding *usedState
-	usedOrder *list.List               // *usedState, in order of use
-	byClient  map[netip.Prefix][]*list.Element
 	providers map[string]*oidc.Provider
-}
-
-type usedState struct {
-	state   string
-	client  netip.Prefix
-	expires time.Time
 }
 
 // pending is one login between Begin and Complete, as sealed in the
@@ -204,15 +206,11 @@ type pending struct {
 // is not 32 bytes long.
 func NewFlows(opts Options) *Flows {
 	f := &Flows{
-		client:       opts.HTTPClient,
-		ttl:          opts.StateTTL,
-		maxUsed:      opts.MaxUsed,
-		maxPerClient: opts.MaxUsedPerClient,
-		now:          opts.Now,
-		used:         map[string]*list.Element{},
-		usedOrder:    list.New(),
-		byClient:     map[netip.Prefix][]*list.Element{},
-		providers:    map[string]*oidc.Provider{},
+		client:    opts.HTTPClient,
+		ttl:       opts.StateTTL,
+		now:       opts.Now,
+		used:      opts.Used,
+		providers: map[string]*oidc.Provider{},
 	}
 	if f.client == nil {
 		f.client = &http.Client{Timeout: DefaultHTTPTimeout}
@@ -220,14 +218,18 @@ func NewFlows(opts Options) *Flows {
 	if f.ttl <= 0 {
 		f.ttl = DefaultStateTTL
 	}
-	if f.maxUsed <= 0 {
-		f.maxUsed = DefaultMaxUsed
-	}
-	if f.maxPerClient <= 0 {
-		f.maxPerClient = DefaultMaxUsedPerClient
-	}
 	if f.now == nil {
 		f.now = time.Now
+	}
+	if f.used == nil {
+		maxUsed, maxPerClient := opts.MaxUsed, opts.MaxUsedPerClient
+		if maxUsed <= 0 {
+			maxUsed = DefaultMaxUsed
+		}
+		if maxPerClient <= 0 {
+			maxPerClient = DefaultMaxUsedPerClient
+		}
+		f.used = memstore.NewOneTime(memstore.OneTimeOptions{Max: maxUsed, MaxPerOwner: maxPerClient, Now: f.now})
 	}
 	key := opts.Key
 	if key == nil {
@@ -247,11 +249,13 @@ func NewFlows(opts Options) *Flows {
 	return f
 }
 
-// Used is the number of states remembered as used.
+// Used is the number of states remembered as used, when the store says
+// (the in-memory one does), else 0.
 func (f *Flows) Used() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.used)
+	if l, ok := f.used.(interface{ Len() int }); ok {
+		return l.Len()
+	}
+	return 0
 }
 
 // Begin starts a login. It checks next with SafeNext (ErrBadNext), seals a
@@ -334,7 +338,11 @@ func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Req
 
 	q := r.URL.Query()
 	state := q.Get("state")
-	if !f.use(state, client) {
+	fresh, err := f.use(ctx, state, client)
+	if err != nil {
+		return Identity{}, "", err
+	}
+	if !fresh {
 		return Identity{}, "", fmt.Errorf("%w: unknown or already used state", ErrBadState)
 	}
 	c, err := r.Cookie(cookieName)
@@ -438,53 +446,21 @@ func (f *Flows) open(value string) (*pending, bool) {
 // callback uses up its state, whatever happens next, so that a stolen
 // callback URL tried first elsewhere also fails in the rightful browser.
 // States are remembered until their login would have expired, under the
-// client address of the callback. When MaxUsed are remembered the oldest
-// is forgotten, and when one client has MaxUsedPerClient that client's
-// oldest is: a flood of made-up states never blocks a login, one address
-// cannot push out the others' states, and a forgotten state still needs
-// its browser's cookie and an unused code.
-func (f *Flows) use(state string, client netip.Addr) bool {
+// client address of the callback. With the in-memory store, when MaxUsed
+// are remembered the oldest is forgotten, and when one client has
+// MaxUsedPerClient that client's oldest is: a flood of made-up states
+// never blocks a login, one address cannot push out the others' states,
+// and a forgotten state still needs its browser's cookie and an unused
+// code. A store error is returned wrapping ErrUnavailable.
+func (f *Flows) use(ctx context.Context, state string, client netip.Addr) (bool, error) {
 	if state == "" || len(state) > maxStateLen {
-		return false
+		return false, nil
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := f.now()
-	for e := f.usedOrder.Front(); e != nil; e = f.usedOrder.Front() {
-		u := e.Value.(*usedState)
-		if now.Before(u.expires) && len(f.used) < f.maxUsed {
-			break
-		}
-		f.forget(e)
+	fresh, err := f.used.Use(ctx, state, clientKey(client).String(), f.ttl)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if _, seen := f.used[state]; seen {
-		return false
-	}
-	key := clientKey(client)
-	if mine := f.byClient[key]; len(mine) >= f.maxPerClient {
-		f.forget(mine[0])
-	}
-	e := f.usedOrder.PushBack(&usedState{state: state, client: key, expires: now.Add(f.ttl)})
-	f.used[state] = e
-	f.byClient[key] = append(f.byClient[key], e)
-	return true
-}
-
-// forget drops a used state from all three indexes. A client's states are
-// used in order, so e is normally the first of its client's.
-func (f *Flows) forget(e *list.Element) {
-	u := e.Value.(*usedState)
-	f.usedOrder.Remove(e)
-	delete(f.used, u.state)
-	mine := f.byClient[u.client]
-	if i := slices.Index(mine, e); i >= 0 {
-		mine = slices.Delete(mine, i, i+1)
-	}
-	if len(mine) == 0 {
-		delete(f.byClient, u.client)
-	} else {
-		f.byClient[u.client] = mine
-	}
+	return fresh, nil
 }
 
 // clientKey is the prefix a client's used states are counted under: the

@@ -2,7 +2,8 @@
 // (golang-jwt/jwt/v5) signed with HS256 or EdDSA, with a fixed algorithm
 // allow-list. A Manager keeps what must outlive configuration reloads: a
 // ristretto cache of verified tokens, so the hot path does not verify a
-// signature on every request, and the set of revoked session ids.
+// signature on every request, and the revoked session ids, in a
+// store.Revocations (the process's memory unless Options give another).
 //
 // A token says who logged in, through which app and provider, and when. It
 // never carries a role: the proxy resolves the role from the current
@@ -10,6 +11,7 @@
 package session
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -19,7 +21,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/store"
+	"github.com/gatehouse-dev/gatehouse/store/memstore"
 )
 
 // AdminAudience is the aud claim of admin sessions. App names are
@@ -54,6 +57,11 @@ var (
 	// login (auth_time) is after iat, or it was issued more than
 	// refresh_ttl plus Leeway after that login.
 	ErrLifetime = errors.New("session token lifetime exceeds the configured ttl")
+	// ErrUnavailable: the revocation store failed, so whether the token
+	// is revoked (Verify, Refreshable) or was revoked (Revoke) is not
+	// known. Callers fail closed: the token is refused, and a refresh or
+	// logout does not succeed. The in-memory store never fails.
+	ErrUnavailable = errors.New("session revocations unavailable")
 )
 
 // Session is a verified token's content.
@@ -210,14 +218,16 @@ type Options struct {
 	// successful Revoke, outside any lock of the Manager. The proxy closes
 	// the session's open tunnels (WebSockets) there.
 	OnRevoke func(sid string)
+	// Revocations holds the revoked session ids; nil means a
+	// memstore.Revocations on the Now clock, this process's memory.
+	Revocations store.Revocations
 }
 
 // Manager verifies tokens through a cache and keeps revocations. One Manager
 // serves the process for its lifetime, across configuration reloads.
 type Manager struct {
 	cache    *ristretto.Cache[string, *Session]
-	revoked  sync.Map // sid -> time.Time until which the revocation matters
-	nrev     atomic.Int64
+	revoked  store.Revocations
 	now      func() time.Time
 	onRevoke func(sid string) // Options.OnRevoke
 
@@ -245,7 +255,11 @@ func NewManager(opts Options) (*Manager, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Manager{cache: c, now: now, onRevoke: opts.OnRevoke}, nil
+	revoked := opts.Revocations
+	if revoked == nil {
+		revoked = memstore.NewRevocations(now)
+	}
+	return &Manager{cache: c, now: now, onRevoke: opts.OnRevoke, revoked: revoked}, nil
 }
 
 // Close stops the cache.
@@ -263,14 +277,14 @@ type Stats struct {
 	CacheHits     uint64 // tokens served from the cache
 	CacheMisses   uint64 // tokens that had to be verified
 	Verifications uint64 // signature verifications performed
-	Revoked       int64  // revocations currently remembered
+	Revoked       int64  // revocations currently remembered (in the local view)
 }
 
 // Stats returns the counters.
 func (m *Manager) Stats() Stats {
 	return Stats{
 		CacheHits: m.hits.Load(), CacheMisses: m.misses.Load(),
-		Verifications: m.verifications.Load(), Revoked: m.nrev.Load(),
+		Verifications: m.verifications.Load(), Revoked: int64(m.revoked.Len()),
 	}
 }
 
@@ -328,8 +342,8 @@ func (m *Manager) Verify(k *Keys, token string) (*Session, error) {
 		if now.Before(s.IssuedAt.Add(-Leeway)) { // the clock went back
 			return nil, fmt.Errorf("%w: issued in the future", ErrInvalid)
 		}
-		if m.Revoked(s.ID) {
-			return nil, ErrRevoked
+		if err := m.checkRevoked(s.ID); err != nil {
+			return nil, err
 		}
 		return s, nil
 	}
@@ -338,8 +352,8 @@ func (m *Manager) Verify(k *Keys, token string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.Revoked(s.ID) {
-		return nil, ErrRevoked
+	if err := m.checkRevoked(s.ID); err != nil {
+		return nil, err
 	}
 	m.cache.Set(token, s, 1)
 	return s, nil
@@ -357,8 +371,8 @@ func (m *Manager) Refreshable(k *Keys, token string) (*Session, error) {
 	if now.After(s.AuthTime.Add(k.refreshTTL)) {
 		return nil, ErrExpired
 	}
-	if m.Revoked(s.ID) {
-		return nil, ErrRevoked
+	if err := m.checkRevoked(s.ID); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -366,42 +380,47 @@ func (m *Manager) Refreshable(k *Keys, token string) (*Session, error) {
 // Revoke ends s: its token is refused from now on, by this Manager, and
 // Options.OnRevoke learns its id. It reports false when s was already
 // revoked, so that two concurrent refreshes of one token cannot both
-// succeed.
-func (m *Manager) Revoke(k *Keys, s *Session) bool {
+// succeed. An error (wrapping ErrUnavailable) means the store failed and
+// the revocation may not have been recorded: the caller must not treat
+// it as done (no refresh, no successful logout).
+func (m *Manager) Revoke(ctx context.Context, k *Keys, s *Session) (bool, error) {
 	until := s.AuthTime.Add(k.refreshTTL).Add(Leeway)
 	if until.Before(s.ExpiresAt.Add(Leeway)) {
 		until = s.ExpiresAt.Add(Leeway)
 	}
-	if _, loaded := m.revoked.LoadOrStore(s.ID, until); loaded {
-		return false
+	first, err := m.revoked.Revoke(ctx, s.ID, until)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if n := m.nrev.Add(1); n%1024 == 0 {
-		m.prune()
+	if !first {
+		return false, nil
 	}
 	m.cache.Del(s.token)
 	if m.onRevoke != nil {
 		m.onRevoke(s.ID)
 	}
-	return true
+	return true, nil
 }
 
 // Revoked reports whether the session with id sid was revoked (and the
-// revocation still matters).
+// revocation still matters). When the store cannot tell, it answers true:
+// a caller deciding whether to keep a session open refuses it.
 func (m *Manager) Revoked(sid string) bool {
-	_, ok := m.revoked.Load(sid)
-	return ok
+	revoked, err := m.revoked.Revoked(sid)
+	return revoked || err != nil
 }
 
-// prune forgets revocations of tokens that can no longer be used anyway.
-func (m *Manager) prune() {
-	now := m.now()
-	m.revoked.Range(func(k, v any) bool {
-		if now.After(v.(time.Time)) {
-			m.revoked.Delete(k)
-			m.nrev.Add(-1)
-		}
-		return true
-	})
+// checkRevoked returns ErrRevoked for a revoked sid and ErrUnavailable when
+// the store cannot tell; it allocates only for the latter.
+func (m *Manager) checkRevoked(sid string) error {
+	revoked, err := m.revoked.Revoked(sid)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case revoked:
+		return ErrRevoked
+	}
+	return nil
 }
 
 // parse verifies token's signature and claims. With allowExpired, exp is

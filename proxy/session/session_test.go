@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -22,6 +23,16 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
+}
+
+// revoke calls m.Revoke, which cannot fail with the in-memory store.
+func revoke(t *testing.T, m *Manager, k *Keys, s *Session) bool {
+	t.Helper()
+	first, err := m.Revoke(context.Background(), k, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return first
 }
 
 func newTest(t *testing.T) (*Manager, *Keys, *clock) {
@@ -81,10 +92,10 @@ func TestRevoke_OnceAndCacheBypassed(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Wait()
-	if !m.Revoke(k, got) {
+	if !revoke(t, m, k, got) {
 		t.Fatal("first revoke reported false")
 	}
-	if m.Revoke(k, got) {
+	if revoke(t, m, k, got) {
 		t.Error("second revoke reported true")
 	}
 	if _, err := m.Verify(k, tok); !errors.Is(err, ErrRevoked) {
@@ -115,8 +126,8 @@ func TestRevoke_TellsOnRevokeOnce(t *testing.T) {
 	if m.Revoked(s.ID) {
 		t.Fatal("Revoked before Revoke")
 	}
-	m.Revoke(k, s)
-	m.Revoke(k, s)
+	revoke(t, m, k, s)
+	revoke(t, m, k, s)
 	if len(got) != 1 || got[0] != s.ID {
 		t.Errorf("OnRevoke got %q, want [%q]", got, s.ID)
 	}
@@ -132,12 +143,12 @@ func TestRevoke_PruneForgetsUselessRevocations(t *testing.T) {
 		if _, err := m.Issue(k, s); err != nil {
 			t.Fatal(err)
 		}
-		m.Revoke(k, s)
+		revoke(t, m, k, s)
 	}
 	c.add(48 * time.Hour) // past every refresh deadline
 	s := &Session{Subject: "a", App: "p", Provider: "local"}
 	_, _ = m.Issue(k, s)
-	m.Revoke(k, s) // the 1024th revocation prunes
+	revoke(t, m, k, s) // the 1024th revocation prunes
 	if n := m.Stats().Revoked; n != 1 {
 		t.Errorf("after prune: %d revocations remembered, want 1", n)
 	}
