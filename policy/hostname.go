@@ -2,6 +2,7 @@ package policy
 
 import (
 	"net"
+	"net/netip"
 	"strings"
 )
 
@@ -25,4 +26,20 @@ func HostName(hostport string) (string, bool) {
 // trailing dot. (Header names fold otherwise: see HeaderFold.)
 func FoldHostName(s string) string {
 	return strings.TrimSuffix(strings.ToLower(s), ".")
+}
+
+// ClientPrefix is the prefix a client's budgets and used values are
+// counted under: its address, or its /64 for IPv6 (one subscriber's usual
+// allocation, which it can spread its requests over). An invalid address
+// gives the zero Prefix: one unknown client.
+func ClientPrefix(a netip.Addr) netip.Prefix {
+	if !a.IsValid() {
+		return netip.Prefix{}
+	}
+	bits := 32
+	if a.Is6() && !a.Is4In6() {
+		bits = 64
+	}
+	p, _ := a.Unmap().Prefix(bits)
+	return p
 }

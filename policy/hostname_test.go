@@ -1,6 +1,9 @@
 package policy
 
-import "testing"
+import (
+	"net/netip"
+	"testing"
+)
 
 // TestHostName: the name of a Host value, as the ACME redirect listener
 // and the TLS listener's misdirected-request check compare it (through
@@ -29,6 +32,23 @@ func TestHostName(t *testing.T) {
 	for _, c := range cases {
 		if got, ok := HostName(c.in); got != c.want || ok != (c.want != "") {
 			t.Errorf("HostName(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.want != "")
+		}
+	}
+}
+
+func TestClientPrefix(t *testing.T) {
+	for _, tc := range []struct{ addr, want string }{
+		{"192.0.2.7", "192.0.2.7/32"},
+		{"::ffff:192.0.2.7", "192.0.2.7/32"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{"", "invalid Prefix"},
+	} {
+		var a netip.Addr
+		if tc.addr != "" {
+			a = netip.MustParseAddr(tc.addr)
+		}
+		if got := ClientPrefix(a).String(); got != tc.want {
+			t.Errorf("ClientPrefix(%q) = %q, want %q", tc.addr, got, tc.want)
 		}
 	}
 }

@@ -1,13 +1,17 @@
 package proxy
 
 import (
+	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gatehouse-dev/gatehouse/policy/records"
 )
 
 // accessLog writes one JSON line per request, in the same shape as
@@ -39,6 +43,80 @@ type accessRecord struct {
 	filtered                  bool // a record filter ran: records/removed follow
 	records, removed          int
 	abandoned                 bool // the client went away first (abandoned.go)
+}
+
+// logAccess writes x's access record, unless it is one abandoned request
+// too many (abandoned.go).
+func (s *Server) logAccess(x *transaction) {
+	rec := x.accessRecord(time.Now()) // one clock read for timestamp and duration
+	if rec.abandoned && !s.abandons.allow(rec.end) {
+		return
+	}
+	s.access.write(&rec)
+}
+
+// accessRecord builds the access record of x from the stages' hand-offs:
+// the request facts, the caller, the decision, the record filter's
+// outcome and the answer. It is the one place that knows the record's
+// fields.
+func (x *transaction) accessRecord(end time.Time) accessRecord {
+	rec := accessRecord{
+		level:     slog.LevelInfo,
+		requestID: x.id,
+		method:    x.r.Method,
+		path:      x.facts.path.Escaped,
+		status:    x.res.status,
+		user:      x.who.ident.User,
+		decision:  "allow",
+		reason:    string(x.decision.Reason),
+		errText:   x.res.errText,
+		start:     x.start,
+		end:       end,
+		client:    x.facts.client,
+	}
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	if rec.status >= 500 && rec.status != statusClientClosed {
+		rec.level = slog.LevelError
+	}
+	if x.res.reason != "" {
+		rec.decision, rec.reason = "deny", x.res.reason
+	}
+	if x.who.ident.App != nil {
+		rec.app = x.who.ident.App.Name()
+	}
+	if x.who.ident.Role != nil {
+		rec.role = x.who.ident.Role.Name()
+	}
+	if x.facts.routed {
+		rec.upstream = x.facts.route.Upstream.Name()
+	}
+	if x.decision.Grant != nil {
+		rec.grant = x.decision.Grant.Origin()
+	}
+	if f := x.out.filter; f != nil {
+		rec.filtered, rec.records, rec.removed = true, f.stats.Records, f.stats.Removed
+		if err := f.err; err != nil && !errors.Is(err, records.ErrRefused) && rec.errText == "" {
+			// Failed after the response started: the connection was cut.
+			// Say why: the client hung up (499, not an error), reading
+			// the upstream failed, or its bytes could not be filtered.
+			e := x.filterFailure(func(reason string, err error) *Error {
+				return &Error{Status: rec.status, Reason: reason, Err: err}
+			}, err)
+			rec.reason, rec.decision, rec.errText, rec.level = e.Reason, "deny", err.Error(), slog.LevelError
+			if e.Status == statusClientClosed {
+				rec.status, rec.level = statusClientClosed, slog.LevelInfo
+			}
+		}
+	}
+	if rec.path == "" {
+		rec.path = truncate(x.r.RequestURI, 256)
+	}
+	// Abandoned: the HTTP/2 stream was reset (or the connection closed)
+	// before the response went out, and nothing reached an upstream.
+	rec.abandoned = !x.fwd.tr.sent && x.r.ProtoMajor == 2 && x.r.Context().Err() != nil
+	return rec
 }
 
 func (l *accessLog) write(r *accessRecord) {

@@ -54,14 +54,14 @@ func defaultAuthenticators() authenticators {
 // for, and its role comes from the current snapshot, never from the token.
 type authenticate struct{}
 
-func (authenticate) serve(x *exchange) error {
-	if x.routed && x.route.Upstream.Public() {
+func (authenticate) serve(x *transaction) error {
+	if x.facts.routed && x.facts.route.Upstream.Public() {
 		// No authentication, but a gatehouse token must not reach the
 		// upstream either: mark it for removal, valid or not.
 		if keys := x.gen.keys; keys != nil {
 			if auth := x.r.Header["Authorization"]; len(auth) == 1 {
 				if token, ok := authn.Bearer(auth[0]); ok && session.Owns(keys, token) {
-					x.cred = credBearer
+					x.who.cred = credBearer
 				}
 			}
 		}
@@ -73,7 +73,7 @@ func (authenticate) serve(x *exchange) error {
 		return err
 	}
 	sess, err := x.srv.authn.session.Authenticate(x.r, c)
-	x.cred = sess.Cred
+	x.who.cred = sess.Cred
 	if err = authn.Found(err); err != nil {
 		return err
 	}
@@ -83,18 +83,18 @@ func (authenticate) serve(x *exchange) error {
 	case key.App == nil:
 		return refuse(http.StatusUnauthorized, authn.ReasonMissingAPIKey, nil)
 	}
-	x.ident = authn.KeyIdentity(c.Snap, key.App)
+	x.who.ident = authn.KeyIdentity(c.Snap, key.App)
 	return nil
 }
 
 // admit accepts a verified session with the request's app (authn.Admit)
 // and fills the identity.
-func (x *exchange) admit(app *policy.App, sess *session.Session) error {
+func (x *transaction) admit(app *policy.App, sess *session.Session) error {
 	id, err := authn.Admit(x.snap(), app, sess)
 	if err != nil {
 		return err
 	}
-	x.ident, x.sess = id, sess
+	x.who.ident, x.who.sess = id, sess
 	return nil
 }
 

@@ -40,9 +40,9 @@ var errBodyTooLong = errors.New("request body is longer than its Content-Length"
 // most threshold bytes (0: never), else wrapped to stream (clientBody). r
 // has a body (not http.NoBody). A body that is already in memory (read by
 // an earlier stage through setBody) is left alone.
-func (x *exchange) prepareBody(r *http.Request, threshold int64) error {
+func (x *transaction) prepareBody(r *http.Request, threshold int64) error {
 	r.Trailer = nil
-	if x.bodyRead {
+	if x.body.inMemory {
 		return nil
 	}
 	var read int64
@@ -62,7 +62,7 @@ func (x *exchange) prepareBody(r *http.Request, threshold int64) error {
 	}
 	b := &clientBody{rc: r.Body, n: read}
 	r.Body = b
-	x.upBody = b
+	x.body.stream = b
 	return nil
 }
 
@@ -95,11 +95,11 @@ func readBody(body io.Reader, n, limit int64) ([]byte, error) {
 const maxWholeBody = 10 << 20
 
 // readWholeBody reads the request body whole, for a stage that must see all
-// of it (filterRequest, methodOverride), up to max_body_bytes (413 beyond
+// of it (filterRecords, methodOverride), up to max_body_bytes (413 beyond
 // it). A failure is the client's, classified as forward classifies it
 // (bodyError: malformed framing, short, stalled, gone, too large). The
 // caller puts the bytes back with setBody.
-func (x *exchange) readWholeBody() ([]byte, error) {
+func (x *transaction) readWholeBody() ([]byte, error) {
 	r := x.r
 	limit := x.snap().MaxBodyBytes()
 	if limit <= 0 {
@@ -117,9 +117,9 @@ func (x *exchange) readWholeBody() ([]byte, error) {
 
 // setBody makes b the request's body: in memory, with a Content-Length,
 // no Transfer-Encoding and no trailers. Stages that read the body whole
-// (filterRequest, methodOverride) use it, and forward then has nothing more to do. Expect
+// (filterRecords, methodOverride) use it, and forward then has nothing more to do. Expect
 // goes too: the body is here, the upstream has nothing to agree to.
-func (x *exchange) setBody(b []byte) {
+func (x *transaction) setBody(b []byte) {
 	r := x.r
 	if len(b) == 0 {
 		r.Body = http.NoBody
@@ -131,18 +131,18 @@ func (x *exchange) setBody(b []byte) {
 	r.Trailer = nil
 	delete(r.Header, "Transfer-Encoding")
 	delete(r.Header, "Expect")
-	x.bodyRead = true
+	x.body.inMemory = true
 }
 
 // bodyError classifies a failure to read the client's body after read
 // bytes: always the client's doing, never the upstream's. The connection is
 // closed after an HTTP/1 response (where the next request would start is
 // unknown).
-func (x *exchange) bodyError(err error, read int64) *Error {
+func (x *transaction) bodyError(err error, read int64) *Error {
 	e := &Error{Status: http.StatusBadRequest, Reason: reasonMalformedBody, Err: err, Close: x.r.ProtoMajor < 2}
 	var fault string // the framing follower's verdict on this body
-	if x.fc != nil {
-		fault = x.fc.bodyFault(x.reqNum)
+	if x.conn.fc != nil {
+		fault = x.conn.fc.bodyFault(x.conn.reqNum)
 	}
 	var mbe *http.MaxBytesError
 	switch {
@@ -163,7 +163,7 @@ func (x *exchange) bodyError(err error, read int64) *Error {
 }
 
 // clientBody is the client's body while it streams upstream. It keeps the
-// first read error and the bytes read before it, so that an exchange that
+// first read error and the bytes read before it, so that an transaction that
 // failed because of the client's body is classified as such (errorHandler),
 // not as an upstream failure.
 type clientBody struct {

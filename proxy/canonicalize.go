@@ -31,11 +31,11 @@ import (
 // Transfer-Encodings other than chunked.
 type canonicalize struct{}
 
-func (canonicalize) serve(x *exchange) error {
+func (canonicalize) serve(x *transaction) error {
 	r := x.r
-	if x.badFraming != "" {
+	if x.conn.badFraming != "" {
 		return &Error{Status: http.StatusBadRequest, Reason: reasonAmbiguousFraming, Close: true,
-			Err: errors.New(x.badFraming)}
+			Err: errors.New(x.conn.badFraming)}
 	}
 	if !validHostPort(r.Host) {
 		return refuse(http.StatusBadRequest, reasonBadHost, errors.New("the Host port is empty, not a number or over 65535"))
@@ -75,7 +75,7 @@ func (canonicalize) serve(x *exchange) error {
 		}
 		return refuse(http.StatusBadRequest, reasonBadPath, err)
 	}
-	x.path = p
+	x.facts.path = p
 	return nil
 }
 

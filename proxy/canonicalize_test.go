@@ -165,14 +165,14 @@ func FuzzCanonicalize(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, target string) {
-		x := &exchange{r: &http.Request{Method: "GET", RequestURI: target}}
+		x := &transaction{r: &http.Request{Method: "GET", RequestURI: target}}
 		if r, err := http.NewRequest("GET", "http://127.0.0.1/", nil); err == nil {
 			x.r.URL = r.URL
 		}
 		if err := (canonicalize{}).serve(x); err != nil {
 			return
 		}
-		esc := x.path.Escaped
+		esc := x.facts.path.Escaped
 		if !strings.HasPrefix(esc, "/") || strings.Contains(esc, "//") {
 			t.Fatalf("%q: canonical %q is not absolute or has //", target, esc)
 		}
@@ -182,18 +182,18 @@ func FuzzCanonicalize(f *testing.F) {
 				t.Fatalf("%q: canonical %q contains %q", target, esc, bad)
 			}
 		}
-		for _, s := range x.path.Segments {
+		for _, s := range x.facts.path.Segments {
 			if s == "." || s == ".." || s == "" || strings.ContainsAny(s, "/\\\x00;") {
 				t.Fatalf("%q: bad segment %q", target, s)
 			}
 		}
-		y := &exchange{r: httptest.NewRequest("GET", "/", nil)}
+		y := &transaction{r: httptest.NewRequest("GET", "/", nil)}
 		y.r.RequestURI = esc
 		if err := (canonicalize{}).serve(y); err != nil {
 			t.Fatalf("%q: canonical %q refused on the second pass: %v", target, esc, err)
 		}
-		if y.path.Escaped != esc {
-			t.Fatalf("%q: not a fixed point: %q -> %q", target, esc, y.path.Escaped)
+		if y.facts.path.Escaped != esc {
+			t.Fatalf("%q: not a fixed point: %q -> %q", target, esc, y.facts.path.Escaped)
 		}
 	})
 }

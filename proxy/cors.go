@@ -57,12 +57,12 @@ var (
 // request.
 type cors struct{}
 
-func (cors) serve(x *exchange) error {
-	rule := x.snap().CORS(x.path)
+func (cors) serve(x *transaction) error {
+	rule := x.snap().CORS(x.facts.path)
 	if rule == nil {
 		return nil
 	}
-	c := &x.cors
+	c := &x.facts.cors
 	c.rule = rule
 	h := x.r.Header
 	origin := ""
@@ -90,9 +90,9 @@ func (cors) serve(x *exchange) error {
 }
 
 // preflight answers an allowed preflight with 204.
-func (x *exchange) preflight() {
-	r, h := x.cors.rule, x.w.Header()
-	x.cors.apply(h)
+func (x *transaction) preflight() {
+	r, h := x.facts.cors.rule, x.w.Header()
+	x.facts.cors.apply(h)
 	h[hdrACAllowMethods] = []string{r.AllowMethodsHeader()}
 	if v := r.AllowHeadersHeader(); v != "" {
 		h[hdrACAllowHeaders] = []string{v}
@@ -101,8 +101,8 @@ func (x *exchange) preflight() {
 		h[hdrACMaxAge] = []string{v}
 	}
 	h[headerRequestID] = []string{x.id}
-	x.done = true
-	x.status = http.StatusNoContent
+	x.res.answered = true
+	x.res.status = http.StatusNoContent
 	x.decision.Reason = reasonCORSPreflight
 	x.w.WriteHeader(http.StatusNoContent)
 }

@@ -12,63 +12,78 @@ import (
 	"github.com/gatehouse-dev/gatehouse/proxy/upstream"
 )
 
-// forward sends an authorized request to its upstream through
-// httputil.ReverseProxy. Before that it refuses protocol upgrades other than
-// a GET "Upgrade: websocket" (400), WebSockets riding a session cookie from
-// a foreign Origin (403, see checkUpgrade), and bodies over max_body_bytes
-// (413 when Content-Length says so up front; a chunked body is cut at the
-// limit), and reads bodies up to body_buffer_bytes whole (body.go). An
-// accepted upgrade becomes a tunnel that the Server closes when its
-// session or its authorization ends (tunnel.go).
-type forward struct{}
+// upgrade refuses the protocol upgrades forward does not carry: any but a
+// GET "Upgrade: websocket" (400), and WebSockets riding a session cookie
+// from a foreign Origin (403, see checkUpgrade). An accepted upgrade
+// becomes a tunnel that the Server closes when its session or its
+// authorization ends (tunnel.go).
+type upgrade struct{}
 
-func (forward) serve(x *exchange) error {
-	r := x.r
-	if up := upgradeType(r.Header); up != "" {
-		if err := x.checkUpgrade(up); err != nil {
-			return err
-		}
+func (upgrade) serve(x *transaction) error {
+	if up := upgradeType(x.r.Header); up != "" {
+		return x.checkUpgrade(up)
 	}
+	return nil
+}
+
+// limitBody applies the request body limits: a body over max_body_bytes is
+// refused (413 when Content-Length says so up front; a chunked body is cut
+// at the limit), and a body of at most body_buffer_bytes is read whole
+// before the upstream is dialled; larger ones stream (body.go).
+type limitBody struct{}
+
+func (limitBody) serve(x *transaction) error {
+	r := x.r
 	hasBody := r.Body != nil && r.Body != http.NoBody
 	if limit := x.snap().MaxBodyBytes(); limit > 0 {
 		if r.ContentLength > limit {
 			return refuse(http.StatusRequestEntityTooLarge, reasonBodyTooLarge, nil)
 		}
-		if hasBody && !x.bodyRead {
+		if hasBody && !x.body.inMemory {
 			r.Body = http.MaxBytesReader(x.w, r.Body, limit)
 		}
 	}
 	if hasBody {
-		// Small bodies are read and checked whole before the upstream is
-		// dialled; others stream (body.go).
-		if err := x.prepareBody(r, x.snap().BodyBufferBytes()); err != nil {
-			return err
-		}
-		hasBody = r.Body != http.NoBody
+		return x.prepareBody(r, x.snap().BodyBufferBytes())
 	}
-	b := x.backend
+	return nil
+}
+
+// forward sends the request, as the stages before it left it, to its
+// upstream through httputil.ReverseProxy, and hands the response to the
+// client (the record filter's, if the grant has one).
+type forward struct{}
+
+func (forward) serve(x *transaction) error {
+	r := x.r
+	b := x.gen.backends[x.facts.route.Upstream.Index()]
+	x.fwd.backend = b
 	transport := b.transport
-	if hasBody && r.ContentLength != 0 {
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		transport = b.bodyTransport
 	}
-	// A ReverseProxy per request, with hooks bound to this exchange: cheaper
-	// than threading the exchange through the request context (which copies
+	// A ReverseProxy per request, with hooks bound to this transaction: cheaper
+	// than threading the transaction through the request context (which copies
 	// the *http.Request), and the hooks need no lookup. It lives inside the
-	// exchange, so it costs no allocation of its own.
-	x.own.rt = transport
-	x.rp = httputil.ReverseProxy{
+	// transaction, so it costs no allocation of its own.
+	x.fwd.tr.rt = transport
+	x.fwd.rp = httputil.ReverseProxy{
 		Rewrite:        x.rewrite,
-		Transport:      &x.own,
+		Transport:      &x.fwd.tr,
 		BufferPool:     &x.srv.bufs,
 		ErrorLog:       b.errorLog,
 		ModifyResponse: x.modifyResponse,
 		ErrorHandler:   x.errorHandler,
 	}
-	x.rp.ServeHTTP(x.w, r)
+	x.fwd.rp.ServeHTTP(x.w, r)
 	return nil
 }
 
-var _ stage = forward{}
+var (
+	_ stage = upgrade{}
+	_ stage = limitBody{}
+	_ stage = forward{}
+)
 
 // backend is the forwarding half of one upstream in one generation.
 type backend struct {
@@ -82,17 +97,17 @@ type backend struct {
 }
 
 // rewrite builds the outbound request. It makes no decisions: everything
-// here follows from the exchange the pipeline allowed. Hop-by-hop headers
+// here follows from the transaction the pipeline allowed. Hop-by-hop headers
 // (including any named in Connection) and client X-Forwarded-*/Forwarded
 // were removed by ReverseProxy before this runs, so the fields set here
 // survive "Connection: X-Gatehouse-User" tricks.
-func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
-	b := x.backend
+func (x *transaction) rewrite(pr *httputil.ProxyRequest) {
+	b := x.fwd.backend
 	out := pr.Out
 
 	// The path is the canonical path with the prefix replaced by the
 	// upstream's base path, byte for byte; never cleaned or joined.
-	p := b.basePath + x.route.Rest
+	p := b.basePath + x.facts.route.Rest
 	if p == "" {
 		p = "/"
 	}
@@ -113,44 +128,44 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 	}
 	out.URL.Path, out.URL.RawPath = dec, p
 	out.Host = ""
-	if x.filter != nil && x.filter.headAsGet {
+	if x.out.filter != nil && x.out.filter.headAsGet {
 		out.Method = http.MethodGet
 	}
 
 	// gatehouse's own fields do not go into out.Header, which holds what
 	// is left of the client's: the transport writes them after it (see
-	// ownFieldsTransport). ReverseProxy sized that map for the client's fields, so
+	// fieldsTransport). ReverseProxy sized that map for the client's fields, so
 	// it never grows here; adding ours made a typical API-key request's map
 	// pass the eight entries of a small Go map and turn into a hash table
 	// that every later step paid for (docs/benchmarks.md).
-	f := x.own.buf[:0]
+	f := x.fwd.tr.buf[:0]
 	f = x.appendForwarded(f, pr.In)
 	if x.snap().IdentityHeaders() {
-		if x.ident.App != nil {
-			f = append(f, [2]string{headerApp, x.ident.App.Name()})
+		if x.who.ident.App != nil {
+			f = append(f, [2]string{headerApp, x.who.ident.App.Name()})
 		}
-		if x.ident.Role != nil {
-			f = append(f, [2]string{headerRole, x.ident.Role.Name()})
+		if x.who.ident.Role != nil {
+			f = append(f, [2]string{headerRole, x.who.ident.Role.Name()})
 		}
-		if x.ident.User != "" {
-			f = append(f, [2]string{headerUser, x.ident.User})
+		if x.who.ident.User != "" {
+			f = append(f, [2]string{headerUser, x.who.ident.User})
 		}
-		if x.ident.Admin {
+		if x.who.ident.Admin {
 			f = append(f, [2]string{headerAdmin, "true"})
 		}
-		if x.sess != nil {
-			f = append(f, [2]string{headerProvider, x.sess.Provider})
+		if x.who.sess != nil {
+			f = append(f, [2]string{headerProvider, x.who.sess.Provider})
 		}
 	}
-	f = append(f, x.upHeaders...)
+	f = append(f, x.out.headers...)
 	f = append(f, [2]string{headerRequestID, x.id})
-	x.own.fields = f
+	x.fwd.tr.fields = f
 
 	// Each of them replaces what the client sent by that name.
-	stripClientHeaders(out.Header, f, x.snap().ClientHeaders(), x.peerTrusted)
+	stripClientHeaders(out.Header, f, x.snap().ClientHeaders(), x.facts.peerTrusted)
 	// The session cookie is gatehouse's by name: removed always, even
 	// when no sessions block (any more) says so.
-	stripSessionCredential(out.Header, x.cred)
+	stripSessionCredential(out.Header, x.who.cred)
 }
 
 // numOwnFields bounds the fields rewrite sets besides the upstream's header
@@ -158,21 +173,21 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 // headers (app, role, user, admin, provider) and X-Request-Id.
 const numOwnFields = 4 + 5 + 1
 
-// ownFieldsTransport is the RoundTripper of one exchange. It carries the
+// fieldsTransport is the RoundTripper of one transaction. It carries the
 // outbound request together with fields, the header fields gatehouse sets
 // itself: canonical names, each at most once, and none of them in the
 // request's Header in any spelling (stripClientHeaders). (One exception:
 // ReverseProxy gives a request without a User-Agent an empty one after
 // rewrite, and an empty User-Agent is never sent.) It hands both to rt
 // with upstream.RoundTripWithFields, which says why they travel apart.
-type ownFieldsTransport struct {
+type fieldsTransport struct {
 	sent   bool // RoundTrip was asked to send the request upstream
 	rt     http.RoundTripper
 	fields [][2]string
 	buf    [numOwnFields][2]string // fields' storage, when they fit
 }
 
-func (t *ownFieldsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *fieldsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := req.Context().Err(); err != nil {
 		// The client is gone: send nothing (the request counts as
 		// abandoned, see abandoned.go).
@@ -183,11 +198,11 @@ func (t *ownFieldsTransport) RoundTrip(req *http.Request) (*http.Response, error
 }
 
 // headerValue returns v as a one-element header value stored in
-// x.respID: the X-Request-Id of every response costs no allocation. The
+// x.fwd.respID: the X-Request-Id of every response costs no allocation. The
 // slice's capacity is 1, so an append copies it.
-func (x *exchange) headerValue(v string) []string {
-	x.respID[0] = v
-	return x.respID[:1:1]
+func (x *transaction) headerValue(v string) []string {
+	x.fwd.respID[0] = v
+	return x.fwd.respID[:1:1]
 }
 
 // appendForwarded appends X-Forwarded-For, -Host and -Proto from the real
@@ -197,7 +212,7 @@ func (x *exchange) headerValue(v string) []string {
 // The client's values (which ReverseProxy removed from the outbound
 // request) are kept only when the peer is in trusted_proxies; a client's
 // X-Real-IP never is.
-func (x *exchange) appendForwarded(f [][2]string, in *http.Request) [][2]string {
+func (x *transaction) appendForwarded(f [][2]string, in *http.Request) [][2]string {
 	host, proto := in.Host, "http"
 	if in.TLS != nil {
 		proto = "https"
@@ -205,20 +220,20 @@ func (x *exchange) appendForwarded(f [][2]string, in *http.Request) [][2]string 
 	realIP := ""
 	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
 		realIP = ip // the peer's address as net/http wrote it: no allocation
-		if prior := in.Header["X-Forwarded-For"]; x.peerTrusted && len(prior) > 0 {
+		if prior := in.Header["X-Forwarded-For"]; x.facts.peerTrusted && len(prior) > 0 {
 			ip = strings.Join(prior, ", ") + ", " + ip
 		}
 		f = append(f, [2]string{"X-Forwarded-For", ip})
 	}
-	if x.peerTrusted {
+	if x.facts.peerTrusted {
 		if h := in.Header.Get("X-Forwarded-Host"); h != "" {
 			host = h
 		}
 		if p := in.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
 			proto = p
 		}
-		if x.client != x.peer && x.client.IsValid() {
-			realIP = x.client.String()
+		if x.facts.client != x.facts.peer && x.facts.client.IsValid() {
+			realIP = x.facts.client.String()
 		}
 	}
 	f = append(f, [2]string{"X-Forwarded-Host", host}, [2]string{"X-Forwarded-Proto", proto})
@@ -231,24 +246,24 @@ func (x *exchange) appendForwarded(f [][2]string, in *http.Request) [][2]string 
 // modifyResponse records the upstream status, tags the response and sets
 // its CORS headers. A 101 opens a tunnel (openTunnel), which may still be
 // refused.
-func (x *exchange) modifyResponse(res *http.Response) error {
-	x.status = res.StatusCode
+func (x *transaction) modifyResponse(res *http.Response) error {
+	x.res.status = res.StatusCode
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		if err := x.openTunnel(res); err != nil {
 			return err
 		}
 	}
-	if x.closeConn && res.StatusCode != http.StatusSwitchingProtocols {
+	if x.conn.closeConn && res.StatusCode != http.StatusSwitchingProtocols {
 		res.Header["Connection"] = []string{"close"} // net/http closes after writing
 	}
 	res.Header[headerRequestID] = x.headerValue(x.id)
-	if x.cors.rule != nil {
+	if x.facts.cors.rule != nil {
 		// Ours replace the upstream's Access-Control-* headers; what the
 		// cors stage put on the writer would be duplicated otherwise.
-		x.cors.unset(x.w.Header(), true)
-		x.cors.apply(res.Header)
+		x.facts.cors.unset(x.w.Header(), true)
+		x.facts.cors.apply(res.Header)
 	}
-	if x.filter != nil {
+	if x.out.filter != nil {
 		return x.filterResponse(res)
 	}
 	return nil
@@ -257,13 +272,13 @@ func (x *exchange) modifyResponse(res *http.Response) error {
 // errorHandler is ReverseProxy's error funnel: dial failures, timeouts and
 // bad upgrades end here, never with addresses or Go errors in the body when
 // production is on.
-func (x *exchange) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+func (x *transaction) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
 	if errors.As(err, &e) { // from modifyResponse: already classified
 		x.srv.fail(x, e)
 		return
 	}
-	if b := x.upBody; b != nil {
+	if b := x.body.stream; b != nil {
 		// The client's body failed while it streamed: the client's fault
 		// (or its going away), whatever the transport made of it.
 		if n, berr := b.failure(); berr != nil {

@@ -165,7 +165,7 @@ func TestForward_XForwardedFromRealPeer(t *testing.T) {
 	})
 }
 
-// gatehouse's own headers travel beside the client's (ownFieldsTransport)
+// gatehouse's own headers travel beside the client's (fieldsTransport)
 // and are written after them. Whatever the number of client headers, on
 // either side of a small Go map's eight entries, the upstream gets every
 // client header, each of gatehouse's exactly once (replacing the client's

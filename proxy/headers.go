@@ -111,9 +111,9 @@ func headerHasToken(vals []string, token string) bool {
 const reasonHeaderUnresolved = "header_unresolved"
 
 // resolveUpstreamHeaders renders the upstream's header templates for this
-// caller into x.upHeaders, or refuses the request.
-func (x *exchange) resolveUpstreamHeaders() error {
-	tmpls := x.route.Upstream.Headers()
+// caller into x.out.headers, or refuses the request.
+func (x *transaction) resolveUpstreamHeaders() error {
+	tmpls := x.facts.route.Upstream.Headers()
 	if len(tmpls) == 0 {
 		return nil
 	}
@@ -129,47 +129,47 @@ func (x *exchange) resolveUpstreamHeaders() error {
 		var v string
 		switch ref {
 		case "user.name":
-			v = x.ident.User
+			v = x.who.ident.User
 		case "user.email":
-			if x.sess != nil {
-				v = x.sess.Email
+			if x.who.sess != nil {
+				v = x.who.sess.Email
 			}
 		case "user.provider":
-			if x.sess != nil {
-				v = x.sess.Provider
+			if x.who.sess != nil {
+				v = x.who.sess.Provider
 			}
 		case "app.name":
-			if x.ident.App != nil {
-				v = x.ident.App.Name()
+			if x.who.ident.App != nil {
+				v = x.who.ident.App.Name()
 			}
 		case "role.name":
-			if x.ident.Role != nil {
-				v = x.ident.Role.Name()
+			if x.who.ident.Role != nil {
+				v = x.who.ident.Role.Name()
 			}
 		}
 		return v, v != ""
 	}
-	x.upHeaders = make([][2]string, 0, len(tmpls))
+	x.out.headers = make([][2]string, 0, len(tmpls))
 	for _, t := range tmpls {
 		v, ok := t.Render(resolve)
 		if !ok {
 			return refuse(http.StatusForbidden, reasonHeaderUnresolved, fmt.Errorf("header %s: a placeholder has no value for this caller, or the value has control characters (a file() value with its final newline?)", t.Name))
 		}
-		x.upHeaders = append(x.upHeaders, [2]string{t.Name, v})
+		x.out.headers = append(x.out.headers, [2]string{t.Name, v})
 	}
 	return nil
 }
 
 // lookups returns the merged lookups of the caller (computed once).
-func (x *exchange) lookups() map[string]any {
-	if x.lookupCache == nil {
+func (x *transaction) lookups() map[string]any {
+	if x.who.lookups == nil {
 		var user *policy.User
-		if x.sess != nil && x.sess.Local && !x.ident.Admin {
-			user, _ = x.snap().User(x.sess.Subject)
+		if x.who.sess != nil && x.who.sess.Local && !x.who.ident.Admin {
+			user, _ = x.snap().User(x.who.sess.Subject)
 		}
-		x.lookupCache = x.snap().Lookups(x.ident.App, x.ident.Role, user)
+		x.who.lookups = x.snap().Lookups(x.who.ident.App, x.who.ident.Role, user)
 	}
-	return x.lookupCache
+	return x.who.lookups
 }
 
 func lookupString(v any) string {

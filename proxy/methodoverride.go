@@ -45,7 +45,7 @@ const (
 // more unless the query has a "%" or "method" in it or the body is a form.
 type methodOverride struct{}
 
-func (methodOverride) serve(x *exchange) error {
+func (methodOverride) serve(x *transaction) error {
 	r := x.r
 	for k := range r.Header {
 		if !isOverrideHeader(k) {

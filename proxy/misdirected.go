@@ -28,7 +28,7 @@ const reasonMisdirected = "misdirected_request"
 // clients send no SNI for one) is held to the served names alone.
 type servedName struct{}
 
-func (servedName) serve(x *exchange) error {
+func (servedName) serve(x *transaction) error {
 	if x.r.TLS == nil {
 		return nil
 	}

@@ -219,7 +219,7 @@ func TestWebSocket_UpgradeOnlyAfterAuthorization(t *testing.T) {
 		t.Fatalf("tunnel: got %q, %v", line, err)
 	}
 	// The upgrade goes through http.Transport, which gets gatehouse's
-	// headers in the request's Header (ownFieldsTransport).
+	// headers in the request's Header (fieldsTransport).
 	if h := up.last(t).Header; h.Get("X-Gatehouse-App") != "portal" || len(h["X-Request-Id"]) != 1 || h.Get("X-Forwarded-For") != "127.0.0.1" {
 		t.Errorf("upgrade request's headers: %v", h)
 	}

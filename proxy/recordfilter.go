@@ -18,7 +18,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/policy/records"
 )
 
-// Reasons of record filtering.
+// Reasons of record recordFilter.
 const (
 	reasonFilterRefusedWrite = "filter_refused_write"
 	reasonFilterBadBody      = "filter_bad_body"
@@ -39,35 +39,38 @@ const (
 // it, the connection is cut instead (the client never gets unfiltered bytes).
 const firstChunk = 32 << 10
 
-// filtering is the record filter of one exchange.
-type filtering struct {
+// recordFilter is the record filter of one transaction.
+type recordFilter struct {
 	plan *records.Plan
 	prog *filter.Program
 	ev   filter.Evaluator
 	// headAsGet: the request is a HEAD, sent upstream as GET (see
-	// filterRequest).
+	// filterRecords).
 	headAsGet bool
+
+	stats records.Stats
+	err   error // why filtering the response failed
 }
 
-func (f *filtering) pred(rec map[string]any) (bool, error) {
+func (f *recordFilter) pred(rec map[string]any) (bool, error) {
 	return f.ev.EvalRecord(f.prog, rec)
 }
 
-// filterRequest prepares record filtering when the deciding grant has a
+// filterRecords prepares record recordFilter when the deciding grant has a
 // filter: it refuses what can never be filtered safely and checks write
 // bodies (every record must pass, else 403 and nothing goes upstream).
-type filterRequest struct{}
+type filterRecords struct{}
 
-func (filterRequest) serve(x *exchange) error {
+func (filterRecords) serve(x *transaction) error {
 	g := x.decision.Grant
 	if g == nil || g.Program() == nil {
 		return nil
 	}
 	plan := g.Plan() // policy.New gives every filtered grant one
-	f := &filtering{plan: plan, prog: g.Program()}
+	f := &recordFilter{plan: plan, prog: g.Program()}
 	env := x.filterEnv()
 	f.ev.Bind(&env)
-	x.filter = f
+	x.out.filter = f
 	if x.srv.log.Enabled(x.r.Context(), slog.LevelDebug) {
 		x.srv.log.Debug("record filter", "request_id", x.id, "grant", g.String(), "filter", g.Filter(), "records", g.Records())
 	}
@@ -109,7 +112,7 @@ func (filterRequest) serve(x *exchange) error {
 		return err
 	}
 	ok, st, err := plan.CheckWrite(bytes.NewReader(body), f.pred)
-	x.filterStats = st
+	x.out.filter.stats = st
 	if err != nil {
 		return refuse(http.StatusBadRequest, reasonFilterBadBody, err)
 	}
@@ -121,19 +124,19 @@ func (filterRequest) serve(x *exchange) error {
 }
 
 // filterEnv describes the caller to filters.
-func (x *exchange) filterEnv() filter.Env {
+func (x *transaction) filterEnv() filter.Env {
 	env := filter.Env{
 		Lookup:  x.lookups(),
-		Request: filter.Request{Method: x.r.Method, Path: x.route.Rest, Query: map[string]string{}},
+		Request: filter.Request{Method: x.r.Method, Path: x.facts.route.Rest, Query: map[string]string{}},
 	}
-	if x.ident.App != nil {
-		env.App = x.ident.App.Name()
+	if x.who.ident.App != nil {
+		env.App = x.who.ident.App.Name()
 	}
-	if x.ident.Role != nil {
-		env.Role = x.ident.Role.Name()
+	if x.who.ident.Role != nil {
+		env.Role = x.who.ident.Role.Name()
 	}
-	env.User.Name = x.ident.User
-	if s := x.sess; s != nil {
+	env.User.Name = x.who.ident.User
+	if s := x.who.sess; s != nil {
 		env.User.Email, env.User.Groups, env.User.Provider = s.Email, s.Groups, s.Provider
 	}
 	for k, v := range x.r.URL.Query() {
@@ -198,8 +201,8 @@ func isJSON(ct string) bool {
 // see is 404 for a 2xx, the generic error of its status otherwise
 // (reasonFilterHidden). A redirect keeps its headers (Location) and loses
 // its body. Bodiless answers (204, 304, an empty body) pass as they are.
-func (x *exchange) filterResponse(res *http.Response) error {
-	f := x.filter
+func (x *transaction) filterResponse(res *http.Response) error {
+	f := x.out.filter
 	code := res.StatusCode
 	ok := code >= 200 && code <= 299
 	h := res.Header
@@ -273,7 +276,7 @@ func (x *exchange) filterResponse(res *http.Response) error {
 	done := make(chan error, 1)
 	go func() {
 		st, err := run(pw, src, f.pred)
-		x.filterStats, x.filterErr = st, err
+		f.stats, f.err = st, err
 		if err != nil {
 			pw.CloseWithError(err)
 		} else {
@@ -299,11 +302,11 @@ func (x *exchange) filterResponse(res *http.Response) error {
 		}
 		return &Error{Status: http.StatusNotFound, Reason: reasonFilterHidden}
 	}
-	if ferr != nil && x.filterStats.BytesIn == 0 && unfilterable(ferr) {
+	if ferr != nil && x.out.filter.stats.BytesIn == 0 && unfilterable(ferr) {
 		// An empty body (a chunked one, or one that decodes to
 		// nothing) holds no record.
 		res.Body = http.NoBody
-		x.filterErr = nil
+		x.out.filter.err = nil
 		return nil
 	}
 	if ferr != nil {
@@ -332,7 +335,7 @@ func sameStatus(res *http.Response, reason string, err error) *Error {
 // client_closed), the upstream's bytes are not filterable (fail), or
 // reading them failed (upstreamError: 502 or 504). Only the second says
 // that the upstream's answers changed.
-func (x *exchange) filterFailure(fail func(string, error) *Error, err error) *Error {
+func (x *transaction) filterFailure(fail func(string, error) *Error, err error) *Error {
 	ctx := x.r.Context()
 	if ctx.Err() != nil {
 		return refuse(statusClientClosed, reasonClientClosed, err)
@@ -401,4 +404,4 @@ func (b *filteredBody) Close() error {
 	return nil
 }
 
-var _ stage = filterRequest{}
+var _ stage = filterRecords{}

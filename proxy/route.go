@@ -5,11 +5,8 @@ package proxy
 // clients cannot probe which prefixes exist; authorize answers 404.
 type route struct{}
 
-func (route) serve(x *exchange) error {
-	x.route, x.routed = x.snap().Route(x.path)
-	if x.routed {
-		x.backend = x.gen.backends[x.route.Upstream.Index()]
-	}
+func (route) serve(x *transaction) error {
+	x.facts.route, x.facts.routed = x.snap().Route(x.facts.path)
 	return nil
 }
 

@@ -1,9 +1,17 @@
-// Package proxy is gatehouse's HTTP pipeline: canonicalize, route,
-// authenticate, authorize, forward. With a sessions block, requests under
-// /auth/ go to the login API (proxy/authapi) instead, after canonicalize
-// and cors. It serves from an immutable
-// policy.Snapshot that a reload swaps atomically; a request uses the
-// snapshot it started with from its first stage to its last.
+// Package proxy is gatehouse's HTTP pipeline (pipeline.go). Front stages
+// run on every request: servedName (TLS listener only), canonicalize,
+// cors. With a sessions block, a request under /auth/ then goes to the
+// login API (proxy/authapi). Every other request goes through route,
+// authenticate (proxy/authn), authorize (policy.Decide), upstreamHeaders,
+// methodOverride, filterRecords, upgrade, limitBody and forward, which
+// sends it through proxy/upstream and filters the response. The state of
+// one request is a transaction, grouped by the stage that writes it; one
+// error writer (errors.go) answers every refusal, and one function
+// (transaction.accessRecord) builds the access record.
+//
+// A Server serves from an immutable policy.Snapshot that a reload swaps
+// atomically; a request uses the snapshot it started with from its first
+// stage to its last.
 package proxy
 
 import (
@@ -23,7 +31,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
-	"github.com/gatehouse-dev/gatehouse/policy/records"
 	"github.com/gatehouse-dev/gatehouse/proxy/authapi"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
 	"github.com/gatehouse-dev/gatehouse/proxy/upstream"
@@ -55,8 +62,8 @@ type Server struct {
 	access   *accessLog
 	abandons *abandonedLog     // bounds the access lines of abandoned requests
 	rt       http.RoundTripper // Options.Transport
-	front    []stage           // before the /auth/ mount point
-	stages   []stage           // the pipeline proper
+	front    []step            // before the /auth/ mount point
+	stages   []step            // the pipeline proper
 	gen      atomic.Pointer[generation]
 	bufs     bufferPool
 	ids      idSource
@@ -146,14 +153,14 @@ func (s *Server) Snapshot() *policy.Snapshot {
 
 // ServeHTTP runs the pipeline for one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	x := s.newExchange(w, r)
+	x := s.newTransaction(w, r)
 	if g := x.gen; g != nil {
 		g.inflight.Add(1)
 		defer s.done(g)
 	}
 	if fc := framingFrom(r.Context()); fc != nil {
-		x.fc = fc
-		x.reqNum, x.badFraming, x.closeConn = fc.next()
+		x.conn.fc = fc
+		x.conn.reqNum, x.conn.badFraming, x.conn.closeConn = fc.next()
 	}
 	defer s.finish(x)
 	if x.gen == nil {
@@ -164,37 +171,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.run(x, s.front) {
 		return
 	}
-	if x.gen.keys != nil && strings.HasPrefix(x.path.Escaped, AuthPrefix) {
+	if x.gen.keys != nil && strings.HasPrefix(x.facts.path.Escaped, AuthPrefix) {
 		s.serveAuth(x)
 		return
 	}
 	s.run(x, s.stages)
 }
 
-// newExchange starts the exchange of a request on the generation in
+// newTransaction starts the transaction of a request on the generation in
 // service (nil before the first Load), with its start time, a new request
 // id and the TCP peer.
-func (s *Server) newExchange(w http.ResponseWriter, r *http.Request) *exchange {
-	return &exchange{srv: s, w: w, r: r, gen: s.gen.Load(), start: time.Now(), id: s.ids.next(), peer: peerAddr(r)}
+func (s *Server) newTransaction(w http.ResponseWriter, r *http.Request) *transaction {
+	return &transaction{srv: s, w: w, r: r, gen: s.gen.Load(), start: time.Now(), id: s.ids.next(), facts: facts{peer: peerAddr(r)}}
 }
 
 // identifyClient sets whether x's peer is a trusted proxy and, from that
 // and X-Forwarded-For, the client's address, by x's snapshot.
-func (x *exchange) identifyClient() {
+func (x *transaction) identifyClient() {
 	trusts := x.snap().TrustsProxy
-	x.peerTrusted = x.peer.IsValid() && trusts(x.peer)
-	x.client = clientAddr(x.peer, x.peerTrusted, x.r.Header["X-Forwarded-For"], trusts)
+	x.facts.peerTrusted = x.facts.peer.IsValid() && trusts(x.facts.peer)
+	x.facts.client = clientAddr(x.facts.peer, x.facts.peerTrusted, x.r.Header["X-Forwarded-For"], trusts)
 }
 
 // run runs stages on x until one refuses the request (written by fail) or
 // answers it. It reports whether the request goes on.
-func (s *Server) run(x *exchange, stages []stage) bool {
+func (s *Server) run(x *transaction, stages []step) bool {
 	for _, st := range stages {
 		if err := st.serve(x); err != nil {
 			s.fail(x, err)
 			return false
 		}
-		if x.done {
+		if x.res.answered {
 			return false
 		}
 	}
@@ -208,15 +215,15 @@ const AuthPrefix = authapi.Prefix
 // serveAuth hands a request under AuthPrefix to the /auth/ API, bound to
 // the request's generation, and writes its refusal with the one error
 // writer (with the CORS headers of the path).
-func (s *Server) serveAuth(x *exchange) {
-	q := authapi.Request{W: x.w, R: x.r, Path: x.path.Escaped, Snap: x.snap(), Keys: x.gen.keys, Client: x.client, ID: x.id}
+func (s *Server) serveAuth(x *transaction) {
+	q := authapi.Request{W: x.w, R: x.r, Path: x.facts.path.Escaped, Snap: x.snap(), Keys: x.gen.keys, Client: x.facts.client, ID: x.id}
 	err := s.auth.Serve(&q)
-	x.ident, x.decision.Reason = q.Ident, q.Reason
+	x.who.ident, x.decision.Reason = q.Ident, q.Reason
 	if err != nil {
 		s.fail(x, err)
 		return
 	}
-	x.status = q.Status
+	x.res.status = q.Status
 }
 
 // done ends a request's use of its generation; the last request of a
@@ -235,20 +242,20 @@ func (s *Server) release(old *generation) {
 }
 
 // fail records a refusal and writes it with the one error writer.
-func (s *Server) fail(x *exchange, err error) {
+func (s *Server) fail(x *transaction, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = refuse(http.StatusInternalServerError, reasonInternal, err)
 	}
-	if x.closeConn {
+	if x.conn.closeConn {
 		e.Close = true
 	}
-	x.status, x.reason = e.Status, e.Reason
+	x.res.status, x.res.reason = e.Status, e.Reason
 	if e.Err != nil {
-		x.errText = e.Err.Error()
+		x.res.errText = e.Err.Error()
 	}
 	production := x.gen == nil || x.snap().Production()
-	writeError(x.w, production, x.id, e, &x.cors)
+	writeError(x.w, production, x.id, e, &x.facts.cors)
 }
 
 // WriteError answers a request that a handler outside the pipeline
@@ -259,93 +266,26 @@ func (s *Server) fail(x *exchange, err error) {
 // with the reason. The response closes the connection: such listeners
 // serve no API to keep a connection open for.
 func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, status int, reason string, err error) {
-	x := s.newExchange(w, r)
-	x.client = x.peer
+	x := s.newTransaction(w, r)
+	x.facts.client = x.facts.peer
 	s.fail(x, &Error{Status: status, Reason: reason, Err: err, Close: true})
 	s.logAccess(x)
 }
 
 // finish writes the access record. A panic (http.ErrAbortHandler after the
 // response started) is logged and passed on so the connection is cut.
-func (s *Server) finish(x *exchange) {
+func (s *Server) finish(x *transaction) {
 	v := recover()
 	if v != nil {
-		x.reason = "aborted"
-		if x.status == 0 {
-			x.status = http.StatusBadGateway
+		x.res.reason = "aborted"
+		if x.res.status == 0 {
+			x.res.status = http.StatusBadGateway
 		}
 	}
 	s.logAccess(x)
 	if v != nil {
 		panic(v)
 	}
-}
-
-func (s *Server) logAccess(x *exchange) {
-	rec := accessRecord{
-		level:     slog.LevelInfo,
-		requestID: x.id,
-		method:    x.r.Method,
-		path:      x.path.Escaped,
-		status:    x.status,
-		user:      x.ident.User,
-		decision:  "allow",
-		reason:    string(x.decision.Reason),
-		errText:   x.errText,
-		start:     x.start,
-		end:       time.Now(), // one clock read for timestamp and duration
-	}
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	if rec.status >= 500 && rec.status != statusClientClosed {
-		rec.level = slog.LevelError
-	}
-	if x.reason != "" {
-		rec.decision, rec.reason = "deny", x.reason
-	}
-	if x.ident.App != nil {
-		rec.app = x.ident.App.Name()
-	}
-	if x.ident.Role != nil {
-		rec.role = x.ident.Role.Name()
-	}
-	if x.routed {
-		rec.upstream = x.route.Upstream.Name()
-	}
-	if x.decision.Grant != nil {
-		rec.grant = x.decision.Grant.Origin()
-	}
-	if x.filter != nil {
-		rec.filtered, rec.records, rec.removed = true, x.filterStats.Records, x.filterStats.Removed
-		if err := x.filterErr; err != nil && !errors.Is(err, records.ErrRefused) && rec.errText == "" {
-			// Failed after the response started: the connection was cut.
-			// Say why: the client hung up (499, not an error), reading
-			// the upstream failed, or its bytes could not be filtered.
-			e := x.filterFailure(func(reason string, err error) *Error {
-				return &Error{Status: rec.status, Reason: reason, Err: err}
-			}, err)
-			rec.reason, rec.decision, rec.errText, rec.level = e.Reason, "deny", err.Error(), slog.LevelError
-			if e.Status == statusClientClosed {
-				rec.status, rec.level = statusClientClosed, slog.LevelInfo
-			}
-		}
-	}
-	if rec.path == "" {
-		rec.path = truncate(x.r.RequestURI, 256)
-	}
-	rec.client = x.client
-	if !x.own.sent && x.r.ProtoMajor == 2 && x.r.Context().Err() != nil {
-		// Abandoned: the HTTP/2 stream was reset (or the connection
-		// closed) before the response went out, and nothing reached an
-		// upstream. Bounded, so that a rapid-reset flood cannot flood the
-		// log (abandoned.go).
-		rec.abandoned = true
-		if !s.abandons.allow(rec.end) {
-			return
-		}
-	}
-	s.access.write(&rec)
 }
 
 func truncate(s string, n int) string {

@@ -168,17 +168,17 @@ func (reg *tunnels) closeAll() {
 // the upstream connection and answers with the error) when, between the
 // decision and the 101, the session was revoked or a reload replaced the
 // snapshot the request was decided on and the new one refuses it.
-func (x *exchange) openTunnel(res *http.Response) error {
+func (x *transaction) openTunnel(res *http.Response) error {
 	rwc, ok := res.Body.(io.ReadWriteCloser)
 	if !ok {
 		return nil // ReverseProxy refuses such a 101 itself (502)
 	}
-	t := &tunnel{ReadWriteCloser: rwc, srv: x.srv, r: x.r, peer: x.peer, id: x.id, upstream: x.route.Upstream.Name(), user: x.ident.User}
-	if x.ident.App != nil {
-		t.app = x.ident.App.Name()
+	t := &tunnel{ReadWriteCloser: rwc, srv: x.srv, r: x.r, peer: x.facts.peer, id: x.id, upstream: x.facts.route.Upstream.Name(), user: x.who.ident.User}
+	if x.who.ident.App != nil {
+		t.app = x.who.ident.App.Name()
 	}
 	var expires time.Time
-	if s := x.sess; s != nil {
+	if s := x.who.sess; s != nil {
 		t.sid, expires = s.ID, s.ExpiresAt
 	}
 	if _, ok := rwc.(interface{ CloseWrite() error }); ok {
@@ -218,34 +218,41 @@ func (s *Server) recheckTunnels(g *generation) {
 	}
 }
 
-// redecide runs t's upgrade request through the deciding stages again, on
-// generation g: canonicalize, cors, route, authenticate (API key and
-// session, whose revocation and expiry count), authorize (grants, roles,
-// upstream headers), filterRequest (which refuses upgrades on filtered
-// grants) and the upgrade checks (Origin). It returns why g refuses the
-// request, or nil. A path that is now gatehouse's own (/auth/ with a
-// sessions block), or that now routes to another upstream, is refused too.
-// Nothing here writes a response or reaches an upstream.
+// redecide runs t's upgrade request through the deciding stages again (those
+// the pipeline marks redecide), on generation g: canonicalize, cors, route,
+// authenticate (API key and session, whose revocation and expiry count),
+// authorize, upstreamHeaders, filterRecords (which refuses upgrades on
+// filtered grants) and upgrade (the Origin check). It returns why g refuses
+// the request, or nil. A path that is now gatehouse's own (/auth/ with a
+// sessions block), or that now routes to another upstream (checked before
+// upgrade), is refused too. Nothing here writes a response or reaches an
+// upstream.
 func (s *Server) redecide(t *tunnel, g *generation) error {
-	y := &exchange{srv: s, w: headerSink(make(http.Header)), r: t.r, gen: g, id: t.id, peer: t.peer, start: time.Now()}
+	y := &transaction{srv: s, w: headerSink(make(http.Header)), r: t.r, gen: g, id: t.id, facts: facts{peer: t.peer}, start: time.Now()}
 	y.identifyClient()
-	for _, st := range [...]stage{canonicalize{}, cors{}} {
+	for _, st := range s.front {
+		if !st.redecide {
+			continue
+		}
 		if err := st.serve(y); err != nil {
 			return err
 		}
 	}
-	if g.keys != nil && strings.HasPrefix(y.path.Escaped, AuthPrefix) {
+	if g.keys != nil && strings.HasPrefix(y.facts.path.Escaped, AuthPrefix) {
 		return refuse(http.StatusNotFound, reasonTunnelAuthPath, nil)
 	}
-	for _, st := range [...]stage{route{}, authenticate{}, authorize{}, filterRequest{}} {
+	for _, st := range s.stages {
+		if !st.redecide {
+			continue
+		}
+		if _, ok := st.stage.(upgrade); ok && y.facts.route.Upstream.Name() != t.upstream {
+			return refuse(http.StatusBadGateway, reasonTunnelUpstreamChanged, nil)
+		}
 		if err := st.serve(y); err != nil {
 			return err
 		}
 	}
-	if y.route.Upstream.Name() != t.upstream {
-		return refuse(http.StatusBadGateway, reasonTunnelUpstreamChanged, nil)
-	}
-	return y.checkUpgrade(upgradeType(t.r.Header))
+	return nil
 }
 
 // headerSink is the response writer of redecide: the cors stage sets

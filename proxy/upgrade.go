@@ -18,11 +18,11 @@ const reasonUpgradeOrigin = "upgrade_origin_refused"
 // server's own nor allowed with credentials by the path's cors block (403
 // upgrade_origin_refused; see checkUpgradeOrigin). up is the request's
 // upgradeType.
-func (x *exchange) checkUpgrade(up string) error {
+func (x *transaction) checkUpgrade(up string) error {
 	if !strings.EqualFold(up, "websocket") || x.r.Method != http.MethodGet {
 		return refuse(http.StatusBadRequest, reasonBadUpgrade, nil)
 	}
-	if x.cred != credCookie {
+	if x.who.cred != credCookie {
 		// A bearer token or an API key is sent by code that holds it, not
 		// by a browser on behalf of whichever page opens the socket.
 		return nil
@@ -44,7 +44,7 @@ func (x *exchange) checkUpgrade(up string) error {
 // WebSocket handshake (RFC 6455 section 4.1), so a missing one means a
 // client that is not a browser and holds the cookie itself. An empty
 // Origin, "null", several Origin headers, or anything else is refused.
-func (x *exchange) checkUpgradeOrigin() error {
+func (x *transaction) checkUpgradeOrigin() error {
 	vals, ok := x.r.Header["Origin"]
 	if !ok {
 		return nil
@@ -54,7 +54,7 @@ func (x *exchange) checkUpgradeOrigin() error {
 		if x.sameOrigin(o) {
 			return nil
 		}
-		if rule := x.cors.rule; rule != nil && rule.Credentials() {
+		if rule := x.facts.cors.rule; rule != nil && rule.Credentials() {
 			if allow, ok := rule.AllowOrigin(o); ok && allow == o && o != "" {
 				return nil
 			}
@@ -66,13 +66,13 @@ func (x *exchange) checkUpgradeOrigin() error {
 
 // sameOrigin reports whether origin is the origin the client addressed:
 // the request's scheme and Host, or what a trusted proxy says they were.
-func (x *exchange) sameOrigin(origin string) bool {
+func (x *transaction) sameOrigin(origin string) bool {
 	r := x.r
 	scheme, host := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if x.peerTrusted {
+	if x.facts.peerTrusted {
 		if h := r.Header.Get("X-Forwarded-Host"); h != "" {
 			host = h
 		}

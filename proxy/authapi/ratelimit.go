@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/store"
 	"github.com/gatehouse-dev/gatehouse/store/memstore"
 )
@@ -62,11 +63,7 @@ func newLoginLimiter(budgets store.Budgets, now func() time.Time) *loginLimiter 
 // process's: instances sharing a networked store will need one from the
 // configuration to share per-user budgets (address budgets already match).
 func (l *loginLimiter) limitsFor(addr netip.Addr, user string) (store.Limit, store.Limit) {
-	bits := 32
-	if addr.Is6() && !addr.Is4In6() {
-		bits = 64
-	}
-	p, _ := addr.Unmap().Prefix(bits)
+	p := policy.ClientPrefix(addr)
 	a := "login-addr:" + p.String()
 	u := "login-user:" + p.String() + ":" + strconv.FormatUint(maphash.String(l.seed, strings.ToLower(user)), 16)
 	return store.Limit{Key: a, Every: addrEvery, Burst: addrBurst},

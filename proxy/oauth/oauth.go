@@ -36,6 +36,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/store"
 	"github.com/gatehouse-dev/gatehouse/store/memstore"
 )
@@ -456,26 +457,11 @@ func (f *Flows) use(ctx context.Context, state string, client netip.Addr) (bool,
 	if state == "" || len(state) > maxStateLen {
 		return false, nil
 	}
-	fresh, err := f.used.Use(ctx, state, clientKey(client).String(), f.ttl)
+	fresh, err := f.used.Use(ctx, state, policy.ClientPrefix(client).String(), f.ttl)
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return fresh, nil
-}
-
-// clientKey is the prefix a client's used states are counted under: the
-// address, or its /64 for IPv6 (one subscriber's usual allocation). An
-// invalid address counts as one unknown client.
-func clientKey(a netip.Addr) netip.Prefix {
-	if !a.IsValid() {
-		return netip.Prefix{}
-	}
-	bits := 32
-	if a.Is6() && !a.Is4In6() {
-		bits = 64
-	}
-	p, _ := a.Unmap().Prefix(bits)
-	return p
 }
 
 // resolved is a Config turned into something that can run a flow.
