@@ -20,24 +20,7 @@ import (
 // admin logs in, the token describes its session, and the refusals come
 // back as *httperr.Error for the proxy's error writer.
 func TestHandler_WithoutProxy(t *testing.T) {
-	pw, err := password.New("rootpw", password.Argon2Params{Memory: 64, Time: 1, Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, err := password.Parse(pw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := policy.New(policy.Spec{
-		Sessions: &policy.SessionsSpec{
-			HMACKey: []byte("test-signing-key-0123456789abcdef-0123456789"), TTL: time.Hour,
-			RefreshTTL: 24 * time.Hour, CacheSize: 100, Issuer: "gatehouse-test",
-		},
-		Admins: []policy.AdminSpec{{Name: "root", Password: hash, Active: true}},
-	})
-	if err != nil {
-		t.Fatalf("policy.New: %v", err)
-	}
+	snap := adminSnapshot(t)
 	keys := snap.SessionKeys()
 	sessions, err := session.NewManager(session.Options{})
 	if err != nil {
@@ -90,4 +73,29 @@ func TestHandler_WithoutProxy(t *testing.T) {
 			t.Errorf("%s %s: %v (status %d), want %d %s", c.method, c.path, err, q.Status, c.status, c.reason)
 		}
 	}
+}
+
+// adminSnapshot is a snapshot with a sessions block (HS256) and one active
+// admin, root, whose password is "rootpw".
+func adminSnapshot(t *testing.T) *policy.Snapshot {
+	t.Helper()
+	pw, err := password.New("rootpw", password.Argon2Params{Memory: 64, Time: 1, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := password.Parse(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := policy.New(policy.Spec{
+		Sessions: &policy.SessionsSpec{
+			HMACKey: []byte("test-signing-key-0123456789abcdef-0123456789"), TTL: time.Hour,
+			RefreshTTL: 24 * time.Hour, CacheSize: 100, Issuer: "gatehouse-test",
+		},
+		Admins: []policy.AdminSpec{{Name: "root", Password: hash, Active: true}},
+	})
+	if err != nil {
+		t.Fatalf("policy.New: %v", err)
+	}
+	return snap
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
-	"github.com/gatehouse-dev/gatehouse/policy/password"
 	"github.com/gatehouse-dev/gatehouse/proxy/authn"
 	"github.com/gatehouse-dev/gatehouse/proxy/httperr"
 	"github.com/gatehouse-dev/gatehouse/proxy/oauth"
@@ -71,24 +70,7 @@ type storeHandler struct {
 
 func newStoreHandler(t *testing.T) *storeHandler {
 	t.Helper()
-	pw, err := password.New("rootpw", password.Argon2Params{Memory: 64, Time: 1, Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, err := password.Parse(pw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := policy.New(policy.Spec{
-		Sessions: &policy.SessionsSpec{
-			HMACKey: []byte("test-signing-key-0123456789abcdef-0123456789"), TTL: time.Hour,
-			RefreshTTL: 24 * time.Hour, CacheSize: 100, Issuer: "gatehouse-test",
-		},
-		Admins: []policy.AdminSpec{{Name: "root", Password: hash, Active: true}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	snap := adminSnapshot(t)
 	keys := snap.SessionKeys()
 	revs := &flakyRevocations{Revocations: memstore.NewRevocations(nil)}
 	sessions, err := session.NewManager(session.Options{Revocations: revs})
