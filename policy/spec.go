@@ -38,11 +38,10 @@ type Spec struct {
 	Hash string
 }
 
-// Server holds listener and request-handling settings. Listen addresses are
-// read at start; the rest applies per request and follows reloads.
+// Server holds the server block's request-handling settings; they apply
+// per request and follow reloads. (The listeners' settings are not policy:
+// see package settings.)
 type Server struct {
-	Listen      string // public listener, default ":8080"
-	AdminListen string // health and admin, default "127.0.0.1:9901"
 	// Production hides error details from clients: they get a status, a
 	// generic message and a request id; the log gets the rest.
 	Production     bool
@@ -51,26 +50,14 @@ type Server struct {
 	// BodyBufferBytes: request bodies up to this size are read whole
 	// before the upstream is dialled; larger ones stream. 0 = stream all.
 	BodyBufferBytes int64
-	MaxHeaderBytes  int // request headers above this get 431
 	// IdentityHeaders adds X-Gatehouse-App/-Role/-User to upstream requests.
 	IdentityHeaders bool
 	// StripHeaders are client request headers removed before forwarding
 	// besides the default list (DefaultClientHeaders): names, or "Name*"
 	// for every name that begins with Name. KeepHeaders are names of the
 	// default list that are forwarded anyway (see NewClientHeaders).
-	StripHeaders      []string
-	KeepHeaders       []string
-	ReadHeaderTimeout time.Duration
-	ReadTimeout       time.Duration
-	WriteTimeout      time.Duration
-	IdleTimeout       time.Duration
-	ShutdownTimeout   time.Duration
-	// TLSListen is the HTTPS listener when TLS is set; Listen then only
-	// answers ACME HTTP-01 challenges and redirects to HTTPS.
-	TLSListen string
-	// TLS configures HTTPS; nil = plain HTTP on Listen only. It must not
-	// be modified (Snapshot.Server returns a copy).
-	TLS *TLSSpec
+	StripHeaders []string
+	KeepHeaders  []string
 }
 
 // UpstreamSpec declares one upstream API.
