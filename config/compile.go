@@ -132,6 +132,7 @@ func (c *Config) runtime() *settings.Runtime {
 			rt.Listeners.TLSListen = defaultTLSListen
 		}
 	}
+	c.providerSettings(rt)
 	return rt
 }
 

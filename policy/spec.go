@@ -2,7 +2,6 @@ package policy
 
 import (
 	"crypto/ed25519"
-	"crypto/x509"
 	"net/netip"
 	"net/url"
 	"time"
@@ -159,21 +158,11 @@ type GroupRole struct {
 	Role  string
 }
 
-// LDAPSpec declares one LDAP or Active Directory login provider.
+// LDAPSpec declares the policy of one LDAP or Active Directory login
+// provider: how its users get roles. (How to reach the directory is not
+// policy: see package settings.)
 type LDAPSpec struct {
-	Name         string
-	URL          string // ldap:// or ldaps://
-	StartTLS     bool
-	RootCAs      *x509.CertPool // nil = system roots
-	BindDN       string
-	BindPassword string
-	UserBase     string
-	UserFilter   string // contains {username}
-	GroupBase    string
-	GroupFilter  string // contains {dn}; "" = default
-	GroupAttr    string
-	EmailAttr    string
-	Timeout      time.Duration
+	Name string
 	// Roles maps app name -> groups in the order written; the first group
 	// the user is in decides the role for that app.
 	Roles       map[string][]GroupRole
@@ -181,19 +170,12 @@ type LDAPSpec struct {
 	Origin      string
 }
 
-// OAuthSpec declares one OAuth2 / OpenID Connect login provider.
+// OAuthSpec declares the policy of one OAuth2 / OpenID Connect login
+// provider: the app it issues sessions for and the role its users get.
+// (The client and its endpoints are not policy: see package settings.)
 type OAuthSpec struct {
-	Name         string
-	Provider     string // "oidc", "google", "github" or "facebook"
-	ClientID     string
-	ClientSecret string
-	RedirectURL  string
-	Issuer       string
-	Scopes       []string
-	AuthURL      string // endpoint overrides; "" = the provider's
-	TokenURL     string
-	APIURL       string
-	App          string // the app whose sessions this provider issues
-	DefaultRole  string // "" = the app's default_role
-	Origin       string
+	Name        string
+	App         string // the app whose sessions this provider issues
+	DefaultRole string // "" = the app's default_role
+	Origin      string
 }

@@ -37,7 +37,7 @@ func TestReload_UpstreamPools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.srv.Load(snap)
+	p.srv.Load(snap, nil)
 	if res, _ := p.get(t, "/hr/employees", map[string]string{"X-API-Key": testKey}); res.StatusCode != 200 {
 		t.Fatalf("after reload: %d", res.StatusCode)
 	}
@@ -81,7 +81,7 @@ func TestAdmin_ConfigAndReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := New(Options{Logger: discardLogger()})
-	srv.Load(snap0)
+	srv.Load(snap0, nil)
 	t.Cleanup(func() { srv.Close() })
 	rl := reload.New(srv, reload.Options{Logger: discardLogger(), Load: func() (*policy.Snapshot, *settings.Runtime, error) {
 		calls.Add(1)
@@ -160,7 +160,7 @@ func TestAdmin_ConfigShowsSnapshotAndOutcomeTogether(t *testing.T) {
 		snaps[h] = s
 	}
 	srv := New(Options{Logger: discardLogger()})
-	srv.Load(snaps["even"])
+	srv.Load(snaps["even"], nil)
 	t.Cleanup(func() { srv.Close() })
 	pub := httptest.NewServer(srv)
 	t.Cleanup(pub.Close)

@@ -28,8 +28,8 @@ type Result struct {
 
 // Target is what a Reloader puts snapshots in service on (proxy.Server).
 type Target interface {
-	// Load puts snap in service.
-	Load(snap *policy.Snapshot)
+	// Load puts snap in service, with its runtime settings rt.
+	Load(snap *policy.Snapshot, rt *settings.Runtime)
 	// Snapshot returns the snapshot in service.
 	Snapshot() *policy.Snapshot
 }
@@ -132,7 +132,7 @@ func (r *Reloader) Reload(ctx context.Context, trigger string) (Result, error) {
 	// Load and record in one step: View never shows the new snapshot next
 	// to the previous attempt's error.
 	r.mu.Lock()
-	r.into.Load(next)
+	r.into.Load(next, rt)
 	r.record(trigger, res, nil)
 	r.mu.Unlock()
 	log.Info("config reloaded", "trigger", trigger, "config_hash", next.Hash(),

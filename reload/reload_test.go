@@ -14,8 +14,8 @@ import (
 
 type target struct{ snap *policy.Snapshot }
 
-func (t *target) Load(s *policy.Snapshot)    { t.snap = s }
-func (t *target) Snapshot() *policy.Snapshot { return t.snap }
+func (t *target) Load(s *policy.Snapshot, _ *settings.Runtime) { t.snap = s }
+func (t *target) Snapshot() *policy.Snapshot                   { return t.snap }
 
 type diagnosed []string
 

@@ -1,9 +1,11 @@
 // Package settings holds what a configuration says about running gatehouse
 // rather than about requests: the listeners (addresses, timeouts, the
-// header limit, TLS). The config package compiles them from the same files
-// as the policy snapshot and returns them beside it (a Runtime); the
-// snapshot (package policy) keeps only what requests and decisions need.
-// The package is pure: plain values, no I/O.
+// header limit, TLS) and how to reach the login providers (LDAP
+// directories, OAuth clients, with their secrets). The config package
+// compiles them from the same files as the policy snapshot and returns them
+// beside it (a Runtime); the snapshot (package policy) keeps only what
+// requests and decisions need. A server puts a snapshot and its Runtime in
+// service together. The package is pure: plain values, no I/O.
 package settings
 
 import "time"
@@ -13,6 +15,10 @@ import "time"
 // block about the process, not about requests) is a field here.
 type Runtime struct {
 	Listeners Listeners
+	// LDAP and OAuth are the login providers' connection settings, by
+	// block name: one for each provider of the snapshot.
+	LDAP  map[string]LDAP
+	OAuth map[string]OAuth
 }
 
 // Listeners configures the listeners and their http.Servers. They are read

@@ -42,7 +42,7 @@ func TestHTTPListener_ChallengeErrorsAreGeneric(t *testing.T) {
 	access := &lockedBuffer{}
 	srv := proxy.New(proxy.Options{Logger: slog.New(slog.DiscardHandler), AccessLog: access})
 	defer srv.Close()
-	srv.Load(snap)
+	srv.Load(snap, nil)
 	ts := httptest.NewServer(m.HTTPHandler("443", srv.WriteError))
 	defer ts.Close()
 

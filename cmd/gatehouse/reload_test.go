@@ -48,7 +48,7 @@ func TestReloader_NeedsRestartAppliesTheRest(t *testing.T) {
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	srv := proxy.New(proxy.Options{Logger: logger})
 	defer srv.Close()
-	srv.Load(first)
+	srv.Load(first, nil)
 	rl := reload.New(srv, reload.Options{Load: load, Logger: logger,
 		NeedsRestart: func(next settings.Listeners) []string { return restartOnly(firstRT.Listeners, next) }})
 

@@ -99,7 +99,7 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 	// connection's SNI named (421 otherwise).
 	srv := proxy.New(proxy.Options{Logger: logger, AccessLog: accessLog, ServedHost: ls.servedHost()})
 	defer srv.Close()
-	srv.Load(snap)
+	srv.Load(snap, rt)
 	var rl *reload.Reloader
 	if load != nil {
 		rl = reload.New(srv, reload.Options{
