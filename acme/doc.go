@@ -1,7 +1,7 @@
 // Package acme is gatehouse's HTTPS: certificates for the TLS listener and
 // the handler of the plain-HTTP listener.
 //
-// A [Manager] is built from a policy.TLSSpec in one of two modes:
+// A [Manager] is built from a settings.TLS in one of two modes:
 //
 //   - ACME: certificates are obtained and renewed automatically through
 //     golang.org/x/crypto/acme/autocert, answering TLS-ALPN-01 challenges on

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // logBuffer collects JSON log lines from several goroutines.
@@ -130,10 +130,10 @@ func newFakeCA(t *testing.T) *fakeCA {
 
 // acmeSpec is an ACME spec for the given domains against ca, with a
 // fresh cache directory.
-func acmeSpec(t *testing.T, ca *fakeCA, domains ...string) *policy.TLSSpec {
-	return &policy.TLSSpec{
+func acmeSpec(t *testing.T, ca *fakeCA, domains ...string) *settings.TLS {
+	return &settings.TLS{
 		HSTSMaxAge: time.Hour,
-		ACME: &policy.ACMESpec{
+		ACME: &settings.ACME{
 			Domains:      domains,
 			DirectoryURL: ca.srv.URL + "/directory",
 			CacheDir:     filepath.Join(t.TempDir(), "acme"),
@@ -142,7 +142,7 @@ func acmeSpec(t *testing.T, ca *fakeCA, domains ...string) *policy.TLSSpec {
 	}
 }
 
-func newManager(t *testing.T, spec *policy.TLSSpec, log *slog.Logger) *Manager {
+func newManager(t *testing.T, spec *settings.TLS, log *slog.Logger) *Manager {
 	t.Helper()
 	m, err := New(spec, Options{Logger: log})
 	if err != nil {

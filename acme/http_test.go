@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // TestHTTPHandler_Redirect: the HTTP listener redirects (308, method and
@@ -15,7 +15,7 @@ import (
 // only for hosts the certificate serves; anything else gets 421.
 func TestHTTPHandler_Redirect(t *testing.T) {
 	certFile, keyFile := writePair(t, t.TempDir(), "api.example.test", "*.wild.example.test")
-	m := newManager(t, &policy.TLSSpec{CertFile: certFile, KeyFile: keyFile}, nil)
+	m := newManager(t, &settings.TLS{CertFile: certFile, KeyFile: keyFile}, nil)
 	cases := []struct {
 		name, method, host, target, tlsPort string
 		status                              int

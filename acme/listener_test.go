@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // marked is what the test's WrapHTTP1 returns.
@@ -28,7 +28,7 @@ type marked struct{ net.Conn }
 func TestListener(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := writePair(t, dir, "api.example.test")
-	m := newManager(t, &policy.TLSSpec{CertFile: certFile, KeyFile: keyFile}, nil)
+	m := newManager(t, &settings.TLS{CertFile: certFile, KeyFile: keyFile}, nil)
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 	"github.com/gatehouse-dev/gatehouse/store"
 )
 
@@ -56,7 +57,7 @@ type Options struct {
 // mode (see the package documentation). Build it with New and release it
 // with Close.
 type Manager struct {
-	spec *policy.TLSSpec
+	spec *settings.TLS
 	log  *slog.Logger
 
 	// ACME mode.
@@ -80,7 +81,7 @@ type Manager struct {
 // directory (0700) when missing and checks that it can write there; in
 // static mode it loads the certificate. Nothing is requested from the CA
 // until the first handshake for a configured name.
-func New(spec *policy.TLSSpec, opts Options) (*Manager, error) {
+func New(spec *settings.TLS, opts Options) (*Manager, error) {
 	if spec == nil {
 		return nil, errors.New("acme: no TLS settings")
 	}
@@ -104,7 +105,7 @@ func New(spec *policy.TLSSpec, opts Options) (*Manager, error) {
 	return m, nil
 }
 
-func (m *Manager) setupACME(a *policy.ACMESpec, certs store.Certificates) error {
+func (m *Manager) setupACME(a *settings.ACME, certs store.Certificates) error {
 	dir := filepath.Join(a.CacheDir, cacheSubdir(a.DirectoryURL))
 	if certs == nil {
 		if err := prepareCacheDir(a.CacheDir, dir, m.log); err != nil {

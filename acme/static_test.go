@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 func served(t *testing.T, m *Manager) string {
@@ -26,7 +26,7 @@ func TestStaticCertificate_Reload(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := writePair(t, dir, "api.example.test")
 	log, logs := newLogger()
-	m := newManager(t, &policy.TLSSpec{CertFile: certFile, KeyFile: keyFile}, log)
+	m := newManager(t, &settings.TLS{CertFile: certFile, KeyFile: keyFile}, log)
 	first := served(t, m)
 	if !m.KnownHost("api.example.test") || m.KnownHost("other.example.test") {
 		t.Error("KnownHost does not follow the certificate's names")
@@ -66,14 +66,14 @@ func TestStaticCertificate_Reload(t *testing.T) {
 
 func TestStaticCertificate_Errors(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := New(&policy.TLSSpec{CertFile: filepath.Join(dir, "no.pem"), KeyFile: filepath.Join(dir, "no-key.pem")}, Options{}); err == nil {
+	if _, err := New(&settings.TLS{CertFile: filepath.Join(dir, "no.pem"), KeyFile: filepath.Join(dir, "no-key.pem")}, Options{}); err == nil {
 		t.Error("New with missing files succeeded")
 	}
 	certFile, keyFile := writePair(t, dir, "api.example.test")
 	if err := os.WriteFile(keyFile, []byte("not a key"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(&policy.TLSSpec{CertFile: certFile, KeyFile: keyFile}, Options{}); err == nil {
+	if _, err := New(&settings.TLS{CertFile: certFile, KeyFile: keyFile}, Options{}); err == nil {
 		t.Error("New with a bad key succeeded")
 	}
 	if _, err := New(nil, Options{}); err == nil {
@@ -89,7 +89,7 @@ func TestStaticCertificate_ExpiredWarns(t *testing.T) {
 	writeAtomic(t, filepath.Join(dir, "c.pem"), c)
 	writeAtomic(t, filepath.Join(dir, "k.pem"), k)
 	log, logs := newLogger()
-	newManager(t, &policy.TLSSpec{CertFile: filepath.Join(dir, "c.pem"), KeyFile: filepath.Join(dir, "k.pem")}, log)
+	newManager(t, &settings.TLS{CertFile: filepath.Join(dir, "c.pem"), KeyFile: filepath.Join(dir, "k.pem")}, log)
 	if len(logs.lines("the loaded certificate is not valid now; clients will refuse it")) != 1 {
 		t.Error("no warning for an expired certificate")
 	}

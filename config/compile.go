@@ -6,13 +6,15 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // Compile checks the references between items (every grant's upstream,
-// every app's default_role) and builds the immutable snapshot. It returns a
-// nil snapshot exactly when diags has errors. A Config whose Load reported
-// errors is never compiled: Compile then returns at least one error.
-func (c *Config) Compile() (*policy.Snapshot, hcl.Diagnostics) {
+// every app's default_role) and builds the immutable snapshot and, beside
+// it, the runtime settings. It returns a nil snapshot and nil settings
+// exactly when diags has errors. A Config whose Load reported errors is
+// never compiled: Compile then returns at least one error.
+func (c *Config) Compile() (*policy.Snapshot, *settings.Runtime, hcl.Diagnostics) {
 	diags := c.checkReferences()
 	if c.loadErrs && !diags.HasErrors() {
 		diags = append(diags, &hcl.Diagnostic{
@@ -22,10 +24,10 @@ func (c *Config) Compile() (*policy.Snapshot, hcl.Diagnostics) {
 		})
 	}
 	if diags.HasErrors() {
-		return nil, diags
+		return nil, nil, diags
 	}
-	snap, bd := c.build()
-	return snap, append(diags, bd...) // warnings, if any, come along
+	snap, rt, bd := c.build()
+	return snap, rt, append(diags, bd...) // warnings, if any, come along
 }
 
 // checkReferences reports names that refer to nothing, at the reference.
@@ -84,54 +86,71 @@ func grantKind(g *Grant) string {
 	return "allow"
 }
 
-// build converts the checked Config into a policy.Spec and compiles it.
-// policy.New re-checks its invariants; an error from it means a check above
-// is missing, and it is reported rather than ignored.
-func (c *Config) build() (*policy.Snapshot, hcl.Diagnostics) {
+// build converts the checked Config into a policy.Spec and compiles it,
+// and builds the runtime settings. policy.New re-checks its invariants; an
+// error from it means a check above is missing, and it is reported rather
+// than ignored.
+func (c *Config) build() (*policy.Snapshot, *settings.Runtime, hcl.Diagnostics) {
 	snap, err := policy.New(c.spec())
 	if err != nil {
-		return nil, hcl.Diagnostics{{
+		return nil, nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  summaryInvalidConfig,
 			Detail:   fmt.Sprintf("The configuration was refused while compiling: %v. Please report this: the config checks should have caught it with a position.", err),
 		}}
 	}
-	return snap, nil
+	return snap, c.runtime(), nil
 }
 
-// spec converts c into a policy.Spec.
-func (c *Config) spec() policy.Spec {
-	s := c.Server
-	if s == nil {
-		s = defaultServer()
+// server returns the server block, or the defaults without one.
+func (c *Config) server() *Server {
+	if c.Server == nil {
+		return defaultServer()
 	}
-	spec := policy.Spec{
-		Server: policy.Server{
+	return c.Server
+}
+
+// runtime converts c's runtime settings (see package settings).
+func (c *Config) runtime() *settings.Runtime {
+	s := c.server()
+	rt := &settings.Runtime{
+		Listeners: settings.Listeners{
 			Listen:            s.Listen,
 			AdminListen:       s.AdminListen,
-			Production:        s.Production,
-			TrustedProxies:    s.TrustedProxies,
-			MaxBodyBytes:      s.MaxBodyBytes,
-			BodyBufferBytes:   s.BodyBufferBytes,
 			MaxHeaderBytes:    s.MaxHeaderBytes,
-			IdentityHeaders:   s.IdentityHeaders,
 			ReadHeaderTimeout: s.ReadHeaderTimeout,
 			ReadTimeout:       s.ReadTimeout,
 			WriteTimeout:      s.WriteTimeout,
 			IdleTimeout:       s.IdleTimeout,
 			ShutdownTimeout:   s.ShutdownTimeout,
-			StripHeaders:      s.StripHeaders,
-			KeepHeaders:       s.KeepHeaders,
+		},
+	}
+	if c.TLS != nil {
+		rt.Listeners.TLS = c.TLS.Spec.Clone()
+		rt.Listeners.TLSListen = s.TLSListen
+		if rt.Listeners.TLSListen == "" {
+			rt.Listeners.TLSListen = defaultTLSListen
+		}
+	}
+	c.providerSettings(rt)
+	return rt
+}
+
+// spec converts c into a policy.Spec.
+func (c *Config) spec() policy.Spec {
+	s := c.server()
+	spec := policy.Spec{
+		Server: policy.Server{
+			Production:      s.Production,
+			TrustedProxies:  s.TrustedProxies,
+			MaxBodyBytes:    s.MaxBodyBytes,
+			BodyBufferBytes: s.BodyBufferBytes,
+			IdentityHeaders: s.IdentityHeaders,
+			StripHeaders:    s.StripHeaders,
+			KeepHeaders:     s.KeepHeaders,
 		},
 		Lookups: make(map[string]any, len(c.Lookups)),
 		Hash:    c.hash,
-	}
-	if c.TLS != nil {
-		spec.Server.TLS = &c.TLS.Spec
-		spec.Server.TLSListen = s.TLSListen
-		if spec.Server.TLSListen == "" {
-			spec.Server.TLSListen = defaultTLSListen
-		}
 	}
 	for _, l := range c.Lookups {
 		if l.Secret {

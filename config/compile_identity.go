@@ -2,11 +2,13 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // checkIdentities reports references from users and login providers to
@@ -115,18 +117,34 @@ func (c *Config) identitySpec(spec *policy.Spec) {
 		spec.Admins = append(spec.Admins, policy.AdminSpec{Name: a.Name, Password: a.Password, Active: a.Active, Origin: origin(a.DeclRange)})
 	}
 	for _, l := range c.LDAP {
-		ls := l.Spec
-		ls.DefaultRole = l.DefaultRole.Name
-		ls.Roles = make(map[string][]policy.GroupRole)
+		ls := policy.LDAPSpec{Name: l.Spec.Name, DefaultRole: l.DefaultRole.Name, Origin: origin(l.DeclRange),
+			Roles: make(map[string][]policy.GroupRole)}
 		for _, gr := range l.Roles {
 			ls.Roles[gr.App.Name] = append(ls.Roles[gr.App.Name], policy.GroupRole{Group: gr.Group, Role: gr.Role.Name})
 		}
 		spec.LDAP = append(spec.LDAP, ls)
 	}
 	for _, o := range c.OAuth {
+		spec.OAuth = append(spec.OAuth, policy.OAuthSpec{Name: o.Spec.Name, App: o.App.Name,
+			DefaultRole: o.DefaultRole.Name, Origin: origin(o.DeclRange)})
+	}
+}
+
+// providerSettings adds the login providers' connection settings to rt,
+// by block name.
+func (c *Config) providerSettings(rt *settings.Runtime) {
+	if len(c.LDAP) > 0 {
+		rt.LDAP = make(map[string]settings.LDAP, len(c.LDAP))
+	}
+	for _, l := range c.LDAP {
+		rt.LDAP[l.Spec.Name] = l.Spec
+	}
+	if len(c.OAuth) > 0 {
+		rt.OAuth = make(map[string]settings.OAuth, len(c.OAuth))
+	}
+	for _, o := range c.OAuth {
 		os := o.Spec
-		os.App = o.App.Name
-		os.DefaultRole = o.DefaultRole.Name
-		spec.OAuth = append(spec.OAuth, os)
+		os.Scopes = slices.Clone(o.Spec.Scopes)
+		rt.OAuth[os.Name] = os
 	}
 }

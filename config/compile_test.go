@@ -10,7 +10,7 @@ import (
 // documented in docs/config.md.
 func TestCompile_GrantsDecide(t *testing.T) {
 	setTestEnv(t)
-	snap, _, diags := LoadSnapshot("testdata/valid/full.hcl")
+	snap, _, _, diags := LoadSnapshot("testdata/valid/full.hcl")
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}

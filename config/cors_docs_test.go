@@ -25,7 +25,7 @@ func TestDocs_CORSExamplesLoad(t *testing.T) {
 		if err := os.WriteFile(path, b[1], 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if snap, _, diags := LoadSnapshot(path); len(diags) > 0 || snap == nil {
+		if snap, _, _, diags := LoadSnapshot(path); len(diags) > 0 || snap == nil {
 			t.Errorf("example %d:\n%s\n%s", i, b[1], diags.Error())
 		}
 		if out, diags := Format(path, b[1]); diags.HasErrors() || string(out) != string(b[1]) {

@@ -10,7 +10,7 @@ import (
 )
 
 func TestCORS_ValidCompiles(t *testing.T) {
-	snap, _, diags := LoadSnapshot("testdata/valid/cors.hcl")
+	snap, _, _, diags := LoadSnapshot("testdata/valid/cors.hcl")
 	if diags.HasErrors() || snap == nil {
 		t.Fatalf("got %s", diags.Error())
 	}
@@ -78,7 +78,7 @@ cors "/x" {
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, files, diags := LoadSnapshot(path)
+	_, _, files, diags := LoadSnapshot(path)
 	for _, tc := range []struct {
 		summary, subject string
 		detail           []string
@@ -110,7 +110,7 @@ func TestCORS_DuplicateAcrossFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, _, diags := LoadSnapshot(dir)
+	_, _, _, diags := LoadSnapshot(dir)
 	d := findDiag(t, diags, summaryDuplicateCORS)
 	if d.Subject.Filename != filepath.Join(dir, "b.hcl") || !strings.Contains(d.Detail, filepath.Join(dir, "a.hcl")) {
 		t.Errorf("got %s at %s, want it at b.hcl naming a.hcl", d.Detail, d.Subject)

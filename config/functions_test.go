@@ -15,7 +15,7 @@ func loadLookup(t *testing.T, dir, expr string) (any, string) {
 	if err := os.WriteFile(path, []byte("lookups {\n  v = "+expr+"\n}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	snap, _, diags := LoadSnapshot(path)
+	snap, _, _, diags := LoadSnapshot(path)
 	if diags.HasErrors() {
 		var sums []string
 		for _, d := range diags {

@@ -28,7 +28,7 @@ func FuzzParseConfig(f *testing.F) {
 		if err := os.WriteFile(path, src, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		snap, files, diags := LoadSnapshot(path)
+		snap, _, files, diags := LoadSnapshot(path)
 		if files == nil {
 			t.Fatal("got nil files map")
 		}

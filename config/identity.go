@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/policy/password"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // Identity blocks: user, admin, sessions, ldap, oauth.
@@ -150,7 +151,7 @@ type Sessions struct {
 
 // LDAP is a decoded ldap block.
 type LDAP struct {
-	Spec        policy.LDAPSpec // Roles is filled by Compile
+	Spec        settings.LDAP // connection settings; the policy is Roles and DefaultRole
 	Roles       []groupRoleRef
 	DefaultRole ref
 
@@ -167,7 +168,7 @@ type groupRoleRef struct {
 
 // OAuth is a decoded oauth block.
 type OAuth struct {
-	Spec        policy.OAuthSpec
+	Spec        settings.OAuth // client settings; the policy is App and DefaultRole
 	App         ref
 	DefaultRole ref
 
@@ -365,9 +366,9 @@ func readEd25519Key(p string) (ed25519.PrivateKey, error) {
 }
 
 func decodeLDAPBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) (*LDAP, hcl.Diagnostics) {
-	l := &LDAP{DeclRange: block.DefRange, NameRange: block.LabelRanges[0], Spec: policy.LDAPSpec{
+	l := &LDAP{DeclRange: block.DefRange, NameRange: block.LabelRanges[0], Spec: settings.LDAP{
 		Name: block.Labels[0], UserFilter: defaultLDAPFilter, GroupAttr: defaultLDAPGroupAtt, EmailAttr: "mail",
-		Timeout: defaultLDAPTimeout, Origin: origin(block.DefRange),
+		Timeout: defaultLDAPTimeout,
 	}}
 	diags := checkName("ldap", l.Spec.Name, l.NameRange, l.DeclRange)
 	content, d := block.Body.Content(ldapSchema)
@@ -439,9 +440,7 @@ func decodeLDAPBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) (*L
 }
 
 func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagnostics) {
-	o := &OAuth{DeclRange: block.DefRange, NameRange: block.LabelRanges[0], Spec: policy.OAuthSpec{
-		Name: block.Labels[0], Origin: origin(block.DefRange),
-	}}
+	o := &OAuth{DeclRange: block.DefRange, NameRange: block.LabelRanges[0], Spec: settings.OAuth{Name: block.Labels[0]}}
 	diags := checkName("oauth", o.Spec.Name, o.NameRange, o.DeclRange)
 	content, d := block.Body.Content(oauthSchema)
 	diags = append(diags, d...)

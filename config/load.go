@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // Load reads one .hcl file, or every *.hcl file directly inside a directory
@@ -185,19 +186,20 @@ func configFiles(path string) ([]string, hcl.Diagnostics) {
 	return names, nil
 }
 
-// LoadSnapshot loads path and compiles it. The files map is returned even
-// on failure so that the caller can print diagnostics with snippets. The
-// snapshot is nil exactly when diags has errors; all load and reference
+// LoadSnapshot loads path and compiles it: the policy snapshot and the
+// runtime settings beside it. The files map is returned even on failure so
+// that the caller can print diagnostics with snippets. The snapshot and the
+// settings are nil exactly when diags has errors; all load and reference
 // errors are reported together.
-func LoadSnapshot(path string) (*policy.Snapshot, map[string]*hcl.File, hcl.Diagnostics) {
+func LoadSnapshot(path string) (*policy.Snapshot, *settings.Runtime, map[string]*hcl.File, hcl.Diagnostics) {
 	c, diags := Load(path)
 	if !c.decoded {
-		return nil, c.files, diags
+		return nil, nil, c.files, diags
 	}
 	diags = append(diags, c.checkReferences()...)
 	if diags.HasErrors() {
-		return nil, c.files, diags
+		return nil, nil, c.files, diags
 	}
-	snap, d := c.build()
-	return snap, c.files, append(diags, d...)
+	snap, rt, d := c.build()
+	return snap, rt, c.files, append(diags, d...)
 }

@@ -60,7 +60,7 @@ func BenchmarkLoadSnapshot_10000Grants(b *testing.B) {
 				defer debug.SetGCPercent(debug.SetGCPercent(gogc))
 				b.ReportAllocs()
 				for b.Loop() {
-					snap, _, diags := LoadSnapshot(p)
+					snap, _, _, diags := LoadSnapshot(p)
 					if diags.HasErrors() || snap == nil {
 						b.Fatal(diags)
 					}
@@ -72,7 +72,7 @@ func BenchmarkLoadSnapshot_10000Grants(b *testing.B) {
 
 func TestLargeConfigLoads(t *testing.T) {
 	p := writeLargeConfig(t, 1000, 4)
-	snap, _, diags := LoadSnapshot(p)
+	snap, _, _, diags := LoadSnapshot(p)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -85,7 +85,7 @@ func TestLargeConfigLoads(t *testing.T) {
 // grants with the same records path and filter fields share one.
 func TestLargeConfigSharesPlans(t *testing.T) {
 	p := writeLargeConfig(t, 1000, 4)
-	snap, _, diags := LoadSnapshot(p)
+	snap, _, _, diags := LoadSnapshot(p)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

@@ -42,7 +42,7 @@ func TestLoad_Valid(t *testing.T) {
 	setTestEnv(t)
 	for _, name := range append(glob(t, "testdata/valid/*.hcl"), "testdata/valid-dir") {
 		t.Run(filepath.Base(name), func(t *testing.T) {
-			snap, files, diags := LoadSnapshot(name)
+			snap, _, files, diags := LoadSnapshot(name)
 			for _, d := range diags {
 				t.Errorf("unexpected diagnostic: %s", d)
 			}
@@ -139,7 +139,7 @@ func TestLoad_Errors(t *testing.T) {
 			if name == "errors-dir" {
 				path = filepath.Dir(files[0])
 			}
-			snap, _, diags := LoadSnapshot(path)
+			snap, _, _, diags := LoadSnapshot(path)
 			if snap != nil {
 				t.Error("got a snapshot, want nil")
 			}
@@ -178,7 +178,7 @@ func TestLoad_FiveMistakes(t *testing.T) {
 	if err := os.WriteFile(path, []byte(fiveMistakes), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	snap, _, diags := LoadSnapshot(path)
+	snap, _, _, diags := LoadSnapshot(path)
 	if snap != nil {
 		t.Error("got a snapshot, want nil")
 	}
@@ -227,9 +227,9 @@ func findDiag(t *testing.T, diags hcl.Diagnostics, summary string) *hcl.Diagnost
 
 func TestLoad_SubjectIsNarrowest(t *testing.T) {
 	setTestEnv(t)
-	_, files, diags := LoadSnapshot("testdata/errors/values.hcl")
-	_, rfiles, rdiags := LoadSnapshot("testdata/errors/references.hcl")
-	_, efiles, ediags := LoadSnapshot("testdata/errors/env_unset.hcl")
+	_, _, files, diags := LoadSnapshot("testdata/errors/values.hcl")
+	_, _, rfiles, rdiags := LoadSnapshot("testdata/errors/references.hcl")
+	_, _, efiles, ediags := LoadSnapshot("testdata/errors/env_unset.hcl")
 	tests := []struct {
 		name    string
 		files   map[string]*hcl.File
@@ -260,14 +260,14 @@ func TestLoad_SubjectIsNarrowest(t *testing.T) {
 
 func TestLoad_DetailsGiveValueAndFix(t *testing.T) {
 	setTestEnv(t)
-	_, _, diags := LoadSnapshot("testdata/errors/references.hcl")
+	_, _, _, diags := LoadSnapshot("testdata/errors/references.hcl")
 	d := findDiag(t, diags, summaryUnknownRole)
 	for _, want := range []string{`"gest"`, `Did you mean "guest"?`} {
 		if !strings.Contains(d.Detail, want) {
 			t.Errorf("Detail %q does not contain %q", d.Detail, want)
 		}
 	}
-	_, _, diags = LoadSnapshot("testdata/errors/values.hcl")
+	_, _, _, diags = LoadSnapshot("testdata/errors/values.hcl")
 	d = findDiag(t, diags, summaryInvalidKeyHash)
 	if !strings.Contains(d.Detail, "gatehouse keygen") {
 		t.Errorf("Detail %q does not mention gatehouse keygen", d.Detail)
@@ -280,7 +280,7 @@ func TestLoad_DetailsGiveValueAndFix(t *testing.T) {
 }
 
 func TestLoad_DuplicateDetailNamesFirst(t *testing.T) {
-	_, _, diags := LoadSnapshot("testdata/errors-dir")
+	_, _, _, diags := LoadSnapshot("testdata/errors-dir")
 	first := filepath.Join("testdata", "errors-dir", "a.hcl")
 	for _, tt := range []struct{ summary, at string }{
 		{summaryDuplicateUpstream, first + ":1,10"},
@@ -332,7 +332,7 @@ lookups {
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, _, diags := LoadSnapshot(path)
+	_, _, _, diags := LoadSnapshot(path)
 	if len(diags) < 9 {
 		t.Fatalf("got %d diagnostics, want at least 9:\n%s", len(diags), diags.Error())
 	}
@@ -345,17 +345,17 @@ lookups {
 
 func TestLoad_FullExample(t *testing.T) {
 	setTestEnv(t)
-	snap, _, diags := LoadSnapshot("testdata/valid/full.hcl")
+	snap, rt, _, diags := LoadSnapshot("testdata/valid/full.hcl")
 	if diags.HasErrors() || snap == nil {
 		t.Fatalf("got errors: %s", diags.Error())
 	}
-	srv := snap.Server()
-	if srv.Listen != "0.0.0.0:8081" || srv.AdminListen != "127.0.0.1:9902" || srv.Production ||
-		srv.MaxBodyBytes != 1048576 || srv.MaxHeaderBytes != 32768 || srv.IdentityHeaders ||
-		srv.ReadHeaderTimeout.String() != "5s" || srv.ReadTimeout.String() != "30s" ||
-		srv.WriteTimeout.String() != "1m0s" || srv.IdleTimeout.String() != "1m30s" ||
-		srv.ShutdownTimeout.String() != "10s" {
-		t.Errorf("server settings not as configured: %+v", srv)
+	srv, ls := snap.Server(), rt.Listeners
+	if ls.Listen != "0.0.0.0:8081" || ls.AdminListen != "127.0.0.1:9902" || srv.Production ||
+		srv.MaxBodyBytes != 1048576 || ls.MaxHeaderBytes != 32768 || srv.IdentityHeaders ||
+		ls.ReadHeaderTimeout.String() != "5s" || ls.ReadTimeout.String() != "30s" ||
+		ls.WriteTimeout.String() != "1m0s" || ls.IdleTimeout.String() != "1m30s" ||
+		ls.ShutdownTimeout.String() != "10s" {
+		t.Errorf("server settings not as configured: %+v %+v", srv, ls)
 	}
 	if got := fmt.Sprint(srv.TrustedProxies); got != "[10.0.0.0/8 192.0.2.7/32 2001:db8::/32]" {
 		t.Errorf("got trusted proxies %s", got)
@@ -393,18 +393,18 @@ func TestLoad_FullExample(t *testing.T) {
 }
 
 func TestLoad_Defaults(t *testing.T) {
-	snap, _, diags := LoadSnapshot("testdata/valid/minimal.hcl")
+	snap, rt, _, diags := LoadSnapshot("testdata/valid/minimal.hcl")
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	got := snap.Server()
+	got, ls := snap.Server(), rt.Listeners
 	want := defaultServer()
-	if got.Listen != ":8080" || got.AdminListen != "127.0.0.1:9901" || !got.Production ||
-		got.MaxBodyBytes != 10485760 || got.BodyBufferBytes != 65536 || got.MaxHeaderBytes != 65536 || !got.IdentityHeaders ||
-		got.ReadHeaderTimeout != want.ReadHeaderTimeout || got.ReadTimeout.String() != "1m0s" ||
-		got.WriteTimeout != 0 || got.IdleTimeout.String() != "2m0s" || got.ShutdownTimeout.String() != "30s" ||
+	if ls.Listen != ":8080" || ls.AdminListen != "127.0.0.1:9901" || !got.Production ||
+		got.MaxBodyBytes != 10485760 || got.BodyBufferBytes != 65536 || ls.MaxHeaderBytes != 65536 || !got.IdentityHeaders ||
+		ls.ReadHeaderTimeout != want.ReadHeaderTimeout || ls.ReadTimeout.String() != "1m0s" ||
+		ls.WriteTimeout != 0 || ls.IdleTimeout.String() != "2m0s" || ls.ShutdownTimeout.String() != "30s" ||
 		len(got.TrustedProxies) != 0 {
-		t.Errorf("got %+v, want the documented defaults", got)
+		t.Errorf("got %+v %+v, want the documented defaults", got, ls)
 	}
 	u, _ := snap.Upstream("api")
 	if u == nil || !u.Active() || u.Public() || u.Timeout().String() != "30s" {
@@ -415,7 +415,7 @@ func TestLoad_Defaults(t *testing.T) {
 // TestLoad_BodyBufferBytesZero: 0 is a valid body_buffer_bytes (stream
 // every body); negative values are refused (testdata/errors/values.hcl).
 func TestLoad_BodyBufferBytesZero(t *testing.T) {
-	snap, _, diags := LoadSnapshot("testdata/valid/body_buffer.hcl")
+	snap, _, _, diags := LoadSnapshot("testdata/valid/body_buffer.hcl")
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
@@ -425,7 +425,7 @@ func TestLoad_BodyBufferBytesZero(t *testing.T) {
 }
 
 func TestLoad_Dir(t *testing.T) {
-	snap, files, diags := LoadSnapshot("testdata/valid-dir")
+	snap, _, files, diags := LoadSnapshot("testdata/valid-dir")
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
@@ -461,13 +461,13 @@ func TestLoad_DirWithoutFiles(t *testing.T) {
 	if d := findDiag(t, diags, summaryNoFiles); d.Severity != hcl.DiagError {
 		t.Errorf("got severity %v, want error", d.Severity)
 	}
-	if snap, d := c.Compile(); snap != nil || !d.HasErrors() {
+	if snap, _, d := c.Compile(); snap != nil || !d.HasErrors() {
 		t.Errorf("Compile after a failed Load: got %v, %v; want nil and errors", snap, d)
 	}
 }
 
 func TestLoad_MissingPath(t *testing.T) {
-	snap, files, diags := LoadSnapshot(filepath.Join(t.TempDir(), "nope.hcl"))
+	snap, _, files, diags := LoadSnapshot(filepath.Join(t.TempDir(), "nope.hcl"))
 	if snap != nil || files == nil {
 		t.Errorf("got snapshot %v, files %v; want nil snapshot and a files map", snap, files)
 	}
@@ -479,7 +479,7 @@ func TestCompile_RefusesAfterLoadErrors(t *testing.T) {
 	if !diags.HasErrors() {
 		t.Fatal("want load errors")
 	}
-	snap, cdiags := c.Compile()
+	snap, _, cdiags := c.Compile()
 	if snap != nil || !cdiags.HasErrors() {
 		t.Fatalf("got %v, %v; want nil snapshot and errors", snap, cdiags)
 	}
@@ -490,12 +490,12 @@ func TestCompile_SeparateFromLoad(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatalf("references are checked by Compile, not Load; got %s", diags.Error())
 	}
-	snap, cdiags := c.Compile()
+	snap, _, cdiags := c.Compile()
 	if snap != nil || len(cdiags.Errs()) != 3 {
 		t.Fatalf("got %v and %d errors, want nil and 3:\n%s", snap, len(cdiags.Errs()), cdiags.Error())
 	}
 	c, _ = Load("testdata/valid/minimal.hcl")
-	if snap, d := c.Compile(); snap == nil || len(d) != 0 {
+	if snap, _, d := c.Compile(); snap == nil || len(d) != 0 {
 		t.Fatalf("got %v, %s; want a snapshot", snap, d.Error())
 	}
 }
@@ -505,7 +505,7 @@ func TestLoad_Hash(t *testing.T) {
 	path := filepath.Join(dir, "a.hcl")
 	src := []byte("lookups {\n  x = 1\n}\n")
 	os.WriteFile(path, src, 0o600)
-	snap, _, diags := LoadSnapshot(path)
+	snap, _, _, diags := LoadSnapshot(path)
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
@@ -514,7 +514,7 @@ func TestLoad_Hash(t *testing.T) {
 		t.Errorf("got hash %s, want %s", snap.Hash(), want)
 	}
 	os.WriteFile(path, []byte("lookups {\n  x = 2\n}\n"), 0o600)
-	snap2, _, _ := LoadSnapshot(path)
+	snap2, _, _, _ := LoadSnapshot(path)
 	if snap2.Hash() == snap.Hash() {
 		t.Error("hash did not change with the content")
 	}
@@ -524,7 +524,7 @@ func TestLoad_Hash(t *testing.T) {
 // from the returned files.
 func TestLoad_TextWriter(t *testing.T) {
 	setTestEnv(t)
-	_, files, diags := LoadSnapshot("testdata/errors/references.hcl")
+	_, _, files, diags := LoadSnapshot("testdata/errors/references.hcl")
 	var b strings.Builder
 	w := hcl.NewDiagnosticTextWriter(&b, files, 100, false)
 	if err := w.WriteDiagnostics(diags); err != nil {
@@ -539,7 +539,7 @@ func TestLoad_TextWriter(t *testing.T) {
 }
 
 func TestLoad_ClientHeaders(t *testing.T) {
-	snap, _, diags := LoadSnapshot("testdata/valid/client_headers.hcl")
+	snap, _, _, diags := LoadSnapshot("testdata/valid/client_headers.hcl")
 	if diags.HasErrors() || snap == nil {
 		t.Fatalf("got errors: %s", diags.Error())
 	}

@@ -27,7 +27,7 @@ func TestLoad_CookieSecure(t *testing.T) {
 			if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			snap, _, diags := LoadSnapshot(path)
+			snap, _, _, diags := LoadSnapshot(path)
 			if diags.HasErrors() || snap == nil {
 				t.Fatalf("got errors %v, want a snapshot", diags)
 			}

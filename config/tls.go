@@ -15,7 +15,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // Defaults of the tls block.
@@ -57,7 +57,7 @@ var acmeSchema = &hcl.BodySchema{
 // ACME.CARootsFile are absolute: relative paths are resolved against the
 // directory of the file that declares them.
 type TLS struct {
-	Spec policy.TLSSpec
+	Spec settings.TLS
 
 	DeclRange hcl.Range
 }
@@ -66,7 +66,7 @@ type TLS struct {
 // depend on other blocks: one certificate source, readable files, a
 // matching key pair, valid domains, a usable cache directory.
 func decodeTLSBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) (*TLS, hcl.Diagnostics) {
-	t := &TLS{DeclRange: block.DefRange, Spec: policy.TLSSpec{HSTSMaxAge: defaultHSTSMaxAge, Origin: origin(block.DefRange)}}
+	t := &TLS{DeclRange: block.DefRange, Spec: settings.TLS{HSTSMaxAge: defaultHSTSMaxAge, Origin: origin(block.DefRange)}}
 	content, diags := block.Body.Content(tlsSchema)
 	var d hcl.Diagnostics
 	var certAttr, keyAttr *hcl.Attribute
@@ -183,8 +183,8 @@ func checkKeyPair(certFile, keyFile string, certAttr, keyAttr *hcl.Attribute) hc
 }
 
 // decodeACMEBlock decodes tls { acme { … } }.
-func decodeACMEBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) (*policy.ACMESpec, hcl.Diagnostics) {
-	a := &policy.ACMESpec{DirectoryURL: defaultACMEDirectory}
+func decodeACMEBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) (*settings.ACME, hcl.Diagnostics) {
+	a := &settings.ACME{DirectoryURL: defaultACMEDirectory}
 	content, diags := block.Body.Content(acmeSchema)
 	var kidAttr, hmacAttr *hcl.Attribute
 	var d hcl.Diagnostics

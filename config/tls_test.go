@@ -185,11 +185,11 @@ func TestTLS_Spec(t *testing.T) {
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	snap, _, diags := LoadSnapshot(path)
+	_, rt, _, diags := LoadSnapshot(path)
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	s := snap.Server()
+	s := rt.Listeners
 	if s.TLSListen != defaultTLSListen || s.TLS == nil || s.TLS.ACME == nil {
 		t.Fatalf("server %+v, want tls_listen %q and ACME", s, defaultTLSListen)
 	}
@@ -214,9 +214,9 @@ func TestTLS_Spec(t *testing.T) {
 	if err := os.WriteFile(path, []byte("server {\n listen = \":8080\"\n}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	snap, _, diags = LoadSnapshot(path)
-	if diags.HasErrors() || snap.Server().TLS != nil || snap.Server().TLSListen != "" {
-		t.Errorf("no tls block: TLS %+v listen %q, %s", snap.Server().TLS, snap.Server().TLSListen, diags.Error())
+	_, rt, _, diags = LoadSnapshot(path)
+	if diags.HasErrors() || rt.Listeners.TLS != nil || rt.Listeners.TLSListen != "" {
+		t.Errorf("no tls block: TLS %+v listen %q, %s", rt.Listeners.TLS, rt.Listeners.TLSListen, diags.Error())
 	}
 }
 

@@ -1,4 +1,6 @@
-// Package policy holds gatehouse's compiled, immutable configuration and the
+// Package policy holds gatehouse's compiled, immutable configuration (what
+// requests and decisions need; how to run the process, such as the
+// listeners and how to reach login providers, is package settings) and the
 // pure decisions made from it: which upstream a path routes to, which app an
 // API key belongs to, whether a role may use a verb on a path, and which
 // cors rule answers for a path and an Origin. A grant with a record filter

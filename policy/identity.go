@@ -51,9 +51,9 @@ func (a *Admin) Active() bool { return a.active }
 // Password returns the password hash.
 func (a *Admin) Password() *password.Hash { return a.password }
 
-// LDAP is a compiled LDAP login provider.
+// LDAP is a compiled LDAP login provider: how its users get roles.
 type LDAP struct {
-	spec  LDAPSpec
+	name  string
 	roles map[string][]groupRole // by app name
 	dflt  *Role
 }
@@ -64,28 +64,21 @@ type groupRole struct {
 }
 
 // Name returns the provider's block label.
-func (l *LDAP) Name() string { return l.spec.Name }
+func (l *LDAP) Name() string { return l.name }
 
-// Spec returns the provider's settings. Callers must not modify the maps
-// and slices in it.
-func (l *LDAP) Spec() LDAPSpec { return l.spec }
-
-// OAuth is a compiled OAuth2/OIDC login provider.
+// OAuth is a compiled OAuth2/OIDC login provider: the app it issues
+// sessions for and its users' role.
 type OAuth struct {
-	spec OAuthSpec
+	name string
 	app  *App
 	dflt *Role
 }
 
 // Name returns the provider's block label.
-func (o *OAuth) Name() string { return o.spec.Name }
+func (o *OAuth) Name() string { return o.name }
 
 // App returns the app whose sessions the provider issues.
 func (o *OAuth) App() *App { return o.app }
-
-// Spec returns the provider's settings. Callers must not modify the slices
-// in it.
-func (o *OAuth) Spec() OAuthSpec { return o.spec }
 
 // ProviderLocal is the provider name of local (password) users.
 const ProviderLocal = "local"
@@ -280,8 +273,7 @@ func (s *Snapshot) buildIdentities(spec Spec) error {
 		if _, dup := s.ldap[ls.Name]; dup {
 			return fmt.Errorf("duplicate ldap %q", ls.Name)
 		}
-		l := &LDAP{spec: ls, roles: make(map[string][]groupRole, len(ls.Roles))}
-		l.spec.Roles = nil
+		l := &LDAP{name: ls.Name, roles: make(map[string][]groupRole, len(ls.Roles))}
 		var err error
 		if l.dflt, err = role("ldap "+ls.Name, ls.DefaultRole); err != nil {
 			return err
@@ -311,8 +303,7 @@ func (s *Snapshot) buildIdentities(spec Spec) error {
 		if !ok {
 			return fmt.Errorf("oauth %q: unknown app %q", oc.Name, oc.App)
 		}
-		o := &OAuth{spec: oc, app: app}
-		o.spec.Scopes = slices.Clone(oc.Scopes)
+		o := &OAuth{name: oc.Name, app: app}
 		var err error
 		if o.dflt, err = role("oauth "+oc.Name, oc.DefaultRole); err != nil {
 			return err

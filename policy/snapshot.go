@@ -195,7 +195,6 @@ func New(spec Spec) (*Snapshot, error) {
 		roles:    make(map[string]*Role, len(spec.Roles)),
 	}
 	s.server.TrustedProxies = append([]netip.Prefix(nil), spec.Server.TrustedProxies...)
-	s.server.TLS = spec.Server.TLS.Clone()
 	s.server.StripHeaders = append([]string(nil), spec.Server.StripHeaders...)
 	s.server.KeepHeaders = append([]string(nil), spec.Server.KeepHeaders...)
 	var err error
@@ -316,14 +315,13 @@ func cloneURL(u *url.URL) *url.URL {
 	return &c
 }
 
-// Server returns the server settings. TrustedProxies, StripHeaders,
-// KeepHeaders and TLS are copies.
+// Server returns the request-handling server settings. TrustedProxies,
+// StripHeaders and KeepHeaders are copies.
 func (s *Snapshot) Server() Server {
 	v := s.server
 	v.TrustedProxies = append([]netip.Prefix(nil), s.server.TrustedProxies...)
 	v.StripHeaders = append([]string(nil), s.server.StripHeaders...)
 	v.KeepHeaders = append([]string(nil), s.server.KeepHeaders...)
-	v.TLS = s.server.TLS.Clone()
 	return v
 }
 

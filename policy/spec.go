@@ -2,7 +2,6 @@ package policy
 
 import (
 	"crypto/ed25519"
-	"crypto/x509"
 	"net/netip"
 	"net/url"
 	"time"
@@ -38,11 +37,10 @@ type Spec struct {
 	Hash string
 }
 
-// Server holds listener and request-handling settings. Listen addresses are
-// read at start; the rest applies per request and follows reloads.
+// Server holds the server block's request-handling settings; they apply
+// per request and follow reloads. (The listeners' settings are not policy:
+// see package settings.)
 type Server struct {
-	Listen      string // public listener, default ":8080"
-	AdminListen string // health and admin, default "127.0.0.1:9901"
 	// Production hides error details from clients: they get a status, a
 	// generic message and a request id; the log gets the rest.
 	Production     bool
@@ -51,26 +49,14 @@ type Server struct {
 	// BodyBufferBytes: request bodies up to this size are read whole
 	// before the upstream is dialled; larger ones stream. 0 = stream all.
 	BodyBufferBytes int64
-	MaxHeaderBytes  int // request headers above this get 431
 	// IdentityHeaders adds X-Gatehouse-App/-Role/-User to upstream requests.
 	IdentityHeaders bool
 	// StripHeaders are client request headers removed before forwarding
 	// besides the default list (DefaultClientHeaders): names, or "Name*"
 	// for every name that begins with Name. KeepHeaders are names of the
 	// default list that are forwarded anyway (see NewClientHeaders).
-	StripHeaders      []string
-	KeepHeaders       []string
-	ReadHeaderTimeout time.Duration
-	ReadTimeout       time.Duration
-	WriteTimeout      time.Duration
-	IdleTimeout       time.Duration
-	ShutdownTimeout   time.Duration
-	// TLSListen is the HTTPS listener when TLS is set; Listen then only
-	// answers ACME HTTP-01 challenges and redirects to HTTPS.
-	TLSListen string
-	// TLS configures HTTPS; nil = plain HTTP on Listen only. It must not
-	// be modified (Snapshot.Server returns a copy).
-	TLS *TLSSpec
+	StripHeaders []string
+	KeepHeaders  []string
 }
 
 // UpstreamSpec declares one upstream API.
@@ -172,21 +158,11 @@ type GroupRole struct {
 	Role  string
 }
 
-// LDAPSpec declares one LDAP or Active Directory login provider.
+// LDAPSpec declares the policy of one LDAP or Active Directory login
+// provider: how its users get roles. (How to reach the directory is not
+// policy: see package settings.)
 type LDAPSpec struct {
-	Name         string
-	URL          string // ldap:// or ldaps://
-	StartTLS     bool
-	RootCAs      *x509.CertPool // nil = system roots
-	BindDN       string
-	BindPassword string
-	UserBase     string
-	UserFilter   string // contains {username}
-	GroupBase    string
-	GroupFilter  string // contains {dn}; "" = default
-	GroupAttr    string
-	EmailAttr    string
-	Timeout      time.Duration
+	Name string
 	// Roles maps app name -> groups in the order written; the first group
 	// the user is in decides the role for that app.
 	Roles       map[string][]GroupRole
@@ -194,19 +170,12 @@ type LDAPSpec struct {
 	Origin      string
 }
 
-// OAuthSpec declares one OAuth2 / OpenID Connect login provider.
+// OAuthSpec declares the policy of one OAuth2 / OpenID Connect login
+// provider: the app it issues sessions for and the role its users get.
+// (The client and its endpoints are not policy: see package settings.)
 type OAuthSpec struct {
-	Name         string
-	Provider     string // "oidc", "google", "github" or "facebook"
-	ClientID     string
-	ClientSecret string
-	RedirectURL  string
-	Issuer       string
-	Scopes       []string
-	AuthURL      string // endpoint overrides; "" = the provider's
-	TokenURL     string
-	APIURL       string
-	App          string // the app whose sessions this provider issues
-	DefaultRole  string // "" = the app's default_role
-	Origin       string
+	Name        string
+	App         string // the app whose sessions this provider issues
+	DefaultRole string // "" = the app's default_role
+	Origin      string
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/policy/password"
 	"github.com/gatehouse-dev/gatehouse/proxy/authapi"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 const testSigningKey = "test-signing-key-0123456789abcdef-0123456789"
@@ -346,7 +347,7 @@ func TestAuth_RoleComesFromTheCurrentSnapshot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.srv.Load(snap)
+		p.srv.Load(snap, nil)
 	}
 	steps := []struct {
 		name string
@@ -419,7 +420,7 @@ func TestAuth_Admin(t *testing.T) {
 	// deactivated in a new snapshot are refused.
 	spec.Admins[0].Active = false
 	snap, _ := policy.New(spec)
-	p.srv.Load(snap)
+	p.srv.Load(snap, nil)
 	if res, _ := p.call(t, "GET", "/hr/employees", testKey, tr.SessionToken); res.StatusCode != http.StatusUnauthorized {
 		t.Errorf("deactivated admin: %d, want 401", res.StatusCode)
 	}
@@ -581,9 +582,9 @@ func TestAuth_CookieSecureByDefault(t *testing.T) {
 		spec := sessionSpec(t, up.URL)
 		spec.Sessions.InsecureCookie = insecure
 		spec.Server.TrustedProxies = []netip.Prefix{mustPrefix(t, "127.0.0.0/8")}
-		spec.OAuth = []policy.OAuthSpec{{Name: "github", Provider: "github", ClientID: "cid", ClientSecret: "shh",
-			RedirectURL: "http://127.0.0.1/auth/oauth/github/callback", App: "portal"}}
-		p := newTestProxy(t, spec)
+		spec.OAuth = []policy.OAuthSpec{{Name: "github", App: "portal"}}
+		p := newTestProxyRuntime(t, spec, &settings.Runtime{OAuth: map[string]settings.OAuth{"github": {Name: "github", Provider: "github",
+			ClientID: "cid", ClientSecret: "shh", RedirectURL: "http://127.0.0.1/auth/oauth/github/callback"}}})
 		for _, proto := range []string{"", "http", "https"} {
 			check := func(what string, res *http.Response) {
 				t.Helper()
@@ -660,7 +661,7 @@ func TestAuth_IssuerChangeEndsCachedSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.srv.Load(snap)
+	p.srv.Load(snap, nil)
 	if res, _ := p.call(t, "GET", "/hr/employees", testKey, tok); res.StatusCode != http.StatusUnauthorized {
 		t.Errorf("token of the old issuer: %d, want 401", res.StatusCode)
 	}

@@ -276,7 +276,7 @@ func newTLSTestProxy(t *testing.T, spec policy.Spec) (*httptest.Server, *syncBuf
 	}
 	buf := &syncBuffer{}
 	srv := New(Options{Logger: slog.New(slog.NewJSONHandler(buf, nil)), AccessLog: buf})
-	srv.Load(snap)
+	srv.Load(snap, nil)
 	ts := httptest.NewUnstartedServer(srv)
 	ts.EnableHTTP2 = true
 	ts.Config.ReadHeaderTimeout = 5 * time.Second
@@ -408,7 +408,7 @@ func TestBody_StalledClientIs408(t *testing.T) {
 	}
 	buf := &syncBuffer{}
 	srv := New(Options{Logger: slog.New(slog.NewJSONHandler(buf, nil)), AccessLog: buf})
-	srv.Load(snap)
+	srv.Load(snap, nil)
 	ts := httptest.NewUnstartedServer(srv)
 	ts.Listener = FramingListener(ts.Listener)
 	ts.Config.ConnContext = FramingConnContext

@@ -20,7 +20,7 @@ func BenchmarkPipelineCORS(b *testing.B) {
 		b.Fatal(err)
 	}
 	srv := New(Options{Logger: slog.New(slog.DiscardHandler), AccessLog: io.Discard, Transport: stubTransport{}})
-	srv.Load(snap)
+	srv.Load(snap, nil)
 	withOrigin := func(r *http.Request, origin string) *http.Request {
 		r.Header.Set("Origin", origin)
 		return r

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 const (
@@ -175,6 +176,13 @@ func (s *syncBuffer) String() string {
 
 func newTestProxy(t testing.TB, spec policy.Spec) *testProxy {
 	t.Helper()
+	return newTestProxyRuntime(t, spec, nil)
+}
+
+// newTestProxyRuntime is newTestProxy with runtime settings (login
+// providers' connection settings) loaded beside the snapshot.
+func newTestProxyRuntime(t testing.TB, spec policy.Spec, rt *settings.Runtime) *testProxy {
+	t.Helper()
 	snap, err := policy.New(spec)
 	if err != nil {
 		t.Fatalf("policy.New: %v", err)
@@ -182,7 +190,7 @@ func newTestProxy(t testing.TB, spec policy.Spec) *testProxy {
 	buf := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(buf, nil))
 	srv := New(Options{Logger: logger, AccessLog: buf})
-	srv.Load(snap)
+	srv.Load(snap, rt)
 	ts := httptest.NewUnstartedServer(srv)
 	ts.Listener = FramingListener(ts.Listener)
 	ts.Config.ConnContext = FramingConnContext

@@ -58,7 +58,7 @@ func TestUpstreamHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.srv.Load(snap)
+	p.srv.Load(snap, nil)
 	n := len(up.requests())
 	if res, _ := p.call(t, "GET", "/hr/employees", testKey, ""); res.StatusCode != http.StatusForbidden {
 		t.Errorf("guest with a {user.name} header: %d, want 403", res.StatusCode)

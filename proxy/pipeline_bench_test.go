@@ -75,7 +75,7 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Fatal(err)
 	}
 	srv := New(Options{Logger: slog.New(slog.DiscardHandler), AccessLog: io.Discard, Transport: stubTransport{}})
-	srv.Load(snap)
+	srv.Load(snap, nil)
 	target, _ := url.Parse("http://127.0.0.1:9")
 	base := &httputil.ReverseProxy{
 		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(target); pr.SetXForwarded() },

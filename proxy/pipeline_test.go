@@ -277,7 +277,7 @@ func TestReload_InFlightRequestKeepsItsSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.srv.Load(next)
+	p.srv.Load(next, nil)
 	close(release)
 	if got := <-done; got != 200 {
 		t.Errorf("in-flight request: got %d, want 200", got)

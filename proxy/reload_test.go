@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/testhttp"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/reload"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // A reload keeps the pools of unchanged upstreams and closes those of
@@ -36,7 +37,7 @@ func TestReload_UpstreamPools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.srv.Load(snap)
+	p.srv.Load(snap, nil)
 	if res, _ := p.get(t, "/hr/employees", map[string]string{"X-API-Key": testKey}); res.StatusCode != 200 {
 		t.Fatalf("after reload: %d", res.StatusCode)
 	}
@@ -80,14 +81,14 @@ func TestAdmin_ConfigAndReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := New(Options{Logger: discardLogger()})
-	srv.Load(snap0)
+	srv.Load(snap0, nil)
 	t.Cleanup(func() { srv.Close() })
-	rl := reload.New(srv, reload.Options{Logger: discardLogger(), Load: func() (*policy.Snapshot, error) {
+	rl := reload.New(srv, reload.Options{Logger: discardLogger(), Load: func() (*policy.Snapshot, *settings.Runtime, error) {
 		calls.Add(1)
 		if fail.Load() {
-			return nil, diagnosed{"x.hcl:1:1: Unknown role"}
+			return nil, nil, diagnosed{"x.hcl:1:1: Unknown role"}
 		}
-		return snap, nil
+		return snap, &settings.Runtime{}, nil
 	}})
 	pub := httptest.NewServer(srv)
 	t.Cleanup(pub.Close)
@@ -159,7 +160,7 @@ func TestAdmin_ConfigShowsSnapshotAndOutcomeTogether(t *testing.T) {
 		snaps[h] = s
 	}
 	srv := New(Options{Logger: discardLogger()})
-	srv.Load(snaps["even"])
+	srv.Load(snaps["even"], nil)
 	t.Cleanup(func() { srv.Close() })
 	pub := httptest.NewServer(srv)
 	t.Cleanup(pub.Close)
@@ -174,12 +175,12 @@ func TestAdmin_ConfigShowsSnapshotAndOutcomeTogether(t *testing.T) {
 	// The reloads alternate: a rejected configuration, then the next
 	// snapshot.
 	var attempts int
-	rl := reload.New(srv, reload.Options{Logger: discardLogger(), Load: func() (*policy.Snapshot, error) {
+	rl := reload.New(srv, reload.Options{Logger: discardLogger(), Load: func() (*policy.Snapshot, *settings.Runtime, error) {
 		attempts++
 		if attempts%2 == 1 {
-			return nil, diagnosed{"x.hcl:1:1: broken"}
+			return nil, nil, diagnosed{"x.hcl:1:1: broken"}
 		}
-		return snaps[parity(attempts/2)], nil
+		return snaps[parity(attempts/2)], &settings.Runtime{}, nil
 	}})
 	admin := srv.AdminHandler(AdminOptions{Reload: rl})
 

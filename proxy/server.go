@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/proxy/authapi"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
 	"github.com/gatehouse-dev/gatehouse/proxy/upstream"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // Options configure a Server.
@@ -81,6 +82,7 @@ type Server struct {
 // generation is a snapshot plus the forwarding state built for it.
 type generation struct {
 	snap     *policy.Snapshot
+	rt       *settings.Runtime   // snap's runtime settings (login providers); may be nil
 	backends []*backend          // by Upstream.Index
 	keys     *policy.SessionKeys // snap.SessionKeys(): nil without a sessions block
 	tkeys    []upstream.Key      // the pooled transports its backends use
@@ -111,12 +113,14 @@ func New(opts Options) *Server {
 	return s
 }
 
-// Load makes snap the snapshot for every request that starts from now on.
-// Requests in flight finish on the snapshot they started with; open
-// tunnels (WebSockets) are decided again on snap, and those it refuses are
-// closed before Load returns.
-func (s *Server) Load(snap *policy.Snapshot) {
-	g := &generation{snap: snap, keys: snap.SessionKeys(), loaded: time.Now()}
+// Load makes snap, with its runtime settings rt (config compiles them
+// together; the server reads the login providers' connection settings in
+// it), the snapshot for every request that starts from now on. A nil rt
+// has no login providers to reach. Requests in flight finish on the
+// snapshot they started with; open tunnels (WebSockets) are decided again
+// on snap, and those it refuses are closed before Load returns.
+func (s *Server) Load(snap *policy.Snapshot, rt *settings.Runtime) {
+	g := &generation{snap: snap, rt: rt, keys: snap.SessionKeys(), loaded: time.Now()}
 	for _, u := range snap.Upstreams() {
 		b := s.newBackend(u)
 		g.backends = append(g.backends, b)
@@ -216,7 +220,7 @@ const AuthPrefix = authapi.Prefix
 // the request's generation, and writes its refusal with the one error
 // writer (with the CORS headers of the path).
 func (s *Server) serveAuth(x *transaction) {
-	q := authapi.Request{W: x.w, R: x.r, Path: x.facts.path.Escaped, Snap: x.snap(), Keys: x.gen.keys, Client: x.facts.client, ID: x.id}
+	q := authapi.Request{W: x.w, R: x.r, Path: x.facts.path.Escaped, Snap: x.snap(), Runtime: x.gen.rt, Keys: x.gen.keys, Client: x.facts.client, ID: x.id}
 	err := s.auth.Serve(&q)
 	x.who.ident, x.decision.Reason = q.Ident, q.Reason
 	if err != nil {

@@ -149,7 +149,7 @@ func rawUpstreamProxy(t *testing.T, h http.Handler, tls bool, timeout time.Durat
 	}
 	buf := &syncBuffer{}
 	srv := New(Options{Logger: slog.New(slog.DiscardHandler), AccessLog: buf, UpstreamRootCAs: roots})
-	srv.Load(snap)
+	srv.Load(snap, nil)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() { ts.Close(); srv.Close() })
 	return ts, buf

@@ -111,7 +111,7 @@ func TestTunnel_ReloadReDecides(t *testing.T) {
 			if err != nil {
 				t.Fatalf("policy.New: %v", err)
 			}
-			p.srv.Load(snap)
+			p.srv.Load(snap, nil)
 			if tc.closed {
 				tun.wantClosed(t, "tunnel after the reload")
 				return
@@ -148,7 +148,7 @@ func TestTunnel_ReloadBeforeTheUpstreamAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.srv.Load(snap)
+	p.srv.Load(snap, nil)
 	release()
 	res, tun := readUpgrade(t, c, br)
 	if tun != nil {
@@ -176,7 +176,7 @@ func TestTunnel_ReloadReDecidesTheOrigin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.srv.Load(snap)
+		p.srv.Load(snap, nil)
 	}
 	load(func(*policy.Spec) {})
 	tun.ping(t)

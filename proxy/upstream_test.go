@@ -28,7 +28,7 @@ func httpsProxy(t *testing.T, h http.HandlerFunc, timeout time.Duration) *httpte
 		t.Fatal(err)
 	}
 	srv := New(Options{Logger: slog.New(slog.DiscardHandler), UpstreamRootCAs: roots})
-	srv.Load(snap)
+	srv.Load(snap, nil)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() { ts.Close(); srv.Close() })
 	return ts

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // Result is what a reload attempt did.
@@ -27,8 +28,8 @@ type Result struct {
 
 // Target is what a Reloader puts snapshots in service on (proxy.Server).
 type Target interface {
-	// Load puts snap in service.
-	Load(snap *policy.Snapshot)
+	// Load puts snap in service, with its runtime settings rt.
+	Load(snap *policy.Snapshot, rt *settings.Runtime)
 	// Snapshot returns the snapshot in service.
 	Snapshot() *policy.Snapshot
 }
@@ -44,14 +45,15 @@ type Diagnosed interface {
 
 // Options configure a Reloader.
 type Options struct {
-	// Load loads the configuration again. An error rejects the reload
-	// (a Diagnosed error says why in detail). Required.
-	Load func() (*policy.Snapshot, error)
+	// Load loads the configuration again: the snapshot and its runtime
+	// settings. An error rejects the reload (a Diagnosed error says why in
+	// detail). Required.
+	Load func() (*policy.Snapshot, *settings.Runtime, error)
 	// Logger receives the outcome of every attempt. Required.
 	Logger *slog.Logger
 	// NeedsRestart lists the settings of a new configuration that a
 	// reload cannot apply (they configure the listeners); nil: none.
-	NeedsRestart func(next policy.Server) []string
+	NeedsRestart func(next settings.Listeners) []string
 	// After, if set, runs after every attempt whatever its outcome
 	// (gatehouse re-reads a static TLS certificate there).
 	After func(trigger string)
@@ -99,7 +101,7 @@ func (r *Reloader) Reload(ctx context.Context, trigger string) (Result, error) {
 	log := r.opts.Logger
 	start := time.Now()
 	cur := r.into.Snapshot()
-	next, err := r.opts.Load()
+	next, rt, err := r.opts.Load()
 	if err != nil {
 		res := Result{ConfigHash: cur.Hash()}
 		var de Diagnosed
@@ -125,12 +127,12 @@ func (r *Reloader) Reload(ctx context.Context, trigger string) (Result, error) {
 	}
 	res := Result{Changed: true, ConfigHash: next.Hash()}
 	if r.opts.NeedsRestart != nil {
-		res.NeedsRestart = r.opts.NeedsRestart(next.Server())
+		res.NeedsRestart = r.opts.NeedsRestart(rt.Listeners)
 	}
 	// Load and record in one step: View never shows the new snapshot next
 	// to the previous attempt's error.
 	r.mu.Lock()
-	r.into.Load(next)
+	r.into.Load(next, rt)
 	r.record(trigger, res, nil)
 	r.mu.Unlock()
 	log.Info("config reloaded", "trigger", trigger, "config_hash", next.Hash(),

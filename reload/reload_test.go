@@ -9,12 +9,13 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 type target struct{ snap *policy.Snapshot }
 
-func (t *target) Load(s *policy.Snapshot)    { t.snap = s }
-func (t *target) Snapshot() *policy.Snapshot { return t.snap }
+func (t *target) Load(s *policy.Snapshot, _ *settings.Runtime) { t.snap = s }
+func (t *target) Snapshot() *policy.Snapshot                   { return t.snap }
 
 type diagnosed []string
 
@@ -39,9 +40,9 @@ func TestReloader_Outcomes(t *testing.T) {
 	var loadErr error
 	var after []string
 	rl := New(into, Options{
-		Load:         func() (*policy.Snapshot, error) { return next, loadErr },
+		Load:         func() (*policy.Snapshot, *settings.Runtime, error) { return next, &settings.Runtime{}, loadErr },
 		Logger:       slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		NeedsRestart: func(policy.Server) []string { return []string{"listen"} },
+		NeedsRestart: func(settings.Listeners) []string { return []string{"listen"} },
 		After:        func(trigger string) { after = append(after, trigger) },
 	})
 	status := func() (st Status) {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/acme"
 	"github.com/gatehouse-dev/gatehouse/config"
-	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // TestHTTPListener_ChallengeErrorsAreGeneric: with production = true, the
@@ -26,11 +26,11 @@ func TestHTTPListener_ChallengeErrorsAreGeneric(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "gatehouse.hcl")
 	writeFile(t, cfg, "server {\n  production = true\n}\n")
-	snap, _, diags := config.LoadSnapshot(cfg)
+	snap, _, _, diags := config.LoadSnapshot(cfg)
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	m, err := acme.New(&policy.TLSSpec{ACME: &policy.ACMESpec{
+	m, err := acme.New(&settings.TLS{ACME: &settings.ACME{
 		Domains:      []string{"api.example.test"},
 		DirectoryURL: "https://127.0.0.1:9/directory", // never contacted
 		CacheDir:     filepath.Join(dir, "acme"),
@@ -42,7 +42,7 @@ func TestHTTPListener_ChallengeErrorsAreGeneric(t *testing.T) {
 	access := &lockedBuffer{}
 	srv := proxy.New(proxy.Options{Logger: slog.New(slog.DiscardHandler), AccessLog: access})
 	defer srv.Close()
-	srv.Load(snap)
+	srv.Load(snap, nil)
 	ts := httptest.NewServer(m.HTTPHandler("443", srv.WriteError))
 	defer ts.Close()
 

@@ -83,7 +83,7 @@ func runDemo(ctx context.Context, listen, adminListen string, stdout, stderr io.
 			return err
 		}
 	}
-	snap, _, diags := config.LoadSnapshot(cfgPath)
+	snap, rt, _, diags := config.LoadSnapshot(cfgPath)
 	if diags.HasErrors() {
 		return diagError{diags: diags}
 	}
@@ -127,7 +127,7 @@ curl -i -H 'X-API-Key: %[3]s' -H "Authorization: Bearer $TOKEN" %[1]s/hr/employe
 
 `, base, upLn.Addr(), portalKey, boKey, admin, adaPassword)
 	}}
-	err = serve(ctx, logger, sink, snap, nil, nil, hooks)
+	err = serve(ctx, logger, sink, snap, rt, nil, nil, hooks)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

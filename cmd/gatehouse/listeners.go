@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/acme"
-	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // redirectWriteTimeout bounds writing a response on the HTTP listener when
@@ -26,7 +26,7 @@ const redirectWriteTimeout = 30 * time.Second
 // (proxy/framing.go). They are built from the settings the process started
 // with; a reload cannot change them (restartOnly).
 type listeners struct {
-	settings policy.Server
+	settings settings.Listeners // as the process started
 	log      *slog.Logger
 	public   net.Listener // listen
 	admin    net.Listener // admin_listen
@@ -38,23 +38,23 @@ type listeners struct {
 	errc                chan error   // the first error of a server ends serve
 }
 
-// openListeners binds every listener of settings and, with a tls block,
+// openListeners binds every listener of cfg and, with a tls block,
 // builds the certificates, before anything serves: a config whose
 // addresses cannot be bound or whose certificates cannot be loaded fails
 // start with an error that names them, and nothing has been served.
-func openListeners(settings policy.Server, logger *slog.Logger) (*listeners, error) {
-	l := &listeners{settings: settings, log: logger, errc: make(chan error, 3)}
+func openListeners(cfg settings.Listeners, logger *slog.Logger) (*listeners, error) {
+	l := &listeners{settings: cfg, log: logger, errc: make(chan error, 3)}
 	var err error
-	if l.public, err = net.Listen("tcp", settings.Listen); err != nil {
-		return nil, fmt.Errorf("listen %s: %w", settings.Listen, err)
+	if l.public, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	if l.admin, err = net.Listen("tcp", settings.AdminListen); err != nil {
+	if l.admin, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 		l.public.Close()
-		return nil, fmt.Errorf("admin listen %s: %w", settings.AdminListen, err)
+		return nil, fmt.Errorf("admin listen %s: %w", cfg.AdminListen, err)
 	}
 	// Content-Length + Transfer-Encoding refused over TLS too: the TLS
 	// listener wraps the decrypted HTTP/1 connections.
-	if l.tls, err = openTLS(settings, logger, proxy.FramingConn); err != nil {
+	if l.tls, err = openTLS(cfg, logger, proxy.FramingConn); err != nil {
 		l.public.Close()
 		l.admin.Close()
 		return nil, err
@@ -186,9 +186,9 @@ func httpMaxHeaderBytes(limit int) int {
 	return max(limit-4096, 1)
 }
 
-// restartOnly lists the server settings that differ between a and b and
-// that a reload cannot apply (they configure the listeners).
-func restartOnly(a, b policy.Server) []string {
+// restartOnly lists the listener settings that differ between a and b: a
+// reload cannot apply them.
+func restartOnly(a, b settings.Listeners) []string {
 	var out []string
 	add := func(name string, changed bool) {
 		if changed {

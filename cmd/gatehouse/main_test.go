@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // binPath is the gatehouse binary built once for these tests.
@@ -582,12 +582,12 @@ func TestDocs_ConfigsAreValid(t *testing.T) {
 }
 
 func TestRestartOnly(t *testing.T) {
-	a := policy.Server{Listen: ":8080", AdminListen: "127.0.0.1:9901", ReadTimeout: time.Minute}
+	a := settings.Listeners{Listen: ":8080", AdminListen: "127.0.0.1:9901", ReadTimeout: time.Minute}
 	b := a
 	if got := restartOnly(a, b); len(got) != 0 {
 		t.Errorf("no change: got %v", got)
 	}
-	b.Listen, b.ReadTimeout, b.Production = ":9090", time.Second, true
+	b.Listen, b.ReadTimeout = ":9090", time.Second // production is not a listener setting: it applies on reload
 	if got := fmt.Sprint(restartOnly(a, b)); got != "[listen read_timeout]" {
 		t.Errorf("got %s, want [listen read_timeout] (production applies on reload)", got)
 	}

@@ -7,21 +7,22 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // reloadFrom is the load func of gatehouse run's reloader (reload.New):
 // the configuration at path, read, parsed, validated and compiled again.
 // Its diagnostics come back in a diagError.
-func reloadFrom(path string) func() (*policy.Snapshot, error) {
-	return func() (*policy.Snapshot, error) {
-		snap, files, diags := config.LoadSnapshot(path)
+func reloadFrom(path string) func() (*policy.Snapshot, *settings.Runtime, error) {
+	return func() (*policy.Snapshot, *settings.Runtime, error) {
+		snap, rt, files, diags := config.LoadSnapshot(path)
 		if !diags.HasErrors() && emptySource(files) {
 			diags = append(diags, emptyReload(path))
 		}
 		if diags.HasErrors() {
-			return nil, diagError{diags: diags}
+			return nil, nil, diagError{diags: diags}
 		}
-		return snap, nil
+		return snap, rt, nil
 	}
 }
 

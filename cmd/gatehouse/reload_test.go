@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy"
 	"github.com/gatehouse-dev/gatehouse/reload"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 const needsRestartConfig = `
@@ -33,23 +34,23 @@ func TestReloader_NeedsRestartAppliesTheRest(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "gatehouse.hcl")
 	writeFile(t, file, fmt.Sprintf(needsRestartConfig, "127.0.0.1:8080", true))
-	load := func() (*policy.Snapshot, error) {
-		snap, _, diags := config.LoadSnapshot(file)
+	load := func() (*policy.Snapshot, *settings.Runtime, error) {
+		snap, rt, _, diags := config.LoadSnapshot(file)
 		if diags.HasErrors() {
-			return nil, diagError{diags: diags}
+			return nil, nil, diagError{diags: diags}
 		}
-		return snap, nil
+		return snap, rt, nil
 	}
-	first, err := load()
+	first, firstRT, err := load()
 	if err != nil {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	srv := proxy.New(proxy.Options{Logger: logger})
 	defer srv.Close()
-	srv.Load(first)
+	srv.Load(first, nil)
 	rl := reload.New(srv, reload.Options{Load: load, Logger: logger,
-		NeedsRestart: func(next policy.Server) []string { return restartOnly(first.Server(), next) }})
+		NeedsRestart: func(next settings.Listeners) []string { return restartOnly(firstRT.Listeners, next) }})
 
 	res, err := rl.Reload(context.Background(), "test")
 	if err != nil || res.Changed {

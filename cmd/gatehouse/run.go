@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy"
 	"github.com/gatehouse-dev/gatehouse/reload"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 func cmdRun(args []string, stderr io.Writer) int {
@@ -53,7 +54,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		}
 		watchErr = err
 	}
-	snap, files, diags := config.LoadSnapshot(*path)
+	snap, rt, files, diags := config.LoadSnapshot(*path)
 	if len(diags) > 0 { // errors, or warnings worth seeing at start
 		printDiagnostics(stderr, files, diags)
 	}
@@ -63,7 +64,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if watchErr != nil {
 		logger.Error("cannot watch the config; reload with SIGHUP or POST /admin/reload", "path", *path, "error", watchErr.Error())
 	}
-	if err := serve(ctx, logger, sink, snap, reloadFrom(*path), changes, nil); err != nil {
+	if err := serve(ctx, logger, sink, snap, rt, reloadFrom(*path), changes, nil); err != nil {
 		logger.Error("gatehouse stopped", "error", err)
 		_ = sink.Close()
 		return 1
@@ -76,20 +77,20 @@ type serveHooks struct {
 	ready func(public, admin net.Addr)
 }
 
-// serve runs the public and admin listeners from snap until ctx ends, then
+// serve runs the public and admin listeners of rt, serving snap, until ctx ends, then
 // shuts down gracefully within shutdown_timeout. With a load func, SIGHUP,
 // changes and POST /admin/reload reload: a config that fails to load is
 // logged with every diagnostic and the old snapshot keeps serving; without
 // one (the demo), POST /admin/reload answers 501 and SIGHUP does nothing.
-func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *policy.Snapshot, load func() (*policy.Snapshot, error), changes <-chan struct{}, hooks *serveHooks) error {
+func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *policy.Snapshot, rt *settings.Runtime, load func() (*policy.Snapshot, *settings.Runtime, error), changes <-chan struct{}, hooks *serveHooks) error {
 	// Take SIGHUP before anything can be told we are up: its default action
 	// would end the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	settings := snap.Server()
-	ls, err := openListeners(settings, logger)
+	start := rt.Listeners
+	ls, err := openListeners(start, logger)
 	if err != nil {
 		return err
 	}
@@ -98,13 +99,13 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 	// connection's SNI named (421 otherwise).
 	srv := proxy.New(proxy.Options{Logger: logger, AccessLog: accessLog, ServedHost: ls.servedHost()})
 	defer srv.Close()
-	srv.Load(snap)
+	srv.Load(snap, rt)
 	var rl *reload.Reloader
 	if load != nil {
 		rl = reload.New(srv, reload.Options{
 			Load:         load,
 			Logger:       logger,
-			NeedsRestart: func(next policy.Server) []string { return restartOnly(settings, next) },
+			NeedsRestart: func(next settings.Listeners) []string { return restartOnly(start, next) },
 			After:        ls.reloadCertificate,
 		})
 	}
@@ -138,8 +139,8 @@ loop:
 			ls.reloadCertificate("file")
 		}
 	}
-	logger.Info("shutting down", "timeout", settings.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), settings.ShutdownTimeout)
+	logger.Info("shutting down", "timeout", start.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), start.ShutdownTimeout)
 	defer cancel()
 	ls.shutdown(sctx)
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {

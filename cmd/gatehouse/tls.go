@@ -9,7 +9,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/acme"
 	"github.com/gatehouse-dev/gatehouse/config/watch"
-	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // tlsServing is the TLS side of the listeners, when the config has a tls
@@ -17,7 +17,7 @@ import (
 // certificate's files. Its methods do nothing on a nil receiver (no tls
 // block).
 type tlsServing struct {
-	spec  *policy.TLSSpec
+	spec  *settings.TLS
 	certs *acme.Manager
 	ln    net.Listener // TLS; handshakes are complete when Accept returns
 	log   *slog.Logger // component=tls
@@ -27,28 +27,28 @@ type tlsServing struct {
 	closeOnce sync.Once
 }
 
-// openTLS builds the certificates and opens the TLS listener of settings,
+// openTLS builds the certificates and opens the TLS listener of cfg,
 // whose decrypted HTTP/1 connections wrapHTTP1 wraps; it returns nil and no
 // error when TLS is off.
-func openTLS(settings policy.Server, logger *slog.Logger, wrapHTTP1 func(net.Conn) net.Conn) (*tlsServing, error) {
-	if settings.TLS == nil {
+func openTLS(cfg settings.Listeners, logger *slog.Logger, wrapHTTP1 func(net.Conn) net.Conn) (*tlsServing, error) {
+	if cfg.TLS == nil {
 		return nil, nil
 	}
 	log := logger.With("component", "tls")
-	certs, err := acme.New(settings.TLS, acme.Options{Logger: log})
+	certs, err := acme.New(cfg.TLS, acme.Options{Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
-	raw, err := net.Listen("tcp", settings.TLSListen)
+	raw, err := net.Listen("tcp", cfg.TLSListen)
 	if err != nil {
 		_ = certs.Close()
-		return nil, fmt.Errorf("tls listen %s: %w", settings.TLSListen, err)
+		return nil, fmt.Errorf("tls listen %s: %w", cfg.TLSListen, err)
 	}
 	t := &tlsServing{
-		spec:  settings.TLS,
+		spec:  cfg.TLS,
 		certs: certs,
 		ln: acme.NewListener(raw, certs.TLSConfig(), acme.ListenerOptions{
-			HandshakeTimeout: handshakeTimeout(settings),
+			HandshakeTimeout: handshakeTimeout(cfg),
 			WrapHTTP1:        wrapHTTP1,
 			Logger:           log,
 		}),
@@ -61,7 +61,7 @@ func openTLS(settings policy.Server, logger *slog.Logger, wrapHTTP1 func(net.Con
 
 // handshakeTimeout is the shortest positive of the read and write
 // timeouts, as net/http uses for TLS handshakes.
-func handshakeTimeout(s policy.Server) time.Duration {
+func handshakeTimeout(s settings.Listeners) time.Duration {
 	var d time.Duration
 	for _, v := range []time.Duration{s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout} {
 		if v > 0 && (d == 0 || v < d) {

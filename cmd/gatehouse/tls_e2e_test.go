@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 const staticTLSConfig = `
@@ -298,8 +298,8 @@ func TestTLSE2E_StaticCertificate(t *testing.T) {
 
 // TestRestartOnly_TLS: tls_listen and any tls setting need a restart.
 func TestRestartOnly_TLS(t *testing.T) {
-	a := policy.Server{Listen: ":8080", TLSListen: ":8443", TLS: &policy.TLSSpec{
-		HSTSMaxAge: time.Hour, ACME: &policy.ACMESpec{Domains: []string{"a.example.com"}, CacheDir: "/c"},
+	a := settings.Listeners{Listen: ":8080", TLSListen: ":8443", TLS: &settings.TLS{
+		HSTSMaxAge: time.Hour, ACME: &settings.ACME{Domains: []string{"a.example.com"}, CacheDir: "/c"},
 	}}
 	b := a
 	b.TLS = a.TLS.Clone()

@@ -19,7 +19,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	snap, files, diags := config.LoadSnapshot(*path)
+	snap, _, files, diags := config.LoadSnapshot(*path)
 	if diags.HasErrors() {
 		printDiagnostics(stderr, files, diags)
 		return 1

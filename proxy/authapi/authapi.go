@@ -31,6 +31,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/proxy/httperr"
 	"github.com/gatehouse-dev/gatehouse/proxy/oauth"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
+	"github.com/gatehouse-dev/gatehouse/settings"
 	"github.com/gatehouse-dev/gatehouse/store"
 )
 
@@ -110,10 +111,13 @@ type Request struct {
 	R    *http.Request
 	Path string // the canonical escaped path, starting with Prefix
 
-	Snap   *policy.Snapshot    // the snapshot the request is bound to
-	Keys   *policy.SessionKeys // Snap's session keys (non-nil)
-	Client netip.Addr          // the client (X-Forwarded-For only from trusted proxies)
-	ID     string              // the request id, for X-Request-Id
+	Snap *policy.Snapshot // the snapshot the request is bound to
+	// Runtime holds Snap's runtime settings, where the login providers'
+	// connection settings are; nil: none.
+	Runtime *settings.Runtime
+	Keys    *policy.SessionKeys // Snap's session keys (non-nil)
+	Client  netip.Addr          // the client (X-Forwarded-For only from trusted proxies)
+	ID      string              // the request id, for X-Request-Id
 
 	// Set by Serve, for the access record.
 	Ident  policy.Identity // who logged in, or whose session it was

@@ -3,6 +3,7 @@ package authapi
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -10,6 +11,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/proxy/ldapauth"
 	"github.com/gatehouse-dev/gatehouse/proxy/oauth"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
+	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
 // Reasons of the provider flows.
@@ -35,6 +37,10 @@ func (c call) loginLDAP(app *policy.App, req LoginRequest) (*session.Session, er
 		}
 		return nil, refuse(http.StatusBadRequest, reasonUnknownProvider, nil)
 	}
+	conn, ok := c.Runtime.LDAPProvider(l.Name())
+	if !ok {
+		return nil, noSettings("ldap", l.Name())
+	}
 	ctx, cancel := c.loginContext()
 	defer cancel()
 	select {
@@ -42,7 +48,7 @@ func (c call) loginLDAP(app *policy.App, req LoginRequest) (*session.Session, er
 	case <-ctx.Done():
 		return nil, refuse(http.StatusServiceUnavailable, reasonBusy, ctx.Err())
 	}
-	entry, err := ldapauth.Authenticate(ctx, ldapConfig(l.Spec()), req.Username, req.Password)
+	entry, err := ldapauth.Authenticate(ctx, ldapConfig(conn), req.Username, req.Password)
 	<-c.h.ldapSem
 	switch {
 	case errors.Is(err, ldapauth.ErrInvalidCredentials):
@@ -55,7 +61,15 @@ func (c call) loginLDAP(app *policy.App, req LoginRequest) (*session.Session, er
 	}, nil
 }
 
-func ldapConfig(s policy.LDAPSpec) ldapauth.Config {
+// noSettings is the refusal of a login through a provider of the snapshot
+// whose connection settings the request's Runtime lacks (config compiles
+// both together, so this is a bug of the caller of Server.Load).
+func noSettings(kind, name string) *httperr.Error {
+	return refuse(http.StatusInternalServerError, httperr.ReasonInternal,
+		errors.New(kind+" "+strconv.Quote(name)+": no connection settings in the runtime settings loaded with the snapshot"))
+}
+
+func ldapConfig(s settings.LDAP) ldapauth.Config {
 	return ldapauth.Config{
 		Name: s.Name, URL: s.URL, StartTLS: s.StartTLS, RootCAs: s.RootCAs,
 		BindDN: s.BindDN, BindPassword: s.BindPassword,
@@ -65,7 +79,7 @@ func ldapConfig(s policy.LDAPSpec) ldapauth.Config {
 	}
 }
 
-func oauthConfig(s policy.OAuthSpec) oauth.Config {
+func oauthConfig(s settings.OAuth) oauth.Config {
 	return oauth.Config{
 		Name: s.Name, Provider: s.Provider, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
 		RedirectURL: s.RedirectURL, Issuer: s.Issuer, Scopes: s.Scopes,
@@ -84,7 +98,11 @@ func (c call) oauth(rest string) error {
 		return err
 	}
 	c.Ident.App = o.App()
-	cfg := oauthConfig(o.Spec())
+	conn, ok := c.Runtime.OAuthProvider(o.Name())
+	if !ok {
+		return noSettings("oauth", o.Name())
+	}
+	cfg := oauthConfig(conn)
 	ctx, cancel := c.loginContext()
 	defer cancel()
 	if action == "login" {

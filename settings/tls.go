@@ -1,4 +1,4 @@
-package policy
+package settings
 
 import (
 	"bytes"
@@ -7,14 +7,14 @@ import (
 	"time"
 )
 
-// TLSSpec configures HTTPS on Server.TLSListen: automatic certificates
+// TLS configures HTTPS on Listeners.TLSListen: automatic certificates
 // (ACME) or a static certificate and key from files. Exactly one of ACME
 // and CertFile/KeyFile is set. It is read when the listeners start; a
 // reload that changes it takes effect only after a restart.
-type TLSSpec struct {
+type TLS struct {
 	// ACME obtains and renews certificates automatically; nil with a static
 	// certificate.
-	ACME *ACMESpec
+	ACME *ACME
 	// CertFile and KeyFile are absolute paths of a PEM certificate chain
 	// and its private key. They are re-read when the files change.
 	CertFile string
@@ -27,9 +27,9 @@ type TLSSpec struct {
 	Origin                string
 }
 
-// ACMESpec configures automatic certificates from an ACME CA such as
+// ACME configures automatic certificates from an ACME CA such as
 // Let's Encrypt, through the TLS-ALPN-01 and HTTP-01 challenges.
-type ACMESpec struct {
+type ACME struct {
 	// Email is the contact address of the ACME account; "" = none.
 	Email string
 	// Domains are the only names a certificate is ever requested for:
@@ -54,7 +54,7 @@ type ACMESpec struct {
 
 // Clone returns a deep copy of t (CARoots is shared: a CertPool is not
 // modified after it is built). Clone of nil is nil.
-func (t *TLSSpec) Clone() *TLSSpec {
+func (t *TLS) Clone() *TLS {
 	if t == nil {
 		return nil
 	}
@@ -70,7 +70,7 @@ func (t *TLSSpec) Clone() *TLSSpec {
 
 // Equal reports whether t and o configure the same TLS, ignoring Origin.
 // Two nil specs are equal.
-func (t *TLSSpec) Equal(o *TLSSpec) bool {
+func (t *TLS) Equal(o *TLS) bool {
 	if t == nil || o == nil {
 		return t == o
 	}

@@ -1,0 +1,63 @@
+package settings
+
+import (
+	"crypto/x509"
+	"time"
+)
+
+// LDAP is how gatehouse reaches the directory of one ldap block: its
+// address, TLS, bind credentials and searches. What a directory login
+// decides (the block's group -> role map, its default role) is policy.
+// BindPassword is a secret: it is never printed.
+type LDAP struct {
+	Name         string // the block's label
+	URL          string // ldap:// or ldaps://
+	StartTLS     bool
+	RootCAs      *x509.CertPool // nil = system roots
+	BindDN       string
+	BindPassword string
+	UserBase     string
+	UserFilter   string // contains {username}
+	GroupBase    string
+	GroupFilter  string // contains {dn}; "" = default
+	GroupAttr    string
+	EmailAttr    string
+	Timeout      time.Duration
+}
+
+// OAuth is how gatehouse talks to the provider of one oauth block: the
+// client registered there and its endpoints. What an OAuth login decides
+// (the block's app, its default role) is policy. ClientSecret is a secret:
+// it is never printed.
+type OAuth struct {
+	Name         string // the block's label
+	Provider     string // "oidc", "google", "github" or "facebook"
+	ClientID     string
+	ClientSecret string
+	RedirectURL  string
+	Issuer       string
+	Scopes       []string
+	AuthURL      string // endpoint overrides; "" = the provider's
+	TokenURL     string
+	APIURL       string
+}
+
+// LDAPProvider returns the connection settings of the ldap block name;
+// false on a nil Runtime or an unknown name.
+func (r *Runtime) LDAPProvider(name string) (LDAP, bool) {
+	if r == nil {
+		return LDAP{}, false
+	}
+	l, ok := r.LDAP[name]
+	return l, ok
+}
+
+// OAuthProvider returns the client settings of the oauth block name; false
+// on a nil Runtime or an unknown name.
+func (r *Runtime) OAuthProvider(name string) (OAuth, bool) {
+	if r == nil {
+		return OAuth{}, false
+	}
+	o, ok := r.OAuth[name]
+	return o, ok
+}
