@@ -90,7 +90,7 @@ fuzz ./proxy FuzzRequestHead 100000
 fuzz ./config FuzzParseConfig 10000
 fuzz ./config FuzzPieces 40000
 fuzz ./policy/password FuzzParse 400000
-fuzz ./proxy/oauth FuzzSafeNext 70000
+fuzz ./proxy/authapi/oauth FuzzSafeNext 70000
 fuzz ./policy/records FuzzFilter 80000
 fuzz ./policy/records FuzzNameCollision 100000
 fuzz ./proxy FuzzFilteredResponse 20000

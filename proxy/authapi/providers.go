@@ -7,9 +7,9 @@ import (
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy/authapi/ldapauth"
+	"github.com/gatehouse-dev/gatehouse/proxy/authapi/oauth"
 	"github.com/gatehouse-dev/gatehouse/proxy/httperr"
-	"github.com/gatehouse-dev/gatehouse/proxy/ldapauth"
-	"github.com/gatehouse-dev/gatehouse/proxy/oauth"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
 	"github.com/gatehouse-dev/gatehouse/settings"
 )

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
-	"github.com/gatehouse-dev/gatehouse/proxy/oauth"
+	"github.com/gatehouse-dev/gatehouse/proxy/authapi/oauth"
 )
 
 // clock is a settable clock for Options.Now.
