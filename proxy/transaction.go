@@ -26,8 +26,8 @@ type transaction struct {
 
 	conn     connFacts       // newTransaction
 	facts    facts           // the front stages and route
-	who      caller          // authenticate (or the /auth/ API)
-	decision policy.Decision // authorize
+	who      caller          // authenticate; on /auth/, the login API in its place (serveAuth)
+	decision policy.Decision // authorize; on /auth/, only Reason, from the login API
 	out      outbound        // the stages between authorize and forward
 	body     requestBody     // the client's body, for the stages that read it
 	fwd      forwarding      // forward
