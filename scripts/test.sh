@@ -42,6 +42,9 @@ if ! { command -v slapd >/dev/null || [ -x /usr/sbin/slapd ]; } || ! command -v 
 	echo 'slapd slapd/no_configuration boolean true' | $SUDO debconf-set-selections
 	apt_install slapd ldap-utils
 fi
+# Redis and Redis Sentinel for the cluster tests (internal/testenv StartRedis,
+# StartSentinels): started by the tests on 127.0.0.1, never by apt.
+{ command -v redis-server >/dev/null && command -v redis-sentinel >/dev/null; } || apt_install redis-server redis-sentinel
 # Headless Chromium for the CORS browser tests (cmd/gatehouse TestCORS_Browser).
 command -v chromium >/dev/null || apt_install chromium
 if ! "$GOBIN/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then

@@ -1,4 +1,5 @@
-// Package testenv starts real external components (an OpenLDAP slapd, ...)
+// Package testenv starts real external components (an OpenLDAP slapd, Pebble,
+// Redis and Redis Sentinel, headless Chromium)
 // for integration tests. Every component runs as a child process of the
 // test, listens on 127.0.0.1 only, keeps its files in the test's temporary
 // directory and is stopped by t.Cleanup.
