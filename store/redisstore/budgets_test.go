@@ -1,0 +1,266 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+	"github.com/gatehouse-dev/gatehouse/store"
+	"github.com/gatehouse-dev/gatehouse/store/memstore"
+)
+
+// fakeClock is a clock that stands still until advanced, in whole
+// microseconds (Redis budgets count microseconds).
+type fakeClock struct{ us atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.us.Store(time.Now().Truncate(time.Second).UnixMicro())
+	return c
+}
+func (c *fakeClock) Now() time.Time          { return time.UnixMicro(c.us.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.us.Add(d.Microseconds()) }
+
+// Two instances share one budget: failures spread over both block both.
+func TestBudgets_SharedAcrossInstances(t *testing.T) {
+	srv := testenv.StartRedis(t, testenv.RedisOptions{})
+	a := NewBudgets(newClient(t, srv), "gh:")
+	b := NewBudgets(newClient(t, srv), "gh:")
+	ctx := context.Background()
+	const burst = 20
+	l := store.Limit{Key: "login-user:192.0.2.0/24:abc", Every: 10 * time.Second, Burst: burst}
+	for i := range burst {
+		x := a
+		if i%2 == 1 {
+			x = b
+		}
+		if spent, err := x.Spent(ctx, l); spent || err != nil {
+			t.Fatalf("failure %d: spent %v, %v", i, spent, err)
+		}
+		if err := x.Spend(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, x := range map[string]*Budgets{"A": a, "B": b} {
+		if spent, err := x.Spent(ctx, l); !spent || err != nil {
+			t.Errorf("%s after %d failures split over A and B: spent %v, %v", name, burst, spent, err)
+		}
+	}
+	// The key expires when the budget would be full again: burst*every
+	// from now, on the server's clock.
+	pttl, err := srv.Do("PTTL", "gh:budget:"+l.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := time.Duration(pttl.(int64)) * time.Millisecond; p <= (burst-1)*l.Every || p > burst*l.Every {
+		t.Errorf("PTTL %v, want about %v", p, burst*l.Every)
+	}
+	// Another prefix is another deployment.
+	if spent, err := NewBudgets(newClient(t, srv), "other:").Spent(ctx, l); spent || err != nil {
+		t.Errorf("other prefix: %v %v", spent, err)
+	}
+}
+
+// The server's clock refills budgets: after one interval a spent budget of
+// burst 2 has a unit again.
+func TestBudgets_ServerTimeRefills(t *testing.T) {
+	srv := testenv.StartRedis(t, testenv.RedisOptions{})
+	b := NewBudgets(newClient(t, srv), "gh:")
+	ctx := context.Background()
+	l := store.Limit{Key: "k", Every: 300 * time.Millisecond, Burst: 2}
+	for range 3 {
+		if err := b.Spend(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if spent, err := b.Spent(ctx, l); !spent || err != nil {
+		t.Fatalf("spent %v, %v", spent, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		spent, err := b.Spent(ctx, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !spent {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the budget never refilled")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// And the key goes away once the budget is full again.
+	for {
+		n, err := srv.Do("EXISTS", "gh:budget:k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.(int64) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the full budget's key did not expire")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Redis budgets answer as memstore's on the same sequences of calls at the
+// same times.
+func TestBudgets_SameAnswersAsMemstore(t *testing.T) {
+	srv := testenv.StartRedis(t, testenv.RedisOptions{})
+	client := newClient(t, srv)
+	ctx := context.Background()
+	addr := store.Limit{Key: "login-addr:a", Every: 1 * time.Second, Burst: 5}
+	user := store.Limit{Key: "login-user:a:u", Every: 10 * time.Second, Burst: 3}
+	other := store.Limit{Key: "login-user:a:v", Every: 10 * time.Second, Burst: 3}
+	one := store.Limit{Key: "one", Every: 2 * time.Second, Burst: 1}
+	type step struct {
+		op     string // "spend", "spent" or "wait"
+		limits []store.Limit
+		d      time.Duration
+	}
+	spend := func(l ...store.Limit) step { return step{op: "spend", limits: l} }
+	spent := func(l ...store.Limit) step { return step{op: "spent", limits: l} }
+	wait := func(d time.Duration) step { return step{op: "wait", d: d} }
+	rep := func(n int, s step) []step {
+		out := make([]step, 0, 2*n)
+		for range n {
+			out = append(out, spent(s.limits...), s)
+		}
+		return out
+	}
+	seqs := map[string][]step{
+		"burst then refill": append(rep(4, spend(user)),
+			spent(user), wait(9*time.Second), spent(user), wait(time.Second), spent(user), spend(user), spent(user),
+			wait(30*time.Second), spent(user), spend(user), spend(user), spent(user)),
+		"spent stays as it is": append(rep(10, spend(one)),
+			spent(one), wait(2*time.Second-time.Microsecond), spent(one), wait(time.Microsecond), spent(one)),
+		"two limits, the first spent answers": append(rep(6, spend(addr, user)),
+			spent(addr), spent(user), spent(other), spent(other, addr), wait(time.Second), spent(addr), spent(addr, user),
+			spend(addr, other), spent(addr), spent(other)),
+		"absent is full": {spent(user, addr, one), spend(one), spent(one), spent(user)},
+		"partial refill": append(rep(3, spend(user)),
+			wait(5*time.Second), spent(user), wait(5*time.Second), spend(user), spent(user), wait(15*time.Second), spent(user)),
+		"no limits":           {spent(), spend(), spent()},
+		"same key twice":      {spend(one, one), spent(one), wait(2 * time.Second), spent(one)},
+		"interleaved waiting": append(rep(3, spend(addr)), wait(300*time.Millisecond), spend(addr), spend(addr), spend(addr), spent(addr), wait(700*time.Millisecond), spent(addr)),
+	}
+	run := 0
+	for name, seq := range seqs {
+		t.Run(name, func(t *testing.T) {
+			run++
+			clk := newFakeClock()
+			mem := memstore.NewBudgets(100, clk.Now)
+			red := NewBudgets(client, fmt.Sprintf("eq%d:", run))
+			red.now = clk.Now
+			for i, s := range seq {
+				switch s.op {
+				case "wait":
+					clk.Advance(s.d)
+				case "spend":
+					if err := mem.Spend(ctx, s.limits...); err != nil {
+						t.Fatal(err)
+					}
+					if err := red.Spend(ctx, s.limits...); err != nil {
+						t.Fatal(err)
+					}
+				case "spent":
+					want, _ := mem.Spent(ctx, s.limits...)
+					got, err := red.Spent(ctx, s.limits...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got != want {
+						t.Fatalf("step %d (spent %v): redis %v, memstore %v", i, keysOf(s.limits), got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+func keysOf(ls []store.Limit) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.Key
+	}
+	return out
+}
+
+// Concurrent Spends on two instances lose no update and overshoot no
+// budget: with the clock standing still, after n Spends the budget's TAT
+// is exactly now + min(n, burst)*every (a spent budget stays as it is), so
+// exactly Burst failures are counted before it blocks.
+func TestBudgets_ConcurrentSpendsAreAtomic(t *testing.T) {
+	srv := testenv.StartRedis(t, testenv.RedisOptions{})
+	clk := newFakeClock()
+	a := NewBudgets(newClient(t, srv), "gh:")
+	b := NewBudgets(newClient(t, srv), "gh:")
+	a.now, b.now = clk.Now, clk.Now
+	ctx := context.Background()
+	for _, n := range []int{19, 20, 64} {
+		l := store.Limit{Key: "k" + strconv.Itoa(n), Every: 10 * time.Second, Burst: 20}
+		var wg sync.WaitGroup
+		for i := range n {
+			x := a
+			if i%2 == 1 {
+				x = b
+			}
+			wg.Go(func() {
+				if err := x.Spend(ctx, l); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		v, err := srv.Do("GET", "gh:budget:"+l.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tat, _ := strconv.ParseInt(v.(string), 10, 64)
+		units := (tat - clk.Now().UnixMicro()) / l.Every.Microseconds()
+		if want := int64(min(n, l.Burst)); units != want || (tat-clk.Now().UnixMicro())%l.Every.Microseconds() != 0 {
+			t.Errorf("%d concurrent spends: %d units taken (TAT %d), want %d", n, units, tat, want)
+		}
+		spent, err := b.Spent(ctx, l)
+		if err != nil || spent != (n >= l.Burst) {
+			t.Errorf("%d spends: spent %v, %v", n, spent, err)
+		}
+	}
+}
+
+// The scripts survive a SCRIPT FLUSH (EVALSHA falls back to EVAL), and a
+// Redis that is down is an error for both calls.
+func TestBudgets_ScriptFlushAndDown(t *testing.T) {
+	srv := testenv.StartRedis(t, testenv.RedisOptions{})
+	b := NewBudgets(newClient(t, srv), "gh:")
+	ctx := context.Background()
+	l := store.Limit{Key: "k", Every: time.Minute, Burst: 1}
+	if err := b.Spend(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Do("SCRIPT", "FLUSH"); err != nil {
+		t.Fatal(err)
+	}
+	if spent, err := b.Spent(ctx, l); !spent || err != nil {
+		t.Fatalf("after SCRIPT FLUSH: %v %v", spent, err)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := b.Spent(ctx, l); err == nil {
+		t.Error("Spent with Redis down: no error")
+	}
+	if err := b.Spend(ctx, l); err == nil {
+		t.Error("Spend with Redis down: no error")
+	}
+}
