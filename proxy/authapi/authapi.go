@@ -9,7 +9,16 @@
 // (proxy/session) it shares with the pipeline that verifies them. The
 // limiter's budgets and the used OAuth states live in package store's
 // interfaces (in memory unless Options give others); when a store fails,
-// the request is refused with 503 store_unavailable, never let through.
+// the request is refused with 503 store_unavailable, never let through,
+// except that the failed-login limits may be configured to fail open
+// (Options.LimitsOnError).
+//
+// Several instances behind a load balancer act as one when they share the
+// stores (store/redisstore) and the configuration: every secret they
+// must agree on is derived from the sessions signing key (derivedKeys:
+// the OAuth binding cookies' key, the username hashes of the budgets), so
+// a login begun on one instance completes on another and a user's failed
+// logins count on all of them together. See docs/cluster-oauth-limits.md.
 package authapi
 
 import (
@@ -18,6 +27,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"runtime"
@@ -72,6 +82,14 @@ type Options struct {
 	// OAuthStates remembers the OAuth states callbacks have used; nil
 	// means in memory (see oauth.Options.Used).
 	OAuthStates store.OneTime
+	// LimitsOnError is what the failed-login limits do when LoginBudgets
+	// fails: LimitsClosed (also ""; refuse with 503) or LimitsOpen (log a
+	// bounded warning and let the login proceed to the password check).
+	// New panics on anything else.
+	LimitsOnError string
+	// Logger receives the limits' fail-open warnings; nil means
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // Handler serves the /auth/ API. It keeps the state that outlives
@@ -84,6 +102,7 @@ type Handler struct {
 	logins   *loginLimiter // failed logins per client address and username
 	ldapSem  chan struct{} // bounds concurrent directory logins
 	pwChecks atomic.Uint64 // password verifications
+	keys     keyCache      // keys derived from the configuration
 }
 
 // New returns a Handler.
@@ -93,7 +112,7 @@ func New(opts Options) *Handler {
 		flows:    oauth.NewFlows(oauth.Options{Used: opts.OAuthStates}),
 		pwSem:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		ldapSem:  make(chan struct{}, 32), // network-bound: more may wait on directories
-		logins:   newLoginLimiter(opts.LoginBudgets, opts.Now),
+		logins:   newLoginLimiter(opts.LoginBudgets, opts.Now, opts.LimitsOnError, opts.Logger),
 	}
 	return h
 }
@@ -203,7 +222,8 @@ func (c call) login() error {
 		return refuse(http.StatusUnauthorized, reasonInvalidCredentials, nil)
 	}
 	c.Ident.App = app
-	blocked, err := c.h.logins.blocked(c.R.Context(), c.Client, req.Username)
+	userKey := c.h.keys.get(c.Keys).userHash
+	blocked, err := c.h.logins.blocked(c.R.Context(), userKey, c.Client, req.Username)
 	if err != nil {
 		return storeUnavailable(err)
 	}
@@ -224,7 +244,7 @@ func (c call) login() error {
 	if err != nil {
 		var e *httperr.Error
 		if errors.As(err, &e) && e.Status == http.StatusUnauthorized {
-			if serr := c.h.logins.failed(c.R.Context(), c.Client, req.Username); serr != nil {
+			if serr := c.h.logins.failed(c.R.Context(), userKey, c.Client, req.Username); serr != nil {
 				return storeUnavailable(serr)
 			}
 		}

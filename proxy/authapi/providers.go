@@ -103,6 +103,7 @@ func (c call) oauth(rest string) error {
 		return noSettings("oauth", o.Name())
 	}
 	cfg := oauthConfig(conn)
+	cfg.Key = c.h.keys.get(c.Keys).binding
 	ctx, cancel := c.loginContext()
 	defer cancel()
 	if action == "login" {

@@ -20,12 +20,13 @@ func testClock() (now func() time.Time, advance func(time.Duration)) {
 
 // testLimiter is a loginLimiter in memory, whose store never fails.
 type testLimiter struct {
-	t *testing.T
-	l *loginLimiter
+	t   *testing.T
+	l   *loginLimiter
+	key []byte // the username hashes' key
 }
 
 func (tl testLimiter) blocked(addr netip.Addr, user string) bool {
-	b, err := tl.l.blocked(context.Background(), addr, user)
+	b, err := tl.l.blocked(context.Background(), tl.key, addr, user)
 	if err != nil {
 		tl.t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func (tl testLimiter) blocked(addr netip.Addr, user string) bool {
 }
 
 func (tl testLimiter) failed(addr netip.Addr, user string) {
-	if err := tl.l.failed(context.Background(), addr, user); err != nil {
+	if err := tl.l.failed(context.Background(), tl.key, addr, user); err != nil {
 		tl.t.Fatal(err)
 	}
 }
@@ -42,7 +43,7 @@ func (tl testLimiter) failed(addr netip.Addr, user string) {
 // number of entries it holds.
 func newTestLimiter(t *testing.T, now func() time.Time) (testLimiter, func() int) {
 	b := memstore.NewBudgets(maxLimiters, now)
-	return testLimiter{t, newLoginLimiter(b, nil)}, b.Len
+	return testLimiter{t, newLoginLimiter(b, nil, "", nil), derive([]byte("test secret"), "test")}, b.Len
 }
 
 // Spraying many accounts from one address hits the address budget.

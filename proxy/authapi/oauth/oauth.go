@@ -9,6 +9,14 @@
 // verified ID token for "oidc" and "google", from the REST API for "github"
 // and "facebook". The provider's tokens never leave this package; making a
 // session out of the identity is the caller's business.
+//
+// A callback needs nothing that only the process which began the login
+// holds: the pending login travels in the cookie, and what instances must
+// agree on comes from the configuration (the cookie's sealing key,
+// Config.Key, see BindingKey) and from a store (the used states,
+// Options.Used). Instances given the same of both complete each other's
+// logins, and a state is used once across all of them (see Flows and
+// docs/cluster-oauth-limits.md).
 package oauth
 
 import (
@@ -16,6 +24,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -130,6 +139,14 @@ type Config struct {
 	// github (e.g. https://github.example.com/api/v3) and the Graph API
 	// base for facebook.
 	AuthURL, TokenURL, APIURL string
+	// Key seals the block's pending logins into their binding cookies
+	// (AES-256-GCM, 32 bytes). It must come from the configuration, so
+	// that every instance sharing it opens the cookies the others sealed
+	// and a login begun on one instance completes on another: the caller
+	// derives it from a configured secret with BindingKey (authapi uses
+	// the sessions signing key). Nil means Options.Key. Another length is
+	// ErrConfig.
+	Key []byte
 }
 
 // Identity is what the provider vouches for.
@@ -163,8 +180,10 @@ type Options struct {
 	// everyone else's. Default 100. Only for the default Used.
 	MaxUsedPerClient int
 	// Key seals pending logins into their cookies (AES-256-GCM, 32
-	// bytes); nil means a random key, so that logins begun before a
-	// restart must be begun again.
+	// bytes) for the blocks whose Config.Key is nil; nil means a random
+	// key, so that such logins complete only in this process and only
+	// until it restarts. Several instances need Config.Key (or one
+	// Options.Key) from their shared configuration.
 	Key []byte
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -180,6 +199,18 @@ type Options struct {
 // never refuses a callback for being full. It is safe for concurrent use
 // and meant to live for the whole process, across configuration reloads.
 // It starts no goroutines.
+//
+// # Several instances
+//
+// A callback may reach another instance than the one that began the
+// login, with no sticky routing, when the instances agree on the two
+// things a callback depends on: the key that sealed the binding cookie
+// (Config.Key, derived from the configuration with BindingKey; the
+// nonce, the PKCE verifier and the return path travel in the cookie, so
+// nothing else of the login is held by the instance that began it) and
+// the used states (Options.Used shared, e.g. redisstore.OneTime, so that
+// a replayed state fails on every instance). The discovered OIDC
+// providers are cached per process; that is only a cache.
 type Flows struct {
 	client *http.Client
 	ttl    time.Duration
@@ -290,7 +321,7 @@ func (f *Flows) Begin(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		pend.Nonce = randomString()
 		opts = append(opts, oidc.Nonce(pend.Nonce))
 	}
-	binding, err := f.seal(pend)
+	binding, err := f.seal(cfg, pend)
 	if err != nil {
 		return err
 	}
@@ -350,7 +381,10 @@ func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if err != nil {
 		return Identity{}, "", fmt.Errorf("%w: binding cookie missing", ErrBadState)
 	}
-	pend, ok := f.open(c.Value)
+	pend, ok, err := f.open(cfg, c.Value)
+	if err != nil {
+		return Identity{}, "", err
+	}
 	if !ok || subtle.ConstantTimeCompare([]byte(pend.State), []byte(state)) != 1 {
 		return Identity{}, "", fmt.Errorf("%w: binding cookie does not match", ErrBadState)
 	}
@@ -403,9 +437,43 @@ func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Req
 	return id, pend.Next, nil
 }
 
+// BindingKey derives the 32-byte Config.Key from secret, a key of the
+// configuration every instance has (authapi uses the sessions signing
+// key): HKDF-SHA256 with its own info string, so the derived key reveals
+// nothing of secret and is used for nothing else.
+func BindingKey(secret []byte) []byte {
+	k, err := hkdf.Key(sha256.New, secret, nil, "gatehouse oauth binding cookie v1", 32)
+	if err != nil {
+		panic(err) // only for lengths over 255*32 bytes
+	}
+	return k
+}
+
+// aeadFor returns the AEAD sealing cfg's binding cookies.
+func (f *Flows) aeadFor(cfg Config) (cipher.AEAD, error) {
+	if cfg.Key == nil {
+		return f.aead, nil
+	}
+	if len(cfg.Key) != 32 {
+		return nil, fmt.Errorf("%w: oauth %q: the binding cookie key has %d bytes, not 32", ErrConfig, cfg.Name, len(cfg.Key))
+	}
+	block, err := aes.NewCipher(cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
 // seal returns the binding cookie's value for p: base64url of a random
-// GCM nonce followed by the sealed JSON.
-func (f *Flows) seal(p *pending) (string, error) {
+// GCM nonce followed by the sealed JSON. Nonces are random, 96 bits, so
+// one key seals at most about 2^32 logins before a repeat becomes likely
+// (NIST SP 800-38D's bound); a key changes with the secret it is derived
+// from.
+func (f *Flows) seal(cfg Config, p *pending) (string, error) {
+	aead, err := f.aeadFor(cfg)
+	if err != nil {
+		return "", err
+	}
 	// next is printable ASCII without quotes or backslashes (SafeNext):
 	// unescaped, it keeps its length, and the cookie stays under 4 KB.
 	var buf bytes.Buffer
@@ -415,32 +483,37 @@ func (f *Flows) seal(p *pending) (string, error) {
 		return "", err
 	}
 	plain := buf.Bytes()
-	nonce := make([]byte, f.aead.NonceSize(), f.aead.NonceSize()+len(plain)+f.aead.Overhead())
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
 	_, _ = rand.Read(nonce)
-	return base64.RawURLEncoding.EncodeToString(f.aead.Seal(nonce, nonce, plain, nil)), nil
+	return base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, plain, nil)), nil
 }
 
 // open returns the pending login sealed in a binding cookie's value, or
-// false if the value was not sealed by this Flows (forged, altered, from
-// before a restart).
-func (f *Flows) open(value string) (*pending, bool) {
+// false if the value was not sealed with cfg's key (forged, altered, from
+// before a restart without a configured key or before the key changed).
+// An error is an unusable Config.Key.
+func (f *Flows) open(cfg Config, value string) (*pending, bool, error) {
+	aead, err := f.aeadFor(cfg)
+	if err != nil {
+		return nil, false, err
+	}
 	if len(value) > maxCookieLen {
-		return nil, false
+		return nil, false, nil
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(value)
-	if err != nil || len(raw) < f.aead.NonceSize() {
-		return nil, false
+	if err != nil || len(raw) < aead.NonceSize() {
+		return nil, false, nil
 	}
-	n := f.aead.NonceSize()
-	plain, err := f.aead.Open(nil, raw[:n], raw[n:], nil)
+	n := aead.NonceSize()
+	plain, err := aead.Open(nil, raw[:n], raw[n:], nil)
 	if err != nil {
-		return nil, false
+		return nil, false, nil
 	}
 	var p pending
 	if json.Unmarshal(plain, &p) != nil || p.State == "" {
-		return nil, false
+		return nil, false, nil
 	}
-	return &p, true
+	return &p, true, nil
 }
 
 // use records state as used and reports whether it was not yet: every
