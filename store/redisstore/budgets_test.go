@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 	"github.com/gatehouse-dev/gatehouse/store"
 	"github.com/gatehouse-dev/gatehouse/store/memstore"
@@ -252,15 +254,72 @@ func TestBudgets_ScriptFlushAndDown(t *testing.T) {
 	if spent, err := b.Spent(ctx, l); !spent || err != nil {
 		t.Fatalf("after SCRIPT FLUSH: %v %v", spent, err)
 	}
-	if err := srv.Stop(); err != nil {
+	if err := srv.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := b.Spent(ctx, l); err == nil {
+	if _, err := b.Spent(tctx, l); err == nil {
 		t.Error("Spent with Redis down: no error")
 	}
-	if err := b.Spend(ctx, l); err == nil {
+	if err := b.Spend(tctx, l); err == nil {
 		t.Error("Spend with Redis down: no error")
 	}
+	// Redis comes back empty, without its scripts: the same Budgets
+	// recovers (new connection, EVAL fallback) and the budget is full.
+	srv.Restart(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		spent, err := b.Spent(ctx, l)
+		if err == nil {
+			if spent {
+				t.Fatal("a budget spent before the empty restart is still spent")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery after the restart: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := b.Spend(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if spent, err := b.Spent(ctx, l); !spent || err != nil {
+		t.Fatalf("after the restart: %v %v", spent, err)
+	}
+}
+
+func BenchmarkRoundTrips(b *testing.B) {
+	srv := testenv.StartRedis(b, testenv.RedisOptions{})
+	o := srv.ClientOptions()
+	c := redis.NewClient(o)
+	b.Cleanup(func() { _ = c.Close() })
+	bu := NewBudgets(c, "gh:")
+	ctx := context.Background()
+	limits := []store.Limit{{Key: "login-addr:a", Every: time.Second, Burst: 100}, {Key: "login-user:a:u", Every: 10 * time.Second, Burst: 20}}
+	b.Run("Spent", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := bu.Spent(ctx, limits...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Spend", func(b *testing.B) {
+		for b.Loop() {
+			if err := bu.Spend(ctx, limits...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("OneTimeUse", func(b *testing.B) {
+		ot := NewOneTime(c, "gh:")
+		i := 0
+		for b.Loop() {
+			i++
+			if _, err := ot.Use(ctx, strconv.Itoa(i), "", time.Minute); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
