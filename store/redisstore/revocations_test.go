@@ -178,6 +178,18 @@ func TestRestartLoads(t *testing.T) {
 // instance (and on one started afterwards), the ids known before stay
 // refused, sessions issued after are accepted, and revoking works again.
 func TestEmptyRedisNeverUnrevokes(t *testing.T) {
+	t.Run("restart", func(t *testing.T) { testEmptyRedis(t, func(red *testenv.Redis) { red.Restart(t) }) })
+	t.Run("flushall", func(t *testing.T) {
+		testEmptyRedis(t, func(red *testenv.Redis) {
+			if _, err := red.Do("FLUSHALL"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+}
+
+// testEmptyRedis empties Redis with empty while two instances run.
+func testEmptyRedis(t *testing.T, empty func(*testenv.Redis)) {
 	red := testenv.StartRedis(t, testenv.RedisOptions{})
 	opts := RevocationsOptions{StaleAfter: 2 * time.Second, Block: 100 * time.Millisecond}
 	a := newRevs(t, client(t, red, red.Addr), opts)
@@ -198,7 +210,7 @@ func TestEmptyRedisNeverUnrevokes(t *testing.T) {
 	}
 	eventually(t, time.Second, "B learns of known", func() bool { ok, _ := b.Revoked("known", now()); return ok })
 
-	red.Restart(t) // empty
+	empty(red)
 	for name, r := range map[string]*Revocations{"A": a, "B": b} {
 		eventually(t, 10*time.Second, name+" adopts a new epoch", func() bool {
 			return r.NotBefore().After(oldNB) && r.Fresh() == nil
