@@ -177,9 +177,9 @@ func (x *transaction) openTunnel(res *http.Response) error {
 	if x.who.ident.App != nil {
 		t.app = x.who.ident.App.Name()
 	}
-	var expires time.Time
+	var expires, issued time.Time
 	if s := x.who.sess; s != nil {
-		t.sid, expires = s.ID, s.ExpiresAt
+		t.sid, expires, issued = s.ID, s.ExpiresAt, s.IssuedAt
 	}
 	if _, ok := rwc.(interface{ CloseWrite() error }); ok {
 		res.Body = tunnelCW{t}
@@ -194,7 +194,7 @@ func (x *transaction) openTunnel(res *http.Response) error {
 	// for the session's tunnels, Load swaps the generation before it
 	// decides the open tunnels again, and add registered t before these
 	// checks. So either they find t, or t finds their change here.
-	if t.sid != "" && srv.sessions.Revoked(t.sid) {
+	if t.sid != "" && srv.sessions.Revoked(t.sid, issued) {
 		return refuse(http.StatusUnauthorized, reasonSessionRevoked, nil)
 	}
 	if g := srv.gen.Load(); g != x.gen {

@@ -22,14 +22,16 @@
 //
 //   - Revocations: [Revocations.Revoked] runs on every request with a
 //     session, so it must be answered from a local view, without a round
-//     trip and without allocating. Revoke writes through (SET NX of the id
-//     with an expiry at until, so that of two instances refreshing the same
-//     token only one is first, then an event on a stream), and every
-//     instance feeds its local view from that stream, catching up from
-//     its last position after a reconnect. A view that has fallen behind
-//     by more than its bound answers Revoked with an error rather than
-//     with a possibly stale false. The memory implementation can serve as
-//     that local view.
+//     trip and without allocating. Revoke writes through (an atomic
+//     add-if-absent of the id with an expiry at until, so that of two
+//     instances refreshing the same token only one is first, then an
+//     event on a stream), and every instance feeds its local view from
+//     that stream, catching up from its last position after a reconnect.
+//     A view that has fallen behind by more than its bound answers
+//     Revoked with an error rather than with a possibly stale false, and
+//     a backend that lost its data refuses the sessions issued before the
+//     loss. The memory implementation can serve as that local view;
+//     store/redisstore is the Redis one.
 //   - OneTime: one SET NX with an expiry per Use; the first caller
 //     cluster-wide gets fresh = true.
 //   - Budgets: one atomic script per call over all of its limits (GCRA:
@@ -57,11 +59,19 @@ type Revocations interface {
 	// keeps a local view records id there even when the shared write
 	// fails, so that at least this instance refuses the token.
 	Revoke(ctx context.Context, id string, until time.Time) (first bool, err error)
-	// Revoked reports whether id is revoked. It is a local read: it never
-	// waits on a network and must not allocate. An error means the local
-	// view cannot be trusted (a networked backend that lost its stream for
-	// longer than its bound); the caller then refuses the session.
-	Revoked(id string) (bool, error)
+	// Revoked reports whether id, of a session issued at issued (the
+	// token's iat), is revoked. It is a local read: it never waits on a
+	// network and must not allocate. An error means the local view cannot
+	// be trusted (a networked backend that lost its stream for longer than
+	// its bound); the caller then refuses the session.
+	//
+	// issued matters to a backend that can lose its state: once it knows
+	// it did (a Redis that came back empty), it answers true for every
+	// session issued before that point, whose revocations may be lost. The
+	// memory implementation ignores it: it never notices a loss (its
+	// revocations end with the process, as they always have for one
+	// instance). A zero issued is before every such point.
+	Revoked(id string, issued time.Time) (bool, error)
 	// Len is the number of revocations held locally, for metrics.
 	Len() int
 }

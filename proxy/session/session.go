@@ -290,7 +290,7 @@ func (m *Manager) Verify(k *policy.SessionKeys, token string) (*Session, error) 
 		if now.Before(s.IssuedAt.Add(-Leeway)) { // the clock went back
 			return nil, fmt.Errorf("%w: issued in the future", ErrInvalid)
 		}
-		if err := m.checkRevoked(s.ID); err != nil {
+		if err := m.checkRevoked(s.ID, s.IssuedAt); err != nil {
 			return nil, err
 		}
 		return s, nil
@@ -300,7 +300,7 @@ func (m *Manager) Verify(k *policy.SessionKeys, token string) (*Session, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := m.checkRevoked(s.ID); err != nil {
+	if err := m.checkRevoked(s.ID, s.IssuedAt); err != nil {
 		return nil, err
 	}
 	m.cache.Set(token, s, 1)
@@ -319,7 +319,7 @@ func (m *Manager) Refreshable(k *policy.SessionKeys, token string) (*Session, er
 	if now.After(s.AuthTime.Add(k.RefreshTTL())) {
 		return nil, ErrExpired
 	}
-	if err := m.checkRevoked(s.ID); err != nil {
+	if err := m.checkRevoked(s.ID, s.IssuedAt); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -350,18 +350,20 @@ func (m *Manager) Revoke(ctx context.Context, k *policy.SessionKeys, s *Session)
 	return true, nil
 }
 
-// Revoked reports whether the session with id sid was revoked (and the
-// revocation still matters). When the store cannot tell, it answers true:
-// a caller deciding whether to keep a session open refuses it.
-func (m *Manager) Revoked(sid string) bool {
-	revoked, err := m.revoked.Revoked(sid)
+// Revoked reports whether the session with id sid, issued at issued (its
+// IssuedAt), was revoked (and the revocation still matters). When the
+// store cannot tell, it answers true: a caller deciding whether to keep a
+// session open refuses it.
+func (m *Manager) Revoked(sid string, issued time.Time) bool {
+	revoked, err := m.revoked.Revoked(sid, issued)
 	return revoked || err != nil
 }
 
-// checkRevoked returns ErrRevoked for a revoked sid and ErrUnavailable when
-// the store cannot tell; it allocates only for the latter.
-func (m *Manager) checkRevoked(sid string) error {
-	revoked, err := m.revoked.Revoked(sid)
+// checkRevoked returns ErrRevoked for a revoked sid (issued at issued) and
+// ErrUnavailable when the store cannot tell; it allocates only for the
+// latter.
+func (m *Manager) checkRevoked(sid string, issued time.Time) error {
+	revoked, err := m.revoked.Revoked(sid, issued)
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)

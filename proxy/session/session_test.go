@@ -123,7 +123,7 @@ func TestRevoke_TellsOnRevokeOnce(t *testing.T) {
 	if _, err := m.Issue(k, s); err != nil {
 		t.Fatal(err)
 	}
-	if m.Revoked(s.ID) {
+	if m.Revoked(s.ID, s.IssuedAt) {
 		t.Fatal("Revoked before Revoke")
 	}
 	revoke(t, m, k, s)
@@ -131,7 +131,7 @@ func TestRevoke_TellsOnRevokeOnce(t *testing.T) {
 	if len(got) != 1 || got[0] != s.ID {
 		t.Errorf("OnRevoke got %q, want [%q]", got, s.ID)
 	}
-	if !m.Revoked(s.ID) {
+	if !m.Revoked(s.ID, s.IssuedAt) {
 		t.Error("Revoked after Revoke: got false, want true")
 	}
 }

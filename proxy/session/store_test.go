@@ -27,11 +27,11 @@ func (f *flakyRevocations) Revoke(ctx context.Context, id string, until time.Tim
 	return f.Revocations.Revoke(ctx, id, until)
 }
 
-func (f *flakyRevocations) Revoked(id string) (bool, error) {
+func (f *flakyRevocations) Revoked(id string, issued time.Time) (bool, error) {
 	if f.down.Load() {
 		return false, errDown
 	}
-	return f.Revocations.Revoked(id)
+	return f.Revocations.Revoked(id, issued)
 }
 
 var _ store.Revocations = (*flakyRevocations)(nil)
@@ -67,7 +67,7 @@ func TestRevocationStoreErrorsFailClosed(t *testing.T) {
 			t.Errorf("Refreshable of the %s token = %v, want ErrUnavailable", name, err)
 		}
 	}
-	if !m.Revoked(fresh.ID) {
+	if !m.Revoked(fresh.ID, fresh.IssuedAt) {
 		t.Error("Revoked = false, want true when the store cannot tell")
 	}
 	first, err := m.Revoke(context.Background(), k, fresh)
@@ -92,5 +92,54 @@ func TestVerify_CacheHitDoesNotAllocate(t *testing.T) {
 	m.Wait()
 	if n := testing.AllocsPerRun(100, func() { _, _ = m.Verify(k, tok) }); n != 0 {
 		t.Errorf("Verify from the cache: %v allocations, want 0", n)
+	}
+}
+
+// notBeforeRevocations refuses every session issued before notBefore, the
+// way a networked store does after it lost its data.
+type notBeforeRevocations struct {
+	*memstore.Revocations
+	notBefore time.Time
+}
+
+func (n *notBeforeRevocations) Revoked(id string, issued time.Time) (bool, error) {
+	if issued.Before(n.notBefore) {
+		return true, nil
+	}
+	return n.Revocations.Revoked(id, issued)
+}
+
+// The Manager hands the store each session's issue time: a store that
+// refuses sessions issued before a point refuses them from the cache,
+// uncached, for refresh and for tunnels, and accepts later ones.
+func TestRevocationStoreSeesIssueTime(t *testing.T) {
+	_, k, c := newTest(t)
+	revs := &notBeforeRevocations{Revocations: memstore.NewRevocations(c.now)}
+	m, err := NewManager(Options{CacheSize: 100, Now: c.now, Revocations: revs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	old := &Session{Subject: "alice", App: "portal", Provider: "local"}
+	oldTok, _ := m.Issue(k, old)
+	if _, err := m.Verify(k, oldTok); err != nil {
+		t.Fatal(err)
+	}
+	m.Wait()
+	c.add(2 * time.Second)
+	revs.notBefore = c.now().Truncate(time.Second)
+	if _, err := m.Verify(k, oldTok); !errors.Is(err, ErrRevoked) {
+		t.Errorf("Verify (cached) of a session issued before = %v, want ErrRevoked", err)
+	}
+	if _, err := m.Refreshable(k, oldTok); !errors.Is(err, ErrRevoked) {
+		t.Errorf("Refreshable of a session issued before = %v, want ErrRevoked", err)
+	}
+	if !m.Revoked(old.ID, old.IssuedAt) {
+		t.Error("Revoked of a session issued before = false")
+	}
+	next := &Session{Subject: "alice", App: "portal", Provider: "local"}
+	nextTok, _ := m.Issue(k, next)
+	if _, err := m.Verify(k, nextTok); err != nil {
+		t.Errorf("Verify of a session issued after: %v", err)
 	}
 }

@@ -53,7 +53,7 @@ func TestRevocations(t *testing.T) {
 				t.Errorf("%s: Revoke = %v, %v; want %v", s.name, first, err, s.wantFirst)
 			}
 		}
-		if got, err := r.Revoked(s.check); err != nil || got != s.revoked {
+		if got, err := r.Revoked(s.check, time.Time{}); err != nil || got != s.revoked {
 			t.Errorf("%s: Revoked(%q) = %v, %v; want %v", s.name, s.check, got, err, s.revoked)
 		}
 		if n := r.Len(); n != s.len {
@@ -71,7 +71,7 @@ func TestRevocations_Prune(t *testing.T) {
 	}
 	_, _ = r.Revoke(ctx, "long", c.at(72*time.Hour))
 	c.add(48 * time.Hour)
-	if ok, _ := r.Revoked("old0"); !ok {
+	if ok, _ := r.Revoked("old0", time.Time{}); !ok {
 		t.Fatal("an expired revocation was forgotten before a prune")
 	}
 	_, _ = r.Revoke(ctx, "new", c.at(time.Hour)) // the pruneEvery-th
@@ -79,7 +79,7 @@ func TestRevocations_Prune(t *testing.T) {
 		t.Errorf("after prune: Len = %d, want 2", n)
 	}
 	for id, want := range map[string]bool{"old0": false, "long": true, "new": true} {
-		if ok, _ := r.Revoked(id); ok != want {
+		if ok, _ := r.Revoked(id, time.Time{}); ok != want {
 			t.Errorf("Revoked(%q) = %v, want %v", id, ok, want)
 		}
 	}
@@ -110,7 +110,7 @@ func BenchmarkRevocations_Revoked(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if ok, _ := r.Revoked("0123456789abcdef0123456789abcdef"); ok {
+		if ok, _ := r.Revoked("0123456789abcdef0123456789abcdef", time.Time{}); ok {
 			b.Fatal("revoked")
 		}
 	}

@@ -45,15 +45,20 @@ func (r *Revocations) Revoke(_ context.Context, id string, until time.Time) (fir
 	return true, nil
 }
 
-// Revoked reports whether id is recorded (and not yet pruned). It never
-// fails.
-func (r *Revocations) Revoked(id string) (bool, error) {
+// Revoked reports whether id is recorded (and not yet pruned); issued is
+// not looked at. It never fails.
+func (r *Revocations) Revoked(id string, _ time.Time) (bool, error) {
 	_, ok := r.ids.Load(id)
 	return ok, nil
 }
 
 // Len is the number of revocations held.
 func (r *Revocations) Len() int { return int(r.n.Load()) }
+
+// Prune forgets the revocations whose until has passed (Revoke also does
+// it every pruneEvery-th time); a backend using this as its local view
+// calls it now and then, so that entries expire without new revocations.
+func (r *Revocations) Prune() { r.prune() }
 
 // prune forgets revocations of tokens that can no longer be used anyway.
 func (r *Revocations) prune() {
