@@ -13,9 +13,9 @@ import (
 
 // The certificate cache is a store.Certificates: autocert.DirCache by
 // default, or the store given in Options.Certificates. Instances sharing a
-// networked store will also need a lock around issuance, so that one of
-// them orders a name while the others wait and load it; that lock does
-// not exist yet (each instance with its own cache orders its own).
+// networked store also share a store.Locker (Options.Locker), taken around
+// issuance and renewal (lock.go), so that one of them orders a name while
+// the others wait and load it.
 var _ store.Certificates = autocert.DirCache("")
 
 // loggingCache is the certificate cache autocert uses: the directory cache

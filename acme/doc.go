@@ -13,7 +13,11 @@
 //     a cache directory (0700, files 0600), in a subdirectory per ACME
 //     directory URL so that staging and production certificates never mix
 //     (or in the store.Certificates of [Options], under a prefix per
-//     directory URL).
+//     directory URL). The first order and every renewal of a name happen
+//     under a lock of the store.Locker of [Options] (a lock within the
+//     process by default): instances sharing a store order a name once,
+//     the others wait and load it, and any of them answers a challenge,
+//     whose tokens autocert keeps in the store too.
 //     Every stored certificate is logged (obtained or renewed, with names
 //     and expiry), and so is a certificate that is close to expiry without
 //     having been renewed.

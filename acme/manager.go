@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/settings"
 	"github.com/gatehouse-dev/gatehouse/store"
+	"github.com/gatehouse-dev/gatehouse/store/memstore"
 )
 
 // Bounds of the ACME client.
@@ -51,6 +52,11 @@ type Options struct {
 	// under a key prefix naming the ACME directory (the same name as that
 	// subdirectory), so that CAs never mix, and cache_dir is not used.
 	Certificates store.Certificates
+	// Locker is taken around ordering or renewing a certificate, so that
+	// of several instances sharing Certificates one orders a name while
+	// the others wait and load it (see lock.go). Nil means a lock within
+	// this process: enough for one instance, whatever the store.
+	Locker store.Locker
 }
 
 // Manager provides the TLS listener's certificates, in ACME or static
@@ -63,6 +69,7 @@ type Manager struct {
 	// ACME mode.
 	auto     *autocert.Manager
 	cache    store.Certificates // the certificate cache, without logging
+	issue    *issuance          // locks around ordering and renewal
 	domains  map[string]bool
 	rejected *logLimiter // handshakes for names we do not serve
 	failed   *logLimiter // configured names without a certificate
@@ -98,14 +105,18 @@ func New(spec *settings.TLS, opts Options) (*Manager, error) {
 		}
 		return m, nil
 	}
-	if err := m.setupACME(spec.ACME, opts.Certificates); err != nil {
+	locker := opts.Locker
+	if locker == nil {
+		locker = memstore.NewLocker()
+	}
+	if err := m.setupACME(spec.ACME, opts.Certificates, locker); err != nil {
 		return nil, err
 	}
 	go m.watchExpiry()
 	return m, nil
 }
 
-func (m *Manager) setupACME(a *settings.ACME, certs store.Certificates) error {
+func (m *Manager) setupACME(a *settings.ACME, certs store.Certificates, locker store.Locker) error {
 	dir := filepath.Join(a.CacheDir, cacheSubdir(a.DirectoryURL))
 	if certs == nil {
 		if err := prepareCacheDir(a.CacheDir, dir, m.log); err != nil {
@@ -123,9 +134,14 @@ func (m *Manager) setupACME(a *settings.ACME, certs store.Certificates) error {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: a.CARoots, MinVersion: tls.VersionTLS12}
 	m.transport = tr
+	m.issue = newIssuance(locker, cacheSubdir(a.DirectoryURL), m.log)
 	m.auto = &autocert.Manager{
-		Prompt:     autocert.AcceptTOS,
-		Cache:      &loggingCache{Certificates: m.cache, log: m.log},
+		Prompt: autocert.AcceptTOS,
+		Cache: &lockingCache{
+			Certificates: &loggingCache{Certificates: m.cache, log: m.log},
+			is:           m.issue,
+			now:          time.Now,
+		},
 		HostPolicy: m.hostPolicy,
 		Email:      a.Email,
 		Client: &xacme.Client{
@@ -256,7 +272,13 @@ func (m *Manager) getACMECertificate(hello *tls.ClientHelloInfo) (*tls.Certifica
 		return nil, err
 	}
 	start := time.Now()
-	cert, err := m.auto.GetCertificate(hello)
+	var cert *tls.Certificate
+	var err error
+	if key := certKeyOf(name, hello); m.issue.isReady(key) {
+		cert, err = m.auto.GetCertificate(hello)
+	} else {
+		cert, err = m.firstCertificate(hello, name, key)
+	}
 	if err != nil {
 		if ok, dropped := m.failed.allow(time.Now()); ok {
 			m.log.Warn("no certificate for a configured domain", "sni", hello.ServerName, "remote", remote(hello), "error", err.Error(), "suppressed", dropped)

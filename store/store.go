@@ -38,9 +38,10 @@
 //     read, compare and push the theoretical arrival time in the same
 //     round trip, never GET then SET).
 //   - Certificates: Get/Put/Delete of blobs, as certmagic's Storage. Once
-//     several instances share one, issuance also needs a lock, so that one
-//     instance orders a name while the others wait and load the result;
-//     that lock is not part of this interface yet.
+//     several instances share one, issuance also needs a lock ([Locker]),
+//     so that one instance orders a name while the others wait and load
+//     the result: SET NX with an expiry and a random token, refreshed
+//     while held by a compare-token script, released by compare-and-delete.
 package store
 
 import (
@@ -118,4 +119,19 @@ type Certificates interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	Put(ctx context.Context, key string, data []byte) error
 	Delete(ctx context.Context, key string) error
+}
+
+// Locker hands out named locks, held by one holder at a time: across
+// instances for a networked backend, within the process for the memory
+// one. acme takes one around ordering or renewing a certificate, so that
+// one instance orders a name while the others wait and then load it.
+type Locker interface {
+	// Lock waits until name is free, then takes it. It returns ctx's error
+	// when ctx ends first (a deadline bounds the wait), or the backend's.
+	// unlock releases the lock (idempotent; it must be called). lost is
+	// closed if the lock is lost while held (a networked lock whose expiry
+	// could not be refreshed in time, or whose key was changed behind it):
+	// from then on another holder may take it, and the holder should stop
+	// or at least know it is no longer alone. A memory lock is never lost.
+	Lock(ctx context.Context, name string) (unlock func(), lost <-chan struct{}, err error)
 }

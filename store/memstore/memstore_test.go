@@ -280,3 +280,43 @@ func TestCertificates(t *testing.T) {
 	}
 	var _ autocert.Cache = store.Certificates(c) // any Certificates is an autocert.Cache
 }
+
+func TestLocker(t *testing.T) {
+	l := NewLocker()
+	ctx := context.Background()
+	unlock, lost, err := l.Lock(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another name is independent.
+	unlockB, _, err := l.Lock(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlockB()
+	// A waiter gives up at its deadline.
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, _, err := l.Lock(short, "a"); err != context.DeadlineExceeded {
+		t.Fatalf("Lock on a held name = %v, want deadline exceeded", err)
+	}
+	// A waiter gets it once released; unlock is idempotent.
+	got := make(chan error, 1)
+	go func() {
+		u, _, err := l.Lock(ctx, "a")
+		if err == nil {
+			u()
+		}
+		got <- err
+	}()
+	unlock()
+	unlock()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lost:
+		t.Fatal("a memory lock was lost")
+	default:
+	}
+}
