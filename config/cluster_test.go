@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -227,5 +228,15 @@ func TestClusterEqual(t *testing.T) {
 	c.Password = "other"
 	if a.Equal(c) {
 		t.Error("Equal ignores the password")
+	}
+}
+
+func TestClusterString_NoSecrets(t *testing.T) {
+	c := &settings.Cluster{Addr: "127.0.0.1:6379", Username: "gh", Password: "pw-secret", SentinelPassword: "sentinel-secret", KeyPrefix: "gh:"}
+	rt := settings.Runtime{Cluster: c}
+	for _, s := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%+v", *c), fmt.Sprintf("%v", rt)} {
+		if strings.Contains(s, "secret") || !strings.Contains(s, "password=set") {
+			t.Errorf("printed settings: %s", s)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package settings
 
 import (
 	"crypto/x509"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -46,12 +47,26 @@ type Cluster struct {
 	Origin string
 }
 
+// String describes c without its secrets (Password and SentinelPassword
+// appear only as "set"), so that printing the settings by mistake shows
+// no password.
+func (c Cluster) String() string {
+	set := func(s string) string {
+		if s == "" {
+			return "none"
+		}
+		return "set"
+	}
+	return fmt.Sprintf("cluster{server=%s tls=%t ca_file=%q db=%d username=%q password=%s key_prefix=%q dial_timeout=%s read_timeout=%s write_timeout=%s sentinel_password=%s origin=%s}",
+		c.Server(), c.TLS, c.CAFile, c.DB, c.Username, set(c.Password), c.KeyPrefix, c.DialTimeout, c.ReadTimeout, c.WriteTimeout, set(c.SentinelPassword), c.Origin)
+}
+
 // Sentinel reports whether c reaches its master through Sentinel.
-func (c *Cluster) Sentinel() bool { return c.SentinelMaster != "" }
+func (c Cluster) Sentinel() bool { return c.SentinelMaster != "" }
 
 // Server describes where c connects, for logs and messages, without any
 // secret: "127.0.0.1:6390" or "sentinel master gh via 127.0.0.1:26401,…".
-func (c *Cluster) Server() string {
+func (c Cluster) Server() string {
 	if c.Sentinel() {
 		return "sentinel master " + c.SentinelMaster + " via " + strings.Join(c.SentinelAddrs, ",")
 	}

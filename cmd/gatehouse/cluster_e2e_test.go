@@ -147,3 +147,25 @@ func TestNeedsRestart_Cluster(t *testing.T) {
 		t.Errorf("cluster removed: needsRestart = %s, want [cluster]", got)
 	}
 }
+
+// fmt and validate print syntax errors with a snippet of the line: a
+// password written on it is blanked, as in every other diagnostic.
+func TestFmt_SyntaxErrorHidesSecrets(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ line, blanked string }{
+		{`password = "fmt-secret-value" oops`, `password = "****************" oops`},
+		{`redis = "redis://gh:url-secret@127.0.0.1:6379" oops`, `redis = "redis://*************@127.0.0.1:6379" oops`},
+	} {
+		cfg := filepath.Join(dir, "gatehouse.hcl")
+		writeFile(t, cfg, "cluster {\n  "+tc.line+"\n}\n")
+		for _, args := range [][]string{{"fmt", cfg}, {"validate", "--config", cfg}} {
+			code, out, errOut := runCmd(t, dir, args...)
+			if code != 1 || !strings.Contains(errOut, tc.blanked) || !strings.Contains(errOut, "Missing newline") {
+				t.Errorf("%v: exit %d, stderr %q; want 1 and the blanked snippet %q", args, code, errOut, tc.blanked)
+			}
+			if strings.Contains(out+errOut, "fmt-secret-value") || strings.Contains(out+errOut, "url-secret") {
+				t.Errorf("%v prints a secret:\n%s", args, errOut)
+			}
+		}
+	}
+}
