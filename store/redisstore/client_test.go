@@ -14,8 +14,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/settings"
 )
 
-// clusterFor returns the settings that reach r as a cluster block would.
-func clusterFor(r *testenv.Redis, opts testenv.RedisOptions) *settings.Cluster {
+// clientSettingsFor returns the settings that reach r as a cluster block would.
+func clientSettingsFor(r *testenv.Redis, opts testenv.RedisOptions) *settings.Cluster {
 	c := &settings.Cluster{
 		Addr: r.Addr, KeyPrefix: "gatehouse:",
 		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second,
@@ -32,8 +32,8 @@ func clusterFor(r *testenv.Redis, opts testenv.RedisOptions) *settings.Cluster {
 	return c
 }
 
-// waitState polls c until its health is want, within a deadline.
-func waitState(t *testing.T, c *Client, want bool, within time.Duration) {
+// clientWaitState polls c until its health is want, within a deadline.
+func clientWaitState(t *testing.T, c *Client, want bool, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -48,7 +48,7 @@ func waitState(t *testing.T, c *Client, want bool, within time.Duration) {
 	}
 }
 
-func TestOpen(t *testing.T) {
+func TestClientOpen(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		opts testenv.RedisOptions
@@ -61,7 +61,7 @@ func TestOpen(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := testenv.StartRedis(t, tc.opts)
 			ctx := context.Background()
-			c, err := Open(ctx, clusterFor(r, tc.opts), nil)
+			c, err := Open(ctx, clientSettingsFor(r, tc.opts), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,24 +84,24 @@ func TestOpen(t *testing.T) {
 }
 
 // A failing Open names the server and never the password.
-func TestOpen_Errors(t *testing.T) {
+func TestClientOpen_Errors(t *testing.T) {
 	opts := testenv.RedisOptions{User: "gatehouse", UserPassword: "acl-secret"}
 	r := testenv.StartRedis(t, opts)
 	ctx := context.Background()
 
-	wrong := clusterFor(r, opts)
+	wrong := clientSettingsFor(r, opts)
 	wrong.Password = "wrong-secret"
 	_, err := Open(ctx, wrong, nil)
 	if err == nil || !strings.Contains(err.Error(), r.Addr) || strings.Contains(err.Error(), "secret") {
 		t.Errorf("wrong password: err = %v, want one naming %s without the password", err, r.Addr)
 	}
 
-	tlsOff := clusterFor(testenv.StartRedis(t, testenv.RedisOptions{TLS: true}), testenv.RedisOptions{})
+	tlsOff := clientSettingsFor(testenv.StartRedis(t, testenv.RedisOptions{TLS: true}), testenv.RedisOptions{})
 	if _, err := Open(ctx, tlsOff, nil); err == nil {
 		t.Error("plain client to a TLS server: Open succeeded")
 	}
 
-	gone := clusterFor(r, opts)
+	gone := clientSettingsFor(r, opts)
 	if err := r.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -117,11 +117,11 @@ func TestOpen_Errors(t *testing.T) {
 
 // The background pinger notices a server going away and coming back,
 // without a new client.
-func TestState_FollowsServer(t *testing.T) {
+func TestClientState_FollowsServer(t *testing.T) {
 	r := testenv.StartRedis(t, testenv.RedisOptions{})
 	var logs strings.Builder
 	log := slog.New(slog.NewTextHandler(&clientLogWriter{w: &logs}, nil))
-	c, err := Open(context.Background(), clusterFor(r, testenv.RedisOptions{}), log)
+	c, err := Open(context.Background(), clientSettingsFor(r, testenv.RedisOptions{}), log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,12 +129,12 @@ func TestState_FollowsServer(t *testing.T) {
 	if err := r.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c, false, 5*time.Second)
+	clientWaitState(t, c, false, 5*time.Second)
 	if _, _, lastErr := c.State(); !strings.Contains(lastErr, r.Addr) {
 		t.Errorf("lastErr %q does not name %s", lastErr, r.Addr)
 	}
 	r.Restart(t)
-	waitState(t, c, true, 10*time.Second)
+	clientWaitState(t, c, true, 10*time.Second)
 	c.Close()
 	out := logs.String()
 	for _, want := range []string{"cluster redis down", "cluster redis up"} {
@@ -146,11 +146,11 @@ func TestState_FollowsServer(t *testing.T) {
 
 // Close ends the pinger before it returns, also while a check waits on a
 // server that does not answer, and leaks no goroutine.
-func TestClose_NoLeak(t *testing.T) {
+func TestClientClose_NoLeak(t *testing.T) {
 	r := testenv.StartRedis(t, testenv.RedisOptions{})
 	before := runtime.NumGoroutine()
 	for range 5 {
-		c, err := Open(context.Background(), clusterFor(r, testenv.RedisOptions{}), nil)
+		c, err := Open(context.Background(), clientSettingsFor(r, testenv.RedisOptions{}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +163,7 @@ func TestClose_NoLeak(t *testing.T) {
 		c.Close() // idempotent
 	}
 	// A client to a server that is gone, closed mid-backoff.
-	cfg := clusterFor(r, testenv.RedisOptions{})
+	cfg := clientSettingsFor(r, testenv.RedisOptions{})
 	if err := r.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestClose_NoLeak(t *testing.T) {
 	}
 }
 
-func TestOpen_Sentinel(t *testing.T) {
+func TestClientOpen_Sentinel(t *testing.T) {
 	master := testenv.StartRedis(t, testenv.RedisOptions{})
 	s := testenv.StartSentinels(t, master, 1)
 	cfg := &settings.Cluster{
@@ -211,7 +211,7 @@ func TestOpen_Sentinel(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
+func TestClientBackoff(t *testing.T) {
 	for n := 1; n < 40; n++ {
 		d := min(maxBackoff, minBackoff<<min(n-1, 15))
 		for range 50 {
