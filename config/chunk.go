@@ -173,4 +173,5 @@ func (f *File) appendFile(g *File) {
 	f.LDAP = append(f.LDAP, g.LDAP...)
 	f.OAuth = append(f.OAuth, g.OAuth...)
 	f.CORS = append(f.CORS, g.CORS...)
+	f.Cluster = append(f.Cluster, g.Cluster...)
 }

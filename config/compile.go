@@ -132,6 +132,9 @@ func (c *Config) runtime() *settings.Runtime {
 			rt.Listeners.TLSListen = defaultTLSListen
 		}
 	}
+	if c.Cluster != nil {
+		rt.Cluster = c.Cluster.Spec.Clone()
+	}
 	c.providerSettings(rt)
 	return rt
 }

@@ -44,7 +44,8 @@ type Config struct {
 	TLS       *TLS      // nil without a tls block
 	LDAP      []*LDAP
 	OAuth     []*OAuth
-	CORS      []*CORS // in load order; unique, unambiguous paths
+	CORS      []*CORS  // in load order; unique, unambiguous paths
+	Cluster   *Cluster // nil without a cluster block
 
 	files    map[string]*hcl.File
 	hash     string
@@ -77,6 +78,7 @@ type File struct {
 	LDAP      []*LDAP
 	OAuth     []*OAuth
 	CORS      []*CORS
+	Cluster   []*Cluster
 }
 
 // Server is the decoded server block. See docs/config.md for defaults.

@@ -86,6 +86,14 @@ const (
 	summaryAnyOriginCredentials = "Wildcard origin with credentials"
 	summaryDuplicateCORS        = "Duplicate cors path"
 	summaryAmbiguousCORS        = "Ambiguous cors paths"
+
+	summaryDuplicateCluster       = "Duplicate cluster block"
+	summaryInvalidKeyPrefix       = "Invalid key prefix"
+	summaryPasswordInURL          = "Password in URL"
+	summaryInvalidSentinel        = "Invalid Sentinel settings"
+	summaryConflictingCredentials = "Conflicting credentials"
+	summaryMissingPassword        = "Missing password"
+	summaryUnencryptedRedis       = "Unencrypted Redis" // warning
 )
 
 // badNameDetail explains the identifier rule; it is shared by every label.

@@ -26,6 +26,10 @@ func TestDocs_ExamplesLoad(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "banner.txt"), []byte("hello"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The cluster examples read redis-ca.pem and two passwords.
+	writeTestPair(t, dir, "redis-ca", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	t.Setenv("GATEHOUSE_REDIS_PASSWORD", "docs-redis-password")
+	t.Setenv("GATEHOUSE_SENTINEL_PASSWORD", "docs-sentinel-password")
 	// The static tls example reads cert.pem and key.pem.
 	writeTestPair(t, dir, "cert", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 	if err := os.Rename(filepath.Join(dir, "cert-key.pem"), filepath.Join(dir, "key.pem")); err != nil {

@@ -7,8 +7,7 @@ import (
 )
 
 // fileSchema is the top level of every configuration file. Blocks not listed
-// here (cluster) are not supported yet and are "Unsupported block type" errors, as are top-level
-// attributes.
+// here are "Unsupported block type" errors, as are top-level attributes.
 var fileSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "server"},
@@ -24,6 +23,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "oauth", LabelNames: []string{"name"}},
 		{Type: "tls"},
 		{Type: "cors", LabelNames: []string{"path"}},
+		{Type: "cluster"},
 	},
 }
 
@@ -66,6 +66,8 @@ func decodeFile(name string, f *hcl.File, fc *filterCache) (*File, hcl.Diagnosti
 			into(&out.TLS, &diags)(decodeTLSBlock(block, ctx, basedir))
 		case "cors":
 			into(&out.CORS, &diags)(decodeCORSBlock(block, ctx))
+		case "cluster":
+			into(&out.Cluster, &diags)(decodeClusterBlock(block, ctx, basedir))
 		}
 	}
 	return out, diags

@@ -17,3 +17,16 @@ func Format(filename string, src []byte) ([]byte, hcl.Diagnostics) {
 	}
 	return hclwrite.Format(src), diags
 }
+
+// PrintableSource returns src as a file for printing the diagnostics of
+// Format with snippets: the literal values of secret attributes
+// (passwords, keys, the user information of a redis URL) are blanked with
+// '*', as Load does for its own diagnostics. Source with syntax errors is
+// blanked as far as it parses.
+func PrintableSource(filename string, src []byte) *hcl.File {
+	f, _ := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if f == nil {
+		return &hcl.File{Bytes: src}
+	}
+	return redacted(f)
+}

@@ -68,6 +68,9 @@ func (c *Config) merge(files []*File) hcl.Diagnostics {
 			}
 		}
 		m.c.CORS = append(m.c.CORS, f.CORS...)
+		for _, cl := range f.Cluster {
+			m.cluster(cl)
+		}
 	}
 	var cd hcl.Diagnostics
 	c.CORS, cd = checkCORSPaths(c.CORS)
@@ -133,6 +136,16 @@ func (m *merger) sessions(s *Sessions) {
 		return
 	}
 	m.c.Sessions = s
+}
+
+func (m *merger) cluster(cl *Cluster) {
+	if first := m.c.Cluster; first != nil {
+		m.diags = append(m.diags, errorAt(summaryDuplicateCluster,
+			fmt.Sprintf("Only one cluster block is allowed across all files; %s. Merge the two.", firstDeclared(first.DeclRange)),
+			cl.DeclRange, nil))
+		return
+	}
+	m.c.Cluster = cl
 }
 
 // provider registers an ldap or oauth name; it reports false for a

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
@@ -13,7 +15,15 @@ var secretAttributes = map[string]bool{
 	"client_secret":  true,
 	"eab_hmac":       true,
 	"secret_lookups": true,
+	// the cluster block's
+	"password":          true,
+	"sentinel_password": true,
 }
+
+// urlAttributes hold URLs whose user information is blanked: the cluster
+// block refuses a password in its redis URL, but the snippet of that very
+// diagnostic must not show it.
+var urlAttributes = map[string]bool{"redis": true}
 
 // redacted returns a copy of f whose source bytes have the literal text of
 // secret values replaced by '*', for printing diagnostics with source
@@ -30,8 +40,11 @@ func redacted(f *hcl.File) *hcl.File {
 	var walk func(b *hclsyntax.Body, all bool)
 	walk = func(b *hclsyntax.Body, all bool) {
 		for name, attr := range b.Attributes {
-			if all || secretAttributes[name] {
+			switch {
+			case all || secretAttributes[name]:
 				blank(src, attr.Expr.Range())
+			case urlAttributes[name]:
+				blankUserinfo(src, attr.Expr.Range())
 			}
 		}
 		for _, blk := range b.Blocks {
@@ -73,4 +86,25 @@ func containsCall(seg []byte) bool {
 		}
 	}
 	return false
+}
+
+// blankUserinfo overwrites the "user:password" of a URL literal in r with
+// '*': everything between "://" and the last "@" before the host.
+func blankUserinfo(src []byte, r hcl.Range) {
+	if r.Start.Byte < 0 || r.End.Byte > len(src) || r.Start.Byte >= r.End.Byte {
+		return
+	}
+	seg := src[r.Start.Byte:r.End.Byte]
+	i := bytes.Index(seg, []byte("://"))
+	if i < 0 {
+		return
+	}
+	rest := seg[i+3:]
+	if j := bytes.IndexAny(rest, "/\"\n"); j >= 0 {
+		rest = rest[:j]
+	}
+	at := bytes.LastIndexByte(rest, '@')
+	for k := range at {
+		rest[k] = '*'
+	}
 }

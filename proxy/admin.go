@@ -74,16 +74,25 @@ type admin struct {
 // configuration values: secrets (keys, passwords, secret lookups) cannot
 // leak through it.
 type configStatus struct {
-	ConfigHash    string     `json:"config_hash"`
-	LoadedAt      time.Time  `json:"loaded_at"`
-	ReloadsOK     uint64     `json:"reloads_ok"`
-	ReloadsFailed uint64     `json:"reloads_failed"`
-	LastTrigger   string     `json:"last_trigger,omitempty"`
-	LastError     []string   `json:"last_error,omitempty"`
-	LastErrorAt   *time.Time `json:"last_error_at,omitempty"`
-	NeedsRestart  []string   `json:"needs_restart,omitempty"`
-	Upstreams     []string   `json:"upstreams"`
-	SessionCache  any        `json:"session_cache"`
+	Instance      string         `json:"instance,omitempty"`
+	Cluster       *clusterStatus `json:"cluster,omitempty"`
+	ConfigHash    string         `json:"config_hash"`
+	LoadedAt      time.Time      `json:"loaded_at"`
+	ReloadsOK     uint64         `json:"reloads_ok"`
+	ReloadsFailed uint64         `json:"reloads_failed"`
+	LastTrigger   string         `json:"last_trigger,omitempty"`
+	LastError     []string       `json:"last_error,omitempty"`
+	LastErrorAt   *time.Time     `json:"last_error_at,omitempty"`
+	NeedsRestart  []string       `json:"needs_restart,omitempty"`
+	Upstreams     []string       `json:"upstreams"`
+	SessionCache  any            `json:"session_cache"`
+}
+
+// clusterStatus is the health of the cluster's Redis in GET /admin/config.
+type clusterStatus struct {
+	Up        bool      `json:"up"`
+	Since     time.Time `json:"since"`
+	LastError string    `json:"last_error,omitempty"`
 }
 
 func (a *admin) config(w http.ResponseWriter, r *http.Request) {
@@ -96,6 +105,11 @@ func (a *admin) config(w http.ResponseWriter, r *http.Request) {
 		a.reload.View(func(rs reload.Status) { st = a.status(rs) })
 	}
 	st.SessionCache = a.srv.sessions.Stats()
+	st.Instance = a.srv.instance
+	if a.srv.cluster != nil {
+		up, since, lastErr := a.srv.cluster()
+		st.Cluster = &clusterStatus{Up: up, Since: since.UTC(), LastError: lastErr}
+	}
 	writeAdminJSON(w, http.StatusOK, st)
 }
 

@@ -80,7 +80,9 @@ func TestAdmin_ConfigAndReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Options{Logger: discardLogger()})
+	downSince := time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC)
+	srv := New(Options{Logger: discardLogger(), InstanceID: "0123456789ab",
+		ClusterState: func() (bool, time.Time, string) { return false, downSince, "redis 127.0.0.1:1: refused" }})
 	srv.Load(snap0, nil)
 	t.Cleanup(func() { srv.Close() })
 	rl := reload.New(srv, reload.Options{Logger: discardLogger(), Load: func() (*policy.Snapshot, *settings.Runtime, error) {
@@ -133,6 +135,10 @@ func TestAdmin_ConfigAndReload(t *testing.T) {
 	}
 	if strings.Contains(toJSON(body), testSigningKey) || strings.Contains(toJSON(body), "argon2id") {
 		t.Error("/admin/config shows secrets")
+	}
+	if got := toJSON(body["cluster"]); body["instance"] != "0123456789ab" ||
+		got != `{"last_error":"redis 127.0.0.1:1: refused","since":"2026-12-07T05:00:00Z","up":false}` {
+		t.Errorf("config: instance %v, cluster %s", body["instance"], got)
 	}
 }
 

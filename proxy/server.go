@@ -35,6 +35,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
 	"github.com/gatehouse-dev/gatehouse/proxy/upstream"
 	"github.com/gatehouse-dev/gatehouse/settings"
+	"github.com/gatehouse-dev/gatehouse/store"
 )
 
 // Options configure a Server.
@@ -54,6 +55,19 @@ type Options struct {
 	// connection's SNI named, or get 421 (see servedName). Nil: no check
 	// (plain HTTP, or tests).
 	ServedHost func(host string) bool
+	// Stores are the shared stores of a cluster: revocations for the
+	// session manager, one-time OAuth states and failed-login budgets for
+	// the login API. A nil member (all of them without a cluster block)
+	// means in memory. Certificates is not used here (the ACME manager
+	// takes it).
+	Stores store.Set
+	// InstanceID identifies this process among the instances of a
+	// cluster (random at start); GET /admin/config reports it.
+	InstanceID string
+	// ClusterState, when set, reports the health of the cluster's Redis
+	// (redisstore.Client.State) for GET /admin/config; nil without a
+	// cluster block.
+	ClusterState func() (up bool, since time.Time, lastErr string)
 }
 
 // Server serves the public listener from the current snapshot. State that
@@ -70,10 +84,12 @@ type Server struct {
 	ids      idSource
 	upstream *upstream.Pool // per-upstream transports, kept across reloads
 	sessions *session.Manager
-	authn    authenticators    // the authenticate stage's
-	auth     *authapi.Handler  // the /auth/ API, mounted ahead of the pipeline
-	tunnels  tunnels           // open WebSocket tunnels (tunnel.go)
-	served   func(string) bool // Options.ServedHost
+	authn    authenticators                   // the authenticate stage's
+	auth     *authapi.Handler                 // the /auth/ API, mounted ahead of the pipeline
+	tunnels  tunnels                          // open WebSocket tunnels (tunnel.go)
+	served   func(string) bool                // Options.ServedHost
+	instance string                           // Options.InstanceID
+	cluster  func() (bool, time.Time, string) // Options.ClusterState
 
 	mu     sync.Mutex
 	closed bool
@@ -98,18 +114,20 @@ func New(opts Options) *Server {
 		access:   newAccessLog(cmp.Or[io.Writer](opts.AccessLog, io.Discard)),
 		rt:       opts.Transport,
 		served:   opts.ServedHost,
+		instance: opts.InstanceID,
+		cluster:  opts.ClusterState,
 		authn:    defaultAuthenticators(),
 		upstream: upstream.NewPool(opts.UpstreamRootCAs),
 	}
 	s.abandons = &abandonedLog{log: s.access}
 	s.ids.prefix = randomPrefix()
 	s.front, s.stages = pipeline(opts.ServedHost != nil)
-	sessions, err := session.NewManager(session.Options{OnRevoke: s.tunnels.revoked})
+	sessions, err := session.NewManager(session.Options{OnRevoke: s.tunnels.revoked, Revocations: opts.Stores.Revocations})
 	if err != nil {
 		panic(err) // only for a zero cache size, which NewManager never uses
 	}
 	s.sessions = sessions
-	s.auth = authapi.New(authapi.Options{Sessions: sessions})
+	s.auth = authapi.New(authapi.Options{Sessions: sessions, LoginBudgets: opts.Stores.Budgets, OAuthStates: opts.Stores.OneTime})
 	return s
 }
 
@@ -143,6 +161,9 @@ func (s *Server) Load(snap *policy.Snapshot, rt *settings.Runtime) {
 		s.release(old)
 	}
 }
+
+// InstanceID returns Options.InstanceID.
+func (s *Server) InstanceID() string { return s.instance }
 
 // SessionStats returns the session cache and verification counters.
 func (s *Server) SessionStats() session.Stats { return s.sessions.Stats() }

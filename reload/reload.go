@@ -52,8 +52,8 @@ type Options struct {
 	// Logger receives the outcome of every attempt. Required.
 	Logger *slog.Logger
 	// NeedsRestart lists the settings of a new configuration that a
-	// reload cannot apply (they configure the listeners); nil: none.
-	NeedsRestart func(next settings.Listeners) []string
+	// reload cannot apply (the listeners, the cluster); nil: none.
+	NeedsRestart func(next *settings.Runtime) []string
 	// After, if set, runs after every attempt whatever its outcome
 	// (gatehouse re-reads a static TLS certificate there).
 	After func(trigger string)
@@ -127,7 +127,7 @@ func (r *Reloader) Reload(ctx context.Context, trigger string) (Result, error) {
 	}
 	res := Result{Changed: true, ConfigHash: next.Hash()}
 	if r.opts.NeedsRestart != nil {
-		res.NeedsRestart = r.opts.NeedsRestart(rt.Listeners)
+		res.NeedsRestart = r.opts.NeedsRestart(rt)
 	}
 	// Load and record in one step: View never shows the new snapshot next
 	// to the previous attempt's error.

@@ -42,7 +42,7 @@ func TestReloader_Outcomes(t *testing.T) {
 	rl := New(into, Options{
 		Load:         func() (*policy.Snapshot, *settings.Runtime, error) { return next, &settings.Runtime{}, loadErr },
 		Logger:       slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		NeedsRestart: func(settings.Listeners) []string { return []string{"listen"} },
+		NeedsRestart: func(*settings.Runtime) []string { return []string{"listen"} },
 		After:        func(trigger string) { after = append(after, trigger) },
 	})
 	status := func() (st Status) {

@@ -1,7 +1,8 @@
 // Package settings holds what a configuration says about running gatehouse
 // rather than about requests: the listeners (addresses, timeouts, the
 // header limit, TLS) and how to reach the login providers (LDAP
-// directories, OAuth clients, with their secrets). The config package
+// directories, OAuth clients, with their secrets) and the Redis shared by
+// the instances of a cluster. The config package
 // compiles them from the same files as the policy snapshot and returns them
 // beside it (a Runtime); the snapshot (package policy) keeps only what
 // requests and decisions need. A server puts a snapshot and its Runtime in
@@ -19,6 +20,10 @@ type Runtime struct {
 	// block name: one for each provider of the snapshot.
 	LDAP  map[string]LDAP
 	OAuth map[string]OAuth
+	// Cluster is how this instance reaches the Redis it shares with the
+	// other instances; nil without a cluster block (everything stays in
+	// this process's memory).
+	Cluster *Cluster
 }
 
 // Listeners configures the listeners and their http.Servers. They are read

@@ -49,6 +49,16 @@ import (
 	"time"
 )
 
+// Set is the stores one gatehouse process uses. A nil member means the
+// in-memory implementation of store/memstore, this process's own; with a
+// cluster block, the members come from store/redisstore.
+type Set struct {
+	Revocations  Revocations  // revoked sessions (logout, refresh)
+	OneTime      OneTime      // used OAuth states
+	Budgets      Budgets      // failed-login budgets
+	Certificates Certificates // ACME account, certificates, challenge tokens
+}
+
 // Revocations holds revoked session ids until the tokens carrying them
 // could no longer be used anyway.
 type Revocations interface {

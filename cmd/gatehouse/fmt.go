@@ -45,7 +45,7 @@ func cmdFmt(args []string, stdout, stderr io.Writer) int {
 		}
 		out, diags := config.Format(name, src)
 		if diags.HasErrors() {
-			printDiagnostics(stderr, map[string]*hcl.File{name: {Bytes: src}}, diags)
+			printDiagnostics(stderr, map[string]*hcl.File{name: config.PrintableSource(name, src)}, diags)
 			rc = 1
 			continue
 		}

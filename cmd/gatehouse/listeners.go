@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/acme"
 	"github.com/gatehouse-dev/gatehouse/proxy"
 	"github.com/gatehouse-dev/gatehouse/settings"
+	"github.com/gatehouse-dev/gatehouse/store"
 )
 
 // redirectWriteTimeout bounds writing a response on the HTTP listener when
@@ -39,10 +40,10 @@ type listeners struct {
 }
 
 // openListeners binds every listener of cfg and, with a tls block,
-// builds the certificates, before anything serves: a config whose
+// builds the certificates (kept in certs; nil: in cache_dir), before anything serves: a config whose
 // addresses cannot be bound or whose certificates cannot be loaded fails
 // start with an error that names them, and nothing has been served.
-func openListeners(cfg settings.Listeners, logger *slog.Logger) (*listeners, error) {
+func openListeners(cfg settings.Listeners, logger *slog.Logger, certs store.Certificates) (*listeners, error) {
 	l := &listeners{settings: cfg, log: logger, errc: make(chan error, 3)}
 	var err error
 	if l.public, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -54,7 +55,7 @@ func openListeners(cfg settings.Listeners, logger *slog.Logger) (*listeners, err
 	}
 	// Content-Length + Transfer-Encoding refused over TLS too: the TLS
 	// listener wraps the decrypted HTTP/1 connections.
-	if l.tls, err = openTLS(cfg, logger, proxy.FramingConn); err != nil {
+	if l.tls, err = openTLS(cfg, logger, proxy.FramingConn, certs); err != nil {
 		l.public.Close()
 		l.admin.Close()
 		return nil, err
@@ -184,6 +185,20 @@ func (l *listeners) close() {
 // before the limit applies, so the limit is exact to within 4 KiB.
 func httpMaxHeaderBytes(limit int) int {
 	return max(limit-4096, 1)
+}
+
+// needsRestart lists the settings that differ between a and b that a
+// reload cannot apply: restartOnly's, and "cluster" when the cluster block
+// changed (the Redis client is built once, at start).
+func needsRestart(a, b *settings.Runtime) []string {
+	if a == nil || b == nil {
+		return nil
+	}
+	out := restartOnly(a.Listeners, b.Listeners)
+	if !a.Cluster.Equal(b.Cluster) {
+		out = append(out, "cluster")
+	}
+	return out
 }
 
 // restartOnly lists the listener settings that differ between a and b: a

@@ -6,6 +6,7 @@
 //
 //	gatehouse run      --config PATH   serve (PATH: a .hcl file or a directory)
 //	gatehouse validate --config PATH   check a config, print every diagnostic
+//	                   [--check-cluster]  and PING the cluster block's Redis
 //	gatehouse fmt      [-check] [PATH...]
 //	gatehouse keygen                   print a new API key and its hash
 //	gatehouse hash-password            read a password, print its argon2id hash
@@ -25,6 +26,7 @@ const usage = `gatehouse secures HTTP APIs from HCL files.
 Usage:
   gatehouse run      --config PATH     serve traffic (PATH: a .hcl file or a directory of them)
   gatehouse validate --config PATH     check a config; print every problem with file:line:col
+                     [--check-cluster]   also PING the Redis of the cluster block
   gatehouse fmt      [-check] [PATH…]  rewrite .hcl files in canonical format (-check: only list them)
   gatehouse keygen                     print a new random API key and its api_key_sha256 line
   gatehouse hash-password              read a password (terminal or stdin), print a password_hash line

@@ -50,7 +50,7 @@ func TestReloader_NeedsRestartAppliesTheRest(t *testing.T) {
 	defer srv.Close()
 	srv.Load(first, nil)
 	rl := reload.New(srv, reload.Options{Load: load, Logger: logger,
-		NeedsRestart: func(next settings.Listeners) []string { return restartOnly(firstRT.Listeners, next) }})
+		NeedsRestart: func(next *settings.Runtime) []string { return needsRestart(firstRT, next) }})
 
 	res, err := rl.Reload(context.Background(), "test")
 	if err != nil || res.Changed {

@@ -20,6 +20,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/proxy"
 	"github.com/gatehouse-dev/gatehouse/reload"
 	"github.com/gatehouse-dev/gatehouse/settings"
+	"github.com/gatehouse-dev/gatehouse/store/redisstore"
+	"github.com/redis/go-redis/v9"
 )
 
 func cmdRun(args []string, stderr io.Writer) int {
@@ -42,6 +44,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 	sink := newLogSink(stderr, 200*time.Millisecond)
 	defer sink.Close()
 	logger := slog.New(slog.NewJSONHandler(sink, &slog.HandlerOptions{Level: lvl}))
+	// go-redis logs through ours (debug records), not in plain text on
+	// stderr; it keeps one logger per process.
+	redis.SetLogger(redisstore.Logger{Log: logger})
 	// Watch before the first load, so that a change made while it runs
 	// is not missed (it costs at most one reload of identical content).
 	var changes <-chan struct{}
@@ -89,15 +94,27 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	// Every record of this process names it: with several instances
+	// behind one load balancer, logs say which one spoke.
+	instance := newInstanceID()
+	logger = logger.With("instance", instance)
+	cl, err := openCluster(ctx, rt.Cluster, logger)
+	if err != nil {
+		return err
+	}
+	defer cl.close() // after the listeners: requests in flight may still use it
 	start := rt.Listeners
-	ls, err := openListeners(start, logger)
+	ls, err := openListeners(start, logger, cl.stores.Certificates)
 	if err != nil {
 		return err
 	}
 	defer ls.close()
 	// Over TLS, a request must name a served host, the one its
 	// connection's SNI named (421 otherwise).
-	srv := proxy.New(proxy.Options{Logger: logger, AccessLog: accessLog, ServedHost: ls.servedHost()})
+	srv := proxy.New(proxy.Options{
+		Logger: logger, AccessLog: accessLog, ServedHost: ls.servedHost(),
+		Stores: cl.stores, InstanceID: instance, ClusterState: cl.state(),
+	})
 	defer srv.Close()
 	srv.Load(snap, rt)
 	var rl *reload.Reloader
@@ -105,7 +122,7 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 		rl = reload.New(srv, reload.Options{
 			Load:         load,
 			Logger:       logger,
-			NeedsRestart: func(next settings.Listeners) []string { return restartOnly(start, next) },
+			NeedsRestart: func(next *settings.Runtime) []string { return needsRestart(rt, next) },
 			After:        ls.reloadCertificate,
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/acme"
 	"github.com/gatehouse-dev/gatehouse/config/watch"
 	"github.com/gatehouse-dev/gatehouse/settings"
+	"github.com/gatehouse-dev/gatehouse/store"
 )
 
 // tlsServing is the TLS side of the listeners, when the config has a tls
@@ -29,13 +30,14 @@ type tlsServing struct {
 
 // openTLS builds the certificates and opens the TLS listener of cfg,
 // whose decrypted HTTP/1 connections wrapHTTP1 wraps; it returns nil and no
-// error when TLS is off.
-func openTLS(cfg settings.Listeners, logger *slog.Logger, wrapHTTP1 func(net.Conn) net.Conn) (*tlsServing, error) {
+// error when TLS is off. A non-nil cache keeps the ACME account and
+// certificates instead of cache_dir (the cluster's shared store).
+func openTLS(cfg settings.Listeners, logger *slog.Logger, wrapHTTP1 func(net.Conn) net.Conn, cache store.Certificates) (*tlsServing, error) {
 	if cfg.TLS == nil {
 		return nil, nil
 	}
 	log := logger.With("component", "tls")
-	certs, err := acme.New(cfg.TLS, acme.Options{Logger: log})
+	certs, err := acme.New(cfg.TLS, acme.Options{Logger: log, Certificates: cache})
 	if err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}

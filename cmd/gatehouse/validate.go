@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -10,16 +11,20 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/settings"
+	"github.com/gatehouse-dev/gatehouse/store/redisstore"
+	"github.com/redis/go-redis/v9"
 )
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "gatehouse.hcl", "config file or directory of .hcl files")
+	checkCluster := fs.Bool("check-cluster", false, "also connect to the cluster block's Redis and PING it (without this flag validate never uses the network)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	snap, _, files, diags := config.LoadSnapshot(*path)
+	snap, rt, files, diags := config.LoadSnapshot(*path)
 	if diags.HasErrors() {
 		printDiagnostics(stderr, files, diags)
 		return 1
@@ -28,6 +33,28 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		printDiagnostics(stderr, files, diags)
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d upstreams)\n", *path, len(snap.Upstreams()))
+	if *checkCluster {
+		return pingCluster(rt.Cluster, stdout, stderr)
+	}
+	return 0
+}
+
+// pingCluster connects to the Redis of a cluster block and PINGs it,
+// within the block's dial and read timeouts: "cluster: ok (…)" and 0, or
+// the error (which names the server, never a password) and 1.
+func pingCluster(cfg *settings.Cluster, stdout, stderr io.Writer) int {
+	if cfg == nil {
+		fmt.Fprintln(stdout, "cluster: no cluster block, nothing to check")
+		return 0
+	}
+	redis.SetLogger(redisstore.Logger{}) // the error below says it all
+	c, err := redisstore.Open(context.Background(), cfg, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "cluster: %v\n", err)
+		return 1
+	}
+	defer c.Close()
+	fmt.Fprintf(stdout, "cluster: ok (redis %s, prefix %s)\n", c.Server(), c.Prefix())
 	return 0
 }
 
