@@ -40,6 +40,8 @@ var clusterSchema = &hcl.BodySchema{
 		{Name: "sentinel_master"},
 		{Name: "sentinel_addrs"},
 		{Name: "sentinel_password"},
+		{Name: "limits_on_error"},
+		{Name: "encryption_key"},
 	},
 }
 
@@ -61,11 +63,12 @@ type Cluster struct {
 // rediss://, credentials that go together, bounded timeouts.
 func decodeClusterBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) (*Cluster, hcl.Diagnostics) {
 	c := &Cluster{DeclRange: block.DefRange, Spec: settings.Cluster{
-		KeyPrefix:    defaultKeyPrefix,
-		DialTimeout:  defaultDialTimeout,
-		ReadTimeout:  defaultReadTimeout,
-		WriteTimeout: defaultWriteTimeout,
-		Origin:       origin(block.DefRange),
+		KeyPrefix:     defaultKeyPrefix,
+		LimitsOnError: settings.LimitsClosed,
+		DialTimeout:   defaultDialTimeout,
+		ReadTimeout:   defaultReadTimeout,
+		WriteTimeout:  defaultWriteTimeout,
+		Origin:        origin(block.DefRange),
 	}}
 	content, diags := block.Body.Content(clusterSchema)
 	sp := &c.Spec
@@ -108,6 +111,10 @@ func decodeClusterBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) 
 			sp.SentinelAddrs, d = decodeSentinelAddrs(attr, ctx)
 		case "sentinel_password":
 			sp.SentinelPassword, d = decodeNonEmpty(attr, ctx)
+		case "limits_on_error":
+			sp.LimitsOnError, d = decodeLimitsOnError(attr, ctx)
+		case "encryption_key":
+			sp.EncryptionKey, d = decodeEncryptionKey(attr, ctx)
 		}
 		diags = append(diags, d...)
 	}
@@ -342,4 +349,39 @@ func decodeSentinelAddrs(attr *hcl.Attribute, ctx *hcl.EvalContext) ([]string, h
 		}
 	}
 	return out, diags
+}
+
+// minEncryptionKey is the shortest encryption_key accepted: 32 bytes, as
+// many as the AES-256 key derived from it.
+const minEncryptionKey = 32
+
+// decodeLimitsOnError decodes limits_on_error: "closed" or "open".
+func decodeLimitsOnError(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+	v, diags := decodeNonEmpty(attr, ctx)
+	if diags.HasErrors() {
+		return settings.LimitsClosed, diags
+	}
+	switch v {
+	case settings.LimitsClosed, settings.LimitsOpen:
+		return v, nil
+	}
+	return settings.LimitsClosed, hcl.Diagnostics{errorAt(summaryInvalidLimitsOnError,
+		fmt.Sprintf("limits_on_error = %q: write \"closed\" (refuse logins while Redis cannot count failures; the default) or \"open\" (let them go on to the password check).", v),
+		attr.Expr.Range(), attr.Range.Ptr())}
+}
+
+// decodeEncryptionKey decodes encryption_key: a secret of at least
+// minEncryptionKey bytes, meant for env() or file(). Its value is never
+// shown.
+func decodeEncryptionKey(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+	v, diags := decodeNonEmpty(attr, ctx)
+	if diags.HasErrors() {
+		return "", diags
+	}
+	if len(v) < minEncryptionKey {
+		return "", hcl.Diagnostics{errorAt(summaryWeakEncryptionKey,
+			fmt.Sprintf("encryption_key has %d bytes; it needs at least %d (e.g. `openssl rand -base64 48`, given with env() or file()).", len(v), minEncryptionKey),
+			attr.Expr.Range(), attr.Range.Ptr())}
+	}
+	return v, nil
 }

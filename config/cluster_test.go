@@ -30,7 +30,8 @@ func loadCluster(t *testing.T, dir, src string) (*settings.Runtime, map[string]*
 func TestCluster_Settings(t *testing.T) {
 	dir := tlsTestDir(t)
 	t.Setenv("GATEHOUSE_TEST_REDIS_PASSWORD", "pw-from-env")
-	defaults := settings.Cluster{KeyPrefix: "gatehouse:", DialTimeout: 5 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second}
+	t.Setenv("GATEHOUSE_TEST_CLUSTER_KEY", strings.Repeat("k", 32))
+	defaults := settings.Cluster{KeyPrefix: "gatehouse:", DialTimeout: 5 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, LimitsOnError: settings.LimitsClosed}
 	with := func(f func(*settings.Cluster)) settings.Cluster {
 		c := defaults
 		f(&c)
@@ -54,6 +55,10 @@ func TestCluster_Settings(t *testing.T) {
 		{"everything", "redis = \"redis://127.0.0.1:6390\"\n key_prefix = \"gh-prod.eu:\"\n dial_timeout = \"1s\"\n read_timeout = \"500ms\"\n write_timeout = \"2s\"",
 			with(func(c *settings.Cluster) {
 				c.Addr, c.KeyPrefix, c.DialTimeout, c.ReadTimeout, c.WriteTimeout = "127.0.0.1:6390", "gh-prod.eu:", time.Second, 500*time.Millisecond, 2*time.Second
+			}), ""},
+		{"limits open and an encryption key", "redis = \"redis://127.0.0.1:6390\"\n limits_on_error = \"open\"\n encryption_key = env(\"GATEHOUSE_TEST_CLUSTER_KEY\")",
+			with(func(c *settings.Cluster) {
+				c.Addr, c.LimitsOnError, c.EncryptionKey = "127.0.0.1:6390", settings.LimitsOpen, strings.Repeat("k", 32)
 			}), ""},
 		{"sentinel without redis", "sentinel_master = \"gh\"\n sentinel_addrs = [\"127.0.0.1:26401\", \"127.0.0.1:26402\"]\n sentinel_password = env(\"GATEHOUSE_TEST_REDIS_PASSWORD\")",
 			with(func(c *settings.Cluster) {
@@ -145,6 +150,8 @@ func TestCluster_Mistakes(t *testing.T) {
 		{"sentinel master space", "sentinel_master = \"g h\"\n sentinel_addrs = [\"127.0.0.1:26379\"]", summaryInvalidSentinel, `"g h"`, "spaces"},
 		{"sentinel password alone", "redis = \"redis://127.0.0.1:6379\"\n sentinel_password = \"x\"", summaryInvalidSentinel, `sentinel_password = "*"`, "needs sentinel_master"},
 		{"sentinel ca without tls", "sentinel_master = \"gh\"\n sentinel_addrs = [\"127.0.0.1:26379\"]\n ca_file = \"cert.pem\"", summaryConflictingTLS, `ca_file = "cert.pem"`, "rediss://"},
+		{"limits_on_error", "redis = \"redis://127.0.0.1:6379\"\n limits_on_error = \"fail-open\"", summaryInvalidLimitsOnError, `"fail-open"`, `"closed"`},
+		{"short encryption key", "redis = \"redis://127.0.0.1:6379\"\n encryption_key = \"short\"", summaryWeakEncryptionKey, `"*****"`, "at least 32"},
 		{"misspelt", "redis = \"redis://127.0.0.1:6379\"\n key_prefx = \"gh:\"", "Unsupported argument", "key_prefx", `Did you mean "key_prefix"?`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,6 +181,7 @@ func TestCluster_SecretsNotPrinted(t *testing.T) {
   redis             = "redis://gh:hunter2@127.0.0.1:6379"
   password          = "literal-secret"
   sentinel_password = "sentinel-secret"
+  encryption_key    = "encryption-secret"
   dial_timeout      = "soon"
 }
 `)
@@ -186,7 +194,7 @@ func TestCluster_SecretsNotPrinted(t *testing.T) {
 		_ = w.WriteDiagnostic(d)
 	}
 	out := b.String()
-	for _, secret := range []string{"hunter2", "literal-secret", "sentinel-secret"} {
+	for _, secret := range []string{"hunter2", "literal-secret", "sentinel-secret", "encryption-secret"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("printed diagnostics contain %q:\n%s", secret, out)
 		}

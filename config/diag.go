@@ -94,6 +94,8 @@ const (
 	summaryConflictingCredentials = "Conflicting credentials"
 	summaryMissingPassword        = "Missing password"
 	summaryUnencryptedRedis       = "Unencrypted Redis" // warning
+	summaryInvalidLimitsOnError   = "Invalid limits_on_error"
+	summaryWeakEncryptionKey      = "Encryption key too short"
 )
 
 // badNameDetail explains the identifier rule; it is shared by every label.

@@ -18,6 +18,7 @@ var secretAttributes = map[string]bool{
 	// the cluster block's
 	"password":          true,
 	"sentinel_password": true,
+	"encryption_key":    true,
 }
 
 // urlAttributes hold URLs whose user information is blanked: the cluster

@@ -61,6 +61,9 @@ type Options struct {
 	// means in memory. Certificates is not used here (the ACME manager
 	// takes it).
 	Stores store.Set
+	// LimitsOnError is what failed-login limits do when Stores.Budgets
+	// fails: authapi.LimitsClosed (the default) or authapi.LimitsOpen.
+	LimitsOnError string
 	// InstanceID identifies this process among the instances of a
 	// cluster (random at start); GET /admin/config reports it.
 	InstanceID string
@@ -127,7 +130,8 @@ func New(opts Options) *Server {
 		panic(err) // only for a zero cache size, which NewManager never uses
 	}
 	s.sessions = sessions
-	s.auth = authapi.New(authapi.Options{Sessions: sessions, LoginBudgets: opts.Stores.Budgets, OAuthStates: opts.Stores.OneTime})
+	s.auth = authapi.New(authapi.Options{Sessions: sessions, LoginBudgets: opts.Stores.Budgets, OAuthStates: opts.Stores.OneTime,
+		LimitsOnError: opts.LimitsOnError, Logger: s.log})
 	return s
 }
 

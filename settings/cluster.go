@@ -43,6 +43,15 @@ type Cluster struct {
 	SentinelAddrs    []string
 	SentinelPassword string // of the sentinels themselves; "" = none
 
+	// LimitsOnError is what failed-login limits do when Redis cannot be
+	// asked: LimitsClosed (refuse the login, 503) or LimitsOpen (let it go
+	// on to the password check, logged).
+	LimitsOnError string
+	// EncryptionKey, when set, encrypts the certificates, their keys and
+	// the ACME account key at rest in Redis (AES-256-GCM under a key
+	// derived from it). A secret: never printed.
+	EncryptionKey string
+
 	// Origin is where the block is declared ("cluster.hcl:3,1").
 	Origin string
 }
@@ -57,8 +66,8 @@ func (c Cluster) String() string {
 		}
 		return "set"
 	}
-	return fmt.Sprintf("cluster{server=%s tls=%t ca_file=%q db=%d username=%q password=%s key_prefix=%q dial_timeout=%s read_timeout=%s write_timeout=%s sentinel_password=%s origin=%s}",
-		c.Server(), c.TLS, c.CAFile, c.DB, c.Username, set(c.Password), c.KeyPrefix, c.DialTimeout, c.ReadTimeout, c.WriteTimeout, set(c.SentinelPassword), c.Origin)
+	return fmt.Sprintf("cluster{server=%s tls=%t ca_file=%q db=%d username=%q password=%s key_prefix=%q dial_timeout=%s read_timeout=%s write_timeout=%s sentinel_password=%s limits_on_error=%s encryption_key=%s origin=%s}",
+		c.Server(), c.TLS, c.CAFile, c.DB, c.Username, set(c.Password), c.KeyPrefix, c.DialTimeout, c.ReadTimeout, c.WriteTimeout, set(c.SentinelPassword), c.LimitsOnError, set(c.EncryptionKey), c.Origin)
 }
 
 // Sentinel reports whether c reaches its master through Sentinel.
@@ -94,5 +103,11 @@ func (c *Cluster) Equal(o *Cluster) bool {
 		c.DB == o.DB && c.Username == o.Username && c.Password == o.Password && c.KeyPrefix == o.KeyPrefix &&
 		c.DialTimeout == o.DialTimeout && c.ReadTimeout == o.ReadTimeout && c.WriteTimeout == o.WriteTimeout &&
 		c.SentinelMaster == o.SentinelMaster && slices.Equal(c.SentinelAddrs, o.SentinelAddrs) &&
-		c.SentinelPassword == o.SentinelPassword
+		c.SentinelPassword == o.SentinelPassword && c.LimitsOnError == o.LimitsOnError && c.EncryptionKey == o.EncryptionKey
 }
+
+// What failed-login limits do when their store fails (Cluster.LimitsOnError).
+const (
+	LimitsClosed = "closed"
+	LimitsOpen   = "open"
+)

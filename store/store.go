@@ -57,6 +57,16 @@ type Set struct {
 	OneTime      OneTime      // used OAuth states
 	Budgets      Budgets      // failed-login budgets
 	Certificates Certificates // ACME account, certificates, challenge tokens
+	Locker       Locker       // one order per certificate name at a time
+}
+
+// RevocationFeed is implemented by a Revocations whose ids can also be
+// revoked elsewhere (by another instance sharing the backend). Subscribe
+// registers fn, called with each such id once this instance learns of it,
+// so that what a session holds open (a WebSocket tunnel) ends on every
+// instance, not only where the logout happened.
+type RevocationFeed interface {
+	Subscribe(fn func(id string))
 }
 
 // Revocations holds revoked session ids until the tokens carrying them

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -25,16 +26,20 @@ func newInstanceID() string {
 // the stores built on it. Its zero value (no cluster block) has no client
 // and an empty Set: everything in memory.
 type cluster struct {
-	client *redisstore.Client // nil without a cluster block
-	stores store.Set
+	client        *redisstore.Client // nil without a cluster block
+	stores        store.Set
+	limitsOnError string
+	revocations   *redisstore.Revocations // closed with the client
 }
 
 // openCluster builds the Redis client of cfg (nil: no cluster block) and
 // the stores on it. Redis that does not answer at start does not stop
 // gatehouse: the failure is logged, the client's health reports down and
 // its background check keeps trying (with backoff), and each store
-// operation fails or succeeds on its own as Redis comes and goes. Only
-// settings that cannot make a client are an error.
+// operation fails or succeeds on its own as Redis comes and goes (the
+// revocations refuse sessions until they have loaded; see
+// docs/operations.md, "Running several instances"). Only settings that
+// cannot make a client or a store are an error.
 func openCluster(ctx context.Context, cfg *settings.Cluster, logger *slog.Logger) (*cluster, error) {
 	if cfg == nil {
 		return &cluster{}, nil
@@ -47,20 +52,37 @@ func openCluster(ctx context.Context, cfg *settings.Cluster, logger *slog.Logger
 		logger.Error("cluster redis unreachable at start; starting anyway, shared state is unavailable until it answers",
 			"component", "cluster", "server", c.Server(), "error", err.Error())
 	}
-	return &cluster{client: c, stores: clusterStores(c)}, nil
+	cl := &cluster{client: c, limitsOnError: cfg.LimitsOnError}
+	if err := cl.openStores(ctx, cfg, logger.With("component", "cluster")); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return cl, nil
 }
 
-// clusterStores returns the Redis stores of the cluster's client.
-//
-// TODO(issue 20, merge): fill in with the redisstore constructors
-// (revocations.go, onetime.go, budgets.go, certificates.go) as they are
-// merged, e.g. store.Set{Revocations: redisstore.NewRevocations(c.Redis(),
-// c.Prefix(), …), …}. Until then every member is nil, which means in
-// memory: a cluster block connects and reports its health, but shares
-// nothing yet.
-func clusterStores(c *redisstore.Client) store.Set {
-	_ = c
-	return store.Set{}
+// openStores builds the Redis stores of the cluster's client: every piece
+// of state the instances share.
+func (cl *cluster) openStores(ctx context.Context, cfg *settings.Cluster, log *slog.Logger) error {
+	rdb, prefix := cl.client.Redis(), cl.client.Prefix()
+	// The reader runs for the life of the process, not of ctx (start-up).
+	revs, err := redisstore.NewRevocations(context.WithoutCancel(ctx), rdb, prefix, redisstore.RevocationsOptions{Logger: log})
+	if err != nil {
+		return fmt.Errorf("cluster revocations: %w", err)
+	}
+	certs, err := redisstore.NewCertificates(rdb, prefix, redisstore.CertificatesOptions{EncryptionSecret: []byte(cfg.EncryptionKey), Logger: log})
+	if err != nil {
+		revs.Close()
+		return fmt.Errorf("cluster certificates: %w", err)
+	}
+	cl.revocations = revs
+	cl.stores = store.Set{
+		Revocations:  revs,
+		OneTime:      redisstore.NewOneTime(rdb, prefix),
+		Budgets:      redisstore.NewBudgets(rdb, prefix),
+		Certificates: certs,
+		Locker:       certs,
+	}
+	return nil
 }
 
 // state returns the client's health for GET /admin/config; nil without
@@ -72,8 +94,12 @@ func (c *cluster) state() func() (bool, time.Time, string) {
 	return c.client.State
 }
 
-// close stops the client; it does nothing without one.
+// close stops the revocations' reader and the client; it does nothing
+// without a cluster block.
 func (c *cluster) close() {
+	if c.revocations != nil {
+		c.revocations.Close()
+	}
 	if c.client != nil {
 		c.client.Close()
 	}

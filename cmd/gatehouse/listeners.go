@@ -40,10 +40,12 @@ type listeners struct {
 }
 
 // openListeners binds every listener of cfg and, with a tls block,
-// builds the certificates (kept in certs; nil: in cache_dir), before anything serves: a config whose
+// builds the certificates (kept in stores.Certificates, ordered under
+// stores.Locker; nil members: in cache_dir, locked in this process),
+// before anything serves: a config whose
 // addresses cannot be bound or whose certificates cannot be loaded fails
 // start with an error that names them, and nothing has been served.
-func openListeners(cfg settings.Listeners, logger *slog.Logger, certs store.Certificates) (*listeners, error) {
+func openListeners(cfg settings.Listeners, logger *slog.Logger, stores store.Set) (*listeners, error) {
 	l := &listeners{settings: cfg, log: logger, errc: make(chan error, 3)}
 	var err error
 	if l.public, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -55,7 +57,7 @@ func openListeners(cfg settings.Listeners, logger *slog.Logger, certs store.Cert
 	}
 	// Content-Length + Transfer-Encoding refused over TLS too: the TLS
 	// listener wraps the decrypted HTTP/1 connections.
-	if l.tls, err = openTLS(cfg, logger, proxy.FramingConn, certs); err != nil {
+	if l.tls, err = openTLS(cfg, logger, proxy.FramingConn, stores); err != nil {
 		l.public.Close()
 		l.admin.Close()
 		return nil, err

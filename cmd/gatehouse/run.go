@@ -104,7 +104,7 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 	}
 	defer cl.close() // after the listeners: requests in flight may still use it
 	start := rt.Listeners
-	ls, err := openListeners(start, logger, cl.stores.Certificates)
+	ls, err := openListeners(start, logger, cl.stores)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 	// connection's SNI named (421 otherwise).
 	srv := proxy.New(proxy.Options{
 		Logger: logger, AccessLog: accessLog, ServedHost: ls.servedHost(),
-		Stores: cl.stores, InstanceID: instance, ClusterState: cl.state(),
+		Stores: cl.stores, LimitsOnError: cl.limitsOnError, InstanceID: instance, ClusterState: cl.state(),
 	})
 	defer srv.Close()
 	srv.Load(snap, rt)

@@ -32,12 +32,12 @@ type tlsServing struct {
 // whose decrypted HTTP/1 connections wrapHTTP1 wraps; it returns nil and no
 // error when TLS is off. A non-nil cache keeps the ACME account and
 // certificates instead of cache_dir (the cluster's shared store).
-func openTLS(cfg settings.Listeners, logger *slog.Logger, wrapHTTP1 func(net.Conn) net.Conn, cache store.Certificates) (*tlsServing, error) {
+func openTLS(cfg settings.Listeners, logger *slog.Logger, wrapHTTP1 func(net.Conn) net.Conn, stores store.Set) (*tlsServing, error) {
 	if cfg.TLS == nil {
 		return nil, nil
 	}
 	log := logger.With("component", "tls")
-	certs, err := acme.New(cfg.TLS, acme.Options{Logger: log, Certificates: cache})
+	certs, err := acme.New(cfg.TLS, acme.Options{Logger: log, Certificates: stores.Certificates, Locker: stores.Locker})
 	if err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}

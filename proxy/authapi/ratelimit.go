@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/settings"
 	"github.com/gatehouse-dev/gatehouse/store"
 	"github.com/gatehouse-dev/gatehouse/store/memstore"
 )
@@ -56,14 +57,14 @@ const (
 	// attacker who can make it fail (by loading the store) gets unlimited
 	// guesses, whereas failing closed only delays logins, not sessions
 	// already issued.
-	LimitsClosed = "closed"
+	LimitsClosed = settings.LimitsClosed
 	// LimitsOpen lets the login go on to the password check as if the
 	// budget had units left, and a failure that cannot be counted is the
 	// plain 401; a warning is logged at most once per limitsWarnEvery,
 	// with the number of store errors since the last one. For deployments
 	// that prefer logins to a limit while Redis is away (Kong's and
 	// Envoy's rate limits fail open by default).
-	LimitsOpen = "open"
+	LimitsOpen = settings.LimitsOpen
 )
 
 // limitsWarnEvery bounds the warnings of a limiter failing open.

@@ -163,8 +163,10 @@ type Options struct {
 	CacheSize int64            // verified tokens kept; default 100000
 	Now       func() time.Time // default time.Now
 	// OnRevoke, if set, is called with the session id after each
-	// successful Revoke, outside any lock of the Manager. The proxy closes
-	// the session's open tunnels (WebSockets) there.
+	// successful Revoke, outside any lock of the Manager, and, when
+	// Revocations is a store.RevocationFeed, with each id another instance
+	// revoked. The proxy closes the session's open tunnels (WebSockets)
+	// there.
 	OnRevoke func(sid string)
 	// Revocations holds the revoked session ids; nil means a
 	// memstore.Revocations on the Now clock, this process's memory.
@@ -206,6 +208,10 @@ func NewManager(opts Options) (*Manager, error) {
 	revoked := opts.Revocations
 	if revoked == nil {
 		revoked = memstore.NewRevocations(now)
+	}
+	if feed, ok := revoked.(store.RevocationFeed); ok && opts.OnRevoke != nil {
+		// Revocations made by other instances end this one's tunnels too.
+		feed.Subscribe(opts.OnRevoke)
 	}
 	return &Manager{cache: c, now: now, onRevoke: opts.OnRevoke, revoked: revoked}, nil
 }

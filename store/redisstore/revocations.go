@@ -93,6 +93,7 @@ type Revocations struct {
 	maxLen                int64
 	pruneEvery            time.Duration
 	onRemote              func(string)
+	subscriber            atomic.Pointer[func(string)] // Subscribe's
 
 	view      *memstore.Revocations
 	heard     atomic.Pointer[time.Time] // last round trip that succeeded; nil before the first load
@@ -388,8 +389,8 @@ func (r *Revocations) load(ctx context.Context) error {
 		for _, z := range members {
 			id, _ := z.Member.(string)
 			first, _ := r.view.Revoke(ctx, id, time.UnixMilli(int64(z.Score)))
-			if first && prev != nil && r.onRemote != nil {
-				r.onRemote(id)
+			if first && prev != nil {
+				r.remote(id)
 			}
 		}
 		if prev == nil || prev.value != ep.value {
@@ -434,10 +435,26 @@ func (r *Revocations) apply(ctx context.Context, m redis.XMessage) {
 		r.log.Warn("redisstore: malformed revocation event", "stream_id", m.ID)
 		return
 	}
-	if first, _ := r.view.Revoke(ctx, id, time.UnixMilli(ms)); first && r.onRemote != nil {
-		r.onRemote(id)
+	if first, _ := r.view.Revoke(ctx, id, time.UnixMilli(ms)); first {
+		r.remote(id)
 	}
 }
+
+// remote tells OnRemote and the subscriber of a revocation made by
+// another instance.
+func (r *Revocations) remote(id string) {
+	if r.onRemote != nil {
+		r.onRemote(id)
+	}
+	if fn := r.subscriber.Load(); fn != nil {
+		(*fn)(id)
+	}
+}
+
+// Subscribe implements store.RevocationFeed: fn is called, from the
+// reader goroutine, with each id another instance revoked, once this
+// instance learns of it. A later call replaces fn.
+func (r *Revocations) Subscribe(fn func(id string)) { r.subscriber.Store(&fn) }
 
 // touch records a successful round trip.
 func (r *Revocations) touch() {
