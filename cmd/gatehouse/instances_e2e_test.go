@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -153,4 +155,36 @@ admin "root" {
 		t.Errorf("/admin/instances with Redis down: %+v", st)
 	}
 	noSecretInLogs(t, a)
+}
+
+// TestDocs_MultiInstanceExampleIsValid validates examples/multi-instance
+// with the environment its run.sh gives each instance (validate needs no
+// Redis).
+func TestDocs_MultiInstanceExampleIsValid(t *testing.T) {
+	t.Setenv("GATEHOUSE_LISTEN", "127.0.0.1:8081")
+	t.Setenv("GATEHOUSE_ADMIN_LISTEN", "127.0.0.1:9911")
+	t.Setenv("GATEHOUSE_SIGNING_KEY", "multi-instance-test-signing-key-0123456789abcdef")
+	code, stdout, stderr := runCmd(t, ".", "validate", "--config", "../../examples/multi-instance")
+	if code != 0 || stderr != "" {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	// The example's key and passwords are the ones its comments and
+	// README give.
+	src, err := os.ReadFile("../../examples/multi-instance/gatehouse.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(src), hashKey("gh_multi-instance-example-key-not-a-secret")) {
+		t.Error("the app's api_key_sha256 is not the hash of the documented key")
+	}
+	accounts := regexp.MustCompile(`(?s)(user|admin) "(\w+)" \{\s*password_hash = "([^"]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(accounts) != 2 {
+		t.Fatalf("found %d accounts, want alice and root", len(accounts))
+	}
+	for _, m := range accounts {
+		pw := map[string]string{"alice": "alice-example-password", "root": "root-example-password"}[m[2]]
+		if h, err := password.Parse(m[3]); err != nil || !h.Verify(pw) {
+			t.Errorf("%s %s: the hash is not of %q (%v)", m[1], m[2], pw, err)
+		}
+	}
 }
