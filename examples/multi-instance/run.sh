@@ -181,6 +181,10 @@ for i in 1 2 3 4; do
 	echo "GET /api/small through nginx ($i): $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "X-API-Key: $KEY" -H "Authorization: Bearer $token" http://127.0.0.1:8080/api/small)"
 done
 served() { grep -c '"path":"/api/small".*"user":"alice"' "$STATE/gatehouse-$1.log" || true; }
+for ((i = 0; i < 30; i++)); do # access logs are flushed every 200 ms
+	(($(served a) + $(served b) >= 4)) && break
+	sleep 0.1
+done
 echo "  served by A: $(served a), by B: $(served b) (from their access logs)"
 echo "logout on A: $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST -H "Authorization: Bearer $token" http://127.0.0.1:8081/auth/logout)"
 sleep 1 # revocations reach the other instances within milliseconds; 1 s is the bound
