@@ -12,7 +12,7 @@
 #              the name); e.g. REQ_PATH='/records?n=1000'  [/small]
 #   TARGETS    subset/order of: direct baseline nginx caddy gatehouse-plain
 #              gatehouse-apikey gatehouse-session gatehouse-filtered
-#                                                        [all of them]
+#              gatehouse-session-cluster                 [all of them]
 #   GATEHOUSE_BIN  use this gatehouse binary instead of building ./cmd/gatehouse
 #   CADDY      path to a caddy binary                    [caddy on PATH, else
 #              $(go env GOPATH)/bin/caddy]
@@ -29,6 +29,8 @@
 #   KEEP=1     keep the scratch directory (logs, raw wrk output)
 #   UPSTREAM_PORT [9000] BASELINE_PORT [9001] NGINX_PORT [9002]
 #   CADDY_PORT [9003] GATEHOUSE_PORT [9004] GATEHOUSE_ADMIN_PORT [9005]
+#   GATEHOUSE_CLUSTER_PORT [9006] GATEHOUSE_CLUSTER_ADMIN_PORT [9007]
+#   REDIS_PORT  [the first free port from 16379] for gatehouse-session-cluster
 #
 # Every process this script starts is recorded in a pidfile and stopped by
 # that PID when the script exits, whatever the reason.
@@ -42,7 +44,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8s}
 WARMUP=${WARMUP:-1s}
 REQ_PATH=${REQ_PATH:-/small}
-TARGETS=${TARGETS:-direct baseline nginx caddy gatehouse-plain gatehouse-apikey gatehouse-session gatehouse-filtered}
+TARGETS=${TARGETS:-direct baseline nginx caddy gatehouse-plain gatehouse-apikey gatehouse-session gatehouse-filtered gatehouse-session-cluster}
 PPROF=${PPROF:-0}
 PPROF_SECONDS=${PPROF_SECONDS:-10}
 PPROF_CONNS=${PPROF_CONNS:-64}
@@ -64,6 +66,9 @@ NGINX_PORT=${NGINX_PORT:-9002}
 CADDY_PORT=${CADDY_PORT:-9003}
 GATEHOUSE_PORT=${GATEHOUSE_PORT:-9004}
 GATEHOUSE_ADMIN_PORT=${GATEHOUSE_ADMIN_PORT:-9005}
+GATEHOUSE_CLUSTER_PORT=${GATEHOUSE_CLUSTER_PORT:-9006}
+GATEHOUSE_CLUSTER_ADMIN_PORT=${GATEHOUSE_CLUSTER_ADMIN_PORT:-9007}
+REDIS_PORT=${REDIS_PORT:-}
 
 # Bench-only key of app "bench" in bench/gatehouse.hcl (its SHA-256 is there).
 # Not a secret.
@@ -71,7 +76,7 @@ BENCH_KEY='gatehouse-bench-key-0001-not-a-secret'
 # Bench-only user of bench/gatehouse.hcl for the gatehouse-session target.
 BENCH_USER_PW='gatehouse-bench-user-password-not-a-secret'
 
-ALL_TARGETS=(direct baseline nginx caddy gatehouse-plain gatehouse-apikey gatehouse-session gatehouse-filtered)
+ALL_TARGETS=(direct baseline nginx caddy gatehouse-plain gatehouse-apikey gatehouse-session gatehouse-filtered gatehouse-session-cluster)
 
 die() { echo "run.sh: error: $*" >&2; exit 1; }
 note() { echo "run.sh: $*" >&2; }
@@ -96,7 +101,8 @@ to_seconds() { # wrk duration (10, 10s, 2m, 1h) -> whole seconds
 for c in $CONNS $PPROF_CONNS; do
 	[[ $c =~ ^[1-9][0-9]*$ ]] || die "connection count '$c' is not a positive number"
 done
-for p in "$UPSTREAM_PORT" "$BASELINE_PORT" "$NGINX_PORT" "$CADDY_PORT" "$GATEHOUSE_PORT" "$GATEHOUSE_ADMIN_PORT"; do
+for p in "$UPSTREAM_PORT" "$BASELINE_PORT" "$NGINX_PORT" "$CADDY_PORT" "$GATEHOUSE_PORT" "$GATEHOUSE_ADMIN_PORT" \
+	"$GATEHOUSE_CLUSTER_PORT" "$GATEHOUSE_CLUSTER_ADMIN_PORT" ${REDIS_PORT:+"$REDIS_PORT"}; do
 	[[ $p =~ ^[0-9]+$ ]] && ((p > 0 && p < 65536)) || die "bad port '$p'"
 done
 for t in $TARGETS; do
@@ -108,6 +114,7 @@ done
 [[ $INSTR_WARMUP =~ ^[1-9][0-9]*$ ]] || die "INSTR_WARMUP=$INSTR_WARMUP: want a request count"
 for t in $INSTR_TARGETS; do
 	[[ $t == baseline || $t == gatehouse-* ]] || die "INSTR_TARGETS: $t is not a Go target (baseline, gatehouse-*)"
+	[[ $t != gatehouse-session-cluster ]] || die "INSTR_TARGETS: gatehouse-session-cluster is not supported under callgrind"
 	[[ " $TARGETS " == *" $t "* ]] || die "INSTR_TARGETS: $t is not in TARGETS"
 done
 dur_s=$(to_seconds "$DURATION")
@@ -133,6 +140,9 @@ if [[ $INSTR == 1 ]]; then
 	command -v valgrind >/dev/null || die "INSTR=1 needs valgrind (apt-get install valgrind)"
 fi
 command -v curl >/dev/null || die "curl not found on PATH"
+if [[ " $TARGETS " == *" gatehouse-session-cluster "* ]]; then
+	apt_install redis-server redis-server
+fi
 command -v go >/dev/null || die "go not found on PATH"
 
 # ---- scratch directory and process cleanup --------------------------------
@@ -239,7 +249,7 @@ note "building bench/upstream and bench/baseline"
 (cd "$repo" && timeout 600 go build -o "$T/bin/baseline" ./bench/baseline) || die "building bench/baseline failed"
 
 want() { [[ " $TARGETS " == *" $1 "* ]]; }
-want_gatehouse() { want gatehouse-plain || want gatehouse-apikey || want gatehouse-session || want gatehouse-filtered; }
+want_gatehouse() { want gatehouse-plain || want gatehouse-apikey || want gatehouse-session || want gatehouse-filtered || want gatehouse-session-cluster; }
 
 gatehouse_ok=0
 if want_gatehouse || [[ $PPROF == 1 ]]; then
@@ -262,6 +272,7 @@ want baseline && ports+=("$BASELINE_PORT")
 want nginx && ports+=("$NGINX_PORT")
 want caddy && ports+=("$CADDY_PORT")
 ((gatehouse_ok)) && ports+=("$GATEHOUSE_PORT" "$GATEHOUSE_ADMIN_PORT")
+((gatehouse_ok)) && want gatehouse-session-cluster && ports+=("$GATEHOUSE_CLUSTER_PORT" "$GATEHOUSE_CLUSTER_ADMIN_PORT")
 for p in "${ports[@]}"; do
 	port_free "$p" || die "127.0.0.1:$p is already in use; free it or set the *_PORT variables"
 done
@@ -375,6 +386,67 @@ if ((gatehouse_ok)); then
 	fi
 fi
 
+# gatehouse-session-cluster: a second gatehouse with the same config plus a
+# cluster block on a redis-server of its own (no persistence, loopback), so
+# that the session route runs with the Redis stores; the same user logs in
+# there.
+redis_cli() { timeout 5 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+# redis_calls: the total of calls= over INFO commandstats.
+redis_calls() { redis_cli INFO commandstats | tr -d '\r' | awk -F'[=,]' '/^cmdstat_/ { s += $2 } END { print s + 0 }'; }
+if ((gatehouse_ok)) && want gatehouse-session-cluster; then
+	if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+		note "SKIP gatehouse-session-cluster: redis-server not on PATH (apt-get install redis-server)"
+	else
+		if [[ -z $REDIS_PORT ]]; then
+			for ((REDIS_PORT = 16379; REDIS_PORT < 16479; REDIS_PORT++)); do
+				port_free "$REDIS_PORT" && break
+			done
+		fi
+		port_free "$REDIS_PORT" || die "127.0.0.1:$REDIS_PORT is already in use; set REDIS_PORT"
+		mkdir -p "$T/redis"
+		start redis "$T/logs/redis.log" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$T/redis" \
+			--save "" --appendonly no --daemonize no --pidfile "$T/redis/redis.pid"
+		for ((i = 0; i < 100; i++)); do
+			[[ $(redis_cli PING 2>/dev/null) == PONG ]] && break
+			alive redis || break
+			sleep 0.1
+		done
+		[[ $(redis_cli PING 2>/dev/null) == PONG ]] || { log_tail "$T/logs/redis.log"; die "redis-server did not start"; }
+		sed -e "s|127\.0\.0\.1:9000\"|127.0.0.1:$UPSTREAM_PORT\"|g" \
+			-e "s|127\.0\.0\.1:9004\"|127.0.0.1:$GATEHOUSE_CLUSTER_PORT\"|g" \
+			-e "s|127\.0\.0\.1:9005\"|127.0.0.1:$GATEHOUSE_CLUSTER_ADMIN_PORT\"|g" \
+			"$here/gatehouse.hcl" >"$T/gatehouse-cluster.hcl"
+		printf '\ncluster {\n  redis      = "redis://127.0.0.1:%s"\n  key_prefix = "gatehouse-bench:"\n}\n' "$REDIS_PORT" >>"$T/gatehouse-cluster.hcl"
+		"$T/bin/gatehouse" run --config "$T/gatehouse-cluster.hcl" \
+			>>"$T/logs/gatehouse-cluster.stdout.log" 2>>"$T/logs/gatehouse-cluster.access.log" &
+		echo $! >"$T/pids/gatehouse-cluster.pid"
+		if wait_ok gatehouse-cluster "http://127.0.0.1:$GATEHOUSE_CLUSTER_ADMIN_PORT/readyz"; then
+			ctoken=""
+			for ((i = 0; i < 50; i++)); do # until the revocations are loaded (503 before)
+				ctoken=$(curl -s --max-time 10 -H "X-API-Key: $BENCH_KEY" -H 'Content-Type: application/json' \
+					-d "{\"username\":\"bench\",\"password\":\"$BENCH_USER_PW\"}" \
+					"http://127.0.0.1:$GATEHOUSE_CLUSTER_PORT/auth/login" | sed -n 's/.*"session_token":"\([^"]*\)".*/\1/p')
+				[[ -n $ctoken ]] && break
+				sleep 0.2
+			done
+			if [[ -n $ctoken ]]; then
+				URL[gatehouse-session-cluster]="http://127.0.0.1:$GATEHOUSE_CLUSTER_PORT/api$REQ_PATH"
+				EXTRA_HDR[gatehouse-session-cluster]="Authorization: Bearer $ctoken"
+				STARTED[gatehouse-session-cluster]=1
+				if grep -q '"cluster redis up"' "$T/logs/gatehouse-cluster.access.log"; then :; else
+					note "gatehouse-session-cluster: no 'cluster redis up' in its log (see $T/logs/gatehouse-cluster.access.log)"
+				fi
+			else
+				note "SKIP gatehouse-session-cluster: login as bench failed"
+			fi
+		else
+			note "SKIP gatehouse-session-cluster: /readyz on 127.0.0.1:$GATEHOUSE_CLUSTER_ADMIN_PORT did not answer 200 within 15 s"
+			log_tail "$T/logs/gatehouse-cluster.access.log"
+			stop_pidfile "$T/pids/gatehouse-cluster.pid"
+		fi
+	fi
+fi
+
 # ---- sanity: every target returns the same 200 response ---------------------
 
 probe() { # probe TARGET -> "code size"
@@ -450,6 +522,7 @@ target_pids() {
 	local f pid
 	case $1 in
 	direct) return 0 ;;
+	gatehouse-session-cluster) f=$T/pids/gatehouse-cluster.pid ;;
 	gatehouse-*) f=$T/pids/gatehouse.pid ;;
 	*) f=$T/pids/$1.pid ;;
 	esac
@@ -473,7 +546,17 @@ requests() { awk '/ requests in / { print $1 }' "$1"; }
 # ratio A B [DECIMALS]: A/B, or "-" when either is missing.
 ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.*f", d, a / b }'; }
 
-reset_access_log() { [[ -f $T/logs/gatehouse.access.log ]] && : >"$T/logs/gatehouse.access.log" || true; }
+reset_access_log() {
+	local f
+	for f in "$T/logs/gatehouse.access.log" "$T/logs/gatehouse-cluster.access.log"; do
+		[[ -f $f ]] && : >"$f"
+	done
+	return 0
+}
+# Redis commands during the measured runs of gatehouse-session-cluster
+# (INFO commandstats before and after each run), over their requests.
+REDIS_CMDS=0
+REDIS_REQS=0
 
 RESULTS="$T/results.tsv"
 : >"$RESULTS"
@@ -494,9 +577,15 @@ if ((ROUNDS > 0)); then
 			for t in "${order[@]}"; do
 				out="$T/wrk/$t-c$c-r$r.txt"
 				mapfile -t pids < <(target_pids "$t")
+				[[ $t == gatehouse-session-cluster ]] && calls0=$(redis_calls)
 				ticks0=$(cpu_ticks "${pids[@]}")
 				if run_wrk "$t" "$c" "$dur_s" "$out" && line=$(parse "$out"); then
 					ticks1=$(cpu_ticks "${pids[@]}")
+					if [[ $t == gatehouse-session-cluster ]]; then
+						# INFO itself is one call, counted in the second reading.
+						REDIS_CMDS=$((REDIS_CMDS + $(redis_calls) - calls0 - 1))
+						REDIS_REQS=$((REDIS_REQS + $(requests "$out")))
+					fi
 					cpu=$(awk -v d=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="$(requests "$out")" -v k="${#pids[@]}" \
 						'BEGIN { if (k == 0 || n + 0 == 0) print "-"; else printf "%.1f", d / hz * 1e6 / n }')
 					echo "$c $t $r $line $cpu" >>"$RESULTS"
@@ -570,8 +659,22 @@ if ((ROUNDS > 0)); then
 			pc=$(paired "$c" "$t" gatehouse-plain 7)
 			if [[ -n $pc ]]; then echo "  - proxy CPU µs/req $pc"; fi
 		done
+		# The cluster's session route against the in-memory one (the bar:
+		# >= 0.95).
+		pr=$(paired "$c" gatehouse-session-cluster gatehouse-session 4)
+		if [[ -n $pr ]]; then
+			echo "- gatehouse-session-cluster / gatehouse-session, paired by round: req/s $pr"
+			pc=$(paired "$c" gatehouse-session-cluster gatehouse-session 7)
+			if [[ -n $pc ]]; then echo "  - proxy CPU µs/req $pc"; fi
+		fi
 		echo
 	done
+	if ((REDIS_REQS > 0)); then
+		echo "- Redis commands per proxied request (gatehouse-session-cluster, INFO commandstats over its measured runs):" \
+			"$REDIS_CMDS commands / $REDIS_REQS requests = $(ratio "$REDIS_CMDS" "$REDIS_REQS" 6)" \
+			"(every command counted, the background ones too: health PING, stream reads, heartbeats)"
+		echo
+	fi
 fi
 
 # ---- optional CPU profile of gatehouse -------------------------------------

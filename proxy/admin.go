@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/proxy/authn"
 	"github.com/gatehouse-dev/gatehouse/reload"
+	"github.com/gatehouse-dev/gatehouse/store"
 )
 
 // AdminOptions configure the admin handler.
@@ -19,16 +21,26 @@ type AdminOptions struct {
 	Reload *reload.Reloader
 	// Pprof serves net/http/pprof. Off by default.
 	Pprof bool
+	// Instances serves GET /admin/instances: the live instances of the
+	// cluster (from their heartbeats), or this one alone without a
+	// cluster block. An error (Redis unreachable) is reported in the
+	// answer beside Self. Nil: GET /admin/instances answers 501.
+	Instances func(ctx context.Context) ([]store.InstanceInfo, error)
+	// Self describes this instance; GET /admin/instances lists it when
+	// Instances fails, or does not list it yet. Nil: only the id.
+	Self func() store.InstanceInfo
 }
 
 // AdminHandler serves the admin listener: /healthz (the process is up),
-// /readyz (a snapshot is loaded; 503 before), and, with an admin session,
-// GET /admin/config (hash, load time, reload outcomes; no config values)
-// and POST /admin/reload. With opts.Pprof it also serves /debug/pprof/.
+// /readyz (a snapshot is loaded; 503 before; with a cluster block it also
+// reports the Redis health, without changing the status), and, with an
+// admin session, GET /admin/config (hash, load time, reload outcomes; no
+// config values), GET /admin/instances (the cluster's live instances and
+// whether they serve the same configuration) and POST /admin/reload. With opts.Pprof it also serves /debug/pprof/.
 // Nothing here is reachable on the public listener, which only ever runs
 // the pipeline.
 func (s *Server) AdminHandler(opts AdminOptions) http.Handler {
-	a := &admin{srv: s, reload: opts.Reload}
+	a := &admin{srv: s, reload: opts.Reload, instances: opts.Instances, self: opts.Self}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -38,6 +50,7 @@ func (s *Server) AdminHandler(opts AdminOptions) http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /admin/config", s.requireAdmin(a.config))
 	mux.HandleFunc("POST /admin/reload", s.requireAdmin(a.reloadNow))
+	mux.HandleFunc("GET /admin/instances", s.requireAdmin(a.listInstances))
 	if opts.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -48,6 +61,21 @@ func (s *Server) AdminHandler(opts AdminOptions) http.Handler {
 	return mux
 }
 
+// readyzBody is the body of GET /readyz once a snapshot is loaded.
+type readyzBody struct {
+	Status     string         `json:"status"`
+	ConfigHash string         `json:"config_hash"`
+	LoadedAt   string         `json:"loaded_at"`
+	Cluster    *clusterStatus `json:"cluster,omitempty"`
+}
+
+// readyz answers 200 once a snapshot is loaded, whether or not the
+// cluster's Redis answers: API-key routes need no Redis, session routes
+// answer from the local view for a bounded time and then 503 on their
+// own, and a load balancer that took every instance out of service at
+// once when the shared Redis failed would turn a partial outage into a
+// full one. The body reports the Redis health (cluster.up, since) for
+// monitoring.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -57,17 +85,79 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"status": "not_ready"})
 		return
 	}
-	_ = json.NewEncoder(w).Encode(map[string]string{
-		"status":      "ready",
-		"config_hash": g.snap.Hash(),
-		"loaded_at":   g.loaded.UTC().Format(time.RFC3339),
-	})
+	body := readyzBody{Status: "ready", ConfigHash: g.snap.Hash(), LoadedAt: g.loaded.UTC().Format(time.RFC3339)}
+	if s.cluster != nil {
+		up, since, lastErr := s.cluster()
+		body.Cluster = &clusterStatus{Up: up, Since: since.UTC(), LastError: lastErr}
+	}
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// Loaded returns the hash of the snapshot in service and when it was put
+// in service; zero values before the first Load.
+func (s *Server) Loaded() (hash string, at time.Time) {
+	if g := s.gen.Load(); g != nil {
+		return g.snap.Hash(), g.loaded
+	}
+	return "", time.Time{}
 }
 
 // admin serves the endpoints that report on and drive reloads.
 type admin struct {
-	srv    *Server
-	reload *reload.Reloader // nil: no reloads
+	srv       *Server
+	reload    *reload.Reloader // nil: no reloads
+	instances func(context.Context) ([]store.InstanceInfo, error)
+	self      func() store.InstanceInfo
+}
+
+// instancesStatus is the body of GET /admin/instances.
+type instancesStatus struct {
+	Self      string               `json:"self"`
+	Instances []store.InstanceInfo `json:"instances"`
+	// Converged: every listed instance serves the same configuration
+	// hash (false when the list could not be read).
+	Converged bool `json:"converged"`
+	// Hashes counts the instances per configuration hash.
+	Hashes map[string]int `json:"config_hashes"`
+	// Error says why the list holds this instance alone (Redis
+	// unreachable).
+	Error string `json:"error,omitempty"`
+}
+
+// listInstancesTimeout bounds GET /admin/instances' reads of the shared
+// store.
+const listInstancesTimeout = 3 * time.Second
+
+func (a *admin) listInstances(w http.ResponseWriter, r *http.Request) {
+	if a.instances == nil {
+		writeAdminJSON(w, http.StatusNotImplemented, map[string]string{"status": "instances not available"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), listInstancesTimeout)
+	defer cancel()
+	list, err := a.instances(ctx)
+	st := instancesStatus{Self: a.srv.instance, Instances: list, Hashes: map[string]int{}}
+	if err != nil {
+		st.Error = err.Error()
+		st.Instances = nil
+	}
+	listed := false
+	for _, in := range st.Instances {
+		listed = listed || in.ID == st.Self
+	}
+	if !listed { // Redis down, or this instance's first heartbeat not there yet
+		self := store.InstanceInfo{ID: st.Self}
+		if a.self != nil {
+			self = a.self()
+			self.ID = st.Self
+		}
+		st.Instances = append(st.Instances, self)
+	}
+	for _, in := range st.Instances {
+		st.Hashes[in.ConfigHash]++
+	}
+	st.Converged = err == nil && len(st.Hashes) == 1
+	writeAdminJSON(w, http.StatusOK, st)
 }
 
 // configStatus is the body of GET /admin/config. It never contains

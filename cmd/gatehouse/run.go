@@ -126,7 +126,9 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 			After:        ls.reloadCertificate,
 		})
 	}
-	admin := srv.AdminHandler(proxy.AdminOptions{Reload: rl, Pprof: os.Getenv("GATEHOUSE_PPROF") == "1"})
+	inst := startInstances(cl, srv, rl, logger)
+	defer inst.close() // before cl.close: it deletes this instance's heartbeat
+	admin := srv.AdminHandler(inst.adminOptions(proxy.AdminOptions{Reload: rl, Pprof: os.Getenv("GATEHOUSE_PPROF") == "1"}))
 	if err := ls.start(srv, admin, srv.WriteError); err != nil {
 		return err
 	}
