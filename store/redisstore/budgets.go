@@ -78,9 +78,9 @@ return n
 // budget whatever its Every and Burst: callers give each kind of budget
 // its own key prefix (authapi's "login-addr:" and "login-user:"), so this
 // only matters if a rate changes, and then the budget carries over.
-// Redis Cluster needs all keys of one call in one hash slot: give the
-// prefix a hash tag ("{gatehouse}:") there; standalone Redis and Sentinel
-// need nothing. It is safe for concurrent use.
+// It needs one Redis server (standalone or behind Sentinel); Redis Cluster
+// is not supported (keys of one call would have to share a hash slot). It
+// is safe for concurrent use.
 type Budgets struct {
 	rdb    redis.UniversalClient
 	prefix string
