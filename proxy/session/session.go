@@ -245,7 +245,7 @@ func (m *Manager) Stats() Stats {
 // Issue signs a new token for s, filling in ID, IssuedAt and ExpiresAt (and
 // AuthTime when zero, i.e. for a new login).
 func (m *Manager) Issue(k *policy.SessionKeys, s *Session) (string, error) {
-	now := m.now().Truncate(time.Second)
+	now := m.issueTime()
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return "", err
@@ -277,6 +277,32 @@ func (m *Manager) Issue(k *policy.SessionKeys, s *Session) (string, error) {
 	}
 	s.token, s.kid = tok, k.ID()
 	return tok, nil
+}
+
+// notBeforer is a revocation store that refuses the sessions issued before
+// a point (redisstore.Revocations after Redis lost its data): NotBefore is
+// that point, zero when there is none.
+type notBeforer interface{ NotBefore() time.Time }
+
+// maxIssueAhead bounds how far issueTime moves iat ahead of the clock: the
+// rounding of a store's NotBefore up to a whole second, plus a second of
+// clock difference between instances (far below Leeway).
+const maxIssueAhead = 2 * time.Second
+
+// issueTime is the iat of a new token: now, truncated to the second (the
+// resolution of iat), but not before the revocation store's NotBefore when
+// that is at most maxIssueAhead away. A store that lost its data refuses
+// sessions issued before its new epoch's start rounded up to the next
+// second; without this, a login in that second would get a token refused
+// at once, on every instance.
+func (m *Manager) issueTime() time.Time {
+	now := m.now().Truncate(time.Second)
+	if nb, ok := m.revoked.(notBeforer); ok {
+		if t := nb.NotBefore(); now.Before(t) && t.Sub(now) <= maxIssueAhead {
+			return t
+		}
+	}
+	return now
 }
 
 // Verify returns the session of a valid, unexpired, unrevoked token. A

@@ -109,6 +109,43 @@ func (n *notBeforeRevocations) Revoked(id string, issued time.Time) (bool, error
 	return n.Revocations.Revoked(id, issued)
 }
 
+func (n *notBeforeRevocations) NotBefore() time.Time { return n.notBefore }
+
+// Right after a store's epoch began (its NotBefore is the start rounded up
+// to the next second), a new session is issued at NotBefore, not in the
+// second before it: the token works at once.
+func TestIssueNotBeforeEpoch(t *testing.T) {
+	_, k, c := newTest(t)
+	revs := &notBeforeRevocations{Revocations: memstore.NewRevocations(c.now)}
+	m, err := NewManager(Options{CacheSize: 100, Now: c.now, Revocations: revs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	c.add(300 * time.Millisecond)
+	revs.notBefore = c.now().Truncate(time.Second).Add(time.Second)
+	s := &Session{Subject: "alice", App: "portal", Provider: "local"}
+	tok, err := m.Issue(k, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.IssuedAt.Equal(revs.notBefore) || !s.AuthTime.Equal(revs.notBefore) {
+		t.Errorf("IssuedAt %v, AuthTime %v; want the store's NotBefore %v", s.IssuedAt, s.AuthTime, revs.notBefore)
+	}
+	if _, err := m.Verify(k, tok); err != nil {
+		t.Errorf("Verify of a session issued in the epoch's first second: %v", err)
+	}
+	// A NotBefore far ahead (a clock far off) does not move iat.
+	revs.notBefore = c.now().Add(time.Minute)
+	far := &Session{Subject: "alice", App: "portal", Provider: "local"}
+	if _, err := m.Issue(k, far); err != nil {
+		t.Fatal(err)
+	}
+	if !far.IssuedAt.Equal(c.now().Truncate(time.Second)) {
+		t.Errorf("IssuedAt %v with NotBefore a minute ahead; want now", far.IssuedAt)
+	}
+}
+
 // The Manager hands the store each session's issue time: a store that
 // refuses sessions issued before a point refuses them from the cache,
 // uncached, for refresh and for tunnels, and accepts later ones.

@@ -48,7 +48,10 @@
 // not also a key of its own. The id is recorded in the local view before
 // the script runs, so this instance refuses the token even when Redis
 // fails; the error is still returned, and the caller fails closed (no
-// refresh, no successful logout).
+// refresh, no successful logout). Such a revocation is kept and written by
+// the reader after its next check that finds Redis answering: a retried
+// logout is refused as already revoked by this instance, so nothing else
+// would store it.
 //
 // Revoked is a read of the local view (a memstore.Revocations) and of two
 // atomics: no network, no allocation. One goroutine feeds the view: it
@@ -90,7 +93,9 @@
 // it. From then on every session issued before the epoch's start (rounded
 // up to the next second, the resolution of iat) is revoked: Revoked
 // answers true for it, whatever its id. Users of those sessions log in
-// again. A fresh instance that finds an epoch also refuses sessions issued
+// again. [Revocations.NotBefore] tells session.Manager that point, so that
+// a session issued in the epoch's first partial second gets it as its iat
+// and is not refused at once. A fresh instance that finds an epoch also refuses sessions issued
 // before it, which only matters right after a loss.
 //
 // The local view keeps what it knew before the loss (those ids stay

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,7 @@ const (
 	readCount           = 512
 	readerMinBackoff    = 100 * time.Millisecond // the stream reader retries sooner than the health check:
 	readerMaxBackoff    = 3 * time.Second        // every second without it counts against StaleAfter
+	maxPending          = 1 << 16                // revocations kept for writing again (see Revoke)
 )
 
 // ErrStale is Revoked's answer when the local view has not heard from
@@ -106,6 +108,11 @@ type Revocations struct {
 	pos       int64  // how many events the stream had added up to last
 	lastPrune time.Time
 
+	// pending holds the revocations whose write to Redis failed (id ->
+	// until): the reader writes them again once Redis answers.
+	pendMu  sync.Mutex
+	pending map[string]time.Time
+
 	cancel    context.CancelFunc
 	done      chan struct{}
 	closeOnce sync.Once
@@ -135,7 +142,7 @@ func NewRevocations(ctx context.Context, rdb redis.UniversalClient, prefix strin
 		rdb: rdb, kEpoch: prefix + "epoch", kSet: prefix + "revoked", kStream: prefix + "revocations",
 		log: opts.Logger, now: opts.Now, staleAfter: opts.StaleAfter, block: opts.Block,
 		maxLen: opts.StreamMaxLen, pruneEvery: opts.PruneEvery, onRemote: opts.OnRemote,
-		done: make(chan struct{}),
+		done: make(chan struct{}), pending: map[string]time.Time{},
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -181,20 +188,80 @@ func (r *Revocations) Close() {
 
 // Revoke records id as revoked until until: locally at once, then in Redis
 // in one round trip. first is true for the one call cluster-wide that
-// added id. On error the id is still refused by this instance.
+// added id. On error the id is still refused by this instance, and the
+// reader writes it to Redis once Redis answers again (the caller still
+// treats the revocation as failed: it was not stored when it answered). A
+// retried logout of that token is refused as already revoked here, so
+// without the retry the other instances would never learn of it.
 func (r *Revocations) Revoke(ctx context.Context, id string, until time.Time) (first bool, err error) {
 	_, _ = r.view.Revoke(ctx, id, until)
 	ep := r.epoch.Load()
 	if ep == nil {
+		r.addPending(id, until)
 		return false, ErrNotLoaded
 	}
-	now := r.now()
-	added, err := revokeScript.Run(ctx, r.rdb, []string{r.kEpoch, r.kSet, r.kStream},
-		ep.value, id, until.UnixMilli(), now.UnixMilli(), r.maxLen).Int()
+	added, err := r.write(ctx, ep, id, until)
 	if err != nil {
+		r.addPending(id, until)
 		return false, fmt.Errorf("redisstore: revoke: %w", err)
 	}
-	return added == 1, nil
+	return added, nil
+}
+
+// write runs the revoke script under ep.
+func (r *Revocations) write(ctx context.Context, ep *epoch, id string, until time.Time) (bool, error) {
+	added, err := revokeScript.Run(ctx, r.rdb, []string{r.kEpoch, r.kSet, r.kStream},
+		ep.value, id, until.UnixMilli(), r.now().UnixMilli(), r.maxLen).Int()
+	return added == 1, err
+}
+
+// addPending keeps a revocation whose write failed for writePending.
+func (r *Revocations) addPending(id string, until time.Time) {
+	r.pendMu.Lock()
+	defer r.pendMu.Unlock()
+	if _, ok := r.pending[id]; !ok && len(r.pending) >= maxPending {
+		r.log.Error("redisstore: too many revocations waiting for redis; this one is refused here only", "max", maxPending)
+		return
+	}
+	r.pending[id] = until
+}
+
+// Pending is the number of revocations waiting to be written to Redis
+// again (their first write failed).
+func (r *Revocations) Pending() int {
+	r.pendMu.Lock()
+	defer r.pendMu.Unlock()
+	return len(r.pending)
+}
+
+// writePending writes the revocations whose first write failed, under the
+// current epoch (one that changed meanwhile refuses their sessions anyway;
+// publishing them again is harmless). Expired ones are dropped. The reader
+// calls it after each check that found Redis answering.
+func (r *Revocations) writePending(ctx context.Context) error {
+	r.pendMu.Lock()
+	if len(r.pending) == 0 {
+		r.pendMu.Unlock()
+		return nil
+	}
+	batch := maps.Clone(r.pending)
+	r.pendMu.Unlock()
+	ep, now, stored := r.epoch.Load(), r.now(), 0
+	for id, until := range batch {
+		if until.After(now) {
+			if _, err := r.write(ctx, ep, id, until); err != nil {
+				return fmt.Errorf("revoke pending: %w", err)
+			}
+			stored++
+		}
+		r.pendMu.Lock()
+		if r.pending[id].Equal(until) {
+			delete(r.pending, id)
+		}
+		r.pendMu.Unlock()
+	}
+	r.log.Info("redisstore: revocations that failed to be stored earlier are stored now", "revocations", stored)
+	return nil
 }
 
 // Revoked reports whether id (of a session issued at issued) is revoked,
@@ -324,6 +391,9 @@ func (r *Revocations) sync(ctx context.Context, loaded bool, ok func()) error {
 			// Heard from Redis, under the epoch the view belongs to, and
 			// nothing missed: the view is current.
 			r.touch()
+		}
+		if err := r.writePending(ctx); err != nil {
+			return err
 		}
 		if now := r.now(); now.Sub(r.lastPrune) >= r.pruneEvery {
 			r.lastPrune = now

@@ -300,6 +300,36 @@ func TestStaleThenRecovers(t *testing.T) {
 	}
 }
 
+// A revocation whose write failed (A cut off from Redis) is written by
+// A's reader once Redis answers again, so the other instances learn of it:
+// a retried logout cannot do it (A already refuses the token).
+func TestFailedRevokeWrittenLater(t *testing.T) {
+	red := testenv.StartRedis(t, testenv.RedisOptions{})
+	cut := newCutter(t, red.Addr)
+	a := newRevs(t, client(t, red, cut.addr()), RevocationsOptions{})
+	b := newRevs(t, client(t, red, red.Addr), RevocationsOptions{})
+	cut.setCut(true)
+	if _, err := a.Revoke(bg, "failed", hour()); err == nil {
+		t.Fatal("Revoke with Redis cut off succeeded")
+	}
+	if _, err := a.Revoke(bg, "expired", time.Now().Add(50*time.Millisecond)); err == nil {
+		t.Fatal("Revoke with Redis cut off succeeded")
+	}
+	if n := a.Pending(); n != 2 {
+		t.Errorf("Pending = %d, want 2", n)
+	}
+	if ok, _ := b.Revoked("failed", now()); ok {
+		t.Fatal("B refuses an id A could not store")
+	}
+	time.Sleep(60 * time.Millisecond) // "expired" expires
+	cut.setCut(false)
+	eventually(t, 10*time.Second, "B learns of the failed revocation", func() bool { ok, _ := b.Revoked("failed", now()); return ok })
+	eventually(t, time.Second, "nothing pending on A", func() bool { return a.Pending() == 0 })
+	if n, err := red.Do("ZCARD", prefix+"revoked"); err != nil || n != int64(1) {
+		t.Errorf("ZCARD revoked = %v, %v; want 1 (the expired one dropped)", n, err)
+	}
+}
+
 // cutter forwards TCP connections to a server until cut: then it drops
 // them and refuses new ones, as a network partition of one instance would.
 type cutter struct {
