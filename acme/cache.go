@@ -74,9 +74,24 @@ func (c *prefixedCache) Delete(ctx context.Context, key string) error {
 // certificateKey reports whether key names a certificate of a domain
 // ("example.com", "example.com+rsa"), not the account key, a TLS-ALPN-01
 // challenge certificate ("+token") or an HTTP-01 token ("+http-01").
+// autocert reads its account key under two names: "acme_account+key",
+// and on a miss the name older versions used, "acme_account.key". Taken
+// for a certificate, the latter made lockingCache hold a renewal lock on
+// it for renewHold, and another instance needing the account meanwhile
+// waited for it while holding the lock of the name it was ordering.
 func certificateKey(key string) bool {
-	return key != "acme_account+key" && !strings.HasSuffix(key, "+token") && !strings.HasSuffix(key, "+http-01")
+	switch key {
+	case accountKeyName, legacyAccountKeyName:
+		return false
+	}
+	return !strings.HasSuffix(key, "+token") && !strings.HasSuffix(key, "+http-01")
 }
+
+// autocert's cache keys of the ACME account key (current and legacy).
+const (
+	accountKeyName       = "acme_account+key"
+	legacyAccountKeyName = "acme_account.key"
+)
 
 // cacheSubdir names the cache subdirectory of an ACME directory URL, such
 // as "acme-v02.api.letsencrypt.org-directory": autocert's cache keys do

@@ -19,6 +19,32 @@ func (failingStore) Get(context.Context, string) ([]byte, error) { return nil, e
 func (failingStore) Put(context.Context, string, []byte) error   { return errors.New("down") }
 func (failingStore) Delete(context.Context, string) error        { return errors.New("down") }
 
+// TestLockingCache_AccountKeyNeverLocks: autocert reads the account key,
+// and on a miss its legacy name, before its first order; neither read is
+// a certificate's, so neither takes a lock (a held lock on the legacy
+// name kept other instances from getting the account).
+func TestLockingCache_AccountKeyNeverLocks(t *testing.T) {
+	ctx := context.Background()
+	locker := memstore.NewLocker()
+	is := newIssuance(locker, "dir", slog.New(slog.DiscardHandler))
+	c := &lockingCache{Certificates: memstore.NewCertificates(), is: is, now: time.Now}
+	for _, key := range []string{"acme_account+key", "acme_account.key", "a.example.test+token", "tok+http-01"} {
+		if _, err := c.Get(ctx, key); !errors.Is(err, autocert.ErrCacheMiss) {
+			t.Fatalf("Get(%s) = %v, want a miss", key, err)
+		}
+		if is.current(key) != nil {
+			t.Errorf("Get(%s) took a lock", key)
+		}
+		short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		unlock, _, err := locker.Lock(short, "dir/"+key)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s is locked after a read: %v", key, err)
+		}
+		unlock()
+	}
+}
+
 func TestLockingCache_Renewal(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
