@@ -137,7 +137,7 @@ func (p *Pebble) start(pebblePath, dnsPath string, opts PebbleOptions, certs *te
 	p.dns = newChild(exec.Command(dnsPath,
 		"-dnsserver", addr(dns), "-management", addr(dnsMgmt),
 		"-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", ""), nil)
+		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", ""), nil, nil)
 	if err := p.dns.start(); err != nil {
 		return err
 	}
@@ -172,7 +172,7 @@ func (p *Pebble) start(pebblePath, dnsPath string, opts PebbleOptions, certs *te
 	cmd := exec.Command(pebblePath, "-config", cfgFile, "-dnsserver", addr(dns))
 	cmd.Dir = p.Dir
 	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0")
-	p.pebble = newChild(cmd, p.orders)
+	p.pebble = newChild(cmd, nil, p.orders)
 	if err := p.pebble.start(); err != nil {
 		return err
 	}
@@ -236,7 +236,7 @@ func (p *Pebble) Stop() error {
 			if c == nil {
 				continue
 			}
-			if err := c.stop(); err != nil && p.stopErr == nil {
+			if err := c.stop(syscall.SIGTERM, pebbleStopTimeout); err != nil && p.stopErr == nil {
 				p.stopErr = err
 			}
 		}
@@ -244,98 +244,15 @@ func (p *Pebble) Stop() error {
 	return p.stopErr
 }
 
-// child is a test-owned process with its output in a tail buffer. Only
-// processes started here are ever signalled, by their own PID.
-type child struct {
-	cmd    *exec.Cmd
-	log    *tailBuffer
-	exited chan struct{} // closed once cmd has been waited for
-}
-
-func newChild(cmd *exec.Cmd, tee io.Writer) *child {
-	c := &child{cmd: cmd, log: &tailBuffer{max: 256 << 10}, exited: make(chan struct{})}
-	var out io.Writer = c.log
-	if tee != nil {
-		out = io.MultiWriter(c.log, tee)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = childProcAttr()
-	cmd.WaitDelay = time.Second
-	return c
-}
-
-func (c *child) start() error {
-	if err := c.cmd.Start(); err != nil {
-		close(c.exited)
-		return err
-	}
-	go func() {
-		_ = c.cmd.Wait()
-		close(c.exited)
-	}()
-	return nil
-}
-
-// exitErr reports an exit during startup, as errPortInUse when the log
-// says a port was taken.
-func (c *child) exitErr() error {
-	if strings.Contains(c.log.String(), "address already in use") {
-		return fmt.Errorf("%w: %s exited: %s", errPortInUse, filepath.Base(c.cmd.Path), c.cmd.ProcessState)
-	}
-	return fmt.Errorf("%s exited during startup: %s", filepath.Base(c.cmd.Path), c.cmd.ProcessState)
-}
-
-func (c *child) stop() error {
-	select {
-	case <-c.exited:
-		return nil
-	default:
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(pebbleStopTimeout)
-	defer t.Stop()
-	select {
-	case <-c.exited:
-		return nil
-	case <-t.C:
-	}
-	_ = c.cmd.Process.Kill()
-	t.Reset(pebbleStopTimeout)
-	select {
-	case <-c.exited:
-		return fmt.Errorf("%s pid %d ignored SIGTERM for %s; killed", filepath.Base(c.cmd.Path), c.cmd.Process.Pid, pebbleStopTimeout)
-	case <-t.C:
-		return fmt.Errorf("%s pid %d did not exit after SIGKILL", filepath.Base(c.cmd.Path), c.cmd.Process.Pid)
-	}
-}
-
 // pollUntil calls probe every 20 ms until it succeeds, c exits, or
 // pebbleReadyTimeout passes.
-func pollUntil(c *child, probe func() error) error {
-	deadline := time.NewTimer(pebbleReadyTimeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := probe()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-c.exited:
-			return c.exitErr()
-		case <-deadline.C:
-			return fmt.Errorf("not ready after %s: %v", pebbleReadyTimeout, err)
-		case <-tick.C:
-		}
-	}
-}
+func pollUntil(c *child, probe func() error) error { return c.waitReady(pebbleReadyTimeout, probe) }
 
 // waitTCP waits until every address accepts TCP connections.
 // challtestsrv logs a failed bind and keeps running, so its log is
 // checked as well.
 func waitTCP(c *child, addrs ...string) error {
-	inUse := func() bool { return strings.Contains(c.log.String(), "address already in use") }
+	inUse := c.portInUse
 	err := pollUntil(c, func() error {
 		if inUse() {
 			return nil

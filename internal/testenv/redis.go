@@ -5,11 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"net"
-	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -56,15 +53,12 @@ type Redis struct {
 
 	certFile, keyFile string // TLS only
 
-	opts     RedisOptions
-	path     string
-	argv     []string // the command line, when not r.args() (sentinels)
-	log      *tailBuffer
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	stopErr  error
-	stopOnce *sync.Once
+	opts RedisOptions
+	path string
+	argv []string // the command line, when not r.args() (sentinels)
+	log  *tailBuffer
+	mu   sync.Mutex
+	proc *child // the running (or last) server; a Restart starts another
 }
 
 // StartRedis starts a private redis-server on a free 127.0.0.1 port and
@@ -158,43 +152,11 @@ func (r *Redis) start() error {
 	if argv == nil {
 		argv = r.args()
 	}
-	cmd := exec.Command(r.path, argv...)
-	cmd.Stdout = r.log
-	cmd.Stderr = r.log
-	cmd.SysProcAttr = childProcAttr()
-	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
+	proc, err := startChild(r.path, argv, r.log, redisReadyTimeout, r.Ping)
 	r.mu.Lock()
-	r.cmd, r.exited, r.stopErr, r.stopOnce = cmd, exited, nil, &sync.Once{}
+	r.proc = proc
 	r.mu.Unlock()
-
-	deadline := time.NewTimer(redisReadyTimeout)
-	defer deadline.Stop()
-	poll := time.NewTicker(20 * time.Millisecond)
-	defer poll.Stop()
-	for {
-		probeErr := r.Ping()
-		if probeErr == nil {
-			return nil
-		}
-		select {
-		case <-exited:
-			if strings.Contains(r.log.String(), "Address already in use") {
-				return fmt.Errorf("%w: %s", errPortInUse, cmd.ProcessState)
-			}
-			return fmt.Errorf("redis-server exited during startup: %s", cmd.ProcessState)
-		case <-deadline.C:
-			return fmt.Errorf("not ready after %s: %v", redisReadyTimeout, probeErr)
-		case <-poll.C:
-		}
-	}
+	return err
 }
 
 // Ping reports whether the server answers PING (after AUTH, if the
@@ -241,45 +203,16 @@ func (r *Redis) ClientOptions() *redis.Options {
 // Stop terminates redis-server (SIGTERM, then SIGKILL) and waits for it to
 // exit, within bounds. It is idempotent; t.Cleanup calls it too. Nothing
 // is saved, so the data is gone.
-func (r *Redis) Stop() error { return r.stop(syscall.SIGTERM) }
+func (r *Redis) Stop() error { return r.current().stop(syscall.SIGTERM, redisStopTimeout) }
 
 // Kill ends redis-server with SIGKILL, as a crash would, and waits for it.
-func (r *Redis) Kill() error { return r.stop(syscall.SIGKILL) }
+func (r *Redis) Kill() error { return r.current().stop(syscall.SIGKILL, redisStopTimeout) }
 
-func (r *Redis) stop(sig syscall.Signal) error {
-	r.mu.Lock()
-	cmd, exited, once := r.cmd, r.exited, r.stopOnce
-	r.mu.Unlock()
-	if cmd == nil {
-		return nil
-	}
-	once.Do(func() {
-		select {
-		case <-exited:
-			return
-		default:
-		}
-		_ = cmd.Process.Signal(sig)
-		t := time.NewTimer(redisStopTimeout)
-		defer t.Stop()
-		select {
-		case <-exited:
-			return
-		case <-t.C:
-		}
-		_ = cmd.Process.Kill()
-		t.Reset(redisStopTimeout)
-		select {
-		case <-exited:
-		case <-t.C:
-			r.mu.Lock()
-			r.stopErr = fmt.Errorf("redis-server pid %d did not exit after SIGKILL", cmd.Process.Pid)
-			r.mu.Unlock()
-		}
-	})
+// current is the running (or last) process; nil before the first start.
+func (r *Redis) current() *child {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.stopErr
+	return r.proc
 }
 
 // Restart starts the server again on the same port after Stop or Kill:
@@ -305,10 +238,8 @@ func (r *Redis) Log() string { return r.log.String() }
 
 // PID returns the process id of the running server.
 func (r *Redis) PID() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil || r.cmd.Process == nil {
-		return 0
+	if c := r.current(); c != nil && c.cmd.Process != nil {
+		return c.cmd.Process.Pid
 	}
-	return r.cmd.Process.Pid
+	return 0
 }

@@ -97,11 +97,8 @@ type Slapd struct {
 
 	Dir string // config, database and certificates
 
-	log      *tailBuffer
-	cmd      *exec.Cmd
-	exited   chan struct{} // closed when cmd has been waited for
-	stopOnce sync.Once
-	stopErr  error
+	log  *tailBuffer
+	proc *child // the running slapd; nil before the first start
 }
 
 // StartSlapd starts a private slapd on free 127.0.0.1 ports, loads the
@@ -222,45 +219,13 @@ func StartSlapd(t testing.TB, opts SlapdOptions) *Slapd {
 // errPortInUse marks a start that failed because a port was taken.
 var errPortInUse = errors.New("address already in use")
 
-// start runs slapd and waits until it answers an admin bind.
+// start runs slapd and waits until it answers an admin bind. The admin
+// password is random per server, so a probe answered by another slapd
+// that took our port does not count as ready.
 func (s *Slapd) start(slapdPath, listen, conf string) error {
-	cmd := exec.Command(slapdPath, "-d", "256", "-h", listen, "-f", conf)
-	cmd.Stdout = s.log
-	cmd.Stderr = s.log
-	cmd.SysProcAttr = childProcAttr()
-	cmd.WaitDelay = time.Second // slapd has no children holding the pipe; bound it anyway
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	s.cmd, s.exited = cmd, exited
-
-	deadline := time.NewTimer(slapdReadyTimeout)
-	defer deadline.Stop()
-	poll := time.NewTicker(20 * time.Millisecond)
-	defer poll.Stop()
-	for {
-		// The admin password is random per server, so a probe answered by
-		// another slapd that took our port does not count as ready.
-		probeErr := s.probe()
-		if probeErr == nil {
-			return nil
-		}
-		select {
-		case <-exited:
-			if strings.Contains(s.log.String(), "Address already in use") {
-				return fmt.Errorf("%w: %s", errPortInUse, cmd.ProcessState)
-			}
-			return fmt.Errorf("slapd exited during startup: %s", cmd.ProcessState)
-		case <-deadline.C:
-			return fmt.Errorf("not ready after %s: %v", slapdReadyTimeout, probeErr)
-		case <-poll.C:
-		}
-	}
+	var err error
+	s.proc, err = startChild(slapdPath, []string{"-d", "256", "-h", listen, "-f", conf}, s.log, slapdReadyTimeout, s.probe)
+	return err
 }
 
 // probe binds as the rootdn over ldap://. Its timeout is short so that
@@ -280,35 +245,7 @@ func (s *Slapd) probe() error {
 // Stop terminates slapd (SIGTERM, then SIGKILL) and waits for it to exit,
 // within bounds. It is idempotent; t.Cleanup calls it too. Use it to test
 // what happens when the directory goes away.
-func (s *Slapd) Stop() error {
-	s.stopOnce.Do(func() {
-		if s.cmd == nil {
-			return
-		}
-		select {
-		case <-s.exited:
-			return
-		default:
-		}
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		t := time.NewTimer(slapdStopTimeout)
-		defer t.Stop()
-		select {
-		case <-s.exited:
-			return
-		case <-t.C:
-		}
-		_ = s.cmd.Process.Kill()
-		t.Reset(slapdStopTimeout)
-		select {
-		case <-s.exited:
-			s.stopErr = fmt.Errorf("slapd pid %d ignored SIGTERM for %s; killed", s.cmd.Process.Pid, slapdStopTimeout)
-		case <-t.C:
-			s.stopErr = fmt.Errorf("slapd pid %d did not exit after SIGKILL", s.cmd.Process.Pid)
-		}
-	})
-	return s.stopErr
-}
+func (s *Slapd) Stop() error { return s.proc.stop(syscall.SIGTERM, slapdStopTimeout) }
 
 // Log returns the end of slapd's log (stderr at debug level 256, "stats":
 // connections, binds, searches and their results).
