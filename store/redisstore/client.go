@@ -91,38 +91,29 @@ func New(cfg *settings.Cluster, log *slog.Logger) (*Client, error) {
 		// dialled (the server, or each sentinel and the master it names).
 		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cfg.RootCAs}
 	}
-	var rdb redis.UniversalClient
-	if cfg.Sentinel() {
-		rdb = redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:       cfg.SentinelMaster,
-			SentinelAddrs:    cfg.SentinelAddrs,
-			SentinelPassword: cfg.SentinelPassword,
-			Username:         cfg.Username,
-			Password:         cfg.Password,
-			DB:               cfg.DB,
-			DialTimeout:      cfg.DialTimeout,
-			ReadTimeout:      cfg.ReadTimeout,
-			WriteTimeout:     cfg.WriteTimeout,
-			DialerRetries:    dialerRetries,
-			PoolSize:         poolSize,
-			TLSConfig:        tlsConf,
-			DisableIdentity:  true,
-		})
-	} else {
-		rdb = redis.NewClient(&redis.Options{
-			Addr:            cfg.Addr,
-			Username:        cfg.Username,
-			Password:        cfg.Password,
-			DB:              cfg.DB,
-			DialTimeout:     cfg.DialTimeout,
-			ReadTimeout:     cfg.ReadTimeout,
-			WriteTimeout:    cfg.WriteTimeout,
-			DialerRetries:   dialerRetries,
-			PoolSize:        poolSize,
-			TLSConfig:       tlsConf,
-			DisableIdentity: true,
-		})
+	// One server (Addrs has one entry, MasterName is empty) or a
+	// Sentinel master: NewUniversalClient makes a plain or a failover
+	// client, never a Redis Cluster one (not supported; the config allows
+	// one address only).
+	opts := &redis.UniversalOptions{
+		Addrs:            []string{cfg.Addr},
+		MasterName:       cfg.SentinelMaster,
+		SentinelPassword: cfg.SentinelPassword,
+		Username:         cfg.Username,
+		Password:         cfg.Password,
+		DB:               cfg.DB,
+		DialTimeout:      cfg.DialTimeout,
+		ReadTimeout:      cfg.ReadTimeout,
+		WriteTimeout:     cfg.WriteTimeout,
+		DialerRetries:    dialerRetries,
+		PoolSize:         poolSize,
+		TLSConfig:        tlsConf,
+		DisableIdentity:  true,
 	}
+	if cfg.Sentinel() {
+		opts.Addrs = cfg.SentinelAddrs
+	}
+	rdb := redis.NewUniversalClient(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
 		rdb:     rdb,
