@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+	"github.com/gatehouse-dev/gatehouse/store"
 )
 
 const prefix = "gh:"
@@ -486,16 +487,33 @@ func TestExpiry(t *testing.T) {
 	}
 }
 
-// OnRemote hears of revocations made by other instances only.
+// OnRemote, and the subscriber of store.RevocationFeed (the session
+// manager, which closes the session's tunnels), hear of revocations made
+// by other instances only.
 func TestOnRemote(t *testing.T) {
+	for _, feed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "OnRemote", true: "Subscribe"}[feed], func(t *testing.T) { testOnRemote(t, feed) })
+	}
+}
+
+func testOnRemote(t *testing.T, feed bool) {
 	red := testenv.StartRedis(t, testenv.RedisOptions{})
 	var mu sync.Mutex
 	var heard []string
-	a := newRevs(t, client(t, red, red.Addr), RevocationsOptions{OnRemote: func(id string) {
+	hear := func(id string) {
 		mu.Lock()
 		defer mu.Unlock()
 		heard = append(heard, id)
-	}})
+	}
+	var opts RevocationsOptions
+	if !feed {
+		opts.OnRemote = hear
+	}
+	a := newRevs(t, client(t, red, red.Addr), opts)
+	if feed {
+		var _ store.RevocationFeed = a
+		a.Subscribe(hear)
+	}
 	b := newRevs(t, client(t, red, red.Addr), RevocationsOptions{})
 	if _, err := a.Revoke(bg, "mine", hour()); err != nil {
 		t.Fatal(err)
