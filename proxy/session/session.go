@@ -379,6 +379,13 @@ func (m *Manager) Revoke(ctx context.Context, k *policy.SessionKeys, s *Session)
 	if m.onRevoke != nil {
 		m.onRevoke(s.ID)
 	}
+	// A store that lost its data refuses the sessions issued before its
+	// new epoch; if this instance learned of the epoch between the
+	// caller's check of s and this Revoke, s counts as revoked already,
+	// so that a refresh of it does not succeed on the emptied store.
+	if nb, ok := m.revoked.(notBeforer); ok && s.IssuedAt.Before(nb.NotBefore()) {
+		return false, nil
+	}
 	return true, nil
 }
 

@@ -180,3 +180,32 @@ func TestRevocationStoreSeesIssueTime(t *testing.T) {
 		t.Errorf("Verify of a session issued after: %v", err)
 	}
 }
+
+// A session issued before the store's epoch, checked before this instance
+// learned of the epoch, is not revoked "first" afterwards: its refresh
+// fails instead of succeeding on an emptied store.
+func TestRevokeBeforeEpochIsNotFirst(t *testing.T) {
+	_, k, c := newTest(t)
+	revs := &notBeforeRevocations{Revocations: memstore.NewRevocations(c.now)}
+	m, err := NewManager(Options{CacheSize: 100, Now: c.now, Revocations: revs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	s := &Session{Subject: "alice", App: "portal", Provider: "local"}
+	if _, err := m.Issue(k, s); err != nil {
+		t.Fatal(err)
+	}
+	revs.notBefore = s.IssuedAt.Add(time.Second) // the epoch begins after s was issued
+	if first, err := m.Revoke(context.Background(), k, s); err != nil || first {
+		t.Fatalf("Revoke of a pre-epoch session = %v, %v; want false, nil", first, err)
+	}
+	later := &Session{Subject: "alice", App: "portal", Provider: "local"}
+	c.add(2 * time.Second)
+	if _, err := m.Issue(k, later); err != nil {
+		t.Fatal(err)
+	}
+	if first, err := m.Revoke(context.Background(), k, later); err != nil || !first {
+		t.Fatalf("Revoke of a session issued in the epoch = %v, %v; want true, nil", first, err)
+	}
+}
