@@ -11,6 +11,7 @@
 //	gatehouse keygen                   print a new API key and its hash
 //	gatehouse hash-password            read a password, print its argon2id hash
 //	gatehouse demo                     serve a built-in demo on 127.0.0.1:8080
+//	gatehouse healthcheck [--url URL]  exit 0 if the admin /healthz answers 200
 //	gatehouse version
 package main
 
@@ -31,7 +32,8 @@ Usage:
   gatehouse keygen                     print a new random API key and its api_key_sha256 line
   gatehouse hash-password              read a password (terminal or stdin), print a password_hash line
   gatehouse demo                       run a built-in demo (example config + demo API) on loopback
-  gatehouse version                    print the version
+  gatehouse healthcheck [--url URL]    exit 0 if /healthz answers 200 (default http://127.0.0.1:9901/healthz)
+  gatehouse version                    print the version, VCS revision and Go version
 
 Run "gatehouse COMMAND -h" for the flags of a command.
 `
@@ -73,6 +75,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdHashPassword(rest, os.Stdin, stdout, stderr)
 	case "demo":
 		return cmdDemo(rest, stdout, stderr)
+	case "healthcheck":
+		return cmdHealthcheck(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
