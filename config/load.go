@@ -21,7 +21,10 @@ import (
 // (sorted by name; names starting with "." and subdirectories are ignored),
 // then parses, decodes and merges them.
 //
-// It stops after syntax errors, before evaluating any env() or file() call.
+// It stops after syntax errors, before evaluating any env() or file() call,
+// and reports only the first syntax error of each file: its cause (a
+// missing quote is one "Unterminated string" at the opening quote, not an
+// error on every later line). Diagnostics are sorted by file, line, column.
 // Otherwise it reports every decoding and duplicate error at once. The
 // returned Config is never nil: Files is usable to print the diagnostics
 // with source snippets even on failure. When diags has errors the Config is
@@ -88,7 +91,7 @@ func load(path string, pieceSize int) (*Config, hcl.Diagnostics) {
 			f, d = hclsyntax.ParseConfig(srcs[i], name, hcl.InitialPos)
 			pf = parsedFile{file: f, parts: []*hcl.File{f}}
 		}
-		diags = append(diags, d...)
+		diags = append(diags, syntaxCause(name, srcs[i], d)...)
 		c.files[name] = pf.file
 		parts[i] = pf.parts
 	}
@@ -102,6 +105,7 @@ func load(path string, pieceSize int) (*Config, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		c.loadErrs = true
 		c.Server = defaultServer()
+		SortDiagnostics(diags)
 		return c, diags // syntax errors: evaluate nothing
 	}
 	c.decoded = true
@@ -137,6 +141,7 @@ func load(path string, pieceSize int) (*Config, hcl.Diagnostics) {
 	}
 	diags = append(diags, c.merge(decoded)...)
 	c.loadErrs = diags.HasErrors()
+	SortDiagnostics(diags)
 	return c, diags
 }
 
@@ -198,8 +203,11 @@ func LoadSnapshot(path string) (*policy.Snapshot, *settings.Runtime, map[string]
 	}
 	diags = append(diags, c.checkReferences()...)
 	if diags.HasErrors() {
+		SortDiagnostics(diags)
 		return nil, nil, c.files, diags
 	}
 	snap, rt, d := c.build()
-	return snap, rt, c.files, append(diags, d...)
+	diags = append(diags, d...)
+	SortDiagnostics(diags)
+	return snap, rt, c.files, diags
 }

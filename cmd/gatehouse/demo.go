@@ -26,13 +26,19 @@ import (
 //go:embed demo.hcl
 var demoConfig []byte
 
+var demoHelp = commandHelp{
+	synopsis: "gatehouse demo [--listen ADDR] [--admin ADDR]",
+	about:    `Runs a built-in demo on loopback: an example config and a small API behind it, with API keys printed at start. Ctrl-C stops it.`,
+	examples: `  gatehouse demo
+  gatehouse demo --listen 127.0.0.1:8081 --admin 127.0.0.1:9902`,
+}
+
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "public listener of the demo")
 	adminListen := fs.String("admin", "127.0.0.1:9901", "admin listener of the demo")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, demoHelp, stdout, stderr); !ok {
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -15,16 +15,18 @@ import (
 	"github.com/gatehouse-dev/gatehouse/config"
 )
 
+var fmtHelp = commandHelp{
+	synopsis: "gatehouse fmt [-check] [PATH…]",
+	about:    `Rewrites .hcl files (PATH: files or directories, default ".") in canonical format.`,
+	examples: `  gatehouse fmt                          # every .hcl file under the current directory
+  gatehouse fmt -check /etc/gatehouse    # in CI: list unformatted files, exit 1 if any`,
+}
+
 func cmdFmt(args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("fmt", flag.ContinueOnError)
-	fset.SetOutput(stderr)
 	check := fset.Bool("check", false, "do not write; list files that are not formatted and exit 1 if any")
-	fset.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gatehouse fmt [-check] [PATH…]\n\nRewrites .hcl files (PATH: files or directories, default \".\") in canonical format.")
-		fset.PrintDefaults()
-	}
-	if err := fset.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fset, args, fmtHelp, stdout, stderr); !ok {
+		return code
 	}
 	paths := fset.Args()
 	if len(paths) == 0 {

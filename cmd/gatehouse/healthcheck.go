@@ -19,18 +19,19 @@ const defaultHealthURL = "http://127.0.0.1:9901/healthz"
 // in the container's network namespace and reaches it there.
 func cmdHealthcheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	target := fs.String("url", defaultHealthURL, "the URL to GET (the admin listener's /healthz)")
 	timeout := fs.Duration("timeout", 2*time.Second, "give up after this long")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gatehouse healthcheck [--url URL] [--timeout 2s]\n\nGETs URL; exits 0 on 200 OK, 1 otherwise (for container HEALTHCHECKs).")
-		fs.PrintDefaults()
+	help := commandHelp{
+		synopsis: "gatehouse healthcheck [--url URL] [--timeout 2s]",
+		about:    "GETs URL and exits 0 on 200 OK, 1 otherwise (a redirect, an error, a timeout): the HEALTHCHECK of a container image that has no curl.",
+		examples: "  gatehouse healthcheck                                         # the admin listener's /healthz on 127.0.0.1:9901\n" +
+			"  gatehouse healthcheck --url http://127.0.0.1:9911/healthz    # another admin_listen",
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, help, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
-		fs.Usage()
+		fmt.Fprintf(stderr, "gatehouse healthcheck: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
 	if err := healthcheck(*target, *timeout); err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -20,16 +21,34 @@ func newAPIKey() (key, hash string) {
 	return key, hex.EncodeToString(sum[:])
 }
 
+var keygenHelp = commandHelp{
+	synopsis: "gatehouse keygen [--json]",
+	about: `Prints a new random API key (give it to the client; it is shown once) and the
+api_key_sha256 line for the app block (put it in the config: only the hash is
+stored).`,
+	examples: `  gatehouse keygen
+  gatehouse keygen --json | jq -r .api_key_sha256   # in a script`,
+}
+
 func cmdKeygen(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gatehouse keygen\n\nPrints a new random API key (give it to the client) and the api_key_sha256 line for the app block (put it in the config).")
+	asJSON := fs.Bool("json", false, `print {"key": "...", "api_key_sha256": "..."} (for scripts)`)
+	if code, ok := parseFlags(fs, args, keygenHelp, stdout, stderr); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "gatehouse keygen: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
 	key, hash := newAPIKey()
+	if *asJSON {
+		b, _ := json.Marshal(struct {
+			Key          string `json:"key"`
+			APIKeySHA256 string `json:"api_key_sha256"`
+		}{key, hash})
+		fmt.Fprintf(stdout, "%s\n", b)
+		return 0
+	}
 	fmt.Fprintf(stdout, "api key (give to the client, shown once): %s\n", key)
 	fmt.Fprintf(stdout, "config line (inside the app block):        api_key_sha256 = %q\n", hash)
 	return 0

@@ -418,7 +418,7 @@ role "reader" {
 	if n := len(pos.FindAllString(stderr, -1)); n != 5 {
 		t.Errorf("got %d positioned diagnostics, want 5:\n%s", n, stderr)
 	}
-	for _, want := range []string{"Invalid duration", "Invalid URL", "Unknown role", "Unknown upstream", "Unknown verb", "5 error(s)"} {
+	for _, want := range []string{"Invalid duration", "Invalid URL", "Unknown role", "Unknown upstream", "Unknown verb", "5 errors"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("output lacks %q:\n%s", want, stderr)
 		}

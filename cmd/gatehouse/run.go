@@ -24,15 +24,25 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+var runHelp = commandHelp{
+	synopsis: "gatehouse run [--config PATH] [--log-level LEVEL] [--watch=false]",
+	about: `Serves traffic with the configuration at PATH: a .hcl file, or a directory whose
+*.hcl files are read together. Logs are JSON on stderr. SIGHUP, POST /admin/reload
+and (unless --watch=false) a change to the files reload it; a config with
+errors is refused and the running one keeps serving. SIGTERM or Ctrl-C stops it.`,
+	examples: `  gatehouse run --config /etc/gatehouse/gatehouse.hcl
+  gatehouse run --config /etc/gatehouse/conf.d --log-level debug   # every *.hcl in the directory
+  kill -HUP "$(pidof gatehouse)"                                     # reload now`,
+}
+
 func cmdRun(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	path := fs.String("config", "gatehouse.hcl", "config file or directory of .hcl files")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	watchFiles := fs.Bool("watch", true, "reload when the config files change (SIGHUP and POST /admin/reload always work)")
 	debounce := fs.Duration("watch-debounce", 250*time.Millisecond, "quiet time after the last file change before reloading")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, runHelp, stderr, stderr); !ok {
+		return code
 	}
 	lvl, ok := parseLevel(*level)
 	if !ok {

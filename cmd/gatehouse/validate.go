@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -16,13 +17,22 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+var validateHelp = commandHelp{
+	synopsis: "gatehouse validate [--config PATH] [--check-cluster]",
+	about: `Loads and compiles the configuration at PATH (a .hcl file or a directory of
+them) as run would, without serving. Every problem is printed as
+file:line:col: error: Summary, with the source line and how to fix it.
+Exit status: 0 valid, 1 errors, 2 bad usage.`,
+	examples: `  gatehouse validate --config gatehouse.hcl
+  gatehouse validate --config /etc/gatehouse/conf.d --check-cluster   # also PING the cluster's Redis`,
+}
+
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	path := fs.String("config", "gatehouse.hcl", "config file or directory of .hcl files")
 	checkCluster := fs.Bool("check-cluster", false, "also connect to the cluster block's Redis and PING it (without this flag validate never uses the network)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, validateHelp, stdout, stderr); !ok {
+		return code
 	}
 	snap, rt, files, diags := config.LoadSnapshot(*path)
 	if diags.HasErrors() {
@@ -32,7 +42,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	if len(diags) > 0 {
 		printDiagnostics(stderr, files, diags)
 	}
-	fmt.Fprintf(stdout, "%s: valid (%d upstreams)\n", *path, len(snap.Upstreams()))
+	fmt.Fprintf(stdout, "%s: valid (%s)\n", *path, plural(len(snap.Upstreams()), "upstream", "upstreams"))
 	if *checkCluster {
 		return pingCluster(rt.Cluster, stdout, stderr)
 	}
@@ -60,8 +70,10 @@ func pingCluster(cfg *settings.Cluster, stdout, stderr io.Writer) int {
 
 // printDiagnostics writes each diagnostic as "file:line:col: error: Summary"
 // (the form editors and CI annotate) followed by hcl's source snippet and
-// detail, then a count.
+// detail, sorted by file, line and column, then a count.
 func printDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
+	diags = slices.Clone(diags)
+	config.SortDiagnostics(diags)
 	for _, d := range diags {
 		sev := "error"
 		if d.Severity == hcl.DiagWarning {
@@ -83,6 +95,6 @@ func printDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 		fmt.Fprint(w, text)
 	}
 	if n := len(diags.Errs()); n > 0 {
-		fmt.Fprintf(w, "%d error(s)\n", n)
+		fmt.Fprintln(w, plural(n, "error", "errors"))
 	}
 }
