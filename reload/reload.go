@@ -121,8 +121,22 @@ func (r *Reloader) Reload(ctx context.Context, trigger string) (Result, error) {
 		return res, err
 	}
 	if next.Hash() == cur.Hash() {
-		// Watchers see touches and rewrites of identical content.
-		log.Debug("config unchanged", "trigger", trigger, "config_hash", cur.Hash())
+		// Watchers see touches and rewrites of identical content. After a
+		// rejected attempt, identical content means the files were fixed
+		// back to the configuration in service: its error no longer
+		// describes them, so GET /admin/config stops showing it.
+		r.mu.Lock()
+		recovered := len(r.st.LastError) > 0
+		if recovered {
+			r.st.LastError, r.st.LastErrorAt, r.st.LastTrigger = nil, time.Time{}, trigger
+		}
+		r.mu.Unlock()
+		if recovered {
+			log.Info("config unchanged: the files are valid again and match the config in service; the last reload error is cleared",
+				"trigger", trigger, "config_hash", cur.Hash())
+		} else {
+			log.Info("config unchanged", "trigger", trigger, "config_hash", cur.Hash())
+		}
 		return Result{ConfigHash: cur.Hash()}, nil
 	}
 	res := Result{Changed: true, ConfigHash: next.Hash()}
@@ -132,10 +146,11 @@ func (r *Reloader) Reload(ctx context.Context, trigger string) (Result, error) {
 	// Load and record in one step: View never shows the new snapshot next
 	// to the previous attempt's error.
 	r.mu.Lock()
+	recovered := len(r.st.LastError) > 0
 	r.into.Load(next, rt)
 	r.record(trigger, res, nil)
 	r.mu.Unlock()
-	log.Info("config reloaded", "trigger", trigger, "config_hash", next.Hash(),
+	log.Info("config reloaded", "trigger", trigger, "config_hash", next.Hash(), "recovered", recovered,
 		"duration_ms", float64(time.Since(start).Microseconds())/1000)
 	if len(res.NeedsRestart) > 0 {
 		log.Warn("server settings changed that apply only after a restart; the rest of the reload applies now", "settings", res.NeedsRestart)

@@ -1,11 +1,12 @@
 package reload
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -36,12 +37,13 @@ func snapshot(t *testing.T, hash string) *policy.Snapshot {
 // that need a restart. After runs after every attempt.
 func TestReloader_Outcomes(t *testing.T) {
 	into := &target{snap: snapshot(t, "one")}
+	var logs bytes.Buffer
 	var next *policy.Snapshot
 	var loadErr error
 	var after []string
 	rl := New(into, Options{
 		Load:         func() (*policy.Snapshot, *settings.Runtime, error) { return next, &settings.Runtime{}, loadErr },
-		Logger:       slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Logger:       slog.New(slog.NewJSONHandler(&logs, nil)),
 		NeedsRestart: func(*settings.Runtime) []string { return []string{"listen"} },
 		After:        func(trigger string) { after = append(after, trigger) },
 	})
@@ -73,6 +75,21 @@ func TestReloader_Outcomes(t *testing.T) {
 	if st := status(); st.OK != 0 || st.LastTrigger != "file" {
 		t.Errorf("an unchanged config was recorded: %+v", st)
 	}
+	// The files were fixed back to the config in service: its last error
+	// is cleared, with one log line that says so.
+	if st := status(); st.LastError != nil || !st.LastErrorAt.IsZero() {
+		t.Errorf("unchanged after a rejection keeps the old error: %+v", st)
+	}
+	if n := strings.Count(logs.String(), "the last reload error is cleared"); n != 1 {
+		t.Errorf("%d log lines say the error is cleared, want 1:\n%s", n, logs.String())
+	}
+	logs.Reset()
+	if _, err := rl.Reload(context.Background(), "file"); err != nil {
+		t.Fatal(err)
+	}
+	if got := logs.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, `"msg":"config unchanged"`) {
+		t.Errorf("an unchanged reload logs %q, want one config unchanged line", got)
+	}
 
 	next = snapshot(t, "two")
 	res, err = rl.Reload(context.Background(), "admin")
@@ -85,7 +102,7 @@ func TestReloader_Outcomes(t *testing.T) {
 	if st := status(); st.OK != 1 || st.Failed != 2 || st.LastError != nil || !st.LastErrorAt.IsZero() || st.LastTrigger != "admin" || !slices.Equal(st.NeedsRestart, []string{"listen"}) {
 		t.Errorf("after a reload: %+v", st)
 	}
-	if want := []string{"sighup", "file", "file", "admin"}; !slices.Equal(after, want) {
+	if want := []string{"sighup", "file", "file", "file", "admin"}; !slices.Equal(after, want) {
 		t.Errorf("After ran for %v, want %v", after, want)
 	}
 }
