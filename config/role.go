@@ -258,7 +258,11 @@ func (fc *filterCache) plan(g *Grant, recAttr, filterAttr *hcl.Attribute) hcl.Di
 	if fc.plans == nil {
 		fc.plans = map[string]*records.Plan{}
 	}
-	fc.plans[key] = p
+	if first, ok := fc.plans[key]; ok {
+		p = first // built by another file's goroutine meanwhile: share its plan
+	} else {
+		fc.plans[key] = p
+	}
 	fc.mu.Unlock()
 	g.Plan = p
 	return nil
@@ -277,7 +281,11 @@ func (fc *filterCache) compile(src string, attr *hcl.Attribute) (*filter.Program
 		if fc.progs == nil {
 			fc.progs = map[string]*filter.Program{}
 		}
-		fc.progs[src] = p
+		if first, ok := fc.progs[src]; ok {
+			p = first // compiled by another file's goroutine meanwhile
+		} else {
+			fc.progs[src] = p
+		}
 		fc.mu.Unlock()
 	}
 	return p, diags
