@@ -31,7 +31,7 @@ func (c *Config) merge(files []*File) hcl.Diagnostics {
 	}
 	for _, f := range files {
 		for _, s := range f.Servers {
-			m.server(s)
+			onlyOne(&m, &m.c.Server, s, s.DeclRange, summaryDuplicateServer, "server", " Merge the two.")
 		}
 		for _, u := range f.Upstreams {
 			m.upstream(u)
@@ -52,10 +52,10 @@ func (c *Config) merge(files []*File) hcl.Diagnostics {
 			m.admin(a)
 		}
 		for _, s := range f.Sessions {
-			m.sessions(s)
+			onlyOne(&m, &m.c.Sessions, s, s.DeclRange, summaryDuplicateSessions, "sessions", "")
 		}
 		for _, t := range f.TLS {
-			m.tls(t)
+			onlyOne(&m, &m.c.TLS, t, t.DeclRange, summaryDuplicateTLS, "tls", " Merge the two.")
 		}
 		for _, l := range f.LDAP {
 			if m.provider(l.Spec.Name, l.NameRange, l.DeclRange) {
@@ -69,7 +69,7 @@ func (c *Config) merge(files []*File) hcl.Diagnostics {
 		}
 		m.c.CORS = append(m.c.CORS, f.CORS...)
 		for _, cl := range f.Cluster {
-			m.cluster(cl)
+			onlyOne(&m, &m.c.Cluster, cl, cl.DeclRange, summaryDuplicateCluster, "cluster", " Merge the two.")
 		}
 	}
 	var cd hcl.Diagnostics
@@ -96,6 +96,7 @@ type merger struct {
 	emails    map[string]*User // lower-cased
 	admins    map[string]*Admin
 	providers map[string]hcl.Range // ldap and oauth names share one namespace
+	singles   map[string]hcl.Range // server, sessions, tls, cluster: where the first was declared
 }
 
 func (m *merger) user(u *User) {
@@ -128,26 +129,6 @@ func (m *merger) admin(a *Admin) {
 	m.c.Admins = append(m.c.Admins, a)
 }
 
-func (m *merger) sessions(s *Sessions) {
-	if first := m.c.Sessions; first != nil {
-		m.diags = append(m.diags, errorAt(summaryDuplicateSessions,
-			fmt.Sprintf("Only one sessions block is allowed across all files; %s.", firstDeclared(first.DeclRange)),
-			s.DeclRange, nil))
-		return
-	}
-	m.c.Sessions = s
-}
-
-func (m *merger) cluster(cl *Cluster) {
-	if first := m.c.Cluster; first != nil {
-		m.diags = append(m.diags, errorAt(summaryDuplicateCluster,
-			fmt.Sprintf("Only one cluster block is allowed across all files; %s. Merge the two.", firstDeclared(first.DeclRange)),
-			cl.DeclRange, nil))
-		return
-	}
-	m.c.Cluster = cl
-}
-
 // provider registers an ldap or oauth name; it reports false for a
 // duplicate. "local" names the local users and cannot be taken.
 func (m *merger) provider(name string, at, decl hcl.Range) bool {
@@ -162,16 +143,6 @@ func (m *merger) provider(name string, at, decl hcl.Range) bool {
 	}
 	m.providers[name] = at
 	return true
-}
-
-func (m *merger) server(s *Server) {
-	if first := m.c.Server; first != nil {
-		m.diags = append(m.diags, errorAt(summaryDuplicateServer,
-			fmt.Sprintf("Only one server block is allowed across all files; %s. Merge the two.", firstDeclared(first.DeclRange)),
-			s.DeclRange, nil))
-		return
-	}
-	m.c.Server = s
 }
 
 func (m *merger) upstream(u *Upstream) {
@@ -239,4 +210,21 @@ func duplicateName(summary, kind, name string, at, first, decl hcl.Range) *hcl.D
 	return errorAt(summary,
 		fmt.Sprintf("The %s name %q is already used; %s. Rename or remove one of them.", kind, name, firstDeclared(first)),
 		at, decl.Ptr())
+}
+
+// onlyOne keeps v, a block of which one is allowed across all files
+// (server, sessions, tls, cluster), in *slot, or reports it at decl as a
+// duplicate of the one already there.
+func onlyOne[T any](m *merger, slot **T, v *T, decl hcl.Range, summary, kind, hint string) {
+	if first, dup := m.singles[kind]; dup {
+		m.diags = append(m.diags, errorAt(summary,
+			fmt.Sprintf("Only one %s block is allowed across all files; %s.%s", kind, firstDeclared(first), hint),
+			decl, nil))
+		return
+	}
+	if m.singles == nil {
+		m.singles = map[string]hcl.Range{}
+	}
+	m.singles[kind] = decl
+	*slot = v
 }

@@ -438,14 +438,3 @@ func (c *Config) checkTLS() hcl.Diagnostics {
 	}
 	return nil
 }
-
-// mergeTLS keeps the first tls block across all files.
-func (m *merger) tls(t *TLS) {
-	if first := m.c.TLS; first != nil {
-		m.diags = append(m.diags, errorAt(summaryDuplicateTLS,
-			fmt.Sprintf("Only one tls block is allowed across all files; %s. Merge the two.", firstDeclared(first.DeclRange)),
-			t.DeclRange, nil))
-		return
-	}
-	m.c.TLS = t
-}
