@@ -44,11 +44,7 @@ func TestRevocationStoreErrorsFailClosed(t *testing.T) {
 	_, k, c := newTest(t)
 	revs := &flakyRevocations{Revocations: memstore.NewRevocations(c.now)}
 	var told []string
-	m, err := NewManager(Options{CacheSize: 100, Now: c.now, Revocations: revs, OnRevoke: func(sid string) { told = append(told, sid) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
+	m := storeManager(t, c, revs, func(sid string) { told = append(told, sid) })
 	cached := &Session{Subject: "alice", App: "portal", Provider: "local"}
 	cachedTok, _ := m.Issue(k, cached)
 	if _, err := m.Verify(k, cachedTok); err != nil {
@@ -117,11 +113,7 @@ func (n *notBeforeRevocations) NotBefore() time.Time { return n.notBefore }
 func TestIssueNotBeforeEpoch(t *testing.T) {
 	_, k, c := newTest(t)
 	revs := &notBeforeRevocations{Revocations: memstore.NewRevocations(c.now)}
-	m, err := NewManager(Options{CacheSize: 100, Now: c.now, Revocations: revs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
+	m := storeManager(t, c, revs, nil)
 	c.add(300 * time.Millisecond)
 	revs.notBefore = c.now().Truncate(time.Second).Add(time.Second)
 	s := &Session{Subject: "alice", App: "portal", Provider: "local"}
@@ -152,11 +144,7 @@ func TestIssueNotBeforeEpoch(t *testing.T) {
 func TestRevocationStoreSeesIssueTime(t *testing.T) {
 	_, k, c := newTest(t)
 	revs := &notBeforeRevocations{Revocations: memstore.NewRevocations(c.now)}
-	m, err := NewManager(Options{CacheSize: 100, Now: c.now, Revocations: revs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
+	m := storeManager(t, c, revs, nil)
 	old := &Session{Subject: "alice", App: "portal", Provider: "local"}
 	oldTok, _ := m.Issue(k, old)
 	if _, err := m.Verify(k, oldTok); err != nil {
@@ -187,11 +175,7 @@ func TestRevocationStoreSeesIssueTime(t *testing.T) {
 func TestRevokeBeforeEpochIsNotFirst(t *testing.T) {
 	_, k, c := newTest(t)
 	revs := &notBeforeRevocations{Revocations: memstore.NewRevocations(c.now)}
-	m, err := NewManager(Options{CacheSize: 100, Now: c.now, Revocations: revs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
+	m := storeManager(t, c, revs, nil)
 	s := &Session{Subject: "alice", App: "portal", Provider: "local"}
 	if _, err := m.Issue(k, s); err != nil {
 		t.Fatal(err)
@@ -208,4 +192,16 @@ func TestRevokeBeforeEpochIsNotFirst(t *testing.T) {
 	if first, err := m.Revoke(context.Background(), k, later); err != nil || !first {
 		t.Fatalf("Revoke of a session issued in the epoch = %v, %v; want true, nil", first, err)
 	}
+}
+
+// storeManager is a Manager on c's clock over the revocation store revs,
+// closed when the test ends.
+func storeManager(t *testing.T, c *clock, revs store.Revocations, onRevoke func(string)) *Manager {
+	t.Helper()
+	m, err := NewManager(Options{CacheSize: 100, Now: c.now, Revocations: revs, OnRevoke: onRevoke})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
 }
