@@ -272,12 +272,8 @@ func (r *Revocations) Revoked(id string, issued time.Time) (bool, error) {
 	if ok, _ := r.view.Revoked(id, issued); ok {
 		return true, nil
 	}
-	h := r.heard.Load()
-	if h == nil {
-		return false, ErrNotLoaded
-	}
-	if r.now().Sub(*h) > r.staleAfter {
-		return false, ErrStale
+	if err := r.Fresh(); err != nil {
+		return false, err
 	}
 	if issued.Before(time.Unix(0, r.notBefore.Load())) {
 		return true, nil
