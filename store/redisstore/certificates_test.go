@@ -17,6 +17,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
+// syncBuffer is a log buffer the tests' goroutines and the stores' may
+// write concurrently.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

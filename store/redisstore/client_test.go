@@ -2,11 +2,9 @@ package redisstore
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -119,8 +117,8 @@ func TestClientOpen_Errors(t *testing.T) {
 // without a new client.
 func TestClientState_FollowsServer(t *testing.T) {
 	r := testenv.StartRedis(t, testenv.RedisOptions{})
-	var logs strings.Builder
-	log := slog.New(slog.NewTextHandler(&clientLogWriter{w: &logs}, nil))
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
 	c, err := Open(context.Background(), clientSettingsFor(r, testenv.RedisOptions{}), log)
 	if err != nil {
 		t.Fatal(err)
@@ -223,16 +221,4 @@ func TestClientBackoff(t *testing.T) {
 	if backoff(100) >= maxBackoff {
 		t.Error("backoff is not capped")
 	}
-}
-
-// clientLogWriter serializes writes to w (a test's log buffer).
-type clientLogWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *clientLogWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
