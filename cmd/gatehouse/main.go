@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 )
 
 const usage = `gatehouse secures HTTP APIs from HCL files.
@@ -44,7 +43,7 @@ Examples:
 `
 
 func main() {
-	tuneGC()
+	tuneMemory(rootFS(), os.LookupEnv)
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -52,14 +51,10 @@ func main() {
 // The live heap of a proxy is small (the snapshot, connection pools and
 // in-flight requests), so letting it grow 4x before collecting costs a few
 // MB and saves CPU on every request: GC was 7.5% of the CPU profile at the
-// default of 100 (docs/benchmarks.md). Set GOGC (and GOMEMLIMIT) to override.
+// default of 100 (docs/benchmarks.md). Set GOGC to override. The soft
+// memory limit (GOMEMLIMIT, or one derived from the cgroup's) bounds what
+// this lets the heap grow to: tuneMemory in memlimit.go.
 const defaultGOGC = 400
-
-func tuneGC() {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(defaultGOGC)
-	}
-}
 
 func dispatch(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {

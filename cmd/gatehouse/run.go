@@ -143,6 +143,7 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 		return err
 	}
 	logger.Info("config loaded", "config_hash", snap.Hash(), "upstreams", len(snap.Upstreams()))
+	logMemorySettings(logger)
 	if hooks != nil && hooks.ready != nil {
 		hooks.ready(ls.public.Addr(), ls.admin.Addr())
 	}
