@@ -312,6 +312,19 @@ func BenchmarkRoundTrips(b *testing.B) {
 			}
 		}
 	})
+	b.Run("Take", func(b *testing.B) {
+		rl := []store.Limit{{Key: "rl:app:portal|portal|a:192.0.2.1", Every: time.Microsecond, Burst: 1_000_000}}
+		for b.Loop() {
+			if _, err := bu.Take(ctx, rl); err != nil {
+				b.Fatal(err)
+			}
+		}
+		v, err := srv.Do("MEMORY", "USAGE", "gh:budget:"+rl[0].Key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(v.(int64)), "key-bytes")
+	})
 	b.Run("OneTimeUse", func(b *testing.B) {
 		ot := NewOneTime(c, "gh:")
 		i := 0
