@@ -87,7 +87,8 @@ func (l *RateLimit) Origin() string { return l.origin }
 
 // RateLimits appends to dst the rate limits that apply to a request of id
 // that d decided, most specific first: the deciding grant's, the user's
-// (local users only), the role's, the app's. Every one applies: a request
+// (local users only; an admin session is not a user's), the role's, the
+// app's. Every one applies: a request
 // must have a unit left in each. It does not allocate when dst has room
 // for four, and returns dst at once when the configuration has no
 // rate_limit block.
@@ -98,7 +99,7 @@ func (s *Snapshot) RateLimits(dst []*RateLimit, id Identity, d Decision) []*Rate
 	if d.Grant != nil && d.Grant.rateLimit != nil {
 		dst = append(dst, d.Grant.rateLimit)
 	}
-	if id.User != "" && s.userRateLimits {
+	if id.User != "" && !id.Admin && s.userRateLimits {
 		if u, ok := s.users[id.User]; ok && u.rateLimit != nil {
 			dst = append(dst, u.rateLimit)
 		}

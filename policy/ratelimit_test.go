@@ -44,6 +44,8 @@ func TestRateLimits(t *testing.T) {
 		{"guest: the app's default role", "/hr/payroll", policy.Identity{App: app, Role: reader}, "role:reader app:portal", `"role";q=50;w=60`},
 		{"a role without a limit", "/hr/payroll", policy.Identity{App: app, Role: free}, "app:portal", `"app";q=100;w=60`},
 		{"admin: the app's only", "/hr/payroll", policy.Identity{App: app, User: "root", Admin: true}, "app:portal", `"app";q=100;w=60`},
+		{"an admin named as a user: not the user's", "/hr/payroll", policy.Identity{App: app, User: "alice", Admin: true}, "app:portal", `"app";q=100;w=60`},
+		{"an admin without an app key", "/hr/payroll", policy.Identity{User: "alice", Admin: true}, "", ""},
 		{"anonymous on a public upstream", "/pub/x", policy.Identity{}, "", ""},
 	}
 	for _, tc := range cases {

@@ -140,6 +140,9 @@ func rateCaller(x *transaction) string {
 		app = a.Name()
 	}
 	if u := x.who.ident.User; u != "" {
+		if x.who.ident.Admin {
+			return app + "|admin:" + u // admins and users are named apart
+		}
 		return app + "|u:" + u
 	}
 	return app + "|a:" + policy.ClientPrefix(x.facts.client).String()

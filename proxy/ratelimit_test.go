@@ -224,6 +224,10 @@ func TestRateLimit_RedisDown(t *testing.T) {
 	if res, _ := open.get(t, "/hr/employees/1", key); res.StatusCode != 200 || res.Header.Get("RateLimit") != `"app";r=99;t=1` {
 		t.Fatalf("with Redis up: %d %q", res.StatusCode, res.Header.Get("RateLimit"))
 	}
+	// The budget's key, as docs/operations.md describes it.
+	if n, err := srv.Do("EXISTS", "gh:budget:rl:app:portal|portal|a:127.0.0.1/32"); err != nil || n != int64(1) {
+		t.Errorf("the budget's key: EXISTS %v, %v", n, err)
+	}
 	if err := srv.Kill(); err != nil {
 		t.Fatal(err)
 	}
