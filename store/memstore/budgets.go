@@ -10,7 +10,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/store"
 )
 
-// Budgets is store.Budgets in least-recently-used tables, one per rate
+// Budgets is store.Budgets (and store.RateLimits) in least-recently-used tables, one per rate
 // (Every and Burst): each table holds at most Size entries and, when
 // full, forgets the least recently used one (hashicorp/golang-lru), so a
 // flood of distinct keys pushes out the oldest, idle entries and never

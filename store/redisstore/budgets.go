@@ -93,7 +93,7 @@ end
 return {1, best, left, full}
 `
 
-// Budgets is store.Budgets on Redis: each Spent and each Spend is one
+// Budgets is store.Budgets and store.RateLimits on Redis: each Spent, Spend and Take is one
 // Lua script over all of its limits (EVALSHA, falling back to EVAL when
 // the server does not have the script, as after a restart), so a check
 // and an update are one atomic step on the server, never a GET then a
