@@ -17,6 +17,7 @@ var appSchema = &hcl.BodySchema{
 		{Name: "secret_lookups"},
 		{Name: "active"},
 	},
+	Blocks: []hcl.BlockHeaderSchema{rateLimitBlock},
 }
 
 // decodeAppBlock decodes one app block. default_role is checked against the
@@ -56,7 +57,8 @@ func decodeAppBlock(block *hcl.Block, ctx *hcl.EvalContext) (*App, hcl.Diagnosti
 		}
 		diags = append(diags, d...)
 	}
-	return a, diags
+	a.RateLimit, d = decodeRateLimit(content.Blocks, ctx)
+	return a, append(diags, d...)
 }
 
 // decodeKeyHash reads the hex SHA-256 of an app's API key: exactly 64 hex

@@ -41,6 +41,7 @@ var clusterSchema = &hcl.BodySchema{
 		{Name: "sentinel_addrs"},
 		{Name: "sentinel_password"},
 		{Name: "limits_on_error"},
+		{Name: "rate_limits_on_error"},
 		{Name: "encryption_key"},
 	},
 }
@@ -63,12 +64,13 @@ type Cluster struct {
 // rediss://, credentials that go together, bounded timeouts.
 func decodeClusterBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) (*Cluster, hcl.Diagnostics) {
 	c := &Cluster{DeclRange: block.DefRange, Spec: settings.Cluster{
-		KeyPrefix:     defaultKeyPrefix,
-		LimitsOnError: settings.LimitsClosed,
-		DialTimeout:   defaultDialTimeout,
-		ReadTimeout:   defaultReadTimeout,
-		WriteTimeout:  defaultWriteTimeout,
-		Origin:        origin(block.DefRange),
+		KeyPrefix:         defaultKeyPrefix,
+		LimitsOnError:     settings.LimitsClosed,
+		RateLimitsOnError: settings.LimitsOpen,
+		DialTimeout:       defaultDialTimeout,
+		ReadTimeout:       defaultReadTimeout,
+		WriteTimeout:      defaultWriteTimeout,
+		Origin:            origin(block.DefRange),
 	}}
 	content, diags := block.Body.Content(clusterSchema)
 	sp := &c.Spec
@@ -113,6 +115,8 @@ func decodeClusterBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) 
 			sp.SentinelPassword, d = decodeNonEmpty(attr, ctx)
 		case "limits_on_error":
 			sp.LimitsOnError, d = decodeLimitsOnError(attr, ctx)
+		case "rate_limits_on_error":
+			sp.RateLimitsOnError, d = decodeRateLimitsOnError(attr, ctx)
 		case "encryption_key":
 			sp.EncryptionKey, d = decodeEncryptionKey(attr, ctx)
 		}
@@ -367,6 +371,22 @@ func decodeLimitsOnError(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl
 	}
 	return settings.LimitsClosed, hcl.Diagnostics{errorAt(summaryInvalidLimitsOnError,
 		fmt.Sprintf("limits_on_error = %q: write \"closed\" (refuse logins while Redis cannot count failures; the default) or \"open\" (let them go on to the password check).", v),
+		attr.Expr.Range(), attr.Range.Ptr())}
+}
+
+// decodeRateLimitsOnError decodes rate_limits_on_error: "open" or
+// "closed".
+func decodeRateLimitsOnError(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+	v, diags := decodeNonEmpty(attr, ctx)
+	if diags.HasErrors() {
+		return settings.LimitsOpen, diags
+	}
+	switch v {
+	case settings.LimitsClosed, settings.LimitsOpen:
+		return v, nil
+	}
+	return settings.LimitsOpen, hcl.Diagnostics{errorAt(summaryInvalidLimitsOnError,
+		fmt.Sprintf("rate_limits_on_error = %q: write \"open\" (requests go on without their rate limits while Redis cannot count them; the default) or \"closed\" (refuse them with 503).", v),
 		attr.Expr.Range(), attr.Range.Ptr())}
 }
 

@@ -31,7 +31,7 @@ func TestCluster_Settings(t *testing.T) {
 	dir := tlsTestDir(t)
 	t.Setenv("GATEHOUSE_TEST_REDIS_PASSWORD", "pw-from-env")
 	t.Setenv("GATEHOUSE_TEST_CLUSTER_KEY", strings.Repeat("k", 32))
-	defaults := settings.Cluster{KeyPrefix: "gatehouse:", DialTimeout: 5 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, LimitsOnError: settings.LimitsClosed}
+	defaults := settings.Cluster{KeyPrefix: "gatehouse:", DialTimeout: 5 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, LimitsOnError: settings.LimitsClosed, RateLimitsOnError: settings.LimitsOpen}
 	with := func(f func(*settings.Cluster)) settings.Cluster {
 		c := defaults
 		f(&c)
@@ -56,6 +56,8 @@ func TestCluster_Settings(t *testing.T) {
 			with(func(c *settings.Cluster) {
 				c.Addr, c.KeyPrefix, c.DialTimeout, c.ReadTimeout, c.WriteTimeout = "127.0.0.1:6390", "gh-prod.eu:", time.Second, 500*time.Millisecond, 2*time.Second
 			}), ""},
+		{"rate limits closed", "redis = \"redis://127.0.0.1:6390\"\n rate_limits_on_error = \"closed\"",
+			with(func(c *settings.Cluster) { c.Addr, c.RateLimitsOnError = "127.0.0.1:6390", settings.LimitsClosed }), ""},
 		{"limits open and an encryption key", "redis = \"redis://127.0.0.1:6390\"\n limits_on_error = \"open\"\n encryption_key = env(\"GATEHOUSE_TEST_CLUSTER_KEY\")",
 			with(func(c *settings.Cluster) {
 				c.Addr, c.LimitsOnError, c.EncryptionKey = "127.0.0.1:6390", settings.LimitsOpen, strings.Repeat("k", 32)
@@ -151,6 +153,7 @@ func TestCluster_Mistakes(t *testing.T) {
 		{"sentinel password alone", "redis = \"redis://127.0.0.1:6379\"\n sentinel_password = \"x\"", summaryInvalidSentinel, `sentinel_password = "*"`, "needs sentinel_master"},
 		{"sentinel ca without tls", "sentinel_master = \"gh\"\n sentinel_addrs = [\"127.0.0.1:26379\"]\n ca_file = \"cert.pem\"", summaryConflictingTLS, `ca_file = "cert.pem"`, "rediss://"},
 		{"limits_on_error", "redis = \"redis://127.0.0.1:6379\"\n limits_on_error = \"fail-open\"", summaryInvalidLimitsOnError, `"fail-open"`, `"closed"`},
+		{"rate_limits_on_error", "redis = \"redis://127.0.0.1:6379\"\n rate_limits_on_error = \"yes\"", summaryInvalidLimitsOnError, `"yes"`, `"open"`},
 		{"short encryption key", "redis = \"redis://127.0.0.1:6379\"\n encryption_key = \"short\"", summaryWeakEncryptionKey, `"*****"`, "at least 32"},
 		{"misspelt", "redis = \"redis://127.0.0.1:6379\"\n key_prefx = \"gh:\"", "Unsupported argument", "key_prefx", `Did you mean "key_prefix"?`},
 	} {

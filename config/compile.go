@@ -174,15 +174,15 @@ func (c *Config) spec() policy.Spec {
 	for _, a := range c.Apps {
 		spec.Apps = append(spec.Apps, policy.AppSpec{
 			Name: a.Name, KeySHA256: a.KeySHA256, DefaultRole: a.DefaultRole,
-			Lookups: a.Lookups, Secrets: a.Secrets, Active: a.Active, Origin: origin(a.DeclRange),
+			Lookups: a.Lookups, Secrets: a.Secrets, Active: a.Active, RateLimit: a.RateLimit, Origin: origin(a.DeclRange),
 		})
 	}
 	for _, r := range c.Roles {
-		rs := policy.RoleSpec{Name: r.Name, Active: r.Active, Lookups: r.Lookups, Secrets: r.Secrets, Origin: origin(r.DeclRange)}
+		rs := policy.RoleSpec{Name: r.Name, Active: r.Active, Lookups: r.Lookups, Secrets: r.Secrets, RateLimit: r.RateLimit, Origin: origin(r.DeclRange)}
 		for _, g := range r.Grants {
 			rs.Grants = append(rs.Grants, policy.GrantSpec{
 				Deny: g.Deny, Upstream: g.Upstream, Paths: g.Paths, Verbs: g.Verbs,
-				Records: g.Records, Filter: g.Filter, Program: g.Program, Plan: g.Plan, Origin: origin(g.DeclRange),
+				Records: g.Records, Filter: g.Filter, Program: g.Program, Plan: g.Plan, RateLimit: g.RateLimit, Origin: origin(g.DeclRange),
 			})
 		}
 		spec.Roles = append(spec.Roles, rs)

@@ -107,7 +107,7 @@ func (c *Config) identitySpec(spec *policy.Spec) {
 	}
 	for _, u := range c.Users {
 		us := policy.UserSpec{Name: u.Name, Password: u.Password, Email: u.Email, Lookups: u.Lookups, Secrets: u.Secrets,
-			Active: u.Active, Origin: origin(u.DeclRange), Roles: make(map[string]string, len(u.Roles))}
+			Active: u.Active, RateLimit: u.RateLimit, Origin: origin(u.DeclRange), Roles: make(map[string]string, len(u.Roles))}
 		for _, rr := range u.Roles {
 			us.Roles[rr.App.Name] = rr.Role.Name
 		}

@@ -129,6 +129,7 @@ type App struct {
 	Lookups     map[string]any
 	Secrets     map[string]any // secret_lookups
 	Active      bool
+	RateLimit   *policy.RateLimitSpec // nil = none
 
 	DeclRange        hcl.Range
 	NameRange        hcl.Range
@@ -145,6 +146,8 @@ type Role struct {
 	Lookups map[string]any
 	Secrets map[string]any // secret_lookups
 	Grants  []*Grant       // allow and deny blocks in declaration order
+	// RateLimit is the role's rate_limit block; nil = none.
+	RateLimit *policy.RateLimitSpec
 
 	DeclRange hcl.Range
 	NameRange hcl.Range
@@ -160,6 +163,8 @@ type Grant struct {
 	Filter   string          // expr-lang source, stored as written
 	Program  *filter.Program // compiled Filter; nil without one
 	Plan     *records.Plan   // records plan of a grant with a filter; nil without one
+	// RateLimit is an allow block's rate_limit; nil = none.
+	RateLimit *policy.RateLimitSpec
 
 	DeclRange     hcl.Range
 	UpstreamRange hcl.Range // the block label

@@ -96,6 +96,10 @@ const (
 	summaryUnencryptedRedis       = "Unencrypted Redis" // warning
 	summaryInvalidLimitsOnError   = "Invalid limits_on_error"
 	summaryWeakEncryptionKey      = "Encryption key too short"
+
+	summaryInvalidRateLimit   = "Invalid rate limit"
+	summaryDuplicateRateLimit = "Duplicate rate_limit block"
+	summaryRateLimitOnDeny    = "Rate limit on a deny grant"
 )
 
 // badNameDetail explains the identifier rule; it is shared by every label.

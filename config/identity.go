@@ -31,6 +31,7 @@ var userSchema = &hcl.BodySchema{
 		{Name: "secret_lookups"},
 		{Name: "active"},
 	},
+	Blocks: []hcl.BlockHeaderSchema{rateLimitBlock},
 }
 
 var adminSchema = &hcl.BodySchema{
@@ -121,6 +122,8 @@ type User struct {
 	Lookups  map[string]any
 	Secrets  map[string]any // secret_lookups
 	Active   bool
+	// RateLimit is the user's rate_limit block; nil = none.
+	RateLimit *policy.RateLimitSpec
 
 	DeclRange  hcl.Range
 	NameRange  hcl.Range
@@ -210,7 +213,8 @@ func decodeUserBlock(block *hcl.Block, ctx *hcl.EvalContext) (*User, hcl.Diagnos
 		}
 		diags = append(diags, d...)
 	}
-	return u, diags
+	u.RateLimit, d = decodeRateLimit(content.Blocks, ctx)
+	return u, append(diags, d...)
 }
 
 func decodeAdminBlock(block *hcl.Block, ctx *hcl.EvalContext) (*Admin, hcl.Diagnostics) {

@@ -25,6 +25,7 @@ var roleSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "allow", LabelNames: []string{"upstream"}},
 		{Type: "deny", LabelNames: []string{"upstream"}},
+		rateLimitBlock,
 	},
 }
 
@@ -36,15 +37,18 @@ var allowSchema = &hcl.BodySchema{
 		{Name: "records"},
 		{Name: "filter"},
 	},
+	Blocks: []hcl.BlockHeaderSchema{rateLimitBlock},
 }
 
 // denySchema is the body of deny "upstream" { … }: a deny refuses whole
-// requests, so record selection and filters do not apply.
+// requests, so record selection, filters and rate limits do not apply
+// (rate_limit is listed only to say so).
 var denySchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "paths", Required: true},
 		{Name: "verbs", Required: true},
 	},
+	Blocks: []hcl.BlockHeaderSchema{rateLimitBlock},
 }
 
 // decodeRoleBlock decodes one role block with its grants. Grant labels are
@@ -75,7 +79,12 @@ func decodeRoleBlock(block *hcl.Block, ctx *hcl.EvalContext, fc *filterCache) (*
 		}
 		diags = append(diags, d...)
 	}
+	r.RateLimit, d = decodeRateLimit(content.Blocks, ctx)
+	diags = append(diags, d...)
 	for _, b := range content.Blocks {
+		if b.Type == rateLimitBlock.Type {
+			continue
+		}
 		g, d := decodeGrantBlock(b, ctx, fc)
 		diags = append(diags, d...)
 		r.Grants = append(r.Grants, g)
@@ -122,6 +131,17 @@ func decodeGrantBlock(block *hcl.Block, ctx *hcl.EvalContext, fc *filterCache) (
 				g.Program, d = fc.compile(g.Filter, attr)
 			}
 		}
+		diags = append(diags, d...)
+	}
+	if g.Deny {
+		for _, b := range content.Blocks {
+			diags = append(diags, errorAt(summaryRateLimitOnDeny,
+				"A deny grant refuses its requests, so there is nothing to limit. Put the rate_limit in an allow block, the role, the app or the user.",
+				b.DefRange, block.DefRange.Ptr()))
+		}
+	} else {
+		var d hcl.Diagnostics
+		g.RateLimit, d = decodeRateLimit(content.Blocks, ctx)
 		diags = append(diags, d...)
 	}
 	if g.Program != nil && !diags.HasErrors() {

@@ -10,13 +10,14 @@ import (
 
 // User is a compiled local user.
 type User struct {
-	name     string
-	password *password.Hash
-	email    string
-	roles    map[string]*Role // by app name
-	scope    scope
-	active   bool
-	origin   string
+	name      string
+	password  *password.Hash
+	email     string
+	roles     map[string]*Role // by app name
+	scope     scope
+	active    bool
+	rateLimit *RateLimit
+	origin    string
 }
 
 // Name returns the user's name.
@@ -24,6 +25,9 @@ func (u *User) Name() string { return u.name }
 
 // Email returns the configured email address, or "".
 func (u *User) Email() string { return u.email }
+
+// RateLimit returns the user's rate limit, or nil.
+func (u *User) RateLimit() *RateLimit { return u.rateLimit }
 
 // Active reports whether the user may log in and use sessions.
 func (u *User) Active() bool { return u.active }
@@ -232,6 +236,10 @@ func (s *Snapshot) buildIdentities(spec Spec) error {
 		if u.scope, err = newScope("user "+us.Name, us.Lookups, us.Secrets); err != nil {
 			return err
 		}
+		if u.rateLimit, err = newRateLimit(RateLimitUser, us.Name, us.RateLimit); err != nil {
+			return err
+		}
+		s.userRateLimits = s.userRateLimits || u.rateLimit != nil
 		for app, rn := range us.Roles {
 			if _, ok := s.appNames[app]; !ok {
 				return fmt.Errorf("user %q: unknown app %q", us.Name, app)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,9 @@ type Snapshot struct {
 	cors *corsIndex // nil without cors blocks
 
 	clientHeaders *ClientHeaders // client headers that never reach upstreams
+
+	rateLimits     bool // some block has a rate_limit
+	userRateLimits bool // some user has one
 }
 
 // Upstream is a compiled upstream.
@@ -88,8 +92,12 @@ type App struct {
 	defaultRole string
 	scope       scope
 	active      bool
+	rateLimit   *RateLimit
 	origin      string
 }
+
+// RateLimit returns the app's rate limit, or nil.
+func (a *App) RateLimit() *RateLimit { return a.rateLimit }
 
 // Name returns the app's configured name.
 func (a *App) Name() string { return a.name }
@@ -105,13 +113,17 @@ func (a *App) Lookup(k string) (any, bool) { v, ok := a.scope.values[k]; return 
 
 // Role is a compiled role.
 type Role struct {
-	name   string
-	active bool
-	scope  scope
-	grants []*Grant
-	index  []*grantIndex // by Upstream.id; nil = no grants there
-	origin string
+	name      string
+	active    bool
+	scope     scope
+	grants    []*Grant
+	index     []*grantIndex // by Upstream.id; nil = no grants there
+	rateLimit *RateLimit
+	origin    string
 }
+
+// RateLimit returns the role's rate limit, or nil.
+func (r *Role) RateLimit() *RateLimit { return r.rateLimit }
 
 // Name returns the role's configured name.
 func (r *Role) Name() string { return r.name }
@@ -121,16 +133,17 @@ func (r *Role) Active() bool { return r.active }
 
 // Grant is one compiled allow or deny block.
 type Grant struct {
-	order    int
-	deny     bool
-	upstream string
-	paths    []Glob
-	verbs    Verb
-	records  string
-	filter   string
-	program  *filter.Program
-	plan     *records.Plan
-	origin   string
+	order     int
+	deny      bool
+	upstream  string
+	paths     []Glob
+	verbs     Verb
+	records   string
+	filter    string
+	program   *filter.Program
+	plan      *records.Plan
+	rateLimit *RateLimit
+	origin    string
 }
 
 // Deny reports whether this is a deny grant.
@@ -155,6 +168,9 @@ func (g *Grant) Program() *filter.Program { return g.program }
 // nil), or nil. Grants with the same records path and filter fields may
 // share one.
 func (g *Grant) Plan() *records.Plan { return g.plan }
+
+// RateLimit returns the grant's rate limit, or nil.
+func (g *Grant) RateLimit() *RateLimit { return g.rateLimit }
 
 // Origin returns where the grant was declared ("roles.hcl:7,3").
 func (g *Grant) Origin() string { return g.origin }
@@ -239,6 +255,9 @@ func New(spec Spec) (*Snapshot, error) {
 		if r.scope, err = newScope("role "+rs.Name, rs.Lookups, rs.Secrets); err != nil {
 			return nil, err
 		}
+		if r.rateLimit, err = newRateLimit(RateLimitRole, rs.Name, rs.RateLimit); err != nil {
+			return nil, err
+		}
 		for i, gs := range rs.Grants {
 			u, ok := s.byName[gs.Upstream]
 			if !ok {
@@ -256,6 +275,12 @@ func New(spec Spec) (*Snapshot, error) {
 			g := &Grant{
 				order: i, deny: gs.Deny, upstream: gs.Upstream, paths: append([]Glob(nil), gs.Paths...),
 				verbs: gs.Verbs, records: gs.Records, filter: gs.Filter, program: gs.Program, plan: gs.Plan, origin: gs.Origin,
+			}
+			if gs.RateLimit != nil && gs.Deny {
+				return nil, fmt.Errorf("role %q: a deny grant on %q has a rate_limit", rs.Name, gs.Upstream)
+			}
+			if g.rateLimit, err = newRateLimit(RateLimitGrant, rs.Name+":"+strconv.Itoa(i), gs.RateLimit); err != nil {
+				return nil, err
 			}
 			r.grants = append(r.grants, g)
 			ix := r.index[u.id]
@@ -294,11 +319,24 @@ func New(spec Spec) (*Snapshot, error) {
 		if a.scope, err = newScope("app "+as.Name, as.Lookups, as.Secrets); err != nil {
 			return nil, err
 		}
+		if a.rateLimit, err = newRateLimit(RateLimitApp, as.Name, as.RateLimit); err != nil {
+			return nil, err
+		}
 		s.apps[as.KeySHA256] = a
 		s.appNames[a.name] = a
 	}
 	if err := s.buildIdentities(spec); err != nil {
 		return nil, err
+	}
+	s.rateLimits = s.userRateLimits
+	for _, a := range s.appNames {
+		s.rateLimits = s.rateLimits || a.rateLimit != nil
+	}
+	for _, r := range s.roles {
+		s.rateLimits = s.rateLimits || r.rateLimit != nil
+		for _, g := range r.grants {
+			s.rateLimits = s.rateLimits || g.rateLimit != nil
+		}
 	}
 	if s.cors, err = newCORSIndex(spec.CORS); err != nil {
 		return nil, err

@@ -85,6 +85,7 @@ type AppSpec struct {
 	Lookups     map[string]any
 	Secrets     map[string]any // secret_lookups
 	Active      bool
+	RateLimit   *RateLimitSpec // nil = none
 	Origin      string
 }
 
@@ -95,7 +96,9 @@ type RoleSpec struct {
 	Grants  []GrantSpec
 	Lookups map[string]any
 	Secrets map[string]any // secret_lookups
-	Origin  string
+	// RateLimit applies to every request the role decides; nil = none.
+	RateLimit *RateLimitSpec
+	Origin    string
 }
 
 // GrantSpec is one allow or deny block of a role.
@@ -109,8 +112,11 @@ type GrantSpec struct {
 	Program  *filter.Program // compiled Filter; nil when Filter is ""
 	// Plan is the records plan of a grant with a filter (NewRecordPlan);
 	// nil exactly when Program is nil.
-	Plan   *records.Plan
-	Origin string
+	Plan *records.Plan
+	// RateLimit applies to the requests this grant allows (never set on
+	// a deny); nil = none.
+	RateLimit *RateLimitSpec
+	Origin    string
 }
 
 // UserSpec declares one local user.
@@ -124,7 +130,9 @@ type UserSpec struct {
 	Lookups  map[string]any
 	Secrets  map[string]any // secret_lookups
 	Active   bool
-	Origin   string
+	// RateLimit applies to the user's requests, per app; nil = none.
+	RateLimit *RateLimitSpec
+	Origin    string
 }
 
 // AdminSpec declares one administrator: no API key, no roles, every upstream.

@@ -96,6 +96,12 @@ func writeError(w http.ResponseWriter, production bool, requestID string, e *Err
 	if e.RetryAfter > 0 {
 		h["Retry-After"] = []string{strconv.Itoa(e.RetryAfter)}
 	}
+	if e.RateLimitPolicy != "" {
+		h["Ratelimit-Policy"] = []string{e.RateLimitPolicy}
+	}
+	if e.RateLimit != "" {
+		h["Ratelimit"] = []string{e.RateLimit}
+	}
 	if e.Status == http.StatusUnauthorized {
 		h["Www-Authenticate"] = []string{`Bearer realm="gatehouse"`}
 	}

@@ -26,7 +26,7 @@ type step struct {
 // sessions block, a request under AuthPrefix then goes to the /auth/ API
 // (Server.serveAuth); every other one goes on through stages, whose
 // hand-offs are: request facts (route) → caller (authenticate) → decision
-// (authorize) → the outbound plan (upstreamHeaders, methodOverride,
+// (authorize) → rateLimit (refuses, hands off nothing) → the outbound plan (upstreamHeaders, methodOverride,
 // filterRecords, upgrade, limitBody) → the response (forward).
 func pipeline(tlsNames bool) (front, stages []step) {
 	front = []step{
@@ -40,6 +40,7 @@ func pipeline(tlsNames bool) (front, stages []step) {
 		{route{}, true},
 		{authenticate{}, true},
 		{authorize{}, true},
+		{rateLimit{}, false}, // counts requests: not again for an open tunnel
 		{upstreamHeaders{}, true},
 		{methodOverride{}, false},
 		{filterRecords{}, true}, // refuses upgrades on filtered grants

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
@@ -97,6 +98,22 @@ func BenchmarkPipeline(b *testing.B) {
 		{"public_bench_headers", srv, padded(benchRequest("/pub/small", testKey)), 200},
 		{"apikey_allow_bench_headers", srv, padded(benchRequest("/hr/employees/42", testKey)), 200},
 	}
+	// The same API-key request on an app with a rate_limit (memory
+	// budgets, never refused within the benchmark).
+	limited := testSpec(b, "http://127.0.0.1:9")
+	limited.Apps[0].RateLimit = &policy.RateLimitSpec{Requests: 1_000_000, Period: time.Second, Burst: 1_000_000}
+	lsnap, err := policy.New(limited)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lsrv := New(Options{Logger: slog.New(slog.DiscardHandler), AccessLog: io.Discard, Transport: stubTransport{}})
+	lsrv.Load(lsnap, nil)
+	cases = append(cases, struct {
+		name string
+		h    http.Handler
+		req  *http.Request
+		want int
+	}{"apikey_allow_rate_limited", lsrv, benchRequest("/hr/employees/42", testKey), 200})
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			w := &discardWriter{h: http.Header{}}

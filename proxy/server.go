@@ -64,6 +64,14 @@ type Options struct {
 	// LimitsOnError is what failed-login limits do when Stores.Budgets
 	// fails: authapi.LimitsClosed (the default) or authapi.LimitsOpen.
 	LimitsOnError string
+	// RateLimitsOnError is what the rateLimit stage does when
+	// Stores.RateLimits fails: settings.LimitsOpen (the default, also
+	// for "": the request goes on, a warning is logged at most once a
+	// minute) or settings.LimitsClosed (503 store_unavailable).
+	RateLimitsOnError string
+	// RateLimitHooks let a metrics package count rate-limit refusals and
+	// store errors (see RateLimitHooks).
+	RateLimitHooks RateLimitHooks
 	// InstanceID identifies this process among the instances of a
 	// cluster (random at start); GET /admin/config reports it.
 	InstanceID string
@@ -89,6 +97,7 @@ type Server struct {
 	sessions *session.Manager
 	authn    authenticators                   // the authenticate stage's
 	auth     *authapi.Handler                 // the /auth/ API, mounted ahead of the pipeline
+	rates    *rateLimiter                     // the rateLimit stage's budgets
 	tunnels  tunnels                          // open WebSocket tunnels (tunnel.go)
 	served   func(string) bool                // Options.ServedHost
 	instance string                           // Options.InstanceID
@@ -123,6 +132,7 @@ func New(opts Options) *Server {
 		upstream: upstream.NewPool(opts.UpstreamRootCAs),
 	}
 	s.abandons = &abandonedLog{log: s.access}
+	s.rates = newRateLimiter(opts.Stores.RateLimits, opts.RateLimitsOnError, opts.RateLimitHooks, s.log)
 	s.ids.prefix = randomPrefix()
 	s.front, s.stages = pipeline(opts.ServedHost != nil)
 	sessions, err := session.NewManager(session.Options{OnRevoke: s.tunnels.revoked, Revocations: opts.Stores.Revocations})

@@ -28,6 +28,7 @@ type transaction struct {
 	facts    facts           // the front stages and route
 	who      caller          // authenticate; on /auth/, the login API in its place (serveAuth)
 	decision policy.Decision // authorize; on /auth/, only Reason, from the login API
+	rate     rateState       // rateLimit's scratch space
 	out      outbound        // the stages between authorize and forward
 	body     requestBody     // the client's body, for the stages that read it
 	fwd      forwarding      // forward

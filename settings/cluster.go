@@ -47,6 +47,10 @@ type Cluster struct {
 	// asked: LimitsClosed (refuse the login, 503) or LimitsOpen (let it go
 	// on to the password check, logged).
 	LimitsOnError string
+	// RateLimitsOnError is what request rate limits (rate_limit blocks)
+	// do when Redis cannot be asked: LimitsOpen (the default: the request
+	// goes on, logged) or LimitsClosed (503 store_unavailable).
+	RateLimitsOnError string
 	// EncryptionKey, when set, encrypts the certificates, their keys and
 	// the ACME account key at rest in Redis (AES-256-GCM under a key
 	// derived from it). A secret: never printed.
@@ -66,8 +70,8 @@ func (c Cluster) String() string {
 		}
 		return "set"
 	}
-	return fmt.Sprintf("cluster{server=%s tls=%t ca_file=%q db=%d username=%q password=%s key_prefix=%q dial_timeout=%s read_timeout=%s write_timeout=%s sentinel_password=%s limits_on_error=%s encryption_key=%s origin=%s}",
-		c.Server(), c.TLS, c.CAFile, c.DB, c.Username, set(c.Password), c.KeyPrefix, c.DialTimeout, c.ReadTimeout, c.WriteTimeout, set(c.SentinelPassword), c.LimitsOnError, set(c.EncryptionKey), c.Origin)
+	return fmt.Sprintf("cluster{server=%s tls=%t ca_file=%q db=%d username=%q password=%s key_prefix=%q dial_timeout=%s read_timeout=%s write_timeout=%s sentinel_password=%s limits_on_error=%s rate_limits_on_error=%s encryption_key=%s origin=%s}",
+		c.Server(), c.TLS, c.CAFile, c.DB, c.Username, set(c.Password), c.KeyPrefix, c.DialTimeout, c.ReadTimeout, c.WriteTimeout, set(c.SentinelPassword), c.LimitsOnError, c.RateLimitsOnError, set(c.EncryptionKey), c.Origin)
 }
 
 // Sentinel reports whether c reaches its master through Sentinel.
@@ -103,10 +107,11 @@ func (c *Cluster) Equal(o *Cluster) bool {
 		c.DB == o.DB && c.Username == o.Username && c.Password == o.Password && c.KeyPrefix == o.KeyPrefix &&
 		c.DialTimeout == o.DialTimeout && c.ReadTimeout == o.ReadTimeout && c.WriteTimeout == o.WriteTimeout &&
 		c.SentinelMaster == o.SentinelMaster && slices.Equal(c.SentinelAddrs, o.SentinelAddrs) &&
-		c.SentinelPassword == o.SentinelPassword && c.LimitsOnError == o.LimitsOnError && c.EncryptionKey == o.EncryptionKey
+		c.SentinelPassword == o.SentinelPassword && c.LimitsOnError == o.LimitsOnError && c.RateLimitsOnError == o.RateLimitsOnError && c.EncryptionKey == o.EncryptionKey
 }
 
-// What failed-login limits do when their store fails (Cluster.LimitsOnError).
+// What failed-login limits and rate limits do when their store fails
+// (Cluster.LimitsOnError, Cluster.RateLimitsOnError).
 const (
 	LimitsClosed = "closed"
 	LimitsOpen   = "open"

@@ -1,7 +1,7 @@
 // Package store defines the state gatehouse instances may one day share,
 // as four small interfaces: revoked session ids ([Revocations]), values
 // that may be used once ([OneTime]: OAuth states), rate budgets with expiry
-// ([Budgets]: failed logins, later rate limits) and the certificate cache
+// ([Budgets]: failed logins; [RateLimits]: request rate limits) and the certificate cache
 // ([Certificates]). It owns the contracts, not the implementations:
 // store/memstore holds the in-memory ones every gatehouse uses today, and
 // a networked backend (Redis or Valkey) is meant to sit beside it,
@@ -36,7 +36,8 @@
 //     cluster-wide gets fresh = true.
 //   - Budgets: one atomic script per call over all of its limits (GCRA:
 //     read, compare and push the theoretical arrival time in the same
-//     round trip, never GET then SET).
+//     round trip, never GET then SET); RateLimits.Take the same, all or
+//     none of its limits in one script.
 //   - Certificates: Get/Put/Delete of blobs, as certmagic's Storage. Once
 //     several instances share one, issuance also needs a lock ([Locker]),
 //     so that one instance orders a name while the others wait and load
@@ -56,6 +57,7 @@ type Set struct {
 	Revocations  Revocations  // revoked sessions (logout, refresh)
 	OneTime      OneTime      // used OAuth states
 	Budgets      Budgets      // failed-login budgets
+	RateLimits   RateLimits   // request rate limits (the rateLimit stage)
 	Certificates Certificates // ACME account, certificates, challenge tokens
 	Locker       Locker       // one order per certificate name at a time
 }
@@ -128,6 +130,37 @@ type Budgets interface {
 	// budget stays as it is: waiting refills it, trying does not delay it
 	// further). On error the units may or may not have been taken.
 	Spend(ctx context.Context, limits ...Limit) error
+}
+
+// RateLimits takes one unit from several rate budgets at once, all or
+// none: the request rate limits of the proxy's rateLimit stage.
+// memstore.Budgets and redisstore.Budgets implement it beside Budgets, on
+// the same GCRA (a budget's Key is the same key space, so callers prefix
+// their keys, "rl:" for rate limits).
+type RateLimits interface {
+	// Take takes one unit from each of limits if every one has a unit
+	// left, and none otherwise (a refused request spends nothing). It is
+	// one atomic step: concurrent Takes on the same keys never take more
+	// units than the budgets hold. On error the units may or may not have
+	// been taken.
+	Take(ctx context.Context, limits []Limit) (Taken, error)
+}
+
+// Taken is the answer of RateLimits.Take.
+type Taken struct {
+	OK bool // the units were taken
+	// Index is the limit the answer is about: refused, the first spent
+	// one; taken, the one with the fewest units left (the first of
+	// equals).
+	Index int
+	// Remaining is the units left in limits[Index] after the call (0
+	// when refused).
+	Remaining int
+	// Retry is, refused, how long until limits[Index] has a unit again;
+	// 0 when taken.
+	Retry time.Duration
+	// Full is how long until limits[Index] is full again.
+	Full time.Duration
 }
 
 // Certificates is the certificate cache of ACME: the account key,

@@ -29,7 +29,10 @@ type cluster struct {
 	client        *redisstore.Client // nil without a cluster block
 	stores        store.Set
 	limitsOnError string
-	revocations   *redisstore.Revocations // closed with the client
+	// rateLimitsOnError is the cluster's rate_limits_on_error ("" without
+	// a cluster block: memory budgets never fail).
+	rateLimitsOnError string
+	revocations       *redisstore.Revocations // closed with the client
 }
 
 // openCluster builds the Redis client of cfg (nil: no cluster block) and
@@ -52,7 +55,7 @@ func openCluster(ctx context.Context, cfg *settings.Cluster, logger *slog.Logger
 		logger.Error("cluster redis unreachable at start; starting anyway, shared state is unavailable until it answers",
 			"component", "cluster", "server", c.Server(), "error", err.Error())
 	}
-	cl := &cluster{client: c, limitsOnError: cfg.LimitsOnError}
+	cl := &cluster{client: c, limitsOnError: cfg.LimitsOnError, rateLimitsOnError: cfg.RateLimitsOnError}
 	if err := cl.openStores(ctx, cfg, logger.With("component", "cluster")); err != nil {
 		c.Close()
 		return nil, err
@@ -75,10 +78,12 @@ func (cl *cluster) openStores(ctx context.Context, cfg *settings.Cluster, log *s
 		return fmt.Errorf("cluster certificates: %w", err)
 	}
 	cl.revocations = revs
+	budgets := redisstore.NewBudgets(rdb, prefix) // failed logins ("login-…") and rate limits ("rl:…")
 	cl.stores = store.Set{
 		Revocations:  revs,
 		OneTime:      redisstore.NewOneTime(rdb, prefix),
-		Budgets:      redisstore.NewBudgets(rdb, prefix),
+		Budgets:      budgets,
+		RateLimits:   budgets,
 		Certificates: certs,
 		Locker:       certs,
 	}

@@ -123,7 +123,7 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 	// connection's SNI named (421 otherwise).
 	srv := proxy.New(proxy.Options{
 		Logger: logger, AccessLog: accessLog, ServedHost: ls.servedHost(),
-		Stores: cl.stores, LimitsOnError: cl.limitsOnError, InstanceID: instance, ClusterState: cl.state(),
+		Stores: cl.stores, LimitsOnError: cl.limitsOnError, RateLimitsOnError: cl.rateLimitsOnError, InstanceID: instance, ClusterState: cl.state(),
 	})
 	defer srv.Close()
 	srv.Load(snap, rt)

@@ -15,6 +15,10 @@ type Error struct {
 	Allow  string // Allow header of a 405
 	// RetryAfter, in seconds, sets Retry-After (429, 503); 0 = none.
 	RetryAfter int
+	// RateLimit and RateLimitPolicy, when set, are the fields of those
+	// names (draft-ietf-httpapi-ratelimit-headers) on a 429 rate_limited.
+	RateLimit       string
+	RateLimitPolicy string
 }
 
 func (e *Error) Error() string {

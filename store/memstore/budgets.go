@@ -10,7 +10,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/store"
 )
 
-// Budgets is store.Budgets in least-recently-used tables, one per rate
+// Budgets is store.Budgets (and store.RateLimits) in least-recently-used tables, one per rate
 // (Every and Burst): each table holds at most Size entries and, when
 // full, forgets the least recently used one (hashicorp/golang-lru), so a
 // flood of distinct keys pushes out the oldest, idle entries and never
@@ -35,7 +35,10 @@ type rate struct {
 // is more than (b-1)*e ahead of now; a use pushes it e further.
 type budget int64
 
-var _ store.Budgets = (*Budgets)(nil)
+var (
+	_ store.Budgets    = (*Budgets)(nil)
+	_ store.RateLimits = (*Budgets)(nil)
+)
 
 // NewBudgets returns Budgets whose tables hold at most size entries each;
 // now is the clock (nil means time.Now). It panics if size is not
@@ -81,6 +84,36 @@ func (b *Budgets) Spend(_ context.Context, limits ...store.Limit) error {
 		t.Add(l.Key, budget(max(int64(v), now)+int64(l.Every)))
 	}
 	return nil
+}
+
+// Take takes one unit from each of limits if none is spent, else none
+// (store.RateLimits), under one lock. It never fails.
+func (b *Budgets) Take(_ context.Context, limits []store.Limit) (store.Taken, error) {
+	now := b.now().UnixNano()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, l := range limits {
+		v, _ := b.table(l).Get(l.Key)
+		if v.spent(now, l.Every, l.Burst) {
+			return store.Taken{Index: i, Retry: time.Duration(int64(v) - int64(l.Burst-1)*int64(l.Every) - now),
+				Full: time.Duration(int64(v) - now)}, nil
+		}
+	}
+	t := store.Taken{OK: true, Remaining: -1}
+	for i, l := range limits {
+		tb := b.table(l)
+		v, _ := tb.Get(l.Key)
+		tat := max(int64(v), now) + int64(l.Every)
+		tb.Add(l.Key, budget(tat))
+		left := l.Burst - int((tat-now+int64(l.Every)-1)/int64(l.Every))
+		if t.Remaining < 0 || left < t.Remaining {
+			t.Index, t.Remaining, t.Full = i, left, time.Duration(tat-now)
+		}
+	}
+	if t.Remaining < 0 {
+		t.Remaining = 0
+	}
+	return t, nil
 }
 
 // Len is the number of entries held in all tables.

@@ -320,3 +320,37 @@ func TestLocker(t *testing.T) {
 	default:
 	}
 }
+
+// Take is all or none: a spent limit refuses and spends nothing of the
+// others; the answer names the refusing limit, or the one with the fewest
+// units left, with its timings.
+func TestBudgets_Take(t *testing.T) {
+	c := newClock()
+	b := NewBudgets(100, c.now)
+	app := store.Limit{Key: "rl:app", Every: time.Second, Burst: 3}
+	grant := store.Limit{Key: "rl:grant", Every: 10 * time.Second, Burst: 2}
+	both := []store.Limit{app, grant}
+	steps := []struct {
+		name    string
+		advance time.Duration
+		limits  []store.Limit
+		want    store.Taken
+	}{
+		{"fresh: the grant has fewer left", 0, both, store.Taken{OK: true, Index: 1, Remaining: 1, Full: 10 * time.Second}},
+		{"the grant's last unit", 0, both, store.Taken{OK: true, Index: 1, Remaining: 0, Full: 20 * time.Second}},
+		{"the grant refuses", 0, both, store.Taken{Index: 1, Retry: 10 * time.Second, Full: 20 * time.Second}},
+		{"and spent nothing of the app", 0, []store.Limit{app}, store.Taken{OK: true, Index: 0, Remaining: 0, Full: 3 * time.Second}},
+		{"the app refuses first", 0, both, store.Taken{Index: 0, Retry: time.Second, Full: 3 * time.Second}},
+		{"partly back", 1500 * time.Millisecond, []store.Limit{app}, store.Taken{OK: true, Index: 0, Remaining: 0, Full: 2500 * time.Millisecond}},
+		{"retry rounds to the unit", 0, []store.Limit{app}, store.Taken{Index: 0, Retry: 500 * time.Millisecond, Full: 2500 * time.Millisecond}},
+		{"both back after the grant's interval", 10 * time.Second, both, store.Taken{OK: true, Index: 1, Remaining: 0, Full: 18500 * time.Millisecond}},
+		{"no limits", 0, nil, store.Taken{OK: true}},
+	}
+	for _, s := range steps {
+		c.add(s.advance)
+		got, err := b.Take(ctx, s.limits)
+		if err != nil || got != s.want {
+			t.Errorf("%s: Take = %+v, %v; want %+v", s.name, got, err, s.want)
+		}
+	}
+}

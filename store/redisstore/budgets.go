@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -64,7 +65,35 @@ end
 return n
 `
 
-// Budgets is store.Budgets on Redis: each Spent and each Spend is one
+// takeScript takes one unit from every budget if none is spent, else none
+// (store.RateLimits.Take). It returns {1, i, remaining, full} when taken,
+// i the budget with the fewest units left, full the microseconds until it
+// is full again; {0, i, retry, full} when refused, i the first spent
+// budget and retry the microseconds until it has a unit again.
+var takeScript = budgetsPrelude + `
+local tats = {}
+for i, k in ipairs(KEYS) do
+	local every, burst = tonumber(ARGV[2*i]), tonumber(ARGV[2*i+1])
+	local tat = math.max(tonumber(redis.call('GET', k)) or 0, now)
+	if tat - now > (burst - 1) * every then
+		return {0, i, tat - (burst - 1) * every - now, tat - now}
+	end
+	tats[i] = tat
+end
+local best, left, full = 0, 0, 0
+for i, k in ipairs(KEYS) do
+	local every, burst = tonumber(ARGV[2*i]), tonumber(ARGV[2*i+1])
+	local tat = tats[i] + every
+	redis.call('SET', k, string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000))
+	local n = burst - math.ceil((tat - now) / every)
+	if best == 0 or n < left then
+		best, left, full = i, n, tat - now
+	end
+end
+return {1, best, left, full}
+`
+
+// Budgets is store.Budgets and store.RateLimits on Redis: each Spent, Spend and Take is one
 // Lua script over all of its limits (EVALSHA, falling back to EVAL when
 // the server does not have the script, as after a restart), so a check
 // and an update are one atomic step on the server, never a GET then a
@@ -86,15 +115,19 @@ type Budgets struct {
 	prefix string
 	spent  *redis.Script
 	spend  *redis.Script
+	take   *redis.Script
 	// now, when set (tests), replaces the server's TIME.
 	now func() time.Time
 }
 
-var _ store.Budgets = (*Budgets)(nil)
+var (
+	_ store.Budgets    = (*Budgets)(nil)
+	_ store.RateLimits = (*Budgets)(nil)
+)
 
 // NewBudgets returns Budgets whose keys start with prefix.
 func NewBudgets(rdb redis.UniversalClient, prefix string) *Budgets {
-	return &Budgets{rdb: rdb, prefix: prefix, spent: redis.NewScript(spentScript), spend: redis.NewScript(spendScript)}
+	return &Budgets{rdb: rdb, prefix: prefix, spent: redis.NewScript(spentScript), spend: redis.NewScript(spendScript), take: redis.NewScript(takeScript)}
 }
 
 // Spent reports whether any of limits has no unit left, looking at them in
@@ -121,6 +154,30 @@ func (b *Budgets) Spend(ctx context.Context, limits ...store.Limit) error {
 	}
 	keys, args := b.call(limits)
 	return b.spend.Run(ctx, b.rdb, keys, args...).Err()
+}
+
+// Take takes one unit from each of limits if none is spent, else none
+// (store.RateLimits), in one round trip and one atomic script. An error
+// is Redis's; the units may or may not have been taken.
+func (b *Budgets) Take(ctx context.Context, limits []store.Limit) (store.Taken, error) {
+	if len(limits) == 0 {
+		return store.Taken{OK: true}, nil
+	}
+	keys, args := b.call(limits)
+	v, err := b.take.Run(ctx, b.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return store.Taken{}, err
+	}
+	if len(v) != 4 || v[1] < 1 || int(v[1]) > len(limits) {
+		return store.Taken{}, fmt.Errorf("redisstore: take script answered %v", v)
+	}
+	t := store.Taken{OK: v[0] == 1, Index: int(v[1]) - 1, Full: time.Duration(v[3]) * time.Microsecond}
+	if t.OK {
+		t.Remaining = int(max(0, v[2]))
+	} else {
+		t.Retry = time.Duration(v[2]) * time.Microsecond
+	}
+	return t, nil
 }
 
 // call returns the keys and arguments of a script over limits.

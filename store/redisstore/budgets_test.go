@@ -312,6 +312,19 @@ func BenchmarkRoundTrips(b *testing.B) {
 			}
 		}
 	})
+	b.Run("Take", func(b *testing.B) {
+		rl := []store.Limit{{Key: "rl:app:portal|portal|a:192.0.2.1", Every: time.Microsecond, Burst: 1_000_000}}
+		for b.Loop() {
+			if _, err := bu.Take(ctx, rl); err != nil {
+				b.Fatal(err)
+			}
+		}
+		v, err := srv.Do("MEMORY", "USAGE", "gh:budget:"+rl[0].Key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(v.(int64)), "key-bytes")
+	})
 	b.Run("OneTimeUse", func(b *testing.B) {
 		ot := NewOneTime(c, "gh:")
 		i := 0
@@ -322,4 +335,94 @@ func BenchmarkRoundTrips(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Take answers as memstore's on the same sequences at the same times.
+func TestBudgets_TakeSameAnswersAsMemstore(t *testing.T) {
+	srv := testenv.StartRedis(t, testenv.RedisOptions{})
+	client := newClient(t, srv)
+	ctx := context.Background()
+	app := store.Limit{Key: "rl:app", Every: 600 * time.Millisecond, Burst: 5}
+	grant := store.Limit{Key: "rl:grant", Every: 10 * time.Second, Burst: 2}
+	user := store.Limit{Key: "rl:user", Every: time.Second, Burst: 1}
+	type step struct {
+		limits []store.Limit
+		wait   time.Duration
+	}
+	seq := []step{
+		{limits: []store.Limit{app, grant}}, {limits: []store.Limit{app, grant}}, {limits: []store.Limit{app, grant}},
+		{limits: []store.Limit{app}}, {limits: []store.Limit{app}}, {limits: []store.Limit{app}}, {limits: []store.Limit{app}},
+		{wait: 700 * time.Millisecond}, {limits: []store.Limit{user, app}}, {limits: []store.Limit{user, app}},
+		{wait: 10 * time.Second}, {limits: []store.Limit{grant, user, app}}, {limits: []store.Limit{grant}}, {limits: []store.Limit{grant}},
+		{wait: time.Microsecond}, {limits: []store.Limit{user}},
+	}
+	clk := newFakeClock()
+	mem := memstore.NewBudgets(100, clk.Now)
+	red := NewBudgets(client, "take:")
+	red.now = clk.Now
+	for i, s := range seq {
+		if s.limits == nil {
+			clk.Advance(s.wait)
+			continue
+		}
+		want, _ := mem.Take(ctx, s.limits)
+		got, err := red.Take(ctx, s.limits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("step %d (take %v): redis %+v, memstore %+v", i, keysOf(s.limits), got, want)
+		}
+	}
+}
+
+// Concurrent Takes on two instances take exactly Burst units of a budget
+// whose clock stands still, and the refused ones spend nothing of a
+// second, larger budget taken with it.
+func TestBudgets_ConcurrentTakesAreAtomic(t *testing.T) {
+	srv := testenv.StartRedis(t, testenv.RedisOptions{})
+	clk := newFakeClock()
+	a := NewBudgets(newClient(t, srv), "gh:")
+	b := NewBudgets(newClient(t, srv), "gh:")
+	a.now, b.now = clk.Now, clk.Now
+	ctx := context.Background()
+	small := store.Limit{Key: "rl:small", Every: time.Second, Burst: 15}
+	big := store.Limit{Key: "rl:big", Every: time.Second, Burst: 1000}
+	var taken, refused atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 64 {
+		x := a
+		if i%2 == 1 {
+			x = b
+		}
+		wg.Go(func() {
+			r, err := x.Take(ctx, []store.Limit{big, small})
+			switch {
+			case err != nil:
+				t.Error(err)
+			case r.OK:
+				taken.Add(1)
+			case r.Index != 1 || r.Retry != time.Second:
+				t.Errorf("refused by %d, retry %v; want the small one, 1s", r.Index, r.Retry)
+			default:
+				refused.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if taken.Load() != 15 || refused.Load() != 49 {
+		t.Errorf("taken %d, refused %d; want 15, 49", taken.Load(), refused.Load())
+	}
+	r, err := a.Take(ctx, []store.Limit{big})
+	if err != nil || !r.OK || r.Remaining != 1000-16 {
+		t.Errorf("big budget after: %+v %v; want %d left (refusals spend nothing)", r, err, 1000-16)
+	}
+	if err := srv.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := a.Take(tctx, []store.Limit{small}); err == nil {
+		t.Error("Take with Redis down: no error")
+	}
 }
