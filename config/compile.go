@@ -123,6 +123,7 @@ func (c *Config) runtime() *settings.Runtime {
 			WriteTimeout:      s.WriteTimeout,
 			IdleTimeout:       s.IdleTimeout,
 			ShutdownTimeout:   s.ShutdownTimeout,
+			ShutdownDelay:     s.ShutdownDelay,
 		},
 	}
 	if c.TLS != nil {

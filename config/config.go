@@ -96,6 +96,7 @@ type Server struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
+	ShutdownDelay     time.Duration // 0 = no drain delay
 	TLSListen         string // "" = not set (":8443" with a tls block)
 	StripHeaders      []string
 	KeepHeaders       []string

@@ -69,7 +69,8 @@ type readyzBody struct {
 	Cluster    *clusterStatus `json:"cluster,omitempty"`
 }
 
-// readyz answers 200 once a snapshot is loaded, whether or not the
+// readyz answers 503 "draining" once Drain was called (shutdown), else 200
+// once a snapshot is loaded, whether or not the
 // cluster's Redis answers: API-key routes need no Redis, session routes
 // answer from the local view for a bounded time and then 503 on their
 // own, and a load balancer that took every instance out of service at
@@ -89,6 +90,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.cluster != nil {
 		up, since, lastErr := s.cluster()
 		body.Cluster = &clusterStatus{Up: up, Since: since.UTC(), LastError: lastErr}
+	}
+	if s.draining.Load() {
+		body.Status = "draining"
+		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	_ = json.NewEncoder(w).Encode(body)
 }

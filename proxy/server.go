@@ -93,6 +93,7 @@ type Server struct {
 	served   func(string) bool                // Options.ServedHost
 	instance string                           // Options.InstanceID
 	cluster  func() (bool, time.Time, string) // Options.ClusterState
+	draining atomic.Bool                      // Drain was called: /readyz answers 503
 
 	mu     sync.Mutex
 	closed bool
@@ -165,6 +166,12 @@ func (s *Server) Load(snap *policy.Snapshot, rt *settings.Runtime) {
 		s.release(old)
 	}
 }
+
+// Drain makes GET /readyz answer 503 {"status":"draining"} from now on,
+// so that load balancers stop sending new requests, while every request
+// is still served as before. It is called on SIGTERM, for the shutdown
+// delay before the listeners stop accepting; it cannot be undone.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // InstanceID returns Options.InstanceID.
 func (s *Server) InstanceID() string { return s.instance }

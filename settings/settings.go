@@ -39,6 +39,10 @@ type Listeners struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
+	// ShutdownDelay is how long /readyz answers 503 ("draining") after
+	// SIGTERM while every listener keeps serving, before the shutdown
+	// (bounded by ShutdownTimeout) starts; 0: at once.
+	ShutdownDelay time.Duration
 
 	// TLSListen is the HTTPS listener when TLS is set; Listen then only
 	// answers ACME HTTP-01 challenges and redirects to HTTPS.

@@ -12,11 +12,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/config"
@@ -40,16 +38,16 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args, demoHelp, stdout, stderr); !ok {
 		return code
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, hurry, stop := stopSignals()
 	defer stop()
-	if err := runDemo(ctx, *listen, *adminListen, stdout, stderr); err != nil {
+	if err := runDemo(ctx, hurry, *listen, *adminListen, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "gatehouse demo: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func runDemo(ctx context.Context, listen, adminListen string, stdout, stderr io.Writer) error {
+func runDemo(ctx context.Context, hurry <-chan struct{}, listen, adminListen string, stdout, stderr io.Writer) error {
 	upLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("demo upstream: %w", err)
@@ -133,7 +131,7 @@ curl -i -H 'X-API-Key: %[3]s' -H "Authorization: Bearer $TOKEN" %[1]s/hr/employe
 
 `, base, upLn.Addr(), portalKey, boKey, admin, adaPassword)
 	}}
-	err = serve(ctx, logger, sink, snap, rt, nil, nil, hooks)
+	err = serve(ctx, hurry, logger, sink, snap, rt, nil, nil, hooks)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

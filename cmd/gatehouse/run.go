@@ -49,7 +49,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatehouse run: unknown -log-level %q\n", *level)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, hurry, stop := stopSignals()
 	defer stop()
 	sink := newLogSink(stderr, 200*time.Millisecond)
 	defer sink.Close()
@@ -79,7 +79,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if watchErr != nil {
 		logger.Error("cannot watch the config; reload with SIGHUP or POST /admin/reload", "path", *path, "error", watchErr.Error())
 	}
-	if err := serve(ctx, logger, sink, snap, rt, reloadFrom(*path), changes, nil); err != nil {
+	if err := serve(ctx, hurry, logger, sink, snap, rt, reloadFrom(*path), changes, nil); err != nil {
 		logger.Error("gatehouse stopped", "error", err)
 		_ = sink.Close()
 		return 1
@@ -93,11 +93,13 @@ type serveHooks struct {
 }
 
 // serve runs the public and admin listeners of rt, serving snap, until ctx ends, then
-// shuts down gracefully within shutdown_timeout. With a load func, SIGHUP,
+// drains for shutdown_delay (/readyz answers 503 while every listener
+// keeps serving; hurry closing cuts it short) and shuts down gracefully
+// within shutdown_timeout. With a load func, SIGHUP,
 // changes and POST /admin/reload reload: a config that fails to load is
 // logged with every diagnostic and the old snapshot keeps serving; without
 // one (the demo), POST /admin/reload answers 501 and SIGHUP does nothing.
-func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *policy.Snapshot, rt *settings.Runtime, load func() (*policy.Snapshot, *settings.Runtime, error), changes <-chan struct{}, hooks *serveHooks) error {
+func serve(ctx context.Context, hurry <-chan struct{}, logger *slog.Logger, accessLog io.Writer, snap *policy.Snapshot, rt *settings.Runtime, load func() (*policy.Snapshot, *settings.Runtime, error), changes <-chan struct{}, hooks *serveHooks) error {
 	// Take SIGHUP before anything can be told we are up: its default action
 	// would end the process.
 	hup := make(chan os.Signal, 1)
@@ -167,6 +169,10 @@ loop:
 		case <-ls.certChanges():
 			ls.reloadCertificate("file")
 		}
+	}
+	srv.Drain()
+	if serveErr == nil {
+		serveErr = drain(logger, start.ShutdownDelay, hurry, ls.errors())
 	}
 	logger.Info("shutting down", "timeout", start.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), start.ShutdownTimeout)
