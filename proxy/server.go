@@ -222,11 +222,18 @@ func (s *Server) newTransaction(w http.ResponseWriter, r *http.Request) *transac
 }
 
 // identifyClient sets whether x's peer is a trusted proxy and, from that
-// and X-Forwarded-For, the client's address, by x's snapshot.
+// and X-Forwarded-For, the client's address, by x's snapshot. A trusted
+// proxy's X-Request-Id, if well formed (keptRequestID), becomes the
+// request's id; anyone else's is replaced by the minted one.
 func (x *transaction) identifyClient() {
 	trusts := x.snap().TrustsProxy
 	x.facts.peerTrusted = x.facts.peer.IsValid() && trusts(x.facts.peer)
 	x.facts.client = clientAddr(x.facts.peer, x.facts.peerTrusted, x.r.Header["X-Forwarded-For"], trusts)
+	if x.facts.peerTrusted {
+		if id, ok := keptRequestID(x.r.Header[headerRequestID]); ok {
+			x.id = id
+		}
+	}
 }
 
 // run runs stages on x until one refuses the request (written by fail) or
