@@ -125,6 +125,7 @@ func (c *Config) runtime() *settings.Runtime {
 			ShutdownTimeout:   s.ShutdownTimeout,
 			ShutdownDelay:     s.ShutdownDelay,
 		},
+		AdminTokenSHA256: s.AdminTokenSHA256,
 	}
 	if c.TLS != nil {
 		rt.Listeners.TLS = c.TLS.Spec.Clone()

@@ -97,7 +97,8 @@ type Server struct {
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
 	ShutdownDelay     time.Duration // 0 = no drain delay
-	TLSListen         string // "" = not set (":8443" with a tls block)
+	AdminTokenSHA256  *[32]byte     // nil = no static admin token
+	TLSListen         string        // "" = not set (":8443" with a tls block)
 	StripHeaders      []string
 	KeepHeaders       []string
 

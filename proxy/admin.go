@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/proxy/authn"
+	"github.com/gatehouse-dev/gatehouse/proxy/session"
 	"github.com/gatehouse-dev/gatehouse/reload"
 	"github.com/gatehouse-dev/gatehouse/store"
 )
@@ -33,8 +36,9 @@ type AdminOptions struct {
 
 // AdminHandler serves the admin listener: /healthz (the process is up),
 // /readyz (a snapshot is loaded; 503 before; with a cluster block it also
-// reports the Redis health, without changing the status), and, with an
-// admin session, GET /admin/config (hash, load time, reload outcomes; no
+// reports the Redis health, without changing the status; 503 "draining"
+// after Drain), and, with an admin session or the static admin token
+// (settings.Runtime.AdminTokenSHA256), GET /admin/config (hash, load time, reload outcomes; no
 // config values), GET /admin/instances (the cluster's live instances and
 // whether they serve the same configuration) and POST /admin/reload. With opts.Pprof it also serves /debug/pprof/.
 // Nothing here is reachable on the public listener, which only ever runs
@@ -248,12 +252,19 @@ func (a *admin) reloadNow(w http.ResponseWriter, r *http.Request) {
 
 // requireAdmin lets a request through only with a valid admin session
 // (Authorization: Bearer, from POST /auth/login without an API key on the
-// public listener). Cookies are not accepted here.
+// public listener) or the static admin token (Authorization: Bearer, its
+// SHA-256 in admin_token_sha256), which grants what an admin session
+// grants here and nothing on the public listener. Cookies are not
+// accepted here.
 func (s *Server) requireAdmin(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		g := s.gen.Load()
-		if g == nil || g.keys == nil {
-			writeAdminJSON(w, http.StatusForbidden, map[string]string{"error": "admin endpoints need a sessions block and an admin"})
+		var tokenHash *[32]byte
+		if g != nil && g.rt != nil {
+			tokenHash = g.rt.AdminTokenSHA256
+		}
+		if g == nil || g.keys == nil && tokenHash == nil {
+			writeAdminJSON(w, http.StatusForbidden, map[string]string{"error": "admin endpoints need a sessions block and an admin, or admin_token_sha256"})
 			return
 		}
 		auth := r.Header["Authorization"]
@@ -266,13 +277,21 @@ func (s *Server) requireAdmin(next http.HandlerFunc) http.HandlerFunc {
 			writeAdminJSON(w, http.StatusUnauthorized, map[string]string{"error": "admin session required"})
 			return
 		}
-		sess, err := s.sessions.Verify(g.keys, token)
-		if err == nil && !sess.Admin {
-			err = errors.New("not an admin session")
+		if tokenHash != nil && adminTokenMatches(token, tokenHash) {
+			next(w, r)
+			return
 		}
-		if err == nil {
-			if reason := authn.AdminRefusal(g.snap, sess.Subject); reason != "" {
-				err = errors.New(reason)
+		err := errors.New("not the admin token, and no sessions block")
+		if g.keys != nil {
+			var sess *session.Session
+			sess, err = s.sessions.Verify(g.keys, token)
+			if err == nil && !sess.Admin {
+				err = errors.New("not an admin session")
+			}
+			if err == nil {
+				if reason := authn.AdminRefusal(g.snap, sess.Subject); reason != "" {
+					err = errors.New(reason)
+				}
 			}
 		}
 		if err != nil {
@@ -283,6 +302,13 @@ func (s *Server) requireAdmin(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r)
 	}
+}
+
+// adminTokenMatches reports whether token's SHA-256 is want, comparing in
+// constant time.
+func adminTokenMatches(token string, want *[32]byte) bool {
+	got := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 func writeAdminJSON(w http.ResponseWriter, status int, v any) {
