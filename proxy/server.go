@@ -44,6 +44,9 @@ type Options struct {
 	Logger *slog.Logger
 	// AccessLog receives one JSON line per request; nil discards them.
 	AccessLog io.Writer
+	// AccessLogText writes the access lines as slog.TextHandler does
+	// (key=value, for --log-format text) instead of JSON.
+	AccessLogText bool
 	// Transport, if set, carries every upstream request instead of the
 	// pooled per-upstream transports (for tests and benchmarks).
 	Transport http.RoundTripper
@@ -115,7 +118,7 @@ type generation struct {
 func New(opts Options) *Server {
 	s := &Server{
 		log:      opts.Logger.With("component", "proxy"),
-		access:   newAccessLog(cmp.Or[io.Writer](opts.AccessLog, io.Discard)),
+		access:   newAccessLog(cmp.Or[io.Writer](opts.AccessLog, io.Discard), opts.AccessLogText),
 		rt:       opts.Transport,
 		served:   opts.ServedHost,
 		instance: opts.InstanceID,

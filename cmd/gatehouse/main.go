@@ -5,6 +5,7 @@
 // Usage:
 //
 //	gatehouse run      --config PATH   serve (PATH: a .hcl file or a directory)
+//	                   [--log-format json|text]
 //	gatehouse validate --config PATH   check a config, print every diagnostic
 //	                   [--check-cluster]  and PING the cluster block's Redis
 //	gatehouse fmt      [-check] [PATH...]
@@ -26,6 +27,7 @@ const usage = `gatehouse secures HTTP APIs from HCL files.
 
 Usage:
   gatehouse run      --config PATH     serve traffic (PATH: a .hcl file or a directory of them)
+                     [--log-format text] key=value logs for a terminal (default json)
   gatehouse validate --config PATH     check a config; print every problem with file:line:col
                      [--check-cluster]   also PING the Redis of the cluster block
   gatehouse fmt      [-check] [PATH…]  rewrite .hcl files in canonical format (-check: only list them)
