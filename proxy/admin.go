@@ -182,9 +182,17 @@ type configStatus struct {
 	LastTrigger   string         `json:"last_trigger,omitempty"`
 	LastError     []string       `json:"last_error,omitempty"`
 	LastErrorAt   *time.Time     `json:"last_error_at,omitempty"`
-	NeedsRestart  []string       `json:"needs_restart,omitempty"`
+	NeedsRestart  []string       `json:"needs_restart"` // [] when none
 	Upstreams     []string       `json:"upstreams"`
-	SessionCache  any            `json:"session_cache"`
+	SessionCache  sessionCache   `json:"session_cache"`
+}
+
+// sessionCache is session.Stats in GET /admin/config.
+type sessionCache struct {
+	CacheHits     uint64 `json:"cache_hits"`
+	CacheMisses   uint64 `json:"cache_misses"`
+	Verifications uint64 `json:"verifications"`
+	Revoked       int64  `json:"revoked"`
 }
 
 // clusterStatus is the health of the cluster's Redis in GET /admin/config.
@@ -203,7 +211,8 @@ func (a *admin) config(w http.ResponseWriter, r *http.Request) {
 		// belong together.
 		a.reload.View(func(rs reload.Status) { st = a.status(rs) })
 	}
-	st.SessionCache = a.srv.sessions.Stats()
+	ss := a.srv.sessions.Stats()
+	st.SessionCache = sessionCache{CacheHits: ss.CacheHits, CacheMisses: ss.CacheMisses, Verifications: ss.Verifications, Revoked: ss.Revoked}
 	st.Instance = a.srv.instance
 	if a.srv.cluster != nil {
 		up, since, lastErr := a.srv.cluster()
@@ -227,7 +236,7 @@ func (a *admin) status(rs reload.Status) configStatus {
 		t := rs.LastErrorAt.UTC()
 		st.LastErrorAt = &t
 	}
-	st.NeedsRestart = rs.NeedsRestart
+	st.NeedsRestart = orEmpty(rs.NeedsRestart)
 	return st
 }
 
@@ -239,7 +248,7 @@ func (a *admin) reloadNow(w http.ResponseWriter, r *http.Request) {
 	res, err := a.reload.Reload(r.Context(), "admin")
 	if err != nil {
 		writeAdminJSON(w, http.StatusUnprocessableEntity, map[string]any{
-			"status": "rejected", "config_hash": res.ConfigHash, "diagnostics": res.Diagnostics,
+			"status": "rejected", "config_hash": res.ConfigHash, "diagnostics": orEmpty(res.Diagnostics),
 		})
 		return
 	}
@@ -247,7 +256,7 @@ func (a *admin) reloadNow(w http.ResponseWriter, r *http.Request) {
 	if res.Changed {
 		status = "reloaded"
 	}
-	writeAdminJSON(w, http.StatusOK, map[string]any{"status": status, "config_hash": res.ConfigHash, "needs_restart": res.NeedsRestart})
+	writeAdminJSON(w, http.StatusOK, map[string]any{"status": status, "config_hash": res.ConfigHash, "needs_restart": orEmpty(res.NeedsRestart)})
 }
 
 // requireAdmin lets a request through only with a valid admin session
@@ -311,6 +320,18 @@ func adminTokenMatches(token string, want *[32]byte) bool {
 	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
+// orEmpty returns l, or an empty list for nil: the admin API's lists are []
+// when empty, never null.
+func orEmpty(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// writeAdminJSON writes v, the admin API's JSON answer: snake_case keys,
+// lists [] when empty (orEmpty), and an error or last_error left out when
+// there is none (TestAdminJSON_SnakeCaseNoNull walks every answer).
 func writeAdminJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
