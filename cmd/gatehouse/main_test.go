@@ -616,4 +616,9 @@ func TestRestartOnly(t *testing.T) {
 	if got := fmt.Sprint(restartOnly(a, b)); got != "[listen read_timeout]" {
 		t.Errorf("got %s, want [listen read_timeout] (production applies on reload)", got)
 	}
+	c := a
+	c.ShutdownDelay = 5 * time.Second
+	if got := fmt.Sprint(restartOnly(a, c)); got != "[shutdown_delay]" {
+		t.Errorf("got %s, want [shutdown_delay]", got)
+	}
 }
