@@ -46,6 +46,10 @@ EXPOSE 8080 8443
 # container's network namespace, where the loopback admin listener answers.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/usr/local/bin/gatehouse", "healthcheck", "--url", "http://127.0.0.1:9901/healthz"]
+# SIGTERM: /readyz turns 503 for shutdown_delay, then requests in flight get
+# shutdown_timeout; give "docker stop -t" (or Kubernetes'
+# terminationGracePeriodSeconds) more than the two together. Logs are JSON on
+# stderr; -e GATEHOUSE_LOG_FORMAT=text for key=value lines.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/gatehouse"]
 CMD ["run", "--config", "/etc/gatehouse"]

@@ -1,10 +1,6 @@
 package config
 
 import (
-	"encoding/hex"
-	"fmt"
-	"strings"
-
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -64,26 +60,5 @@ func decodeAppBlock(block *hcl.Block, ctx *hcl.EvalContext) (*App, hcl.Diagnosti
 // decodeKeyHash reads the hex SHA-256 of an app's API key: exactly 64 hex
 // digits, either case. The key itself never appears in configuration.
 func decodeKeyHash(attr *hcl.Attribute, ctx *hcl.EvalContext) ([32]byte, hcl.Diagnostics) {
-	var h [32]byte
-	s, diags := decodeString(attr, ctx)
-	if diags.HasErrors() {
-		return h, diags
-	}
-	if len(s) == hex.EncodedLen(len(h)) {
-		if _, err := hex.Decode(h[:], []byte(s)); err == nil {
-			return h, diags
-		}
-	}
-	// The value is not echoed: a mistake here is often the key itself,
-	// pasted instead of its hash.
-	why := fmt.Sprintf("has %d characters", len(s))
-	switch {
-	case strings.TrimSpace(s) != s:
-		why = "has leading or trailing whitespace (file() keeps the final newline)"
-	case len(s) == 64:
-		why = "contains characters that are not hex digits"
-	}
-	return [32]byte{}, append(diags, errorAt(summaryInvalidKeyHash,
-		fmt.Sprintf("The value of api_key_sha256 %s; it must be exactly 64 hex digits, the SHA-256 of the key. Run `gatehouse keygen` to create a key and its hash.", why),
-		attr.Expr.Range(), attr.Range.Ptr()))
+	return decodeSHA256(attr, ctx, summaryInvalidKeyHash, "key", "Run `gatehouse keygen` to create a key and its hash.")
 }

@@ -123,7 +123,9 @@ func (c *Config) runtime() *settings.Runtime {
 			WriteTimeout:      s.WriteTimeout,
 			IdleTimeout:       s.IdleTimeout,
 			ShutdownTimeout:   s.ShutdownTimeout,
+			ShutdownDelay:     s.ShutdownDelay,
 		},
+		AdminTokenSHA256: s.AdminTokenSHA256,
 	}
 	if c.TLS != nil {
 		rt.Listeners.TLS = c.TLS.Spec.Clone()

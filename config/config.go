@@ -96,7 +96,9 @@ type Server struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
-	TLSListen         string // "" = not set (":8443" with a tls block)
+	ShutdownDelay     time.Duration // 0 = no drain delay
+	AdminTokenSHA256  *[32]byte     // nil = no static admin token
+	TLSListen         string        // "" = not set (":8443" with a tls block)
 	StripHeaders      []string
 	KeepHeaders       []string
 

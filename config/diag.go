@@ -39,6 +39,7 @@ const (
 	summaryInvalidAddress      = "Invalid address"
 	summaryInvalidSize         = "Invalid size"
 	summaryInvalidKeyHash      = "Invalid API key hash"
+	summaryInvalidTokenHash    = "Invalid admin token hash"
 	summaryInvalidLookup       = "Invalid lookup value"
 	summaryEmptyList           = "Empty list"
 	summaryUnsetEnv            = "Unset environment variable"

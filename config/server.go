@@ -28,6 +28,8 @@ var serverSchema = &hcl.BodySchema{
 		{Name: "write_timeout"},
 		{Name: "idle_timeout"},
 		{Name: "shutdown_timeout"},
+		{Name: "shutdown_delay"},
+		{Name: "admin_token_sha256"},
 		{Name: "tls_listen"},
 		{Name: "strip_headers"},
 		{Name: "keep_headers"},
@@ -99,6 +101,14 @@ func decodeServerBlock(block *hcl.Block, ctx *hcl.EvalContext) (*Server, hcl.Dia
 			s.IdleTimeout, d = decodeDuration(attr, ctx, true)
 		case "shutdown_timeout":
 			s.ShutdownTimeout, d = decodeDuration(attr, ctx, true)
+		case "admin_token_sha256":
+			var h [32]byte
+			if h, d = decodeSHA256(attr, ctx, summaryInvalidTokenHash, "token", "Run `gatehouse keygen --admin-token` to create a token and its hash."); !d.HasErrors() {
+				s.AdminTokenSHA256 = &h
+			}
+		case "shutdown_delay":
+			// 0 (the default) starts shutting down at once.
+			s.ShutdownDelay, d = decodeDuration(attr, ctx, true)
 		case "strip_headers":
 			s.StripHeaders, d = decodeStripHeaders(attr, ctx)
 		case "keep_headers":

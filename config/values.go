@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"fmt"
 	"math"
 	"math/big"
@@ -419,4 +420,32 @@ func decodeLookupValue(name string, expr hcl.Expression, ctx *hcl.EvalContext, c
 			fmt.Sprintf("Lookup %q: %v. Use a string, a number or true/false.", name, err), expr.Range(), context.Ptr()))
 	}
 	return val, diags
+}
+
+// decodeSHA256 reads a SHA-256 written as 64 hex digits, either case
+// (api_key_sha256, admin_token_sha256), of the secret named what ("key",
+// "token"); summary and hint (how to make one) make the diagnostic. The
+// value is never echoed: a mistake here is often the secret itself,
+// pasted instead of its hash.
+func decodeSHA256(attr *hcl.Attribute, ctx *hcl.EvalContext, summary, what, hint string) ([32]byte, hcl.Diagnostics) {
+	var h [32]byte
+	s, diags := decodeString(attr, ctx)
+	if diags.HasErrors() {
+		return h, diags
+	}
+	if len(s) == hex.EncodedLen(len(h)) {
+		if _, err := hex.Decode(h[:], []byte(s)); err == nil {
+			return h, diags
+		}
+	}
+	why := fmt.Sprintf("has %d characters", len(s))
+	switch {
+	case strings.TrimSpace(s) != s:
+		why = "has leading or trailing whitespace (file() keeps the final newline)"
+	case len(s) == 64:
+		why = "contains characters that are not hex digits"
+	}
+	return [32]byte{}, append(diags, errorAt(summary,
+		fmt.Sprintf("The value of %s %s; it must be exactly 64 hex digits, the SHA-256 of the %s. %s", attr.Name, why, what, hint),
+		attr.Expr.Range(), attr.Range.Ptr()))
 }

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"context"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -90,6 +92,16 @@ func (a *abandonedLog) close() {
 // writeAbandoned writes the summary line of n abandoned requests whose
 // access lines were held back since `since`.
 func (l *accessLog) writeAbandoned(n int, since, now time.Time) {
+	if l.text != nil {
+		rec := slog.NewRecord(now, slog.LevelWarn, "abandoned requests not logged", 0)
+		rec.AddAttrs(slog.Int("count", n), slog.String("since", since.Format(time.RFC3339Nano)),
+			slog.String("detail", "requests whose clients went away before a response and that reached no upstream (HTTP/2 resets, closed connections), beyond "+
+				strconv.Itoa(abandonedBurst)+" per "+abandonedWindow.String()))
+		l.mu.Lock()
+		_ = l.text.Handle(context.Background(), rec)
+		l.mu.Unlock()
+		return
+	}
 	b := make([]byte, 0, 256)
 	b = append(b, `{"time":"`...)
 	b = now.AppendFormat(b, time.RFC3339Nano)

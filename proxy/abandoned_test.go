@@ -15,7 +15,7 @@ import (
 // lets lines through again.
 func TestAbandonedLog_Window(t *testing.T) {
 	buf := &syncBuffer{}
-	a := &abandonedLog{log: newAccessLog(buf)}
+	a := &abandonedLog{log: newAccessLog(buf, false)}
 	t0 := time.Now()
 	passed := 0
 	for i := range 50 {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -21,14 +22,25 @@ import (
 // docs/benchmarks.md). Keys: request_id, method, path, status, app, user,
 // role, upstream, decision, reason, grant, duration_ms, client, and error for
 // failures. Credentials are never among them.
+//
+// With Options.AccessLogText the same records, with the same keys in the
+// same order, go through slog.TextHandler instead (key=value lines for a
+// human at a terminal); the fast encoder stays the JSON path.
 type accessLog struct {
 	w    io.Writer
 	mu   sync.Mutex // serializes writes, so that lines never interleave
 	bufs sync.Pool
+	text slog.Handler // nil: JSON lines by the encoder below
 }
 
-func newAccessLog(w io.Writer) *accessLog {
-	return &accessLog{w: w}
+func newAccessLog(w io.Writer, text bool) *accessLog {
+	l := &accessLog{w: w}
+	if text {
+		// Every record is written, whatever the log level, as on the
+		// JSON path.
+		l.text = slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})
+	}
+	return l
 }
 
 type accessRecord struct {
@@ -120,6 +132,10 @@ func (x *transaction) accessRecord(end time.Time) accessRecord {
 }
 
 func (l *accessLog) write(r *accessRecord) {
+	if l.text != nil {
+		l.writeText(r)
+		return
+	}
 	bp, _ := l.bufs.Get().(*[]byte)
 	if bp == nil {
 		b := make([]byte, 0, 512)
@@ -176,6 +192,47 @@ func (l *accessLog) write(r *accessRecord) {
 	l.mu.Unlock()
 	*bp = b
 	l.bufs.Put(bp)
+}
+
+// writeText writes r through the text handler, with write's keys in
+// write's order.
+func (l *accessLog) writeText(r *accessRecord) {
+	rec := slog.NewRecord(r.end, r.level, "request", 0)
+	rec.AddAttrs(
+		slog.String("request_id", r.requestID),
+		slog.String("method", r.method),
+		slog.String("path", r.path),
+		slog.Int("status", r.status),
+		slog.String("app", r.app),
+		slog.String("user", r.user),
+		slog.String("role", r.role),
+		slog.String("upstream", r.upstream),
+		slog.String("decision", r.decision),
+		slog.String("reason", r.reason),
+	)
+	if r.grant != "" {
+		rec.AddAttrs(slog.String("grant", r.grant))
+	}
+	if r.filtered {
+		rec.AddAttrs(slog.Int("records", r.records), slog.Int("records_removed", r.removed))
+	}
+	client := ""
+	if r.client.IsValid() {
+		client = r.client.String()
+	}
+	rec.AddAttrs(
+		slog.Float64("duration_ms", float64(r.end.Sub(r.start).Microseconds())/1000),
+		slog.String("client", client),
+	)
+	if r.errText != "" {
+		rec.AddAttrs(slog.String("error", r.errText))
+	}
+	if r.abandoned {
+		rec.AddAttrs(slog.Bool("abandoned", true))
+	}
+	l.mu.Lock()
+	_ = l.text.Handle(context.Background(), rec)
+	l.mu.Unlock()
 }
 
 func appendField(b []byte, key, val string) []byte {

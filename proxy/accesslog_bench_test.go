@@ -9,7 +9,7 @@ import (
 )
 
 func BenchmarkAccessLog(b *testing.B) {
-	l := newAccessLog(io.Discard)
+	l := newAccessLog(io.Discard, false)
 	now := time.Now()
 	rec := accessRecord{
 		level: slog.LevelInfo, requestID: "0123456789ab-1z", method: "GET", path: "/api/employees/42",

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/proxy/authn"
+	"github.com/gatehouse-dev/gatehouse/proxy/session"
 	"github.com/gatehouse-dev/gatehouse/reload"
 	"github.com/gatehouse-dev/gatehouse/store"
 )
@@ -33,8 +36,9 @@ type AdminOptions struct {
 
 // AdminHandler serves the admin listener: /healthz (the process is up),
 // /readyz (a snapshot is loaded; 503 before; with a cluster block it also
-// reports the Redis health, without changing the status), and, with an
-// admin session, GET /admin/config (hash, load time, reload outcomes; no
+// reports the Redis health, without changing the status; 503 "draining"
+// after Drain), and, with an admin session or the static admin token
+// (settings.Runtime.AdminTokenSHA256), GET /admin/config (hash, load time, reload outcomes; no
 // config values), GET /admin/instances (the cluster's live instances and
 // whether they serve the same configuration) and POST /admin/reload. With opts.Pprof it also serves /debug/pprof/.
 // Nothing here is reachable on the public listener, which only ever runs
@@ -69,7 +73,8 @@ type readyzBody struct {
 	Cluster    *clusterStatus `json:"cluster,omitempty"`
 }
 
-// readyz answers 200 once a snapshot is loaded, whether or not the
+// readyz answers 503 "draining" once Drain was called (shutdown), else 200
+// once a snapshot is loaded, whether or not the
 // cluster's Redis answers: API-key routes need no Redis, session routes
 // answer from the local view for a bounded time and then 503 on their
 // own, and a load balancer that took every instance out of service at
@@ -89,6 +94,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.cluster != nil {
 		up, since, lastErr := s.cluster()
 		body.Cluster = &clusterStatus{Up: up, Since: since.UTC(), LastError: lastErr}
+	}
+	if s.draining.Load() {
+		body.Status = "draining"
+		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	_ = json.NewEncoder(w).Encode(body)
 }
@@ -173,9 +182,17 @@ type configStatus struct {
 	LastTrigger   string         `json:"last_trigger,omitempty"`
 	LastError     []string       `json:"last_error,omitempty"`
 	LastErrorAt   *time.Time     `json:"last_error_at,omitempty"`
-	NeedsRestart  []string       `json:"needs_restart,omitempty"`
+	NeedsRestart  []string       `json:"needs_restart"` // [] when none
 	Upstreams     []string       `json:"upstreams"`
-	SessionCache  any            `json:"session_cache"`
+	SessionCache  sessionCache   `json:"session_cache"`
+}
+
+// sessionCache is session.Stats in GET /admin/config.
+type sessionCache struct {
+	CacheHits     uint64 `json:"cache_hits"`
+	CacheMisses   uint64 `json:"cache_misses"`
+	Verifications uint64 `json:"verifications"`
+	Revoked       int64  `json:"revoked"`
 }
 
 // clusterStatus is the health of the cluster's Redis in GET /admin/config.
@@ -194,7 +211,8 @@ func (a *admin) config(w http.ResponseWriter, r *http.Request) {
 		// belong together.
 		a.reload.View(func(rs reload.Status) { st = a.status(rs) })
 	}
-	st.SessionCache = a.srv.sessions.Stats()
+	ss := a.srv.sessions.Stats()
+	st.SessionCache = sessionCache{CacheHits: ss.CacheHits, CacheMisses: ss.CacheMisses, Verifications: ss.Verifications, Revoked: ss.Revoked}
 	st.Instance = a.srv.instance
 	if a.srv.cluster != nil {
 		up, since, lastErr := a.srv.cluster()
@@ -218,7 +236,7 @@ func (a *admin) status(rs reload.Status) configStatus {
 		t := rs.LastErrorAt.UTC()
 		st.LastErrorAt = &t
 	}
-	st.NeedsRestart = rs.NeedsRestart
+	st.NeedsRestart = orEmpty(rs.NeedsRestart)
 	return st
 }
 
@@ -230,7 +248,7 @@ func (a *admin) reloadNow(w http.ResponseWriter, r *http.Request) {
 	res, err := a.reload.Reload(r.Context(), "admin")
 	if err != nil {
 		writeAdminJSON(w, http.StatusUnprocessableEntity, map[string]any{
-			"status": "rejected", "config_hash": res.ConfigHash, "diagnostics": res.Diagnostics,
+			"status": "rejected", "config_hash": res.ConfigHash, "diagnostics": orEmpty(res.Diagnostics),
 		})
 		return
 	}
@@ -238,17 +256,24 @@ func (a *admin) reloadNow(w http.ResponseWriter, r *http.Request) {
 	if res.Changed {
 		status = "reloaded"
 	}
-	writeAdminJSON(w, http.StatusOK, map[string]any{"status": status, "config_hash": res.ConfigHash, "needs_restart": res.NeedsRestart})
+	writeAdminJSON(w, http.StatusOK, map[string]any{"status": status, "config_hash": res.ConfigHash, "needs_restart": orEmpty(res.NeedsRestart)})
 }
 
 // requireAdmin lets a request through only with a valid admin session
 // (Authorization: Bearer, from POST /auth/login without an API key on the
-// public listener). Cookies are not accepted here.
+// public listener) or the static admin token (Authorization: Bearer, its
+// SHA-256 in admin_token_sha256), which grants what an admin session
+// grants here and nothing on the public listener. Cookies are not
+// accepted here.
 func (s *Server) requireAdmin(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		g := s.gen.Load()
-		if g == nil || g.keys == nil {
-			writeAdminJSON(w, http.StatusForbidden, map[string]string{"error": "admin endpoints need a sessions block and an admin"})
+		var tokenHash *[32]byte
+		if g != nil && g.rt != nil {
+			tokenHash = g.rt.AdminTokenSHA256
+		}
+		if g == nil || g.keys == nil && tokenHash == nil {
+			writeAdminJSON(w, http.StatusForbidden, map[string]string{"error": "admin endpoints need a sessions block and an admin, or admin_token_sha256"})
 			return
 		}
 		auth := r.Header["Authorization"]
@@ -261,13 +286,21 @@ func (s *Server) requireAdmin(next http.HandlerFunc) http.HandlerFunc {
 			writeAdminJSON(w, http.StatusUnauthorized, map[string]string{"error": "admin session required"})
 			return
 		}
-		sess, err := s.sessions.Verify(g.keys, token)
-		if err == nil && !sess.Admin {
-			err = errors.New("not an admin session")
+		if tokenHash != nil && adminTokenMatches(token, tokenHash) {
+			next(w, r)
+			return
 		}
-		if err == nil {
-			if reason := authn.AdminRefusal(g.snap, sess.Subject); reason != "" {
-				err = errors.New(reason)
+		err := errors.New("not the admin token, and no sessions block")
+		if g.keys != nil {
+			var sess *session.Session
+			sess, err = s.sessions.Verify(g.keys, token)
+			if err == nil && !sess.Admin {
+				err = errors.New("not an admin session")
+			}
+			if err == nil {
+				if reason := authn.AdminRefusal(g.snap, sess.Subject); reason != "" {
+					err = errors.New(reason)
+				}
 			}
 		}
 		if err != nil {
@@ -280,6 +313,25 @@ func (s *Server) requireAdmin(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// adminTokenMatches reports whether token's SHA-256 is want, comparing in
+// constant time.
+func adminTokenMatches(token string, want *[32]byte) bool {
+	got := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+}
+
+// orEmpty returns l, or an empty list for nil: the admin API's lists are []
+// when empty, never null.
+func orEmpty(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// writeAdminJSON writes v, the admin API's JSON answer: snake_case keys,
+// lists [] when empty (orEmpty), and an error or last_error left out when
+// there is none (TestAdminJSON_SnakeCaseNoNull walks every answer).
 func writeAdminJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -185,3 +185,28 @@ func lookupString(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// maxRequestIDBytes bounds an X-Request-Id kept from a trusted proxy.
+const maxRequestIDBytes = 128
+
+// keptRequestID returns the X-Request-Id values a trusted proxy sent, and
+// whether gatehouse keeps it as the request's id: exactly one value of 1
+// to maxRequestIDBytes visible ASCII characters (0x21 to 0x7E: no spaces,
+// control characters or UTF-8), so that it cannot split a header, forge a
+// log field or grow a log line without bound. Anything else is replaced by
+// a minted id.
+func keptRequestID(vals []string) (string, bool) {
+	if len(vals) != 1 {
+		return "", false
+	}
+	v := vals[0]
+	if len(v) == 0 || len(v) > maxRequestIDBytes {
+		return "", false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x21 || v[i] > 0x7e {
+			return "", false
+		}
+	}
+	return v, true
+}

@@ -44,6 +44,9 @@ type Options struct {
 	Logger *slog.Logger
 	// AccessLog receives one JSON line per request; nil discards them.
 	AccessLog io.Writer
+	// AccessLogText writes the access lines as slog.TextHandler does
+	// (key=value, for --log-format text) instead of JSON.
+	AccessLogText bool
 	// Transport, if set, carries every upstream request instead of the
 	// pooled per-upstream transports (for tests and benchmarks).
 	Transport http.RoundTripper
@@ -102,6 +105,7 @@ type Server struct {
 	served   func(string) bool                // Options.ServedHost
 	instance string                           // Options.InstanceID
 	cluster  func() (bool, time.Time, string) // Options.ClusterState
+	draining atomic.Bool                      // Drain was called: /readyz answers 503
 
 	mu     sync.Mutex
 	closed bool
@@ -123,7 +127,7 @@ type generation struct {
 func New(opts Options) *Server {
 	s := &Server{
 		log:      opts.Logger.With("component", "proxy"),
-		access:   newAccessLog(cmp.Or[io.Writer](opts.AccessLog, io.Discard)),
+		access:   newAccessLog(cmp.Or[io.Writer](opts.AccessLog, io.Discard), opts.AccessLogText),
 		rt:       opts.Transport,
 		served:   opts.ServedHost,
 		instance: opts.InstanceID,
@@ -176,6 +180,12 @@ func (s *Server) Load(snap *policy.Snapshot, rt *settings.Runtime) {
 	}
 }
 
+// Drain makes GET /readyz answer 503 {"status":"draining"} from now on,
+// so that load balancers stop sending new requests, while every request
+// is still served as before. It is called on SIGTERM, for the shutdown
+// delay before the listeners stop accepting; it cannot be undone.
+func (s *Server) Drain() { s.draining.Store(true) }
+
 // InstanceID returns Options.InstanceID.
 func (s *Server) InstanceID() string { return s.instance }
 
@@ -225,11 +235,18 @@ func (s *Server) newTransaction(w http.ResponseWriter, r *http.Request) *transac
 }
 
 // identifyClient sets whether x's peer is a trusted proxy and, from that
-// and X-Forwarded-For, the client's address, by x's snapshot.
+// and X-Forwarded-For, the client's address, by x's snapshot. A trusted
+// proxy's X-Request-Id, if well formed (keptRequestID), becomes the
+// request's id; anyone else's is replaced by the minted one.
 func (x *transaction) identifyClient() {
 	trusts := x.snap().TrustsProxy
 	x.facts.peerTrusted = x.facts.peer.IsValid() && trusts(x.facts.peer)
 	x.facts.client = clientAddr(x.facts.peer, x.facts.peerTrusted, x.r.Header["X-Forwarded-For"], trusts)
+	if x.facts.peerTrusted {
+		if id, ok := keptRequestID(x.r.Header[headerRequestID]); ok {
+			x.id = id
+		}
+	}
 }
 
 // run runs stages on x until one refuses the request (written by fail) or

@@ -24,6 +24,11 @@ type Runtime struct {
 	// other instances; nil without a cluster block (everything stays in
 	// this process's memory).
 	Cluster *Cluster
+	// AdminTokenSHA256 is the SHA-256 of the static admin token (server
+	// block, admin_token_sha256): "Authorization: Bearer <token>" on the
+	// admin listener is then let through like an admin session. Nil: no
+	// token, admin sessions only. It applies on reload.
+	AdminTokenSHA256 *[32]byte
 }
 
 // Listeners configures the listeners and their http.Servers. They are read
@@ -39,6 +44,10 @@ type Listeners struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
+	// ShutdownDelay is how long /readyz answers 503 ("draining") after
+	// SIGTERM while every listener keeps serving, before the shutdown
+	// (bounded by ShutdownTimeout) starts; 0: at once.
+	ShutdownDelay time.Duration
 
 	// TLSListen is the HTTPS listener when TLS is set; Listen then only
 	// answers ACME HTTP-01 challenges and redirects to HTTPS.

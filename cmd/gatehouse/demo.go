@@ -12,11 +12,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/config"
@@ -27,29 +25,35 @@ import (
 var demoConfig []byte
 
 var demoHelp = commandHelp{
-	synopsis: "gatehouse demo [--listen ADDR] [--admin ADDR]",
+	synopsis: "gatehouse demo [--listen ADDR] [--admin ADDR] [--log-format json|text]",
 	about:    `Runs a built-in demo on loopback: an example config and a small API behind it, with API keys printed at start. Ctrl-C stops it.`,
 	examples: `  gatehouse demo
-  gatehouse demo --listen 127.0.0.1:8081 --admin 127.0.0.1:9902`,
+  gatehouse demo --listen 127.0.0.1:8081 --admin 127.0.0.1:9902
+  gatehouse demo --log-format text                  # key=value logs instead of JSON`,
 }
 
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:8080", "public listener of the demo")
 	adminListen := fs.String("admin", "127.0.0.1:9901", "admin listener of the demo")
+	format := logFormatFlag(fs)
 	if code, ok := parseFlags(fs, args, demoHelp, stdout, stderr); !ok {
 		return code
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if _, _, ok := newLogger(io.Discard, *format, slog.LevelInfo); !ok {
+		fmt.Fprintf(stderr, "gatehouse demo: unknown --log-format %q (json or text)\n", *format)
+		return 2
+	}
+	ctx, hurry, stop := stopSignals()
 	defer stop()
-	if err := runDemo(ctx, *listen, *adminListen, stdout, stderr); err != nil {
+	if err := runDemo(ctx, hurry, *listen, *adminListen, *format, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "gatehouse demo: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func runDemo(ctx context.Context, listen, adminListen string, stdout, stderr io.Writer) error {
+func runDemo(ctx context.Context, hurry <-chan struct{}, listen, adminListen, logFormat string, stdout, stderr io.Writer) error {
 	upLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("demo upstream: %w", err)
@@ -95,13 +99,13 @@ func runDemo(ctx context.Context, listen, adminListen string, stdout, stderr io.
 	}
 	sink := newLogSink(stderr, 100*time.Millisecond)
 	defer sink.Close()
-	logger := slog.New(slog.NewJSONHandler(sink, nil))
+	logger, text, _ := newLogger(sink, logFormat, slog.LevelInfo)
 	hooks := &serveHooks{ready: func(public, admin net.Addr) {
 		base := "http://" + public.String()
 		fmt.Fprintf(stdout, `
 gatehouse demo is running: %[1]s -> demo HR API (in-process, %[2]s)
 Config: the embedded demo.hcl (apps "portal" and "backoffice", roles "employee_directory" and "hr_manager", user "ada").
-Access log: JSON lines on stderr. Stop with Ctrl-C.
+Access log: on stderr, JSON lines (--log-format text: key=value). Stop with Ctrl-C.
 
 # allowed: the portal app may list employees (200)
 curl -i -H 'X-API-Key: %[3]s' %[1]s/hr/employees
@@ -133,7 +137,7 @@ curl -i -H 'X-API-Key: %[3]s' -H "Authorization: Bearer $TOKEN" %[1]s/hr/employe
 
 `, base, upLn.Addr(), portalKey, boKey, admin, adaPassword)
 	}}
-	err = serve(ctx, logger, sink, snap, rt, nil, nil, hooks)
+	err = serve(ctx, hurry, serveLogs{logger, sink, text}, snap, rt, nil, nil, hooks)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -220,6 +220,7 @@ func restartOnly(a, b settings.Listeners) []string {
 	add("write_timeout", a.WriteTimeout != b.WriteTimeout)
 	add("idle_timeout", a.IdleTimeout != b.IdleTimeout)
 	add("shutdown_timeout", a.ShutdownTimeout != b.ShutdownTimeout)
+	add("shutdown_delay", a.ShutdownDelay != b.ShutdownDelay)
 	add("tls_listen", a.TLSListen != b.TLSListen)
 	add("tls", !a.TLS.Equal(b.TLS))
 	return out

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"flag"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -89,4 +91,32 @@ func parseLevel(s string) (slog.Level, bool) {
 		return 0, false
 	}
 	return l, true
+}
+
+// logFormatEnv, when set, is the default of --log-format.
+const logFormatEnv = "GATEHOUSE_LOG_FORMAT"
+
+// logFormatFlag adds --log-format to fs: "json" (the default, for
+// services) or "text" (slog.TextHandler's key=value, for a human at a
+// terminal); $GATEHOUSE_LOG_FORMAT changes the default.
+func logFormatFlag(fs *flag.FlagSet) *string {
+	def := os.Getenv(logFormatEnv)
+	if def == "" {
+		def = "json"
+	}
+	return fs.String("log-format", def, "log format: json (for services) or text (key=value, for a terminal); default from $"+logFormatEnv+", else json")
+}
+
+// newLogger returns the process logger writing to w in format ("json" or
+// "text") at lvl, and whether the access log is text too; ok is false
+// for another format.
+func newLogger(w io.Writer, format string, lvl slog.Level) (logger *slog.Logger, text, ok bool) {
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), false, true
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), true, true
+	}
+	return nil, false, false
 }

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -120,7 +121,7 @@ func startBinary(t *testing.T, args ...string) *process {
 		for sc.Scan() {
 			var m map[string]any
 			if json.Unmarshal(sc.Bytes(), &m) != nil {
-				m = map[string]any{"raw": sc.Text()}
+				m = parseTextLine(sc.Text()) // --log-format text
 			}
 			p.mu.Lock()
 			p.lines = append(p.lines, m)
@@ -155,6 +156,30 @@ func startBinary(t *testing.T, args ...string) *process {
 	}
 	p.waitReady(t)
 	return p
+}
+
+// textPair is one key=value of a slog.TextHandler line; a quoted value
+// is a Go string literal.
+var textPair = regexp.MustCompile(`(?:^| )([^ =]+)=("(?:[^"\\]|\\.)*"|[^ ]*)`)
+
+// parseTextLine reads a --log-format text line (slog.TextHandler) into a
+// map of strings, with the line itself under "raw"; a line that is not
+// key=value has "raw" alone.
+func parseTextLine(line string) map[string]any {
+	m := map[string]any{"raw": line}
+	if !strings.HasPrefix(line, "time=") {
+		return m
+	}
+	for _, kv := range textPair.FindAllStringSubmatch(line, -1) {
+		v := kv[2]
+		if strings.HasPrefix(v, `"`) {
+			if u, err := strconv.Unquote(v); err == nil {
+				v = u
+			}
+		}
+		m[kv[1]] = v
+	}
+	return m
 }
 
 // startWithConfig writes config to dir/gatehouse.hcl and starts
@@ -590,5 +615,10 @@ func TestRestartOnly(t *testing.T) {
 	b.Listen, b.ReadTimeout = ":9090", time.Second // production is not a listener setting: it applies on reload
 	if got := fmt.Sprint(restartOnly(a, b)); got != "[listen read_timeout]" {
 		t.Errorf("got %s, want [listen read_timeout] (production applies on reload)", got)
+	}
+	c := a
+	c.ShutdownDelay = 5 * time.Second
+	if got := fmt.Sprint(restartOnly(a, c)); got != "[shutdown_delay]" {
+		t.Errorf("got %s, want [shutdown_delay]", got)
 	}
 }

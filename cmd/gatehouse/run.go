@@ -25,13 +25,15 @@ import (
 )
 
 var runHelp = commandHelp{
-	synopsis: "gatehouse run [--config PATH] [--log-level LEVEL] [--watch=false]",
+	synopsis: "gatehouse run [--config PATH] [--log-level LEVEL] [--log-format json|text] [--watch=false]",
 	about: `Serves traffic with the configuration at PATH: a .hcl file, or a directory whose
-*.hcl files are read together. Logs are JSON on stderr. SIGHUP, POST /admin/reload
+*.hcl files are read together. Logs are JSON on stderr (--log-format text, or
+GATEHOUSE_LOG_FORMAT=text: key=value lines for a terminal). SIGHUP, POST /admin/reload
 and (unless --watch=false) a change to the files reload it; a config with
 errors is refused and the running one keeps serving. SIGTERM or Ctrl-C stops it.`,
 	examples: `  gatehouse run --config /etc/gatehouse/gatehouse.hcl
   gatehouse run --config /etc/gatehouse/conf.d --log-level debug   # every *.hcl in the directory
+  gatehouse run --config gatehouse.hcl --log-format text           # readable logs at a terminal
   kill -HUP "$(pidof gatehouse)"                                     # reload now`,
 }
 
@@ -39,6 +41,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	path := fs.String("config", "gatehouse.hcl", "config file or directory of .hcl files")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	format := logFormatFlag(fs)
 	watchFiles := fs.Bool("watch", true, "reload when the config files change (SIGHUP and POST /admin/reload always work)")
 	debounce := fs.Duration("watch-debounce", 250*time.Millisecond, "quiet time after the last file change before reloading")
 	if code, ok := parseFlags(fs, args, runHelp, stderr, stderr); !ok {
@@ -49,11 +52,15 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatehouse run: unknown -log-level %q\n", *level)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	sink := newLogSink(stderr, 200*time.Millisecond)
 	defer sink.Close()
-	logger := slog.New(slog.NewJSONHandler(sink, &slog.HandlerOptions{Level: lvl}))
+	logger, text, ok := newLogger(sink, *format, lvl)
+	if !ok {
+		fmt.Fprintf(stderr, "gatehouse run: unknown --log-format %q (json or text)\n", *format)
+		return 2
+	}
+	ctx, hurry, stop := stopSignals()
+	defer stop()
 	// go-redis logs through ours (debug records), not in plain text on
 	// stderr; it keeps one logger per process.
 	redis.SetLogger(redisstore.Logger{Log: logger})
@@ -79,12 +86,21 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if watchErr != nil {
 		logger.Error("cannot watch the config; reload with SIGHUP or POST /admin/reload", "path", *path, "error", watchErr.Error())
 	}
-	if err := serve(ctx, logger, sink, snap, rt, reloadFrom(*path), changes, nil); err != nil {
+	if err := serve(ctx, hurry, serveLogs{logger, sink, text}, snap, rt, reloadFrom(*path), changes, nil); err != nil {
 		logger.Error("gatehouse stopped", "error", err)
 		_ = sink.Close()
 		return 1
 	}
 	return 0
+}
+
+// serveLogs is where serve logs: the process log, and the access log
+// (one line per request) in JSON or, with accessText, as
+// slog.TextHandler writes.
+type serveLogs struct {
+	logger     *slog.Logger
+	access     io.Writer
+	accessText bool
 }
 
 // serveHooks lets callers (the demo, tests) learn the bound addresses.
@@ -93,11 +109,13 @@ type serveHooks struct {
 }
 
 // serve runs the public and admin listeners of rt, serving snap, until ctx ends, then
-// shuts down gracefully within shutdown_timeout. With a load func, SIGHUP,
+// drains for shutdown_delay (/readyz answers 503 while every listener
+// keeps serving; hurry closing cuts it short) and shuts down gracefully
+// within shutdown_timeout. With a load func, SIGHUP,
 // changes and POST /admin/reload reload: a config that fails to load is
 // logged with every diagnostic and the old snapshot keeps serving; without
 // one (the demo), POST /admin/reload answers 501 and SIGHUP does nothing.
-func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *policy.Snapshot, rt *settings.Runtime, load func() (*policy.Snapshot, *settings.Runtime, error), changes <-chan struct{}, hooks *serveHooks) error {
+func serve(ctx context.Context, hurry <-chan struct{}, logs serveLogs, snap *policy.Snapshot, rt *settings.Runtime, load func() (*policy.Snapshot, *settings.Runtime, error), changes <-chan struct{}, hooks *serveHooks) error {
 	// Take SIGHUP before anything can be told we are up: its default action
 	// would end the process.
 	hup := make(chan os.Signal, 1)
@@ -107,7 +125,7 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 	// Every record of this process names it: with several instances
 	// behind one load balancer, logs say which one spoke.
 	instance := newInstanceID()
-	logger = logger.With("instance", instance)
+	logger := logs.logger.With("instance", instance)
 	cl, err := openCluster(ctx, rt.Cluster, logger)
 	if err != nil {
 		return err
@@ -122,7 +140,7 @@ func serve(ctx context.Context, logger *slog.Logger, accessLog io.Writer, snap *
 	// Over TLS, a request must name a served host, the one its
 	// connection's SNI named (421 otherwise).
 	srv := proxy.New(proxy.Options{
-		Logger: logger, AccessLog: accessLog, ServedHost: ls.servedHost(),
+		Logger: logger, AccessLog: logs.access, AccessLogText: logs.accessText, ServedHost: ls.servedHost(),
 		Stores: cl.stores, LimitsOnError: cl.limitsOnError, RateLimitsOnError: cl.rateLimitsOnError, InstanceID: instance, ClusterState: cl.state(),
 	})
 	defer srv.Close()
@@ -168,6 +186,10 @@ loop:
 		case <-ls.certChanges():
 			ls.reloadCertificate("file")
 		}
+	}
+	srv.Drain()
+	if serveErr == nil {
+		serveErr = drain(logger, start.ShutdownDelay, hurry, ls.errors())
 	}
 	logger.Info("shutting down", "timeout", start.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), start.ShutdownTimeout)
