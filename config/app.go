@@ -39,6 +39,10 @@ var apiKeySchema = &hcl.BodySchema{
 // expected use, so a label may start with a digit.
 var keyLabelRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
+// ValidAPIKeyLabel reports whether label may label an api_key block (for
+// `gatehouse keygen --label`).
+func ValidAPIKeyLabel(label string) bool { return keyLabelRE.MatchString(label) }
+
 // decodeAppBlock decodes one app block. default_role is checked against the
 // declared roles by Compile.
 func decodeAppBlock(block *hcl.Block, ctx *hcl.EvalContext) (*App, hcl.Diagnostics) {
