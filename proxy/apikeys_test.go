@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/hex"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,5 +100,55 @@ func TestAPIKeys_ExpiresWithoutReload(t *testing.T) {
 			t.Fatalf("key still accepted %s after its not_after", time.Since(notAfter))
 		}
 		time.Sleep(50 * time.Millisecond) // polling a clock, not synchronizing
+	}
+}
+
+// With sessions: a user session counts with any of its app's keys, the
+// /auth/ API refuses an expired key with its reason like the pipeline
+// does, and both log the key.
+func TestAPIKeys_WithSessions(t *testing.T) {
+	up := newUpstream(t, nil)
+	spec := sessionSpec(t, up.URL)
+	spec.Apps[0].Keys = []policy.KeySpec{
+		{SHA256: sum("key-2026-12"), Label: "2026-12"},
+		{SHA256: sum("key-2025-01"), Label: "2025-01", NotAfter: time.Now().Add(-time.Minute)},
+	}
+	p := newTestProxy(t, spec)
+	lastLogged := func() map[string]any {
+		recs := p.log.records(t)
+		return recs[len(recs)-1]
+	}
+	if res, _, body := p.login(t, "key-2025-01", "alice", "alicepw"); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("login with the expired key: got %d %s; want 401", res.StatusCode, body)
+	}
+	if r := lastLogged(); r["reason"] != "api_key_expired" || r["key"] != "2025-01" || r["app"] != "portal" {
+		t.Errorf("login with the expired key logged reason %v, key %v, app %v", r["reason"], r["key"], r["app"])
+	}
+	tok := p.mustLogin(t, testKey, "alice", "alicepw") // through the unlabeled key
+	for _, tc := range []struct {
+		path, key, reason string
+		status            int
+	}{
+		{"/hr/employees/1", "key-2026-12", "grant_allowed", http.StatusOK}, // another key of the same app
+		{"/hr/employees/1", "key-2025-01", "api_key_expired", http.StatusUnauthorized},
+		{"/auth/session", "key-2025-01", "api_key_expired", http.StatusUnauthorized},
+		{"/auth/session", "key-2026-12", "", http.StatusOK},
+	} {
+		before := len(up.requests())
+		res, body := p.call(t, "GET", tc.path, tc.key, tok)
+		if res.StatusCode != tc.status {
+			t.Errorf("GET %s with %s: got %d %s; want %d", tc.path, tc.key, res.StatusCode, body, tc.status)
+			continue
+		}
+		r := lastLogged()
+		if r["key"] != strings.TrimPrefix(tc.key, "key-") || r["user"] != "alice" && tc.status == http.StatusOK {
+			t.Errorf("GET %s with %s: logged key %v, user %v", tc.path, tc.key, r["key"], r["user"])
+		}
+		if tc.reason != "" && r["reason"] != tc.reason {
+			t.Errorf("GET %s with %s: logged reason %v; want %s", tc.path, tc.key, r["reason"], tc.reason)
+		}
+		if tc.status != http.StatusOK && len(up.requests()) != before {
+			t.Errorf("GET %s with %s: refused, but reached the upstream", tc.path, tc.key)
+		}
 	}
 }
