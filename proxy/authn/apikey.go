@@ -47,17 +47,6 @@ func Key(r *http.Request, snap *policy.Snapshot, now time.Time) (*policy.Key, er
 	return k, nil
 }
 
-// App is Key for callers that need only the app: the app of the
-// request's key, nil and no error without a key, nil and a *Failure for
-// a key that is refused.
-func App(r *http.Request, snap *policy.Snapshot, now time.Time) (*policy.App, error) {
-	k, err := Key(r, snap, now)
-	if err != nil || k == nil {
-		return nil, err
-	}
-	return k.App(), nil
-}
-
 // APIKey authenticates the app by its X-API-Key (Key), checking expiry
 // against Context.Now. It is responsible when the request has the header
 // with a value (or several of them). A refused key that was recognized
