@@ -174,10 +174,14 @@ func (c *Config) spec() policy.Spec {
 		})
 	}
 	for _, a := range c.Apps {
-		spec.Apps = append(spec.Apps, policy.AppSpec{
+		as := policy.AppSpec{
 			Name: a.Name, KeySHA256: a.KeySHA256, DefaultRole: a.DefaultRole,
 			Lookups: a.Lookups, Secrets: a.Secrets, Active: a.Active, RateLimit: a.RateLimit, Origin: origin(a.DeclRange),
-		})
+		}
+		for _, k := range a.Keys {
+			as.Keys = append(as.Keys, policy.KeySpec{SHA256: k.SHA256, Label: k.Label, NotAfter: k.NotAfter, Origin: origin(k.DeclRange)})
+		}
+		spec.Apps = append(spec.Apps, as)
 	}
 	for _, r := range c.Roles {
 		rs := policy.RoleSpec{Name: r.Name, Active: r.Active, Lookups: r.Lookups, Secrets: r.Secrets, RateLimit: r.RateLimit, Origin: origin(r.DeclRange)}

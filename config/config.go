@@ -126,8 +126,9 @@ type Upstream struct {
 // App is a decoded app block.
 type App struct {
 	Name        string
-	KeySHA256   [32]byte
-	DefaultRole string // "" when not set
+	KeySHA256   [32]byte  // api_key_sha256: an unlabeled key without expiry
+	Keys        []*APIKey // api_key blocks in declaration order
+	DefaultRole string    // "" when not set
 	Lookups     map[string]any
 	Secrets     map[string]any // secret_lookups
 	Active      bool
@@ -139,6 +140,19 @@ type App struct {
 	DefaultRoleRange hcl.Range
 
 	defaultRoleHidden bool // DefaultRole came from a function: do not echo it
+}
+
+// APIKey is a decoded api_key block of an app: one of its keys, by hash,
+// with the label logs and metrics name it by and an optional expiry.
+type APIKey struct {
+	Label    string
+	SHA256   [32]byte
+	NotAfter time.Time // zero = no expiry
+
+	DeclRange     hcl.Range
+	LabelRange    hcl.Range
+	SHA256Range   hcl.Range // zero unless SHA256 decoded
+	NotAfterRange hcl.Range // zero unless not_after is set
 }
 
 // Role is a decoded role block.

@@ -40,6 +40,11 @@ const (
 	summaryInvalidSize         = "Invalid size"
 	summaryInvalidKeyHash      = "Invalid API key hash"
 	summaryInvalidTokenHash    = "Invalid admin token hash"
+	summaryDuplicateKeyLabel   = "Duplicate API key label"
+	summaryInvalidTimestamp    = "Invalid timestamp"
+	summaryKeyExpiring         = "API key expiring"          // warning
+	summaryKeyExpired          = "API key expired"           // warning
+	summaryMissingRequired     = "Missing required argument" // hcl's own phrase, for checks hcl's schema cannot express
 	summaryInvalidLookup       = "Invalid lookup value"
 	summaryEmptyList           = "Empty list"
 	summaryUnsetEnv            = "Unset environment variable"

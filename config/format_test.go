@@ -85,3 +85,19 @@ func TestFormat_SyntaxError(t *testing.T) {
 		t.Errorf("got Subject %v, want broken.hcl line 2", d.Subject)
 	}
 }
+
+// An app's api_key blocks are formatted like any nested block: aligned
+// equals signs inside, two-space indent.
+func TestFormat_APIKeyBlock(t *testing.T) {
+	src := "app \"portal\" {\napi_key_sha256 = \"" + strings.Repeat("ab", 32) + "\"\n" +
+		"api_key \"2026-12\" {\nsha256 = \"" + strings.Repeat("cd", 32) + "\"\n  not_after=\"2027-01-31T00:00:00Z\"\n}\n}\n"
+	got, diags := Format("keys.hcl", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	want := "app \"portal\" {\n  api_key_sha256 = \"" + strings.Repeat("ab", 32) + "\"\n" +
+		"  api_key \"2026-12\" {\n    sha256    = \"" + strings.Repeat("cd", 32) + "\"\n    not_after = \"2027-01-31T00:00:00Z\"\n  }\n}\n"
+	if string(got) != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}

@@ -21,7 +21,7 @@ func (c *Config) merge(files []*File) hcl.Diagnostics {
 		upstreams: make(map[string]*Upstream),
 		prefixes:  make(map[string]*Upstream),
 		apps:      make(map[string]*App),
-		keys:      make(map[[32]byte]*App),
+		keys:      make(map[[32]byte]keyDecl),
 		roles:     make(map[string]*Role),
 		lookups:   make(map[string]*Lookup),
 		users:     make(map[string]*User),
@@ -89,7 +89,7 @@ type merger struct {
 	upstreams map[string]*Upstream
 	prefixes  map[string]*Upstream
 	apps      map[string]*App
-	keys      map[[32]byte]*App
+	keys      map[[32]byte]keyDecl // every app's key hashes
 	roles     map[string]*Role
 	lookups   map[string]*Lookup
 	users     map[string]*User
@@ -172,17 +172,36 @@ func (m *merger) app(a *App) {
 	}
 	m.apps[a.Name] = a
 	m.c.Apps = append(m.c.Apps, a)
-	if a.KeyRange == (hcl.Range{}) { // missing or invalid, already reported
+	if a.KeyRange != (hcl.Range{}) { // else missing or invalid, already reported
+		m.key(a, a.KeySHA256, a.KeyRange, a.DeclRange)
+	}
+	for _, k := range a.Keys {
+		if k.SHA256Range != (hcl.Range{}) {
+			m.key(a, k.SHA256, k.SHA256Range, k.DeclRange)
+		}
+	}
+}
+
+// keyDecl is where a key hash was declared, for duplicate diagnostics.
+type keyDecl struct {
+	app *App
+	rng hcl.Range
+}
+
+// key records one of a's key hashes, refusing one that any key of any
+// app already has: a key identifies one app, and one key of it.
+func (m *merger) key(a *App, sum [32]byte, rng, context hcl.Range) {
+	first, dup := m.keys[sum]
+	if !dup {
+		m.keys[sum] = keyDecl{app: a, rng: rng}
 		return
 	}
-	if first, dup := m.keys[a.KeySHA256]; dup {
-		m.diags = append(m.diags, errorAt(summaryDuplicateKey,
-			fmt.Sprintf("App %q has the same api_key_sha256 as app %q; %s. Each app needs its own key: run `gatehouse keygen`.",
-				a.Name, first.Name, firstDeclared(first.KeyRange)),
-			a.KeyRange, a.DeclRange.Ptr()))
-		return
+	detail := fmt.Sprintf("App %q has the same API key hash as app %q; %s. Each app needs its own keys: run `gatehouse keygen`.",
+		a.Name, first.app.Name, firstDeclared(first.rng))
+	if first.app == a {
+		detail = fmt.Sprintf("App %q lists the same API key hash twice; %s. Remove one.", a.Name, firstDeclared(first.rng))
 	}
-	m.keys[a.KeySHA256] = a
+	m.diags = append(m.diags, errorAt(summaryDuplicateKey, detail, rng, context.Ptr()))
 }
 
 func (m *merger) role(r *Role) {

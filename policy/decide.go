@@ -4,6 +4,7 @@ package policy
 // The proxy's authn stage fills it; Decide reads it.
 type Identity struct {
 	App   *App   // nil when the route is public
+	Key   *Key   // the API key the request came with (App's), or nil
 	User  string // "" without a user session
 	Role  *Role  // the role in effect for this app and user; nil = none
 	Admin bool   // admins bypass grants

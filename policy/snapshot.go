@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -23,7 +22,7 @@ type Snapshot struct {
 	upstreams []*Upstream
 	byName    map[string]*Upstream
 	byPrefix  map[string]*Upstream
-	apps      map[[32]byte]*App
+	keys      map[[32]byte]*Key // every app's API keys, by SHA-256
 	appNames  map[string]*App
 	roles     map[string]*Role
 
@@ -94,6 +93,7 @@ type App struct {
 	active      bool
 	rateLimit   *RateLimit
 	origin      string
+	keys        []*Key // in declaration order, api_key_sha256 first
 }
 
 // RateLimit returns the app's rate limit, or nil.
@@ -107,6 +107,10 @@ func (a *App) DefaultRole() string { return a.defaultRole }
 
 // Active reports whether the app's key is accepted.
 func (a *App) Active() bool { return a.active }
+
+// Keys returns the app's API keys in declaration order (api_key_sha256
+// first).
+func (a *App) Keys() []*Key { return append([]*Key(nil), a.keys...) }
 
 // Lookup returns an app-scope lookup value.
 func (a *App) Lookup(k string) (any, bool) { v, ok := a.scope.values[k]; return v, ok }
@@ -206,7 +210,7 @@ func New(spec Spec) (*Snapshot, error) {
 		hash:     spec.Hash,
 		byName:   make(map[string]*Upstream, len(spec.Upstreams)),
 		byPrefix: make(map[string]*Upstream, len(spec.Upstreams)),
-		apps:     make(map[[32]byte]*App, len(spec.Apps)),
+		keys:     make(map[[32]byte]*Key, len(spec.Apps)),
 		appNames: make(map[string]*App, len(spec.Apps)),
 		roles:    make(map[string]*Role, len(spec.Roles)),
 	}
@@ -306,9 +310,6 @@ func New(spec Spec) (*Snapshot, error) {
 		if _, dup := s.appNames[as.Name]; dup {
 			return nil, fmt.Errorf("duplicate app %q", as.Name)
 		}
-		if _, dup := s.apps[as.KeySHA256]; dup {
-			return nil, fmt.Errorf("app %q: api_key_sha256 is already used by another app", as.Name)
-		}
 		if as.DefaultRole != "" {
 			if _, ok := s.roles[as.DefaultRole]; !ok {
 				return nil, fmt.Errorf("app %q: unknown default_role %q", as.Name, as.DefaultRole)
@@ -322,7 +323,9 @@ func New(spec Spec) (*Snapshot, error) {
 		if a.rateLimit, err = newRateLimit(RateLimitApp, as.Name, as.RateLimit); err != nil {
 			return nil, err
 		}
-		s.apps[as.KeySHA256] = a
+		if err := s.addKeys(a, as); err != nil {
+			return nil, err
+		}
 		s.appNames[a.name] = a
 	}
 	if err := s.buildIdentities(spec); err != nil {
@@ -405,13 +408,6 @@ func (s *Snapshot) Role(name string) (*Role, bool) { r, ok := s.roles[name]; ret
 
 // App returns the app with the given name.
 func (s *Snapshot) App(name string) (*App, bool) { a, ok := s.appNames[name]; return a, ok }
-
-// AppByKey returns the app whose api_key_sha256 is the SHA-256 of key,
-// whether or not it is active.
-func (s *Snapshot) AppByKey(key string) (*App, bool) {
-	a, ok := s.apps[sha256.Sum256([]byte(key))]
-	return a, ok
-}
 
 // Lookup returns a system-scope lookup value.
 func (s *Snapshot) Lookup(k string) (any, bool) { v, ok := s.system.values[k]; return v, ok }

@@ -1,8 +1,11 @@
 package policy_test
 
 import (
+	"encoding/hex"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/policy/filter"
@@ -178,7 +181,71 @@ func TestNew_NonCanonicalPrefix(t *testing.T) {
 func TestNew_DuplicateKeyHash(t *testing.T) {
 	runNewRefused(t, []newCase{
 		{"SameKey", func(tb testing.TB, s *policy.Spec) { s.Apps[1].KeySHA256 = keySum(portalKey) }, `"old"`},
+		{"SameKeyInBlock", func(tb testing.TB, s *policy.Spec) {
+			s.Apps[1].Keys = []policy.KeySpec{{SHA256: keySum(portalKey), Label: "k"}}
+		}, `"old"`},
+		{"SameKeyWithinApp", func(tb testing.TB, s *policy.Spec) {
+			s.Apps[0].Keys = []policy.KeySpec{{SHA256: keySum(portalKey), Label: "k"}}
+		}, `"portal"`},
+		{"SameLabelWithinApp", func(tb testing.TB, s *policy.Spec) {
+			s.Apps[0].Keys = []policy.KeySpec{{SHA256: keySum("a"), Label: "k"}, {SHA256: keySum("b"), Label: "k"}}
+		}, `"k"`},
+		{"LabelIsTheUnlabeledKeysName", func(tb testing.TB, s *policy.Spec) {
+			s.Apps[0].Keys = []policy.KeySpec{{SHA256: keySum("a"), Label: policy.KeyName(keySum(portalKey), "")}}
+		}, `"portal"`},
 	})
+}
+
+// An app's keys: the snapshot finds each by its key, names it, and keeps
+// its expiry; the app lists them in declaration order.
+func TestAPIKey_Keys(t *testing.T) {
+	spec := hrSpec(t)
+	notAfter := time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC)
+	spec.Apps[0].Keys = []policy.KeySpec{
+		{SHA256: keySum("k-new"), Label: "2026-12", Origin: "apps.hcl:3,3"},
+		{SHA256: keySum("k-old"), Label: "2025-12", NotAfter: notAfter},
+	}
+	s := mustNew(t, spec)
+	portal, _ := s.App("portal")
+	sum := keySum(portalKey)
+	for _, tc := range []struct {
+		key, name, label string
+		notAfter         time.Time
+	}{
+		{portalKey, hex.EncodeToString(sum[:4]), "", time.Time{}},
+		{"k-new", "2026-12", "2026-12", time.Time{}},
+		{"k-old", "2025-12", "2025-12", notAfter},
+	} {
+		k, ok := s.APIKey(tc.key)
+		if !ok {
+			t.Fatalf("APIKey(%q): not found", tc.key)
+		}
+		if k.App() != portal || k.Name() != tc.name || k.Label() != tc.label || !k.NotAfter().Equal(tc.notAfter) {
+			t.Errorf("APIKey(%q): app %q, name %q, label %q, not_after %v; want portal, %q, %q, %v",
+				tc.key, k.App().Name(), k.Name(), k.Label(), k.NotAfter(), tc.name, tc.label, tc.notAfter)
+		}
+	}
+	var names []string
+	for _, k := range portal.Keys() {
+		names = append(names, k.Name())
+	}
+	if want := []string{hex.EncodeToString(sum[:4]), "2026-12", "2025-12"}; !slices.Equal(names, want) {
+		t.Errorf("Keys(): %v; want %v", names, want)
+	}
+	old, _ := s.APIKey("k-old")
+	for _, tc := range []struct {
+		now     time.Time
+		expired bool
+	}{
+		{notAfter.Add(-time.Hour), false}, {notAfter, false}, {notAfter.Add(time.Nanosecond), true},
+	} {
+		if got := old.Expired(tc.now); got != tc.expired {
+			t.Errorf("Expired(%v) = %v; want %v", tc.now, got, tc.expired)
+		}
+	}
+	if k, _ := s.APIKey("k-new"); k.Expired(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Error("a key without not_after expired")
+	}
 }
 
 // TestNew_CopiesSpec checks that a snapshot does not share mutable state

@@ -79,14 +79,29 @@ type UpstreamSpec struct {
 
 // AppSpec declares one client application.
 type AppSpec struct {
-	Name        string
+	Name string
+	// KeySHA256 is the app's unlabeled key (api_key_sha256), without
+	// expiry; zero = none. Keys are its api_key blocks. Every hash must be
+	// unique across all apps.
 	KeySHA256   [32]byte
+	Keys        []KeySpec
 	DefaultRole string // may be empty: the app then has no access without a user
 	Lookups     map[string]any
 	Secrets     map[string]any // secret_lookups
 	Active      bool
 	RateLimit   *RateLimitSpec // nil = none
 	Origin      string
+}
+
+// KeySpec declares one of an app's API keys: only its SHA-256 is known.
+type KeySpec struct {
+	SHA256 [32]byte
+	// Label names the key in logs and metrics; "" = unlabeled, named by
+	// the first 8 hex digits of SHA256. Labels are unique within an app.
+	Label string
+	// NotAfter is the last instant the key is accepted; zero = no expiry.
+	NotAfter time.Time
+	Origin   string
 }
 
 // RoleSpec declares one role and its grants in declaration order.

@@ -19,9 +19,10 @@ import (
 // slog.JSONHandler ("time", "level", "msg", then the fields), with a
 // purpose-built encoder: on the request path slog's generic attribute
 // handling cost about 8% of gatehouse's CPU under load (see
-// docs/benchmarks.md). Keys: request_id, method, path, status, app, user,
-// role, upstream, decision, reason, grant, duration_ms, client, and error for
-// failures. Credentials are never among them.
+// docs/benchmarks.md). Keys: request_id, method, path, status, app, key,
+// user, role, upstream, decision, reason, grant, duration_ms, client, and
+// error for failures. Credentials are never among them: key is the API
+// key's name (its label, or the first 8 hex digits of its SHA-256).
 //
 // With Options.AccessLogText the same records, with the same keys in the
 // same order, go through slog.TextHandler instead (key=value lines for a
@@ -43,18 +44,27 @@ func newAccessLog(w io.Writer, text bool) *accessLog {
 	return l
 }
 
+// accessRecord is one request's line of the access log, and what metrics
+// count requests by: its fields are plain values with bounded sets (names
+// from the configuration, reasons from fixed lists), but for the request's
+// own (request_id, path, user, client, error).
 type accessRecord struct {
 	level                     slog.Level
 	requestID, method, path   string
 	status                    int
 	app, user, role, upstream string
-	decision, reason, grant   string
-	client                    netip.Addr
-	errText                   string
-	start, end                time.Time
-	filtered                  bool // a record filter ran: records/removed follow
-	records, removed          int
-	abandoned                 bool // the client went away first (abandoned.go)
+	// key names the API key the request came with (policy.Key.Name: the
+	// label or the hash's first 8 hex digits), also when that key was
+	// refused (expired, inactive app), so that an operator rotating keys
+	// sees when the old one stops being used; "" without a key.
+	key                     string
+	decision, reason, grant string
+	client                  netip.Addr
+	errText                 string
+	start, end              time.Time
+	filtered                bool // a record filter ran: records/removed follow
+	records, removed        int
+	abandoned               bool // the client went away first (abandoned.go)
 }
 
 // logAccess writes x's access record, unless it is one abandoned request
@@ -97,6 +107,12 @@ func (x *transaction) accessRecord(end time.Time) accessRecord {
 	}
 	if x.who.ident.App != nil {
 		rec.app = x.who.ident.App.Name()
+	}
+	if k := x.who.ident.Key; k != nil {
+		rec.key = k.Name()
+		if rec.app == "" { // a refused key: its app is named too
+			rec.app = k.App().Name()
+		}
 	}
 	if x.who.ident.Role != nil {
 		rec.role = x.who.ident.Role.Name()
@@ -153,6 +169,7 @@ func (l *accessLog) write(r *accessRecord) {
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(r.status), 10)
 	b = appendField(b, "app", r.app)
+	b = appendField(b, "key", r.key)
 	b = appendField(b, "user", r.user)
 	b = appendField(b, "role", r.role)
 	b = appendField(b, "upstream", r.upstream)
@@ -204,6 +221,7 @@ func (l *accessLog) writeText(r *accessRecord) {
 		slog.String("path", r.path),
 		slog.Int("status", r.status),
 		slog.String("app", r.app),
+		slog.String("key", r.key),
 		slog.String("user", r.user),
 		slog.String("role", r.role),
 		slog.String("upstream", r.upstream),

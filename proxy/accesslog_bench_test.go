@@ -13,7 +13,7 @@ func BenchmarkAccessLog(b *testing.B) {
 	now := time.Now()
 	rec := accessRecord{
 		level: slog.LevelInfo, requestID: "0123456789ab-1z", method: "GET", path: "/api/employees/42",
-		status: 200, app: "portal", role: "reader", upstream: "api", decision: "allow",
+		status: 200, app: "portal", key: "2026-12", role: "reader", upstream: "api", decision: "allow",
 		reason: "grant_allowed", grant: "roles.hcl:12,3", client: netip.MustParseAddr("127.0.0.1"), start: now, end: now.Add(time.Millisecond),
 	}
 	b.ReportAllocs()

@@ -67,9 +67,12 @@ func (authenticate) serve(x *transaction) error {
 		}
 		return nil
 	}
-	c := authn.Context{Snap: x.snap(), Keys: x.gen.keys, Sessions: x.srv.sessions}
+	c := authn.Context{Snap: x.snap(), Keys: x.gen.keys, Sessions: x.srv.sessions, Now: x.start}
 	key, err := x.srv.authn.app.Authenticate(x.r, c)
 	if err = authn.Found(err); err != nil {
+		// A recognized key that is refused (expired, inactive app) is
+		// still named in the access record: who keeps using an old key?
+		x.who.ident.Key = key.Key
 		return err
 	}
 	sess, err := x.srv.authn.session.Authenticate(x.r, c)
@@ -79,18 +82,18 @@ func (authenticate) serve(x *transaction) error {
 	}
 	switch {
 	case sess.Session != nil:
-		return x.admit(key.App, sess.Session)
+		return x.admit(key.Key, sess.Session)
 	case key.App == nil:
 		return refuse(http.StatusUnauthorized, authn.ReasonMissingAPIKey, nil)
 	}
-	x.who.ident = authn.KeyIdentity(c.Snap, key.App)
+	x.who.ident = authn.KeyIdentity(c.Snap, key.Key)
 	return nil
 }
 
-// admit accepts a verified session with the request's app (authn.Admit)
-// and fills the identity.
-func (x *transaction) admit(app *policy.App, sess *session.Session) error {
-	id, err := authn.Admit(x.snap(), app, sess)
+// admit accepts a verified session with the request's API key
+// (authn.Admit) and fills the identity.
+func (x *transaction) admit(key *policy.Key, sess *session.Session) error {
+	id, err := authn.Admit(x.snap(), key, sess)
 	if err != nil {
 		return err
 	}

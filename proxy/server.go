@@ -272,7 +272,7 @@ const AuthPrefix = authapi.Prefix
 // the request's generation, and writes its refusal with the one error
 // writer (with the CORS headers of the path).
 func (s *Server) serveAuth(x *transaction) {
-	q := authapi.Request{W: x.w, R: x.r, Path: x.facts.path.Escaped, Snap: x.snap(), Runtime: x.gen.rt, Keys: x.gen.keys, Client: x.facts.client, ID: x.id}
+	q := authapi.Request{W: x.w, R: x.r, Path: x.facts.path.Escaped, Snap: x.snap(), Runtime: x.gen.rt, Keys: x.gen.keys, Client: x.facts.client, ID: x.id, Start: x.start}
 	err := s.auth.Serve(&q)
 	x.who.ident, x.decision.Reason = q.Ident, q.Reason
 	if err != nil {

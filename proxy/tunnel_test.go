@@ -89,6 +89,13 @@ func TestTunnel_ReloadReDecides(t *testing.T) {
 		{"api key: other app deactivated", true, false, func(s *policy.Spec) { s.Apps[2].Active = false }, false},
 		{"api key: app deactivated", true, false, func(s *policy.Spec) { s.Apps[0].Active = false }, true},
 		{"api key: default role denied the path", true, false, func(s *policy.Spec) { s.Apps[0].DefaultRole = "manager"; s.Roles[1].Grants = s.Roles[1].Grants[:0] }, true},
+		// Issue 21 point 7: key rotation.
+		{"api key: another key added to the app", true, false, func(s *policy.Spec) { s.Apps[0].Keys = []policy.KeySpec{{SHA256: sum("key-next"), Label: "next"}} }, false},
+		{"api key: the key replaced", true, false, func(s *policy.Spec) { s.Apps[0].KeySHA256 = sum("key-next") }, true},
+		{"api key: the key past its new not_after", true, false, func(s *policy.Spec) {
+			s.Apps[0].KeySHA256 = [32]byte{}
+			s.Apps[0].Keys = []policy.KeySpec{{SHA256: sum(testKey), Label: "old", NotAfter: time.Now().Add(-time.Second)}}
+		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := upgradeSpec(t, up.URL)

@@ -9,7 +9,8 @@
 //	gatehouse validate --config PATH   check a config, print every diagnostic
 //	                   [--check-cluster]  and PING the cluster block's Redis
 //	gatehouse fmt      [-check] [PATH...]
-//	gatehouse keygen   [--json] [--admin-token]  print a new API key (or admin token) and its hash
+//	gatehouse keygen   [--json] [--label NAME] [--not-after TIME]  print a new API key and its hash
+//	gatehouse keygen   --admin-token [--json]  print a static admin token and its hash
 //	gatehouse hash-password            read a password, print its argon2id hash
 //	gatehouse demo                     serve a built-in demo on 127.0.0.1:8080
 //	gatehouse healthcheck [--url URL]  exit 0 if the admin /healthz answers 200
@@ -30,8 +31,9 @@ Usage:
   gatehouse validate --config PATH     check a config; print every problem with file:line:col
                      [--check-cluster]   also PING the Redis of the cluster block
   gatehouse fmt      [-check] [PATH…]  rewrite .hcl files in canonical format (-check: only list them)
-  gatehouse keygen   [--json]          print a new random API key and its api_key_sha256 line
-                     [--admin-token]     or a static admin token and its admin_token_sha256 line
+  gatehouse keygen   [--json] [--label NAME] [--not-after TIME]
+                                        print a new random API key, its api_key_sha256 line and api_key block
+                     --admin-token      or a static admin token and its admin_token_sha256 line
   gatehouse hash-password              read a password (terminal or stdin), print a password_hash line
   gatehouse demo                       run a built-in demo (example config + demo API) on loopback
   gatehouse healthcheck [--url URL]    exit 0 if /healthz answers 200 (default http://127.0.0.1:9901/healthz)

@@ -137,11 +137,22 @@ type Request struct {
 	Keys    *policy.SessionKeys // Snap's session keys (non-nil)
 	Client  netip.Addr          // the client (X-Forwarded-For only from trusted proxies)
 	ID      string              // the request id, for X-Request-Id
+	// Start is when the request arrived: API keys' not_after is checked
+	// against it (zero: the time of the check).
+	Start time.Time
 
 	// Set by Serve, for the access record.
 	Ident  policy.Identity // who logged in, or whose session it was
 	Status int             // the status written, 0 when Serve returned an error
 	Reason policy.Reason   // what an answered request did (login, refresh, …)
+}
+
+// now is when the request arrived (Request.Start), for API key expiry.
+func (c call) now() time.Time {
+	if c.Start.IsZero() {
+		return time.Now()
+	}
+	return c.Start
 }
 
 // call is one request being served.
@@ -209,9 +220,14 @@ func (c call) login() error {
 		return err
 	}
 	snap := c.Snap
-	app, err := authn.App(c.R, snap)
+	key, err := authn.Key(c.R, snap, c.now())
 	if err != nil {
+		c.Ident.Key = key // named in the log when recognized
 		return authn.Refusal(err)
+	}
+	var app *policy.App
+	if key != nil {
+		app = key.App()
 	}
 	var req LoginRequest
 	if err := c.readJSON(&req); err != nil {
@@ -221,7 +237,7 @@ func (c call) login() error {
 		// Empty passwords never reach a directory (unauthenticated binds).
 		return refuse(http.StatusUnauthorized, reasonInvalidCredentials, nil)
 	}
-	c.Ident.App = app
+	c.Ident.App, c.Ident.Key = app, key
 	userKey := c.h.keys.get(c.Keys).userHash
 	blocked, err := c.h.logins.blocked(c.R.Context(), userKey, c.Client, req.Username)
 	if err != nil {
@@ -367,12 +383,13 @@ func (c call) refresh() error {
 // stillValid checks that a session's subject is still allowed to hold a
 // session: an active admin, or (with the app's key) a valid user.
 func (c call) stillValid(s *session.Session) error {
-	app, err := authn.App(c.R, c.Snap)
+	key, err := authn.Key(c.R, c.Snap, c.now())
 	if err != nil {
+		c.Ident.Key = key // named in the log when recognized
 		return authn.Refusal(err)
 	}
 	c.Ident.User = s.Subject // for the log, also when refused
-	id, err := authn.Admit(c.Snap, app, s)
+	id, err := authn.Admit(c.Snap, key, s)
 	if err != nil {
 		return err
 	}
@@ -442,25 +459,26 @@ func (c call) session() error {
 	if err := c.needMethod(http.MethodGet, http.MethodHead); err != nil {
 		return err
 	}
-	ac := authn.Context{Snap: c.Snap, Keys: c.Keys, Sessions: c.h.sessions}
+	ac := authn.Context{Snap: c.Snap, Keys: c.Keys, Sessions: c.h.sessions, Now: c.now()}
 	key, err := authn.APIKey{}.Authenticate(c.R, ac)
 	if err = authn.Found(err); err != nil {
+		c.Ident.Key = key.Key // named in the log when recognized
 		return err
 	}
 	sess, err := authn.SessionChain().Authenticate(c.R, ac)
 	if err = authn.Found(err); err != nil {
 		return err
 	}
-	app, s := key.App, sess.Session
+	s := sess.Session
 	if s == nil {
-		if app == nil {
+		if key.Key == nil {
 			return refuse(http.StatusUnauthorized, authn.ReasonMissingAPIKey, nil)
 		}
 		// Logged like a proxied request with the key alone.
-		c.Ident = authn.KeyIdentity(c.Snap, app)
+		c.Ident = authn.KeyIdentity(c.Snap, key.Key)
 		return refuse(http.StatusUnauthorized, reasonNoSession, nil)
 	}
-	if c.Ident, err = authn.Admit(c.Snap, app, s); err != nil {
+	if c.Ident, err = authn.Admit(c.Snap, key.Key, s); err != nil {
 		return err
 	}
 	info := SessionInfo{User: s.Subject, App: s.App, Provider: s.Provider, Admin: s.Admin, Email: s.Email, ExpiresAt: s.ExpiresAt.UTC()}

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
@@ -14,14 +15,17 @@ const (
 	ReasonMissingAPIKey   = "missing_api_key"
 	ReasonAmbiguousAPIKey = "ambiguous_api_key"
 	ReasonUnknownAPIKey   = "unknown_api_key"
+	ReasonAPIKeyExpired   = "api_key_expired"
 	ReasonAppInactive     = "app_inactive"
 )
 
-// App returns the app whose api_key_sha256 is the SHA-256 of the request's
-// X-API-Key (only hashes are kept in memory), or nil and no error when the
-// request has no key. Several X-API-Key values are refused rather than
-// guessed at; an unknown key or an inactive app is a *Failure.
-func App(r *http.Request, snap *policy.Snapshot) (*policy.App, error) {
+// Key returns the API key of the request's X-API-Key as snap knows it
+// (only hashes are kept in memory), or nil and no error when the request
+// has no key. Several X-API-Key values are refused rather than guessed at;
+// an unknown key is a *Failure. A key past its not_after at now, or of an
+// inactive app, is returned together with its *Failure, so that the
+// refusal can be logged with the app and key it names.
+func Key(r *http.Request, snap *policy.Snapshot, now time.Time) (*policy.Key, error) {
 	vals := r.Header[APIKeyHeader]
 	switch {
 	case len(vals) == 0:
@@ -31,36 +35,45 @@ func App(r *http.Request, snap *policy.Snapshot) (*policy.App, error) {
 	case vals[0] == "":
 		return nil, nil
 	}
-	app, ok := snap.AppByKey(vals[0])
-	if !ok {
+	k, ok := snap.APIKey(vals[0])
+	switch {
+	case !ok:
 		return nil, &Failure{Reason: ReasonUnknownAPIKey}
+	case k.Expired(now):
+		return k, &Failure{Reason: ReasonAPIKeyExpired}
+	case !k.App().Active():
+		return k, &Failure{Reason: ReasonAppInactive}
 	}
-	if !app.Active() {
-		return nil, &Failure{Reason: ReasonAppInactive}
-	}
-	return app, nil
+	return k, nil
 }
 
-// APIKey authenticates the app by its X-API-Key (App). It is responsible
-// when the request has the header with a value (or several of them).
+// APIKey authenticates the app by its X-API-Key (Key), checking expiry
+// against Context.Now. It is responsible when the request has the header
+// with a value (or several of them). A refused key that was recognized
+// (expired, inactive app) comes back in the Result beside the refusal.
 type APIKey struct{}
 
 // Authenticate implements Authenticator.
 func (APIKey) Authenticate(r *http.Request, c Context) (Result, error) {
-	app, err := App(r, c.Snap)
+	now := c.Now
+	if now.IsZero() {
+		now = time.Now() // never "no expiry": a zero time precedes every not_after
+	}
+	k, err := Key(r, c.Snap, now)
 	switch {
 	case err != nil:
-		return Result{}, Refusal(err)
-	case app == nil:
+		return Result{Key: k}, Refusal(err)
+	case k == nil:
 		return Result{}, ErrNotResponsible
 	}
-	return Result{App: app}, nil
+	return Result{App: k.App(), Key: k}, nil
 }
 
 // KeyIdentity is the identity of a request with its app's key and no
-// session: the app, with its default role if it has one.
-func KeyIdentity(snap *policy.Snapshot, app *policy.App) policy.Identity {
-	id := policy.Identity{App: app}
+// session: the app and the key, with the app's default role if it has one.
+func KeyIdentity(snap *policy.Snapshot, key *policy.Key) policy.Identity {
+	app := key.App()
+	id := policy.Identity{App: app, Key: key}
 	if name := app.DefaultRole(); name != "" {
 		id.Role, _ = snap.Role(name) // policy.New guarantees it resolves
 	}

@@ -13,6 +13,7 @@ package authn
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
@@ -28,6 +29,9 @@ type Context struct {
 	Snap     *policy.Snapshot
 	Keys     *policy.SessionKeys // Snap's session keys; nil without a sessions block
 	Sessions *session.Manager
+	// Now is when the request arrived: API keys' not_after is checked
+	// against it (zero: the time of the check).
+	Now time.Time
 }
 
 // Result is what a responsible authenticator found: the app of an API key,
@@ -35,6 +39,7 @@ type Context struct {
 // admitted yet (see Admit): that needs the app too.
 type Result struct {
 	App     *policy.App
+	Key     *policy.Key // the API key found, also beside its refusal when it was recognized
 	Session *session.Session
 	Cred    Credential
 }

@@ -46,16 +46,20 @@ const (
 	CredCookie
 )
 
-// Admit accepts a verified session with the request's app (nil without a
-// key) if its subject is still valid in snap: an existing, active admin
-// (the key, if any, only labels logs), or a user of this very app whose
-// role UserRole resolves now. It returns the identity, or a 401.
-func Admit(snap *policy.Snapshot, app *policy.App, sess *session.Session) (policy.Identity, error) {
+// Admit accepts a verified session with the request's API key (nil
+// without one) if its subject is still valid in snap: an existing, active
+// admin (the key, if any, only labels logs), or a user of the key's very
+// app whose role UserRole resolves now. It returns the identity, or a 401.
+func Admit(snap *policy.Snapshot, key *policy.Key, sess *session.Session) (policy.Identity, error) {
+	var app *policy.App
+	if key != nil {
+		app = key.App()
+	}
 	if sess.Admin {
 		if reason := AdminRefusal(snap, sess.Subject); reason != "" {
 			return policy.Identity{}, httperr.Refuse(http.StatusUnauthorized, reason, nil)
 		}
-		return policy.Identity{App: app, User: sess.Subject, Admin: true}, nil
+		return policy.Identity{App: app, Key: key, User: sess.Subject, Admin: true}, nil
 	}
 	switch {
 	case app == nil:
@@ -68,7 +72,7 @@ func Admit(snap *policy.Snapshot, app *policy.App, sess *session.Session) (polic
 	if reason != "" {
 		return policy.Identity{}, httperr.Refuse(http.StatusUnauthorized, string(reason), nil)
 	}
-	return policy.Identity{App: app, User: sess.Subject, Role: role}, nil
+	return policy.Identity{App: app, Key: key, User: sess.Subject, Role: role}, nil
 }
 
 // AdminRefusal is why an admin session of name is no longer valid in snap
