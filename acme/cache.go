@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/acme/autocert"
 
@@ -24,7 +25,8 @@ var _ store.Certificates = autocert.DirCache("")
 // renewal become visible.
 type loggingCache struct {
 	store.Certificates
-	log *slog.Logger
+	log    *slog.Logger
+	stored func(key string, notAfter time.Time) // nil: nothing to tell
 }
 
 // Put stores data and logs what it was when it is a certificate: "obtained"
@@ -48,6 +50,9 @@ func (c *loggingCache) Put(ctx context.Context, key string, data []byte) error {
 	}
 	c.log.Info("certificate stored", "event", event, "names", leaf.DNSNames, "not_after", leaf.NotAfter.UTC(),
 		"issuer", leaf.Issuer.CommonName, "serial", leaf.SerialNumber.Text(16))
+	if c.stored != nil {
+		c.stored(key, leaf.NotAfter)
+	}
 	return nil
 }
 

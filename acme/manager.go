@@ -73,6 +73,7 @@ type Manager struct {
 	domains  map[string]bool
 	rejected *logLimiter // handshakes for names we do not serve
 	failed   *logLimiter // configured names without a certificate
+	expiry   expiries    // of the cached certificates, for Expiry
 
 	transport *http.Transport // of the ACME client
 
@@ -138,9 +139,11 @@ func (m *Manager) setupACME(a *settings.ACME, certs store.Certificates, locker s
 	m.auto = &autocert.Manager{
 		Prompt: autocert.AcceptTOS,
 		Cache: &lockingCache{
-			Certificates: &loggingCache{Certificates: m.cache, log: m.log},
-			is:           m.issue,
-			now:          time.Now,
+			Certificates: &loggingCache{Certificates: m.cache, log: m.log, stored: func(key string, notAfter time.Time) {
+				m.expiry.seen(m.domains, key, notAfter)
+			}},
+			is:  m.issue,
+			now: time.Now,
 		},
 		HostPolicy: m.hostPolicy,
 		Email:      a.Email,
@@ -311,7 +314,8 @@ func (m *Manager) watchExpiry() {
 }
 
 // checkExpiry logs a warning for each configured domain whose cached
-// certificate has less than a sixth of its lifetime left.
+// certificate has less than a sixth of its lifetime left, and records
+// every cached certificate's expiry for Expiry.
 func (m *Manager) checkExpiry(now time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -325,6 +329,7 @@ func (m *Manager) checkExpiry(now time.Time) {
 			if err != nil {
 				continue
 			}
+			m.expiry.seen(m.domains, key, leaf.NotAfter)
 			life := leaf.NotAfter.Sub(leaf.NotBefore)
 			if left := leaf.NotAfter.Sub(now); left < life/6 {
 				m.log.Warn("certificate is close to expiry and has not been renewed; check the logs for ACME errors and that ports 80/443 reach gatehouse",

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gatehouse-dev/gatehouse/metrics"
 	"github.com/gatehouse-dev/gatehouse/policy/records"
 )
 
@@ -67,14 +68,42 @@ type accessRecord struct {
 	abandoned               bool // the client went away first (abandoned.go)
 }
 
-// logAccess writes x's access record, unless it is one abandoned request
-// too many (abandoned.go).
+// logAccess records x in the metrics and writes its access record,
+// unless it is one abandoned request too many (abandoned.go).
 func (s *Server) logAccess(x *transaction) {
 	rec := x.accessRecord(time.Now()) // one clock read for timestamp and duration
+	if s.metrics != nil {
+		q := rec.metrics(x)
+		s.metrics.Request(&q)
+	}
 	if rec.abandoned && !s.abandons.allow(rec.end) {
 		return
 	}
 	s.access.write(&rec)
+}
+
+// metrics returns what the metrics record about the request: fields of
+// its access record (never the path, the user or the client) and the
+// upstream's latency. Abandoned requests are counted too, also when their
+// access line is suppressed.
+func (rec *accessRecord) metrics(x *transaction) metrics.Request {
+	q := metrics.Request{
+		Upstream: rec.upstream, App: rec.app, Deny: rec.decision == "deny", Status: rec.status, Reason: rec.reason,
+		Duration: rec.end.Sub(rec.start), UpstreamSent: x.fwd.tr.sent, UpstreamLatency: x.fwd.tr.latency,
+		Filtered: rec.filtered, Records: rec.records, Removed: rec.removed,
+	}
+	if !q.Deny {
+		q.Reason = ""
+	}
+	switch rec.reason {
+	case reasonUpstreamTimeout:
+		q.UpstreamError = metrics.UpstreamTimeout
+	case reasonUpstreamDown:
+		q.UpstreamError = metrics.UpstreamUnavailable
+	case reasonUpstreamInformational:
+		q.UpstreamError = metrics.UpstreamProtocol
+	}
+	return q
 }
 
 // accessRecord builds the access record of x from the stages' hand-offs:

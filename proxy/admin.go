@@ -40,7 +40,9 @@ type AdminOptions struct {
 // after Drain), and, with an admin session or the static admin token
 // (settings.Runtime.AdminTokenSHA256), GET /admin/config (hash, load time, reload outcomes; no
 // config values), GET /admin/instances (the cluster's live instances and
-// whether they serve the same configuration) and POST /admin/reload. With opts.Pprof it also serves /debug/pprof/.
+// whether they serve the same configuration) and POST /admin/reload; with
+// Options.Metrics, GET /metrics (Prometheus text format, no session
+// needed). With opts.Pprof it also serves /debug/pprof/.
 // Nothing here is reachable on the public listener, which only ever runs
 // the pipeline.
 func (s *Server) AdminHandler(opts AdminOptions) http.Handler {
@@ -52,6 +54,11 @@ func (s *Server) AdminHandler(opts AdminOptions) http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.metrics != nil {
+		// Like every exporter, without a session: the admin listener
+		// is loopback unless the operator says otherwise.
+		mux.Handle("GET /metrics", s.metrics.Handler())
+	}
 	mux.HandleFunc("GET /admin/config", s.requireAdmin(a.config))
 	mux.HandleFunc("POST /admin/reload", s.requireAdmin(a.reloadNow))
 	mux.HandleFunc("GET /admin/instances", s.requireAdmin(a.listInstances))

@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/proxy/upstream"
 )
@@ -181,10 +182,11 @@ const numOwnFields = 4 + 5 + 1
 // rewrite, and an empty User-Agent is never sent.) It hands both to rt
 // with upstream.RoundTripWithFields, which says why they travel apart.
 type fieldsTransport struct {
-	sent   bool // RoundTrip was asked to send the request upstream
-	rt     http.RoundTripper
-	fields [][2]string
-	buf    [numOwnFields][2]string // fields' storage, when they fit
+	sent    bool          // RoundTrip was asked to send the request upstream
+	latency time.Duration // from sending to the response header or failure (metrics)
+	rt      http.RoundTripper
+	fields  [][2]string
+	buf     [numOwnFields][2]string // fields' storage, when they fit
 }
 
 func (t *fieldsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -194,7 +196,10 @@ func (t *fieldsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	t.sent = true
-	return upstream.RoundTripWithFields(t.rt, req, t.fields)
+	start := time.Now()
+	res, err := upstream.RoundTripWithFields(t.rt, req, t.fields)
+	t.latency = time.Since(start)
+	return res, err
 }
 
 // headerValue returns v as a one-element header value stored in

@@ -30,6 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/metrics"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy/authapi"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
@@ -82,6 +83,11 @@ type Options struct {
 	// (redisstore.Client.State) for GET /admin/config; nil without a
 	// cluster block.
 	ClusterState func() (up bool, since time.Time, lastErr string)
+	// Metrics receives the per-request series (from the access record),
+	// the configuration in service and the session cache's counters, and
+	// serves GET /metrics on the admin listener; nil records nothing (and
+	// /metrics is a 404).
+	Metrics *metrics.Registry
 }
 
 // Server serves the public listener from the current snapshot. State that
@@ -106,6 +112,7 @@ type Server struct {
 	instance string                           // Options.InstanceID
 	cluster  func() (bool, time.Time, string) // Options.ClusterState
 	draining atomic.Bool                      // Drain was called: /readyz answers 503
+	metrics  *metrics.Registry                // Options.Metrics; nil records nothing
 
 	mu     sync.Mutex
 	closed bool
@@ -132,6 +139,7 @@ func New(opts Options) *Server {
 		served:   opts.ServedHost,
 		instance: opts.InstanceID,
 		cluster:  opts.ClusterState,
+		metrics:  opts.Metrics,
 		authn:    defaultAuthenticators(),
 		upstream: upstream.NewPool(opts.UpstreamRootCAs),
 	}
@@ -144,6 +152,10 @@ func New(opts Options) *Server {
 		panic(err) // only for a zero cache size, which NewManager never uses
 	}
 	s.sessions = sessions
+	opts.Metrics.NewCounterFunc("gatehouse_session_cache_hits_total", "Session tokens served from the verified-token cache.",
+		func() float64 { return float64(sessions.Stats().CacheHits) })
+	opts.Metrics.NewCounterFunc("gatehouse_session_cache_misses_total", "Session tokens that had to be verified (not in the cache).",
+		func() float64 { return float64(sessions.Stats().CacheMisses) })
 	s.auth = authapi.New(authapi.Options{Sessions: sessions, LoginBudgets: opts.Stores.Budgets, OAuthStates: opts.Stores.OneTime,
 		LimitsOnError: opts.LimitsOnError, Logger: s.log})
 	return s
@@ -166,6 +178,7 @@ func (s *Server) Load(snap *policy.Snapshot, rt *settings.Runtime) {
 		s.sessions.Resize(spec.CacheSize)
 	}
 	old := s.gen.Swap(g)
+	s.metrics.ConfigLoaded(snap.Hash(), g.loaded)
 	if old == nil {
 		return
 	}

@@ -45,6 +45,9 @@ fi
 # Redis and Redis Sentinel for the cluster tests (internal/testenv StartRedis,
 # StartSentinels): started by the tests on 127.0.0.1, never by apt.
 { command -v redis-server >/dev/null && command -v redis-sentinel >/dev/null; } || apt_install redis-server redis-sentinel
+# promtool (Debian's prometheus package) checks the /metrics exposition
+# (cmd/gatehouse TestMetrics_PromtoolCheck); only the tool is used.
+command -v promtool >/dev/null || apt_install --no-install-recommends prometheus
 # Headless Chromium for the CORS browser tests (cmd/gatehouse TestCORS_Browser).
 command -v chromium >/dev/null || apt_install chromium
 if ! "$GOBIN/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then

@@ -303,6 +303,7 @@ func TestACMEE2E_TLSALPN01(t *testing.T) {
 	if stored["not_after"] == nil || stored["component"] != "tls" {
 		t.Errorf("certificate stored log line %v, want not_after and component=tls", stored)
 	}
+	w.checkExpiryMetric(t, chain[0].NotAfter)
 	w.checkServing(t)
 	w.checkCache(t)
 
@@ -443,7 +444,16 @@ func TestACMEE2E_CacheSurvivesRestart(t *testing.T) {
 	if n := w.pebble.Orders(); n != 1 {
 		t.Errorf("Pebble orders = %d after a restart, want still 1", n)
 	}
+	w.checkExpiryMetric(t, chain[0].NotAfter) // read from the cache at start
 	if _, err := os.Stat(w.cacheDir); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkExpiryMetric waits until /metrics reports notAfter as the expiry of
+// acmeDomain's certificate.
+func (w *acmeWorld) checkExpiryMetric(t *testing.T, notAfter time.Time) {
+	t.Helper()
+	want := float64(notAfter.Unix())
+	waitSample(t, w.p.admin, `gatehouse_tls_certificate_expiry_timestamp_seconds{name="`+acmeDomain+`"}`, func(v float64) bool { return v == want })
 }

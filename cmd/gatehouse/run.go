@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/config/watch"
+	"github.com/gatehouse-dev/gatehouse/metrics"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy"
 	"github.com/gatehouse-dev/gatehouse/reload"
@@ -137,11 +138,14 @@ func serve(ctx context.Context, hurry <-chan struct{}, logs serveLogs, snap *pol
 		return err
 	}
 	defer ls.close()
+	// The process's metrics (GET /metrics on the admin listener).
+	reg := metrics.New()
 	// Over TLS, a request must name a served host, the one its
 	// connection's SNI named (421 otherwise).
 	srv := proxy.New(proxy.Options{
 		Logger: logger, AccessLog: logs.access, AccessLogText: logs.accessText, ServedHost: ls.servedHost(),
 		Stores: cl.stores, LimitsOnError: cl.limitsOnError, RateLimitsOnError: cl.rateLimitsOnError, InstanceID: instance, ClusterState: cl.state(),
+		Metrics: reg,
 	})
 	defer srv.Close()
 	srv.Load(snap, rt)
@@ -154,6 +158,7 @@ func serve(ctx context.Context, hurry <-chan struct{}, logs serveLogs, snap *pol
 			After:        ls.reloadCertificate,
 		})
 	}
+	registerMetrics(reg, cl, ls, rl)
 	inst := startInstances(cl, srv, rl, logger)
 	defer inst.close() // before cl.close: it deletes this instance's heartbeat
 	admin := srv.AdminHandler(inst.adminOptions(proxy.AdminOptions{Reload: rl, Pprof: os.Getenv("GATEHOUSE_PPROF") == "1"}))

@@ -163,6 +163,11 @@ func TestTLSE2E_StaticCertificate(t *testing.T) {
 	if p.tls == "" {
 		t.Fatal("no tls listener logged")
 	}
+	// The certificate's expiry, per name, in the metrics.
+	exp, ok := sample(scrape(t, p.admin), `gatehouse_tls_certificate_expiry_timestamp_seconds{name="api.example.test"}`)
+	if now := float64(time.Now().Unix()); !ok || exp < now+23*3600 || exp > now+25*3600 {
+		t.Errorf("gatehouse_tls_certificate_expiry_timestamp_seconds of api.example.test = %v (present %v), want about 24 h from now (the test CA's NotAfter)", exp, ok)
+	}
 
 	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "tcp", p.tls)

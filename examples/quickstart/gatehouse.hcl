@@ -7,7 +7,7 @@
 
 server {
   listen       = "127.0.0.1:8080"
-  admin_listen = "127.0.0.1:9901" # /healthz and /readyz; keep it off the public network
+  admin_listen = "127.0.0.1:9901" # /healthz, /readyz and /metrics; keep it off the public network
   production   = true             # clients get a status, a message and a request id; details go to the log
 }
 

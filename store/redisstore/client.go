@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -50,6 +51,8 @@ type Client struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the pinger has returned
 	once   sync.Once
+
+	errs atomic.Uint64 // failed commands and dials (errorCounter)
 
 	mu      sync.Mutex
 	up      bool
@@ -127,6 +130,7 @@ func New(cfg *settings.Cluster, log *slog.Logger) (*Client, error) {
 		since:   time.Now(),
 		lastErr: "not checked yet",
 	}
+	rdb.AddHook(errorCounter{n: &c.errs})
 	go c.pinger()
 	return c, nil
 }
@@ -171,6 +175,12 @@ func (c *Client) State() (up bool, since time.Time, lastErr string) {
 	defer c.mu.Unlock()
 	return c.up, c.since, c.lastErr
 }
+
+// Errors returns how many Redis commands (and connection attempts) have
+// failed since the client was built, not counting a missing key, or a
+// context the caller ended. For the metrics
+// (gatehouse_cluster_redis_errors_total).
+func (c *Client) Errors() uint64 { return c.errs.Load() }
 
 // Ping checks the server now, records the outcome in State and returns
 // the error, which names the server.

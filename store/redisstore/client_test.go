@@ -222,3 +222,29 @@ func TestClientBackoff(t *testing.T) {
 		t.Error("backoff is not capped")
 	}
 }
+
+// Errors counts failed commands, not missing keys.
+func TestClientErrors(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	c, err := Open(context.Background(), clientSettingsFor(r, testenv.RedisOptions{}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Redis().Get(ctx, c.Key("missing")).Err(); err == nil {
+		t.Fatal("GET of a missing key: no redis.Nil")
+	}
+	if n := c.Errors(); n != 0 {
+		t.Errorf("Errors = %d after a missing key, want 0", n)
+	}
+	if err := r.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Redis().Set(ctx, c.Key("k"), "v", time.Minute).Err(); err == nil {
+		t.Fatal("SET with the server down succeeded")
+	}
+	if n := c.Errors(); n == 0 {
+		t.Error("Errors = 0 after a failed SET")
+	}
+}
