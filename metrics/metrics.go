@@ -53,12 +53,14 @@ type Registry struct {
 	filterRemoved   prometheus.Counter
 	loginFailures   prometheus.Counter
 	loginLimited    prometheus.Counter
+	apiKeys         *prometheus.CounterVec
 
 	// Children resolved once per label combination (sync.Map: written
 	// once per combination, read on every request).
 	reqChildren     sync.Map // requestKey -> *requestChildren
 	refusalChildren sync.Map // string -> prometheus.Counter
 	upChildren      sync.Map // string -> *upstreamChildren
+	keyChildren     sync.Map // keyKey -> prometheus.Counter
 
 	mu        sync.Mutex // guards configSet
 	config    *prometheus.GaugeVec
@@ -70,6 +72,9 @@ type requestKey struct {
 	upstream, app, decision string
 	class                   uint8
 }
+
+// keyKey names an API key: its app and its name in the configuration.
+type keyKey struct{ app, key string }
 
 type requestChildren struct {
 	count    prometheus.Counter
@@ -126,6 +131,10 @@ func New() *Registry {
 		Name: "gatehouse_login_limited_total",
 		Help: "Logins refused by the failed-login limiter (reason login_rate_limited).",
 	})
+	r.apiKeys = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_api_key_requests_total",
+		Help: "Requests that presented a known API key, by app and key name (the api_key block's label, or the first 8 hex digits of the key's SHA-256; never the key): shows when an old key's traffic has stopped.",
+	}, []string{"app", "key"})
 	r.config = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "gatehouse_config_info",
 		Help: "The configuration in service: 1, labelled with its hash.",
@@ -135,7 +144,7 @@ func New() *Registry {
 		Help: "When the configuration in service was put in service, at start or by a reload (Unix time).",
 	})
 	r.reg.MustRegister(r.requests, r.refusals, r.duration, r.upstreamLatency, r.upstreamErrors,
-		r.filterRecords, r.filterRemoved, r.loginFailures, r.loginLimited, r.config, r.lastLoad,
+		r.filterRecords, r.filterRemoved, r.loginFailures, r.loginLimited, r.apiKeys, r.config, r.lastLoad,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
@@ -155,10 +164,13 @@ func (r *Registry) Handler() http.Handler {
 // None).
 type Request struct {
 	Upstream, App string
-	Deny          bool   // refused (the access record's decision "deny")
-	Status        int    // sent to the client
-	Reason        string // the refusal's reason code, "" when allowed
-	Duration      time.Duration
+	// Key names the API key the request presented (its label, or the
+	// first 8 hex digits of its hash), "" for none or an unknown one.
+	Key      string
+	Deny     bool   // refused (the access record's decision "deny")
+	Status   int    // sent to the client
+	Reason   string // the refusal's reason code, "" when allowed
+	Duration time.Duration
 	// UpstreamSent: the request went to the upstream, which took
 	// UpstreamLatency to answer (or fail).
 	UpstreamSent    bool
@@ -238,6 +250,9 @@ func (r *Registry) Request(q *Request) {
 			r.loginLimited.Inc()
 		}
 	}
+	if q.Key != "" {
+		r.apiKey(app, q.Key).Inc()
+	}
 	if q.Filtered {
 		r.filterRecords.Add(float64(q.Records))
 		r.filterRemoved.Add(float64(q.Removed))
@@ -269,6 +284,15 @@ func (r *Registry) upstream(name string) *upstreamChildren {
 	}
 	v, _ := r.upChildren.LoadOrStore(name, uc)
 	return v.(*upstreamChildren)
+}
+
+func (r *Registry) apiKey(app, key string) prometheus.Counter {
+	k := keyKey{app, key}
+	if v, ok := r.keyChildren.Load(k); ok {
+		return v.(prometheus.Counter)
+	}
+	v, _ := r.keyChildren.LoadOrStore(k, r.apiKeys.WithLabelValues(app, key))
+	return v.(prometheus.Counter)
 }
 
 func (r *Registry) refusal(reason string) prometheus.Counter {

@@ -47,6 +47,8 @@ func TestRequest_Series(t *testing.T) {
 			[]string{`gatehouse_login_limited_total 1`, `gatehouse_refusals_total{reason="login_rate_limited"} 1`}},
 		{"record filter", Request{Upstream: "hr", Status: 200, Filtered: true, Records: 10, Removed: 3},
 			[]string{`gatehouse_filter_records_total 10`, `gatehouse_filter_records_removed_total 3`}},
+		{"api key", Request{Upstream: "hr", App: "portal", Key: "2027-01", Status: 200},
+			[]string{`gatehouse_api_key_requests_total{app="portal",key="2027-01"} 1`}},
 		{"no status", Request{Upstream: "hr", Status: 0},
 			[]string{`gatehouse_requests_total{app="none",code_class="none",decision="allow",upstream="hr"} 1`}},
 	} {
@@ -64,7 +66,7 @@ func TestRequest_Series(t *testing.T) {
 // The request path allocates nothing once a label combination was seen.
 func TestRequest_NoAllocations(t *testing.T) {
 	r := New()
-	q := Request{Upstream: "hr", App: "portal", Status: 200, Duration: time.Millisecond, UpstreamSent: true, UpstreamLatency: time.Millisecond}
+	q := Request{Upstream: "hr", App: "portal", Key: "2027-01", Status: 200, Duration: time.Millisecond, UpstreamSent: true, UpstreamLatency: time.Millisecond}
 	deny := Request{Upstream: "hr", App: "portal", Deny: true, Status: 403, Reason: "grant_denied"}
 	r.Request(&q)
 	r.Request(&deny)
@@ -118,7 +120,7 @@ func TestNilRegistry(t *testing.T) {
 
 func BenchmarkRequest(b *testing.B) {
 	r := New()
-	q := Request{Upstream: "hr", App: "portal", Status: 200, Duration: time.Millisecond, UpstreamSent: true, UpstreamLatency: time.Millisecond}
+	q := Request{Upstream: "hr", App: "portal", Key: "2027-01", Status: 200, Duration: time.Millisecond, UpstreamSent: true, UpstreamLatency: time.Millisecond}
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Request(&q)

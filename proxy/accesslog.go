@@ -88,7 +88,7 @@ func (s *Server) logAccess(x *transaction) {
 // access line is suppressed.
 func (rec *accessRecord) metrics(x *transaction) metrics.Request {
 	q := metrics.Request{
-		Upstream: rec.upstream, App: rec.app, Deny: rec.decision == "deny", Status: rec.status, Reason: rec.reason,
+		Upstream: rec.upstream, App: rec.app, Key: rec.key, Deny: rec.decision == "deny", Status: rec.status, Reason: rec.reason,
 		Duration: rec.end.Sub(rec.start), UpstreamSent: x.fwd.tr.sent, UpstreamLatency: x.fwd.tr.latency,
 		Filtered: rec.filtered, Records: rec.records, Removed: rec.removed,
 	}

@@ -121,6 +121,18 @@ func TestRun_APIKeyRotation(t *testing.T) {
 				tc.path, status, rec["reason"], rec["app"], rec["key"], tc.status, tc.reason, tc.name)
 		}
 	}
+	// The metrics name the keys too (never the keys themselves).
+	body := scrape(t, p.admin)
+	for _, name := range []string{"2026-12", "2027-01", "2025-12"} {
+		if v, ok := sample(body, `gatehouse_api_key_requests_total{app="portal",key="`+name+`"}`); !ok || v != 1 {
+			t.Errorf("gatehouse_api_key_requests_total for key %s: %v (present %v), want 1", name, v, ok)
+		}
+	}
+	for _, k := range []string{oldKey, newKey, expiredKey} {
+		if strings.Contains(body, k) {
+			t.Fatal("a key appears in /metrics")
+		}
+	}
 	mu.Lock()
 	if reached["/employees/1"] != 1 || reached["/employees/2"] != 1 || reached["/employees/3"] != 0 {
 		t.Errorf("upstream saw %v; want /employees/1 and /employees/2 once, /employees/3 never", reached)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/gatehouse-dev/gatehouse/metrics"
+	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy"
 	"github.com/gatehouse-dev/gatehouse/reload"
 )
 
@@ -40,5 +42,35 @@ func registerMetrics(reg *metrics.Registry, cl *cluster, ls *listeners, rl *relo
 		reg.NewCounterFunc("gatehouse_cluster_redis_errors_total", "Redis commands and connection attempts that failed (a missing key is not a failure).", func() float64 {
 			return float64(c.Errors())
 		})
+	}
+}
+
+// rateLimitHooks counts the rate limiter's refusals, by the kind of block
+// whose limit refused, and the requests whose limits the store (Redis)
+// could not check, by what rate_limits_on_error made of them. The series
+// are resolved here, once, so the hooks do not hash labels per request.
+func rateLimitHooks(reg *metrics.Registry) proxy.RateLimitHooks {
+	refused := reg.NewCounterVec("gatehouse_rate_limit_refusals_total",
+		"Requests refused with 429 by a rate_limit, by the block whose limit refused: app, role, user or grant.", "limit")
+	byKind := map[string]metrics.Counter{}
+	for _, k := range []string{policy.RateLimitApp, policy.RateLimitRole, policy.RateLimitUser, policy.RateLimitGrant} {
+		byKind[k] = refused.With(k)
+	}
+	storeErrors := reg.NewCounterVec("gatehouse_rate_limit_store_errors_total",
+		"Requests whose rate limits the cluster's Redis could not check, by outcome: allowed (rate_limits_on_error = open) or refused (closed, 503).", "outcome")
+	allowed, refusedOnError := storeErrors.With("allowed"), storeErrors.With("refused")
+	return proxy.RateLimitHooks{
+		Refused: func(kind string) {
+			if c, ok := byKind[kind]; ok {
+				c.Inc()
+			}
+		},
+		StoreError: func(open bool) {
+			if open {
+				allowed.Inc()
+			} else {
+				refusedOnError.Inc()
+			}
+		},
 	}
 }

@@ -192,6 +192,19 @@ func TestRateLimit_TwoInstancesTwoApps(t *testing.T) {
 		}
 	}
 
+	// Every 429 is counted in the metrics of the instance that sent it.
+	var refused, counted float64
+	for _, a := range apps {
+		refused += float64(a.refused.Load())
+	}
+	for _, p := range ins {
+		v, _ := sample(scrape(t, p.admin), `gatehouse_rate_limit_refusals_total{limit="app"}`)
+		counted += v
+	}
+	if counted != refused {
+		t.Errorf("gatehouse_rate_limit_refusals_total{limit=\"app\"} adds up to %v over both instances; the clients got %v 429s", counted, refused)
+	}
+
 	// Retry-After is right: after a 429 on one instance, waiting that
 	// long is enough on the other.
 	beta := apps[1]
@@ -232,6 +245,9 @@ func TestRateLimit_TwoInstancesTwoApps(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d 'rate limits unavailable' lines for %d requests, want 1", n, beta.burst+2)
+	}
+	if v, _ := sample(scrape(t, ins[0].admin), `gatehouse_rate_limit_store_errors_total{outcome="allowed"}`); v != float64(beta.burst+2) {
+		t.Errorf(`gatehouse_rate_limit_store_errors_total{outcome="allowed"} = %v, want %d (the requests let through while Redis was down)`, v, beta.burst+2)
 	}
 }
 

@@ -145,7 +145,7 @@ func serve(ctx context.Context, hurry <-chan struct{}, logs serveLogs, snap *pol
 	srv := proxy.New(proxy.Options{
 		Logger: logger, AccessLog: logs.access, AccessLogText: logs.accessText, ServedHost: ls.servedHost(),
 		Stores: cl.stores, LimitsOnError: cl.limitsOnError, RateLimitsOnError: cl.rateLimitsOnError, InstanceID: instance, ClusterState: cl.state(),
-		Metrics: reg,
+		Metrics: reg, RateLimitHooks: rateLimitHooks(reg),
 	})
 	defer srv.Close()
 	srv.Load(snap, rt)
