@@ -16,6 +16,9 @@
 #   LOGINS     logins per run                         [200]
 #   CONNS      wrk connections on the API-key route   [16]
 #   GH_ENV     extra environment for gatehouse, e.g. "GOGC=100"  []
+#   CGROUP_MEM run gatehouse in a new memory cgroup with this limit in bytes,
+#              as a container would (needs root; cgroup v1 or v2), e.g.
+#              268435456; the script removes the cgroup when done  []
 #   UPSTREAM_PORT [19400] GATEHOUSE_PORT [19404] GATEHOUSE_ADMIN_PORT [19405]
 #
 # Every process is recorded in a pidfile and stopped by that PID on exit.
@@ -79,12 +82,34 @@ sed -e "s|127\.0\.0\.1:9000\"|127.0.0.1:$UPSTREAM_PORT\"|g" \
 	-e "s|127\.0\.0\.1:9005\"|127.0.0.1:$GATEHOUSE_ADMIN_PORT\"|g" \
 	"$here/gatehouse.hcl" >"$T/gatehouse.hcl"
 
+# The memory cgroup of this shell, where a child cgroup can be made.
+cg_dir=""
+if [[ -n ${CGROUP_MEM:-} ]]; then
+	if v1=$(sed -n 's/^[0-9]*:memory:\(.*\)$/\1/p' /proc/self/cgroup) && [[ -n $v1 && -d /sys/fs/cgroup/memory$v1 ]]; then
+		cg_dir=/sys/fs/cgroup/memory$v1/gatehouse-loginmem-$$
+		cg_limit_file=memory.limit_in_bytes
+	else
+		cg_dir=/sys/fs/cgroup$(sed -n 's/^0::\(.*\)$/\1/p' /proc/self/cgroup)/gatehouse-loginmem-$$
+		cg_limit_file=memory.max
+	fi
+	mkdir "$cg_dir"
+	echo "$CGROUP_MEM" >"$cg_dir/$cg_limit_file"
+	trap 'cleanup; rmdir "$cg_dir" 2>/dev/null || true' EXIT
+fi
+
 interval=$(awk -v d="$DURATION" -v n="$LOGINS" 'BEGIN { printf "%.4f", d / n }')
 printf '%-5s  %-40s  %10s  %10s  %8s  %s\n' round binary peak_rss_mb rss_end_mb req_s logins
 for round in $(seq "$ROUNDS"); do
 	for bin in $BINS; do
-		# shellcheck disable=SC2086
-		env $GH_ENV "$bin" run --config "$T/gatehouse.hcl" >"$T/logs/gatehouse.out" 2>/dev/null &
+		if [[ -n $cg_dir ]]; then
+			# The shell joins the cgroup, then becomes gatehouse (same PID).
+			# shellcheck disable=SC2086
+			env $GH_ENV sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2" run --config "$3"' sh "$cg_dir" "$bin" "$T/gatehouse.hcl" \
+				>"$T/logs/gatehouse.out" 2>"$T/logs/gatehouse.err" &
+		else
+			# shellcheck disable=SC2086
+			env $GH_ENV "$bin" run --config "$T/gatehouse.hcl" >"$T/logs/gatehouse.out" 2>"$T/logs/gatehouse.err" &
+		fi
 		echo $! >"$T/pids/gatehouse.pid"
 		pid=$(cat "$T/pids/gatehouse.pid")
 		wait_ok "http://127.0.0.1:$GATEHOUSE_ADMIN_PORT/readyz" || { echo "gatehouse did not start" >&2; exit 1; }
@@ -106,6 +131,11 @@ for round in $(seq "$ROUNDS"); do
 			[[ $(wc -l <"$T/logs/codes") -ge $LOGINS ]] && break
 			sleep 0.1
 		done
+		if ! kill -0 "$pid" 2>/dev/null; then
+			printf '%-5s  %-40s  %s\n' "$round" "$bin" "gatehouse died (out of memory?)"
+			rm -f "$T/pids/gatehouse.pid"
+			continue
+		fi
 		hwm=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")
 		rss=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")
 		rps=$(awk '/^Requests\/sec:/ { print $2 }' "$T/logs/wrk.out")
