@@ -311,7 +311,7 @@ func invalidCredentials() *httperr.Error {
 // when h is nil, so that unknown users cost as much as known ones: nil when
 // pw is h's password, else the refusal (401, or 503 when no verification
 // slot was free in time). At most a few verifications run at once: each
-// takes tens of milliseconds and megabytes of memory, and logins must not
+// takes about 100 ms and 64 MiB of memory (default parameters), and logins must not
 // starve proxying.
 func (c call) checkPassword(h *password.Hash, pw string) *httperr.Error {
 	known := h != nil
@@ -345,11 +345,10 @@ func (c call) checkPassword(h *password.Hash, pw string) *httperr.Error {
 // GOGC=400 (cmd/gatehouse) the runtime would let such garbage pile up to
 // five times the live heap, which during a burst of logins is mostly the
 // buffers in use: 350-780 MB of RSS for a heap of 6 MB between logins.
-// Collecting here keeps the heap at about the buffers in use (slots × the
-// memory parameter) plus what proxying holds. It costs one GC cycle per
-// verification, a few milliseconds against tens of milliseconds for the
-// verification itself; figures in docs/benchmarks.md ("Memory under a
-// burst of logins").
+// Collecting here keeps the heap at about the buffers in use, plus one
+// being replaced, plus what proxying holds. It costs one GC cycle per
+// verification, 2-3 ms against 100-120 ms for the verification itself;
+// figures in docs/benchmarks.md ("Memory under a burst of logins").
 func reclaim() { runtime.GC() }
 
 // refresh exchanges a token for a new one while the session's refresh
