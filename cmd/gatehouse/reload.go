@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -12,8 +13,10 @@ import (
 
 // reloadFrom is the load func of gatehouse run's reloader (reload.New):
 // the configuration at path, read, parsed, validated and compiled again.
-// Its diagnostics come back in a diagError.
-func reloadFrom(path string) func() (*policy.Snapshot, *settings.Runtime, error) {
+// Its errors come back in a diagError; the warnings of a configuration
+// that loads (an API key that expires soon, a plain ldap:// URL) are
+// logged, one line each, as they are printed at start.
+func reloadFrom(path string, logger *slog.Logger) func() (*policy.Snapshot, *settings.Runtime, error) {
 	return func() (*policy.Snapshot, *settings.Runtime, error) {
 		snap, rt, files, diags := config.LoadSnapshot(path)
 		if !diags.HasErrors() && emptySource(files) {
@@ -21,6 +24,13 @@ func reloadFrom(path string) func() (*policy.Snapshot, *settings.Runtime, error)
 		}
 		if diags.HasErrors() {
 			return nil, nil, diagError{diags: diags}
+		}
+		for _, d := range diags {
+			attrs := []any{"summary", d.Summary, "detail", d.Detail}
+			if d.Subject != nil {
+				attrs = append(attrs, "at", d.Subject.String())
+			}
+			logger.Warn("config warning", attrs...)
 		}
 		return snap, rt, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -104,5 +105,30 @@ app "portal" {
 	}
 	if !strings.Contains(stderr, `= "*******************" }`) {
 		t.Errorf("the snippet does not show the redacted line:\n%s", stderr)
+	}
+}
+
+// A reload that succeeds logs its warnings, as start prints them: here an
+// API key that expires in two days.
+func TestReloadFrom_LogsWarnings(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "gatehouse.hcl")
+	soon := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
+	writeFile(t, file, fmt.Sprintf(needsRestartConfig, "127.0.0.1:8080", true)+fmt.Sprintf(`
+app "portal" {
+  api_key "2026-12" {
+    sha256    = %q
+    not_after = %q
+  }
+}
+`, hashKey("k"), soon))
+	var buf strings.Builder
+	snap, _, err := reloadFrom(file, slog.New(slog.NewJSONHandler(&buf, nil)))()
+	if err != nil || snap == nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if out := buf.String(); !strings.Contains(out, `"msg":"config warning"`) || !strings.Contains(out, `"summary":"API key expiring"`) ||
+		!strings.Contains(out, `gatehouse.hcl:`) {
+		t.Errorf("log %q: want one config warning for the expiring key, with its position", out)
 	}
 }

@@ -87,7 +87,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if watchErr != nil {
 		logger.Error("cannot watch the config; reload with SIGHUP or POST /admin/reload", "path", *path, "error", watchErr.Error())
 	}
-	if err := serve(ctx, hurry, serveLogs{logger, sink, text}, snap, rt, reloadFrom(*path), changes, nil); err != nil {
+	if err := serve(ctx, hurry, serveLogs{logger, sink, text}, snap, rt, reloadFrom(*path, logger), changes, nil); err != nil {
 		logger.Error("gatehouse stopped", "error", err)
 		_ = sink.Close()
 		return 1
