@@ -114,9 +114,11 @@ func decodeClusterBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) 
 		case "sentinel_password":
 			sp.SentinelPassword, d = decodeNonEmpty(attr, ctx)
 		case "limits_on_error":
-			sp.LimitsOnError, d = decodeLimitsOnError(attr, ctx)
+			sp.LimitsOnError, d = decodeOnError(attr, ctx, settings.LimitsClosed,
+				`"closed" (refuse logins while Redis cannot count failures; the default) or "open" (let them go on to the password check)`)
 		case "rate_limits_on_error":
-			sp.RateLimitsOnError, d = decodeRateLimitsOnError(attr, ctx)
+			sp.RateLimitsOnError, d = decodeOnError(attr, ctx, settings.LimitsOpen,
+				`"open" (requests go on without their rate limits while Redis cannot count them; the default) or "closed" (refuse them with 503)`)
 		case "encryption_key":
 			sp.EncryptionKey, d = decodeEncryptionKey(attr, ctx)
 		}
@@ -359,35 +361,20 @@ func decodeSentinelAddrs(attr *hcl.Attribute, ctx *hcl.EvalContext) ([]string, h
 // many as the AES-256 key derived from it.
 const minEncryptionKey = 32
 
-// decodeLimitsOnError decodes limits_on_error: "closed" or "open".
-func decodeLimitsOnError(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+// decodeOnError decodes limits_on_error or rate_limits_on_error: "closed"
+// or "open"; def is the default, kept on an error, and choices says what
+// each value does.
+func decodeOnError(attr *hcl.Attribute, ctx *hcl.EvalContext, def, choices string) (string, hcl.Diagnostics) {
 	v, diags := decodeNonEmpty(attr, ctx)
 	if diags.HasErrors() {
-		return settings.LimitsClosed, diags
+		return def, diags
 	}
 	switch v {
 	case settings.LimitsClosed, settings.LimitsOpen:
 		return v, nil
 	}
-	return settings.LimitsClosed, hcl.Diagnostics{errorAt(summaryInvalidLimitsOnError,
-		fmt.Sprintf("limits_on_error = %q: write \"closed\" (refuse logins while Redis cannot count failures; the default) or \"open\" (let them go on to the password check).", v),
-		attr.Expr.Range(), attr.Range.Ptr())}
-}
-
-// decodeRateLimitsOnError decodes rate_limits_on_error: "open" or
-// "closed".
-func decodeRateLimitsOnError(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
-	v, diags := decodeNonEmpty(attr, ctx)
-	if diags.HasErrors() {
-		return settings.LimitsOpen, diags
-	}
-	switch v {
-	case settings.LimitsClosed, settings.LimitsOpen:
-		return v, nil
-	}
-	return settings.LimitsOpen, hcl.Diagnostics{errorAt(summaryInvalidLimitsOnError,
-		fmt.Sprintf("rate_limits_on_error = %q: write \"open\" (requests go on without their rate limits while Redis cannot count them; the default) or \"closed\" (refuse them with 503).", v),
-		attr.Expr.Range(), attr.Range.Ptr())}
+	return def, hcl.Diagnostics{errorAt(summaryInvalidLimitsOnError,
+		fmt.Sprintf("%s = %q: write %s.", attr.Name, v, choices), attr.Expr.Range(), attr.Range.Ptr())}
 }
 
 // decodeEncryptionKey decodes encryption_key: a secret of at least

@@ -5,9 +5,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/logevery"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy/authn"
 	"github.com/gatehouse-dev/gatehouse/settings"
@@ -46,10 +46,7 @@ type rateLimiter struct {
 	open  bool // rate_limits_on_error = "open"
 	log   *slog.Logger
 	hooks RateLimitHooks
-
-	mu         sync.Mutex
-	lastWarn   time.Time
-	suppressed int // store errors since lastWarn
+	warns logevery.Every // the warnings of failing open, one per rateLimitsWarnEvery
 }
 
 // newRateLimiter returns the limiter over rl (nil: in memory). onError is
@@ -64,7 +61,8 @@ func newRateLimiter(rl store.RateLimits, onError string, hooks RateLimitHooks, l
 	default:
 		panic("proxy: RateLimitsOnError " + strconv.Quote(onError) + " is neither \"open\" nor \"closed\"")
 	}
-	return &rateLimiter{store: rl, open: onError != settings.LimitsClosed, log: log, hooks: hooks}
+	return &rateLimiter{store: rl, open: onError != settings.LimitsClosed, log: log, hooks: hooks,
+		warns: logevery.Every{Period: rateLimitsWarnEvery}}
 }
 
 // rateState is the rateLimit stage's scratch space: the limits that apply,
@@ -178,18 +176,10 @@ func ceilSeconds(d time.Duration) int {
 // warn logs a store error of rate limits failing open, at most once per
 // rateLimitsWarnEvery, with the number of errors since the last line.
 func (rl *rateLimiter) warn(err error) {
-	now := time.Now()
-	rl.mu.Lock()
-	if !rl.lastWarn.IsZero() && now.Sub(rl.lastWarn) < rateLimitsWarnEvery {
-		rl.suppressed++
-		rl.mu.Unlock()
-		return
+	if n, ok := rl.warns.Allow(time.Now()); ok {
+		rl.log.Warn("rate limits unavailable, requests proceed without them (rate_limits_on_error = open)",
+			"err", err, "errors", n, "every", rateLimitsWarnEvery)
 	}
-	n := rl.suppressed + 1
-	rl.lastWarn, rl.suppressed = now, 0
-	rl.mu.Unlock()
-	rl.log.Warn("rate limits unavailable, requests proceed without them (rate_limits_on_error = open)",
-		"err", err, "errors", n, "every", rateLimitsWarnEvery)
 }
 
 var _ stage = rateLimit{}

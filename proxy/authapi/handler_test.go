@@ -79,7 +79,13 @@ func TestHandler_WithoutProxy(t *testing.T) {
 // admin, root, whose password is "rootpw".
 func adminSnapshot(t *testing.T) *policy.Snapshot {
 	t.Helper()
-	pw, err := password.New("rootpw", password.Argon2Params{Memory: 64, Time: 1, Threads: 1})
+	return adminSnapshotWith(t, password.Argon2Params{Memory: 64, Time: 1, Threads: 1})
+}
+
+// adminSnapshotWith is adminSnapshot with root's hash made with params.
+func adminSnapshotWith(t *testing.T, params password.Argon2Params) *policy.Snapshot {
+	t.Helper()
+	pw, err := password.New("rootpw", params)
 	if err != nil {
 		t.Fatal(err)
 	}

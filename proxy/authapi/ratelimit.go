@@ -9,9 +9,9 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/logevery"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/settings"
 	"github.com/gatehouse-dev/gatehouse/store"
@@ -78,10 +78,7 @@ type loginLimiter struct {
 	budgets store.Budgets
 	open    bool // LimitsOpen
 	log     *slog.Logger
-
-	mu         sync.Mutex
-	lastWarn   time.Time // when a fail-open warning was last logged
-	suppressed int       // store errors since then
+	warns   logevery.Every // the warnings of failing open, one per limitsWarnEvery
 }
 
 // newLoginLimiter returns a limiter over budgets; nil means in memory,
@@ -100,7 +97,7 @@ func newLoginLimiter(budgets store.Budgets, now func() time.Time, onError string
 	default:
 		panic(fmt.Sprintf("authapi: LimitsOnError %q is neither %q nor %q", onError, LimitsClosed, LimitsOpen))
 	}
-	return &loginLimiter{budgets: budgets, open: onError == LimitsOpen, log: log}
+	return &loginLimiter{budgets: budgets, open: onError == LimitsOpen, log: log, warns: logevery.Every{Period: limitsWarnEvery}}
 }
 
 // limitsFor returns addr's budget and (addr, user)'s, in that order. The
@@ -153,16 +150,8 @@ func (l *loginLimiter) failed(ctx context.Context, userKey []byte, addr netip.Ad
 // warn logs a store error of a limiter failing open, at most once per
 // limitsWarnEvery, counting the others.
 func (l *loginLimiter) warn(err error) {
-	now := time.Now()
-	l.mu.Lock()
-	if !l.lastWarn.IsZero() && now.Sub(l.lastWarn) < limitsWarnEvery {
-		l.suppressed++
-		l.mu.Unlock()
-		return
+	if n, ok := l.warns.Allow(time.Now()); ok {
+		l.log.Warn("failed-login limits unavailable, logins proceed without them (limits_on_error = open)",
+			"err", err, "errors", n, "every", limitsWarnEvery)
 	}
-	n := l.suppressed + 1
-	l.lastWarn, l.suppressed = now, 0
-	l.mu.Unlock()
-	l.log.Warn("failed-login limits unavailable, logins proceed without them (limits_on_error = open)",
-		"err", err, "errors", n, "every", limitsWarnEvery)
 }

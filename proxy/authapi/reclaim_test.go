@@ -7,9 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/policy/password"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
 )
@@ -21,24 +19,7 @@ import (
 // parallel: it reads the process's heap.
 func TestCheckPassword_ReclaimsTheArgon2Buffer(t *testing.T) {
 	const mem = 32 << 10 // KiB: a 32 MiB buffer per verification
-	pw, err := password.New("rootpw", password.Argon2Params{Memory: mem, Time: 1, Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, err := password.Parse(pw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := policy.New(policy.Spec{
-		Sessions: &policy.SessionsSpec{
-			HMACKey: []byte("test-signing-key-0123456789abcdef-0123456789"), TTL: time.Hour,
-			RefreshTTL: 24 * time.Hour, CacheSize: 100, Issuer: "gatehouse-test",
-		},
-		Admins: []policy.AdminSpec{{Name: "root", Password: hash, Active: true}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	snap := adminSnapshotWith(t, password.Argon2Params{Memory: mem, Time: 1, Threads: 1})
 	sessions, err := session.NewManager(session.Options{})
 	if err != nil {
 		t.Fatal(err)
