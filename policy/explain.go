@@ -311,6 +311,10 @@ func (e *Explanation) String() string {
 		}
 	}
 	line("request:", e.Method+" "+e.Path)
+	if !e.Routed && e.Reason != "no_route" {
+		line("decision:", e.Decision+" "+itoa(e.Status)+" ("+e.Reason+"), before any grant is consulted")
+		return b.String()
+	}
 	if e.Routed {
 		line("route:", "upstream "+e.Upstream+" ("+e.UpstreamURL+"), forwarded path "+e.ForwardedPath)
 	} else {
@@ -393,4 +397,12 @@ func (e *Explanation) String() string {
 		}
 	}
 	return b.String()
+}
+
+// RefusedExplanation is the explanation of a request refused before any
+// decision (a bad target, a missing or no longer valid credential): the
+// proxy's status and reason, nothing else.
+func RefusedExplanation(method, path string, status int, reason string) Explanation {
+	return Explanation{Method: method, Path: path, Decision: explainDecisionRefused, Status: status, Reason: reason,
+		Grants: []ExplainedGrant{}, Lookups: []ExplainedLookup{}, RateLimits: []ExplainedRateLimit{}, Headers: []ExplainedHeader{}}
 }
