@@ -49,6 +49,9 @@ type Caller struct {
 	ID       Identity
 	Email    string // the session's e-mail address ({user.email})
 	Provider string // the session's provider ({user.provider})
+	// Local: ID.User is a local user, whose lookups apply (not a
+	// directory user's name, which may be a local user's too).
+	Local bool
 }
 
 // Explanation is what Explain found out about a request. Its JSON form
@@ -228,11 +231,8 @@ func (s *Snapshot) Explain(method string, p Path, c Caller) Explanation {
 		}
 	}
 	var user *User
-	if id.User != "" && !id.Admin {
+	if c.Local && !id.Admin {
 		user = s.users[id.User]
-	}
-	if id.Admin {
-		user = nil
 	}
 	merged, secret := s.explainLookups(id.App, id.Role, user, &e)
 	if d.Allow {

@@ -128,7 +128,8 @@ func Explain(snap *policy.Snapshot, q ExplainQuery, now time.Time) (policy.Expla
 	}
 	c := policy.Caller{ID: id}
 	if sess != nil && !public {
-		c.Email, c.Provider = sess.Email, sess.Provider
+		// As transaction.lookups: a local user's own lookups apply.
+		c.Email, c.Provider, c.Local = sess.Email, sess.Provider, sess.Local
 	}
 	return snap.Explain(q.Method, p, c), nil
 }

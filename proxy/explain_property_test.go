@@ -292,9 +292,12 @@ func TestExplain_AgreesWithTheProxy(t *testing.T) {
 			whos = append(whos, propWho{q: ExplainQuery{App: app, User: u}, key: key,
 				token: issue(&session.Session{Subject: u, App: app, Provider: policy.ProviderLocal, Local: true, Email: map[string]string{"u1": "u1@example.test"}[u]})})
 		}
-		for _, groups := range [][]string{{"g1"}, {"g2", "g3"}, {"G3"}, {"gx"}} {
-			whos = append(whos, propWho{q: ExplainQuery{App: app, User: "dirk", LDAPGroups: groups, Provider: "corp"}, key: key,
-				token: issue(&session.Session{Subject: "dirk", App: app, Provider: "corp", Groups: groups})})
+		// A directory user may share a local user's name (u1): the local
+		// user's lookups are not theirs.
+		for i, groups := range [][]string{{"g1"}, {"g2", "g3"}, {"G3"}, {"gx"}} {
+			dn := []string{"dirk", "u1"}[i%2]
+			whos = append(whos, propWho{q: ExplainQuery{App: app, User: dn, LDAPGroups: groups, Provider: "corp"}, key: key,
+				token: issue(&session.Session{Subject: dn, App: app, Provider: "corp", Groups: groups})})
 		}
 		whos = append(whos, propWho{q: ExplainQuery{App: app, Admin: "root"}, key: key, token: issue(&session.Session{Subject: "root", Admin: true, Provider: policy.ProviderLocal, Local: true})})
 	}
