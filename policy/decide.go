@@ -27,12 +27,31 @@ const (
 	ReasonMethodNotGranted Reason = "method_not_grantable"
 )
 
+// Near-miss reasons: why the grant that came closest to a denied request
+// did not allow it. They appear in access logs (near_reason); do not rename
+// values.
+const (
+	// NearVerbNotGranted: an allow grant matched the path, but does not
+	// name the request's verb.
+	NearVerbNotGranted Reason = "verb_not_granted"
+	// NearOverriddenByDeny: an allow grant matched the path and the verb,
+	// but a deny grant (Decision.Grant) matched too; deny beats allow.
+	NearOverriddenByDeny Reason = "overridden_by_deny"
+)
+
 // Decision is the outcome of Decide.
 type Decision struct {
 	Allow  bool
 	Status int    // HTTP status to refuse with; 0 when allowed
 	Reason Reason // why
 	Grant  *Grant // the grant that decided, if any
+	// NearMiss is, on a grant_denied or no_matching_grant refusal, the
+	// allow grant that came closest (the first declared, by NearReason's
+	// kind), so that "why 403?" can be answered from the access log: an
+	// allow grant overridden by the deny in Grant, or else one whose path
+	// matched but whose verbs do not include the method's. nil otherwise.
+	NearMiss   *Grant
+	NearReason Reason // NearVerbNotGranted or NearOverriddenByDeny; "" without NearMiss
 }
 
 // Request is what Decide needs to know about a request.
@@ -44,8 +63,17 @@ type Request struct {
 // Decide applies the policy: public routes and admins are allowed; otherwise
 // the identity's role must be active and hold an allow grant for the
 // upstream, the method and the path, and no deny grant for them. Deny beats
-// allow; no match is a deny. It does not allocate.
+// allow; no match is a deny. A refusal by the grants also names the grant
+// that came closest (NearMiss). It does not allocate, and an allowed
+// request costs one walk of the role's grant index (a refusal by the
+// grants, two: the second looks for the near miss).
 func (s *Snapshot) Decide(req Request, id Identity) Decision {
+	return s.decide(req, id, nil)
+}
+
+// decide is the one implementation of the policy, for Decide (t nil) and
+// Explain (t records every grant the path matched).
+func (s *Snapshot) decide(req Request, id Identity, t *trace) Decision {
 	u := req.Route.Upstream
 	if !u.active {
 		return Decision{Status: 503, Reason: ReasonUpstreamInactive}
@@ -74,12 +102,49 @@ func (s *Snapshot) Decide(req Request, id Identity) Decision {
 	if ix == nil {
 		return Decision{Status: 403, Reason: ReasonNoMatchingGrant}
 	}
-	var allow *Grant
-	if deny := ix.root.match(req.Route.Segments, verb, &allow); deny != nil {
-		return Decision{Status: 403, Reason: ReasonGrantDenied, Grant: deny}
+	segs := req.Route.Segments
+	if t != nil {
+		// Explain: walk every grant the path matches, recording them. A
+		// walk with a wider mask and no stop at the first deny finds the
+		// same first deny and first-declared allow naming the verb: the
+		// fast walk below skips only grants without the verb.
+		w := walk{verb: verb, mask: allVerbs, full: true, trace: t}
+		ix.root.match(segs, &w)
+		return w.decision()
 	}
-	if allow == nil {
-		return Decision{Status: 403, Reason: ReasonNoMatchingGrant}
+	// The fast walk: prunes subtrees without the verb, stops at the first
+	// deny.
+	w := walk{verb: verb, mask: verb}
+	ix.root.match(segs, &w)
+	switch {
+	case w.deny != nil:
+		// Refused: find the allow grant the deny overrides, if any.
+		w.full = true
+		ix.root.match(segs, &w)
+	case w.allow == nil:
+		// Refused: find the first-declared allow grant the path matched,
+		// whatever its verbs (none names this one).
+		w = walk{verb: verb, mask: allVerbs, allows: true, full: true}
+		ix.root.match(segs, &w)
 	}
-	return Decision{Allow: true, Reason: ReasonGrantAllowed, Grant: allow}
+	return w.decision()
+}
+
+// decision is the decision for what a walk found.
+func (w *walk) decision() Decision {
+	switch {
+	case w.deny != nil:
+		d := Decision{Status: 403, Reason: ReasonGrantDenied, Grant: w.deny}
+		if w.allow != nil {
+			d.NearMiss, d.NearReason = w.allow, NearOverriddenByDeny
+		}
+		return d
+	case w.allow != nil:
+		return Decision{Allow: true, Reason: ReasonGrantAllowed, Grant: w.allow}
+	}
+	d := Decision{Status: 403, Reason: ReasonNoMatchingGrant}
+	if w.near != nil {
+		d.NearMiss, d.NearReason = w.near, NearVerbNotGranted
+	}
+	return d
 }

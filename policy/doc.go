@@ -3,7 +3,8 @@
 // listeners and how to reach login providers, is package settings) and the
 // pure decisions made from it: which upstream a path routes to, which app an
 // API key belongs to, whether a role may use a verb on a path, and which
-// cors rule answers for a path and an Origin. A grant with a record filter
+// cors rule answers for a path and an Origin. Explain answers "would this
+// request pass, and why?" by running Decide's own walk with a recorder. A grant with a record filter
 // carries its compiled filter (policy/filter) and its records plan
 // (policy/records, NewRecordPlan), and a sessions block its compiled keys
 // (SessionKeys), so a snapshot is complete: nothing of it is compiled, or

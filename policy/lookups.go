@@ -3,13 +3,17 @@ package policy
 import (
 	"fmt"
 	"maps"
+	"strconv"
+	"strings"
 )
 
 // scope holds the lookups of one scope (system, app, role or user): plain
-// and secret ones in one map. Secrecy matters only for printing, which the
-// snapshot never does (config blanks secret literals in diagnostics).
+// and secret ones in one map. Secrecy matters only for printing: Explain
+// prints a secret lookup as "(secret)", and config blanks secret literals
+// in diagnostics.
 type scope struct {
 	values map[string]any
+	secret map[string]bool // names of the secret lookups; nil without any
 }
 
 func newScope(owner string, plain, secret map[string]any) (scope, error) {
@@ -22,6 +26,10 @@ func newScope(owner string, plain, secret map[string]any) (scope, error) {
 			return scope{}, fmt.Errorf("%s: lookup %q is both a lookup and a secret lookup", owner, k)
 		}
 		sc.values[k] = v
+		if sc.secret == nil {
+			sc.secret = make(map[string]bool, len(secret))
+		}
+		sc.secret[k] = true
 	}
 	return sc, nil
 }
@@ -52,4 +60,58 @@ func (s *Snapshot) Lookups(app *App, role *Role, user *User) map[string]any {
 		maps.Copy(out, user.scope.values)
 	}
 	return out
+}
+
+// LookupString is a lookup's value as a header template renders it.
+func LookupString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	return fmt.Sprint(v)
+}
+
+// HeaderCaller is what upstream header templates read about a caller.
+type HeaderCaller struct {
+	ID       Identity
+	Email    string         // the session's e-mail address, or ""
+	Provider string         // the session's provider, or ""
+	Lookups  map[string]any // the caller's merged lookups (Snapshot.Lookups)
+}
+
+// Resolve returns the value of a template placeholder ("lookup.NAME",
+// "user.name", …) for c; ok is false when it has none. HeaderTemplate.Render
+// takes it.
+func (c *HeaderCaller) Resolve(ref string) (string, bool) {
+	if name, ok := strings.CutPrefix(ref, "lookup."); ok {
+		v, ok := c.Lookups[name]
+		if !ok {
+			return "", false
+		}
+		return LookupString(v), true
+	}
+	var v string
+	switch ref {
+	case "user.name":
+		v = c.ID.User
+	case "user.email":
+		v = c.Email
+	case "user.provider":
+		v = c.Provider
+	case "app.name":
+		if c.ID.App != nil {
+			v = c.ID.App.Name()
+		}
+	case "role.name":
+		if c.ID.Role != nil {
+			v = c.ID.Role.Name()
+		}
+	}
+	return v, v != ""
 }

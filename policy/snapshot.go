@@ -301,7 +301,7 @@ func New(spec Spec) (*Snapshot, error) {
 		}
 		for _, ix := range r.index {
 			if ix != nil {
-				ix.root.finish()
+				_, _ = ix.root.finish()
 			}
 		}
 		s.roles[r.name] = r

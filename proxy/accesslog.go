@@ -21,8 +21,9 @@ import (
 // purpose-built encoder: on the request path slog's generic attribute
 // handling cost about 8% of gatehouse's CPU under load (see
 // docs/benchmarks.md). Keys: request_id, method, path, status, app, key,
-// user, role, upstream, decision, reason, grant, duration_ms, client, and
-// error for failures. Credentials are never among them: key is the API
+// user, role, upstream, decision, reason, grant, near_grant and near_reason
+// (a refusal by the grants: the grant that came closest and why it did not
+// allow), duration_ms, client, and error for failures. Credentials are never among them: key is the API
 // key's name (its label, or the first 8 hex digits of its SHA-256).
 //
 // With Options.AccessLogText the same records, with the same keys in the
@@ -60,12 +61,16 @@ type accessRecord struct {
 	// sees when the old one stops being used; "" without a key.
 	key                     string
 	decision, reason, grant string
-	client                  netip.Addr
-	errText                 string
-	start, end              time.Time
-	filtered                bool // a record filter ran: records/removed follow
-	records, removed        int
-	abandoned               bool // the client went away first (abandoned.go)
+	// nearGrant and nearReason: on a refusal by the grants, the grant that
+	// came closest (policy.Decision.NearMiss: its file:line) and why it
+	// did not allow (verb_not_granted, overridden_by_deny).
+	nearGrant, nearReason string
+	client                netip.Addr
+	errText               string
+	start, end            time.Time
+	filtered              bool // a record filter ran: records/removed follow
+	records, removed      int
+	abandoned             bool // the client went away first (abandoned.go)
 }
 
 // logAccess records x in the metrics and writes its access record,
@@ -152,6 +157,9 @@ func (x *transaction) accessRecord(end time.Time) accessRecord {
 	if x.decision.Grant != nil {
 		rec.grant = x.decision.Grant.Origin()
 	}
+	if g := x.decision.NearMiss; g != nil && rec.decision == "deny" {
+		rec.nearGrant, rec.nearReason = g.Origin(), string(x.decision.NearReason)
+	}
 	if f := x.out.filter; f != nil {
 		rec.filtered, rec.records, rec.removed = true, f.stats.Records, f.stats.Removed
 		if err := f.err; err != nil && !errors.Is(err, records.ErrRefused) && rec.errText == "" {
@@ -207,6 +215,10 @@ func (l *accessLog) write(r *accessRecord) {
 	if r.grant != "" {
 		b = appendField(b, "grant", r.grant)
 	}
+	if r.nearGrant != "" {
+		b = appendField(b, "near_grant", r.nearGrant)
+		b = appendField(b, "near_reason", r.nearReason)
+	}
 	if r.filtered {
 		b = append(b, `,"records":`...)
 		b = strconv.AppendInt(b, int64(r.records), 10)
@@ -259,6 +271,9 @@ func (l *accessLog) writeText(r *accessRecord) {
 	)
 	if r.grant != "" {
 		rec.AddAttrs(slog.String("grant", r.grant))
+	}
+	if r.nearGrant != "" {
+		rec.AddAttrs(slog.String("near_grant", r.nearGrant), slog.String("near_reason", r.nearReason))
 	}
 	if r.filtered {
 		rec.AddAttrs(slog.Int("records", r.records), slog.Int("records_removed", r.removed))

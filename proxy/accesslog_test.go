@@ -69,7 +69,8 @@ func TestAccessLog_TextHasTheJSONKeys(t *testing.T) {
 	start := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
 	rec := accessRecord{level: slog.LevelInfo, requestID: "id-1", method: "GET", path: "/hr/a b", status: 403,
 		app: "portal", user: "ada", role: "reader", upstream: "hr", decision: "deny", reason: "grant_denied",
-		grant: "roles.hcl:3", client: netip.MustParseAddr("192.0.2.1"), errText: "no grant", start: start,
+		grant: "roles.hcl:3", nearGrant: "roles.hcl:9", nearReason: "overridden_by_deny",
+		client: netip.MustParseAddr("192.0.2.1"), errText: "no grant", start: start,
 		end: start.Add(1500 * time.Microsecond), filtered: true, records: 3, removed: 1}
 	var js, txt syncBuffer
 	newAccessLog(&js, false).write(&rec)
@@ -96,6 +97,9 @@ func TestAccessLog_TextHasTheJSONKeys(t *testing.T) {
 			}
 		}
 	}
+	if !strings.Contains(js.String(), `"grant":"roles.hcl:3","near_grant":"roles.hcl:9","near_reason":"overridden_by_deny"`) {
+		t.Errorf("JSON line lacks the near miss after grant: %s", js.String())
+	}
 	line := strings.TrimSpace(txt.String())
 	if strings.Count(line, "\n") != 0 || strings.HasPrefix(line, "{") {
 		t.Fatalf("text access log is not one key=value line: %q", line)
@@ -104,13 +108,13 @@ func TestAccessLog_TextHasTheJSONKeys(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?:^| )([a-z_]+)=`).FindAllStringSubmatch(line, -1) {
 		textKeys = append(textKeys, m[1])
 	}
-	if len(jsonKeys) < 17 {
+	if len(jsonKeys) < 19 {
 		t.Fatalf("JSON keys %v: too few read", jsonKeys)
 	}
 	if fmt.Sprint(textKeys) != fmt.Sprint(jsonKeys) {
 		t.Errorf("text keys %v\nJSON keys %v", textKeys, jsonKeys)
 	}
-	for _, want := range []string{"level=INFO", "msg=request", "request_id=id-1", `path="/hr/a b"`, "status=403", "duration_ms=1.5", "client=192.0.2.1", "records_removed=1", `error="no grant"`} {
+	for _, want := range []string{"level=INFO", "msg=request", "request_id=id-1", `path="/hr/a b"`, "status=403", "duration_ms=1.5", "client=192.0.2.1", "records_removed=1", `error="no grant"`, "near_grant=roles.hcl:9", "near_reason=overridden_by_deny"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("text line lacks %s: %s", want, line)
 		}

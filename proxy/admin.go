@@ -40,7 +40,9 @@ type AdminOptions struct {
 // after Drain), and, with an admin session or the static admin token
 // (settings.Runtime.AdminTokenSHA256), GET /admin/config (hash, load time, reload outcomes; no
 // config values), GET /admin/instances (the cluster's live instances and
-// whether they serve the same configuration) and POST /admin/reload; with
+// whether they serve the same configuration), POST /admin/reload and POST
+// /admin/explain (what the live snapshot does with a request, and why:
+// ExplainQuery in, policy.Explanation out, as `gatehouse explain --json`); with
 // Options.Metrics, GET /metrics (Prometheus text format, no session
 // needed). With opts.Pprof it also serves /debug/pprof/.
 // Nothing here is reachable on the public listener, which only ever runs
@@ -62,6 +64,7 @@ func (s *Server) AdminHandler(opts AdminOptions) http.Handler {
 	mux.HandleFunc("GET /admin/config", s.requireAdmin(a.config))
 	mux.HandleFunc("POST /admin/reload", s.requireAdmin(a.reloadNow))
 	mux.HandleFunc("GET /admin/instances", s.requireAdmin(a.listInstances))
+	mux.HandleFunc("POST /admin/explain", s.requireAdmin(a.explain))
 	if opts.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -264,6 +267,33 @@ func (a *admin) reloadNow(w http.ResponseWriter, r *http.Request) {
 		status = "reloaded"
 	}
 	writeAdminJSON(w, http.StatusOK, map[string]any{"status": status, "config_hash": res.ConfigHash, "needs_restart": orEmpty(res.NeedsRestart)})
+}
+
+// maxExplainBody bounds POST /admin/explain's body.
+const maxExplainBody = 64 << 10
+
+// explain answers POST /admin/explain against the snapshot in service: 200
+// with the explanation (whatever its decision), 400 for a body that is not
+// an ExplainQuery or names nobody the configuration knows.
+func (a *admin) explain(w http.ResponseWriter, r *http.Request) {
+	var q ExplainQuery
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxExplainBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&q); err != nil {
+		writeAdminJSON(w, http.StatusBadRequest, map[string]string{"error": "body: " + err.Error()})
+		return
+	}
+	g := a.srv.gen.Load()
+	if g == nil {
+		writeAdminJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "no configuration loaded"})
+		return
+	}
+	e, err := Explain(g.snap, q, time.Now())
+	if err != nil {
+		writeAdminJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	writeAdminJSON(w, http.StatusOK, e)
 }
 
 // requireAdmin lets a request through only with a valid admin session

@@ -40,26 +40,40 @@ func (canonicalize) serve(x *transaction) error {
 	if !validHostPort(r.Host) {
 		return refuse(http.StatusBadRequest, reasonBadHost, errors.New("the Host port is empty, not a number or over 65535"))
 	}
-	switch r.Method {
+	p, err := CanonicalTarget(r.Method, r.RequestURI, func() bool { return r.URL.Host != "" && sameHost(r) })
+	if err != nil {
+		return err
+	}
+	x.facts.path = p
+	return nil
+}
+
+// CanonicalTarget is the request-target half of canonicalize: it refuses
+// CONNECT, TRACE/TRACK and the asterisk form, takes the path of an
+// absolute-form target when ownHost (nil: always) says its authority is
+// this listener's, drops the query and returns policy.ParsePath's
+// canonical path, or the refusal the proxy answers with. gatehouse explain
+// and POST /admin/explain canonicalize with it too.
+func CanonicalTarget(method, target string, ownHost func() bool) (policy.Path, *Error) {
+	switch method {
 	case http.MethodConnect:
-		return refuse(http.StatusBadRequest, reasonConnect, nil)
+		return policy.Path{}, refuse(http.StatusBadRequest, reasonConnect, nil)
 	case http.MethodTrace, "TRACK":
 		// TRACE echoes request headers (cross-site tracing); never forward it,
 		// not even to public upstreams.
-		return refuse(http.StatusMethodNotAllowed, reasonTrace, nil)
+		return policy.Path{}, refuse(http.StatusMethodNotAllowed, reasonTrace, nil)
 	}
-	raw := r.RequestURI
+	raw := target
 	if raw == "*" {
-		return refuse(http.StatusBadRequest, reasonAsteriskForm, nil)
+		return policy.Path{}, refuse(http.StatusBadRequest, reasonAsteriskForm, nil)
 	}
 	if !strings.HasPrefix(raw, "/") {
 		// Absolute form: accept only for this listener's own address.
-		if r.URL.Host == "" || !sameHost(r) {
-			return refuse(http.StatusBadRequest, reasonAbsoluteForm, errors.New("absolute-form request target for another host"))
+		scheme, rest, found := strings.Cut(raw, "://")
+		if !found || scheme == "" || (ownHost != nil && !ownHost()) {
+			return policy.Path{}, refuse(http.StatusBadRequest, reasonAbsoluteForm, errors.New("absolute-form request target for another host"))
 		}
-		// The path as sent, after "scheme://authority" (net/http found a host,
-		// so the "://" is there).
-		_, rest, _ := strings.Cut(raw, "://")
+		// The path as sent, after "scheme://authority".
 		raw = "/"
 		if j := strings.IndexByte(rest, '/'); j >= 0 {
 			raw = rest[j:]
@@ -71,12 +85,11 @@ func (canonicalize) serve(x *transaction) error {
 	p, err := policy.ParsePath(raw)
 	if err != nil {
 		if errors.Is(err, policy.ErrPathTooLong) {
-			return refuse(http.StatusRequestURITooLong, reasonPathTooLong, err)
+			return policy.Path{}, refuse(http.StatusRequestURITooLong, reasonPathTooLong, err)
 		}
-		return refuse(http.StatusBadRequest, reasonBadPath, err)
+		return policy.Path{}, refuse(http.StatusBadRequest, reasonBadPath, err)
 	}
-	x.facts.path = p
-	return nil
+	return p, nil
 }
 
 // validHostPort reports whether the Host value h has no port, or a port of

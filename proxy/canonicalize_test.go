@@ -154,14 +154,19 @@ func TestCanonicalize_AbsoluteFormForThisListener(t *testing.T) {
 	}
 }
 
+// canonicalizeSeeds are FuzzCanonicalize's seed targets; the explain
+// property test (explain_property_test.go) draws from them too, with the
+// corpus under testdata/fuzz/FuzzCanonicalize.
+var canonicalizeSeeds = []string{
+	"/", "/a", "/a/b/", "/a%2fb", "/%2e%2e/x", "/a/./b", "/caf%c3%a9", "/a;b", "/a?x=1", "/a%3F",
+	"/a/%252e", "//a", "/a\\b", "/%ff", "/~user/x:y@z", "/a b", "/a|b", "*", "http://h/a",
+}
+
 // FuzzCanonicalize feeds arbitrary request targets through the canonicalize
 // stage. Whatever it accepts must re-canonicalize to itself and contain no
 // dot segment, empty segment or encoded separator.
 func FuzzCanonicalize(f *testing.F) {
-	for _, s := range []string{
-		"/", "/a", "/a/b/", "/a%2fb", "/%2e%2e/x", "/a/./b", "/caf%c3%a9", "/a;b", "/a?x=1", "/a%3F",
-		"/a/%252e", "//a", "/a\\b", "/%ff", "/~user/x:y@z", "/a b", "/a|b", "*", "http://h/a",
-	} {
+	for _, s := range canonicalizeSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, target string) {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -108,7 +107,7 @@ func headerHasToken(vals []string, token string) bool {
 // reasonHeaderUnresolved refuses a request whose upstream header template
 // has no value for this caller: an upstream scoped by a header (a tenant, a
 // user) must never get the request without it.
-const reasonHeaderUnresolved = "header_unresolved"
+const reasonHeaderUnresolved = policy.ReasonHeaderUnresolved
 
 // resolveUpstreamHeaders renders the upstream's header templates for this
 // caller into x.out.headers, or refuses the request.
@@ -117,41 +116,13 @@ func (x *transaction) resolveUpstreamHeaders() error {
 	if len(tmpls) == 0 {
 		return nil
 	}
-	lookups := x.lookups()
-	resolve := func(ref string) (string, bool) {
-		if name, ok := strings.CutPrefix(ref, "lookup."); ok {
-			v, ok := lookups[name]
-			if !ok {
-				return "", false
-			}
-			return lookupString(v), true
-		}
-		var v string
-		switch ref {
-		case "user.name":
-			v = x.who.ident.User
-		case "user.email":
-			if x.who.sess != nil {
-				v = x.who.sess.Email
-			}
-		case "user.provider":
-			if x.who.sess != nil {
-				v = x.who.sess.Provider
-			}
-		case "app.name":
-			if x.who.ident.App != nil {
-				v = x.who.ident.App.Name()
-			}
-		case "role.name":
-			if x.who.ident.Role != nil {
-				v = x.who.ident.Role.Name()
-			}
-		}
-		return v, v != ""
+	c := policy.HeaderCaller{ID: x.who.ident, Lookups: x.lookups()}
+	if x.who.sess != nil {
+		c.Email, c.Provider = x.who.sess.Email, x.who.sess.Provider
 	}
 	x.out.headers = make([][2]string, 0, len(tmpls))
 	for _, t := range tmpls {
-		v, ok := t.Render(resolve)
+		v, ok := t.Render(c.Resolve)
 		if !ok {
 			return refuse(http.StatusForbidden, reasonHeaderUnresolved, fmt.Errorf("header %s: a placeholder has no value for this caller, or the value has control characters (a file() value with its final newline?)", t.Name))
 		}
@@ -170,20 +141,6 @@ func (x *transaction) lookups() map[string]any {
 		x.who.lookups = x.snap().Lookups(x.who.ident.App, x.who.ident.Role, user)
 	}
 	return x.who.lookups
-}
-
-func lookupString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64)
-	case bool:
-		return strconv.FormatBool(v)
-	}
-	return fmt.Sprint(v)
 }
 
 // maxRequestIDBytes bounds an X-Request-Id kept from a trusted proxy.

@@ -8,6 +8,8 @@
 //	                   [--log-format json|text]
 //	gatehouse validate --config PATH   check a config, print every diagnostic
 //	                   [--check-cluster]  and PING the cluster block's Redis
+//	gatehouse explain  --config PATH [--app NAME] [--user NAME] METHOD TARGET
+//	                                   what the proxy would do with a request, and why
 //	gatehouse fmt      [-check] [PATH...]
 //	gatehouse keygen   [--json] [--label NAME] [--not-after TIME]  print a new API key and its hash
 //	gatehouse keygen   --admin-token [--json]  print a static admin token and its hash
@@ -30,6 +32,8 @@ Usage:
                      [--log-format text] key=value logs for a terminal (default json)
   gatehouse validate --config PATH     check a config; print every problem with file:line:col
                      [--check-cluster]   also PING the Redis of the cluster block
+  gatehouse explain  --config PATH [--app NAME] [--user NAME | --admin NAME] [--json] METHOD TARGET
+                                        say what the proxy would do with a request, and why
   gatehouse fmt      [-check] [PATH…]  rewrite .hcl files in canonical format (-check: only list them)
   gatehouse keygen   [--json] [--label NAME] [--not-after TIME]
                                         print a new random API key, its api_key_sha256 line and api_key block
@@ -72,6 +76,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(rest, stderr)
 	case "validate":
 		return cmdValidate(rest, stdout, stderr)
+	case "explain":
+		return cmdExplain(rest, stdout, stderr)
 	case "fmt":
 		return cmdFmt(rest, stdout, stderr)
 	case "keygen":

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const explainConfig = `server {
+  listen = "127.0.0.1:8080"
+}
+
+secret_lookups {
+  token = "s3cr3t-token"
+}
+
+upstream "orders" {
+  url     = "http://127.0.0.1:9/v1"
+  prefix  = "/orders"
+  headers = {
+    "Authorization" = "Bearer {lookup.token}"
+  }
+}
+
+app "shop" {
+  api_key_sha256 = "8254c329a92850f6d539dd376f4816ee2764517da5e0235514af433164480d7a"
+  default_role   = "reader"
+}
+
+role "reader" {
+  allow "orders" {
+    paths = ["/", "/**"]
+    verbs = ["GET", "HEAD"]
+  }
+  deny "orders" {
+    paths = ["/*/payment"]
+    verbs = ["GET", "HEAD"]
+  }
+}
+`
+
+func writeExplainConfig(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "gatehouse.hcl")
+	if err := os.WriteFile(p, []byte(explainConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runExplain(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = dispatch(append([]string{"explain"}, args...), &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestExplain_Text(t *testing.T) {
+	cfg := writeExplainConfig(t)
+	code, out, errOut := runExplain("--config", cfg, "--app", "shop", "DELETE", "/orders/./7")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	// The target is canonicalized as the proxy does: "/./" is refused.
+	if !strings.Contains(out, "deny 400 (bad_path)") {
+		t.Errorf("dot segment:\n%s", out)
+	}
+	code, out, _ = runExplain("--config", cfg, "--app", "shop", "DELETE", "/orders/7?x=1")
+	for _, want := range []string{
+		"request:        DELETE /orders/7",
+		"forwarded path /v1/7",
+		"app shop",
+		"role reader",
+		"deny 403 (no_matching_grant)",
+		"verb_not_granted: grant at gatehouse.hcl:23,3",
+		"allow orders GET,HEAD / /**  -> verb_not_granted",
+		"token = (secret)",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
+	if strings.Contains(out, "s3cr3t") {
+		t.Errorf("secret printed:\n%s", out)
+	}
+}
+
+func TestExplain_JSON(t *testing.T) {
+	cfg := writeExplainConfig(t)
+	code, out, errOut := runExplain("--config", cfg, "--app", "shop", "GET", "/orders/7/payment", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var e map[string]any
+	if err := json.Unmarshal([]byte(out), &e); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if e["decision"] != "deny" || e["reason"] != "grant_denied" || e["grant"] != "gatehouse.hcl:27,3" || e["near_grant"] != "gatehouse.hcl:23,3" || e["near_reason"] != "overridden_by_deny" {
+		t.Errorf("JSON: %s", out)
+	}
+	if strings.Contains(out, "null") || strings.Contains(out, "s3cr3t") {
+		t.Errorf("null or secret in JSON: %s", out)
+	}
+	code, out, _ = runExplain("--config", cfg, "--json", "--app", "shop", "GET", "/orders/7")
+	if err := json.Unmarshal([]byte(out), &e); err != nil || code != 0 {
+		t.Fatalf("exit %d: %v: %s", code, err, out)
+	}
+	hs, _ := e["upstream_headers"].([]any)
+	if e["decision"] != "allow" || len(hs) != 1 || !strings.Contains(out, `"value": "Bearer (secret)"`) {
+		t.Errorf("allowed: %s", out)
+	}
+}
+
+func TestExplain_ExitCodes(t *testing.T) {
+	cfg := writeExplainConfig(t)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-h"}, 0, "Examples:"},
+		{[]string{"--config", cfg, "GET"}, 2, "want METHOD TARGET"},
+		{[]string{"--config", cfg, "--bogus", "GET", "/"}, 2, "flag provided but not defined"},
+		{[]string{"--config", cfg, "--admin", "root", "--user", "ada", "GET", "/"}, 2, "excludes"},
+		{[]string{"--config", cfg, "--ldap-groups", "a", "GET", "/"}, 2, "needs --provider"},
+		{[]string{"--config", cfg, "--app", "nope", "GET", "/orders"}, 1, `no app "nope"`},
+		{[]string{"--config", filepath.Join(t.TempDir(), "missing.hcl"), "GET", "/"}, 1, ""},
+		{[]string{"--config", cfg, "GET", "/orders/1"}, 0, "missing_api_key"},
+	} {
+		code, out, errOut := runExplain(c.args...)
+		if code != c.code || !strings.Contains(out+errOut, c.want) {
+			t.Errorf("%v: exit %d, want %d with %q:\n%s%s", c.args, code, c.code, c.want, out, errOut)
+		}
+	}
+}
