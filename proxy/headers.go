@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -118,36 +117,12 @@ func (x *transaction) resolveUpstreamHeaders() error {
 		return nil
 	}
 	lookups := x.lookups()
+	var email, provider string
+	if s := x.who.sess; s != nil {
+		email, provider = s.Email, s.Provider
+	}
 	resolve := func(ref string) (string, bool) {
-		if name, ok := strings.CutPrefix(ref, "lookup."); ok {
-			v, ok := lookups[name]
-			if !ok {
-				return "", false
-			}
-			return lookupString(v), true
-		}
-		var v string
-		switch ref {
-		case "user.name":
-			v = x.who.ident.User
-		case "user.email":
-			if x.who.sess != nil {
-				v = x.who.sess.Email
-			}
-		case "user.provider":
-			if x.who.sess != nil {
-				v = x.who.sess.Provider
-			}
-		case "app.name":
-			if x.who.ident.App != nil {
-				v = x.who.ident.App.Name()
-			}
-		case "role.name":
-			if x.who.ident.Role != nil {
-				v = x.who.ident.Role.Name()
-			}
-		}
-		return v, v != ""
+		return policy.ResolveHeaderRef(ref, lookups, &x.who.ident, email, provider)
 	}
 	x.out.headers = make([][2]string, 0, len(tmpls))
 	for _, t := range tmpls {
@@ -170,20 +145,6 @@ func (x *transaction) lookups() map[string]any {
 		x.who.lookups = x.snap().Lookups(x.who.ident.App, x.who.ident.Role, user)
 	}
 	return x.who.lookups
-}
-
-func lookupString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64)
-	case bool:
-		return strconv.FormatBool(v)
-	}
-	return fmt.Sprint(v)
 }
 
 // maxRequestIDBytes bounds an X-Request-Id kept from a trusted proxy.

@@ -9,6 +9,7 @@
 //	gatehouse validate --config PATH   check a config, print every diagnostic
 //	                   [--check-cluster]  and PING the cluster block's Redis
 //	gatehouse fmt      [-check] [PATH...]
+//	gatehouse test     [--config PATH] [-run REGEX] [-v] [FILE...]  run the *_test.hcl policy tests
 //	gatehouse keygen   [--json] [--label NAME] [--not-after TIME]  print a new API key and its hash
 //	gatehouse keygen   --admin-token [--json]  print a static admin token and its hash
 //	gatehouse hash-password            read a password, print its argon2id hash
@@ -31,6 +32,7 @@ Usage:
   gatehouse validate --config PATH     check a config; print every problem with file:line:col
                      [--check-cluster]   also PING the Redis of the cluster block
   gatehouse fmt      [-check] [PATH…]  rewrite .hcl files in canonical format (-check: only list them)
+  gatehouse test     --config PATH     run the policy tests (*_test.hcl) in process; -run REGEX, -v
   gatehouse keygen   [--json] [--label NAME] [--not-after TIME]
                                         print a new random API key, its api_key_sha256 line and api_key block
                      --admin-token      or a static admin token and its admin_token_sha256 line
@@ -74,6 +76,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(rest, stdout, stderr)
 	case "fmt":
 		return cmdFmt(rest, stdout, stderr)
+	case "test":
+		return cmdTest(rest, stdout, stderr)
 	case "keygen":
 		return cmdKeygen(rest, stdout, stderr)
 	case "hash-password":
