@@ -136,9 +136,11 @@ func testEvalContext(basedir string) *hcl.EvalContext {
 	return ctx
 }
 
-// LoadTests reads and decodes test files. It returns every test it could
-// decode, the parsed files (for diagnostics with snippets) and every
-// problem found, with positions. A file with no test block is an error.
+// LoadTests reads and decodes test files. It returns the tests, the parsed
+// files (for diagnostics with snippets) and every problem found, with
+// positions. A file with no test block is an error. When diags has errors,
+// some tests are incomplete: check their names against a snapshot
+// (policytest.Check) to report everything at once, but run none.
 func LoadTests(names []string) ([]*Test, map[string]*hcl.File, hcl.Diagnostics) {
 	files := make(map[string]*hcl.File, len(names))
 	var tests []*Test
@@ -172,9 +174,7 @@ func LoadTests(names []string) ([]*Test, map[string]*hcl.File, hcl.Diagnostics) 
 				continue
 			}
 			seen[t.Name] = b.DefRange
-			if !d.HasErrors() {
-				tests = append(tests, t)
-			}
+			tests = append(tests, t)
 		}
 		if n == 0 && !d.HasErrors() {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summaryNoTests,

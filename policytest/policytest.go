@@ -371,7 +371,11 @@ func compare(o Outcome, e *config.TestExpect) []string {
 	var out []string
 	switch {
 	case e.Status != 0 && o.Status != e.Status:
-		out = append(out, fmt.Sprintf("status %s, want %d", paren(o), e.Status))
+		why := o.Reason
+		if o.Grant != nil {
+			why += " by " + o.Grant.String()
+		}
+		out = append(out, fmt.Sprintf("status %d (%s), want %d", o.Status, why, e.Status))
 	case e.Decision == "allow" && !o.Allowed():
 		out = append(out, fmt.Sprintf("decision deny %s, want allow", paren(o)))
 	case e.Decision == "deny" && o.Allowed():
