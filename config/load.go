@@ -18,7 +18,8 @@ import (
 )
 
 // Load reads one .hcl file, or every *.hcl file directly inside a directory
-// (sorted by name; names starting with "." and subdirectories are ignored),
+// (sorted by name; names starting with "." or ending in "_test.hcl", the
+// tests of `gatehouse test` (LoadTests), and subdirectories are ignored),
 // then parses, decodes and merges them.
 //
 // It stops after syntax errors, before evaluating any env() or file() call,
@@ -171,7 +172,7 @@ func configFiles(path string) ([]string, hcl.Diagnostics) {
 	var names []string
 	for _, e := range entries {
 		n := e.Name()
-		if strings.HasPrefix(n, ".") || !strings.HasSuffix(n, ".hcl") {
+		if strings.HasPrefix(n, ".") || !strings.HasSuffix(n, ".hcl") || IsTestFile(n) {
 			continue
 		}
 		full := filepath.Join(path, n)

@@ -11,6 +11,7 @@
 //	gatehouse explain  --config PATH [--app NAME] [--user NAME] METHOD TARGET
 //	                                   what the proxy would do with a request, and why
 //	gatehouse fmt      [-check] [PATH...]
+//	gatehouse test     [--config PATH] [-run REGEX] [-v] [FILE...]  run the *_test.hcl policy tests
 //	gatehouse keygen   [--json] [--label NAME] [--not-after TIME]  print a new API key and its hash
 //	gatehouse keygen   --admin-token [--json]  print a static admin token and its hash
 //	gatehouse hash-password            read a password, print its argon2id hash
@@ -35,6 +36,7 @@ Usage:
   gatehouse explain  --config PATH [--app NAME] [--user NAME | --admin NAME] [--json] METHOD TARGET
                                         say what the proxy would do with a request, and why
   gatehouse fmt      [-check] [PATH…]  rewrite .hcl files in canonical format (-check: only list them)
+  gatehouse test     --config PATH     run the policy tests (*_test.hcl) in process; -run REGEX, -v
   gatehouse keygen   [--json] [--label NAME] [--not-after TIME]
                                         print a new random API key, its api_key_sha256 line and api_key block
                      --admin-token      or a static admin token and its admin_token_sha256 line
@@ -80,6 +82,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdExplain(rest, stdout, stderr)
 	case "fmt":
 		return cmdFmt(rest, stdout, stderr)
+	case "test":
+		return cmdTest(rest, stdout, stderr)
 	case "keygen":
 		return cmdKeygen(rest, stdout, stderr)
 	case "hash-password":

@@ -13,7 +13,7 @@ import (
 // Every command's -h and --help print usage with examples and exit 0; a
 // bad flag still exits 2.
 func TestHelp_EveryCommandExitsZeroWithExamples(t *testing.T) {
-	for _, cmd := range []string{"run", "validate", "explain", "fmt", "keygen", "hash-password", "demo", "healthcheck"} {
+	for _, cmd := range []string{"run", "validate", "explain", "fmt", "test", "keygen", "hash-password", "demo", "healthcheck"} {
 		for _, flag := range []string{"-h", "--help", "-help"} {
 			t.Run(cmd+flag, func(t *testing.T) {
 				var stdout, stderr bytes.Buffer

@@ -278,12 +278,14 @@ func (w *Watcher) relevant(ev fsnotify.Event) bool {
 }
 
 // configName reports whether config.Load reads a directory entry called
-// name, or whether name is the Kubernetes "..data" symlink.
+// name, or whether name is the Kubernetes "..data" symlink. The tests of
+// `gatehouse test` (*_test.hcl) are not configuration: editing them does
+// not reload.
 func configName(name string) bool {
 	if name == k8sDataLink {
 		return true
 	}
-	return !strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".hcl")
+	return !strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".hcl") && !strings.HasSuffix(name, "_test.hcl")
 }
 
 // wanted resolves w.path and returns the directories to watch, the real path

@@ -723,3 +723,16 @@ func TestResolveKubernetesLayout(t *testing.T) {
 		t.Error("symlink loop resolved")
 	}
 }
+
+// TestConfigName: the entries whose changes reload; the tests of
+// `gatehouse test` (*_test.hcl) are not configuration.
+func TestConfigName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"gatehouse.hcl": true, "10-roles.hcl": true, k8sDataLink: true,
+		"roles_test.hcl": false, ".gatehouse.hcl": false, "gatehouse.hcl~": false, "notes.txt": false,
+	} {
+		if got := configName(name); got != want {
+			t.Errorf("configName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

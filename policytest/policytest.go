@@ -1,0 +1,449 @@
+// Package policytest runs the tests of `gatehouse test` (config.Test,
+// decoded from *_test.hcl files) against a compiled policy.Snapshot,
+// entirely in process: no listener, no upstream, no network.
+//
+// A test's request goes through what the proxy does before it dials the
+// upstream, with the proxy's own parts: policy.ParsePath (the canonical
+// path; the query is split off first), Snapshot.Route, the identity the
+// authenticate stage would establish for the named credential
+// (authn.KeyIdentity for an app's key, Snapshot.UserRole for a user
+// session, authn.AdminRefusal for an admin session), Snapshot.Decide, the
+// upstream's header templates (policy.HeaderCaller.Resolve), and the deciding
+// grant's record filter (its records.Plan, for a write body with
+// CheckWrite and for a given response with Filter). Rate limits, CORS and
+// the upstream's own answer are not part of a test: an allowed request is
+// answered 200.
+package policytest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"mime"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/policy/filter"
+	"github.com/gatehouse-dev/gatehouse/policy/records"
+	"github.com/gatehouse-dev/gatehouse/proxy/authn"
+)
+
+// Reasons of refusals made outside policy.Decide, as the proxy logs them
+// (proxy/errors.go, proxy/filterrecords.go).
+const (
+	reasonBadPath          = "bad_path"
+	reasonPathTooLong      = "path_too_long"
+	reasonConnect          = "connect_refused"
+	reasonTrace            = "trace_refused"
+	reasonNoRoute          = "no_route"
+	reasonHeaderUnresolved = "header_unresolved"
+	reasonFilterRefused    = "filter_refused_write"
+	reasonFilterBadBody    = "filter_bad_body"
+	reasonFilterMediaType  = "filter_unsupported_media_type"
+	reasonFilterUpstream   = "filter_unfilterable_response"
+	reasonFilterHidden     = "filter_hidden_record"
+)
+
+// Outcome is what became of a test's request.
+type Outcome struct {
+	Status int    // 200 when allowed (the upstream's answer is not known)
+	Reason string // the decision's or the refusal's reason
+	Grant  *policy.Grant
+	// Headers are the upstream header fields rendered from the upstream's
+	// templates, in their order; Secret[i] says that Headers[i] reads a
+	// lookup (possibly a secret lookup) and must not be printed.
+	Headers [][2]string
+	Secret  []bool
+	// Records are the indexes of the records kept of the test's response
+	// (nil without one); Filtered says a record filter ran.
+	Records  []int
+	Filtered bool
+	Note     string // why records could not be computed, or ""
+}
+
+// Allowed reports whether the request would reach the upstream.
+func (o Outcome) Allowed() bool { return o.Status == 200 }
+
+// String describes the outcome for failure messages: "403 grant_denied by
+// deny orders GET /*/payment (gatehouse.hcl:36,3)".
+func (o Outcome) String() string {
+	s := strconv.Itoa(o.Status) + " " + o.Reason
+	if o.Grant != nil {
+		s += " by " + o.Grant.String()
+	}
+	return s
+}
+
+// Result is one test's outcome and what differed from its expectations
+// (nil when it passed).
+type Result struct {
+	Test     *config.Test
+	Outcome  Outcome
+	Failures []string
+}
+
+// Passed reports whether every expectation held.
+func (r Result) Passed() bool { return len(r.Failures) == 0 }
+
+// Check reports, with positions, what in the tests the snapshot does not
+// have: unknown apps, users, admins and login providers, sessions without
+// a sessions block. Run assumes tests that passed Check.
+func Check(snap *policy.Snapshot, tests []*config.Test) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	bad := func(summary, detail string, r *config.TestRequest, attr string) {
+		rng := r.Ranges[attr]
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: &rng})
+	}
+	for _, t := range tests {
+		r := &t.Request
+		if r.App != "" {
+			if _, ok := snap.App(r.App); !ok {
+				bad("Unknown app", fmt.Sprintf("No app %q in the configuration.", r.App), r, "app")
+			}
+		}
+		if r.Admin != "" {
+			if _, ok := snap.Admin(r.Admin); !ok {
+				bad("Unknown admin", fmt.Sprintf("No admin %q in the configuration.", r.Admin), r, "admin")
+			}
+		}
+		switch {
+		case r.Provider != "":
+			_, isLDAP := snap.LDAP(r.Provider)
+			_, isOAuth := snap.OAuth(r.Provider)
+			switch {
+			case !isLDAP && !isOAuth:
+				bad("Unknown provider", fmt.Sprintf("No ldap or oauth block %q in the configuration.", r.Provider), r, "provider")
+			case isOAuth && r.LDAPGroups != nil:
+				bad("Unknown provider", fmt.Sprintf("%q is an oauth block: ldap_groups are for ldap providers.", r.Provider), r, "ldap_groups")
+			case r.App == "":
+				bad("Missing required argument", "A session is sent with the API key of the app it was issued for: add app.", r, "provider")
+			}
+		case r.User != "":
+			if _, ok := snap.User(r.User); !ok {
+				bad("Unknown user", fmt.Sprintf("No user %q in the configuration (for a directory or OAuth user, add provider).", r.User), r, "user")
+			}
+		}
+	}
+	config.SortDiagnostics(diags)
+	return diags
+}
+
+// caller is the test's credential as the authenticate stage would see it.
+type caller struct {
+	id       policy.Identity
+	user     *policy.User // a local user's session, for user lookups
+	email    string
+	provider string
+	groups   []string
+}
+
+// Run runs one test.
+func Run(snap *policy.Snapshot, t *config.Test) Result {
+	o := run(snap, &t.Request, &t.Expect)
+	return Result{Test: t, Outcome: o, Failures: compare(o, &t.Expect)}
+}
+
+func run(snap *policy.Snapshot, r *config.TestRequest, e *config.TestExpect) Outcome {
+	refuse := func(status int, reason string) Outcome { return Outcome{Status: status, Reason: reason} }
+	switch r.Method {
+	case "CONNECT":
+		return refuse(400, reasonConnect)
+	case "TRACE", "TRACK":
+		return refuse(405, reasonTrace)
+	}
+	raw, rawQuery, _ := strings.Cut(r.Target, "?")
+	p, err := policy.ParsePath(raw)
+	if err != nil {
+		if errors.Is(err, policy.ErrPathTooLong) {
+			return refuse(414, reasonPathTooLong)
+		}
+		return refuse(400, reasonBadPath)
+	}
+	route, routed := snap.Route(p)
+	var c caller
+	if !routed || !route.Upstream.Public() {
+		var status int
+		var reason string
+		c, status, reason = authenticate(snap, r)
+		if status != 0 {
+			return refuse(status, reason)
+		}
+	}
+	if !routed {
+		return refuse(404, reasonNoRoute)
+	}
+	d := snap.Decide(policy.Request{Method: r.Method, Route: route}, c.id)
+	if !d.Allow {
+		return Outcome{Status: d.Status, Reason: string(d.Reason), Grant: d.Grant}
+	}
+	o := Outcome{Status: 200, Reason: string(d.Reason), Grant: d.Grant}
+	var lookups map[string]any
+	if tmpls := route.Upstream.Headers(); len(tmpls) > 0 {
+		lookups = snap.Lookups(c.id.App, c.id.Role, c.user)
+		hc := policy.HeaderCaller{ID: c.id, Email: c.email, Provider: c.provider, Lookups: lookups}
+		for _, t := range tmpls {
+			v, ok := t.Render(hc.Resolve)
+			if !ok {
+				return Outcome{Status: 403, Reason: reasonHeaderUnresolved, Grant: d.Grant}
+			}
+			o.Headers = append(o.Headers, [2]string{t.Name, v})
+			o.Secret = append(o.Secret, len(t.Lookups()) > 0)
+		}
+	}
+	g := d.Grant
+	if g == nil || g.Program() == nil {
+		if e.Response != nil {
+			o.Note = "no record filter applies: the whole response is passed"
+		}
+		return o
+	}
+	if lookups == nil {
+		lookups = snap.Lookups(c.id.App, c.id.Role, c.user)
+	}
+	env := filterEnv(r, route, &c, lookups, rawQuery)
+	var ev filter.Evaluator
+	ev.Bind(&env)
+	prog, plan := g.Program(), g.Plan()
+	switch r.Method {
+	case "POST", "PUT", "PATCH":
+		if r.Body != nil {
+			if ct, ok := header(r.Headers, "Content-Type"); ok && !isUTF8JSON(ct) {
+				o.Status, o.Reason = 415, reasonFilterMediaType
+				return o
+			}
+			ok, _, err := plan.CheckWrite(bytes.NewReader(r.Body), func(rec map[string]any) (bool, error) {
+				return ev.EvalRecord(prog, rec)
+			})
+			switch {
+			case err != nil:
+				o.Status, o.Reason = 400, reasonFilterBadBody
+				return o
+			case !ok:
+				o.Status, o.Reason = 403, reasonFilterRefused
+				return o
+			}
+		}
+	}
+	if e.Response == nil {
+		return o
+	}
+	o.Filtered = true
+	o.Records = []int{}
+	calls := 0
+	st, err := plan.Filter(&bytes.Buffer{}, bytes.NewReader(e.Response), func(rec map[string]any) (bool, error) {
+		i := calls
+		calls++
+		keep, err := ev.EvalRecord(prog, rec)
+		if keep && err == nil {
+			o.Records = append(o.Records, i)
+		}
+		return keep, err
+	})
+	switch {
+	case errors.Is(err, records.ErrRefused):
+		o.Status, o.Reason = 404, reasonFilterHidden
+	case err != nil:
+		o.Status, o.Reason = 502, reasonFilterUpstream
+		o.Note = "the response cannot be filtered: " + err.Error()
+	case st.Records != calls:
+		o.Note = fmt.Sprintf("%d of %d records have fields that cannot be read (removed): record indexes are unknown", st.Records-calls, st.Records)
+	}
+	return o
+}
+
+// authenticate builds the identity the proxy's authenticate stage would
+// establish for the test's credential, or the status and reason it would
+// refuse with.
+func authenticate(snap *policy.Snapshot, r *config.TestRequest) (caller, int, string) {
+	var c caller
+	var app *policy.App
+	var key *policy.Key
+	if r.App != "" {
+		app, _ = snap.App(r.App)
+		if !app.Active() {
+			return c, 401, authn.ReasonAppInactive
+		}
+		if keys := app.Keys(); len(keys) > 0 {
+			key = keys[0]
+		}
+	}
+	switch {
+	case r.Admin != "":
+		if reason := authn.AdminRefusal(snap, r.Admin); reason != "" {
+			return c, 401, reason
+		}
+		c.id = policy.Identity{App: app, Key: key, User: r.Admin, Admin: true}
+		c.provider = policy.ProviderLocal
+		return c, 0, ""
+	case r.Provider != "" || r.User != "":
+		sub := policy.Subject{Name: r.User, Provider: r.Provider, Groups: r.LDAPGroups}
+		if r.Provider == "" {
+			sub.Provider, sub.Local = policy.ProviderLocal, true
+		}
+		if app == nil {
+			return c, 401, authn.ReasonMissingAPIKey
+		}
+		if o, ok := snap.OAuth(r.Provider); ok && app != o.App() {
+			// Its sessions are issued for its app only.
+			return c, 401, authn.ReasonSessionWrongApp
+		}
+		role, user, reason := snap.UserRole(app, sub)
+		if reason != "" {
+			return c, 401, string(reason)
+		}
+		c.id = policy.Identity{App: app, Key: key, User: r.User, Role: role}
+		c.user, c.provider, c.groups = user, sub.Provider, r.LDAPGroups
+		if user != nil {
+			c.email = user.Email()
+		}
+		return c, 0, ""
+	case app == nil:
+		return c, 401, authn.ReasonMissingAPIKey
+	}
+	if key != nil {
+		c.id = authn.KeyIdentity(snap, key)
+	} else {
+		c.id = policy.Identity{App: app}
+		if n := app.DefaultRole(); n != "" {
+			c.id.Role, _ = snap.Role(n)
+		}
+	}
+	return c, 0, ""
+}
+
+// filterEnv describes the caller to the record filter, as the proxy's
+// filterRecords stage does.
+func filterEnv(r *config.TestRequest, route policy.Route, c *caller, lookups map[string]any, rawQuery string) filter.Env {
+	env := filter.Env{
+		Lookup:  lookups,
+		Request: filter.Request{Method: r.Method, Path: route.Rest, Query: map[string]string{}},
+	}
+	if c.id.App != nil {
+		env.App = c.id.App.Name()
+	}
+	if c.id.Role != nil {
+		env.Role = c.id.Role.Name()
+	}
+	env.User.Name = c.id.User
+	if c.provider != "" && !c.id.Admin {
+		env.User.Email, env.User.Groups, env.User.Provider = c.email, c.groups, c.provider
+	}
+	q, _ := url.ParseQuery(rawQuery)
+	for k, v := range q {
+		if len(v) > 0 {
+			env.Request.Query[k] = v[0]
+		}
+	}
+	if env.Request.Path == "" {
+		env.Request.Path = "/"
+	}
+	return env
+}
+
+func header(h map[string]string, name string) (string, bool) {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func isUTF8JSON(ct string) bool {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || !(mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
+		return false
+	}
+	cs, ok := params["charset"]
+	return !ok || strings.EqualFold(cs, "utf-8")
+}
+
+// compare lists what differs from the expectations, one phrase each.
+func compare(o Outcome, e *config.TestExpect) []string {
+	var out []string
+	switch {
+	case e.Status != 0 && o.Status != e.Status:
+		why := o.Reason
+		if o.Grant != nil {
+			why += " by " + o.Grant.String()
+		}
+		out = append(out, fmt.Sprintf("status %d (%s), want %d", o.Status, why, e.Status))
+	case e.Decision == "allow" && !o.Allowed():
+		out = append(out, fmt.Sprintf("decision deny %s, want allow", paren(o)))
+	case e.Decision == "deny" && o.Allowed():
+		out = append(out, fmt.Sprintf("decision allow %s, want deny", paren(o)))
+	}
+	if e.Reason != "" && o.Reason != e.Reason {
+		out = append(out, fmt.Sprintf("reason %s, want %s", o.Reason, e.Reason))
+	}
+	if e.Grant != "" && !sameOrigin(o.Grant, e.Grant) {
+		got := "no grant"
+		if o.Grant != nil {
+			got = "grant " + o.Grant.String()
+		}
+		out = append(out, fmt.Sprintf("%s, want the grant at %s", got, e.Grant))
+	}
+	if e.UpstreamHeaders != nil {
+		names := make([]string, 0, len(e.UpstreamHeaders))
+		for k := range e.UpstreamHeaders {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		for _, k := range names {
+			want := e.UpstreamHeaders[k]
+			i := slices.IndexFunc(o.Headers, func(kv [2]string) bool { return policy.HeaderFold(kv[0], k) })
+			switch {
+			case i < 0:
+				out = append(out, fmt.Sprintf("upstream header %s not sent, want %q", k, want))
+			case o.Headers[i][1] != want && o.Secret[i]:
+				out = append(out, fmt.Sprintf("upstream header %s has another value (read from a lookup: not shown), want %q", k, want))
+			case o.Headers[i][1] != want:
+				out = append(out, fmt.Sprintf("upstream header %s: %q, want %q", k, o.Headers[i][1], want))
+			}
+		}
+	}
+	if e.HasRecords {
+		switch {
+		case o.Note != "":
+			out = append(out, "records: "+o.Note)
+		case !o.Filtered && o.Allowed():
+			out = append(out, "records: no response was filtered")
+		case !o.Allowed() && o.Status != 404:
+			// Refused before the upstream: nothing to filter. Already
+			// reported if status or decision was expected.
+			if e.Status == 0 && e.Decision == "" {
+				out = append(out, fmt.Sprintf("records: the request is refused %s", paren(o)))
+			}
+		case !slices.Equal(o.Records, e.Records):
+			out = append(out, fmt.Sprintf("records kept %v, want %v%s", o.Records, e.Records, grantSuffix(o.Grant)))
+		}
+	}
+	return out
+}
+
+func paren(o Outcome) string { return "(" + o.String() + ")" }
+
+func grantSuffix(g *policy.Grant) string {
+	if g == nil {
+		return ""
+	}
+	return " (filter of " + g.String() + ")"
+}
+
+// sameOrigin reports whether the grant was declared at want: "FILE:LINE"
+// or "FILE:LINE,COL", FILE compared by its base name.
+func sameOrigin(g *policy.Grant, want string) bool {
+	if g == nil {
+		return false
+	}
+	want = filepath.Base(want)
+	got := g.Origin()
+	return got == want || strings.HasPrefix(got, want+",")
+}
