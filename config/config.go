@@ -164,6 +164,9 @@ type Role struct {
 	Grants  []*Grant       // allow and deny blocks in declaration order
 	// RateLimit is the role's rate_limit block; nil = none.
 	RateLimit *policy.RateLimitSpec
+	// DryRun: every grant of the role is evaluated and logged, not
+	// enforced (as if each had dry_run = true).
+	DryRun bool
 
 	DeclRange hcl.Range
 	NameRange hcl.Range
@@ -181,6 +184,9 @@ type Grant struct {
 	Plan     *records.Plan   // records plan of a grant with a filter; nil without one
 	// RateLimit is an allow block's rate_limit; nil = none.
 	RateLimit *policy.RateLimitSpec
+	// DryRun: the grant is evaluated and logged (would_allow,
+	// would_deny), not enforced.
+	DryRun bool
 
 	DeclRange     hcl.Range
 	UpstreamRange hcl.Range // the block label

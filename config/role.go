@@ -21,6 +21,7 @@ var roleSchema = &hcl.BodySchema{
 		{Name: "active"},
 		{Name: "lookups"},
 		{Name: "secret_lookups"},
+		{Name: "dry_run"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "allow", LabelNames: []string{"upstream"}},
@@ -36,6 +37,7 @@ var allowSchema = &hcl.BodySchema{
 		{Name: "verbs", Required: true},
 		{Name: "records"},
 		{Name: "filter"},
+		{Name: "dry_run"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{rateLimitBlock},
 }
@@ -47,6 +49,7 @@ var denySchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "paths", Required: true},
 		{Name: "verbs", Required: true},
+		{Name: "dry_run"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{rateLimitBlock},
 }
@@ -76,6 +79,8 @@ func decodeRoleBlock(block *hcl.Block, ctx *hcl.EvalContext, fc *filterCache) (*
 		case "secret_lookups":
 			r.Secrets, d = decodeLookupMap(attr, ctx)
 			d = append(d, checkSecretClash(r.Lookups, r.Secrets, attr)...)
+		case "dry_run":
+			r.DryRun, d = decodeBool(attr, ctx)
 		}
 		diags = append(diags, d...)
 	}
@@ -130,6 +135,8 @@ func decodeGrantBlock(block *hcl.Block, ctx *hcl.EvalContext, fc *filterCache) (
 			if !d.HasErrors() {
 				g.Program, d = fc.compile(g.Filter, attr)
 			}
+		case "dry_run":
+			g.DryRun, d = decodeBool(attr, ctx)
 		}
 		diags = append(diags, d...)
 	}

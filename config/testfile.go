@@ -66,6 +66,7 @@ type TestExpect struct {
 	Status          int
 	Decision        string // "allow", "deny" or ""
 	Reason          string
+	DryRun          string // "would_allow", "would_deny", "none" (no dry-run outcome) or "" (not checked)
 	Grant           string // "file.hcl:LINE" or "file.hcl:LINE,COL"
 	UpstreamHeaders map[string]string
 	Response        []byte // a JSON response the upstream would give, or nil
@@ -91,7 +92,7 @@ var testRequestSchema = &hcl.BodySchema{
 
 var testExpectSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "status"}, {Name: "decision"}, {Name: "reason"}, {Name: "grant"},
+		{Name: "status"}, {Name: "decision"}, {Name: "reason"}, {Name: "dry_run"}, {Name: "grant"},
 		{Name: "upstream_headers"}, {Name: "response"}, {Name: "records"},
 	},
 }
@@ -304,6 +305,12 @@ func decodeTestExpect(e *TestExpect, b *hcl.Block, ctx *hcl.EvalContext) hcl.Dia
 			}
 		case "reason":
 			e.Reason, d = decodeString(a, ctx)
+		case "dry_run":
+			e.DryRun, d = decodeString(a, ctx)
+			if !d.HasErrors() && e.DryRun != "would_allow" && e.DryRun != "would_deny" && e.DryRun != "none" {
+				d = append(d, errorAt(summaryInvalidExpect,
+					fmt.Sprintf("dry_run must be \"would_allow\", \"would_deny\" or \"none\", got %q.", e.DryRun), a.Expr.Range(), &a.Range))
+			}
 		case "grant":
 			e.Grant, d = decodeString(a, ctx)
 			if !d.HasErrors() && !validGrantRef(e.Grant) {

@@ -54,6 +54,8 @@ type Registry struct {
 	loginFailures   prometheus.Counter
 	loginLimited    prometheus.Counter
 	apiKeys         *prometheus.CounterVec
+	wouldDeny       prometheus.Counter
+	wouldAllow      prometheus.Counter
 
 	// Children resolved once per label combination (sync.Map: written
 	// once per combination, read on every request).
@@ -135,6 +137,11 @@ func New() *Registry {
 		Name: "gatehouse_api_key_requests_total",
 		Help: "Requests that presented a known API key, by app and key name (the api_key block's label, or the first 8 hex digits of the key's SHA-256; never the key): shows when an old key's traffic has stopped.",
 	}, []string{"app", "key"})
+	dryRun := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_dry_run_total",
+		Help: "Requests whose outcome a dry-run grant would have changed: would_deny (allowed, a dry-run grant would refuse it) or would_allow (refused, a dry-run allow would allow it).",
+	}, []string{"outcome"})
+	r.wouldDeny, r.wouldAllow = dryRun.WithLabelValues("would_deny"), dryRun.WithLabelValues("would_allow")
 	r.config = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "gatehouse_config_info",
 		Help: "The configuration in service: 1, labelled with its hash.",
@@ -144,7 +151,7 @@ func New() *Registry {
 		Help: "When the configuration in service was put in service, at start or by a reload (Unix time).",
 	})
 	r.reg.MustRegister(r.requests, r.refusals, r.duration, r.upstreamLatency, r.upstreamErrors,
-		r.filterRecords, r.filterRemoved, r.loginFailures, r.loginLimited, r.apiKeys, r.config, r.lastLoad,
+		r.filterRecords, r.filterRemoved, r.loginFailures, r.loginLimited, r.apiKeys, dryRun, r.config, r.lastLoad,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
@@ -164,6 +171,9 @@ func (r *Registry) Handler() http.Handler {
 // None).
 type Request struct {
 	Upstream, App string
+	// DryRun is what a dry-run grant would have changed: "would_deny",
+	// "would_allow", or "" (policy.Decision.DryRun).
+	DryRun string
 	// Key names the API key the request presented (its label, or the
 	// first 8 hex digits of its hash), "" for none or an unknown one.
 	Key      string
@@ -252,6 +262,12 @@ func (r *Registry) Request(q *Request) {
 	}
 	if q.Key != "" {
 		r.apiKey(app, q.Key).Inc()
+	}
+	switch q.DryRun {
+	case "would_deny":
+		r.wouldDeny.Inc()
+	case "would_allow":
+		r.wouldAllow.Inc()
 	}
 	if q.Filtered {
 		r.filterRecords.Add(float64(q.Records))

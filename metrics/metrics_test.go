@@ -49,6 +49,8 @@ func TestRequest_Series(t *testing.T) {
 			[]string{`gatehouse_filter_records_total 10`, `gatehouse_filter_records_removed_total 3`}},
 		{"api key", Request{Upstream: "hr", App: "portal", Key: "2027-01", Status: 200},
 			[]string{`gatehouse_api_key_requests_total{app="portal",key="2027-01"} 1`}},
+		{"dry run", Request{Upstream: "hr", App: "portal", Status: 200, DryRun: "would_deny"},
+			[]string{`gatehouse_dry_run_total{outcome="would_deny"} 1`, `gatehouse_dry_run_total{outcome="would_allow"} 0`}},
 		{"no status", Request{Upstream: "hr", Status: 0},
 			[]string{`gatehouse_requests_total{app="none",code_class="none",decision="allow",upstream="hr"} 1`}},
 	} {

@@ -52,7 +52,21 @@ type Decision struct {
 	// matched but whose verbs do not include the method's. nil otherwise.
 	NearMiss   *Grant
 	NearReason Reason // NearVerbNotGranted or NearOverriddenByDeny; "" without NearMiss
+	// DryRun says what the role's dry-run grants would have changed had
+	// they been enforced: DryRunWouldDeny (the request is allowed, a
+	// dry-run grant would refuse it) or DryRunWouldAllow (refused, a
+	// dry-run allow grant would allow it); "" when they change nothing.
+	// DryRunGrant is the dry-run grant that would have decided.
+	DryRun      Reason
+	DryRunGrant *Grant
 }
+
+// Dry-run outcomes (Decision.DryRun). They appear in access logs (dry_run)
+// and metrics; do not rename values.
+const (
+	DryRunWouldDeny  Reason = "would_deny"
+	DryRunWouldAllow Reason = "would_allow"
+)
 
 // Request is what Decide needs to know about a request.
 type Request struct {
@@ -74,6 +88,35 @@ func (s *Snapshot) Decide(req Request, id Identity) Decision {
 // decide is the one implementation of the policy, for Decide (t nil) and
 // Explain (t records every grant the path matched).
 func (s *Snapshot) decide(req Request, id Identity, t *trace) Decision {
+	d := s.enforce(req, id, t)
+	if r := id.Role; r != nil && r.shadow != nil && (d.Allow || d.Reason == ReasonGrantDenied || d.Reason == ReasonNoMatchingGrant) {
+		d.shadow(req, r)
+	}
+	return d
+}
+
+// shadow notes in d what the role's decision would be with its dry-run
+// grants enforced: one fast walk of the index of all its grants.
+func (d *Decision) shadow(req Request, r *Role) {
+	u := req.Route.Upstream
+	verb, ok := ParseVerb(req.Method)
+	if !ok || u.id >= len(r.shadow) || r.shadow[u.id] == nil {
+		return
+	}
+	w := walk{verb: verb, mask: verb}
+	r.shadow[u.id].root.match(req.Route.Segments, &w)
+	// The shadow index holds every enforced grant too: an allowed request
+	// finds its allow grant there, a refused one its deny.
+	switch {
+	case d.Allow && w.deny != nil:
+		d.DryRun, d.DryRunGrant = DryRunWouldDeny, w.deny
+	case !d.Allow && w.deny == nil && w.allow != nil:
+		d.DryRun, d.DryRunGrant = DryRunWouldAllow, w.allow
+	}
+}
+
+// enforce decides with the enforced grants (not dry-run ones).
+func (s *Snapshot) enforce(req Request, id Identity, t *trace) Decision {
 	u := req.Route.Upstream
 	if !u.active {
 		return Decision{Status: 503, Reason: ReasonUpstreamInactive}

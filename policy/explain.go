@@ -77,6 +77,10 @@ type Explanation struct {
 	Grant      string `json:"grant,omitempty"`       // the deciding grant's file:line
 	NearGrant  string `json:"near_grant,omitempty"`  // Decision.NearMiss's file:line
 	NearReason string `json:"near_reason,omitempty"` // Decision.NearReason
+	// DryRun and DryRunGrant: what a dry-run grant would have changed
+	// (would_allow, would_deny; not enforced) and its file:line.
+	DryRun      string `json:"dry_run,omitempty"`
+	DryRunGrant string `json:"dry_run_grant,omitempty"`
 
 	// Grants lists every grant of the role for the upstream whose path
 	// matched, in the order the decision walked them.
@@ -196,6 +200,9 @@ func (s *Snapshot) Explain(method string, p Path, c Caller) Explanation {
 	}
 	if d.NearMiss != nil {
 		e.NearGrant, e.NearReason = d.NearMiss.origin, string(d.NearReason)
+	}
+	if d.DryRunGrant != nil {
+		e.DryRun, e.DryRunGrant = string(d.DryRun), d.DryRunGrant.origin
 	}
 	verb, _ := ParseVerb(method)
 	walked := d.Reason == ReasonGrantAllowed || d.Reason == ReasonGrantDenied || d.Reason == ReasonNoMatchingGrant
@@ -348,6 +355,9 @@ func (e *Explanation) String() string {
 	line("decision:", dec)
 	if e.NearGrant != "" {
 		line("near miss:", e.NearReason+": grant at "+e.NearGrant)
+	}
+	if e.DryRun != "" {
+		line("dry run:", e.DryRun+": dry-run grant at "+e.DryRunGrant+" (not enforced)")
 	}
 	if len(e.Grants) == 0 {
 		line("grants:", "none of the role's grants matches this path")

@@ -117,11 +117,15 @@ func (a *App) Lookup(k string) (any, bool) { v, ok := a.scope.values[k]; return 
 
 // Role is a compiled role.
 type Role struct {
-	name      string
-	active    bool
-	scope     scope
-	grants    []*Grant
-	index     []*grantIndex // by Upstream.id; nil = no grants there
+	name   string
+	active bool
+	scope  scope
+	grants []*Grant
+	index  []*grantIndex // by Upstream.id; nil = no grants there
+	// shadow is, for a role with dry-run grants, the index of all its
+	// grants, dry-run ones included, by Upstream.id: what the role would
+	// decide if they were enforced. nil without dry-run grants.
+	shadow    []*grantIndex
 	rateLimit *RateLimit
 	origin    string
 }
@@ -148,10 +152,28 @@ type Grant struct {
 	plan      *records.Plan
 	rateLimit *RateLimit
 	origin    string
+	dryRun    bool
+}
+
+// insertGrant adds g under each of its paths to the index of upstream id
+// in ixs, creating it.
+func insertGrant(ixs []*grantIndex, id int, g *Grant) {
+	ix := ixs[id]
+	if ix == nil {
+		ix = &grantIndex{}
+		ixs[id] = ix
+	}
+	for _, p := range g.paths {
+		ix.insert(p.segs, g)
+	}
 }
 
 // Deny reports whether this is a deny grant.
 func (g *Grant) Deny() bool { return g.deny }
+
+// DryRun reports whether the grant is evaluated and logged but not
+// enforced (dry_run = true on it or its role).
+func (g *Grant) DryRun() bool { return g.dryRun }
 
 // Upstream returns the name of the upstream the grant applies to.
 func (g *Grant) Upstream() string { return g.upstream }
@@ -263,7 +285,7 @@ func New(spec Spec) (*Snapshot, error) {
 			return nil, err
 		}
 		for i, gs := range rs.Grants {
-			u, ok := s.byName[gs.Upstream]
+			_, ok := s.byName[gs.Upstream]
 			if !ok {
 				return nil, fmt.Errorf("role %q: grant refers to unknown upstream %q", rs.Name, gs.Upstream)
 			}
@@ -279,6 +301,7 @@ func New(spec Spec) (*Snapshot, error) {
 			g := &Grant{
 				order: i, deny: gs.Deny, upstream: gs.Upstream, paths: append([]Glob(nil), gs.Paths...),
 				verbs: gs.Verbs, records: gs.Records, filter: gs.Filter, program: gs.Program, plan: gs.Plan, origin: gs.Origin,
+				dryRun: gs.DryRun,
 			}
 			if gs.RateLimit != nil && gs.Deny {
 				return nil, fmt.Errorf("role %q: a deny grant on %q has a rate_limit", rs.Name, gs.Upstream)
@@ -287,21 +310,34 @@ func New(spec Spec) (*Snapshot, error) {
 				return nil, err
 			}
 			r.grants = append(r.grants, g)
-			ix := r.index[u.id]
-			if ix == nil {
-				ix = &grantIndex{}
-				r.index[u.id] = ix
-			}
 			for _, p := range g.paths {
 				if p.raw == "" {
 					return nil, fmt.Errorf("role %q: grant on %q has an empty path pattern", rs.Name, gs.Upstream)
 				}
-				ix.insert(p.segs, g)
 			}
 		}
-		for _, ix := range r.index {
-			if ix != nil {
-				_, _ = ix.root.finish()
+		// The enforced index holds the grants without dry_run; with any
+		// dry-run grant, the shadow index holds them all.
+		for _, g := range r.grants {
+			if g.dryRun {
+				r.shadow = make([]*grantIndex, len(s.upstreams))
+				break
+			}
+		}
+		for _, g := range r.grants {
+			u := s.byName[g.upstream]
+			if !g.dryRun {
+				insertGrant(r.index, u.id, g)
+			}
+			if r.shadow != nil {
+				insertGrant(r.shadow, u.id, g)
+			}
+		}
+		for _, ixs := range [][]*grantIndex{r.index, r.shadow} {
+			for _, ix := range ixs {
+				if ix != nil {
+					_, _ = ix.root.finish()
+				}
 			}
 		}
 		s.roles[r.name] = r

@@ -132,6 +132,10 @@ type GrantSpec struct {
 	// a deny); nil = none.
 	RateLimit *RateLimitSpec
 	Origin    string
+	// DryRun: the grant is evaluated but not enforced: Decide reports in
+	// Decision.DryRun what it would have changed (would_allow,
+	// would_deny), and decides as if the grant did not exist.
+	DryRun bool
 }
 
 // UserSpec declares one local user.

@@ -56,6 +56,11 @@ type Outcome struct {
 	Status int    // 200 when allowed (the upstream's answer is not known)
 	Reason string // the decision's or the refusal's reason
 	Grant  *policy.Grant
+	// DryRun is what a dry-run grant would have changed (would_allow,
+	// would_deny; not enforced), and DryRunGrant that grant; "" and nil
+	// when nothing.
+	DryRun      string
+	DryRunGrant *policy.Grant
 	// Headers are the upstream header fields rendered from the upstream's
 	// templates, in their order; Secret[i] says that Headers[i] reads a
 	// lookup (possibly a secret lookup) and must not be printed.
@@ -77,6 +82,9 @@ func (o Outcome) String() string {
 	s := strconv.Itoa(o.Status) + " " + o.Reason
 	if o.Grant != nil {
 		s += " by " + o.Grant.String()
+	}
+	if o.DryRunGrant != nil {
+		s += "; dry run: " + o.DryRun + " by " + o.DryRunGrant.String()
 	}
 	return s
 }
@@ -181,9 +189,9 @@ func run(snap *policy.Snapshot, r *config.TestRequest, e *config.TestExpect) Out
 	}
 	d := snap.Decide(policy.Request{Method: r.Method, Route: route}, c.id)
 	if !d.Allow {
-		return Outcome{Status: d.Status, Reason: string(d.Reason), Grant: d.Grant}
+		return Outcome{Status: d.Status, Reason: string(d.Reason), Grant: d.Grant, DryRun: string(d.DryRun), DryRunGrant: d.DryRunGrant}
 	}
-	o := Outcome{Status: 200, Reason: string(d.Reason), Grant: d.Grant}
+	o := Outcome{Status: 200, Reason: string(d.Reason), Grant: d.Grant, DryRun: string(d.DryRun), DryRunGrant: d.DryRunGrant}
 	var lookups map[string]any
 	if tmpls := route.Upstream.Headers(); len(tmpls) > 0 {
 		lookups = snap.Lookups(c.id.App, c.id.Role, c.user)
@@ -382,6 +390,13 @@ func compare(o Outcome, e *config.TestExpect) []string {
 	}
 	if e.Reason != "" && o.Reason != e.Reason {
 		out = append(out, fmt.Sprintf("reason %s, want %s", o.Reason, e.Reason))
+	}
+	if want := e.DryRun; want != "" && o.DryRun != strings.TrimPrefix(want, "none") {
+		got := "no dry-run outcome"
+		if o.DryRunGrant != nil {
+			got = "dry run " + o.DryRun + " by " + o.DryRunGrant.String()
+		}
+		out = append(out, fmt.Sprintf("%s, want dry run %s", got, e.DryRun))
 	}
 	if e.Grant != "" && !sameOrigin(o.Grant, e.Grant) {
 		got := "no grant"

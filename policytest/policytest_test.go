@@ -188,3 +188,75 @@ func TestRun_SecretsNotPrinted(t *testing.T) {
 		t.Errorf("failures: %s", got)
 	}
 }
+
+// dry_run on a grant and on a whole role, from the configuration language
+// to gatehouse test's expectations: decided by the enforced grants, the
+// dry-run outcome reported apart and checked by expect { dry_run }.
+func TestRun_DryRun(t *testing.T) {
+	dir := t.TempDir()
+	cfg := `
+upstream "hr" {
+  url    = "http://127.0.0.1:9002"
+  prefix = "/hr"
+}
+app "portal" {
+  api_key_sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+  default_role   = "reader"
+}
+app "next" {
+  api_key_sha256 = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+  default_role   = "trial"
+}
+role "reader" {
+  allow "hr" {
+    paths = ["/employees/**"]
+    verbs = ["GET"]
+  }
+  deny "hr" {
+    paths   = ["/employees/*/salary"]
+    verbs   = ["GET"]
+    dry_run = true
+  }
+}
+role "trial" {
+  dry_run = true
+  allow "hr" {
+    paths = ["/employees"]
+    verbs = ["GET"]
+  }
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "gatehouse.hcl"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap, _, _, diags := config.LoadSnapshot(dir)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	for _, c := range []struct {
+		name, app, target string
+		status            int
+		dryRun, expect    string
+		fails             bool
+	}{
+		{"a dry-run deny does not refuse", "portal", "/hr/employees/5/salary", 200, "would_deny", "would_deny", false},
+		{"nothing to report", "portal", "/hr/employees/5", 200, "", "none", false},
+		{"a dry-run role grants nothing", "next", "/hr/employees", 403, "would_allow", "would_allow", false},
+		{"a wrong expectation fails", "portal", "/hr/employees/5/salary", 200, "would_deny", "none", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			test := &config.Test{Name: c.name, Request: config.TestRequest{App: c.app, Method: "GET", Target: c.target},
+				Expect: config.TestExpect{Status: c.status, DryRun: c.expect}}
+			r := policytest.Run(snap, test)
+			if r.Outcome.Status != c.status || r.Outcome.DryRun != c.dryRun {
+				t.Errorf("got %s (dry run %q), want %d with dry run %q", r.Outcome, r.Outcome.DryRun, c.status, c.dryRun)
+			}
+			if r.Passed() == c.fails {
+				t.Errorf("passed %v, failures %v", r.Passed(), r.Failures)
+			}
+			if c.dryRun != "" && !strings.Contains(r.Outcome.String(), "dry run: "+c.dryRun+" by ") {
+				t.Errorf("outcome %q does not show the dry-run outcome", r.Outcome)
+			}
+		})
+	}
+}

@@ -23,7 +23,9 @@ import (
 // docs/benchmarks.md). Keys: request_id, method, path, status, app, key,
 // user, role, upstream, decision, reason, grant, near_grant and near_reason
 // (a refusal by the grants: the grant that came closest and why it did not
-// allow), duration_ms, client, and error for failures. Credentials are never among them: key is the API
+// allow), dry_run and dry_run_grant (what a dry-run grant would have
+// changed: would_allow, would_deny), duration_ms, client, and error for
+// failures. Credentials are never among them: key is the API
 // key's name (its label, or the first 8 hex digits of its SHA-256).
 //
 // With Options.AccessLogText the same records, with the same keys in the
@@ -65,12 +67,15 @@ type accessRecord struct {
 	// came closest (policy.Decision.NearMiss: its file:line) and why it
 	// did not allow (verb_not_granted, overridden_by_deny).
 	nearGrant, nearReason string
-	client                netip.Addr
-	errText               string
-	start, end            time.Time
-	filtered              bool // a record filter ran: records/removed follow
-	records, removed      int
-	abandoned             bool // the client went away first (abandoned.go)
+	// dryRun and dryRunGrant: what a dry-run grant would have changed
+	// (policy.Decision.DryRun: would_allow, would_deny) and its file:line.
+	dryRun, dryRunGrant string
+	client              netip.Addr
+	errText             string
+	start, end          time.Time
+	filtered            bool // a record filter ran: records/removed follow
+	records, removed    int
+	abandoned           bool // the client went away first (abandoned.go)
 }
 
 // logAccess records x in the metrics and writes its access record,
@@ -93,7 +98,7 @@ func (s *Server) logAccess(x *transaction) {
 // access line is suppressed.
 func (rec *accessRecord) metrics(x *transaction) metrics.Request {
 	q := metrics.Request{
-		Upstream: rec.upstream, App: rec.app, Key: rec.key, Deny: rec.decision == "deny", Status: rec.status, Reason: rec.reason,
+		Upstream: rec.upstream, App: rec.app, Key: rec.key, DryRun: rec.dryRun, Deny: rec.decision == "deny", Status: rec.status, Reason: rec.reason,
 		Duration: rec.end.Sub(rec.start), UpstreamSent: x.fwd.tr.sent, UpstreamLatency: x.fwd.tr.latency,
 		Filtered: rec.filtered, Records: rec.records, Removed: rec.removed,
 	}
@@ -160,6 +165,9 @@ func (x *transaction) accessRecord(end time.Time) accessRecord {
 	if g := x.decision.NearMiss; g != nil && rec.decision == "deny" {
 		rec.nearGrant, rec.nearReason = g.Origin(), string(x.decision.NearReason)
 	}
+	if g := x.decision.DryRunGrant; g != nil {
+		rec.dryRun, rec.dryRunGrant = string(x.decision.DryRun), g.Origin()
+	}
 	if f := x.out.filter; f != nil {
 		rec.filtered, rec.records, rec.removed = true, f.stats.Records, f.stats.Removed
 		if err := f.err; err != nil && !errors.Is(err, records.ErrRefused) && rec.errText == "" {
@@ -219,6 +227,10 @@ func (l *accessLog) write(r *accessRecord) {
 		b = appendField(b, "near_grant", r.nearGrant)
 		b = appendField(b, "near_reason", r.nearReason)
 	}
+	if r.dryRun != "" {
+		b = appendField(b, "dry_run", r.dryRun)
+		b = appendField(b, "dry_run_grant", r.dryRunGrant)
+	}
 	if r.filtered {
 		b = append(b, `,"records":`...)
 		b = strconv.AppendInt(b, int64(r.records), 10)
@@ -274,6 +286,9 @@ func (l *accessLog) writeText(r *accessRecord) {
 	}
 	if r.nearGrant != "" {
 		rec.AddAttrs(slog.String("near_grant", r.nearGrant), slog.String("near_reason", r.nearReason))
+	}
+	if r.dryRun != "" {
+		rec.AddAttrs(slog.String("dry_run", r.dryRun), slog.String("dry_run_grant", r.dryRunGrant))
 	}
 	if r.filtered {
 		rec.AddAttrs(slog.Int("records", r.records), slog.Int("records_removed", r.removed))

@@ -111,3 +111,42 @@ func TestAccessLog_NearMiss(t *testing.T) {
 		}
 	}
 }
+
+// Dry-run grants change nothing a client or the upstream sees; the access
+// log says what they would have changed, through the real handler.
+func TestAccessLog_DryRun(t *testing.T) {
+	up := newUpstream(t, nil)
+	spec := testSpec(t, up.URL)
+	spec.Roles[0].Grants = append(spec.Roles[0].Grants,
+		policy.GrantSpec{Deny: true, Upstream: "hr", Paths: mustGlobs(t, "/employees/*/address"), Verbs: policy.VerbGET, Origin: "test.hcl:4,1", DryRun: true},
+		policy.GrantSpec{Upstream: "hr", Paths: mustGlobs(t, "/employees"), Verbs: policy.VerbPOST, Origin: "test.hcl:5,1", DryRun: true},
+	)
+	p := newTestProxy(t, spec)
+	for _, c := range []struct {
+		method, path string
+		status       int
+		dryRun, dry  string
+	}{
+		{"GET", "/hr/employees/5/address", 200, "would_deny", "test.hcl:4,1"},
+		{"POST", "/hr/employees", 403, "would_allow", "test.hcl:5,1"},
+		{"GET", "/hr/employees/5", 200, "", ""},
+	} {
+		before := len(up.requests())
+		req, _ := http.NewRequest(c.method, p.URL+c.path, nil)
+		req.Header.Set("X-API-Key", testKey)
+		res, _ := do(t, p.Client(), req)
+		if res.StatusCode != c.status {
+			t.Errorf("%s %s: %d, want %d (dry-run grants are not enforced)", c.method, c.path, res.StatusCode, c.status)
+		}
+		if reached := len(up.requests()) > before; reached != (c.status == 200) {
+			t.Errorf("%s %s: reached the upstream %v", c.method, c.path, reached)
+		}
+		recs := p.log.records(t)
+		r := recs[len(recs)-1]
+		d, _ := r["dry_run"].(string)
+		g, _ := r["dry_run_grant"].(string)
+		if d != c.dryRun || g != c.dry {
+			t.Errorf("%s %s: logged dry_run %q by %q, want %q by %q", c.method, c.path, d, g, c.dryRun, c.dry)
+		}
+	}
+}
