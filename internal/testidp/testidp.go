@@ -88,6 +88,11 @@ func RedirectURIs(uris ...string) Option {
 	return func(p *IdP) { p.client.redirectURIs = slices.Clone(uris) }
 }
 
+// TrailingSlashIssuer makes the issuer identifier the base URL with a
+// trailing slash (as some providers write it): the discovery document's
+// issuer and the ID tokens' iss both end in "/".
+func TrailingSlashIssuer() Option { return func(p *IdP) { p.slashIssuer = true } }
+
 type client struct {
 	id, secret   string
 	redirectURIs []string
@@ -121,7 +126,8 @@ type spoil struct {
 
 // IdP is a running test provider. Its methods are safe for concurrent use.
 type IdP struct {
-	srv *httptest.Server
+	srv         *httptest.Server
+	slashIssuer bool
 
 	mu               sync.Mutex
 	client           client
@@ -197,8 +203,14 @@ func (p *IdP) newKey(t testing.TB) signingKey {
 // URL is the server's base URL, e.g. http://127.0.0.1:41234.
 func (p *IdP) URL() string { return p.srv.URL }
 
-// Issuer is the OpenID issuer identifier (the same as URL).
-func (p *IdP) Issuer() string { return p.srv.URL }
+// Issuer is the OpenID issuer identifier: URL, followed by "/" with
+// [TrailingSlashIssuer].
+func (p *IdP) Issuer() string {
+	if p.slashIssuer {
+		return p.srv.URL + "/"
+	}
+	return p.srv.URL
+}
 
 // ClientID returns the default registered client's id.
 func (p *IdP) ClientID() string {
@@ -392,7 +404,7 @@ func (p *IdP) discovery(w http.ResponseWriter, _ *http.Request) {
 	}
 	base := p.srv.URL
 	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                base,
+		"issuer":                                p.Issuer(),
 		"authorization_endpoint":                base + "/authorize",
 		"token_endpoint":                        base + "/token",
 		"jwks_uri":                              base + "/jwks",
@@ -593,7 +605,7 @@ func (p *IdP) idToken(ac authCode, now time.Time) (string, error) {
 	s := p.next
 	p.next = spoil{}
 	claims := jwt.MapClaims{
-		"iss": p.srv.URL,
+		"iss": p.Issuer(),
 		"sub": ac.user.Subject,
 		"aud": ac.clientID,
 		"iat": now.Unix(),

@@ -600,7 +600,7 @@ func (f *Flows) discover(ctx context.Context, issuer string) (*oidc.Provider, er
 	if op != nil {
 		return op, nil
 	}
-	op, err := oidc.NewProvider(oidc.ClientContext(ctx, f.client), issuer)
+	op, err := newProvider(oidc.ClientContext(ctx, f.client), issuer)
 	if err != nil {
 		return nil, err
 	}
@@ -611,6 +611,47 @@ func (f *Flows) discover(ctx context.Context, issuer string) (*oidc.Provider, er
 	}
 	f.providers[issuer] = op
 	return op, nil
+}
+
+// newProvider fetches issuer's discovery document. The issuer it states
+// must be the configured one, except for a trailing slash: some providers
+// write their issuer with one, and people copy it without (or the other
+// way round). Then the discovered spelling is used, for the ID tokens' iss
+// too, since that is the one the provider signs. The discovery URL is the
+// same for both spellings (go-oidc trims the slash before appending
+// /.well-known/openid-configuration). Any other difference is an error
+// that names both values and says what to write.
+func newProvider(ctx context.Context, issuer string) (*oidc.Provider, error) {
+	op, err := oidc.NewProvider(ctx, issuer)
+	var mismatch *oidc.IssuerMismatchError
+	if !errors.As(err, &mismatch) {
+		return op, err
+	}
+	discovered := mismatch.Discovered
+	if !sameButTrailingSlash(issuer, discovered) {
+		return nil, fmt.Errorf("the discovery document at %s/.well-known/openid-configuration states issuer %q, but the configuration says issuer = %q; write issuer = %q if that is the provider you mean",
+			strings.TrimSuffix(issuer, "/"), sanitize(discovered, 256), issuer, sanitize(discovered, 256))
+	}
+	// go-oidc checks nothing with InsecureIssuerURLContext: check the
+	// second fetch's issuer ourselves, so that a document that changed in
+	// between is not taken unchecked.
+	op, err = oidc.NewProvider(oidc.InsecureIssuerURLContext(ctx, discovered), issuer)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := op.Claims(&doc); err != nil || doc.Issuer != discovered {
+		return nil, fmt.Errorf("the discovery document's issuer changed between two fetches (%q, then %q)", sanitize(discovered, 256), sanitize(doc.Issuer, 256))
+	}
+	return op, nil
+}
+
+// sameButTrailingSlash reports whether a and b differ only by one trailing
+// slash.
+func sameButTrailingSlash(a, b string) bool {
+	return a != b && (a+"/" == b || b+"/" == a)
 }
 
 func issuer(cfg Config) string {

@@ -897,3 +897,53 @@ func TestUsedStatesPerClient(t *testing.T) {
 		t.Errorf("a new login after the flood: got %v, want it to pass the state checks", err)
 	}
 }
+
+// An issuer written with or without the provider's trailing slash logs in;
+// the ID token's iss is checked against the provider's spelling.
+func TestIssuerTrailingSlash(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		slash bool // the provider's issuer ends in "/"
+		edit  func(string) string
+	}{
+		{"provider with slash, config without", true, func(s string) string { return strings.TrimSuffix(s, "/") }},
+		{"provider without slash, config with", false, func(s string) string { return s + "/" }},
+		{"both with slash", true, func(s string) string { return s }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []testidp.Option
+			if tc.slash {
+				opts = append(opts, testidp.TrailingSlashIssuer())
+			}
+			idp := testidp.New(t, opts...)
+			g := newGatehouse(t, oauth.Options{}, func(base string) []oauth.Config {
+				c := oidcBlock(idp, base, "test", oauth.ProviderOIDC)
+				c.Issuer = tc.edit(idp.Issuer())
+				return []oauth.Config{c}
+			})
+			b := newBrowser(t)
+			wantIdentity(t, g.login(b, "test", "/"), alice, "/")
+			// The ID token's iss must still be exactly the provider's.
+			idp.WrongIssuer()
+			wantErr(t, g.login(b, "test", "/"), oauth.ErrProvider, "id token rejected")
+		})
+	}
+}
+
+// Any other difference is an error that names both values.
+func TestIssuerMismatch(t *testing.T) {
+	idp := testidp.New(t)
+	g := newGatehouse(t, oauth.Options{}, func(base string) []oauth.Config {
+		c := oidcBlock(idp, base, "test", oauth.ProviderOIDC)
+		c.Issuer = strings.Replace(idp.Issuer(), "127.0.0.1", "localhost", 1)
+		return []oauth.Config{c}
+	})
+	r := g.login(newBrowser(t), "test", "/")
+	if r.stage != "begin" {
+		t.Fatalf("stage %q", r.stage)
+	}
+	wantErr(t, r, oauth.ErrProvider, fmt.Sprintf("write issuer = %q", idp.Issuer()))
+	if !strings.Contains(r.err.Error(), strings.Replace(idp.Issuer(), "127.0.0.1", "localhost", 1)) {
+		t.Fatalf("error does not name the configured issuer: %v", r.err)
+	}
+}
