@@ -139,6 +139,7 @@ type IdP struct {
 	tokens           map[string]accessToken
 	next             spoil
 	deny             string
+	denyDescription  string
 	failDiscovery    int
 	offset           time.Duration
 	tokenRequests    int
@@ -276,11 +277,16 @@ func (p *IdP) knob(f func(*spoil)) {
 }
 
 // Deny makes the next authorization request redirect back with
-// error=code (e.g. "access_denied") instead of a code.
-func (p *IdP) Deny(code string) {
+// error=code (e.g. "access_denied") and error_description "the user said
+// no" instead of a code.
+func (p *IdP) Deny(code string) { p.DenyWithDescription(code, "the user said no") }
+
+// DenyWithDescription is Deny with the given error_description (omitted
+// when empty).
+func (p *IdP) DenyWithDescription(code, description string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.deny = code
+	p.deny, p.denyDescription = code, description
 }
 
 // FailDiscovery makes the next n discovery requests fail with 503.
@@ -495,9 +501,12 @@ func (p *IdP) authorize(w http.ResponseWriter, r *http.Request) {
 	case q.Get("code_challenge_method") != "S256":
 		fail("invalid_request", "code_challenge_method must be S256")
 	case p.deny != "":
-		code := p.deny
-		p.deny = ""
-		fail(code, "the user said no")
+		v := url.Values{"error": {p.deny}}
+		if p.denyDescription != "" {
+			v.Set("error_description", p.denyDescription)
+		}
+		p.deny, p.denyDescription = "", ""
+		back(v)
 	default:
 		code := randomToken()
 		p.codes[code] = authCode{

@@ -21,6 +21,8 @@ const (
 	reasonOAuthBadNext    = "oauth_bad_next"
 	reasonOAuthBadState   = "oauth_bad_state"
 	reasonOAuthDenied     = "oauth_denied"
+	reasonOAuthInteract   = "oauth_interaction_required"
+	reasonOAuthRefused    = "oauth_provider_error"
 	reasonOAuthFailed     = "oauth_failed"
 	reasonOAuthUnverified = "oauth_user_inactive"
 )
@@ -167,6 +169,10 @@ func oauthFailure(err error) *httperr.Error {
 		return refuse(http.StatusBadRequest, reasonOAuthBadState, err)
 	case errors.Is(err, oauth.ErrDenied):
 		return refuse(http.StatusUnauthorized, reasonOAuthDenied, err)
+	case errors.Is(err, oauth.ErrInteraction):
+		return refuse(http.StatusUnauthorized, reasonOAuthInteract, err)
+	case errors.Is(err, oauth.ErrRefused):
+		return refuse(http.StatusBadGateway, reasonOAuthRefused, err)
 	}
 	return refuse(http.StatusBadGateway, reasonOAuthFailed, err)
 }

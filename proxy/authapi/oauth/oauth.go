@@ -34,6 +34,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -102,9 +103,22 @@ var (
 	// browser: unknown, used, expired, for another provider block, from
 	// before a configuration change, or without the binding cookie.
 	ErrBadState = errors.New("oauth: invalid or expired login state")
-	// ErrDenied means the provider returned an error instead of a code,
-	// typically because the user declined.
+	// ErrDenied means the provider returned error=access_denied instead
+	// of a code: the user (or the provider's policy) declined.
 	ErrDenied = errors.New("oauth: login denied by the provider")
+	// ErrInteraction means the provider returned login_required,
+	// consent_required, interaction_required or account_selection_required
+	// (OIDC Core 3.1.2.6): the user has to do something at the provider
+	// first.
+	ErrInteraction = errors.New("oauth: the provider needs the user's interaction")
+	// ErrRefused means the provider returned another error instead of a
+	// code: one that says the authorization request or the client is
+	// wrong (invalid_request, unauthorized_client,
+	// unsupported_response_type, invalid_scope and OIDC's request object
+	// errors: see [CallbackError.Config]), a failure of its own
+	// (server_error, temporarily_unavailable) or a code it does not
+	// define.
+	ErrRefused = errors.New("oauth: the provider refused the authorization request")
 	// ErrProvider wraps failures talking to the provider or checking what
 	// it returned (exchange, ID token, nonce, API calls).
 	ErrProvider = errors.New("oauth: provider error")
@@ -187,6 +201,9 @@ type Options struct {
 	Key []byte
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Logger receives warnings about provider answers that an operator
+	// has to act on; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Flows runs logins and keeps the discovered OIDC providers. A pending
@@ -217,6 +234,7 @@ type Flows struct {
 	now    func() time.Time
 	aead   cipher.AEAD
 	used   store.OneTime
+	log    *slog.Logger
 
 	mu        sync.Mutex
 	providers map[string]*oidc.Provider
@@ -242,7 +260,11 @@ func NewFlows(opts Options) *Flows {
 		ttl:       opts.StateTTL,
 		now:       opts.Now,
 		used:      opts.Used,
+		log:       opts.Logger,
 		providers: map[string]*oidc.Provider{},
+	}
+	if f.log == nil {
+		f.log = slog.Default()
 	}
 	if f.client == nil {
 		f.client = &http.Client{Timeout: DefaultHTTPTimeout}
@@ -344,7 +366,9 @@ func (f *Flows) Begin(ctx context.Context, w http.ResponseWriter, r *http.Reques
 // first attempt, successful or not), and must be the one sealed in the
 // browser's binding cookie, for a login that has not expired and was begun
 // for the same cfg.Name and configuration. Then an "error"
-// parameter gives ErrDenied; otherwise the code is exchanged with the PKCE
+// parameter gives a *CallbackError (wrapping ErrDenied, ErrInteraction or
+// ErrRefused; one that says the request or the client is wrong is also
+// logged at WARN); otherwise the code is exchanged with the PKCE
 // verifier and the identity established: for oidc and google from the ID
 // token, verified with go-oidc (signature against the discovered JWKS,
 // issuer, audience = client id, expiry) and checked for the nonce; for
@@ -403,7 +427,12 @@ func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return Identity{}, "", fmt.Errorf("%w: unsafe return path", ErrBadState)
 	}
 	if e := q.Get("error"); e != "" {
-		return Identity{}, "", fmt.Errorf("%w: oauth %q: %s", ErrDenied, cfg.Name, sanitize(e, 64))
+		ce := newCallbackError(cfg.Name, e, q.Get("error_description"))
+		if ce.Config {
+			f.log.Warn("oauth: the provider refused the authorization request; check the oauth block and the client registered at the provider",
+				"oauth", cfg.Name, "error", ce.Code, "error_description", ce.Description)
+		}
+		return Identity{}, "", ce
 	}
 	code := q.Get("code")
 	if code == "" {
@@ -776,6 +805,65 @@ func (f *Flows) exchangeErr(cfg Config, err error) error {
 		return f.providerErr(cfg, msg, nil)
 	}
 	return f.providerErr(cfg, "token exchange failed", err)
+}
+
+// CallbackError is an error response of the authorization endpoint (RFC
+// 6749 4.1.2.1, OIDC Core 3.1.2.6): the callback carried error= instead of
+// a code. It wraps ErrDenied, ErrInteraction or ErrRefused. Code and
+// Description are the provider's, cleaned: printable ASCII only (control
+// characters dropped, other bytes as "?"), at most 64 and 200 bytes. The
+// message holds both; it goes to the log, and to the client only outside
+// production mode.
+type CallbackError struct {
+	Name        string // the oauth block
+	Code        string // error
+	Description string // error_description, "" if none
+	// Config reports a code that says gatehouse's request or client
+	// registration is wrong, which an operator has to fix (logged at
+	// WARN by Complete).
+	Config bool
+	kind   error
+}
+
+func (e *CallbackError) Error() string {
+	msg := fmt.Sprintf("%v: oauth %q: error=%q", e.kind, e.Name, e.Code)
+	if e.Description != "" {
+		msg += fmt.Sprintf(" error_description=%q", e.Description)
+	}
+	return msg
+}
+
+func (e *CallbackError) Unwrap() error { return e.kind }
+
+// newCallbackError classifies the error code of a callback.
+func newCallbackError(name, code, description string) *CallbackError {
+	e := &CallbackError{Name: name, Code: clean(code, 64), Description: clean(description, 200), kind: ErrRefused}
+	switch code {
+	case "access_denied":
+		e.kind = ErrDenied
+	case "login_required", "consent_required", "interaction_required", "account_selection_required":
+		e.kind = ErrInteraction
+	case "invalid_request", "unauthorized_client", "unsupported_response_type", "invalid_scope",
+		"invalid_request_uri", "invalid_request_object", "request_not_supported",
+		"request_uri_not_supported", "registration_not_supported":
+		e.Config = true
+	}
+	return e
+}
+
+// clean keeps printable ASCII of untrusted text, drops control characters,
+// writes other bytes as "?" and cuts the result to n bytes.
+func clean(s string, n int) string {
+	b := make([]byte, 0, min(len(s), n))
+	for i := 0; i < len(s) && len(b) < n; i++ {
+		switch c := s[i]; {
+		case c >= 0x20 && c < 0x7f:
+			b = append(b, c)
+		case c >= 0x80:
+			b = append(b, '?')
+		}
+	}
+	return string(b)
 }
 
 // redactURL drops the query string from a *url.Error's URL.

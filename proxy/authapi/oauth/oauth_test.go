@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -468,13 +469,100 @@ func TestWrongClientSecret(t *testing.T) {
 	}
 }
 
-func TestProviderDenied(t *testing.T) {
-	idp, g := standard(t, oauth.Options{})
-	idp.Deny("access_denied")
-	wantErr(t, g.login(newBrowser(t), "test", "/"), oauth.ErrDenied, "access_denied")
+// Every error code of RFC 6749 4.1.2.1 and OIDC Core 3.1.2.6 on the
+// callback, from the test IdP: its class, its description in the error,
+// a WARN line for those that say the client or request is wrong, and no
+// token request.
+func TestProviderErrors(t *testing.T) {
+	var logBuf syncBuffer
+	idp, g := standard(t, oauth.Options{Logger: slog.New(slog.NewJSONHandler(&logBuf, nil))})
+	for _, tc := range []struct {
+		code   string
+		kind   error
+		config bool
+	}{
+		{"access_denied", oauth.ErrDenied, false},
+		{"login_required", oauth.ErrInteraction, false},
+		{"consent_required", oauth.ErrInteraction, false},
+		{"interaction_required", oauth.ErrInteraction, false},
+		{"account_selection_required", oauth.ErrInteraction, false},
+		{"invalid_request", oauth.ErrRefused, true},
+		{"unauthorized_client", oauth.ErrRefused, true},
+		{"unsupported_response_type", oauth.ErrRefused, true},
+		{"invalid_scope", oauth.ErrRefused, true},
+		{"invalid_request_object", oauth.ErrRefused, true},
+		{"server_error", oauth.ErrRefused, false},
+		{"temporarily_unavailable", oauth.ErrRefused, false},
+		{"something_new", oauth.ErrRefused, false},
+	} {
+		t.Run(tc.code, func(t *testing.T) {
+			logBuf.Reset()
+			desc := "because " + tc.code
+			idp.DenyWithDescription(tc.code, desc)
+			r := g.login(newBrowser(t), "test", "/")
+			wantErr(t, r, tc.kind, fmt.Sprintf("error=%q error_description=%q", tc.code, desc))
+			var ce *oauth.CallbackError
+			if !errors.As(r.err, &ce) || ce.Code != tc.code || ce.Description != desc || ce.Config != tc.config {
+				t.Fatalf("CallbackError %+v", ce)
+			}
+			for _, other := range []error{oauth.ErrDenied, oauth.ErrInteraction, oauth.ErrRefused, oauth.ErrProvider} {
+				if other != tc.kind && errors.Is(r.err, other) {
+					t.Fatalf("%v is also %v", r.err, other)
+				}
+			}
+			logged := logBuf.String()
+			if warned := strings.Contains(logged, `"level":"WARN"`) && strings.Contains(logged, `"error_description":"`+desc+`"`); warned != tc.config {
+				t.Fatalf("WARN logged %v, want %v: %s", warned, tc.config, logged)
+			}
+		})
+	}
 	if n := idp.TokenRequests(); n != 0 {
 		t.Fatalf("%d token requests", n)
 	}
+}
+
+// The description is bounded and loses its control characters; a
+// callback without one says nothing about it.
+func TestProviderErrorDescription(t *testing.T) {
+	idp, g := standard(t, oauth.Options{})
+	idp.DenyWithDescription("access_denied", "line1\r\nline2\x00\t\u00e9"+strings.Repeat("x", 500))
+	r := g.login(newBrowser(t), "test", "/")
+	var ce *oauth.CallbackError
+	if !errors.As(r.err, &ce) {
+		t.Fatalf("error %v", r.err)
+	}
+	if want := "line1line2??" + strings.Repeat("x", 200-12); ce.Description != want {
+		t.Fatalf("description %q, want %q", ce.Description, want)
+	}
+	idp.DenyWithDescription("access_denied", "")
+	r = g.login(newBrowser(t), "test", "/")
+	if !errors.Is(r.err, oauth.ErrDenied) || strings.Contains(r.err.Error(), "error_description") {
+		t.Fatalf("error %v", r.err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
 }
 
 func TestUnverifiedEmail(t *testing.T) {
@@ -812,7 +900,7 @@ func TestCompleteChecks(t *testing.T) {
 	if err := complete(rotated, url.Values{}); !errors.Is(err, oauth.ErrProvider) || !strings.Contains(err.Error(), "without code") {
 		t.Errorf("no code: %v", err)
 	}
-	if err := complete(githubBlock(), url.Values{"error": {"server_error\r\nX-Injected: 1"}}); !errors.Is(err, oauth.ErrDenied) || strings.ContainsAny(err.Error(), "\r\n") {
+	if err := complete(githubBlock(), url.Values{"error": {"server_error\r\nX-Injected: 1"}}); !errors.Is(err, oauth.ErrRefused) || strings.ContainsAny(err.Error(), "\r\n") {
 		t.Errorf("error param: %v", err)
 	}
 	if err := complete(githubBlock(), url.Values{"state": {""}, "code": {"c"}}); !errors.Is(err, oauth.ErrBadState) {
