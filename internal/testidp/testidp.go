@@ -1,7 +1,8 @@
 // Package testidp is a small but real OpenID Connect provider for tests. It
 // listens on 127.0.0.1 over plain HTTP and speaks discovery, JWKS, the
 // authorization-code flow with PKCE (S256 only), a token endpoint with
-// client_secret_basic and client_secret_post, and userinfo, so that the real
+// client_secret_basic, client_secret_post and private_key_jwt (see
+// [AuthMethods]), and userinfo, so that the real
 // golang.org/x/oauth2 and github.com/coreos/go-oidc clients work against it
 // unchanged.
 //
@@ -15,6 +16,7 @@
 package testidp
 
 import (
+	"crypto"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -24,6 +26,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -93,9 +96,30 @@ func RedirectURIs(uris ...string) Option {
 // issuer and the ID tokens' iss both end in "/".
 func TrailingSlashIssuer() Option { return func(p *IdP) { p.slashIssuer = true } }
 
+// AuthMethods sets the token endpoint's accepted client authentication
+// methods, in the order the discovery document lists them under
+// token_endpoint_auth_methods_supported (default client_secret_basic and
+// client_secret_post; add "private_key_jwt" to accept client assertions
+// signed with a key given to [IdP.RegisterClientKey]). A request that
+// authenticates with another method gets 401 invalid_client.
+func AuthMethods(methods ...string) Option {
+	return func(p *IdP) { p.authMethods = slices.Clone(methods) }
+}
+
+// Client authentication methods ([AuthMethods], [IdP.LastTokenAuth]).
+const (
+	AuthBasic         = "client_secret_basic"
+	AuthPost          = "client_secret_post"
+	AuthPrivateKeyJWT = "private_key_jwt"
+	// AssertionType is the client_assertion_type of private_key_jwt
+	// (RFC 7523 2.2).
+	AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+)
+
 type client struct {
 	id, secret   string
 	redirectURIs []string
+	key          crypto.PublicKey // private_key_jwt; nil: none
 }
 
 type signingKey struct {
@@ -128,6 +152,7 @@ type spoil struct {
 type IdP struct {
 	srv         *httptest.Server
 	slashIssuer bool
+	authMethods []string
 
 	mu               sync.Mutex
 	client           client
@@ -147,6 +172,10 @@ type IdP struct {
 	lastAuthorize    url.Values
 	lastTokenForm    url.Values
 	lastTokenBasic   bool
+	lastTokenAuth    string
+	lastAssertion    map[string]any // header of the last client assertion
+	assertionIDs     map[string]bool
+	failToken        string
 	keyGeneration    int
 	authorizeCount   int
 	userinfoRequests int
@@ -161,6 +190,8 @@ func New(t testing.TB, opts ...Option) *IdP {
 		user:         User{Subject: DefaultSubject, Email: DefaultEmail, EmailVerified: true, Name: DefaultName},
 		codes:        map[string]authCode{},
 		tokens:       map[string]accessToken{},
+		authMethods:  []string{AuthBasic, AuthPost},
+		assertionIDs: map[string]bool{},
 	}
 	for _, o := range opts {
 		o(p)
@@ -241,6 +272,42 @@ func (p *IdP) Register(clientID, secret string, redirectURIs ...string) {
 	c.id, c.secret = clientID, secret
 	c.redirectURIs = append(c.redirectURIs, redirectURIs...)
 	p.extraClients[clientID] = c
+}
+
+// RegisterClientKey sets the public key (*rsa.PublicKey or
+// *ecdsa.PublicKey) that verifies the client assertions of clientID, a
+// registered client, for private_key_jwt.
+func (p *IdP) RegisterClientKey(clientID string, key crypto.PublicKey) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if clientID == p.client.id {
+		p.client.key = key
+		return
+	}
+	c := p.extraClients[clientID]
+	c.id, c.key = clientID, key
+	p.extraClients[clientID] = c
+}
+
+// TokenURL is the token endpoint, the audience of client assertions.
+func (p *IdP) TokenURL() string { return p.srv.URL + "/token" }
+
+// LastTokenAuth is the client authentication method of the last token
+// request that authenticated (AuthBasic, AuthPost or AuthPrivateKeyJWT),
+// and for private_key_jwt the header of its assertion.
+func (p *IdP) LastTokenAuth() (method string, assertionHeader map[string]any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastTokenAuth, maps.Clone(p.lastAssertion)
+}
+
+// FailToken makes the next token request that authenticates its client
+// fail with 400 and error=code after it has used up its authorization
+// code, as a provider does on a code it cannot redeem.
+func (p *IdP) FailToken(code string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failToken = code
 }
 
 // SetUser sets the account that the next authorization logs in as.
@@ -409,6 +476,8 @@ func (p *IdP) discovery(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	base := p.srv.URL
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                p.Issuer(),
 		"authorization_endpoint":                base + "/authorize",
@@ -421,7 +490,7 @@ func (p *IdP) discovery(w http.ResponseWriter, _ *http.Request) {
 		"subject_types_supported":               []string{"public"},
 		"grant_types_supported":                 []string{"authorization_code"},
 		"scopes_supported":                      []string{"openid", "email", "profile"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"token_endpoint_auth_methods_supported": p.authMethods,
 		"claims_supported":                      []string{"iss", "sub", "aud", "exp", "iat", "nonce", "email", "email_verified", "name"},
 	})
 }
@@ -535,10 +604,14 @@ func (p *IdP) token(w http.ResponseWriter, r *http.Request) {
 	p.tokenRequests++
 	p.lastTokenForm = cloneValues(form)
 
-	// Client authentication: client_secret_basic or client_secret_post.
+	// Client authentication: client_secret_basic, client_secret_post or
+	// private_key_jwt, whichever AuthMethods allows; exactly one.
 	id, secret, basic := r.BasicAuth()
 	p.lastTokenBasic = basic
-	if basic {
+	method := AuthPost
+	switch {
+	case basic:
+		method = AuthBasic
 		// RFC 6749 §2.3.1: both are form-urlencoded before Basic encoding.
 		var err1, err2 error
 		id, err1 = url.QueryUnescape(id)
@@ -548,17 +621,39 @@ func (p *IdP) token(w http.ResponseWriter, r *http.Request) {
 			oauthError(w, http.StatusUnauthorized, "invalid_client", "bad basic credentials")
 			return
 		}
-	} else {
+	case form.Has("client_assertion") || form.Has("client_assertion_type"):
+		method = AuthPrivateKeyJWT
+	default:
 		id, secret = form.Get("client_id"), form.Get("client_secret")
 	}
-	c, ok := p.lookupClient(id)
-	if !ok || secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(c.secret)) != 1 {
-		if basic {
-			w.Header().Set("WWW-Authenticate", `Basic realm="testidp"`)
-		}
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+	if n := btoi(basic) + btoi(form.Has("client_secret")) + btoi(form.Has("client_assertion")); n > 1 {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "more than one client authentication method")
 		return
 	}
+	if !slices.Contains(p.authMethods, method) {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", method+" is not accepted")
+		return
+	}
+	var c client
+	if method == AuthPrivateKeyJWT {
+		var why string
+		c, why = p.checkAssertion(form)
+		if why != "" {
+			oauthError(w, http.StatusUnauthorized, "invalid_client", why)
+			return
+		}
+	} else {
+		var ok bool
+		c, ok = p.lookupClient(id)
+		if !ok || secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(c.secret)) != 1 {
+			if basic {
+				w.Header().Set("WWW-Authenticate", `Basic realm="testidp"`)
+			}
+			oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+			return
+		}
+	}
+	p.lastTokenAuth = method
 	if form.Get("grant_type") != "authorization_code" {
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only authorization_code")
 		return
@@ -568,6 +663,11 @@ func (p *IdP) token(w http.ResponseWriter, r *http.Request) {
 	ac, ok := p.codes[code]
 	delete(p.codes, code) // single use, whatever happens next
 	now := p.now()
+	if fail := p.failToken; fail != "" {
+		p.failToken = ""
+		oauthError(w, http.StatusBadRequest, fail, "failed on request")
+		return
+	}
 	switch {
 	case !ok:
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "unknown or used code")
@@ -606,6 +706,55 @@ func (p *IdP) token(w http.ResponseWriter, r *http.Request) {
 		resp["id_token"] = idt
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// checkAssertion verifies a private_key_jwt client assertion (RFC 7523
+// 3): RS256 or ES256 under the client's registered key, iss = sub = the
+// client id (and client_id, when sent), aud = the token endpoint, exp in
+// the future, a jti not seen before. It returns the client or why not. It
+// must be called with p.mu held.
+func (p *IdP) checkAssertion(form url.Values) (client, string) {
+	if form.Get("client_assertion_type") != AssertionType {
+		return client{}, "bad client_assertion_type"
+	}
+	var c client
+	claims := jwt.MapClaims{}
+	tok, err := jwt.ParseWithClaims(form.Get("client_assertion"), claims, func(t *jwt.Token) (any, error) {
+		iss, _ := claims["iss"].(string)
+		var ok bool
+		if c, ok = p.lookupClient(iss); !ok || c.key == nil {
+			return nil, fmt.Errorf("no key registered for client %q", iss)
+		}
+		return c.key, nil
+	},
+		jwt.WithValidMethods([]string{"RS256", "ES256"}),
+		jwt.WithAudience(p.TokenURL()),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(p.now),
+	)
+	if err != nil {
+		return client{}, "client assertion rejected: " + err.Error()
+	}
+	sub, _ := claims["sub"].(string)
+	jti, _ := claims["jti"].(string)
+	switch {
+	case sub != c.id:
+		return client{}, "client assertion: sub is not the client id"
+	case form.Has("client_id") && form.Get("client_id") != c.id:
+		return client{}, "client_id differs from the assertion's iss"
+	case jti == "" || p.assertionIDs[jti]:
+		return client{}, "client assertion: missing or reused jti"
+	}
+	p.assertionIDs[jti] = true
+	p.lastAssertion = tok.Header
+	return c, ""
 }
 
 // idToken signs the ID token for ac, applying and resetting the knobs. It

@@ -22,10 +22,14 @@ package oauth
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -44,6 +48,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -153,6 +158,21 @@ type Config struct {
 	// github (e.g. https://github.example.com/api/v3) and the Graph API
 	// base for facebook.
 	AuthURL, TokenURL, APIURL string
+	// TokenAuthMethod is how the client authenticates at the token
+	// endpoint: AuthClientSecretBasic, AuthClientSecretPost or
+	// AuthPrivateKeyJWT. "" means client_secret_post for github and
+	// facebook (as they document it) and client_secret_basic for oidc and
+	// google (the OIDC default), or client_secret_post when the discovery
+	// document lists token_endpoint_auth_methods_supported with it and
+	// without client_secret_basic. Exactly one method is used: a failed
+	// exchange is never retried another way (the code is spent).
+	TokenAuthMethod string
+	// PrivateKey signs the client assertions of private_key_jwt (RFC
+	// 7523): an *rsa.PrivateKey (RS256, at least 2048 bits) or an
+	// *ecdsa.PrivateKey on P-256 (ES256). PrivateKeyID, when set, is the
+	// assertions' kid header.
+	PrivateKey   crypto.Signer
+	PrivateKeyID string
 	// Key seals the block's pending logins into their binding cookies
 	// (AES-256-GCM, 32 bytes). It must come from the configuration, so
 	// that every instance sharing it opens the cookies the others sealed
@@ -162,6 +182,17 @@ type Config struct {
 	// ErrConfig.
 	Key []byte
 }
+
+// Client authentication methods at the token endpoint (Config.TokenAuthMethod).
+const (
+	AuthClientSecretBasic = "client_secret_basic"
+	AuthClientSecretPost  = "client_secret_post"
+	AuthPrivateKeyJWT     = "private_key_jwt"
+	// assertionType is the client_assertion_type of private_key_jwt.
+	assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+	// assertionTTL is the lifetime of a client assertion.
+	assertionTTL = time.Minute
+)
 
 // Identity is what the provider vouches for.
 type Identity struct {
@@ -238,6 +269,7 @@ type Flows struct {
 
 	mu        sync.Mutex
 	providers map[string]*oidc.Provider
+	warned    map[string]bool // method warnings given, by block, issuer and method
 }
 
 // pending is one login between Begin and Complete, as sealed in the
@@ -262,6 +294,7 @@ func NewFlows(opts Options) *Flows {
 		used:      opts.Used,
 		log:       opts.Logger,
 		providers: map[string]*oidc.Provider{},
+		warned:    map[string]bool{},
 	}
 	if f.log == nil {
 		f.log = slog.Default()
@@ -446,7 +479,18 @@ func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return Identity{}, "", err
 	}
 	ctx = oidc.ClientContext(ctx, f.client)
-	tok, err := p.oauth2.Exchange(ctx, code, oauth2.VerifierOption(pend.Verifier))
+	opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(pend.Verifier)}
+	if p.method == AuthPrivateKeyJWT {
+		assertion, err := f.clientAssertion(cfg, p.oauth2.Endpoint.TokenURL)
+		if err != nil {
+			return Identity{}, "", err
+		}
+		opts = append(opts, oauth2.SetAuthURLParam("client_assertion_type", assertionType),
+			oauth2.SetAuthURLParam("client_assertion", assertion))
+	}
+	// One request: the endpoint's AuthStyle is set (never auto-detect,
+	// which would try the other style with the same, spent, code).
+	tok, err := p.oauth2.Exchange(ctx, code, opts...)
 	if err != nil {
 		return Identity{}, "", f.exchangeErr(cfg, err)
 	}
@@ -571,6 +615,7 @@ type resolved struct {
 	oauth2      *oauth2.Config
 	oidc        *oidc.Provider // oidc and google only
 	apiURL      string         // github and facebook only
+	method      string         // token endpoint client authentication
 	fingerprint [sha256.Size]byte
 }
 
@@ -617,7 +662,109 @@ func (f *Flows) resolve(ctx context.Context, cfg Config) (*resolved, error) {
 		p.oauth2.Endpoint.TokenURL = cfg.TokenURL
 	}
 	p.apiURL = strings.TrimSuffix(p.apiURL, "/")
+	if err := f.authMethod(cfg, p); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// authMethod chooses p's client authentication at the token endpoint and
+// sets the endpoint's AuthStyle to it, never to auto-detection. With a
+// discovery document that lists token_endpoint_auth_methods_supported
+// without the method chosen, it logs a warning, once per block, issuer
+// and method in this process.
+func (f *Flows) authMethod(cfg Config, p *resolved) error {
+	var supported []string
+	if p.oidc != nil {
+		var doc struct {
+			Methods []string `json:"token_endpoint_auth_methods_supported"`
+		}
+		if p.oidc.Claims(&doc) == nil {
+			supported = doc.Methods
+		}
+	}
+	p.method = cfg.TokenAuthMethod
+	if p.method == "" {
+		p.method = AuthClientSecretBasic
+		if p.oidc == nil || len(supported) > 0 && !slices.Contains(supported, AuthClientSecretBasic) && slices.Contains(supported, AuthClientSecretPost) {
+			p.method = AuthClientSecretPost
+		}
+	}
+	switch p.method {
+	case AuthClientSecretBasic:
+		p.oauth2.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	case AuthClientSecretPost:
+		p.oauth2.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	case AuthPrivateKeyJWT:
+		if _, err := assertionMethod(cfg.PrivateKey); err != nil {
+			return fmt.Errorf("%w: oauth %q: %w", ErrConfig, cfg.Name, err)
+		}
+		// client_id in the form (RFC 7523 allows it), no secret.
+		p.oauth2.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+		p.oauth2.ClientSecret = ""
+	default:
+		return fmt.Errorf("%w: oauth %q: unknown token endpoint auth method %q", ErrConfig, cfg.Name, p.method)
+	}
+	if len(supported) > 0 && !slices.Contains(supported, p.method) {
+		key := cfg.Name + "\x00" + issuer(cfg) + "\x00" + p.method
+		f.mu.Lock()
+		first := !f.warned[key]
+		f.warned[key] = true
+		f.mu.Unlock()
+		if first {
+			f.log.Warn("oauth: the provider's discovery document does not list the token endpoint auth method in use",
+				"oauth", cfg.Name, "token_endpoint_auth_method", p.method,
+				"token_endpoint_auth_methods_supported", strings.Join(supported, " "))
+		}
+	}
+	return nil
+}
+
+// assertionMethod is the JWS algorithm for key: RS256 for an RSA key of
+// at least 2048 bits, ES256 for an ECDSA key on P-256.
+func assertionMethod(key crypto.Signer) (jwt.SigningMethod, error) {
+	switch k := key.(type) {
+	case nil:
+		return nil, errors.New("private_key_jwt needs a private key")
+	case *rsa.PrivateKey:
+		if k.N.BitLen() < 2048 {
+			return nil, fmt.Errorf("the RSA private key has %d bits; private_key_jwt needs at least 2048", k.N.BitLen())
+		}
+		return jwt.SigningMethodRS256, nil
+	case *ecdsa.PrivateKey:
+		if k.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("the ECDSA private key is on %s; private_key_jwt signs ES256, on P-256", k.Curve.Params().Name)
+		}
+		return jwt.SigningMethodES256, nil
+	}
+	return nil, fmt.Errorf("a %T private key cannot sign private_key_jwt assertions; use RSA (RS256) or ECDSA P-256 (ES256)", key)
+}
+
+// clientAssertion signs a private_key_jwt client assertion (RFC 7523 2.2,
+// 3; OIDC Core 9): iss and sub the client id, aud the token endpoint, a
+// random jti, iat now, exp a minute later, kid when configured.
+func (f *Flows) clientAssertion(cfg Config, tokenURL string) (string, error) {
+	m, err := assertionMethod(cfg.PrivateKey)
+	if err != nil {
+		return "", fmt.Errorf("%w: oauth %q: %w", ErrConfig, cfg.Name, err)
+	}
+	now := f.now()
+	tok := jwt.NewWithClaims(m, jwt.RegisteredClaims{
+		Issuer:    cfg.ClientID,
+		Subject:   cfg.ClientID,
+		Audience:  jwt.ClaimStrings{tokenURL},
+		ID:        randomString(),
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(assertionTTL)),
+	})
+	if cfg.PrivateKeyID != "" {
+		tok.Header["kid"] = cfg.PrivateKeyID
+	}
+	signed, err := tok.SignedString(cfg.PrivateKey)
+	if err != nil {
+		return "", f.providerErr(cfg, "signing the client assertion", err)
+	}
+	return signed, nil
 }
 
 // discover returns the cached provider for issuer, or fetches its discovery

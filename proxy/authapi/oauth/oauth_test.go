@@ -3,6 +3,12 @@ package oauth_test
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -466,6 +472,149 @@ func TestWrongClientSecret(t *testing.T) {
 	wantErr(t, r, oauth.ErrProvider, "invalid_client")
 	if strings.Contains(r.err.Error(), "wrong-secret-value") {
 		t.Fatalf("error leaks the secret: %v", r.err)
+	}
+	// Not retried with the other client authentication style.
+	if n := idp.TokenRequests(); n != 1 {
+		t.Fatalf("%d token requests, want 1", n)
+	}
+}
+
+// A failed exchange is reported as the provider answered it, after one
+// request: the code is spent, a second try would only fail differently.
+func TestExchangeFailsOnce(t *testing.T) {
+	for _, method := range []string{"", oauth.AuthClientSecretBasic, oauth.AuthClientSecretPost} {
+		t.Run("method "+method, func(t *testing.T) {
+			idp := testidp.New(t)
+			g := newGatehouse(t, oauth.Options{}, func(base string) []oauth.Config {
+				c := oidcBlock(idp, base, "test", oauth.ProviderOIDC)
+				c.TokenAuthMethod = method
+				return []oauth.Config{c}
+			})
+			idp.FailToken("invalid_grant")
+			wantErr(t, g.login(newBrowser(t), "test", "/"), oauth.ErrProvider, `"invalid_grant" ("failed on request")`)
+			if n := idp.TokenRequests(); n != 1 {
+				t.Fatalf("%d token requests, want 1", n)
+			}
+		})
+	}
+}
+
+// Each token endpoint auth method authenticates the way it says, and
+// only that way; the default follows the discovery document.
+func TestTokenAuthMethods(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []string{testidp.AuthBasic, testidp.AuthPost, testidp.AuthPrivateKeyJWT}
+	for _, tc := range []struct {
+		name      string
+		supported []string
+		method    string
+		key       crypto.Signer
+		kid       string
+		want      string // method seen by the IdP; "" = the exchange fails
+		alg       string
+		warn      bool
+	}{
+		{"default", nil, "", nil, "", testidp.AuthBasic, "", false},
+		{"default, discovery without basic", []string{testidp.AuthPost}, "", nil, "", testidp.AuthPost, "", false},
+		{"basic", nil, oauth.AuthClientSecretBasic, nil, "", testidp.AuthBasic, "", false},
+		{"post", nil, oauth.AuthClientSecretPost, nil, "", testidp.AuthPost, "", false},
+		{"private_key_jwt RS256 with kid", all, oauth.AuthPrivateKeyJWT, rsaKey, "key-1", testidp.AuthPrivateKeyJWT, "RS256", false},
+		{"private_key_jwt ES256", all, oauth.AuthPrivateKeyJWT, ecKey, "", testidp.AuthPrivateKeyJWT, "ES256", false},
+		{"basic, provider only post", []string{testidp.AuthPost}, oauth.AuthClientSecretBasic, nil, "", "", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []testidp.Option
+			if tc.supported != nil {
+				opts = append(opts, testidp.AuthMethods(tc.supported...))
+			}
+			idp := testidp.New(t, opts...)
+			idp.RegisterClientKey(idp.ClientID(), &rsaKey.PublicKey)
+			if tc.key == ecKey {
+				idp.RegisterClientKey(idp.ClientID(), &ecKey.PublicKey)
+			}
+			var logBuf syncBuffer
+			g := newGatehouse(t, oauth.Options{Logger: slog.New(slog.NewJSONHandler(&logBuf, nil))}, func(base string) []oauth.Config {
+				c := oidcBlock(idp, base, "test", oauth.ProviderOIDC)
+				c.TokenAuthMethod, c.PrivateKey, c.PrivateKeyID = tc.method, tc.key, tc.kid
+				if tc.key != nil {
+					c.ClientSecret = ""
+				}
+				return []oauth.Config{c}
+			})
+			b := newBrowser(t)
+			for range 2 {
+				r := g.login(b, "test", "/")
+				if tc.want == "" {
+					wantErr(t, r, oauth.ErrProvider, "invalid_client")
+					continue
+				}
+				wantIdentity(t, r, alice, "/")
+				method, header := idp.LastTokenAuth()
+				if method != tc.want {
+					t.Fatalf("IdP saw %q, want %q", method, tc.want)
+				}
+				if tc.alg != "" && (header["alg"] != tc.alg || (tc.kid == "") != (header["kid"] == nil) || tc.kid != "" && header["kid"] != tc.kid) {
+					t.Fatalf("assertion header %v, want alg %s kid %q", header, tc.alg, tc.kid)
+				}
+				if form, _ := idp.LastTokenRequest(); tc.key != nil && form.Has("client_secret") {
+					t.Fatalf("private_key_jwt sent a client_secret")
+				}
+			}
+			if n := idp.TokenRequests(); n != 2 {
+				t.Fatalf("%d token requests, want 2", n)
+			}
+			if warned := strings.Count(logBuf.String(), "does not list the token endpoint auth method"); warned != map[bool]int{true: 1}[tc.warn] {
+				t.Fatalf("%d warnings, want one: %v: %s", warned, tc.warn, logBuf.String())
+			}
+		})
+	}
+}
+
+// An assertion signed by a key the provider does not know is refused.
+func TestPrivateKeyJWTUnknownKey(t *testing.T) {
+	registered, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	idp := testidp.New(t, testidp.AuthMethods(testidp.AuthPrivateKeyJWT))
+	idp.RegisterClientKey(idp.ClientID(), &registered.PublicKey)
+	g := newGatehouse(t, oauth.Options{}, func(base string) []oauth.Config {
+		c := oidcBlock(idp, base, "test", oauth.ProviderOIDC)
+		c.TokenAuthMethod, c.PrivateKey, c.ClientSecret = oauth.AuthPrivateKeyJWT, other, ""
+		return []oauth.Config{c}
+	})
+	wantErr(t, g.login(newBrowser(t), "test", "/"), oauth.ErrProvider, "invalid_client")
+}
+
+// Unusable methods and keys are configuration errors, before the
+// provider is asked.
+func TestTokenAuthMethodConfigErrors(t *testing.T) {
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	f := oauth.NewFlows(oauth.Options{})
+	for _, tc := range []struct {
+		method string
+		key    crypto.Signer
+		detail string
+	}{
+		{"client_secret_jwt", nil, "unknown token endpoint auth method"},
+		{oauth.AuthPrivateKeyJWT, nil, "needs a private key"},
+		{oauth.AuthPrivateKeyJWT, small, "1024 bits"},
+		{oauth.AuthPrivateKeyJWT, p384, "P-384"},
+		{oauth.AuthPrivateKeyJWT, ed, "ed25519"},
+	} {
+		cfg := githubBlock()
+		cfg.TokenAuthMethod, cfg.PrivateKey = tc.method, tc.key
+		_, err := begin(t, f, cfg, "/", true)
+		if !errors.Is(err, oauth.ErrConfig) || !strings.Contains(err.Error(), tc.detail) {
+			t.Errorf("%s %T: %v, want ErrConfig with %q", tc.method, tc.key, err, tc.detail)
+		}
 	}
 }
 
