@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"crypto"
 	"crypto/x509"
 	"time"
 )
@@ -40,6 +41,15 @@ type OAuth struct {
 	AuthURL      string // endpoint overrides; "" = the provider's
 	TokenURL     string
 	APIURL       string
+	// TokenAuthMethod is token_endpoint_auth_method: "client_secret_basic",
+	// "client_secret_post", "private_key_jwt", or "" for the provider's
+	// default.
+	TokenAuthMethod string
+	// PrivateKey signs private_key_jwt client assertions (*rsa.PrivateKey
+	// or *ecdsa.PrivateKey on P-256); PrivateKeyID is their kid, "" for
+	// none. PrivateKey is a secret: it is never printed.
+	PrivateKey   crypto.Signer
+	PrivateKeyID string
 }
 
 // LDAPProvider returns the connection settings of the ldap block name;

@@ -86,6 +86,7 @@ func oauthConfig(s settings.OAuth) oauth.Config {
 		Name: s.Name, Provider: s.Provider, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
 		RedirectURL: s.RedirectURL, Issuer: s.Issuer, Scopes: s.Scopes,
 		AuthURL: s.AuthURL, TokenURL: s.TokenURL, APIURL: s.APIURL,
+		TokenAuthMethod: s.TokenAuthMethod, PrivateKey: s.PrivateKey, PrivateKeyID: s.PrivateKeyID,
 	}
 }
 
