@@ -84,6 +84,7 @@ var oauthSchema = &hcl.BodySchema{
 		{Name: "token_endpoint_auth_method"},
 		{Name: "private_key"},
 		{Name: "private_key_id"},
+		{Name: "clock_skew"},
 		{Name: "redirect_url", Required: true},
 		{Name: "issuer"},
 		{Name: "scopes"},
@@ -103,6 +104,8 @@ const (
 	defaultIssuer       = "gatehouse"
 	minSigningKeyBytes  = 32
 	defaultLDAPTimeout  = 5 * time.Second
+	defaultClockSkew    = 60 * time.Second
+	maxClockSkew        = 10 * time.Minute
 	defaultLDAPFilter   = "(uid={username})"
 	defaultLDAPGroupAtt = "cn"
 )
@@ -454,7 +457,7 @@ func decodeLDAPBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) (*L
 }
 
 func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagnostics) {
-	o := &OAuth{DeclRange: block.DefRange, NameRange: block.LabelRanges[0], Spec: settings.OAuth{Name: block.Labels[0]}}
+	o := &OAuth{DeclRange: block.DefRange, NameRange: block.LabelRanges[0], Spec: settings.OAuth{Name: block.Labels[0], ClockSkew: defaultClockSkew}}
 	diags := checkName("oauth", o.Spec.Name, o.NameRange, o.DeclRange)
 	content, d := block.Body.Content(oauthSchema)
 	diags = append(diags, d...)
@@ -487,6 +490,13 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 			sp.PrivateKey, d = decodePrivateKey(attr, ctx)
 		case "private_key_id":
 			sp.PrivateKeyID, d = decodeNonEmpty(attr, ctx)
+		case "clock_skew":
+			sp.ClockSkew, d = decodeDuration(attr, ctx, true)
+			if !d.HasErrors() && sp.ClockSkew > maxClockSkew {
+				d = append(d, errorAt(summaryInvalidDuration,
+					fmt.Sprintf("clock_skew = %s is more than %s; a larger leeway accepts ID tokens long expired. Synchronize the clocks (NTP) and keep clock_skew small, such as \"60s\".", sp.ClockSkew, maxClockSkew),
+					attr.Expr.Range(), attr.Range.Ptr()))
+			}
 		case "redirect_url":
 			redirectAttr = attr
 			sp.RedirectURL, d = decodeHTTPURL(attr, ctx, oauthURLHint)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -129,5 +130,51 @@ oauth "sso" {
 				}
 			}
 		})
+	}
+}
+
+// clock_skew: 60s by default, 0 allowed, at most 10m.
+func TestOAuthClockSkew(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		line string
+		want time.Duration
+		err  string
+	}{
+		{"", 60 * time.Second, ""},
+		{`clock_skew = "0s"`, 0, ""},
+		{`clock_skew = "2m"`, 2 * time.Minute, ""},
+		{`clock_skew = "11m"`, 0, "Invalid duration"},
+		{`clock_skew = "-1s"`, 0, "Invalid duration"},
+		{`clock_skew = "soon"`, 0, "Invalid duration"},
+	} {
+		src := oauthAuthBase + `
+oauth "sso" {
+  provider      = "oidc"
+  issuer        = "https://sso.example.test"
+  client_id     = "gatehouse"
+  client_secret = "s"
+  redirect_url  = "https://api.example.test/auth/oauth/sso/callback"
+  app           = "portal"
+  ` + tc.line + `
+}
+`
+		path := filepath.Join(dir, "gatehouse.hcl")
+		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, rt, _, diags := LoadSnapshot(path)
+		if tc.err != "" {
+			if !diags.HasErrors() || diags.Errs()[0].(*hcl.Diagnostic).Summary != tc.err || diags.Errs()[0].(*hcl.Diagnostic).Subject.Start.Line != strings.Count(src, "\n")-1 {
+				t.Errorf("%s: %v, want %s on its line", tc.line, diags, tc.err)
+			}
+			continue
+		}
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", tc.line, diags)
+		}
+		if got := rt.OAuth["sso"].ClockSkew; got != tc.want {
+			t.Errorf("%s: clock skew %s, want %s", tc.line, got, tc.want)
+		}
 	}
 }

@@ -50,6 +50,8 @@ type OAuth struct {
 	// none. PrivateKey is a secret: it is never printed.
 	PrivateKey   crypto.Signer
 	PrivateKeyID string
+	// ClockSkew is the leeway for the ID token's exp, nbf and iat.
+	ClockSkew time.Duration
 }
 
 // LDAPProvider returns the connection settings of the ldap block name;

@@ -146,6 +146,7 @@ type accessToken struct {
 // spoil is the set of one-shot knobs applied to the next ID token.
 type spoil struct {
 	wrongNonce, wrongAudience, wrongIssuer, expired, otherKey, noEmail bool
+	notBefore                                                          *time.Duration
 }
 
 // IdP is a running test provider. Its methods are safe for concurrent use.
@@ -336,6 +337,10 @@ func (p *IdP) SignWithOtherKey() { p.knob(func(s *spoil) { s.otherKey = true }) 
 // OmitEmailFromIDToken leaves email, email_verified and name out of the next
 // ID token; they remain available from userinfo.
 func (p *IdP) OmitEmailFromIDToken() { p.knob(func(s *spoil) { s.noEmail = true }) }
+
+// NotBefore gives the next ID token an nbf claim d from the provider's
+// now (negative: in the past).
+func (p *IdP) NotBefore(d time.Duration) { p.knob(func(s *spoil) { s.notBefore = &d }) }
 
 func (p *IdP) knob(f func(*spoil)) {
 	p.mu.Lock()
@@ -785,6 +790,9 @@ func (p *IdP) idToken(ac authCode, now time.Time) (string, error) {
 	}
 	if s.wrongIssuer {
 		claims["iss"] = "https://evil.example.test"
+	}
+	if s.notBefore != nil {
+		claims["nbf"] = now.Add(*s.notBefore).Unix()
 	}
 	if s.expired {
 		claims["iat"] = now.Add(-2 * time.Hour).Unix()

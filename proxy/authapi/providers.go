@@ -87,6 +87,7 @@ func oauthConfig(s settings.OAuth) oauth.Config {
 		RedirectURL: s.RedirectURL, Issuer: s.Issuer, Scopes: s.Scopes,
 		AuthURL: s.AuthURL, TokenURL: s.TokenURL, APIURL: s.APIURL,
 		TokenAuthMethod: s.TokenAuthMethod, PrivateKey: s.PrivateKey, PrivateKeyID: s.PrivateKeyID,
+		ClockSkew: s.ClockSkew,
 	}
 }
 

@@ -88,6 +88,9 @@ const (
 	DefaultMaxUsed          = 100000
 	DefaultMaxUsedPerClient = 100
 	DefaultHTTPTimeout      = 10 * time.Second
+	// DefaultClockSkew is the oauth block's default clock_skew
+	// (Config.ClockSkew).
+	DefaultClockSkew = 60 * time.Second
 	// completeTimeout bounds all provider round trips of one Complete, in
 	// case Options.HTTPClient has no timeout of its own.
 	completeTimeout = 30 * time.Second
@@ -173,6 +176,11 @@ type Config struct {
 	// assertions' kid header.
 	PrivateKey   crypto.Signer
 	PrivateKeyID string
+	// ClockSkew is how far the provider's clock may be off from ours when
+	// the ID token's times are checked: exp may have passed by up to
+	// ClockSkew, nbf and iat may be up to ClockSkew ahead. 0 means none;
+	// the config package's default is DefaultClockSkew.
+	ClockSkew time.Duration
 	// Key seals the block's pending logins into their binding cookies
 	// (AES-256-GCM, 32 bytes). It must come from the configuration, so
 	// that every instance sharing it opens the cookies the others sealed

@@ -1184,3 +1184,42 @@ func TestIssuerMismatch(t *testing.T) {
 		t.Fatalf("error does not name the configured issuer: %v", r.err)
 	}
 }
+
+// The ID token's times are checked with Config.ClockSkew either way: a
+// token slightly expired, not yet valid or issued slightly in the future
+// passes within the leeway and fails beyond it.
+func TestClockSkew(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		spoil  func(idp *testidp.IdP)
+		skew   time.Duration
+		detail string // "" = accepted
+	}{
+		{"on time, no leeway", func(*testidp.IdP) {}, 0, ""},
+		{"expired 30s ago, leeway 60s", func(idp *testidp.IdP) { idp.Advance(-testidp.TokenTTL - 30*time.Second) }, time.Minute, ""},
+		{"expired 30s ago, leeway 10s", func(idp *testidp.IdP) { idp.Advance(-testidp.TokenTTL - 30*time.Second) }, 10 * time.Second, "expired at"},
+		{"expired 90s ago, leeway 60s", func(idp *testidp.IdP) { idp.Advance(-testidp.TokenTTL - 90*time.Second) }, time.Minute, "expired at"},
+		{"issued 30s ahead, leeway 60s", func(idp *testidp.IdP) { idp.Advance(30 * time.Second) }, time.Minute, ""},
+		{"issued 30s ahead, no leeway", func(idp *testidp.IdP) { idp.Advance(30 * time.Second) }, 0, "issued in the future"},
+		{"nbf 30s ahead, leeway 60s", func(idp *testidp.IdP) { idp.NotBefore(30 * time.Second) }, time.Minute, ""},
+		{"nbf 30s ahead, leeway 10s", func(idp *testidp.IdP) { idp.NotBefore(30 * time.Second) }, 10 * time.Second, "not valid before"},
+		{"nbf 2m ahead, leeway 60s", func(idp *testidp.IdP) { idp.NotBefore(2 * time.Minute) }, time.Minute, "not valid before"},
+		{"expired an hour ago", func(idp *testidp.IdP) { idp.Expired() }, time.Minute, "expired at"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			idp := testidp.New(t)
+			g := newGatehouse(t, oauth.Options{}, func(base string) []oauth.Config {
+				c := oidcBlock(idp, base, "test", oauth.ProviderOIDC)
+				c.ClockSkew = tc.skew
+				return []oauth.Config{c}
+			})
+			tc.spoil(idp)
+			r := g.login(newBrowser(t), "test", "/")
+			if tc.detail == "" {
+				wantIdentity(t, r, alice, "/")
+				return
+			}
+			wantErr(t, r, oauth.ErrProvider, tc.detail)
+		})
+	}
+}
