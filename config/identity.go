@@ -85,6 +85,8 @@ var oauthSchema = &hcl.BodySchema{
 		{Name: "private_key"},
 		{Name: "private_key_id"},
 		{Name: "clock_skew"},
+		{Name: "end_session"},
+		{Name: "post_logout_redirect_url"},
 		{Name: "redirect_url", Required: true},
 		{Name: "issuer"},
 		{Name: "scopes"},
@@ -461,7 +463,7 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 	diags := checkName("oauth", o.Spec.Name, o.NameRange, o.DeclRange)
 	content, d := block.Body.Content(oauthSchema)
 	diags = append(diags, d...)
-	var providerAttr, issuerAttr, redirectAttr, methodAttr, keyAttr, secretAttr *hcl.Attribute
+	var providerAttr, issuerAttr, redirectAttr, methodAttr, keyAttr, secretAttr, endAttr, postLogoutAttr *hcl.Attribute
 	for _, as := range oauthSchema.Attributes {
 		attr := content.Attributes[as.Name]
 		if attr == nil {
@@ -490,6 +492,12 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 			sp.PrivateKey, d = decodePrivateKey(attr, ctx)
 		case "private_key_id":
 			sp.PrivateKeyID, d = decodeNonEmpty(attr, ctx)
+		case "end_session":
+			endAttr = attr
+			sp.EndSession, d = decodeBool(attr, ctx)
+		case "post_logout_redirect_url":
+			postLogoutAttr = attr
+			sp.PostLogoutRedirectURL, d = decodeHTTPURL(attr, ctx, oauthURLHint)
 		case "clock_skew":
 			sp.ClockSkew, d = decodeDuration(attr, ctx, true)
 			if !d.HasErrors() && sp.ClockSkew > maxClockSkew {
@@ -540,6 +548,16 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 			providerAttr.Expr.Range(), providerAttr.Range.Ptr()))
 	}
 	diags = append(diags, checkClientAuth(o, methodAttr, keyAttr, secretAttr)...)
+	if sp.EndSession && sp.Provider != "oidc" && sp.Provider != "google" && sp.Provider != "" {
+		diags = append(diags, errorAt(summaryUnusedSetting,
+			fmt.Sprintf("end_session uses the end_session_endpoint of an OpenID Connect discovery document; provider %q has none. Remove it.", sp.Provider),
+			endAttr.Range, nil))
+	}
+	if postLogoutAttr != nil && !sp.EndSession {
+		diags = append(diags, errorAt(summaryUnusedSetting,
+			"post_logout_redirect_url is used only with end_session = true. Add that, or remove post_logout_redirect_url.",
+			postLogoutAttr.Range, nil))
+	}
 	if sp.Provider == "oidc" && issuerAttr == nil {
 		diags = append(diags, errorAt(summaryMissingIssuer,
 			"provider \"oidc\" needs issuer, the URL whose /.well-known/openid-configuration describes the provider.",

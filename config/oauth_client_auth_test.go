@@ -178,3 +178,51 @@ oauth "sso" {
 		}
 	}
 }
+
+// end_session and post_logout_redirect_url: settings, and the mistakes.
+func TestOAuthEndSession(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		provider, lines string
+		err             string
+		want            bool
+		post            string
+	}{
+		{"oidc", `end_session = true
+  post_logout_redirect_url = "https://app.example.test/bye"`, "", true, "https://app.example.test/bye"},
+		{"oidc", ``, "", false, ""},
+		{"oidc", `post_logout_redirect_url = "https://app.example.test/bye"`, "Setting not used", false, ""},
+		{"github", `end_session = true`, "Setting not used", false, ""},
+		{"oidc", `end_session = true
+  post_logout_redirect_url = "http://app.example.test/bye"`, "Invalid URL", false, ""},
+	} {
+		src := oauthAuthBase + `
+oauth "sso" {
+  provider      = "` + tc.provider + `"
+  issuer        = "https://sso.example.test"
+  client_id     = "gatehouse"
+  client_secret = "s"
+  redirect_url  = "https://api.example.test/auth/oauth/sso/callback"
+  app           = "portal"
+  ` + tc.lines + `
+}
+`
+		path := filepath.Join(dir, "gatehouse.hcl")
+		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, rt, _, diags := LoadSnapshot(path)
+		if tc.err != "" {
+			if !diags.HasErrors() || diags.Errs()[0].(*hcl.Diagnostic).Summary != tc.err {
+				t.Errorf("%s %s: %v, want %s", tc.provider, tc.lines, diags, tc.err)
+			}
+			continue
+		}
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", tc.lines, diags)
+		}
+		if s := rt.OAuth["sso"]; s.EndSession != tc.want || s.PostLogoutRedirectURL != tc.post {
+			t.Errorf("%s: %v %q", tc.lines, s.EndSession, s.PostLogoutRedirectURL)
+		}
+	}
+}

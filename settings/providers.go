@@ -52,6 +52,11 @@ type OAuth struct {
 	PrivateKeyID string
 	// ClockSkew is the leeway for the ID token's exp, nbf and iat.
 	ClockSkew time.Duration
+	// EndSession makes POST /auth/logout answer with the provider's
+	// end_session_endpoint (RP-initiated logout), with
+	// PostLogoutRedirectURL as post_logout_redirect_uri when set.
+	EndSession            bool
+	PostLogoutRedirectURL string
 }
 
 // LDAPProvider returns the connection settings of the ldap block name;

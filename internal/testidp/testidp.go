@@ -174,6 +174,7 @@ type IdP struct {
 	lastTokenForm    url.Values
 	lastTokenBasic   bool
 	lastTokenAuth    string
+	lastLogout       url.Values
 	lastAssertion    map[string]any // header of the last client assertion
 	assertionIDs     map[string]bool
 	failToken        string
@@ -205,6 +206,7 @@ func New(t testing.TB, opts ...Option) *IdP {
 	mux.HandleFunc("GET /authorize", p.authorize)
 	mux.HandleFunc("POST /token", p.token)
 	mux.HandleFunc("GET /userinfo", p.userinfo)
+	mux.HandleFunc("GET /logout", p.logout)
 	mux.HandleFunc("GET /api/user", p.githubUser)
 	mux.HandleFunc("GET /api/user/emails", p.githubEmails)
 	mux.HandleFunc("GET /me", p.facebookMe)
@@ -489,6 +491,7 @@ func (p *IdP) discovery(w http.ResponseWriter, _ *http.Request) {
 		"token_endpoint":                        base + "/token",
 		"jwks_uri":                              base + "/jwks",
 		"userinfo_endpoint":                     base + "/userinfo",
+		"end_session_endpoint":                  base + "/logout?ui=1",
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"code_challenge_methods_supported":      []string{"S256"},
 		"response_types_supported":              []string{"code"},
@@ -498,6 +501,30 @@ func (p *IdP) discovery(w http.ResponseWriter, _ *http.Request) {
 		"token_endpoint_auth_methods_supported": p.authMethods,
 		"claims_supported":                      []string{"iss", "sub", "aud", "exp", "iat", "nonce", "email", "email_verified", "name"},
 	})
+}
+
+// LastLogoutQuery is a copy of the last end_session_endpoint request's
+// query.
+func (p *IdP) LastLogoutQuery() url.Values {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return cloneValues(p.lastLogout)
+}
+
+// logout is the end_session_endpoint (RP-Initiated Logout): it records
+// the query and redirects to post_logout_redirect_uri when the client
+// (client_id) registered it as a redirect URI, else answers 200.
+func (p *IdP) logout(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p.mu.Lock()
+	p.lastLogout = cloneValues(q)
+	c, ok := p.lookupClient(q.Get("client_id"))
+	p.mu.Unlock()
+	if to := q.Get("post_logout_redirect_uri"); to != "" && ok && slices.Contains(c.redirectURIs, to) {
+		http.Redirect(w, r, to, http.StatusFound)
+		return
+	}
+	_, _ = w.Write([]byte("logged out\n"))
 }
 
 func (p *IdP) jwks(w http.ResponseWriter, _ *http.Request) {

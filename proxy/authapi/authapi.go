@@ -415,10 +415,20 @@ func (c call) logout() error {
 	}
 	c.clearSessionCookie()
 	c.Reason = reasonLogoutOK
+	if u := c.endSessionURL(s); u != "" {
+		return c.writeJSON(http.StatusOK, LogoutResponse{EndSessionURL: u})
+	}
 	c.Status = http.StatusNoContent
 	c.W.Header()["Cache-Control"] = []string{"no-store"}
 	c.W.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// LogoutResponse is the body of POST /auth/logout for a session of an
+// oauth block with end_session = true: the provider's logout URL, for the
+// browser to go to (RP-initiated logout). Other logouts answer 204.
+type LogoutResponse struct {
+	EndSessionURL string `json:"end_session_url"`
 }
 
 // refreshableSession reads the token as the pipeline does (authn) and

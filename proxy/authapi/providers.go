@@ -87,7 +87,7 @@ func oauthConfig(s settings.OAuth) oauth.Config {
 		RedirectURL: s.RedirectURL, Issuer: s.Issuer, Scopes: s.Scopes,
 		AuthURL: s.AuthURL, TokenURL: s.TokenURL, APIURL: s.APIURL,
 		TokenAuthMethod: s.TokenAuthMethod, PrivateKey: s.PrivateKey, PrivateKeyID: s.PrivateKeyID,
-		ClockSkew: s.ClockSkew,
+		ClockSkew: s.ClockSkew, EndSession: s.EndSession, PostLogoutRedirectURL: s.PostLogoutRedirectURL,
 	}
 }
 
@@ -177,4 +177,22 @@ func oauthFailure(err error) *httperr.Error {
 		return refuse(http.StatusBadGateway, reasonOAuthRefused, err)
 	}
 	return refuse(http.StatusBadGateway, reasonOAuthFailed, err)
+}
+
+// endSessionURL is where the browser goes to end the provider's session
+// after logging out of s, when s comes from an oauth block with
+// end_session = true whose provider advertises an end_session_endpoint;
+// else "". A provider that cannot be asked costs nothing but the
+// redirect: the local logout is done (the flows log a warning).
+func (c call) endSessionURL(s *session.Session) string {
+	if _, ok := c.Snap.OAuth(s.Provider); !ok {
+		return ""
+	}
+	conn, ok := c.Runtime.OAuthProvider(s.Provider)
+	if !ok || !conn.EndSession {
+		return ""
+	}
+	ctx, cancel := c.loginContext()
+	defer cancel()
+	return c.h.flows.EndSessionURL(ctx, oauthConfig(conn))
 }

@@ -181,6 +181,10 @@ type Config struct {
 	// ClockSkew, nbf and iat may be up to ClockSkew ahead. 0 means none;
 	// the config package's default is DefaultClockSkew.
 	ClockSkew time.Duration
+	// EndSession enables EndSessionURL (RP-initiated logout);
+	// PostLogoutRedirectURL is its post_logout_redirect_uri, "" for none.
+	EndSession            bool
+	PostLogoutRedirectURL string
 	// Key seals the block's pending logins into their binding cookies
 	// (AES-256-GCM, 32 bytes). It must come from the configuration, so
 	// that every instance sharing it opens the cookies the others sealed
@@ -516,6 +520,52 @@ func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	id.Provider = cfg.Provider
 	return id, pend.Next, nil
+}
+
+// EndSessionURL is the URL that ends the user's session at the provider
+// (OpenID Connect RP-Initiated Logout 1.0): the discovery document's
+// end_session_endpoint with client_id and, when configured,
+// post_logout_redirect_uri. gatehouse keeps no ID token, so there is no
+// id_token_hint: the provider may ask the user to confirm. It is "" when
+// cfg.EndSession is off, for providers without discovery, when the
+// document names no end_session_endpoint or an unusable one, and when
+// discovery fails (logged as a warning): logging out of gatehouse does
+// not depend on the provider.
+func (f *Flows) EndSessionURL(ctx context.Context, cfg Config) string {
+	if !cfg.EndSession || (cfg.Provider != ProviderOIDC && cfg.Provider != ProviderGoogle) {
+		return ""
+	}
+	p, err := f.resolve(ctx, cfg)
+	if err != nil {
+		f.log.Warn("oauth: no provider logout URL", "oauth", cfg.Name, "error", err.Error())
+		return ""
+	}
+	var doc struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if p.oidc.Claims(&doc) != nil || doc.EndSession == "" {
+		return ""
+	}
+	u, err := url.Parse(doc.EndSession)
+	if err != nil || u.Host == "" || u.Fragment != "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+		f.log.Warn("oauth: the discovery document's end_session_endpoint is not an https URL; no provider logout", "oauth", cfg.Name)
+		return ""
+	}
+	q := u.Query()
+	q.Set("client_id", cfg.ClientID)
+	if cfg.PostLogoutRedirectURL != "" {
+		q.Set("post_logout_redirect_uri", cfg.PostLogoutRedirectURL)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 // BindingKey derives the 32-byte Config.Key from secret, a key of the

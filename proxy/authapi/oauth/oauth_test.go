@@ -1223,3 +1223,36 @@ func TestClockSkew(t *testing.T) {
 		})
 	}
 }
+
+// EndSessionURL: the discovered end_session_endpoint with client_id and
+// post_logout_redirect_uri, only when enabled and available.
+func TestEndSessionURL(t *testing.T) {
+	idp := testidp.New(t)
+	var logBuf syncBuffer
+	f := oauth.NewFlows(oauth.Options{Logger: slog.New(slog.NewJSONHandler(&logBuf, nil))})
+	cfg := oidcBlock(idp, "https://gate.example.test", "test", oauth.ProviderOIDC)
+	ctx := context.Background()
+	if u := f.EndSessionURL(ctx, cfg); u != "" {
+		t.Fatalf("end_session off: %q", u)
+	}
+	idp.FailDiscovery(1)
+	cfg.EndSession = true
+	if u := f.EndSessionURL(ctx, cfg); u != "" || !strings.Contains(logBuf.String(), "no provider logout URL") {
+		t.Fatalf("discovery failing: %q, log %s", u, logBuf.String())
+	}
+	cfg.PostLogoutRedirectURL = "https://app.example.test/bye?x=1"
+	u, err := url.Parse(f.EndSessionURL(ctx, cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if u.Scheme+"://"+u.Host+u.Path != idp.URL()+"/logout" || q.Get("ui") != "1" || q.Get("client_id") != cfg.ClientID ||
+		q.Get("post_logout_redirect_uri") != cfg.PostLogoutRedirectURL || q.Has("id_token_hint") {
+		t.Fatalf("end session URL %s", u)
+	}
+	gh := githubBlock()
+	gh.EndSession = true
+	if u := f.EndSessionURL(ctx, gh); u != "" {
+		t.Fatalf("github: %q", u)
+	}
+}
