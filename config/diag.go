@@ -67,6 +67,9 @@ const (
 	summaryMissingSessions     = "Missing sessions block"
 	summaryMissingSigningKey   = "Missing signing key"
 	summaryMissingIssuer       = "Missing issuer"
+	summaryInvalidAuthMethod   = "Invalid token_endpoint_auth_method"
+	summaryInvalidPrivateKey   = "Invalid private key"
+	summaryUnusedSetting       = "Setting not used" // warning
 	summaryWeakSigningKey      = "Signing key too short"
 	summaryConflictingKeys     = "Conflicting signing keys"
 	summaryConflictingTLS      = "Conflicting TLS settings"

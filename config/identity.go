@@ -1,7 +1,11 @@
 package config
 
 import (
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -76,7 +80,13 @@ var oauthSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "provider"},
 		{Name: "client_id", Required: true},
-		{Name: "client_secret", Required: true},
+		{Name: "client_secret"},
+		{Name: "token_endpoint_auth_method"},
+		{Name: "private_key"},
+		{Name: "private_key_id"},
+		{Name: "clock_skew"},
+		{Name: "end_session"},
+		{Name: "post_logout_redirect_url"},
 		{Name: "redirect_url", Required: true},
 		{Name: "issuer"},
 		{Name: "scopes"},
@@ -96,6 +106,8 @@ const (
 	defaultIssuer       = "gatehouse"
 	minSigningKeyBytes  = 32
 	defaultLDAPTimeout  = 5 * time.Second
+	defaultClockSkew    = 60 * time.Second
+	maxClockSkew        = 10 * time.Minute
 	defaultLDAPFilter   = "(uid={username})"
 	defaultLDAPGroupAtt = "cn"
 )
@@ -105,6 +117,9 @@ const oauthURLHint = "Write an absolute https URL, as the provider documents it.
 
 // oauthProviders are the values of oauth.provider.
 var oauthProviders = []string{"oidc", "google", "github", "facebook"}
+
+// oauthAuthMethods are the values of oauth.token_endpoint_auth_method.
+var oauthAuthMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
 
 // ref is a name that refers to another block, with where it was written.
 type ref struct {
@@ -444,11 +459,11 @@ func decodeLDAPBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) (*L
 }
 
 func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagnostics) {
-	o := &OAuth{DeclRange: block.DefRange, NameRange: block.LabelRanges[0], Spec: settings.OAuth{Name: block.Labels[0]}}
+	o := &OAuth{DeclRange: block.DefRange, NameRange: block.LabelRanges[0], Spec: settings.OAuth{Name: block.Labels[0], ClockSkew: defaultClockSkew}}
 	diags := checkName("oauth", o.Spec.Name, o.NameRange, o.DeclRange)
 	content, d := block.Body.Content(oauthSchema)
 	diags = append(diags, d...)
-	var providerAttr, issuerAttr, redirectAttr *hcl.Attribute
+	var providerAttr, issuerAttr, redirectAttr, methodAttr, keyAttr, secretAttr, endAttr, postLogoutAttr *hcl.Attribute
 	for _, as := range oauthSchema.Attributes {
 		attr := content.Attributes[as.Name]
 		if attr == nil {
@@ -462,7 +477,34 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 		case "client_id":
 			sp.ClientID, d = decodeNonEmpty(attr, ctx)
 		case "client_secret":
+			secretAttr = attr
 			sp.ClientSecret, d = decodeNonEmpty(attr, ctx)
+		case "token_endpoint_auth_method":
+			methodAttr = attr
+			sp.TokenAuthMethod, d = decodeString(attr, ctx)
+			if !d.HasErrors() && !slices.Contains(oauthAuthMethods, sp.TokenAuthMethod) {
+				d = append(d, errorAt(summaryInvalidAuthMethod,
+					fmt.Sprintf("token_endpoint_auth_method = %s is not supported; use one of %s, as registered for the client at the provider.", shown(attr.Expr, sp.TokenAuthMethod), quoteList(oauthAuthMethods)),
+					attr.Expr.Range(), attr.Range.Ptr()))
+			}
+		case "private_key":
+			keyAttr = attr
+			sp.PrivateKey, d = decodePrivateKey(attr, ctx)
+		case "private_key_id":
+			sp.PrivateKeyID, d = decodeNonEmpty(attr, ctx)
+		case "end_session":
+			endAttr = attr
+			sp.EndSession, d = decodeBool(attr, ctx)
+		case "post_logout_redirect_url":
+			postLogoutAttr = attr
+			sp.PostLogoutRedirectURL, d = decodeHTTPURL(attr, ctx, oauthURLHint)
+		case "clock_skew":
+			sp.ClockSkew, d = decodeDuration(attr, ctx, true)
+			if !d.HasErrors() && sp.ClockSkew > maxClockSkew {
+				d = append(d, errorAt(summaryInvalidDuration,
+					fmt.Sprintf("clock_skew = %s is more than %s; a larger leeway accepts ID tokens long expired. Synchronize the clocks (NTP) and keep clock_skew small, such as \"60s\".", sp.ClockSkew, maxClockSkew),
+					attr.Expr.Range(), attr.Range.Ptr()))
+			}
 		case "redirect_url":
 			redirectAttr = attr
 			sp.RedirectURL, d = decodeHTTPURL(attr, ctx, oauthURLHint)
@@ -505,6 +547,17 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 			fmt.Sprintf("provider = %q is not supported; use one of %s. For Keycloak, Okta, Entra ID, Dex and other OpenID Connect providers use \"oidc\" with issuer.", sp.Provider, quoteList(oauthProviders)),
 			providerAttr.Expr.Range(), providerAttr.Range.Ptr()))
 	}
+	diags = append(diags, checkClientAuth(o, methodAttr, keyAttr, secretAttr)...)
+	if sp.EndSession && sp.Provider != "oidc" && sp.Provider != "google" && sp.Provider != "" {
+		diags = append(diags, errorAt(summaryUnusedSetting,
+			fmt.Sprintf("end_session uses the end_session_endpoint of an OpenID Connect discovery document; provider %q has none. Remove it.", sp.Provider),
+			endAttr.Range, nil))
+	}
+	if postLogoutAttr != nil && !sp.EndSession {
+		diags = append(diags, errorAt(summaryUnusedSetting,
+			"post_logout_redirect_url is used only with end_session = true. Add that, or remove post_logout_redirect_url.",
+			postLogoutAttr.Range, nil))
+	}
 	if sp.Provider == "oidc" && issuerAttr == nil {
 		diags = append(diags, errorAt(summaryMissingIssuer,
 			"provider \"oidc\" needs issuer, the URL whose /.well-known/openid-configuration describes the provider.",
@@ -519,6 +572,97 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 		}
 	}
 	return o, diags
+}
+
+// checkClientAuth checks that the oauth block has what its
+// token_endpoint_auth_method needs: client_secret for the secret methods
+// (the default), private_key for private_key_jwt, which only provider
+// "oidc" offers.
+func checkClientAuth(o *OAuth, methodAttr, keyAttr, secretAttr *hcl.Attribute) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	sp := &o.Spec
+	if sp.TokenAuthMethod == "private_key_jwt" {
+		if sp.Provider != "oidc" && sp.Provider != "" {
+			diags = append(diags, errorAt(summaryInvalidAuthMethod,
+				fmt.Sprintf("token_endpoint_auth_method = \"private_key_jwt\" is for provider = \"oidc\"; %s authenticates clients with client_secret.", sp.Provider),
+				methodAttr.Expr.Range(), methodAttr.Range.Ptr()))
+		}
+		if keyAttr == nil {
+			diags = append(diags, errorAt(summaryMissingRequired,
+				fmt.Sprintf("token_endpoint_auth_method = \"private_key_jwt\" needs private_key, the PEM private key whose public key is registered for client %q at the provider: private_key = file(\"oauth-%s.key\").", sp.ClientID, sp.Name),
+				methodAttr.Range, o.DeclRange.Ptr()))
+		}
+		if secretAttr != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagWarning,
+				Summary:  summaryUnusedSetting,
+				Detail:   "With token_endpoint_auth_method = \"private_key_jwt\" the client_secret is never sent; remove it.",
+				Subject:  secretAttr.Range.Ptr(),
+			})
+		}
+		return diags
+	}
+	if methodAttr != nil && sp.TokenAuthMethod == "" {
+		return diags // already reported
+	}
+	if secretAttr == nil {
+		diags = append(diags, errorAt(summaryMissingRequired,
+			fmt.Sprintf("oauth %q needs client_secret (client_secret = env(\"%s_CLIENT_SECRET\")), or token_endpoint_auth_method = \"private_key_jwt\" with private_key.", sp.Name, strings.ToUpper(strings.ReplaceAll(sp.Name, "-", "_"))),
+			o.DeclRange, nil))
+	}
+	if keyAttr != nil {
+		diags = append(diags, errorAt(summaryInvalidPrivateKey,
+			"private_key is used only with token_endpoint_auth_method = \"private_key_jwt\". Add that, or remove private_key.",
+			keyAttr.Range, nil))
+	}
+	return diags
+}
+
+// decodePrivateKey reads a PEM private key for private_key_jwt: PKCS #8,
+// PKCS #1 (RSA) or SEC 1 (EC); RSA of at least 2048 bits (RS256) or ECDSA
+// on P-256 (ES256). The key is a secret: no diagnostic shows it.
+func decodePrivateKey(attr *hcl.Attribute, ctx *hcl.EvalContext) (crypto.Signer, hcl.Diagnostics) {
+	s, diags := decodeString(attr, ctx)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	bad := func(why string) (crypto.Signer, hcl.Diagnostics) {
+		return nil, append(diags, errorAt(summaryInvalidPrivateKey,
+			"private_key "+why+". Write private_key = file(\"key.pem\") with a PEM RSA key of at least 2048 bits (signs RS256) or an EC P-256 key (ES256), whose public key is registered at the provider.",
+			attr.Expr.Range(), attr.Range.Ptr()))
+	}
+	block, _ := pem.Decode([]byte(s))
+	if block == nil {
+		return bad("is not PEM")
+	}
+	var key any
+	var err error
+	switch block.Type {
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(block.Bytes)
+	default:
+		return bad(fmt.Sprintf("is a PEM %q block, not a private key (encrypted keys are not supported)", block.Type))
+	}
+	if err != nil {
+		return bad("does not parse")
+	}
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		if k.N.BitLen() < 2048 {
+			return bad(fmt.Sprintf("is an RSA key of %d bits", k.N.BitLen()))
+		}
+		return k, diags
+	case *ecdsa.PrivateKey:
+		if k.Curve != elliptic.P256() {
+			return bad(fmt.Sprintf("is an EC key on %s", k.Curve.Params().Name))
+		}
+		return k, diags
+	}
+	return bad(fmt.Sprintf("is a %T key", key))
 }
 
 // decodeRef reads the name of another block (role, app).

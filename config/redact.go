@@ -13,6 +13,7 @@ var secretAttributes = map[string]bool{
 	"signing_key":    true,
 	"bind_password":  true,
 	"client_secret":  true,
+	"private_key":    true,
 	"eab_hmac":       true,
 	"secret_lookups": true,
 	// the cluster block's

@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"crypto"
 	"crypto/x509"
 	"time"
 )
@@ -40,6 +41,22 @@ type OAuth struct {
 	AuthURL      string // endpoint overrides; "" = the provider's
 	TokenURL     string
 	APIURL       string
+	// TokenAuthMethod is token_endpoint_auth_method: "client_secret_basic",
+	// "client_secret_post", "private_key_jwt", or "" for the provider's
+	// default.
+	TokenAuthMethod string
+	// PrivateKey signs private_key_jwt client assertions (*rsa.PrivateKey
+	// or *ecdsa.PrivateKey on P-256); PrivateKeyID is their kid, "" for
+	// none. PrivateKey is a secret: it is never printed.
+	PrivateKey   crypto.Signer
+	PrivateKeyID string
+	// ClockSkew is the leeway for the ID token's exp, nbf and iat.
+	ClockSkew time.Duration
+	// EndSession makes POST /auth/logout answer with the provider's
+	// end_session_endpoint (RP-initiated logout), with
+	// PostLogoutRedirectURL as post_logout_redirect_uri when set.
+	EndSession            bool
+	PostLogoutRedirectURL string
 }
 
 // LDAPProvider returns the connection settings of the ldap block name;

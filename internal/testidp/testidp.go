@@ -1,7 +1,8 @@
 // Package testidp is a small but real OpenID Connect provider for tests. It
 // listens on 127.0.0.1 over plain HTTP and speaks discovery, JWKS, the
 // authorization-code flow with PKCE (S256 only), a token endpoint with
-// client_secret_basic and client_secret_post, and userinfo, so that the real
+// client_secret_basic, client_secret_post and private_key_jwt (see
+// [AuthMethods]), and userinfo, so that the real
 // golang.org/x/oauth2 and github.com/coreos/go-oidc clients work against it
 // unchanged.
 //
@@ -15,6 +16,7 @@
 package testidp
 
 import (
+	"crypto"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -24,6 +26,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -88,9 +91,35 @@ func RedirectURIs(uris ...string) Option {
 	return func(p *IdP) { p.client.redirectURIs = slices.Clone(uris) }
 }
 
+// TrailingSlashIssuer makes the issuer identifier the base URL with a
+// trailing slash (as some providers write it): the discovery document's
+// issuer and the ID tokens' iss both end in "/".
+func TrailingSlashIssuer() Option { return func(p *IdP) { p.slashIssuer = true } }
+
+// AuthMethods sets the token endpoint's accepted client authentication
+// methods, in the order the discovery document lists them under
+// token_endpoint_auth_methods_supported (default client_secret_basic and
+// client_secret_post; add "private_key_jwt" to accept client assertions
+// signed with a key given to [IdP.RegisterClientKey]). A request that
+// authenticates with another method gets 401 invalid_client.
+func AuthMethods(methods ...string) Option {
+	return func(p *IdP) { p.authMethods = slices.Clone(methods) }
+}
+
+// Client authentication methods ([AuthMethods], [IdP.LastTokenAuth]).
+const (
+	AuthBasic         = "client_secret_basic"
+	AuthPost          = "client_secret_post"
+	AuthPrivateKeyJWT = "private_key_jwt"
+	// AssertionType is the client_assertion_type of private_key_jwt
+	// (RFC 7523 2.2).
+	AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+)
+
 type client struct {
 	id, secret   string
 	redirectURIs []string
+	key          crypto.PublicKey // private_key_jwt; nil: none
 }
 
 type signingKey struct {
@@ -117,11 +146,14 @@ type accessToken struct {
 // spoil is the set of one-shot knobs applied to the next ID token.
 type spoil struct {
 	wrongNonce, wrongAudience, wrongIssuer, expired, otherKey, noEmail bool
+	notBefore                                                          *time.Duration
 }
 
 // IdP is a running test provider. Its methods are safe for concurrent use.
 type IdP struct {
-	srv *httptest.Server
+	srv         *httptest.Server
+	slashIssuer bool
+	authMethods []string
 
 	mu               sync.Mutex
 	client           client
@@ -133,6 +165,7 @@ type IdP struct {
 	tokens           map[string]accessToken
 	next             spoil
 	deny             string
+	denyDescription  string
 	failDiscovery    int
 	offset           time.Duration
 	tokenRequests    int
@@ -140,6 +173,11 @@ type IdP struct {
 	lastAuthorize    url.Values
 	lastTokenForm    url.Values
 	lastTokenBasic   bool
+	lastTokenAuth    string
+	lastLogout       url.Values
+	lastAssertion    map[string]any // header of the last client assertion
+	assertionIDs     map[string]bool
+	failToken        string
 	keyGeneration    int
 	authorizeCount   int
 	userinfoRequests int
@@ -154,6 +192,8 @@ func New(t testing.TB, opts ...Option) *IdP {
 		user:         User{Subject: DefaultSubject, Email: DefaultEmail, EmailVerified: true, Name: DefaultName},
 		codes:        map[string]authCode{},
 		tokens:       map[string]accessToken{},
+		authMethods:  []string{AuthBasic, AuthPost},
+		assertionIDs: map[string]bool{},
 	}
 	for _, o := range opts {
 		o(p)
@@ -166,6 +206,7 @@ func New(t testing.TB, opts ...Option) *IdP {
 	mux.HandleFunc("GET /authorize", p.authorize)
 	mux.HandleFunc("POST /token", p.token)
 	mux.HandleFunc("GET /userinfo", p.userinfo)
+	mux.HandleFunc("GET /logout", p.logout)
 	mux.HandleFunc("GET /api/user", p.githubUser)
 	mux.HandleFunc("GET /api/user/emails", p.githubEmails)
 	mux.HandleFunc("GET /me", p.facebookMe)
@@ -197,8 +238,14 @@ func (p *IdP) newKey(t testing.TB) signingKey {
 // URL is the server's base URL, e.g. http://127.0.0.1:41234.
 func (p *IdP) URL() string { return p.srv.URL }
 
-// Issuer is the OpenID issuer identifier (the same as URL).
-func (p *IdP) Issuer() string { return p.srv.URL }
+// Issuer is the OpenID issuer identifier: URL, followed by "/" with
+// [TrailingSlashIssuer].
+func (p *IdP) Issuer() string {
+	if p.slashIssuer {
+		return p.srv.URL + "/"
+	}
+	return p.srv.URL
+}
 
 // ClientID returns the default registered client's id.
 func (p *IdP) ClientID() string {
@@ -230,6 +277,42 @@ func (p *IdP) Register(clientID, secret string, redirectURIs ...string) {
 	p.extraClients[clientID] = c
 }
 
+// RegisterClientKey sets the public key (*rsa.PublicKey or
+// *ecdsa.PublicKey) that verifies the client assertions of clientID, a
+// registered client, for private_key_jwt.
+func (p *IdP) RegisterClientKey(clientID string, key crypto.PublicKey) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if clientID == p.client.id {
+		p.client.key = key
+		return
+	}
+	c := p.extraClients[clientID]
+	c.id, c.key = clientID, key
+	p.extraClients[clientID] = c
+}
+
+// TokenURL is the token endpoint, the audience of client assertions.
+func (p *IdP) TokenURL() string { return p.srv.URL + "/token" }
+
+// LastTokenAuth is the client authentication method of the last token
+// request that authenticated (AuthBasic, AuthPost or AuthPrivateKeyJWT),
+// and for private_key_jwt the header of its assertion.
+func (p *IdP) LastTokenAuth() (method string, assertionHeader map[string]any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastTokenAuth, maps.Clone(p.lastAssertion)
+}
+
+// FailToken makes the next token request that authenticates its client
+// fail with 400 and error=code after it has used up its authorization
+// code, as a provider does on a code it cannot redeem.
+func (p *IdP) FailToken(code string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failToken = code
+}
+
 // SetUser sets the account that the next authorization logs in as.
 func (p *IdP) SetUser(u User) {
 	p.mu.Lock()
@@ -257,6 +340,10 @@ func (p *IdP) SignWithOtherKey() { p.knob(func(s *spoil) { s.otherKey = true }) 
 // ID token; they remain available from userinfo.
 func (p *IdP) OmitEmailFromIDToken() { p.knob(func(s *spoil) { s.noEmail = true }) }
 
+// NotBefore gives the next ID token an nbf claim d from the provider's
+// now (negative: in the past).
+func (p *IdP) NotBefore(d time.Duration) { p.knob(func(s *spoil) { s.notBefore = &d }) }
+
 func (p *IdP) knob(f func(*spoil)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -264,11 +351,16 @@ func (p *IdP) knob(f func(*spoil)) {
 }
 
 // Deny makes the next authorization request redirect back with
-// error=code (e.g. "access_denied") instead of a code.
-func (p *IdP) Deny(code string) {
+// error=code (e.g. "access_denied") and error_description "the user said
+// no" instead of a code.
+func (p *IdP) Deny(code string) { p.DenyWithDescription(code, "the user said no") }
+
+// DenyWithDescription is Deny with the given error_description (omitted
+// when empty).
+func (p *IdP) DenyWithDescription(code, description string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.deny = code
+	p.deny, p.denyDescription = code, description
 }
 
 // FailDiscovery makes the next n discovery requests fail with 503.
@@ -391,21 +483,48 @@ func (p *IdP) discovery(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	base := p.srv.URL
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                base,
+		"issuer":                                p.Issuer(),
 		"authorization_endpoint":                base + "/authorize",
 		"token_endpoint":                        base + "/token",
 		"jwks_uri":                              base + "/jwks",
 		"userinfo_endpoint":                     base + "/userinfo",
+		"end_session_endpoint":                  base + "/logout?ui=1",
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"code_challenge_methods_supported":      []string{"S256"},
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 		"grant_types_supported":                 []string{"authorization_code"},
 		"scopes_supported":                      []string{"openid", "email", "profile"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"token_endpoint_auth_methods_supported": p.authMethods,
 		"claims_supported":                      []string{"iss", "sub", "aud", "exp", "iat", "nonce", "email", "email_verified", "name"},
 	})
+}
+
+// LastLogoutQuery is a copy of the last end_session_endpoint request's
+// query.
+func (p *IdP) LastLogoutQuery() url.Values {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return cloneValues(p.lastLogout)
+}
+
+// logout is the end_session_endpoint (RP-Initiated Logout): it records
+// the query and redirects to post_logout_redirect_uri when the client
+// (client_id) registered it as a redirect URI, else answers 200.
+func (p *IdP) logout(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p.mu.Lock()
+	p.lastLogout = cloneValues(q)
+	c, ok := p.lookupClient(q.Get("client_id"))
+	p.mu.Unlock()
+	if to := q.Get("post_logout_redirect_uri"); to != "" && ok && slices.Contains(c.redirectURIs, to) {
+		http.Redirect(w, r, to, http.StatusFound)
+		return
+	}
+	_, _ = w.Write([]byte("logged out\n"))
 }
 
 func (p *IdP) jwks(w http.ResponseWriter, _ *http.Request) {
@@ -483,9 +602,12 @@ func (p *IdP) authorize(w http.ResponseWriter, r *http.Request) {
 	case q.Get("code_challenge_method") != "S256":
 		fail("invalid_request", "code_challenge_method must be S256")
 	case p.deny != "":
-		code := p.deny
-		p.deny = ""
-		fail(code, "the user said no")
+		v := url.Values{"error": {p.deny}}
+		if p.denyDescription != "" {
+			v.Set("error_description", p.denyDescription)
+		}
+		p.deny, p.denyDescription = "", ""
+		back(v)
 	default:
 		code := randomToken()
 		p.codes[code] = authCode{
@@ -514,10 +636,14 @@ func (p *IdP) token(w http.ResponseWriter, r *http.Request) {
 	p.tokenRequests++
 	p.lastTokenForm = cloneValues(form)
 
-	// Client authentication: client_secret_basic or client_secret_post.
+	// Client authentication: client_secret_basic, client_secret_post or
+	// private_key_jwt, whichever AuthMethods allows; exactly one.
 	id, secret, basic := r.BasicAuth()
 	p.lastTokenBasic = basic
-	if basic {
+	method := AuthPost
+	switch {
+	case basic:
+		method = AuthBasic
 		// RFC 6749 §2.3.1: both are form-urlencoded before Basic encoding.
 		var err1, err2 error
 		id, err1 = url.QueryUnescape(id)
@@ -527,17 +653,39 @@ func (p *IdP) token(w http.ResponseWriter, r *http.Request) {
 			oauthError(w, http.StatusUnauthorized, "invalid_client", "bad basic credentials")
 			return
 		}
-	} else {
+	case form.Has("client_assertion") || form.Has("client_assertion_type"):
+		method = AuthPrivateKeyJWT
+	default:
 		id, secret = form.Get("client_id"), form.Get("client_secret")
 	}
-	c, ok := p.lookupClient(id)
-	if !ok || secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(c.secret)) != 1 {
-		if basic {
-			w.Header().Set("WWW-Authenticate", `Basic realm="testidp"`)
-		}
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+	if n := btoi(basic) + btoi(form.Has("client_secret")) + btoi(form.Has("client_assertion")); n > 1 {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "more than one client authentication method")
 		return
 	}
+	if !slices.Contains(p.authMethods, method) {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", method+" is not accepted")
+		return
+	}
+	var c client
+	if method == AuthPrivateKeyJWT {
+		var why string
+		c, why = p.checkAssertion(form)
+		if why != "" {
+			oauthError(w, http.StatusUnauthorized, "invalid_client", why)
+			return
+		}
+	} else {
+		var ok bool
+		c, ok = p.lookupClient(id)
+		if !ok || secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(c.secret)) != 1 {
+			if basic {
+				w.Header().Set("WWW-Authenticate", `Basic realm="testidp"`)
+			}
+			oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+			return
+		}
+	}
+	p.lastTokenAuth = method
 	if form.Get("grant_type") != "authorization_code" {
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only authorization_code")
 		return
@@ -547,6 +695,11 @@ func (p *IdP) token(w http.ResponseWriter, r *http.Request) {
 	ac, ok := p.codes[code]
 	delete(p.codes, code) // single use, whatever happens next
 	now := p.now()
+	if fail := p.failToken; fail != "" {
+		p.failToken = ""
+		oauthError(w, http.StatusBadRequest, fail, "failed on request")
+		return
+	}
 	switch {
 	case !ok:
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "unknown or used code")
@@ -587,13 +740,62 @@ func (p *IdP) token(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// checkAssertion verifies a private_key_jwt client assertion (RFC 7523
+// 3): RS256 or ES256 under the client's registered key, iss = sub = the
+// client id (and client_id, when sent), aud = the token endpoint, exp in
+// the future, a jti not seen before. It returns the client or why not. It
+// must be called with p.mu held.
+func (p *IdP) checkAssertion(form url.Values) (client, string) {
+	if form.Get("client_assertion_type") != AssertionType {
+		return client{}, "bad client_assertion_type"
+	}
+	var c client
+	claims := jwt.MapClaims{}
+	tok, err := jwt.ParseWithClaims(form.Get("client_assertion"), claims, func(t *jwt.Token) (any, error) {
+		iss, _ := claims["iss"].(string)
+		var ok bool
+		if c, ok = p.lookupClient(iss); !ok || c.key == nil {
+			return nil, fmt.Errorf("no key registered for client %q", iss)
+		}
+		return c.key, nil
+	},
+		jwt.WithValidMethods([]string{"RS256", "ES256"}),
+		jwt.WithAudience(p.TokenURL()),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(p.now),
+	)
+	if err != nil {
+		return client{}, "client assertion rejected: " + err.Error()
+	}
+	sub, _ := claims["sub"].(string)
+	jti, _ := claims["jti"].(string)
+	switch {
+	case sub != c.id:
+		return client{}, "client assertion: sub is not the client id"
+	case form.Has("client_id") && form.Get("client_id") != c.id:
+		return client{}, "client_id differs from the assertion's iss"
+	case jti == "" || p.assertionIDs[jti]:
+		return client{}, "client assertion: missing or reused jti"
+	}
+	p.assertionIDs[jti] = true
+	p.lastAssertion = tok.Header
+	return c, ""
+}
+
 // idToken signs the ID token for ac, applying and resetting the knobs. It
 // must be called with p.mu held.
 func (p *IdP) idToken(ac authCode, now time.Time) (string, error) {
 	s := p.next
 	p.next = spoil{}
 	claims := jwt.MapClaims{
-		"iss": p.srv.URL,
+		"iss": p.Issuer(),
 		"sub": ac.user.Subject,
 		"aud": ac.clientID,
 		"iat": now.Unix(),
@@ -615,6 +817,9 @@ func (p *IdP) idToken(ac authCode, now time.Time) (string, error) {
 	}
 	if s.wrongIssuer {
 		claims["iss"] = "https://evil.example.test"
+	}
+	if s.notBefore != nil {
+		claims["nbf"] = now.Add(*s.notBefore).Unix()
 	}
 	if s.expired {
 		claims["iat"] = now.Add(-2 * time.Hour).Unix()

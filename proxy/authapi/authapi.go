@@ -87,7 +87,8 @@ type Options struct {
 	// bounded warning and let the login proceed to the password check).
 	// New panics on anything else.
 	LimitsOnError string
-	// Logger receives the limits' fail-open warnings; nil means
+	// Logger receives the limits' fail-open warnings and the OAuth flows'
+	// warnings (a provider refusing gatehouse's request); nil means
 	// slog.Default().
 	Logger *slog.Logger
 }
@@ -109,7 +110,7 @@ type Handler struct {
 func New(opts Options) *Handler {
 	h := &Handler{
 		sessions: opts.Sessions,
-		flows:    oauth.NewFlows(oauth.Options{Used: opts.OAuthStates}),
+		flows:    oauth.NewFlows(oauth.Options{Used: opts.OAuthStates, Logger: opts.Logger}),
 		pwSem:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		ldapSem:  make(chan struct{}, 32), // network-bound: more may wait on directories
 		logins:   newLoginLimiter(opts.LoginBudgets, opts.Now, opts.LimitsOnError, opts.Logger),
@@ -414,10 +415,20 @@ func (c call) logout() error {
 	}
 	c.clearSessionCookie()
 	c.Reason = reasonLogoutOK
+	if u := c.endSessionURL(s); u != "" {
+		return c.writeJSON(http.StatusOK, LogoutResponse{EndSessionURL: u})
+	}
 	c.Status = http.StatusNoContent
 	c.W.Header()["Cache-Control"] = []string{"no-store"}
 	c.W.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// LogoutResponse is the body of POST /auth/logout for a session of an
+// oauth block with end_session = true: the provider's logout URL, for the
+// browser to go to (RP-initiated logout). Other logouts answer 204.
+type LogoutResponse struct {
+	EndSessionURL string `json:"end_session_url"`
 }
 
 // refreshableSession reads the token as the pipeline does (authn) and

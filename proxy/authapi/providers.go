@@ -21,6 +21,8 @@ const (
 	reasonOAuthBadNext    = "oauth_bad_next"
 	reasonOAuthBadState   = "oauth_bad_state"
 	reasonOAuthDenied     = "oauth_denied"
+	reasonOAuthInteract   = "oauth_interaction_required"
+	reasonOAuthRefused    = "oauth_provider_error"
 	reasonOAuthFailed     = "oauth_failed"
 	reasonOAuthUnverified = "oauth_user_inactive"
 )
@@ -84,6 +86,8 @@ func oauthConfig(s settings.OAuth) oauth.Config {
 		Name: s.Name, Provider: s.Provider, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
 		RedirectURL: s.RedirectURL, Issuer: s.Issuer, Scopes: s.Scopes,
 		AuthURL: s.AuthURL, TokenURL: s.TokenURL, APIURL: s.APIURL,
+		TokenAuthMethod: s.TokenAuthMethod, PrivateKey: s.PrivateKey, PrivateKeyID: s.PrivateKeyID,
+		ClockSkew: s.ClockSkew, EndSession: s.EndSession, PostLogoutRedirectURL: s.PostLogoutRedirectURL,
 	}
 }
 
@@ -167,6 +171,28 @@ func oauthFailure(err error) *httperr.Error {
 		return refuse(http.StatusBadRequest, reasonOAuthBadState, err)
 	case errors.Is(err, oauth.ErrDenied):
 		return refuse(http.StatusUnauthorized, reasonOAuthDenied, err)
+	case errors.Is(err, oauth.ErrInteraction):
+		return refuse(http.StatusUnauthorized, reasonOAuthInteract, err)
+	case errors.Is(err, oauth.ErrRefused):
+		return refuse(http.StatusBadGateway, reasonOAuthRefused, err)
 	}
 	return refuse(http.StatusBadGateway, reasonOAuthFailed, err)
+}
+
+// endSessionURL is where the browser goes to end the provider's session
+// after logging out of s, when s comes from an oauth block with
+// end_session = true whose provider advertises an end_session_endpoint;
+// else "". A provider that cannot be asked costs nothing but the
+// redirect: the local logout is done (the flows log a warning).
+func (c call) endSessionURL(s *session.Session) string {
+	if _, ok := c.Snap.OAuth(s.Provider); !ok {
+		return ""
+	}
+	conn, ok := c.Runtime.OAuthProvider(s.Provider)
+	if !ok || !conn.EndSession {
+		return ""
+	}
+	ctx, cancel := c.loginContext()
+	defer cancel()
+	return c.h.flows.EndSessionURL(ctx, oauthConfig(conn))
 }

@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -49,10 +51,23 @@ func (f *Flows) oidcIdentity(ctx context.Context, cfg Config, p *resolved, tok *
 	if raw == "" {
 		return Identity{}, f.providerErr(cfg, "token response without id_token", nil)
 	}
-	verifier := p.oidc.Verifier(&oidc.Config{ClientID: cfg.ClientID, Now: f.now})
+	// go-oidc checks exp without leeway and nbf with a fixed 5 minutes,
+	// and not iat: the times are checked here, with cfg.ClockSkew.
+	verifier := p.oidc.Verifier(&oidc.Config{ClientID: cfg.ClientID, Now: f.now, SkipExpiryCheck: true})
 	idt, err := verifier.Verify(ctx, raw)
 	if err != nil {
 		// go-oidc's messages name the failed check, never the token.
+		return Identity{}, f.providerErr(cfg, "id token rejected", err)
+	}
+	var times struct {
+		Exp *float64 `json:"exp"`
+		Nbf *float64 `json:"nbf"`
+		Iat *float64 `json:"iat"`
+	}
+	if err := idt.Claims(&times); err != nil {
+		return Identity{}, f.providerErr(cfg, "id token rejected: bad time claims", nil)
+	}
+	if err := checkTimes(times.Exp, times.Nbf, times.Iat, f.now(), cfg.ClockSkew); err != nil {
 		return Identity{}, f.providerErr(cfg, "id token rejected", err)
 	}
 	if nonce == "" || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
@@ -79,6 +94,30 @@ func (f *Flows) oidcIdentity(ctx context.Context, cfg Config, p *resolved, tok *
 		}
 	}
 	return Identity{Subject: idt.Subject, Email: c.Email, EmailVerified: bool(c.EmailVerified), Name: c.Name}, nil
+}
+
+// checkTimes checks an ID token's exp (required), nbf and iat (optional,
+// as OIDC Core 2 lets nbf be absent; iat is required there but some
+// providers omit it, and go-oidc never checked it) against now, allowing
+// skew either way: the token is refused when now is past exp + skew,
+// before nbf - skew, or before iat - skew (issued in the future).
+func checkTimes(exp, nbf, iat *float64, now time.Time, skew time.Duration) error {
+	at := func(f float64) time.Time {
+		f = max(min(f, 1<<40), -(1 << 40)) // far enough; keeps the conversion defined
+		sec := math.Floor(f)
+		return time.Unix(int64(sec), int64((f-sec)*1e9))
+	}
+	switch {
+	case exp == nil:
+		return errors.New("no exp claim")
+	case now.After(at(*exp).Add(skew)):
+		return fmt.Errorf("expired at %s, now %s (clock_skew %s)", at(*exp).UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), skew)
+	case nbf != nil && now.Add(skew).Before(at(*nbf)):
+		return fmt.Errorf("not valid before %s, now %s (clock_skew %s)", at(*nbf).UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), skew)
+	case iat != nil && now.Add(skew).Before(at(*iat)):
+		return fmt.Errorf("issued in the future at %s, now %s (clock_skew %s)", at(*iat).UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), skew)
+	}
+	return nil
 }
 
 // githubIdentity reads GET /user and GET /user/emails. The email is the

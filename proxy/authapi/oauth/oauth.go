@@ -22,10 +22,14 @@ package oauth
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -34,6 +38,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -43,6 +48,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -82,6 +88,9 @@ const (
 	DefaultMaxUsed          = 100000
 	DefaultMaxUsedPerClient = 100
 	DefaultHTTPTimeout      = 10 * time.Second
+	// DefaultClockSkew is the oauth block's default clock_skew
+	// (Config.ClockSkew).
+	DefaultClockSkew = 60 * time.Second
 	// completeTimeout bounds all provider round trips of one Complete, in
 	// case Options.HTTPClient has no timeout of its own.
 	completeTimeout = 30 * time.Second
@@ -102,9 +111,22 @@ var (
 	// browser: unknown, used, expired, for another provider block, from
 	// before a configuration change, or without the binding cookie.
 	ErrBadState = errors.New("oauth: invalid or expired login state")
-	// ErrDenied means the provider returned an error instead of a code,
-	// typically because the user declined.
+	// ErrDenied means the provider returned error=access_denied instead
+	// of a code: the user (or the provider's policy) declined.
 	ErrDenied = errors.New("oauth: login denied by the provider")
+	// ErrInteraction means the provider returned login_required,
+	// consent_required, interaction_required or account_selection_required
+	// (OIDC Core 3.1.2.6): the user has to do something at the provider
+	// first.
+	ErrInteraction = errors.New("oauth: the provider needs the user's interaction")
+	// ErrRefused means the provider returned another error instead of a
+	// code: one that says the authorization request or the client is
+	// wrong (invalid_request, unauthorized_client,
+	// unsupported_response_type, invalid_scope and OIDC's request object
+	// errors: see [CallbackError.Config]), a failure of its own
+	// (server_error, temporarily_unavailable) or a code it does not
+	// define.
+	ErrRefused = errors.New("oauth: the provider refused the authorization request")
 	// ErrProvider wraps failures talking to the provider or checking what
 	// it returned (exchange, ID token, nonce, API calls).
 	ErrProvider = errors.New("oauth: provider error")
@@ -139,6 +161,30 @@ type Config struct {
 	// github (e.g. https://github.example.com/api/v3) and the Graph API
 	// base for facebook.
 	AuthURL, TokenURL, APIURL string
+	// TokenAuthMethod is how the client authenticates at the token
+	// endpoint: AuthClientSecretBasic, AuthClientSecretPost or
+	// AuthPrivateKeyJWT. "" means client_secret_post for github and
+	// facebook (as they document it) and client_secret_basic for oidc and
+	// google (the OIDC default), or client_secret_post when the discovery
+	// document lists token_endpoint_auth_methods_supported with it and
+	// without client_secret_basic. Exactly one method is used: a failed
+	// exchange is never retried another way (the code is spent).
+	TokenAuthMethod string
+	// PrivateKey signs the client assertions of private_key_jwt (RFC
+	// 7523): an *rsa.PrivateKey (RS256, at least 2048 bits) or an
+	// *ecdsa.PrivateKey on P-256 (ES256). PrivateKeyID, when set, is the
+	// assertions' kid header.
+	PrivateKey   crypto.Signer
+	PrivateKeyID string
+	// ClockSkew is how far the provider's clock may be off from ours when
+	// the ID token's times are checked: exp may have passed by up to
+	// ClockSkew, nbf and iat may be up to ClockSkew ahead. 0 means none;
+	// the config package's default is DefaultClockSkew.
+	ClockSkew time.Duration
+	// EndSession enables EndSessionURL (RP-initiated logout);
+	// PostLogoutRedirectURL is its post_logout_redirect_uri, "" for none.
+	EndSession            bool
+	PostLogoutRedirectURL string
 	// Key seals the block's pending logins into their binding cookies
 	// (AES-256-GCM, 32 bytes). It must come from the configuration, so
 	// that every instance sharing it opens the cookies the others sealed
@@ -148,6 +194,17 @@ type Config struct {
 	// ErrConfig.
 	Key []byte
 }
+
+// Client authentication methods at the token endpoint (Config.TokenAuthMethod).
+const (
+	AuthClientSecretBasic = "client_secret_basic"
+	AuthClientSecretPost  = "client_secret_post"
+	AuthPrivateKeyJWT     = "private_key_jwt"
+	// assertionType is the client_assertion_type of private_key_jwt.
+	assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+	// assertionTTL is the lifetime of a client assertion.
+	assertionTTL = time.Minute
+)
 
 // Identity is what the provider vouches for.
 type Identity struct {
@@ -187,6 +244,9 @@ type Options struct {
 	Key []byte
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Logger receives warnings about provider answers that an operator
+	// has to act on; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Flows runs logins and keeps the discovered OIDC providers. A pending
@@ -217,9 +277,11 @@ type Flows struct {
 	now    func() time.Time
 	aead   cipher.AEAD
 	used   store.OneTime
+	log    *slog.Logger
 
 	mu        sync.Mutex
 	providers map[string]*oidc.Provider
+	warned    map[string]bool // method warnings given, by block, issuer and method
 }
 
 // pending is one login between Begin and Complete, as sealed in the
@@ -242,7 +304,12 @@ func NewFlows(opts Options) *Flows {
 		ttl:       opts.StateTTL,
 		now:       opts.Now,
 		used:      opts.Used,
+		log:       opts.Logger,
 		providers: map[string]*oidc.Provider{},
+		warned:    map[string]bool{},
+	}
+	if f.log == nil {
+		f.log = slog.Default()
 	}
 	if f.client == nil {
 		f.client = &http.Client{Timeout: DefaultHTTPTimeout}
@@ -344,7 +411,9 @@ func (f *Flows) Begin(ctx context.Context, w http.ResponseWriter, r *http.Reques
 // first attempt, successful or not), and must be the one sealed in the
 // browser's binding cookie, for a login that has not expired and was begun
 // for the same cfg.Name and configuration. Then an "error"
-// parameter gives ErrDenied; otherwise the code is exchanged with the PKCE
+// parameter gives a *CallbackError (wrapping ErrDenied, ErrInteraction or
+// ErrRefused; one that says the request or the client is wrong is also
+// logged at WARN); otherwise the code is exchanged with the PKCE
 // verifier and the identity established: for oidc and google from the ID
 // token, verified with go-oidc (signature against the discovered JWKS,
 // issuer, audience = client id, expiry) and checked for the nonce; for
@@ -403,7 +472,12 @@ func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return Identity{}, "", fmt.Errorf("%w: unsafe return path", ErrBadState)
 	}
 	if e := q.Get("error"); e != "" {
-		return Identity{}, "", fmt.Errorf("%w: oauth %q: %s", ErrDenied, cfg.Name, sanitize(e, 64))
+		ce := newCallbackError(cfg.Name, e, q.Get("error_description"))
+		if ce.Config {
+			f.log.Warn("oauth: the provider refused the authorization request; check the oauth block and the client registered at the provider",
+				"oauth", cfg.Name, "error", ce.Code, "error_description", ce.Description)
+		}
+		return Identity{}, "", ce
 	}
 	code := q.Get("code")
 	if code == "" {
@@ -417,7 +491,18 @@ func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return Identity{}, "", err
 	}
 	ctx = oidc.ClientContext(ctx, f.client)
-	tok, err := p.oauth2.Exchange(ctx, code, oauth2.VerifierOption(pend.Verifier))
+	opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(pend.Verifier)}
+	if p.method == AuthPrivateKeyJWT {
+		assertion, err := f.clientAssertion(cfg, p.oauth2.Endpoint.TokenURL)
+		if err != nil {
+			return Identity{}, "", err
+		}
+		opts = append(opts, oauth2.SetAuthURLParam("client_assertion_type", assertionType),
+			oauth2.SetAuthURLParam("client_assertion", assertion))
+	}
+	// One request: the endpoint's AuthStyle is set (never auto-detect,
+	// which would try the other style with the same, spent, code).
+	tok, err := p.oauth2.Exchange(ctx, code, opts...)
 	if err != nil {
 		return Identity{}, "", f.exchangeErr(cfg, err)
 	}
@@ -435,6 +520,52 @@ func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	id.Provider = cfg.Provider
 	return id, pend.Next, nil
+}
+
+// EndSessionURL is the URL that ends the user's session at the provider
+// (OpenID Connect RP-Initiated Logout 1.0): the discovery document's
+// end_session_endpoint with client_id and, when configured,
+// post_logout_redirect_uri. gatehouse keeps no ID token, so there is no
+// id_token_hint: the provider may ask the user to confirm. It is "" when
+// cfg.EndSession is off, for providers without discovery, when the
+// document names no end_session_endpoint or an unusable one, and when
+// discovery fails (logged as a warning): logging out of gatehouse does
+// not depend on the provider.
+func (f *Flows) EndSessionURL(ctx context.Context, cfg Config) string {
+	if !cfg.EndSession || (cfg.Provider != ProviderOIDC && cfg.Provider != ProviderGoogle) {
+		return ""
+	}
+	p, err := f.resolve(ctx, cfg)
+	if err != nil {
+		f.log.Warn("oauth: no provider logout URL", "oauth", cfg.Name, "error", err.Error())
+		return ""
+	}
+	var doc struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if p.oidc.Claims(&doc) != nil || doc.EndSession == "" {
+		return ""
+	}
+	u, err := url.Parse(doc.EndSession)
+	if err != nil || u.Host == "" || u.Fragment != "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+		f.log.Warn("oauth: the discovery document's end_session_endpoint is not an https URL; no provider logout", "oauth", cfg.Name)
+		return ""
+	}
+	q := u.Query()
+	q.Set("client_id", cfg.ClientID)
+	if cfg.PostLogoutRedirectURL != "" {
+		q.Set("post_logout_redirect_uri", cfg.PostLogoutRedirectURL)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 // BindingKey derives the 32-byte Config.Key from secret, a key of the
@@ -542,6 +673,7 @@ type resolved struct {
 	oauth2      *oauth2.Config
 	oidc        *oidc.Provider // oidc and google only
 	apiURL      string         // github and facebook only
+	method      string         // token endpoint client authentication
 	fingerprint [sha256.Size]byte
 }
 
@@ -588,7 +720,109 @@ func (f *Flows) resolve(ctx context.Context, cfg Config) (*resolved, error) {
 		p.oauth2.Endpoint.TokenURL = cfg.TokenURL
 	}
 	p.apiURL = strings.TrimSuffix(p.apiURL, "/")
+	if err := f.authMethod(cfg, p); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// authMethod chooses p's client authentication at the token endpoint and
+// sets the endpoint's AuthStyle to it, never to auto-detection. With a
+// discovery document that lists token_endpoint_auth_methods_supported
+// without the method chosen, it logs a warning, once per block, issuer
+// and method in this process.
+func (f *Flows) authMethod(cfg Config, p *resolved) error {
+	var supported []string
+	if p.oidc != nil {
+		var doc struct {
+			Methods []string `json:"token_endpoint_auth_methods_supported"`
+		}
+		if p.oidc.Claims(&doc) == nil {
+			supported = doc.Methods
+		}
+	}
+	p.method = cfg.TokenAuthMethod
+	if p.method == "" {
+		p.method = AuthClientSecretBasic
+		if p.oidc == nil || len(supported) > 0 && !slices.Contains(supported, AuthClientSecretBasic) && slices.Contains(supported, AuthClientSecretPost) {
+			p.method = AuthClientSecretPost
+		}
+	}
+	switch p.method {
+	case AuthClientSecretBasic:
+		p.oauth2.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	case AuthClientSecretPost:
+		p.oauth2.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	case AuthPrivateKeyJWT:
+		if _, err := assertionMethod(cfg.PrivateKey); err != nil {
+			return fmt.Errorf("%w: oauth %q: %w", ErrConfig, cfg.Name, err)
+		}
+		// client_id in the form (RFC 7523 allows it), no secret.
+		p.oauth2.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+		p.oauth2.ClientSecret = ""
+	default:
+		return fmt.Errorf("%w: oauth %q: unknown token endpoint auth method %q", ErrConfig, cfg.Name, p.method)
+	}
+	if len(supported) > 0 && !slices.Contains(supported, p.method) {
+		key := cfg.Name + "\x00" + issuer(cfg) + "\x00" + p.method
+		f.mu.Lock()
+		first := !f.warned[key]
+		f.warned[key] = true
+		f.mu.Unlock()
+		if first {
+			f.log.Warn("oauth: the provider's discovery document does not list the token endpoint auth method in use",
+				"oauth", cfg.Name, "token_endpoint_auth_method", p.method,
+				"token_endpoint_auth_methods_supported", strings.Join(supported, " "))
+		}
+	}
+	return nil
+}
+
+// assertionMethod is the JWS algorithm for key: RS256 for an RSA key of
+// at least 2048 bits, ES256 for an ECDSA key on P-256.
+func assertionMethod(key crypto.Signer) (jwt.SigningMethod, error) {
+	switch k := key.(type) {
+	case nil:
+		return nil, errors.New("private_key_jwt needs a private key")
+	case *rsa.PrivateKey:
+		if k.N.BitLen() < 2048 {
+			return nil, fmt.Errorf("the RSA private key has %d bits; private_key_jwt needs at least 2048", k.N.BitLen())
+		}
+		return jwt.SigningMethodRS256, nil
+	case *ecdsa.PrivateKey:
+		if k.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("the ECDSA private key is on %s; private_key_jwt signs ES256, on P-256", k.Curve.Params().Name)
+		}
+		return jwt.SigningMethodES256, nil
+	}
+	return nil, fmt.Errorf("a %T private key cannot sign private_key_jwt assertions; use RSA (RS256) or ECDSA P-256 (ES256)", key)
+}
+
+// clientAssertion signs a private_key_jwt client assertion (RFC 7523 2.2,
+// 3; OIDC Core 9): iss and sub the client id, aud the token endpoint, a
+// random jti, iat now, exp a minute later, kid when configured.
+func (f *Flows) clientAssertion(cfg Config, tokenURL string) (string, error) {
+	m, err := assertionMethod(cfg.PrivateKey)
+	if err != nil {
+		return "", fmt.Errorf("%w: oauth %q: %w", ErrConfig, cfg.Name, err)
+	}
+	now := f.now()
+	tok := jwt.NewWithClaims(m, jwt.RegisteredClaims{
+		Issuer:    cfg.ClientID,
+		Subject:   cfg.ClientID,
+		Audience:  jwt.ClaimStrings{tokenURL},
+		ID:        randomString(),
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(assertionTTL)),
+	})
+	if cfg.PrivateKeyID != "" {
+		tok.Header["kid"] = cfg.PrivateKeyID
+	}
+	signed, err := tok.SignedString(cfg.PrivateKey)
+	if err != nil {
+		return "", f.providerErr(cfg, "signing the client assertion", err)
+	}
+	return signed, nil
 }
 
 // discover returns the cached provider for issuer, or fetches its discovery
@@ -600,7 +834,7 @@ func (f *Flows) discover(ctx context.Context, issuer string) (*oidc.Provider, er
 	if op != nil {
 		return op, nil
 	}
-	op, err := oidc.NewProvider(oidc.ClientContext(ctx, f.client), issuer)
+	op, err := newProvider(oidc.ClientContext(ctx, f.client), issuer)
 	if err != nil {
 		return nil, err
 	}
@@ -611,6 +845,47 @@ func (f *Flows) discover(ctx context.Context, issuer string) (*oidc.Provider, er
 	}
 	f.providers[issuer] = op
 	return op, nil
+}
+
+// newProvider fetches issuer's discovery document. The issuer it states
+// must be the configured one, except for a trailing slash: some providers
+// write their issuer with one, and people copy it without (or the other
+// way round). Then the discovered spelling is used, for the ID tokens' iss
+// too, since that is the one the provider signs. The discovery URL is the
+// same for both spellings (go-oidc trims the slash before appending
+// /.well-known/openid-configuration). Any other difference is an error
+// that names both values and says what to write.
+func newProvider(ctx context.Context, issuer string) (*oidc.Provider, error) {
+	op, err := oidc.NewProvider(ctx, issuer)
+	var mismatch *oidc.IssuerMismatchError
+	if !errors.As(err, &mismatch) {
+		return op, err
+	}
+	discovered := mismatch.Discovered
+	if !sameButTrailingSlash(issuer, discovered) {
+		return nil, fmt.Errorf("the discovery document at %s/.well-known/openid-configuration states issuer %q, but the configuration says issuer = %q; write issuer = %q if that is the provider you mean",
+			strings.TrimSuffix(issuer, "/"), sanitize(discovered, 256), issuer, sanitize(discovered, 256))
+	}
+	// go-oidc checks nothing with InsecureIssuerURLContext: check the
+	// second fetch's issuer ourselves, so that a document that changed in
+	// between is not taken unchecked.
+	op, err = oidc.NewProvider(oidc.InsecureIssuerURLContext(ctx, discovered), issuer)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := op.Claims(&doc); err != nil || doc.Issuer != discovered {
+		return nil, fmt.Errorf("the discovery document's issuer changed between two fetches (%q, then %q)", sanitize(discovered, 256), sanitize(doc.Issuer, 256))
+	}
+	return op, nil
+}
+
+// sameButTrailingSlash reports whether a and b differ only by one trailing
+// slash.
+func sameButTrailingSlash(a, b string) bool {
+	return a != b && (a+"/" == b || b+"/" == a)
 }
 
 func issuer(cfg Config) string {
@@ -735,6 +1010,65 @@ func (f *Flows) exchangeErr(cfg Config, err error) error {
 		return f.providerErr(cfg, msg, nil)
 	}
 	return f.providerErr(cfg, "token exchange failed", err)
+}
+
+// CallbackError is an error response of the authorization endpoint (RFC
+// 6749 4.1.2.1, OIDC Core 3.1.2.6): the callback carried error= instead of
+// a code. It wraps ErrDenied, ErrInteraction or ErrRefused. Code and
+// Description are the provider's, cleaned: printable ASCII only (control
+// characters dropped, other bytes as "?"), at most 64 and 200 bytes. The
+// message holds both; it goes to the log, and to the client only outside
+// production mode.
+type CallbackError struct {
+	Name        string // the oauth block
+	Code        string // error
+	Description string // error_description, "" if none
+	// Config reports a code that says gatehouse's request or client
+	// registration is wrong, which an operator has to fix (logged at
+	// WARN by Complete).
+	Config bool
+	kind   error
+}
+
+func (e *CallbackError) Error() string {
+	msg := fmt.Sprintf("%v: oauth %q: error=%q", e.kind, e.Name, e.Code)
+	if e.Description != "" {
+		msg += fmt.Sprintf(" error_description=%q", e.Description)
+	}
+	return msg
+}
+
+func (e *CallbackError) Unwrap() error { return e.kind }
+
+// newCallbackError classifies the error code of a callback.
+func newCallbackError(name, code, description string) *CallbackError {
+	e := &CallbackError{Name: name, Code: clean(code, 64), Description: clean(description, 200), kind: ErrRefused}
+	switch code {
+	case "access_denied":
+		e.kind = ErrDenied
+	case "login_required", "consent_required", "interaction_required", "account_selection_required":
+		e.kind = ErrInteraction
+	case "invalid_request", "unauthorized_client", "unsupported_response_type", "invalid_scope",
+		"invalid_request_uri", "invalid_request_object", "request_not_supported",
+		"request_uri_not_supported", "registration_not_supported":
+		e.Config = true
+	}
+	return e
+}
+
+// clean keeps printable ASCII of untrusted text, drops control characters,
+// writes other bytes as "?" and cuts the result to n bytes.
+func clean(s string, n int) string {
+	b := make([]byte, 0, min(len(s), n))
+	for i := 0; i < len(s) && len(b) < n; i++ {
+		switch c := s[i]; {
+		case c >= 0x20 && c < 0x7f:
+			b = append(b, c)
+		case c >= 0x80:
+			b = append(b, '?')
+		}
+	}
+	return string(b)
 }
 
 // redactURL drops the query string from a *url.Error's URL.

@@ -3,10 +3,17 @@ package oauth_test
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -466,15 +473,245 @@ func TestWrongClientSecret(t *testing.T) {
 	if strings.Contains(r.err.Error(), "wrong-secret-value") {
 		t.Fatalf("error leaks the secret: %v", r.err)
 	}
+	// Not retried with the other client authentication style.
+	if n := idp.TokenRequests(); n != 1 {
+		t.Fatalf("%d token requests, want 1", n)
+	}
 }
 
-func TestProviderDenied(t *testing.T) {
-	idp, g := standard(t, oauth.Options{})
-	idp.Deny("access_denied")
-	wantErr(t, g.login(newBrowser(t), "test", "/"), oauth.ErrDenied, "access_denied")
+// A failed exchange is reported as the provider answered it, after one
+// request: the code is spent, a second try would only fail differently.
+func TestExchangeFailsOnce(t *testing.T) {
+	for _, method := range []string{"", oauth.AuthClientSecretBasic, oauth.AuthClientSecretPost} {
+		t.Run("method "+method, func(t *testing.T) {
+			idp := testidp.New(t)
+			g := newGatehouse(t, oauth.Options{}, func(base string) []oauth.Config {
+				c := oidcBlock(idp, base, "test", oauth.ProviderOIDC)
+				c.TokenAuthMethod = method
+				return []oauth.Config{c}
+			})
+			idp.FailToken("invalid_grant")
+			wantErr(t, g.login(newBrowser(t), "test", "/"), oauth.ErrProvider, `"invalid_grant" ("failed on request")`)
+			if n := idp.TokenRequests(); n != 1 {
+				t.Fatalf("%d token requests, want 1", n)
+			}
+		})
+	}
+}
+
+// Each token endpoint auth method authenticates the way it says, and
+// only that way; the default follows the discovery document.
+func TestTokenAuthMethods(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []string{testidp.AuthBasic, testidp.AuthPost, testidp.AuthPrivateKeyJWT}
+	for _, tc := range []struct {
+		name      string
+		supported []string
+		method    string
+		key       crypto.Signer
+		kid       string
+		want      string // method seen by the IdP; "" = the exchange fails
+		alg       string
+		warn      bool
+	}{
+		{"default", nil, "", nil, "", testidp.AuthBasic, "", false},
+		{"default, discovery without basic", []string{testidp.AuthPost}, "", nil, "", testidp.AuthPost, "", false},
+		{"basic", nil, oauth.AuthClientSecretBasic, nil, "", testidp.AuthBasic, "", false},
+		{"post", nil, oauth.AuthClientSecretPost, nil, "", testidp.AuthPost, "", false},
+		{"private_key_jwt RS256 with kid", all, oauth.AuthPrivateKeyJWT, rsaKey, "key-1", testidp.AuthPrivateKeyJWT, "RS256", false},
+		{"private_key_jwt ES256", all, oauth.AuthPrivateKeyJWT, ecKey, "", testidp.AuthPrivateKeyJWT, "ES256", false},
+		{"basic, provider only post", []string{testidp.AuthPost}, oauth.AuthClientSecretBasic, nil, "", "", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []testidp.Option
+			if tc.supported != nil {
+				opts = append(opts, testidp.AuthMethods(tc.supported...))
+			}
+			idp := testidp.New(t, opts...)
+			idp.RegisterClientKey(idp.ClientID(), &rsaKey.PublicKey)
+			if tc.key == ecKey {
+				idp.RegisterClientKey(idp.ClientID(), &ecKey.PublicKey)
+			}
+			var logBuf syncBuffer
+			g := newGatehouse(t, oauth.Options{Logger: slog.New(slog.NewJSONHandler(&logBuf, nil))}, func(base string) []oauth.Config {
+				c := oidcBlock(idp, base, "test", oauth.ProviderOIDC)
+				c.TokenAuthMethod, c.PrivateKey, c.PrivateKeyID = tc.method, tc.key, tc.kid
+				if tc.key != nil {
+					c.ClientSecret = ""
+				}
+				return []oauth.Config{c}
+			})
+			b := newBrowser(t)
+			for range 2 {
+				r := g.login(b, "test", "/")
+				if tc.want == "" {
+					wantErr(t, r, oauth.ErrProvider, "invalid_client")
+					continue
+				}
+				wantIdentity(t, r, alice, "/")
+				method, header := idp.LastTokenAuth()
+				if method != tc.want {
+					t.Fatalf("IdP saw %q, want %q", method, tc.want)
+				}
+				if tc.alg != "" && (header["alg"] != tc.alg || (tc.kid == "") != (header["kid"] == nil) || tc.kid != "" && header["kid"] != tc.kid) {
+					t.Fatalf("assertion header %v, want alg %s kid %q", header, tc.alg, tc.kid)
+				}
+				if form, _ := idp.LastTokenRequest(); tc.key != nil && form.Has("client_secret") {
+					t.Fatalf("private_key_jwt sent a client_secret")
+				}
+			}
+			if n := idp.TokenRequests(); n != 2 {
+				t.Fatalf("%d token requests, want 2", n)
+			}
+			if warned := strings.Count(logBuf.String(), "does not list the token endpoint auth method"); warned != map[bool]int{true: 1}[tc.warn] {
+				t.Fatalf("%d warnings, want one: %v: %s", warned, tc.warn, logBuf.String())
+			}
+		})
+	}
+}
+
+// An assertion signed by a key the provider does not know is refused.
+func TestPrivateKeyJWTUnknownKey(t *testing.T) {
+	registered, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	idp := testidp.New(t, testidp.AuthMethods(testidp.AuthPrivateKeyJWT))
+	idp.RegisterClientKey(idp.ClientID(), &registered.PublicKey)
+	g := newGatehouse(t, oauth.Options{}, func(base string) []oauth.Config {
+		c := oidcBlock(idp, base, "test", oauth.ProviderOIDC)
+		c.TokenAuthMethod, c.PrivateKey, c.ClientSecret = oauth.AuthPrivateKeyJWT, other, ""
+		return []oauth.Config{c}
+	})
+	wantErr(t, g.login(newBrowser(t), "test", "/"), oauth.ErrProvider, "invalid_client")
+}
+
+// Unusable methods and keys are configuration errors, before the
+// provider is asked.
+func TestTokenAuthMethodConfigErrors(t *testing.T) {
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	f := oauth.NewFlows(oauth.Options{})
+	for _, tc := range []struct {
+		method string
+		key    crypto.Signer
+		detail string
+	}{
+		{"client_secret_jwt", nil, "unknown token endpoint auth method"},
+		{oauth.AuthPrivateKeyJWT, nil, "needs a private key"},
+		{oauth.AuthPrivateKeyJWT, small, "1024 bits"},
+		{oauth.AuthPrivateKeyJWT, p384, "P-384"},
+		{oauth.AuthPrivateKeyJWT, ed, "ed25519"},
+	} {
+		cfg := githubBlock()
+		cfg.TokenAuthMethod, cfg.PrivateKey = tc.method, tc.key
+		_, err := begin(t, f, cfg, "/", true)
+		if !errors.Is(err, oauth.ErrConfig) || !strings.Contains(err.Error(), tc.detail) {
+			t.Errorf("%s %T: %v, want ErrConfig with %q", tc.method, tc.key, err, tc.detail)
+		}
+	}
+}
+
+// Every error code of RFC 6749 4.1.2.1 and OIDC Core 3.1.2.6 on the
+// callback, from the test IdP: its class, its description in the error,
+// a WARN line for those that say the client or request is wrong, and no
+// token request.
+func TestProviderErrors(t *testing.T) {
+	var logBuf syncBuffer
+	idp, g := standard(t, oauth.Options{Logger: slog.New(slog.NewJSONHandler(&logBuf, nil))})
+	for _, tc := range []struct {
+		code   string
+		kind   error
+		config bool
+	}{
+		{"access_denied", oauth.ErrDenied, false},
+		{"login_required", oauth.ErrInteraction, false},
+		{"consent_required", oauth.ErrInteraction, false},
+		{"interaction_required", oauth.ErrInteraction, false},
+		{"account_selection_required", oauth.ErrInteraction, false},
+		{"invalid_request", oauth.ErrRefused, true},
+		{"unauthorized_client", oauth.ErrRefused, true},
+		{"unsupported_response_type", oauth.ErrRefused, true},
+		{"invalid_scope", oauth.ErrRefused, true},
+		{"invalid_request_object", oauth.ErrRefused, true},
+		{"server_error", oauth.ErrRefused, false},
+		{"temporarily_unavailable", oauth.ErrRefused, false},
+		{"something_new", oauth.ErrRefused, false},
+	} {
+		t.Run(tc.code, func(t *testing.T) {
+			logBuf.Reset()
+			desc := "because " + tc.code
+			idp.DenyWithDescription(tc.code, desc)
+			r := g.login(newBrowser(t), "test", "/")
+			wantErr(t, r, tc.kind, fmt.Sprintf("error=%q error_description=%q", tc.code, desc))
+			var ce *oauth.CallbackError
+			if !errors.As(r.err, &ce) || ce.Code != tc.code || ce.Description != desc || ce.Config != tc.config {
+				t.Fatalf("CallbackError %+v", ce)
+			}
+			for _, other := range []error{oauth.ErrDenied, oauth.ErrInteraction, oauth.ErrRefused, oauth.ErrProvider} {
+				if other != tc.kind && errors.Is(r.err, other) {
+					t.Fatalf("%v is also %v", r.err, other)
+				}
+			}
+			logged := logBuf.String()
+			if warned := strings.Contains(logged, `"level":"WARN"`) && strings.Contains(logged, `"error_description":"`+desc+`"`); warned != tc.config {
+				t.Fatalf("WARN logged %v, want %v: %s", warned, tc.config, logged)
+			}
+		})
+	}
 	if n := idp.TokenRequests(); n != 0 {
 		t.Fatalf("%d token requests", n)
 	}
+}
+
+// The description is bounded and loses its control characters; a
+// callback without one says nothing about it.
+func TestProviderErrorDescription(t *testing.T) {
+	idp, g := standard(t, oauth.Options{})
+	idp.DenyWithDescription("access_denied", "line1\r\nline2\x00\t\u00e9"+strings.Repeat("x", 500))
+	r := g.login(newBrowser(t), "test", "/")
+	var ce *oauth.CallbackError
+	if !errors.As(r.err, &ce) {
+		t.Fatalf("error %v", r.err)
+	}
+	if want := "line1line2??" + strings.Repeat("x", 200-12); ce.Description != want {
+		t.Fatalf("description %q, want %q", ce.Description, want)
+	}
+	idp.DenyWithDescription("access_denied", "")
+	r = g.login(newBrowser(t), "test", "/")
+	if !errors.Is(r.err, oauth.ErrDenied) || strings.Contains(r.err.Error(), "error_description") {
+		t.Fatalf("error %v", r.err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
 }
 
 func TestUnverifiedEmail(t *testing.T) {
@@ -812,7 +1049,7 @@ func TestCompleteChecks(t *testing.T) {
 	if err := complete(rotated, url.Values{}); !errors.Is(err, oauth.ErrProvider) || !strings.Contains(err.Error(), "without code") {
 		t.Errorf("no code: %v", err)
 	}
-	if err := complete(githubBlock(), url.Values{"error": {"server_error\r\nX-Injected: 1"}}); !errors.Is(err, oauth.ErrDenied) || strings.ContainsAny(err.Error(), "\r\n") {
+	if err := complete(githubBlock(), url.Values{"error": {"server_error\r\nX-Injected: 1"}}); !errors.Is(err, oauth.ErrRefused) || strings.ContainsAny(err.Error(), "\r\n") {
 		t.Errorf("error param: %v", err)
 	}
 	if err := complete(githubBlock(), url.Values{"state": {""}, "code": {"c"}}); !errors.Is(err, oauth.ErrBadState) {
@@ -895,5 +1132,127 @@ func TestUsedStatesPerClient(t *testing.T) {
 	}
 	if _, _, err := f.Complete(context.Background(), httptest.NewRecorder(), callback(t, fresh, denied()), githubBlock(), victim, true); !errors.Is(err, oauth.ErrDenied) {
 		t.Errorf("a new login after the flood: got %v, want it to pass the state checks", err)
+	}
+}
+
+// An issuer written with or without the provider's trailing slash logs in;
+// the ID token's iss is checked against the provider's spelling.
+func TestIssuerTrailingSlash(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		slash bool // the provider's issuer ends in "/"
+		edit  func(string) string
+	}{
+		{"provider with slash, config without", true, func(s string) string { return strings.TrimSuffix(s, "/") }},
+		{"provider without slash, config with", false, func(s string) string { return s + "/" }},
+		{"both with slash", true, func(s string) string { return s }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []testidp.Option
+			if tc.slash {
+				opts = append(opts, testidp.TrailingSlashIssuer())
+			}
+			idp := testidp.New(t, opts...)
+			g := newGatehouse(t, oauth.Options{}, func(base string) []oauth.Config {
+				c := oidcBlock(idp, base, "test", oauth.ProviderOIDC)
+				c.Issuer = tc.edit(idp.Issuer())
+				return []oauth.Config{c}
+			})
+			b := newBrowser(t)
+			wantIdentity(t, g.login(b, "test", "/"), alice, "/")
+			// The ID token's iss must still be exactly the provider's.
+			idp.WrongIssuer()
+			wantErr(t, g.login(b, "test", "/"), oauth.ErrProvider, "id token rejected")
+		})
+	}
+}
+
+// Any other difference is an error that names both values.
+func TestIssuerMismatch(t *testing.T) {
+	idp := testidp.New(t)
+	g := newGatehouse(t, oauth.Options{}, func(base string) []oauth.Config {
+		c := oidcBlock(idp, base, "test", oauth.ProviderOIDC)
+		c.Issuer = strings.Replace(idp.Issuer(), "127.0.0.1", "localhost", 1)
+		return []oauth.Config{c}
+	})
+	r := g.login(newBrowser(t), "test", "/")
+	if r.stage != "begin" {
+		t.Fatalf("stage %q", r.stage)
+	}
+	wantErr(t, r, oauth.ErrProvider, fmt.Sprintf("write issuer = %q", idp.Issuer()))
+	if !strings.Contains(r.err.Error(), strings.Replace(idp.Issuer(), "127.0.0.1", "localhost", 1)) {
+		t.Fatalf("error does not name the configured issuer: %v", r.err)
+	}
+}
+
+// The ID token's times are checked with Config.ClockSkew either way: a
+// token slightly expired, not yet valid or issued slightly in the future
+// passes within the leeway and fails beyond it.
+func TestClockSkew(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		spoil  func(idp *testidp.IdP)
+		skew   time.Duration
+		detail string // "" = accepted
+	}{
+		{"on time, no leeway", func(*testidp.IdP) {}, 0, ""},
+		{"expired 30s ago, leeway 60s", func(idp *testidp.IdP) { idp.Advance(-testidp.TokenTTL - 30*time.Second) }, time.Minute, ""},
+		{"expired 30s ago, leeway 10s", func(idp *testidp.IdP) { idp.Advance(-testidp.TokenTTL - 30*time.Second) }, 10 * time.Second, "expired at"},
+		{"expired 90s ago, leeway 60s", func(idp *testidp.IdP) { idp.Advance(-testidp.TokenTTL - 90*time.Second) }, time.Minute, "expired at"},
+		{"issued 30s ahead, leeway 60s", func(idp *testidp.IdP) { idp.Advance(30 * time.Second) }, time.Minute, ""},
+		{"issued 30s ahead, no leeway", func(idp *testidp.IdP) { idp.Advance(30 * time.Second) }, 0, "issued in the future"},
+		{"nbf 30s ahead, leeway 60s", func(idp *testidp.IdP) { idp.NotBefore(30 * time.Second) }, time.Minute, ""},
+		{"nbf 30s ahead, leeway 10s", func(idp *testidp.IdP) { idp.NotBefore(30 * time.Second) }, 10 * time.Second, "not valid before"},
+		{"nbf 2m ahead, leeway 60s", func(idp *testidp.IdP) { idp.NotBefore(2 * time.Minute) }, time.Minute, "not valid before"},
+		{"expired an hour ago", func(idp *testidp.IdP) { idp.Expired() }, time.Minute, "expired at"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			idp := testidp.New(t)
+			g := newGatehouse(t, oauth.Options{}, func(base string) []oauth.Config {
+				c := oidcBlock(idp, base, "test", oauth.ProviderOIDC)
+				c.ClockSkew = tc.skew
+				return []oauth.Config{c}
+			})
+			tc.spoil(idp)
+			r := g.login(newBrowser(t), "test", "/")
+			if tc.detail == "" {
+				wantIdentity(t, r, alice, "/")
+				return
+			}
+			wantErr(t, r, oauth.ErrProvider, tc.detail)
+		})
+	}
+}
+
+// EndSessionURL: the discovered end_session_endpoint with client_id and
+// post_logout_redirect_uri, only when enabled and available.
+func TestEndSessionURL(t *testing.T) {
+	idp := testidp.New(t)
+	var logBuf syncBuffer
+	f := oauth.NewFlows(oauth.Options{Logger: slog.New(slog.NewJSONHandler(&logBuf, nil))})
+	cfg := oidcBlock(idp, "https://gate.example.test", "test", oauth.ProviderOIDC)
+	ctx := context.Background()
+	if u := f.EndSessionURL(ctx, cfg); u != "" {
+		t.Fatalf("end_session off: %q", u)
+	}
+	idp.FailDiscovery(1)
+	cfg.EndSession = true
+	if u := f.EndSessionURL(ctx, cfg); u != "" || !strings.Contains(logBuf.String(), "no provider logout URL") {
+		t.Fatalf("discovery failing: %q, log %s", u, logBuf.String())
+	}
+	cfg.PostLogoutRedirectURL = "https://app.example.test/bye?x=1"
+	u, err := url.Parse(f.EndSessionURL(ctx, cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if u.Scheme+"://"+u.Host+u.Path != idp.URL()+"/logout" || q.Get("ui") != "1" || q.Get("client_id") != cfg.ClientID ||
+		q.Get("post_logout_redirect_uri") != cfg.PostLogoutRedirectURL || q.Has("id_token_hint") {
+		t.Fatalf("end session URL %s", u)
+	}
+	gh := githubBlock()
+	gh.EndSession = true
+	if u := f.EndSessionURL(ctx, gh); u != "" {
+		t.Fatalf("github: %q", u)
 	}
 }
