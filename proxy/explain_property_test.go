@@ -131,6 +131,9 @@ func propSpec(t *testing.T, rng *rand.Rand) policy.Spec {
 		for range 60 {
 			g := policy.GrantSpec{Upstream: []string{"hr", "deep", "crm", "old", "pub"}[rng.IntN(5)], Deny: rng.IntN(4) == 0,
 				Origin: fmt.Sprintf("prop.hcl:%d,3", line)}
+			// Some grants are dry-run: a third of the denies (so that some
+			// allowed requests would be refused), an eighth of the allows.
+			g.DryRun = g.Deny && rng.IntN(3) == 0 || !g.Deny && rng.IntN(8) == 0
 			line++
 			for range 1 + rng.IntN(3) {
 				g.Verbs |= propVerbs[rng.IntN(len(propVerbs))]
@@ -346,7 +349,8 @@ func TestExplain_AgreesWithTheProxy(t *testing.T) {
 			status = http.StatusOK
 		}
 		if str("decision") != e.Decision || str("reason") != e.Reason || str("grant") != e.Grant ||
-			str("near_grant") != e.NearGrant || str("near_reason") != e.NearReason || w.Code != status {
+			str("near_grant") != e.NearGrant || str("near_reason") != e.NearReason || w.Code != status ||
+			str("dry_run") != e.DryRun || str("dry_run_grant") != e.DryRunGrant {
 			t.Fatalf("case %d: %s %q as %+v:\nproxy:   %d %s %s grant=%q near=%q %s\nexplain: %d %s %s grant=%q near=%q %s\n%s",
 				ran, method, target, who.q, w.Code, str("decision"), str("reason"), str("grant"), str("near_grant"), str("near_reason"),
 				status, e.Decision, e.Reason, e.Grant, e.NearGrant, e.NearReason, e.String())
@@ -373,9 +377,17 @@ func TestExplain_AgreesWithTheProxy(t *testing.T) {
 		if e.NearReason != "" {
 			outcomes["near "+e.NearReason]++
 		}
+		if e.DryRun != "" {
+			outcomes["dry run "+e.DryRun]++
+		}
 		ran++
 	}
 	t.Logf("%d cases agree (%d targets net/http refuses skipped) in %v; outcomes %v", ran, skipped, time.Since(start).Round(time.Millisecond), outcomes)
+	// Each kind of dry-run outcome is rarer (4 to 156 per run over ten
+	// seeds): at least one of the two must occur.
+	if outcomes["dry run would_deny"]+outcomes["dry run would_allow"] == 0 {
+		t.Error("no case had a dry-run outcome: the generator does not exercise dry-run grants")
+	}
 	for _, o := range []string{"allow grant_allowed", "deny grant_denied", "deny no_matching_grant", "near verb_not_granted", "near overridden_by_deny", "deny header_unresolved"} {
 		if outcomes[o] == 0 {
 			t.Errorf("no case had the outcome %q: the generator does not exercise the policy", o)
