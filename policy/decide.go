@@ -89,7 +89,10 @@ func (s *Snapshot) Decide(req Request, id Identity) Decision {
 // Explain (t records every grant the path matched).
 func (s *Snapshot) decide(req Request, id Identity, t *trace) Decision {
 	d := s.enforce(req, id, t)
-	if r := id.Role; r != nil && r.shadow != nil && (d.Allow || d.Reason == ReasonGrantDenied || d.Reason == ReasonNoMatchingGrant) {
+	// Only a decision the grants made has a dry-run outcome: not a public
+	// route's, an admin's, or a refusal before the grants.
+	if r := id.Role; r != nil && r.shadow != nil &&
+		(d.Reason == ReasonGrantAllowed || d.Reason == ReasonGrantDenied || d.Reason == ReasonNoMatchingGrant) {
 		d.shadow(req, r)
 	}
 	return d

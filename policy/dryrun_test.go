@@ -47,6 +47,23 @@ func TestDecide_DryRun(t *testing.T) {
 			}
 		})
 	}
+	// Grants do not apply to a public route or an admin: neither has a
+	// dry-run outcome.
+	pub := hrSpec(t,
+		allowGrant(t, "hr", GET, "roles.hcl:3,3", "/employees/**"),
+		dry(denyGrant(t, "hr", GET, "roles.hcl:6,3", "/employees/*/salary")),
+	)
+	pub.Upstreams[0].Public = true
+	ps := mustNew(t, pub)
+	if d := decide(t, ps, "GET", "/hr/employees/5/salary", identity(t, ps, "reader")); d.Reason != policy.ReasonPublic || d.DryRun != "" {
+		t.Errorf("public route: %s, dry run %q; want public_route and none", d.Reason, d.DryRun)
+	}
+	adm := identity(t, s, "reader")
+	adm.Admin = true
+	if d := decide(t, s, "GET", "/hr/employees/5/salary", adm); d.Reason != policy.ReasonAdmin || d.DryRun != "" {
+		t.Errorf("admin: %s, dry run %q; want admin and none", d.Reason, d.DryRun)
+	}
+
 	// Explain shows the dry-run outcome apart from the decision.
 	e := s.Explain("GET", mustPath(t, "/hr/employees/5/salary"), policy.Caller{ID: identity(t, s, "reader")})
 	if e.Decision != "allow" || e.DryRun != "would_deny" || e.DryRunGrant != "roles.hcl:6,3" ||
