@@ -3,8 +3,8 @@
 // entirely in process: no listener, no upstream, no network.
 //
 // A test's request goes through what the proxy does before it dials the
-// upstream, with the proxy's own parts: policy.ParsePath (the canonical
-// path; the query is split off first), Snapshot.Route, the identity the
+// upstream, with the proxy's own parts: proxy.CanonicalTarget (the
+// canonicalize stage's refusals and canonical path), Snapshot.Route, the identity the
 // authenticate stage would establish for the named credential
 // (authn.KeyIdentity for an app's key, Snapshot.UserRole for a user
 // session, authn.AdminRefusal for an admin session), Snapshot.Decide, the
@@ -19,7 +19,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"mime"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -32,18 +31,15 @@ import (
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/policy/filter"
 	"github.com/gatehouse-dev/gatehouse/policy/records"
+	"github.com/gatehouse-dev/gatehouse/proxy"
 	"github.com/gatehouse-dev/gatehouse/proxy/authn"
 )
 
 // Reasons of refusals made outside policy.Decide, as the proxy logs them
 // (proxy/errors.go, proxy/filterrecords.go).
 const (
-	reasonBadPath          = "bad_path"
-	reasonPathTooLong      = "path_too_long"
-	reasonConnect          = "connect_refused"
-	reasonTrace            = "trace_refused"
 	reasonNoRoute          = "no_route"
-	reasonHeaderUnresolved = "header_unresolved"
+	reasonHeaderUnresolved = string(policy.ReasonHeaderUnresolved)
 	reasonFilterRefused    = "filter_refused_write"
 	reasonFilterBadBody    = "filter_bad_body"
 	reasonFilterMediaType  = "filter_unsupported_media_type"
@@ -160,20 +156,11 @@ func Run(snap *policy.Snapshot, t *config.Test) Result {
 
 func run(snap *policy.Snapshot, r *config.TestRequest, e *config.TestExpect) Outcome {
 	refuse := func(status int, reason string) Outcome { return Outcome{Status: status, Reason: reason} }
-	switch r.Method {
-	case "CONNECT":
-		return refuse(400, reasonConnect)
-	case "TRACE", "TRACK":
-		return refuse(405, reasonTrace)
+	p, perr := proxy.CanonicalTarget(r.Method, r.Target, nil)
+	if perr != nil {
+		return refuse(perr.Status, perr.Reason)
 	}
-	raw, rawQuery, _ := strings.Cut(r.Target, "?")
-	p, err := policy.ParsePath(raw)
-	if err != nil {
-		if errors.Is(err, policy.ErrPathTooLong) {
-			return refuse(414, reasonPathTooLong)
-		}
-		return refuse(400, reasonBadPath)
-	}
+	_, rawQuery, _ := strings.Cut(r.Target, "?")
 	route, routed := snap.Route(p)
 	var c caller
 	if !routed || !route.Upstream.Public() {
@@ -222,7 +209,7 @@ func run(snap *policy.Snapshot, r *config.TestRequest, e *config.TestExpect) Out
 	switch r.Method {
 	case "POST", "PUT", "PATCH":
 		if r.Body != nil {
-			if ct, ok := header(r.Headers, "Content-Type"); ok && !isUTF8JSON(ct) {
+			if ct, ok := header(r.Headers, "Content-Type"); ok && !records.UTF8JSONMediaType(ct) {
 				o.Status, o.Reason = 415, reasonFilterMediaType
 				return o
 			}
@@ -362,15 +349,6 @@ func header(h map[string]string, name string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-func isUTF8JSON(ct string) bool {
-	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil || !(mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
-		return false
-	}
-	cs, ok := params["charset"]
-	return !ok || strings.EqualFold(cs, "utf-8")
 }
 
 // compare lists what differs from the expectations, one phrase each.

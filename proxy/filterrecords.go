@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 
@@ -103,7 +102,7 @@ func (filterRecords) serve(x *transaction) error {
 	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		return refuse(http.StatusUnsupportedMediaType, reasonFilterMediaType, fmt.Errorf("request Content-Encoding %q", enc))
 	}
-	if !isUTF8JSON(r.Header.Get("Content-Type")) {
+	if !records.UTF8JSONMediaType(r.Header.Get("Content-Type")) {
 		return refuse(http.StatusUnsupportedMediaType, reasonFilterMediaType, fmt.Errorf("request Content-Type %q", r.Header.Get("Content-Type")))
 	}
 	body, err := x.readWholeBody()
@@ -170,26 +169,6 @@ func repeatedBodyField(h http.Header) string {
 		return "Content-Encoding"
 	}
 	return ""
-}
-
-// isUTF8JSON is isJSON for request bodies, which are checked as UTF-8: a
-// charset parameter other than utf-8 would have the upstream decode other
-// text than the filter judged.
-func isUTF8JSON(ct string) bool {
-	if !isJSON(ct) {
-		return false
-	}
-	_, params, _ := mime.ParseMediaType(ct)
-	cs, ok := params["charset"]
-	return !ok || strings.EqualFold(cs, "utf-8")
-}
-
-func isJSON(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return false
-	}
-	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
 }
 
 var _ stage = filterRecords{}

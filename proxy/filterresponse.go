@@ -68,7 +68,7 @@ func (x *transaction) filterResponse(res *http.Response) error {
 	case code == http.StatusPartialContent:
 		return fail(reasonFilterUpstream, errors.New("partial content on a filtered route"))
 	}
-	if !isJSON(h.Get("Content-Type")) {
+	if !records.JSONMediaType(h.Get("Content-Type")) {
 		return fail(reasonFilterUpstream, fmt.Errorf("Content-Type %q is not JSON", h.Get("Content-Type")))
 	}
 	var src io.Reader = upstreamRead{res.Body}
