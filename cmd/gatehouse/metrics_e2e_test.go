@@ -214,6 +214,10 @@ func TestMetrics_ScrapeAfterRequests(t *testing.T) {
 	if next == hash {
 		t.Fatalf("config hash unchanged after the reload: %s", hash)
 	}
+	// A scrape gathers its collectors concurrently, so the one that saw
+	// the reload counted may have read the info series just before the
+	// reload: scrape again until the new hash shows (bounded).
+	body = waitSample(t, p.admin, `gatehouse_config_info{hash="`+next+`"}`, func(v float64) bool { return v == 1 })
 	if strings.Count(body, "\ngatehouse_config_info{") != 1 {
 		t.Errorf("want one gatehouse_config_info series:\n%s", gatehouseLines(body))
 	}
