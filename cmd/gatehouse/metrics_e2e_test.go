@@ -209,7 +209,7 @@ func TestMetrics_ScrapeAfterRequests(t *testing.T) {
 	waitSample(t, p.admin, `gatehouse_config_reloads_total{result="failed"}`, func(v float64) bool { return v >= 1 })
 	writeFile(t, cfg, fmt.Sprintf(metricsConfig, up.URL, closedAddr(t), hashKey("k2")))
 	_ = p.cmd.Process.Signal(syscall.SIGHUP)
-	body = waitSample(t, p.admin, `gatehouse_config_reloads_total{result="ok"}`, func(v float64) bool { return v >= 1 })
+	waitSample(t, p.admin, `gatehouse_config_reloads_total{result="ok"}`, func(v float64) bool { return v >= 1 })
 	next := adminHashReadyz(t, p.admin)
 	if next == hash {
 		t.Fatalf("config hash unchanged after the reload: %s", hash)
