@@ -1,0 +1,378 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/example/server/exampleop"
+	"github.com/zitadel/oidc/v3/example/server/storage"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// These tests log in through the real binary against a provider that is
+// not the project's own: zitadel/oidc's example OpenID Provider
+// (example/server/exampleop with its in-memory storage), run in-process
+// on loopback. The browser is a net/http client with a cookie jar that
+// fills in the provider's login form.
+
+// zitadelOP is the example OP on a loopback listener, with one web client
+// whose redirect URI is gatehouse's callback, and a record of how the
+// client authenticated at the token endpoint.
+type zitadelOP struct {
+	srv    *httptest.Server
+	issuer string // as the OP states it, with a trailing slash
+
+	mu         sync.Mutex
+	tokenAuths []string // "basic", "post" or "jwt" per token request
+	userinfos  int      // userinfo requests
+}
+
+// zitadelStorage is the example storage with the client's authentication
+// method and post-logout redirect URIs set by the test (the example's
+// WebClient has client_secret_basic and none).
+type zitadelStorage struct {
+	*storage.Storage
+	method     oidc.AuthMethod
+	postLogout []string
+	clientKey  *rsa.PublicKey // the client's private_key_jwt key, kid zitadelKeyID
+}
+
+// GetKeyByIDAndClientID gives the OP the client's public key for
+// private_key_jwt (the example's own service key is 1024-bit RSA, which
+// gatehouse refuses).
+func (s *zitadelStorage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID string) (*jose.JSONWebKey, error) {
+	if clientID != zitadelClientID || keyID != zitadelKeyID || s.clientKey == nil {
+		return nil, fmt.Errorf("no key %q for client %q", keyID, clientID)
+	}
+	return &jose.JSONWebKey{KeyID: keyID, Use: "sig", Key: s.clientKey}, nil
+}
+
+func (s *zitadelStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+	c, err := s.Storage.GetClientByClientID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return zitadelClient{Client: c, method: s.method, postLogout: s.postLogout}, nil
+}
+
+type zitadelClient struct {
+	op.Client
+	method     oidc.AuthMethod
+	postLogout []string
+}
+
+func (c zitadelClient) AuthMethod() oidc.AuthMethod      { return c.method }
+func (c zitadelClient) PostLogoutRedirectURIs() []string { return c.postLogout }
+
+const (
+	zitadelClientID     = "web"
+	zitadelClientSecret = "secret"
+	zitadelPassword     = "verysecure" // the example users' password
+	zitadelKeyID        = "gatehouse-key"
+)
+
+// startZitadelOP starts the example OP. wrap selects the OP's legacy
+// Server adapter (op.RegisterLegacyServer) instead of the Provider's own
+// handler, as the example's main does with -wrap.
+func startZitadelOP(t *testing.T, wrap bool, method oidc.AuthMethod, clientKey *rsa.PublicKey, redirectURIs, postLogout []string) *zitadelOP {
+	t.Helper()
+	z := &zitadelOP{srv: httptest.NewUnstartedServer(nil)}
+	z.issuer = "http://" + z.srv.Listener.Addr().String() + "/"
+	clients := map[string]*storage.Client{
+		zitadelClientID: storage.WebClient(zitadelClientID, zitadelClientSecret, redirectURIs...),
+	}
+	st := &zitadelStorage{
+		Storage:    storage.NewStorageWithClients(storage.NewUserStore(z.issuer), clients),
+		method:     method,
+		postLogout: postLogout,
+		clientKey:  clientKey,
+	}
+	router := exampleop.SetupServer(z.issuer, st, nil, wrap)
+	z.srv.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/oauth/token":
+			z.recordTokenAuth(r)
+		case "/userinfo":
+			z.mu.Lock()
+			z.userinfos++
+			z.mu.Unlock()
+		}
+		router.ServeHTTP(rw, r)
+	})
+	z.srv.Config.ReadHeaderTimeout = 10 * time.Second
+	z.srv.Start()
+	t.Cleanup(z.srv.Close)
+	return z
+}
+
+// recordTokenAuth notes how a token request authenticated the client; the
+// body is put back for the OP.
+func (z *zitadelOP) recordTokenAuth(r *http.Request) {
+	b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	form, _ := url.ParseQuery(string(b))
+	var how []string
+	if _, _, ok := r.BasicAuth(); ok {
+		how = append(how, "basic")
+	}
+	if form.Get("client_secret") != "" {
+		how = append(how, "post")
+	}
+	if form.Get("client_assertion") != "" {
+		how = append(how, "jwt")
+	}
+	z.mu.Lock()
+	z.tokenAuths = append(z.tokenAuths, strings.Join(how, "+"))
+	z.mu.Unlock()
+}
+
+func (z *zitadelOP) tokenAuthsSeen() []string {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return append([]string(nil), z.tokenAuths...)
+}
+
+func (z *zitadelOP) userinfoCount() int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.userinfos
+}
+
+// username is the example user's login name: the example derives its
+// host part from the issuer.
+func (z *zitadelOP) username(n int) string {
+	if n == 2 {
+		return "test-user2"
+	}
+	return "test-user@127.0.0.1"
+}
+
+var zitadelFormID = regexp.MustCompile(`<input type="hidden" name="id" value="([^"]+)">`)
+
+// zitadelLogin drives a browser through a login: gatehouse's login start,
+// the OP's login form (username and password), the OP's callback and
+// gatehouse's callback, up to gatehouse's redirect to next. It returns
+// that last response (a 302 from gatehouse, not followed).
+func zitadelLogin(t *testing.T, w *authWorld, z *zitadelOP, browser *http.Client, block, next, user, password string) *http.Response {
+	t.Helper()
+	res, err := browser.Get(w.base + "/auth/oauth/" + block + "/login?next=" + url.QueryEscape(next))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(io.LimitReader(res.Body, 1<<16))
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Request.URL.String(), z.issuer+"login/username?") {
+		t.Fatalf("login start ended at %s with %d, want the OP's login form", res.Request.URL, res.StatusCode)
+	}
+	m := zitadelFormID.FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no auth request id in the OP's login form:\n%s", page)
+	}
+	res, err = browser.PostForm(z.issuer+"login/username", url.Values{
+		"id":       {string(m[1])},
+		"username": {user},
+		"password": {password},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res
+}
+
+// zitadelBrowser is a browser with its own cookie jar that follows
+// redirects, except gatehouse's final one to a page outside /auth/.
+func zitadelBrowser(w *authWorld) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) > 8 {
+			return fmt.Errorf("too many redirects")
+		}
+		if strings.HasPrefix(req.URL.String(), w.base) && !strings.HasPrefix(req.URL.Path, "/auth/") {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+}
+
+func sessionCookie(t *testing.T, browser *http.Client, base string) string {
+	t.Helper()
+	u, _ := url.Parse(base)
+	for _, c := range browser.Jar.Cookies(u) {
+		if c.Name == "gatehouse_session" {
+			return c.Value
+		}
+	}
+	t.Fatal("no session cookie in the jar")
+	return ""
+}
+
+// zitadelKey is the client's private_key_jwt key.
+var zitadelKey, zitadelKeyPEM = func() (*rsa.PrivateKey, string) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k, string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
+}()
+
+const zitadelUsers = `
+user "tess" {
+  email = "test-user@zitadel.ch" # the example OP's first user (verified email)
+  roles = { portal = "hr_reader" }
+}
+`
+
+// The login flow end to end against zitadel/oidc's example OP, for each
+// client authentication method gatehouse has for a secret, with the
+// issuer written as the OP states it and without its trailing slash, and
+// through both of the OP's server implementations.
+func TestAuthE2E_ZitadelLogin(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		wrap    bool
+		method  oidc.AuthMethod
+		setting string // token_endpoint_auth_method, "" for the default
+		slash   bool   // issuer written with the OP's trailing slash
+		want    string // how the token request authenticated, as recorded
+	}{
+		{name: "basic default", method: oidc.AuthMethodBasic, slash: true, want: "basic"},
+		{name: "basic without slash", method: oidc.AuthMethodBasic, setting: "client_secret_basic", want: "basic"},
+		{name: "post legacy server", wrap: true, method: oidc.AuthMethodPost, setting: "client_secret_post", want: "post"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			port := freePort(t)
+			callback := fmt.Sprintf("http://127.0.0.1:%d/auth/oauth/zitadel/callback", port)
+			z := startZitadelOP(t, tc.wrap, tc.method, &zitadelKey.PublicKey, []string{callback}, nil)
+			issuer := z.issuer
+			if !tc.slash {
+				issuer = strings.TrimSuffix(issuer, "/")
+			}
+			auth := fmt.Sprintf("client_secret = %q", zitadelClientSecret)
+			switch tc.setting {
+			case "":
+			case "private_key_jwt":
+				auth = fmt.Sprintf("token_endpoint_auth_method = %q\n  private_key_id = %q\n  private_key = <<EOT\n%sEOT", tc.setting, zitadelKeyID, zitadelKeyPEM)
+			default:
+				auth += fmt.Sprintf("\n  token_endpoint_auth_method = %q", tc.setting)
+			}
+			w := startAuthWorld(t, port, zitadelUsers+fmt.Sprintf(`
+oauth "zitadel" {
+  provider      = "oidc"
+  issuer        = %q
+  client_id     = %q
+  redirect_url  = %q
+  app           = "portal"
+  default_role  = "guest"
+  %s
+}
+`, issuer, zitadelClientID, callback, auth))
+
+			// A wrong password stays at the OP's form: gatehouse sees no callback.
+			browser := zitadelBrowser(w)
+			res := zitadelLogin(t, w, z, browser, "zitadel", "/hr/employees", z.username(1), "wrong")
+			if res.StatusCode != 200 || !strings.HasPrefix(res.Request.URL.String(), z.issuer) {
+				t.Fatalf("wrong password: %d at %s, want the OP's form again", res.StatusCode, res.Request.URL)
+			}
+			if got := z.tokenAuthsSeen(); len(got) != 0 {
+				t.Fatalf("token requests after a wrong password: %v", got)
+			}
+
+			// The first example user's verified email is local user tess's.
+			browser = zitadelBrowser(w)
+			res = zitadelLogin(t, w, z, browser, "zitadel", "/hr/employees", z.username(1), zitadelPassword)
+			if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "/hr/employees" {
+				t.Fatalf("after the callback: %d Location %q at %s", res.StatusCode, res.Header.Get("Location"), res.Request.URL)
+			}
+			if got := z.tokenAuthsSeen(); len(got) != 1 || got[0] != tc.want {
+				t.Fatalf("token requests authenticated as %q, want [%s]", got, tc.want)
+			}
+			// The OP leaves the email out of the ID token when it issues an
+			// access token too: gatehouse asks userinfo for it.
+			if n := z.userinfoCount(); n != 1 {
+				t.Errorf("userinfo requests: %d, want 1", n)
+			}
+			res, body := w.do(t, browser, "GET", "/auth/session", "", nil)
+			if res.StatusCode != 200 || body["user"] != "tess" || body["provider"] != "zitadel" || body["role"] != "hr_reader" || body["email"] != "test-user@zitadel.ch" {
+				t.Fatalf("session after login: %d %v", res.StatusCode, body)
+			}
+			w.sessionLifecycle(t, sessionCookie(t, browser, w.base), "tess")
+
+			// The second example user maps to no local user: the OP's
+			// subject, with the block's default role.
+			browser = zitadelBrowser(w)
+			res = zitadelLogin(t, w, z, browser, "zitadel", "/", z.username(2), zitadelPassword)
+			if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "/" {
+				t.Fatalf("second user after the callback: %d Location %q", res.StatusCode, res.Header.Get("Location"))
+			}
+			if res, body := w.do(t, browser, "GET", "/auth/session", "", nil); res.StatusCode != 200 || body["user"] != "id2" || body["role"] != "guest" {
+				t.Fatalf("unmapped user: %d %v", res.StatusCode, body)
+			}
+			n := w.upstreamCount()
+			if res, _ := w.do(t, browser, "GET", "/hr/employees", "", nil); res.StatusCode != 403 || w.upstreamCount() != n {
+				t.Errorf("guest session on /hr/employees: %d, want 403 without reaching the upstream", res.StatusCode)
+			}
+		})
+	}
+}
+
+// RP-initiated logout against the example OP: gatehouse's end_session_url
+// is accepted by the OP, which ends its side and sends the browser to the
+// registered post_logout_redirect_uri.
+func TestAuthE2E_ZitadelEndSession(t *testing.T) {
+	port := freePort(t)
+	callback := fmt.Sprintf("http://127.0.0.1:%d/auth/oauth/zitadel/callback", port)
+	bye := fmt.Sprintf("http://127.0.0.1:%d/bye", port)
+	z := startZitadelOP(t, false, oidc.AuthMethodBasic, nil, []string{callback}, []string{bye})
+	w := startAuthWorld(t, port, zitadelUsers+fmt.Sprintf(`
+oauth "zitadel" {
+  provider                 = "oidc"
+  issuer                   = %q
+  client_id                = %q
+  client_secret            = %q
+  redirect_url             = %q
+  app                      = "portal"
+  end_session              = true
+  post_logout_redirect_url = %q
+}
+`, z.issuer, zitadelClientID, zitadelClientSecret, callback, bye))
+
+	browser := zitadelBrowser(w)
+	res := zitadelLogin(t, w, z, browser, "zitadel", "/", z.username(1), zitadelPassword)
+	if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "/" {
+		t.Fatalf("after the callback: %d Location %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	res, body := w.do(t, browser, "POST", "/auth/logout", "", nil)
+	raw, _ := body["end_session_url"].(string)
+	if res.StatusCode != 200 || !strings.HasPrefix(raw, z.issuer+"end_session?") {
+		t.Fatalf("logout: %d %v", res.StatusCode, body)
+	}
+	if res, _ := w.do(t, browser, "GET", "/auth/session", "", nil); res.StatusCode != 401 {
+		t.Fatalf("session after logout: %d", res.StatusCode)
+	}
+	res, err := browser.Get(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusFound || res.Header.Get("Location") != bye {
+		t.Fatalf("OP logout: %d Location %q", res.StatusCode, res.Header.Get("Location"))
+	}
+}
