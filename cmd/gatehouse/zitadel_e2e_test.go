@@ -44,24 +44,36 @@ type zitadelOP struct {
 	userinfos  int      // userinfo requests
 }
 
-// zitadelStorage is the example storage with the client's authentication
-// method and post-logout redirect URIs set by the test (the example's
-// WebClient has client_secret_basic and none).
+// zitadelSetup is the example OP's setup for a test: wrap selects the
+// OP's legacy Server adapter (op.RegisterLegacyServer) instead of the
+// Provider's own handler, as the example's main does with -wrap; the rest
+// is the client's registration (the example's WebClient has
+// client_secret_basic, no post-logout redirect URIs and the code response
+// type, among others).
+type zitadelSetup struct {
+	wrap          bool
+	method        oidc.AuthMethod
+	clientKey     *rsa.PublicKey // for private_key_jwt, kid zitadelKeyID
+	redirectURIs  []string
+	postLogout    []string
+	responseTypes []oidc.ResponseType // nil for the example's
+}
+
+// zitadelStorage is the example storage with the client registered as
+// the test's zitadelSetup says.
 type zitadelStorage struct {
 	*storage.Storage
-	method     oidc.AuthMethod
-	postLogout []string
-	clientKey  *rsa.PublicKey // the client's private_key_jwt key, kid zitadelKeyID
+	setup zitadelSetup
 }
 
 // GetKeyByIDAndClientID gives the OP the client's public key for
 // private_key_jwt (the example's own service key is 1024-bit RSA, which
 // gatehouse refuses).
 func (s *zitadelStorage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID string) (*jose.JSONWebKey, error) {
-	if clientID != zitadelClientID || keyID != zitadelKeyID || s.clientKey == nil {
+	if clientID != zitadelClientID || keyID != zitadelKeyID || s.setup.clientKey == nil {
 		return nil, fmt.Errorf("no key %q for client %q", keyID, clientID)
 	}
-	return &jose.JSONWebKey{KeyID: keyID, Use: "sig", Key: s.clientKey}, nil
+	return &jose.JSONWebKey{KeyID: keyID, Use: "sig", Key: s.setup.clientKey}, nil
 }
 
 func (s *zitadelStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
@@ -69,17 +81,22 @@ func (s *zitadelStorage) GetClientByClientID(ctx context.Context, id string) (op
 	if err != nil {
 		return nil, err
 	}
-	return zitadelClient{Client: c, method: s.method, postLogout: s.postLogout}, nil
+	return zitadelClient{Client: c, setup: s.setup}, nil
 }
 
 type zitadelClient struct {
 	op.Client
-	method     oidc.AuthMethod
-	postLogout []string
+	setup zitadelSetup
 }
 
-func (c zitadelClient) AuthMethod() oidc.AuthMethod      { return c.method }
-func (c zitadelClient) PostLogoutRedirectURIs() []string { return c.postLogout }
+func (c zitadelClient) AuthMethod() oidc.AuthMethod      { return c.setup.method }
+func (c zitadelClient) PostLogoutRedirectURIs() []string { return c.setup.postLogout }
+func (c zitadelClient) ResponseTypes() []oidc.ResponseType {
+	if c.setup.responseTypes != nil {
+		return c.setup.responseTypes
+	}
+	return c.Client.ResponseTypes()
+}
 
 const (
 	zitadelClientID     = "web"
@@ -88,23 +105,19 @@ const (
 	zitadelKeyID        = "gatehouse-key"
 )
 
-// startZitadelOP starts the example OP. wrap selects the OP's legacy
-// Server adapter (op.RegisterLegacyServer) instead of the Provider's own
-// handler, as the example's main does with -wrap.
-func startZitadelOP(t *testing.T, wrap bool, method oidc.AuthMethod, clientKey *rsa.PublicKey, redirectURIs, postLogout []string) *zitadelOP {
+// startZitadelOP starts the example OP.
+func startZitadelOP(t *testing.T, setup zitadelSetup) *zitadelOP {
 	t.Helper()
 	z := &zitadelOP{srv: httptest.NewUnstartedServer(nil)}
 	z.issuer = "http://" + z.srv.Listener.Addr().String() + "/"
 	clients := map[string]*storage.Client{
-		zitadelClientID: storage.WebClient(zitadelClientID, zitadelClientSecret, redirectURIs...),
+		zitadelClientID: storage.WebClient(zitadelClientID, zitadelClientSecret, setup.redirectURIs...),
 	}
 	st := &zitadelStorage{
-		Storage:    storage.NewStorageWithClients(storage.NewUserStore(z.issuer), clients),
-		method:     method,
-		postLogout: postLogout,
-		clientKey:  clientKey,
+		Storage: storage.NewStorageWithClients(storage.NewUserStore(z.issuer), clients),
+		setup:   setup,
 	}
-	router := exampleop.SetupServer(z.issuer, st, nil, wrap)
+	router := exampleop.SetupServer(z.issuer, st, nil, setup.wrap)
 	z.srv.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/oauth/token":
@@ -260,7 +273,7 @@ func TestAuthE2E_ZitadelLogin(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			port := freePort(t)
 			callback := fmt.Sprintf("http://127.0.0.1:%d/auth/oauth/zitadel/callback", port)
-			z := startZitadelOP(t, tc.wrap, tc.method, &zitadelKey.PublicKey, []string{callback}, nil)
+			z := startZitadelOP(t, zitadelSetup{wrap: tc.wrap, method: tc.method, clientKey: &zitadelKey.PublicKey, redirectURIs: []string{callback}})
 			issuer := z.issuer
 			if !tc.slash {
 				issuer = strings.TrimSuffix(issuer, "/")
@@ -340,7 +353,7 @@ func TestAuthE2E_ZitadelEndSession(t *testing.T) {
 	port := freePort(t)
 	callback := fmt.Sprintf("http://127.0.0.1:%d/auth/oauth/zitadel/callback", port)
 	bye := fmt.Sprintf("http://127.0.0.1:%d/bye", port)
-	z := startZitadelOP(t, false, oidc.AuthMethodBasic, nil, []string{callback}, []string{bye})
+	z := startZitadelOP(t, zitadelSetup{method: oidc.AuthMethodBasic, redirectURIs: []string{callback}, postLogout: []string{bye}})
 	w := startAuthWorld(t, port, zitadelUsers+fmt.Sprintf(`
 oauth "zitadel" {
   provider                 = "oidc"
@@ -374,5 +387,56 @@ oauth "zitadel" {
 	res.Body.Close()
 	if res.StatusCode != http.StatusFound || res.Header.Get("Location") != bye {
 		t.Fatalf("OP logout: %d Location %q", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+// A provider error: the OP refuses the authorization request of a client
+// registered without the code response type and sends the browser back
+// with error=unauthorized_client, which gatehouse reports as the
+// provider's error, not as the user declining.
+func TestAuthE2E_ZitadelProviderError(t *testing.T) {
+	port := freePort(t)
+	callback := fmt.Sprintf("http://127.0.0.1:%d/auth/oauth/zitadel/callback", port)
+	z := startZitadelOP(t, zitadelSetup{
+		method:        oidc.AuthMethodBasic,
+		redirectURIs:  []string{callback},
+		responseTypes: []oidc.ResponseType{oidc.ResponseTypeIDToken},
+	})
+	w := startAuthWorld(t, port, fmt.Sprintf(`
+oauth "zitadel" {
+  provider      = "oidc"
+  issuer        = %q
+  client_id     = %q
+  client_secret = %q
+  redirect_url  = %q
+  app           = "portal"
+}
+`, z.issuer, zitadelClientID, zitadelClientSecret, callback))
+
+	browser := zitadelBrowser(w)
+	res, err := browser.Get(w.base + "/auth/oauth/zitadel/login?next=/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<16))
+	res.Body.Close()
+	if !strings.HasPrefix(res.Request.URL.String(), callback+"?") || res.Request.URL.Query().Get("error") != "unauthorized_client" {
+		t.Fatalf("the OP sent the browser to %s, want gatehouse's callback with error=unauthorized_client", res.Request.URL)
+	}
+	if res.StatusCode != http.StatusBadGateway {
+		t.Fatalf("callback with the OP's error: %d %s, want 502", res.StatusCode, b)
+	}
+	// The access log has the reason; a WARN line names the block and
+	// carries the OP's error and description.
+	w.proc.waitFor(t, "the callback's access log line", func(l map[string]any) bool {
+		return l["path"] == "/auth/oauth/zitadel/callback" && l["reason"] == "oauth_provider_error" && l["status"] == float64(502)
+	})
+	w.proc.waitFor(t, "the provider error's WARN line", func(l map[string]any) bool {
+		desc, _ := l["error_description"].(string)
+		return l["level"] == "WARN" && l["oauth"] == "zitadel" && l["error"] == "unauthorized_client" &&
+			strings.Contains(desc, "response type is missing")
+	})
+	if got := z.tokenAuthsSeen(); len(got) != 0 {
+		t.Errorf("token requests after a provider error: %v", got)
 	}
 }
