@@ -68,6 +68,7 @@ const (
 	summaryMissingSigningKey   = "Missing signing key"
 	summaryMissingIssuer       = "Missing issuer"
 	summaryInvalidAuthMethod   = "Invalid token_endpoint_auth_method"
+	summaryInvalidAssertionAud = "Invalid client_assertion_audience"
 	summaryInvalidPrivateKey   = "Invalid private key"
 	summaryUnusedSetting       = "Setting not used" // warning
 	summaryWeakSigningKey      = "Signing key too short"

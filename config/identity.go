@@ -84,6 +84,7 @@ var oauthSchema = &hcl.BodySchema{
 		{Name: "token_endpoint_auth_method"},
 		{Name: "private_key"},
 		{Name: "private_key_id"},
+		{Name: "client_assertion_audience"},
 		{Name: "clock_skew"},
 		{Name: "end_session"},
 		{Name: "post_logout_redirect_url"},
@@ -120,6 +121,9 @@ var oauthProviders = []string{"oidc", "google", "github", "facebook"}
 
 // oauthAuthMethods are the values of oauth.token_endpoint_auth_method.
 var oauthAuthMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
+
+// oauthAssertionAudiences are the values of oauth.client_assertion_audience.
+var oauthAssertionAudiences = []string{"token_endpoint", "issuer"}
 
 // ref is a name that refers to another block, with where it was written.
 type ref struct {
@@ -463,7 +467,7 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 	diags := checkName("oauth", o.Spec.Name, o.NameRange, o.DeclRange)
 	content, d := block.Body.Content(oauthSchema)
 	diags = append(diags, d...)
-	var providerAttr, issuerAttr, redirectAttr, methodAttr, keyAttr, secretAttr, endAttr, postLogoutAttr *hcl.Attribute
+	var providerAttr, issuerAttr, redirectAttr, methodAttr, keyAttr, secretAttr, audAttr, endAttr, postLogoutAttr *hcl.Attribute
 	for _, as := range oauthSchema.Attributes {
 		attr := content.Attributes[as.Name]
 		if attr == nil {
@@ -492,6 +496,14 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 			sp.PrivateKey, d = decodePrivateKey(attr, ctx)
 		case "private_key_id":
 			sp.PrivateKeyID, d = decodeNonEmpty(attr, ctx)
+		case "client_assertion_audience":
+			audAttr = attr
+			sp.ClientAssertionAudience, d = decodeString(attr, ctx)
+			if !d.HasErrors() && !slices.Contains(oauthAssertionAudiences, sp.ClientAssertionAudience) {
+				d = append(d, errorAt(summaryInvalidAssertionAud,
+					fmt.Sprintf("client_assertion_audience = %s is not supported; use one of %s: the audience the provider requires of client assertions.", shown(attr.Expr, sp.ClientAssertionAudience), quoteList(oauthAssertionAudiences)),
+					attr.Expr.Range(), attr.Range.Ptr()))
+			}
 		case "end_session":
 			endAttr = attr
 			sp.EndSession, d = decodeBool(attr, ctx)
@@ -547,7 +559,7 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 			fmt.Sprintf("provider = %q is not supported; use one of %s. For Keycloak, Okta, Entra ID, Dex and other OpenID Connect providers use \"oidc\" with issuer.", sp.Provider, quoteList(oauthProviders)),
 			providerAttr.Expr.Range(), providerAttr.Range.Ptr()))
 	}
-	diags = append(diags, checkClientAuth(o, methodAttr, keyAttr, secretAttr)...)
+	diags = append(diags, checkClientAuth(o, methodAttr, keyAttr, secretAttr, audAttr)...)
 	if sp.EndSession && sp.Provider != "oidc" && sp.Provider != "google" && sp.Provider != "" {
 		diags = append(diags, errorAt(summaryUnusedSetting,
 			fmt.Sprintf("end_session uses the end_session_endpoint of an OpenID Connect discovery document; provider %q has none. Remove it.", sp.Provider),
@@ -577,8 +589,8 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 // checkClientAuth checks that the oauth block has what its
 // token_endpoint_auth_method needs: client_secret for the secret methods
 // (the default), private_key for private_key_jwt, which only provider
-// "oidc" offers.
-func checkClientAuth(o *OAuth, methodAttr, keyAttr, secretAttr *hcl.Attribute) hcl.Diagnostics {
+// "oidc" offers; client_assertion_audience is for private_key_jwt only.
+func checkClientAuth(o *OAuth, methodAttr, keyAttr, secretAttr, audAttr *hcl.Attribute) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	sp := &o.Spec
 	if sp.TokenAuthMethod == "private_key_jwt" {
@@ -601,6 +613,14 @@ func checkClientAuth(o *OAuth, methodAttr, keyAttr, secretAttr *hcl.Attribute) h
 			})
 		}
 		return diags
+	}
+	if audAttr != nil {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  summaryUnusedSetting,
+			Detail:   "client_assertion_audience is used only with token_endpoint_auth_method = \"private_key_jwt\"; remove it.",
+			Subject:  audAttr.Range.Ptr(),
+		})
 	}
 	if methodAttr != nil && sp.TokenAuthMethod == "" {
 		return diags // already reported

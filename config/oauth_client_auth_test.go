@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -66,11 +67,17 @@ oauth "sso" {
 		method               string
 		key                  any
 		kid                  string
+		aud                  string
+		warn                 string // a warning "summary@line-in-block" expected among others
 	}{
 		{name: "default", provider: "oidc", body: "client_secret = \"s\"\n"},
 		{name: "post", provider: "oidc", body: "client_secret = \"s\"\ntoken_endpoint_auth_method = \"client_secret_post\"\n", method: "client_secret_post"},
 		{name: "rsa", provider: "oidc", body: "token_endpoint_auth_method = \"private_key_jwt\"\nprivate_key = file(\"rsa.pem\")\nprivate_key_id = \"k1\"\n", method: "private_key_jwt", key: rsaKey, kid: "k1"},
 		{name: "ec", provider: "oidc", body: "token_endpoint_auth_method = \"private_key_jwt\"\nprivate_key = file(\"ec.pem\")\n", method: "private_key_jwt", key: ecKey},
+		{name: "issuer audience", provider: "oidc", body: "token_endpoint_auth_method = \"private_key_jwt\"\nprivate_key = file(\"ec.pem\")\nclient_assertion_audience = \"issuer\"\n", method: "private_key_jwt", key: ecKey, aud: "issuer"},
+		{name: "token endpoint audience", provider: "oidc", body: "token_endpoint_auth_method = \"private_key_jwt\"\nprivate_key = file(\"ec.pem\")\nclient_assertion_audience = \"token_endpoint\"\n", method: "private_key_jwt", key: ecKey, aud: "token_endpoint"},
+		{name: "unknown audience", provider: "oidc", body: "token_endpoint_auth_method = \"private_key_jwt\"\nprivate_key = file(\"ec.pem\")\nclient_assertion_audience = \"https://sso.example.test\"\n", errs: []string{"Invalid client_assertion_audience@3"}},
+		{name: "audience without private_key_jwt", provider: "oidc", body: "client_secret = \"s\"\nclient_assertion_audience = \"issuer\"\n", aud: "issuer", warn: "Setting not used@2"},
 		{name: "unknown method", provider: "oidc", body: "client_secret = \"s\"\ntoken_endpoint_auth_method = \"client_secret_jwt\"\n", errs: []string{"Invalid token_endpoint_auth_method@2"}},
 		{name: "no secret", provider: "oidc", body: "", errs: []string{"Missing required argument@0"}},
 		{name: "no key", provider: "oidc", body: "token_endpoint_auth_method = \"private_key_jwt\"\n", errs: []string{"Missing required argument@1"}},
@@ -91,19 +98,23 @@ oauth "sso" {
 			blockLine := strings.Count(src[:strings.Index(src, `oauth "sso"`)], "\n") + 1
 			bodyLine := blockLine + 6
 			_, rt, _, diags := LoadSnapshot(path)
-			var got []string
+			var got, warns []string
 			for _, d := range diags {
 				if strings.Contains(d.Detail, "SECRETSECRET") || strings.Contains(d.Detail, "PRIVATE KEY") {
 					t.Errorf("diagnostic shows the key: %s", d.Detail)
-				}
-				if d.Severity != hcl.DiagError {
-					continue
 				}
 				line := 0
 				if d.Subject.Start.Line != blockLine {
 					line = d.Subject.Start.Line - bodyLine + 1
 				}
+				if d.Severity != hcl.DiagError {
+					warns = append(warns, d.Summary+"@"+strconv.Itoa(line))
+					continue
+				}
 				got = append(got, d.Summary+"@"+strconv.Itoa(line))
+			}
+			if tc.warn != "" && !slices.Contains(warns, tc.warn) {
+				t.Errorf("warnings %v, want %s among them", warns, tc.warn)
 			}
 			if strings.Join(got, ",") != strings.Join(tc.errs, ",") {
 				t.Fatalf("errors %v, want %v\n%s", got, tc.errs, diags)
@@ -112,8 +123,8 @@ oauth "sso" {
 				return
 			}
 			s := rt.OAuth["sso"]
-			if s.TokenAuthMethod != tc.method || s.PrivateKeyID != tc.kid {
-				t.Fatalf("settings %q %q", s.TokenAuthMethod, s.PrivateKeyID)
+			if s.TokenAuthMethod != tc.method || s.PrivateKeyID != tc.kid || s.ClientAssertionAudience != tc.aud {
+				t.Fatalf("settings %q %q %q", s.TokenAuthMethod, s.PrivateKeyID, s.ClientAssertionAudience)
 			}
 			switch want := tc.key.(type) {
 			case nil:

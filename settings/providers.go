@@ -50,6 +50,9 @@ type OAuth struct {
 	// none. PrivateKey is a secret: it is never printed.
 	PrivateKey   crypto.Signer
 	PrivateKeyID string
+	// ClientAssertionAudience is client_assertion_audience: the aud of
+	// private_key_jwt assertions, "token_endpoint" ("" too) or "issuer".
+	ClientAssertionAudience string
 	// ClockSkew is the leeway for the ID token's exp, nbf and iat.
 	ClockSkew time.Duration
 	// EndSession makes POST /auth/logout answer with the provider's

@@ -263,12 +263,15 @@ func TestAuthE2E_ZitadelLogin(t *testing.T) {
 		wrap    bool
 		method  oidc.AuthMethod
 		setting string // token_endpoint_auth_method, "" for the default
+		aud     string // client_assertion_audience, "" for none
 		slash   bool   // issuer written with the OP's trailing slash
 		want    string // how the token request authenticated, as recorded
 	}{
 		{name: "basic default", method: oidc.AuthMethodBasic, slash: true, want: "basic"},
 		{name: "basic without slash", method: oidc.AuthMethodBasic, setting: "client_secret_basic", want: "basic"},
 		{name: "post legacy server", wrap: true, method: oidc.AuthMethodPost, setting: "client_secret_post", want: "post"},
+		{name: "private_key_jwt", method: oidc.AuthMethodPrivateKeyJWT, setting: "private_key_jwt", aud: "issuer", want: "jwt"},
+		{name: "private_key_jwt legacy server", wrap: true, method: oidc.AuthMethodPrivateKeyJWT, setting: "private_key_jwt", aud: "issuer", slash: true, want: "jwt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			port := freePort(t)
@@ -282,7 +285,7 @@ func TestAuthE2E_ZitadelLogin(t *testing.T) {
 			switch tc.setting {
 			case "":
 			case "private_key_jwt":
-				auth = fmt.Sprintf("token_endpoint_auth_method = %q\n  private_key_id = %q\n  private_key = <<EOT\n%sEOT", tc.setting, zitadelKeyID, zitadelKeyPEM)
+				auth = fmt.Sprintf("token_endpoint_auth_method = %q\n  client_assertion_audience = %q\n  private_key_id = %q\n  private_key = <<EOT\n%sEOT", tc.setting, tc.aud, zitadelKeyID, zitadelKeyPEM)
 			default:
 				auth += fmt.Sprintf("\n  token_endpoint_auth_method = %q", tc.setting)
 			}
@@ -439,4 +442,38 @@ oauth "zitadel" {
 	if got := z.tokenAuthsSeen(); len(got) != 0 {
 		t.Errorf("token requests after a provider error: %v", got)
 	}
+}
+
+// The OP requires its issuer as the audience of client assertions; with
+// the default (the token endpoint) it refuses the exchange, and gatehouse
+// reports the OP's answer to that one request.
+func TestAuthE2E_ZitadelAssertionAudience(t *testing.T) {
+	port := freePort(t)
+	callback := fmt.Sprintf("http://127.0.0.1:%d/auth/oauth/zitadel/callback", port)
+	z := startZitadelOP(t, zitadelSetup{method: oidc.AuthMethodPrivateKeyJWT, clientKey: &zitadelKey.PublicKey, redirectURIs: []string{callback}})
+	w := startAuthWorld(t, port, fmt.Sprintf(`
+oauth "zitadel" {
+  provider                   = "oidc"
+  issuer                     = %q
+  client_id                  = %q
+  token_endpoint_auth_method = "private_key_jwt"
+  private_key_id             = %q
+  private_key                = <<EOT
+%sEOT
+  redirect_url               = %q
+  app                        = "portal"
+}
+`, z.issuer, zitadelClientID, zitadelKeyID, zitadelKeyPEM, callback))
+
+	res := zitadelLogin(t, w, z, zitadelBrowser(w), "zitadel", "/", z.username(1), zitadelPassword)
+	if res.StatusCode != http.StatusBadGateway || !strings.HasPrefix(res.Request.URL.String(), callback+"?") {
+		t.Fatalf("callback: %d at %s, want 502", res.StatusCode, res.Request.URL)
+	}
+	if got := z.tokenAuthsSeen(); len(got) != 1 || got[0] != "jwt" {
+		t.Fatalf("token requests %q, want one with an assertion", got)
+	}
+	w.proc.waitFor(t, "the refused exchange", func(l map[string]any) bool {
+		e, _ := l["error"].(string)
+		return l["reason"] == "oauth_failed" && strings.Contains(e, "token exchange failed") && strings.Contains(e, "udience")
+	})
 }

@@ -87,7 +87,8 @@ func oauthConfig(s settings.OAuth) oauth.Config {
 		RedirectURL: s.RedirectURL, Issuer: s.Issuer, Scopes: s.Scopes,
 		AuthURL: s.AuthURL, TokenURL: s.TokenURL, APIURL: s.APIURL,
 		TokenAuthMethod: s.TokenAuthMethod, PrivateKey: s.PrivateKey, PrivateKeyID: s.PrivateKeyID,
-		ClockSkew: s.ClockSkew, EndSession: s.EndSession, PostLogoutRedirectURL: s.PostLogoutRedirectURL,
+		ClientAssertionAudience: s.ClientAssertionAudience, ClockSkew: s.ClockSkew,
+		EndSession: s.EndSession, PostLogoutRedirectURL: s.PostLogoutRedirectURL,
 	}
 }
 

@@ -176,6 +176,11 @@ type Config struct {
 	// assertions' kid header.
 	PrivateKey   crypto.Signer
 	PrivateKeyID string
+	// ClientAssertionAudience is the aud of the client assertions:
+	// AudienceTokenEndpoint ("" too), the token endpoint's URL (OIDC Core
+	// 9; Entra ID, Okta), or AudienceIssuer, the issuer as the discovery
+	// document states it (providers that require it, such as zitadel).
+	ClientAssertionAudience string
 	// ClockSkew is how far the provider's clock may be off from ours when
 	// the ID token's times are checked: exp may have passed by up to
 	// ClockSkew, nbf and iat may be up to ClockSkew ahead. 0 means none;
@@ -204,6 +209,12 @@ const (
 	assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 	// assertionTTL is the lifetime of a client assertion.
 	assertionTTL = time.Minute
+)
+
+// Audiences of private_key_jwt client assertions (Config.ClientAssertionAudience).
+const (
+	AudienceTokenEndpoint = "token_endpoint"
+	AudienceIssuer        = "issuer"
 )
 
 // Identity is what the provider vouches for.
@@ -493,7 +504,7 @@ func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Req
 	ctx = oidc.ClientContext(ctx, f.client)
 	opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(pend.Verifier)}
 	if p.method == AuthPrivateKeyJWT {
-		assertion, err := f.clientAssertion(cfg, p.oauth2.Endpoint.TokenURL)
+		assertion, err := f.clientAssertion(cfg, p)
 		if err != nil {
 			return Identity{}, "", err
 		}
@@ -799,18 +810,29 @@ func assertionMethod(key crypto.Signer) (jwt.SigningMethod, error) {
 }
 
 // clientAssertion signs a private_key_jwt client assertion (RFC 7523 2.2,
-// 3; OIDC Core 9): iss and sub the client id, aud the token endpoint, a
-// random jti, iat now, exp a minute later, kid when configured.
-func (f *Flows) clientAssertion(cfg Config, tokenURL string) (string, error) {
+// 3; OIDC Core 9): iss and sub the client id, aud the token endpoint (or
+// the issuer, with AudienceIssuer), a random jti, iat now, exp a minute
+// later, kid when configured.
+func (f *Flows) clientAssertion(cfg Config, p *resolved) (string, error) {
 	m, err := assertionMethod(cfg.PrivateKey)
 	if err != nil {
 		return "", fmt.Errorf("%w: oauth %q: %w", ErrConfig, cfg.Name, err)
+	}
+	aud := p.oauth2.Endpoint.TokenURL
+	if cfg.ClientAssertionAudience == AudienceIssuer {
+		var doc struct {
+			Issuer string `json:"issuer"`
+		}
+		if p.oidc == nil || p.oidc.Claims(&doc) != nil || doc.Issuer == "" {
+			return "", f.providerErr(cfg, "client assertion: no issuer in the discovery document", nil)
+		}
+		aud = doc.Issuer
 	}
 	now := f.now()
 	tok := jwt.NewWithClaims(m, jwt.RegisteredClaims{
 		Issuer:    cfg.ClientID,
 		Subject:   cfg.ClientID,
-		Audience:  jwt.ClaimStrings{tokenURL},
+		Audience:  jwt.ClaimStrings{aud},
 		ID:        randomString(),
 		IssuedAt:  jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(now.Add(assertionTTL)),
