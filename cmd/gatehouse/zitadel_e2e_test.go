@@ -237,14 +237,16 @@ func sessionCookie(t *testing.T, browser *http.Client, base string) string {
 	return ""
 }
 
-// zitadelKey is the client's private_key_jwt key.
-var zitadelKey, zitadelKeyPEM = func() (*rsa.PrivateKey, string) {
+// newZitadelKey makes a private_key_jwt key for the client: the key and
+// its PEM for gatehouse's private_key.
+func newZitadelKey(t *testing.T) (*rsa.PrivateKey, string) {
+	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		panic(err)
+		t.Fatal(err)
 	}
 	return k, string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
-}()
+}
 
 const zitadelUsers = `
 user "tess" {
@@ -258,6 +260,7 @@ user "tess" {
 // issuer written as the OP states it and without its trailing slash, and
 // through both of the OP's server implementations.
 func TestAuthE2E_ZitadelLogin(t *testing.T) {
+	zitadelKey, zitadelKeyPEM := newZitadelKey(t)
 	for _, tc := range []struct {
 		name    string
 		wrap    bool
@@ -448,6 +451,7 @@ oauth "zitadel" {
 // the default (the token endpoint) it refuses the exchange, and gatehouse
 // reports the OP's answer to that one request.
 func TestAuthE2E_ZitadelAssertionAudience(t *testing.T) {
+	zitadelKey, zitadelKeyPEM := newZitadelKey(t)
 	port := freePort(t)
 	callback := fmt.Sprintf("http://127.0.0.1:%d/auth/oauth/zitadel/callback", port)
 	z := startZitadelOP(t, zitadelSetup{method: oidc.AuthMethodPrivateKeyJWT, clientKey: &zitadelKey.PublicKey, redirectURIs: []string{callback}})
