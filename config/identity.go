@@ -73,6 +73,7 @@ var ldapSchema = &hcl.BodySchema{
 		{Name: "timeout"},
 		{Name: "roles"},
 		{Name: "default_role"},
+		{Name: "lookups"},
 	},
 }
 
@@ -95,6 +96,7 @@ var oauthSchema = &hcl.BodySchema{
 		{Name: "api_url"},
 		{Name: "app", Required: true},
 		{Name: "default_role"},
+		{Name: "lookups"},
 	},
 }
 
@@ -172,6 +174,8 @@ type LDAP struct {
 	Spec        settings.LDAP // connection settings; the policy is Roles and DefaultRole
 	Roles       []groupRoleRef
 	DefaultRole ref
+	// LookupRanges are where each lookup of Spec.Lookups is named.
+	LookupRanges map[string]hcl.Range
 
 	DeclRange hcl.Range
 	NameRange hcl.Range
@@ -189,6 +193,8 @@ type OAuth struct {
 	Spec        settings.OAuth // client settings; the policy is App and DefaultRole
 	App         ref
 	DefaultRole ref
+	// LookupRanges are where each lookup of Spec.Lookups is named.
+	LookupRanges map[string]hcl.Range
 
 	DeclRange hcl.Range
 	NameRange hcl.Range
@@ -434,6 +440,8 @@ func decodeLDAPBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) (*L
 			l.Roles, d = decodeGroupRoles(attr, ctx)
 		case "default_role":
 			l.DefaultRole, d = decodeRef(attr, ctx)
+		case "lookups":
+			sp.Lookups, l.LookupRanges, d = decodeLookupSources(attr, ctx, ldapSource)
 		}
 		diags = append(diags, d...)
 	}
@@ -464,6 +472,7 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 	content, d := block.Body.Content(oauthSchema)
 	diags = append(diags, d...)
 	var providerAttr, issuerAttr, redirectAttr, methodAttr, keyAttr, secretAttr, endAttr, postLogoutAttr *hcl.Attribute
+	var lookupsAttr *hcl.Attribute
 	for _, as := range oauthSchema.Attributes {
 		attr := content.Attributes[as.Name]
 		if attr == nil {
@@ -527,6 +536,9 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 			o.App, d = decodeRef(attr, ctx)
 		case "default_role":
 			o.DefaultRole, d = decodeRef(attr, ctx)
+		case "lookups":
+			lookupsAttr = attr
+			sp.Lookups, o.LookupRanges, d = decodeLookupSources(attr, ctx, claimSource)
 		}
 		diags = append(diags, d...)
 	}
@@ -548,6 +560,7 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 			providerAttr.Expr.Range(), providerAttr.Range.Ptr()))
 	}
 	diags = append(diags, checkClientAuth(o, methodAttr, keyAttr, secretAttr)...)
+	diags = append(diags, checkOAuthLookups(o, lookupsAttr)...)
 	if sp.EndSession && sp.Provider != "oidc" && sp.Provider != "google" && sp.Provider != "" {
 		diags = append(diags, errorAt(summaryUnusedSetting,
 			fmt.Sprintf("end_session uses the end_session_endpoint of an OpenID Connect discovery document; provider %q has none. Remove it.", sp.Provider),
