@@ -37,9 +37,10 @@ var (
 	}
 )
 
-// ldapAttrRE is an attribute type by name or by OID (RFC 4512 2.5), without
-// options: a ";binary" value would not be text.
-var ldapAttrRE = regexp.MustCompile(`^(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)$`)
+// ldapAttrRE is an attribute type by name (RFC 4512 1.4 descr), without
+// options (a ";binary" value would not be text) and not by OID: servers
+// return an attribute under its name, whatever the search asked for.
+var ldapAttrRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
 
 // credentialAttributes hold credentials; a lookup reaches upstreams
 // (header templates) and is carried in the session token.
@@ -48,7 +49,7 @@ var credentialAttributes = []string{"userpassword", "authpassword", "unicodepwd"
 func checkLDAPAttribute(a string) string {
 	switch {
 	case !ldapAttrRE.MatchString(a):
-		return "is not an LDAP attribute name (letters, digits and dashes, starting with a letter, or an OID such as \"2.5.4.7\"; no options)"
+		return "is not an LDAP attribute name such as \"departmentNumber\" (letters, digits and dashes, starting with a letter; no options, no OIDs)"
 	case slices.Contains(credentialAttributes, strings.ToLower(a)):
 		return "holds credentials; a lookup reaches filters, upstream headers and the session token"
 	}

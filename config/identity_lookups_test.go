@@ -70,8 +70,8 @@ oauth "sso" {
 		oauth  map[string]string
 		policy []string // the provider's captured lookup names
 	}{
-		{name: "ldap", src: ldap(`  lookups = { department = "departmentNumber", region = "l", unused = "2.5.4.7" }`),
-			ldap: map[string]string{"department": "departmentNumber", "region": "l", "unused": "2.5.4.7"}, policy: []string{"department", "region", "unused"}},
+		{name: "ldap", src: ldap(`  lookups = { department = "departmentNumber", region = "l", unused = "employeeType" }`),
+			ldap: map[string]string{"department": "departmentNumber", "region": "l", "unused": "employeeType"}, policy: []string{"department", "region", "unused"}},
 		{name: "oauth", src: oauth("oidc", `  lookups = { department = "dept", tenant = "org_id" }`),
 			oauth: map[string]string{"department": "dept", "tenant": "org_id"}, policy: []string{"department", "tenant"}},
 		{name: "no lookups anywhere: the filter's lookup is unknown", src: ldap(``), errs: []string{"Unknown lookup@17"}},
@@ -79,6 +79,7 @@ oauth "sso" {
 			ldap: map[string]string{"department": "departmentNumber"}},
 		{name: "empty attribute", src: ldap(`  lookups = { department = "" }`), errs: []string{"Empty value@25", "Unknown lookup@17"}},
 		{name: "attribute with options", src: ldap(`  lookups = { department = "departmentNumber;binary" }`), errs: []string{"Invalid lookup source@25", "Unknown lookup@17"}},
+		{name: "OID", src: ldap(`  lookups = { department = "2.5.4.7" }`), errs: []string{"Invalid lookup source@25", "Unknown lookup@17"}},
 		{name: "password attribute", src: ldap(`  lookups = { department = "userPassword" }`), errs: []string{"Invalid lookup source@25", "Unknown lookup@17"}},
 		{name: "not an object", src: ldap(`  lookups = ["departmentNumber"]`), errs: []string{"Incorrect attribute value type@25", "Unknown lookup@17"}},
 		{name: "duplicate", src: ldap(`  lookups = { department = "departmentNumber", department = "ou" }`), errs: []string{"Duplicate lookup@25"},

@@ -158,3 +158,20 @@ func (s *Snapshot) CallerLookups(app *App, role *Role, user *User, provider stri
 func (s *Snapshot) CapturedLookups(provider string) []string {
 	return slices.Sorted(maps.Keys(s.capturedNames(provider)))
 }
+
+// capturedScope is the scope of the captured lookups that apply (see
+// CallerLookups), for Explain; nil when none does.
+func (s *Snapshot) capturedScope(provider string, captured map[string]string) *scope {
+	names := s.capturedNames(provider)
+	var sc *scope
+	for k, v := range captured {
+		if !names[k] {
+			continue
+		}
+		if sc == nil {
+			sc = &scope{values: make(map[string]any, len(captured))}
+		}
+		sc.values[k] = v
+	}
+	return sc
+}

@@ -129,7 +129,7 @@ func Explain(snap *policy.Snapshot, q ExplainQuery, now time.Time) (policy.Expla
 	c := policy.Caller{ID: id}
 	if sess != nil && !public {
 		// As transaction.lookups: a local user's own lookups apply.
-		c.Email, c.Provider, c.Local = sess.Email, sess.Provider, sess.Local
+		c.Email, c.Provider, c.Local, c.Captured = sess.Email, sess.Provider, sess.Local, sess.Lookups
 	}
 	return snap.Explain(q.Method, p, c), nil
 }

@@ -58,8 +58,13 @@ func (c call) loginLDAP(app *policy.App, req LoginRequest) (*session.Session, er
 	case err != nil:
 		return nil, refuse(http.StatusServiceUnavailable, reasonDirectoryDown, err)
 	}
+	for _, name := range entry.MultiValued {
+		c.h.log.Warn("lookup not captured", "provider", l.Name(), "user", entry.Username, "lookup", name,
+			"attribute", conn.Lookups[name], "why", "several values")
+	}
 	return &session.Session{
 		Subject: entry.Username, App: app.Name(), Provider: l.Name(), Groups: entry.Groups, Email: entry.Email,
+		Lookups: c.captured(l.Name(), entry.Username, entry.Lookups),
 	}, nil
 }
 
@@ -77,7 +82,7 @@ func ldapConfig(s settings.LDAP) ldapauth.Config {
 		BindDN: s.BindDN, BindPassword: s.BindPassword,
 		UserBase: s.UserBase, UserFilter: s.UserFilter,
 		GroupBase: s.GroupBase, GroupFilter: s.GroupFilter, GroupAttr: s.GroupAttr,
-		EmailAttr: s.EmailAttr, Timeout: s.Timeout,
+		EmailAttr: s.EmailAttr, Timeout: s.Timeout, Lookups: s.Lookups,
 	}
 }
 
