@@ -2,7 +2,9 @@ package authapi
 
 import (
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -93,6 +95,7 @@ func oauthConfig(s settings.OAuth) oauth.Config {
 		AuthURL: s.AuthURL, TokenURL: s.TokenURL, APIURL: s.APIURL,
 		TokenAuthMethod: s.TokenAuthMethod, PrivateKey: s.PrivateKey, PrivateKeyID: s.PrivateKeyID,
 		ClockSkew: s.ClockSkew, EndSession: s.EndSession, PostLogoutRedirectURL: s.PostLogoutRedirectURL,
+		Lookups: s.Lookups,
 	}
 }
 
@@ -162,6 +165,12 @@ func (c call) oauthSession(o *policy.OAuth, id oauth.Identity) (*session.Session
 			}
 			s.Subject, s.Local = u.Name(), true
 		}
+	}
+	if l := id.Lookups; l != nil {
+		for _, name := range slices.Sorted(maps.Keys(l.Refused)) {
+			c.h.log.Warn("lookup not captured", "provider", o.Name(), "user", s.Subject, "lookup", name, "why", l.Refused[name])
+		}
+		s.Lookups = c.captured(o.Name(), s.Subject, l.Values)
 	}
 	return s, nil
 }
