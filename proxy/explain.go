@@ -25,8 +25,8 @@ type ExplainQuery struct {
 	// Lookups are the lookups the Provider block would capture at login
 	// (its lookups: directory attributes, claims), by lookup name.
 	Lookups map[string]string `json:"lookups,omitempty"`
-	Method     string   `json:"method"`
-	Target     string   `json:"target"` // the request target as sent: path, query, or absolute form
+	Method  string            `json:"method"`
+	Target  string            `json:"target"` // the request target as sent: path, query, or absolute form
 }
 
 // ErrExplainQuery is the error of an ExplainQuery that names nobody
