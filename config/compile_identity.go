@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -118,7 +119,7 @@ func (c *Config) identitySpec(spec *policy.Spec) {
 	}
 	for _, l := range c.LDAP {
 		ls := policy.LDAPSpec{Name: l.Spec.Name, DefaultRole: l.DefaultRole.Name, Origin: origin(l.DeclRange),
-			Roles: make(map[string][]policy.GroupRole)}
+			Roles: make(map[string][]policy.GroupRole), Lookups: slices.Sorted(maps.Keys(l.Spec.Lookups))}
 		for _, gr := range l.Roles {
 			ls.Roles[gr.App.Name] = append(ls.Roles[gr.App.Name], policy.GroupRole{Group: gr.Group, Role: gr.Role.Name})
 		}
@@ -126,7 +127,7 @@ func (c *Config) identitySpec(spec *policy.Spec) {
 	}
 	for _, o := range c.OAuth {
 		spec.OAuth = append(spec.OAuth, policy.OAuthSpec{Name: o.Spec.Name, App: o.App.Name,
-			DefaultRole: o.DefaultRole.Name, Origin: origin(o.DeclRange)})
+			DefaultRole: o.DefaultRole.Name, Origin: origin(o.DeclRange), Lookups: slices.Sorted(maps.Keys(o.Spec.Lookups))})
 	}
 }
 
@@ -137,7 +138,9 @@ func (c *Config) providerSettings(rt *settings.Runtime) {
 		rt.LDAP = make(map[string]settings.LDAP, len(c.LDAP))
 	}
 	for _, l := range c.LDAP {
-		rt.LDAP[l.Spec.Name] = l.Spec
+		ls := l.Spec
+		ls.Lookups = maps.Clone(l.Spec.Lookups)
+		rt.LDAP[ls.Name] = ls
 	}
 	if len(c.OAuth) > 0 {
 		rt.OAuth = make(map[string]settings.OAuth, len(c.OAuth))
@@ -145,6 +148,7 @@ func (c *Config) providerSettings(rt *settings.Runtime) {
 	for _, o := range c.OAuth {
 		os := o.Spec
 		os.Scopes = slices.Clone(o.Spec.Scopes)
+		os.Lookups = maps.Clone(o.Spec.Lookups)
 		rt.OAuth[os.Name] = os
 	}
 }

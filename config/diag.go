@@ -46,6 +46,7 @@ const (
 	summaryKeyExpired          = "API key expired"           // warning
 	summaryMissingRequired     = "Missing required argument" // hcl's own phrase, for checks hcl's schema cannot express
 	summaryInvalidLookup       = "Invalid lookup value"
+	summaryInvalidLookupSource = "Invalid lookup source"
 	summaryEmptyList           = "Empty list"
 	summaryUnsetEnv            = "Unset environment variable"
 	summaryUnreadableFile      = "Unreadable file"

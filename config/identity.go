@@ -73,6 +73,7 @@ var ldapSchema = &hcl.BodySchema{
 		{Name: "timeout"},
 		{Name: "roles"},
 		{Name: "default_role"},
+		{Name: "lookups"},
 	},
 }
 
@@ -96,6 +97,7 @@ var oauthSchema = &hcl.BodySchema{
 		{Name: "api_url"},
 		{Name: "app", Required: true},
 		{Name: "default_role"},
+		{Name: "lookups"},
 	},
 }
 
@@ -176,6 +178,8 @@ type LDAP struct {
 	Spec        settings.LDAP // connection settings; the policy is Roles and DefaultRole
 	Roles       []groupRoleRef
 	DefaultRole ref
+	// LookupRanges are where each lookup of Spec.Lookups is named.
+	LookupRanges map[string]hcl.Range
 
 	DeclRange hcl.Range
 	NameRange hcl.Range
@@ -193,6 +197,8 @@ type OAuth struct {
 	Spec        settings.OAuth // client settings; the policy is App and DefaultRole
 	App         ref
 	DefaultRole ref
+	// LookupRanges are where each lookup of Spec.Lookups is named.
+	LookupRanges map[string]hcl.Range
 
 	DeclRange hcl.Range
 	NameRange hcl.Range
@@ -438,6 +444,8 @@ func decodeLDAPBlock(block *hcl.Block, ctx *hcl.EvalContext, basedir string) (*L
 			l.Roles, d = decodeGroupRoles(attr, ctx)
 		case "default_role":
 			l.DefaultRole, d = decodeRef(attr, ctx)
+		case "lookups":
+			sp.Lookups, l.LookupRanges, d = decodeLookupSources(attr, ctx, ldapSource)
 		}
 		diags = append(diags, d...)
 	}
@@ -468,6 +476,7 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 	content, d := block.Body.Content(oauthSchema)
 	diags = append(diags, d...)
 	var providerAttr, issuerAttr, redirectAttr, methodAttr, keyAttr, secretAttr, audAttr, endAttr, postLogoutAttr *hcl.Attribute
+	var lookupsAttr *hcl.Attribute
 	for _, as := range oauthSchema.Attributes {
 		attr := content.Attributes[as.Name]
 		if attr == nil {
@@ -539,6 +548,9 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 			o.App, d = decodeRef(attr, ctx)
 		case "default_role":
 			o.DefaultRole, d = decodeRef(attr, ctx)
+		case "lookups":
+			lookupsAttr = attr
+			sp.Lookups, o.LookupRanges, d = decodeLookupSources(attr, ctx, claimSource)
 		}
 		diags = append(diags, d...)
 	}
@@ -560,6 +572,7 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 			providerAttr.Expr.Range(), providerAttr.Range.Ptr()))
 	}
 	diags = append(diags, checkClientAuth(o, methodAttr, keyAttr, secretAttr, audAttr)...)
+	diags = append(diags, checkOAuthLookups(o, lookupsAttr)...)
 	if sp.EndSession && sp.Provider != "oidc" && sp.Provider != "google" && sp.Provider != "" {
 		diags = append(diags, errorAt(summaryUnusedSetting,
 			fmt.Sprintf("end_session uses the end_session_endpoint of an OpenID Connect discovery document; provider %q has none. Remove it.", sp.Provider),

@@ -77,6 +77,16 @@ func (c *Config) lookupNames() map[string]bool {
 	for _, u := range c.Users {
 		add(u.Lookups, u.Secrets)
 	}
+	for _, l := range c.LDAP {
+		for k := range l.Spec.Lookups {
+			names[k] = true
+		}
+	}
+	for _, o := range c.OAuth {
+		for k := range o.Spec.Lookups {
+			names[k] = true
+		}
+	}
 	return names
 }
 
@@ -109,7 +119,7 @@ func (c *Config) checkLookupRefs() hcl.Diagnostics {
 					continue
 				}
 				diags = append(diags, errorAt(summaryUnknownLookup,
-					fmt.Sprintf("The filter reads lookup.%s, but no lookups or secret_lookups (system, app, role or user) declare %q.%s Declare it or fix the name.", n, n, didYouMean(n, known)),
+					fmt.Sprintf("The filter reads lookup.%s, but no lookups or secret_lookups (system, app, role or user), nor the lookups of an ldap or oauth block, declare %q.%s Declare it or fix the name.", n, n, didYouMean(n, known)),
 					g.FilterRange, g.DeclRange.Ptr()))
 			}
 		}

@@ -51,10 +51,14 @@ type TestRequest struct {
 	Admin      string
 	Provider   string
 	LDAPGroups []string
-	Method     string
-	Target     string // origin form: "/path?query"
-	Headers    map[string]string
-	Body       []byte // nil without a body
+	// Lookups are the lookups the provider's block would have captured at
+	// login (the directory's attributes, the provider's claims), by lookup
+	// name; nil for none. Only with Provider.
+	Lookups map[string]string
+	Method  string
+	Target  string // origin form: "/path?query"
+	Headers map[string]string
+	Body    []byte // nil without a body
 	// Ranges of the attributes given, by name, for diagnostics the runner
 	// reports against the snapshot (unknown app, user, …).
 	Ranges map[string]hcl.Range
@@ -86,7 +90,7 @@ var testBlockSchema = &hcl.BodySchema{
 var testRequestSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "app"}, {Name: "user"}, {Name: "admin"}, {Name: "provider"}, {Name: "ldap_groups"},
-		{Name: "method", Required: true}, {Name: "target", Required: true}, {Name: "headers"}, {Name: "body"},
+		{Name: "lookups"}, {Name: "method", Required: true}, {Name: "target", Required: true}, {Name: "headers"}, {Name: "body"},
 	},
 }
 
@@ -245,6 +249,8 @@ func decodeTestRequest(r *TestRequest, b *hcl.Block, ctx *hcl.EvalContext) hcl.D
 			for _, it := range items {
 				r.LDAPGroups = append(r.LDAPGroups, it.Value)
 			}
+		case "lookups":
+			r.Lookups, d = decodeStringMap(a, ctx)
 		case "method":
 			r.Method, d = decodeString(a, ctx)
 			if !d.HasErrors() && !validMethod(r.Method) {
@@ -270,6 +276,9 @@ func decodeTestRequest(r *TestRequest, b *hcl.Block, ctx *hcl.EvalContext) hcl.D
 	case r.Admin != "" && (r.User != "" || r.Provider != "" || r.LDAPGroups != nil):
 		diags = append(diags, errorAt(summaryConflictingArgs,
 			"admin is a session of its own: leave out user, provider and ldap_groups.", r.Ranges["admin"], &b.DefRange))
+	case r.Lookups != nil && r.Provider == "":
+		diags = append(diags, errorAt(summaryMissingRequired,
+			"lookups are the values an ldap or oauth block captures at login: add provider, the name of that block.", r.Ranges["lookups"], &b.DefRange))
 	case r.LDAPGroups != nil && r.Provider == "":
 		diags = append(diags, errorAt(summaryMissingRequired,
 			"ldap_groups needs provider, the name of the ldap block the user logged in with.", r.Ranges["ldap_groups"], &b.DefRange))

@@ -62,6 +62,18 @@ test "a" {
     records  = [0]
   }
 }
+
+test "b" {
+  request {
+    app     = "portal"
+    method  = "GET"
+    target  = "/"
+    lookups = { dept = "7" }
+  }
+  expect {
+    status = 200
+  }
+}
 `
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
@@ -81,6 +93,7 @@ test "a" {
 		"x_test.hcl:17:16: Invalid expectation",
 		"x_test.hcl:18:16: Invalid expectation",
 		"x_test.hcl:19:16: Missing required argument",
+		"x_test.hcl:28:15: Missing required argument",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -52,6 +52,9 @@ type Caller struct {
 	// Local: ID.User is a local user, whose lookups apply (not a
 	// directory user's name, which may be a local user's too).
 	Local bool
+	// Captured are the lookups the session's login provider captured
+	// (session.Session.Lookups); see CallerLookups.
+	Captured map[string]string
 }
 
 // Explanation is what Explain found out about a request. Its JSON form
@@ -117,7 +120,7 @@ type ExplainedLookup struct {
 	Name   string `json:"name"`
 	Value  string `json:"value"` // "(secret)" for a secret lookup
 	Secret bool   `json:"secret,omitempty"`
-	Scope  string `json:"scope"` // system, app, role or user
+	Scope  string `json:"scope"` // system, app, role, provider (captured at login) or user
 }
 
 // ExplainedRateLimit is one rate limit the request would spend from.
@@ -241,7 +244,7 @@ func (s *Snapshot) Explain(method string, p Path, c Caller) Explanation {
 	if c.Local && !id.Admin {
 		user = s.users[id.User]
 	}
-	merged, secret := s.explainLookups(id.App, id.Role, user, &e)
+	merged, secret := s.explainLookups(id.App, id.Role, user, s.capturedScope(c.Provider, c.Captured), &e)
 	if d.Allow {
 		hc := HeaderCaller{ID: id, Email: c.Email, Provider: c.Provider, Lookups: merged}
 		blank := hc
@@ -265,10 +268,10 @@ func (s *Snapshot) Explain(method string, p Path, c Caller) Explanation {
 	return e
 }
 
-// explainLookups merges the caller's lookups as Lookups does (user > role
-// > app > system) and lists them in e, secret values blanked; it returns
-// the merged values and the names of the secret ones.
-func (s *Snapshot) explainLookups(app *App, role *Role, user *User, e *Explanation) (map[string]any, map[string]bool) {
+// explainLookups merges the caller's lookups as CallerLookups does (user >
+// captured > role > app > system) and lists them in e, secret values
+// blanked; it returns the merged values and the names of the secret ones.
+func (s *Snapshot) explainLookups(app *App, role *Role, user *User, captured *scope, e *Explanation) (map[string]any, map[string]bool) {
 	type scoped struct {
 		name string
 		sc   *scope
@@ -279,6 +282,9 @@ func (s *Snapshot) explainLookups(app *App, role *Role, user *User, e *Explanati
 	}
 	if role != nil {
 		scopes = append(scopes, scoped{"role", &role.scope})
+	}
+	if captured != nil {
+		scopes = append(scopes, scoped{"provider", captured})
 	}
 	if user != nil {
 		scopes = append(scopes, scoped{"user", &user.scope})

@@ -2,8 +2,10 @@ package policy_test
 
 import (
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
@@ -162,5 +164,33 @@ func TestExplain_SecretLookupsBlanked(t *testing.T) {
 	e = s.Explain("GET", mustPath(t, "/hr/x"), policy.Caller{ID: identity(t, s, "reader"), Email: "a@example.com"})
 	if e.Decision != "allow" {
 		t.Errorf("with e-mail: %s %s", e.Decision, e.Reason)
+	}
+}
+
+// Captured lookups show with the scope "provider", over the system's, and
+// only the names the provider declares; a header template renders them.
+func TestExplain_CapturedLookups(t *testing.T) {
+	spec := hrSpec(t, allowGrant(t, "hr", GET, "g", "/**"))
+	spec.Lookups = map[string]any{"department": "none", "region": "eu"}
+	spec.Sessions = &policy.SessionsSpec{HMACKey: []byte(strings.Repeat("k", 32)), TTL: time.Hour, RefreshTTL: time.Hour, CacheSize: 10, Issuer: "t"}
+	spec.LDAP = []policy.LDAPSpec{{Name: "corp", Lookups: []string{"department"}}}
+	h, err := policy.ParseHeaderTemplate("X-Department", "{lookup.department}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Upstreams[0].Headers = []policy.HeaderTemplate{h}
+	s := mustNew(t, spec)
+	e := s.Explain("GET", mustPath(t, "/hr/x"), policy.Caller{ID: identity(t, s, "reader"), Provider: "corp",
+		Captured: map[string]string{"department": "sales", "region": "us"}})
+	got := map[string]string{}
+	for _, l := range e.Lookups {
+		got[l.Name] = l.Value + " (" + l.Scope + ")"
+	}
+	want := map[string]string{"department": "sales (provider)", "region": "eu (system)"}
+	if !maps.Equal(got, want) {
+		t.Errorf("lookups %v, want %v", got, want)
+	}
+	if len(e.Headers) != 1 || e.Headers[0].Value != "sales" {
+		t.Errorf("headers %+v", e.Headers)
 	}
 }

@@ -57,9 +57,10 @@ func (a *Admin) Password() *password.Hash { return a.password }
 
 // LDAP is a compiled LDAP login provider: how its users get roles.
 type LDAP struct {
-	name  string
-	roles map[string][]groupRole // by app name
-	dflt  *Role
+	name    string
+	roles   map[string][]groupRole // by app name
+	dflt    *Role
+	lookups map[string]bool // names of the lookups captured at login
 }
 
 type groupRole struct {
@@ -73,9 +74,10 @@ func (l *LDAP) Name() string { return l.name }
 // OAuth is a compiled OAuth2/OIDC login provider: the app it issues
 // sessions for and its users' role.
 type OAuth struct {
-	name string
-	app  *App
-	dflt *Role
+	name    string
+	app     *App
+	dflt    *Role
+	lookups map[string]bool // names of the lookups captured at login
 }
 
 // Name returns the provider's block label.
@@ -283,6 +285,9 @@ func (s *Snapshot) buildIdentities(spec Spec) error {
 		}
 		l := &LDAP{name: ls.Name, roles: make(map[string][]groupRole, len(ls.Roles))}
 		var err error
+		if l.lookups, err = identityLookupNames("ldap "+ls.Name, ls.Lookups); err != nil {
+			return err
+		}
 		if l.dflt, err = role("ldap "+ls.Name, ls.DefaultRole); err != nil {
 			return err
 		}
@@ -313,6 +318,9 @@ func (s *Snapshot) buildIdentities(spec Spec) error {
 		}
 		o := &OAuth{name: oc.Name, app: app}
 		var err error
+		if o.lookups, err = identityLookupNames("oauth "+oc.Name, oc.Lookups); err != nil {
+			return err
+		}
 		if o.dflt, err = role("oauth "+oc.Name, oc.DefaultRole); err != nil {
 			return err
 		}

@@ -194,7 +194,11 @@ type LDAPSpec struct {
 	// the user is in decides the role for that app.
 	Roles       map[string][]GroupRole
 	DefaultRole string // for members of no mapped group; "" = the app's default_role
-	Origin      string
+	// Lookups are the names of the user-scope lookups the block captures
+	// from the directory at login (its lookups attribute; the attribute
+	// each one reads is a connection setting, settings.LDAP.Lookups).
+	Lookups []string
+	Origin  string
 }
 
 // OAuthSpec declares the policy of one OAuth2 / OpenID Connect login
@@ -204,5 +208,8 @@ type OAuthSpec struct {
 	Name        string
 	App         string // the app whose sessions this provider issues
 	DefaultRole string // "" = the app's default_role
-	Origin      string
+	// Lookups are the names of the user-scope lookups the block captures
+	// from the provider's claims at login (settings.OAuth.Lookups).
+	Lookups []string
+	Origin  string
 }

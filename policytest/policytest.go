@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -129,6 +130,14 @@ func Check(snap *policy.Snapshot, tests []*config.Test) hcl.Diagnostics {
 			case r.App == "":
 				bad("Missing required argument", "A session is sent with the API key of the app it was issued for: add app.", r, "provider")
 			}
+			if isLDAP || isOAuth {
+				captures := snap.CapturedLookups(r.Provider)
+				for _, n := range slices.Sorted(maps.Keys(r.Lookups)) {
+					if !slices.Contains(captures, n) {
+						bad("Unknown lookup", fmt.Sprintf("The lookups of %s %q do not declare %q: a login through it never captures that lookup.", providerKind(isLDAP), r.Provider, n), r, "lookups")
+					}
+				}
+			}
 		case r.User != "":
 			if _, ok := snap.User(r.User); !ok {
 				bad("Unknown user", fmt.Sprintf("No user %q in the configuration (for a directory or OAuth user, add provider).", r.User), r, "user")
@@ -139,12 +148,20 @@ func Check(snap *policy.Snapshot, tests []*config.Test) hcl.Diagnostics {
 	return diags
 }
 
+func providerKind(isLDAP bool) string {
+	if isLDAP {
+		return "ldap"
+	}
+	return "oauth"
+}
+
 // caller is the test's credential as the authenticate stage would see it.
 type caller struct {
 	id       policy.Identity
 	user     *policy.User // a local user's session, for user lookups
 	email    string
 	provider string
+	captured map[string]string // the lookups the provider captured (TestRequest.Lookups)
 	groups   []string
 }
 
@@ -181,7 +198,7 @@ func run(snap *policy.Snapshot, r *config.TestRequest, e *config.TestExpect) Out
 	o := Outcome{Status: 200, Reason: string(d.Reason), Grant: d.Grant, DryRun: string(d.DryRun), DryRunGrant: d.DryRunGrant}
 	var lookups map[string]any
 	if tmpls := route.Upstream.Headers(); len(tmpls) > 0 {
-		lookups = snap.Lookups(c.id.App, c.id.Role, c.user)
+		lookups = snap.CallerLookups(c.id.App, c.id.Role, c.user, c.provider, c.captured)
 		hc := policy.HeaderCaller{ID: c.id, Email: c.email, Provider: c.provider, Lookups: lookups}
 		for _, t := range tmpls {
 			v, ok := t.Render(hc.Resolve)
@@ -200,7 +217,7 @@ func run(snap *policy.Snapshot, r *config.TestRequest, e *config.TestExpect) Out
 		return o
 	}
 	if lookups == nil {
-		lookups = snap.Lookups(c.id.App, c.id.Role, c.user)
+		lookups = snap.CallerLookups(c.id.App, c.id.Role, c.user, c.provider, c.captured)
 	}
 	env := filterEnv(r, route, &c, lookups, rawQuery)
 	var ev filter.Evaluator
@@ -295,6 +312,8 @@ func authenticate(snap *policy.Snapshot, r *config.TestRequest) (caller, int, st
 		}
 		c.id = policy.Identity{App: app, Key: key, User: r.User, Role: role}
 		c.user, c.provider, c.groups = user, sub.Provider, r.LDAPGroups
+		// As a login would: values over the limits are not captured.
+		c.captured, _ = policy.CapIdentityLookups(r.Lookups)
 		if user != nil {
 			c.email = user.Email()
 		}

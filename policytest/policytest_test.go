@@ -60,6 +60,11 @@ role "editor" {
     paths = ["/**"]
     verbs = ["GET"]
   }
+  allow "hr" {
+    paths  = ["/depts"]
+    verbs  = ["GET"]
+    filter = "record.dept == lookup.dept"
+  }
 }
 user "ann" {
   email = "ann@example.com"
@@ -77,6 +82,7 @@ ldap "corp" {
   user_base    = "ou=people"
   user_filter  = "(uid={username})"
   roles        = { portal = { "editors" = "editor" } }
+  lookups      = { dept = "departmentNumber" }
 }
 oauth "sso" {
   provider      = "oidc"
@@ -133,6 +139,15 @@ func TestRun(t *testing.T) {
 			status: 200, reason: "grant_allowed"},
 		{name: "ldap, no mapped group: the app's default role", req: config.TestRequest{App: "portal", User: "dan", Provider: "corp", Method: "PUT", Target: "/hr/items/1"},
 			status: 403, reason: "no_matching_grant"},
+		{name: "ldap, captured lookup filters", req: config.TestRequest{App: "portal", User: "dan", Provider: "corp", LDAPGroups: []string{"editors"},
+			Lookups: map[string]string{"dept": "8"}, Method: "GET", Target: "/hr/depts"},
+			resp: resp, status: 200, reason: "grant_allowed", records: []int{1}},
+		{name: "ldap, no captured lookup: nothing shown", req: config.TestRequest{App: "portal", User: "dan", Provider: "corp", LDAPGroups: []string{"editors"},
+			Method: "GET", Target: "/hr/depts"},
+			resp: resp, status: 200, reason: "grant_allowed", records: []int{}},
+		{name: "ldap, captured value over the limit: nothing shown", req: config.TestRequest{App: "portal", User: "dan", Provider: "corp", LDAPGroups: []string{"editors"},
+			Lookups: map[string]string{"dept": strings.Repeat("8", 257)}, Method: "GET", Target: "/hr/depts"},
+			resp: resp, status: 200, reason: "grant_allowed", records: []int{}},
 		{name: "oauth session with another app's key", req: config.TestRequest{App: "portal", User: "x", Provider: "sso", Method: "GET", Target: "/hr/items"},
 			status: 401, reason: "session_wrong_app"},
 		{name: "encoded slash", req: config.TestRequest{App: "portal", Method: "GET", Target: "/hr/a%2fb"},
@@ -159,7 +174,7 @@ func TestRun(t *testing.T) {
 					t.Errorf("headers %v, want %s", got, c.headers)
 				}
 			}
-			if c.records != nil && !slices.Equal(r.Outcome.Records, c.records) {
+			if c.records != nil && (r.Outcome.Records == nil || !slices.Equal(r.Outcome.Records, c.records)) {
 				t.Errorf("records %v, want %v", r.Outcome.Records, c.records)
 			}
 		})
@@ -258,5 +273,25 @@ role "trial" {
 				t.Errorf("outcome %q does not show the dry-run outcome", r.Outcome)
 			}
 		})
+	}
+}
+
+// Check: test lookups need a provider whose block declares them.
+func TestCheck_CapturedLookups(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "gatehouse.hcl"), []byte(tableConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap, _, _, diags := config.LoadSnapshot(dir)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	tests := []*config.Test{
+		{Name: "declared", Request: config.TestRequest{App: "portal", User: "dan", Provider: "corp", Lookups: map[string]string{"dept": "7"}, Method: "GET", Target: "/hr/depts"}},
+		{Name: "undeclared", Request: config.TestRequest{App: "other", User: "x", Provider: "sso", Lookups: map[string]string{"dept": "7"}, Method: "GET", Target: "/hr/depts"}},
+	}
+	diags = policytest.Check(snap, tests)
+	if len(diags) != 1 || diags[0].Summary != "Unknown lookup" || !strings.Contains(diags[0].Detail, `oauth "sso"`) {
+		t.Fatalf("diagnostics: %v", diags)
 	}
 }

@@ -3,7 +3,9 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -20,8 +22,11 @@ type ExplainQuery struct {
 	Admin      string   `json:"admin,omitempty"`       // an admin session
 	LDAPGroups []string `json:"ldap_groups,omitempty"` // directory groups of an LDAP login (Provider: the ldap block)
 	Provider   string   `json:"provider,omitempty"`    // an ldap or oauth block; "" or "local" for a local user
-	Method     string   `json:"method"`
-	Target     string   `json:"target"` // the request target as sent: path, query, or absolute form
+	// Lookups are the lookups the Provider block would capture at login
+	// (its lookups: directory attributes, claims), by lookup name.
+	Lookups map[string]string `json:"lookups,omitempty"`
+	Method  string            `json:"method"`
+	Target  string            `json:"target"` // the request target as sent: path, query, or absolute form
 }
 
 // ErrExplainQuery is the error of an ExplainQuery that names nobody
@@ -74,11 +79,11 @@ func Explain(snap *policy.Snapshot, q ExplainQuery, now time.Time) (policy.Expla
 	var sess *session.Session
 	switch {
 	case q.Admin != "":
-		if q.User != "" || len(q.LDAPGroups) > 0 {
-			return policy.Explanation{}, fmt.Errorf("%w: admin excludes user and ldap_groups", ErrExplainQuery)
+		if q.User != "" || len(q.LDAPGroups) > 0 || len(q.Lookups) > 0 {
+			return policy.Explanation{}, fmt.Errorf("%w: admin excludes user, ldap_groups and lookups", ErrExplainQuery)
 		}
 		sess = &session.Session{Subject: q.Admin, Admin: true, Provider: policy.ProviderLocal, Local: true}
-	case q.User != "" || q.Provider != "" || len(q.LDAPGroups) > 0:
+	case q.User != "" || q.Provider != "" || len(q.LDAPGroups) > 0 || len(q.Lookups) > 0:
 		if q.App == "" {
 			return policy.Explanation{}, fmt.Errorf("%w: a user session needs its app", ErrExplainQuery)
 		}
@@ -87,6 +92,9 @@ func Explain(snap *policy.Snapshot, q ExplainQuery, now time.Time) (policy.Expla
 		case "", policy.ProviderLocal:
 			if len(q.LDAPGroups) > 0 {
 				return policy.Explanation{}, fmt.Errorf("%w: ldap_groups need the ldap block as provider", ErrExplainQuery)
+			}
+			if len(q.Lookups) > 0 {
+				return policy.Explanation{}, fmt.Errorf("%w: lookups need the ldap or oauth block as provider", ErrExplainQuery)
 			}
 			sess.Provider, sess.Local = policy.ProviderLocal, true
 			if u, ok := snap.User(q.User); ok {
@@ -101,6 +109,14 @@ func Explain(snap *policy.Snapshot, q ExplainQuery, now time.Time) (policy.Expla
 			if sess.Subject == "" {
 				sess.Subject = "(directory user)"
 			}
+			captures := snap.CapturedLookups(q.Provider)
+			for _, n := range slices.Sorted(maps.Keys(q.Lookups)) {
+				if !slices.Contains(captures, n) {
+					return policy.Explanation{}, fmt.Errorf("%w: the lookups of %q do not declare %q", ErrExplainQuery, q.Provider, n)
+				}
+			}
+			// As a login would: values over the limits are not captured.
+			sess.Lookups, _ = policy.CapIdentityLookups(q.Lookups)
 		}
 		if q.User == "" && sess.Local {
 			return policy.Explanation{}, fmt.Errorf("%w: a local user session needs the user's name", ErrExplainQuery)
@@ -129,7 +145,7 @@ func Explain(snap *policy.Snapshot, q ExplainQuery, now time.Time) (policy.Expla
 	c := policy.Caller{ID: id}
 	if sess != nil && !public {
 		// As transaction.lookups: a local user's own lookups apply.
-		c.Email, c.Provider, c.Local = sess.Email, sess.Provider, sess.Local
+		c.Email, c.Provider, c.Local, c.Captured = sess.Email, sess.Provider, sess.Local, sess.Lookups
 	}
 	return snap.Explain(q.Method, p, c), nil
 }

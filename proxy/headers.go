@@ -135,10 +135,15 @@ func (x *transaction) resolveUpstreamHeaders() error {
 func (x *transaction) lookups() map[string]any {
 	if x.who.lookups == nil {
 		var user *policy.User
-		if x.who.sess != nil && x.who.sess.Local && !x.who.ident.Admin {
-			user, _ = x.snap().User(x.who.sess.Subject)
+		var provider string
+		var captured map[string]string
+		if s := x.who.sess; s != nil && !x.who.ident.Admin {
+			if s.Local {
+				user, _ = x.snap().User(s.Subject)
+			}
+			provider, captured = s.Provider, s.Lookups
 		}
-		x.who.lookups = x.snap().Lookups(x.who.ident.App, x.who.ident.Role, user)
+		x.who.lookups = x.snap().CallerLookups(x.who.ident.App, x.who.ident.Role, user, provider, captured)
 	}
 	return x.who.lookups
 }

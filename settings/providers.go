@@ -24,6 +24,9 @@ type LDAP struct {
 	GroupAttr    string
 	EmailAttr    string
 	Timeout      time.Duration
+	// Lookups maps a user-scope lookup name to the directory attribute
+	// whose first value it captures at login; nil for none.
+	Lookups map[string]string
 }
 
 // OAuth is how gatehouse talks to the provider of one oauth block: the
@@ -60,6 +63,9 @@ type OAuth struct {
 	// PostLogoutRedirectURL as post_logout_redirect_uri when set.
 	EndSession            bool
 	PostLogoutRedirectURL string
+	// Lookups maps a user-scope lookup name to the ID token claim (else
+	// userinfo claim) it captures at login; nil for none.
+	Lookups map[string]string
 }
 
 // LDAPProvider returns the connection settings of the ldap block name;

@@ -14,7 +14,7 @@ import (
 )
 
 var explainHelp = commandHelp{
-	synopsis: "gatehouse explain [--config PATH] [--app NAME] [--user NAME | --admin NAME | --ldap-groups G1,G2 --provider NAME] [--json] METHOD TARGET",
+	synopsis: "gatehouse explain [--config PATH] [--app NAME] [--user NAME | --admin NAME | --ldap-groups G1,G2 --provider NAME] [--lookup NAME=VALUE ...] [--json] METHOD TARGET",
 	about: `Says what the proxy would do with one request, and why, without serving:
 the target canonicalized as the proxy does, the route (upstream and forwarded
 path), the identity and role, every grant whose path matched with its
@@ -23,11 +23,13 @@ the grant that came closest when refused), the record filter, lookups, rate
 limits, cors rule and the upstream headers (secret lookups blanked). The
 decision is made by the proxy's own code. --app is the app whose API key the
 request carries; --user a local user's session of that app (or, with
---provider, a directory user's); --admin an admin session.
+--provider, a directory user's); --admin an admin session; --lookup (repeated)
+a lookup the --provider block would capture at login (its lookups).
 Exit status: 0 whatever the decision, 1 bad config or unknown names, 2 bad usage.`,
 	examples: `  gatehouse explain --config gatehouse.hcl --app portal GET /hr/employees/42
   gatehouse explain --config conf.d --app portal --user ada DELETE /hr/employees/42
   gatehouse explain --config conf.d --app portal --ldap-groups hr-staff,vpn --provider corp GET /hr/employees
+  gatehouse explain --config conf.d --app portal --provider corp --lookup department=sales GET /crm/records
   gatehouse explain --config conf.d --admin root --json GET '/crm/accounts?id=7'`,
 }
 
@@ -40,6 +42,17 @@ func cmdExplain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&q.Admin, "admin", "", "an admin session")
 	groups := fs.String("ldap-groups", "", "comma-separated directory groups of an LDAP login (with --provider)")
 	fs.StringVar(&q.Provider, "provider", "", "the ldap or oauth block the user logged in through")
+	fs.Func("lookup", "NAME=VALUE: a lookup the --provider block captures at login (repeatable)", func(s string) error {
+		name, value, ok := strings.Cut(s, "=")
+		if !ok || name == "" {
+			return errors.New("want NAME=VALUE")
+		}
+		if q.Lookups == nil {
+			q.Lookups = map[string]string{}
+		}
+		q.Lookups[name] = value
+		return nil
+	})
 	asJSON := fs.Bool("json", false, "print JSON (snake_case) instead of text")
 	// Flags may come before or after METHOD TARGET.
 	var pos []string
@@ -71,6 +84,10 @@ func cmdExplain(args []string, stdout, stderr io.Writer) int {
 	}
 	if q.Admin != "" && (q.User != "" || len(q.LDAPGroups) > 0) {
 		fmt.Fprintln(stderr, "gatehouse explain: --admin excludes --user and --ldap-groups")
+		return 2
+	}
+	if len(q.Lookups) > 0 && q.Provider == "" {
+		fmt.Fprintln(stderr, "gatehouse explain: --lookup needs --provider (the ldap or oauth block)")
 		return 2
 	}
 	snap, _, files, diags := config.LoadSnapshot(*path)

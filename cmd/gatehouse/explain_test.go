@@ -135,3 +135,61 @@ func TestExplain_ExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// --lookup: the values an ldap block would capture, shown with the scope
+// provider and rendered into the upstream's headers.
+func TestExplain_CapturedLookups(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "gatehouse.hcl")
+	if err := os.WriteFile(p, []byte(`
+sessions {
+  signing_key = "0123456789abcdef0123456789abcdef0123"
+}
+upstream "crm" {
+  url     = "http://127.0.0.1:9"
+  prefix  = "/crm"
+  headers = { "X-Department" = "{lookup.department}" }
+}
+app "portal" {
+  api_key_sha256 = "8254c329a92850f6d539dd376f4816ee2764517da5e0235514af433164480d7a"
+}
+role "staff" {
+  allow "crm" {
+    paths   = ["/records"]
+    verbs   = ["GET"]
+    records = "data"
+    filter  = "record.department == lookup.department"
+  }
+}
+ldap "corp" {
+  url          = "ldaps://127.0.0.1:1"
+  user_base    = "ou=people"
+  default_role = "staff"
+  lookups      = { department = "departmentNumber" }
+}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runExplain("--config", p, "--app", "portal", "--provider", "corp", "--lookup", "department=sales", "GET", "/crm/records")
+	if code != 0 || !strings.Contains(out, "department = sales  (provider)") || !strings.Contains(out, "X-Department: sales") {
+		t.Errorf("exit %d:\n%s%s", code, out, errOut)
+	}
+	// Without the lookup, the header has no value: refused.
+	code, out, _ = runExplain("--config", p, "--app", "portal", "--provider", "corp", "GET", "/crm/records")
+	if code != 0 || !strings.Contains(out, "header_unresolved") {
+		t.Errorf("without the lookup: exit %d:\n%s", code, out)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--lookup", "department=sales", "GET", "/crm/records"}, 2, "--lookup needs --provider"},
+		{[]string{"--provider", "corp", "--lookup", "department", "GET", "/crm/records"}, 2, "want NAME=VALUE"},
+		{[]string{"--provider", "corp", "--lookup", "region=eu", "GET", "/crm/records"}, 1, `do not declare "region"`},
+	} {
+		code, out, errOut := runExplain(append([]string{"--config", p, "--app", "portal"}, c.args...)...)
+		if code != c.code || !strings.Contains(out+errOut, c.want) {
+			t.Errorf("%v: exit %d, want %d with %q:\n%s%s", c.args, code, c.code, c.want, out, errOut)
+		}
+	}
+}

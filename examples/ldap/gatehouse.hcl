@@ -74,4 +74,9 @@ ldap "corp" {
     }
   }
   default_role = "guest"
+  # Attributes of the user's entry, captured at login as user-scope lookups
+  # for record filters (lookup.department) and upstream header templates
+  # ({lookup.department}); see docs/filters.md. An attribute with several
+  # values, or none, gives no value: filters comparing with it hide.
+  lookups = { department = "departmentNumber", region = "l" }
 }

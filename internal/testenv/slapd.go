@@ -44,6 +44,10 @@ type SlapdUser struct {
 	// Groups are group names: each becomes cn=<name>,ou=groups,<base>, a
 	// groupOfNames with this user as member.
 	Groups []string
+	// Attrs are more attribute values of the entry, in order, as
+	// {attribute, value}: any inetOrgPerson attribute (departmentNumber,
+	// l, employeeType, …); an attribute given twice gets two values.
+	Attrs [][2]string
 }
 
 // SlapdOptions configures StartSlapd.
@@ -355,6 +359,9 @@ func (s *Slapd) dataLDIF(users []SlapdUser) ([]byte, error) {
 		}
 		if u.Password != "" {
 			attrs = append(attrs, "userPassword", ssha(u.Password))
+		}
+		for _, a := range u.Attrs {
+			attrs = append(attrs, a[0], a[1])
 		}
 		entry(attrs...)
 		for _, g := range u.Groups {

@@ -73,6 +73,24 @@ type User struct {
 	Email         string
 	EmailVerified bool
 	Name          string
+	// IDTokenClaims and UserinfoClaims are more claims of the ID token and
+	// of the userinfo response (org_id, department, …), each JSON-encoded
+	// as given; they never replace a claim the provider sets itself (iss,
+	// sub, aud, nonce, the times, email, email_verified, name).
+	IDTokenClaims  map[string]any
+	UserinfoClaims map[string]any
+}
+
+// addClaims sets the claims of extra, except the ones the provider sets
+// itself.
+func addClaims(claims, extra map[string]any) {
+	for k, v := range extra {
+		switch k {
+		case "iss", "sub", "aud", "iat", "exp", "nbf", "nonce", "email", "email_verified", "name":
+			continue
+		}
+		claims[k] = v
+	}
 }
 
 // Option configures New.
@@ -825,6 +843,7 @@ func (p *IdP) idToken(ac authCode, now time.Time) (string, error) {
 		claims["iat"] = now.Add(-2 * time.Hour).Unix()
 		claims["exp"] = now.Add(-time.Hour).Unix()
 	}
+	addClaims(claims, ac.user.IDTokenClaims)
 	key := p.keys[0]
 	if s.otherKey {
 		if p.otherKey == nil {
@@ -886,9 +905,11 @@ func (p *IdP) userinfo(w http.ResponseWriter, r *http.Request) {
 		unauthorized(w)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	claims := map[string]any{
 		"sub": u.Subject, "email": u.Email, "email_verified": u.EmailVerified, "name": u.Name,
-	})
+	}
+	addClaims(claims, u.UserinfoClaims)
+	writeJSON(w, http.StatusOK, claims)
 }
 
 func githubID(u User) int64 {

@@ -23,6 +23,7 @@ package authapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -104,6 +105,7 @@ type Handler struct {
 	ldapSem  chan struct{} // bounds concurrent directory logins
 	pwChecks atomic.Uint64 // password verifications
 	keys     keyCache      // keys derived from the configuration
+	log      *slog.Logger
 }
 
 // New returns a Handler.
@@ -114,6 +116,7 @@ func New(opts Options) *Handler {
 		pwSem:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		ldapSem:  make(chan struct{}, 32), // network-bound: more may wait on directories
 		logins:   newLoginLimiter(opts.LoginBudgets, opts.Now, opts.LimitsOnError, opts.Logger),
+		log:      cmp.Or(opts.Logger, slog.Default()),
 	}
 	return h
 }
@@ -377,6 +380,7 @@ func (c call) refresh() error {
 	}
 	next := *old
 	next.ID = ""
+	next.Lookups = c.stillCaptured(old)
 	return c.issue(&next, http.StatusOK, reasonRefreshOK)
 }
 

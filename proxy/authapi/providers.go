@@ -2,7 +2,9 @@ package authapi
 
 import (
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -58,8 +60,13 @@ func (c call) loginLDAP(app *policy.App, req LoginRequest) (*session.Session, er
 	case err != nil:
 		return nil, refuse(http.StatusServiceUnavailable, reasonDirectoryDown, err)
 	}
+	for _, name := range entry.MultiValued {
+		c.h.log.Warn("lookup not captured", "provider", l.Name(), "user", entry.Username, "lookup", name,
+			"attribute", conn.Lookups[name], "why", "several values")
+	}
 	return &session.Session{
 		Subject: entry.Username, App: app.Name(), Provider: l.Name(), Groups: entry.Groups, Email: entry.Email,
+		Lookups: c.captured(l.Name(), entry.Username, entry.Lookups),
 	}, nil
 }
 
@@ -77,7 +84,7 @@ func ldapConfig(s settings.LDAP) ldapauth.Config {
 		BindDN: s.BindDN, BindPassword: s.BindPassword,
 		UserBase: s.UserBase, UserFilter: s.UserFilter,
 		GroupBase: s.GroupBase, GroupFilter: s.GroupFilter, GroupAttr: s.GroupAttr,
-		EmailAttr: s.EmailAttr, Timeout: s.Timeout,
+		EmailAttr: s.EmailAttr, Timeout: s.Timeout, Lookups: s.Lookups,
 	}
 }
 
@@ -89,6 +96,7 @@ func oauthConfig(s settings.OAuth) oauth.Config {
 		TokenAuthMethod: s.TokenAuthMethod, PrivateKey: s.PrivateKey, PrivateKeyID: s.PrivateKeyID,
 		ClientAssertionAudience: s.ClientAssertionAudience, ClockSkew: s.ClockSkew,
 		EndSession: s.EndSession, PostLogoutRedirectURL: s.PostLogoutRedirectURL,
+		Lookups: s.Lookups,
 	}
 }
 
@@ -158,6 +166,12 @@ func (c call) oauthSession(o *policy.OAuth, id oauth.Identity) (*session.Session
 			}
 			s.Subject, s.Local = u.Name(), true
 		}
+	}
+	if l := id.Lookups; l != nil {
+		for _, name := range slices.Sorted(maps.Keys(l.Refused)) {
+			c.h.log.Warn("lookup not captured", "provider", o.Name(), "user", s.Subject, "lookup", name, "why", l.Refused[name])
+		}
+		s.Lookups = c.captured(o.Name(), s.Subject, l.Values)
 	}
 	return s, nil
 }

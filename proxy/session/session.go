@@ -65,14 +65,19 @@ var (
 
 // Session is a verified token's content.
 type Session struct {
-	ID        string // sid: revocation handle
-	Subject   string
-	App       string // "" for admin sessions
-	Provider  string
-	Local     bool
-	Admin     bool
-	Groups    []string
-	Email     string
+	ID       string // sid: revocation handle
+	Subject  string
+	App      string // "" for admin sessions
+	Provider string
+	Local    bool
+	Admin    bool
+	Groups   []string
+	Email    string
+	// Lookups are the user-scope lookups the login provider captured
+	// (the lookups of its ldap or oauth block), by lookup name; nil for
+	// none. They are signed with the rest of the token; a refresh carries
+	// them into the new token unchanged.
+	Lookups   map[string]string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 	AuthTime  time.Time // login time; refresh is possible until AuthTime + refresh_ttl
@@ -90,20 +95,21 @@ func (s *Session) PolicySubject() policy.Subject {
 // jwt.NumericDate: NumericDate also accepts a JSON string ("1700000000")
 // and fractions, which other verifiers may read differently.
 type claims struct {
-	Issuer    string           `json:"iss"`
-	Subject   string           `json:"sub"`
-	Audience  jwt.ClaimStrings `json:"aud"`
-	ExpiresAt *unixTime        `json:"exp"`
-	NotBefore *unixTime        `json:"nbf,omitempty"`
-	IssuedAt  *unixTime        `json:"iat"`
-	App       string           `json:"app,omitempty"`
-	SID       string           `json:"sid"`
-	Provider  string           `json:"prv"`
-	Local     bool             `json:"lcl,omitempty"`
-	Admin     bool             `json:"adm,omitempty"`
-	Groups    []string         `json:"grp,omitempty"`
-	Email     string           `json:"email,omitempty"`
-	AuthTime  *unixTime        `json:"auth_time"`
+	Issuer    string            `json:"iss"`
+	Subject   string            `json:"sub"`
+	Audience  jwt.ClaimStrings  `json:"aud"`
+	ExpiresAt *unixTime         `json:"exp"`
+	NotBefore *unixTime         `json:"nbf,omitempty"`
+	IssuedAt  *unixTime         `json:"iat"`
+	App       string            `json:"app,omitempty"`
+	SID       string            `json:"sid"`
+	Provider  string            `json:"prv"`
+	Local     bool              `json:"lcl,omitempty"`
+	Admin     bool              `json:"adm,omitempty"`
+	Groups    []string          `json:"grp,omitempty"`
+	Email     string            `json:"email,omitempty"`
+	Lookups   map[string]string `json:"lkp,omitempty"`
+	AuthTime  *unixTime         `json:"auth_time"`
 }
 
 // The jwt.Claims methods, for the library's exp, nbf, iat and iss checks.
@@ -267,7 +273,7 @@ func (m *Manager) Issue(k *policy.SessionKeys, s *Session) (string, error) {
 		NotBefore: newUnixTime(now),
 		IssuedAt:  newUnixTime(now),
 		App:       s.App, SID: s.ID, Provider: s.Provider, Local: s.Local, Admin: s.Admin,
-		Groups: s.Groups, Email: s.Email, AuthTime: newUnixTime(s.AuthTime),
+		Groups: s.Groups, Email: s.Email, Lookups: s.Lookups, AuthTime: newUnixTime(s.AuthTime),
 	}
 	t := jwt.NewWithClaims(method(k), c)
 	t.Header["kid"] = k.KeyID()
@@ -479,6 +485,9 @@ func (m *Manager) parse(k *policy.SessionKeys, token string, now time.Time, allo
 	if c.SID == "" || c.Subject == "" {
 		return nil, fmt.Errorf("%w: missing claims", ErrInvalid)
 	}
+	if err := checkLookups(c.Lookups); err != nil {
+		return nil, err
+	}
 	aud := c.App
 	if c.Admin {
 		aud = AdminAudience
@@ -493,10 +502,25 @@ func (m *Manager) parse(k *policy.SessionKeys, token string, now time.Time, allo
 	}
 	return &Session{
 		ID: c.SID, Subject: c.Subject, App: c.App, Provider: c.Provider, Local: c.Local, Admin: c.Admin,
-		Groups: c.Groups, Email: c.Email,
+		Groups: c.Groups, Email: c.Email, Lookups: c.Lookups,
 		IssuedAt: c.IssuedAt.time(), ExpiresAt: c.ExpiresAt.time(), AuthTime: c.AuthTime.time(),
 		token: token, kid: k.ID(),
 	}, nil
+}
+
+// checkLookups refuses captured lookups over policy's limits, which Issue's
+// callers apply (policy.CapIdentityLookups): a token carrying more was not
+// minted by this version of gatehouse's login.
+func checkLookups(m map[string]string) error {
+	if len(m) > policy.MaxIdentityLookups {
+		return fmt.Errorf("%w: %d lookups", ErrInvalid, len(m))
+	}
+	for k, v := range m {
+		if k == "" || len(v) > policy.MaxIdentityLookupBytes {
+			return fmt.Errorf("%w: lookup %q", ErrInvalid, k)
+		}
+	}
+	return nil
 }
 
 // checkLifetime refuses a token minted to outlast the settings it is

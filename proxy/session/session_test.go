@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -216,5 +218,50 @@ func BenchmarkVerify_Miss(b *testing.B) {
 		if _, err := m.parse(k, tok, c.now(), false); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Captured lookups travel signed: Verify and Refreshable return them, a
+// changed value breaks the signature, and a token carrying more than the
+// limits allow is refused even when correctly signed.
+func TestLookupsCarried(t *testing.T) {
+	m, k, _ := newTest(t)
+	s := &Session{Subject: "ann", App: "portal", Provider: "corp", Lookups: map[string]string{"department": "sales", "region": "Zürich"}}
+	tok, err := m.Issue(k, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, verify := range map[string]func(*policy.SessionKeys, string) (*Session, error){"Verify": m.Verify, "Refreshable": m.Refreshable} {
+		got, err := verify(k, tok)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(got.Lookups) != 2 || got.Lookups["department"] != "sales" || got.Lookups["region"] != "Zürich" {
+			t.Errorf("%s: lookups %q", name, got.Lookups)
+		}
+	}
+
+	// The payload with another department, the signature kept.
+	parts := strings.Split(tok, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := strings.Replace(string(payload), `"sales"`, `"board"`, 1)
+	if forged == string(payload) {
+		t.Fatal("payload has no department")
+	}
+	parts[1] = base64.RawURLEncoding.EncodeToString([]byte(forged))
+	if _, err := m.Verify(k, strings.Join(parts, ".")); !errors.Is(err, ErrInvalid) {
+		t.Errorf("forged lookup: %v, want ErrInvalid", err)
+	}
+
+	big := &Session{Subject: "ann", App: "portal", Provider: "corp", Lookups: map[string]string{"a": strings.Repeat("x", policy.MaxIdentityLookupBytes+1)}}
+	tok, err = m.Issue(k, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Verify(k, tok); !errors.Is(err, ErrInvalid) {
+		t.Errorf("over-long lookup: %v, want ErrInvalid", err)
 	}
 }

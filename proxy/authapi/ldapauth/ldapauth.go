@@ -20,6 +20,12 @@
 //     whose GroupFilter matches the filter-escaped user DN (or, with no
 //     GroupBase, read the entry's memberOf).
 //
+// The attributes of Config.Lookups are read in step 3's search, as the
+// service account: an attribute with exactly one value gives its lookup
+// that value (Entry.Lookups); one with several values gives none
+// (Entry.MultiValued), so that the lookup is absent rather than one value
+// picked from a set the directory does not order.
+//
 // Every refusal is the same error, ErrInvalidCredentials, so that callers
 // cannot reveal which step refused (user enumeration). Any other error
 // means the directory could not decide: it is down, slow, misconfigured or
@@ -88,6 +94,9 @@ type Config struct {
 	GroupAttr   string        // group name attribute, default "cn"
 	EmailAttr   string        // default "mail"
 	Timeout     time.Duration // per network operation and dial, default 5s
+	// Lookups maps lookup names to the attributes of the user's entry
+	// whose value they capture; nil for none.
+	Lookups map[string]string
 }
 
 // Entry is an authenticated user.
@@ -105,6 +114,13 @@ type Entry struct {
 	// GroupAttr values of the groups found under GroupBase, or, when
 	// GroupBase is "", the first RDN value of each memberOf DN.
 	Groups []string
+	// Lookups holds, by lookup name, the value of each Config.Lookups
+	// attribute the entry has exactly one value of (as the directory
+	// returned it: the caller checks that it is text); nil for none.
+	Lookups map[string]string
+	// MultiValued names, sorted, the lookups whose attribute has several
+	// values: they are left out of Lookups.
+	MultiValued []string
 }
 
 // Authenticate checks username and password against the directory and
@@ -143,6 +159,11 @@ func Authenticate(ctx context.Context, cfg Config, username, password string) (E
 	}
 	if cfg.GroupBase == "" {
 		attrs = append(attrs, "memberOf")
+	}
+	for _, a := range cfg.Lookups {
+		if !slices.ContainsFunc(attrs, func(b string) bool { return strings.EqualFold(a, b) }) {
+			attrs = append(attrs, a)
+		}
 	}
 	req := ldap.NewSearchRequest(cfg.UserBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
 		2, cfg.timeLimit(), false, userFilter, attrs, nil)
@@ -195,6 +216,7 @@ func Authenticate(ctx context.Context, cfg Config, username, password string) (E
 		Username: canonicalUsername(user, loginAttr, username),
 		Email:    user.GetEqualFoldAttributeValue(cfg.EmailAttr),
 	}
+	e.Lookups, e.MultiValued = lookups(user, cfg.Lookups)
 
 	// 5. Groups, read as the service account, not as the user.
 	if cfg.GroupBase == "" {
@@ -489,6 +511,28 @@ func canonicalUsername(user *ldap.Entry, attr, username string) string {
 		return values[0]
 	}
 	return username
+}
+
+// lookups reads the attributes of the lookups from the user's entry:
+// see Entry.Lookups and Entry.MultiValued.
+func lookups(user *ldap.Entry, attrs map[string]string) (map[string]string, []string) {
+	var vals map[string]string
+	var multi []string
+	for name, attr := range attrs {
+		vs := user.GetEqualFoldAttributeValues(attr)
+		switch len(vs) {
+		case 0:
+		case 1:
+			if vals == nil {
+				vals = make(map[string]string, len(attrs))
+			}
+			vals[name] = vs[0]
+		default:
+			multi = append(multi, name)
+		}
+	}
+	slices.Sort(multi)
+	return vals, multi
 }
 
 // firstRDNValue returns "hr-staff" for "cn=hr-staff,ou=groups,...".

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -594,6 +595,37 @@ func TestLoginAttribute(t *testing.T) {
 	} {
 		if got := loginAttribute(filter); got != want {
 			t.Errorf("loginAttribute(%q) = %q, want %q", filter, got, want)
+		}
+	}
+}
+
+// Config.Lookups: each attribute is read in the user search, as the
+// service account; one value is captured, several values or none leave
+// the lookup out.
+func TestLookups(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSlapd(t, testenv.SlapdOptions{Users: []testenv.SlapdUser{
+		{UID: "ann", Password: "annpw", Attrs: [][2]string{{"departmentNumber", "sales"}, {"l", "Zürich"}}},
+		{UID: "ben", Password: "benpw", Attrs: [][2]string{{"departmentNumber", "sales"}, {"departmentNumber", "board"}, {"l", "Oslo"}}},
+		{UID: "cy", Password: "cypw"},
+	}})
+	cfg := config(s)
+	cfg.Lookups = map[string]string{"department": "departmentNumber", "region": "L", "kind": "employeeType"}
+	for _, tc := range []struct {
+		user, pw string
+		want     map[string]string
+		multi    []string
+	}{
+		{"ann", "annpw", map[string]string{"department": "sales", "region": "Zürich"}, nil},
+		{"ben", "benpw", map[string]string{"region": "Oslo"}, []string{"department"}},
+		{"cy", "cypw", nil, nil},
+	} {
+		e, err := authenticate(t, cfg, tc.user, tc.pw)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.user, err)
+		}
+		if !maps.Equal(e.Lookups, tc.want) || !slices.Equal(e.MultiValued, tc.multi) {
+			t.Errorf("%s: lookups %q, multi-valued %q; want %q, %q", tc.user, e.Lookups, e.MultiValued, tc.want, tc.multi)
 		}
 	}
 }

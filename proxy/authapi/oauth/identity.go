@@ -80,20 +80,39 @@ func (f *Flows) oidcIdentity(ctx context.Context, cfg Config, p *resolved, tok *
 	if idt.Subject == "" {
 		return Identity{}, f.providerErr(cfg, "id token without subject", nil)
 	}
-	if c.Email == "" && p.oidc.UserInfoEndpoint() != "" {
-		var ui profileClaims
-		if err := f.getJSON(ctx, p.oidc.UserInfoEndpoint(), tok.AccessToken, nil, &ui); err != nil {
+	var idClaims map[string]json.RawMessage
+	if len(cfg.Lookups) > 0 {
+		if err := idt.Claims(&idClaims); err != nil {
+			return Identity{}, f.providerErr(cfg, "id token claims", err)
+		}
+	}
+	var uiClaims map[string]json.RawMessage
+	if (c.Email == "" || needUserinfo(cfg.Lookups, idClaims)) && p.oidc.UserInfoEndpoint() != "" {
+		var body json.RawMessage
+		if err := f.getJSON(ctx, p.oidc.UserInfoEndpoint(), tok.AccessToken, nil, &body); err != nil {
 			return Identity{}, f.providerErr(cfg, "userinfo", err)
+		}
+		var ui profileClaims
+		if err := json.Unmarshal(body, &ui); err != nil || (len(cfg.Lookups) > 0 && json.Unmarshal(body, &uiClaims) != nil) {
+			return Identity{}, f.providerErr(cfg, "userinfo", errors.New("bad JSON response"))
 		}
 		if ui.Subject != idt.Subject {
 			return Identity{}, f.providerErr(cfg, "userinfo subject differs from the id token's", nil)
 		}
-		c.Email, c.EmailVerified = ui.Email, ui.EmailVerified
+		if c.Email == "" {
+			c.Email, c.EmailVerified = ui.Email, ui.EmailVerified
+		}
 		if c.Name == "" {
 			c.Name = ui.Name
 		}
 	}
-	return Identity{Subject: idt.Subject, Email: c.Email, EmailVerified: bool(c.EmailVerified), Name: c.Name}, nil
+	id := Identity{Subject: idt.Subject, Email: c.Email, EmailVerified: bool(c.EmailVerified), Name: c.Name}
+	if len(cfg.Lookups) > 0 {
+		var l Captured
+		l.Values, l.Refused = claimLookups(cfg.Lookups, idClaims, uiClaims)
+		id.Lookups = &l
+	}
+	return id, nil
 }
 
 // checkTimes checks an ID token's exp (required), nbf and iat (optional,

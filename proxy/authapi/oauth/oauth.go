@@ -190,6 +190,10 @@ type Config struct {
 	// PostLogoutRedirectURL is its post_logout_redirect_uri, "" for none.
 	EndSession            bool
 	PostLogoutRedirectURL string
+	// Lookups maps lookup names to the ID token claims (else userinfo
+	// claims) whose values they capture (Identity.Lookups); "oidc" and
+	// "google" only. Nil for none.
+	Lookups map[string]string
 	// Key seals the block's pending logins into their binding cookies
 	// (AES-256-GCM, 32 bytes). It must come from the configuration, so
 	// that every instance sharing it opens the cookies the others sealed
@@ -224,6 +228,19 @@ type Identity struct {
 	Email         string
 	EmailVerified bool
 	Name          string
+	// Lookups holds what Config.Lookups captured; nil when the block has
+	// none (a pointer keeps Identity comparable).
+	Lookups *Captured
+}
+
+// Captured are the lookups a login captured from the provider's claims.
+type Captured struct {
+	// Values are the claims' values by lookup name (see claimLookups).
+	// The caller checks their size.
+	Values map[string]string
+	// Refused names the lookups whose claim was present but not usable
+	// (an array, an object), with why.
+	Refused map[string]string
 }
 
 // Options configures a Flows.

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -1254,5 +1255,50 @@ func TestEndSessionURL(t *testing.T) {
 	gh.EndSession = true
 	if u := f.EndSessionURL(ctx, gh); u != "" {
 		t.Fatalf("github: %q", u)
+	}
+}
+
+// Config.Lookups through a whole login at the test IdP: claims of the ID
+// token, userinfo asked only for the ones the ID token lacks.
+func TestLookupsFromClaims(t *testing.T) {
+	idp := testidp.New(t)
+	g := newGatehouse(t, oauth.Options{}, func(base string) []oauth.Config {
+		c := oidcBlock(idp, base, "test", oauth.ProviderOIDC)
+		c.Lookups = map[string]string{"tenant": "org_id", "department": "dept", "level": "lvl", "groups": "grp"}
+		plain := oidcBlock(idp, base, "plain", oauth.ProviderOIDC)
+		return []oauth.Config{c, plain}
+	})
+	idp.SetUser(testidp.User{Subject: testidp.DefaultSubject, Email: testidp.DefaultEmail, EmailVerified: true, Name: testidp.DefaultName,
+		IDTokenClaims:  map[string]any{"org_id": "acme", "lvl": 3, "grp": []string{"a"}},
+		UserinfoClaims: map[string]any{"dept": "sales", "org_id": "not-this"},
+	})
+	r := g.login(newBrowser(t), "test", "/")
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	want := oauth.Captured{
+		Values:  map[string]string{"tenant": "acme", "department": "sales", "level": "3"},
+		Refused: map[string]string{"groups": oauth.RefusedNotScalar},
+	}
+	if r.id.Lookups == nil || !maps.Equal(r.id.Lookups.Values, want.Values) || !maps.Equal(r.id.Lookups.Refused, want.Refused) {
+		t.Fatalf("lookups %+v, want %+v", r.id.Lookups, want)
+	}
+	if n := idp.UserinfoRequests(); n != 1 {
+		t.Errorf("%d userinfo requests, want 1 (dept is only there)", n)
+	}
+	// All claims in the ID token: no userinfo request.
+	idp.SetUser(testidp.User{Subject: testidp.DefaultSubject, Email: testidp.DefaultEmail, EmailVerified: true,
+		IDTokenClaims: map[string]any{"org_id": "acme", "dept": "ops", "lvl": 1, "grp": "g"}})
+	r = g.login(newBrowser(t), "test", "/")
+	if r.err != nil || r.id.Lookups == nil || r.id.Lookups.Values["department"] != "ops" || len(r.id.Lookups.Refused) != 0 {
+		t.Fatalf("second login: %+v %v", r.id.Lookups, r.err)
+	}
+	if n := idp.UserinfoRequests(); n != 1 {
+		t.Errorf("%d userinfo requests, want still 1", n)
+	}
+	// A block without lookups captures nothing.
+	r = g.login(newBrowser(t), "plain", "/")
+	if r.err != nil || r.id.Lookups != nil {
+		t.Fatalf("block without lookups: %+v %v", r.id.Lookups, r.err)
 	}
 }
