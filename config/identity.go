@@ -95,6 +95,8 @@ var oauthSchema = &hcl.BodySchema{
 		{Name: "api_url"},
 		{Name: "app", Required: true},
 		{Name: "default_role"},
+		{Name: "users"},
+		{Name: "match_username"},
 	},
 }
 
@@ -116,7 +118,7 @@ const (
 const oauthURLHint = "Write an absolute https URL, as the provider documents it."
 
 // oauthProviders are the values of oauth.provider.
-var oauthProviders = []string{"oidc", "google", "github", "facebook"}
+var oauthProviders = []string{"oidc", "google", "github", "facebook", "x"}
 
 // oauthAuthMethods are the values of oauth.token_endpoint_auth_method.
 var oauthAuthMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
@@ -186,9 +188,10 @@ type groupRoleRef struct {
 
 // OAuth is a decoded oauth block.
 type OAuth struct {
-	Spec        settings.OAuth // client settings; the policy is App and DefaultRole
+	Spec        settings.OAuth // client settings; the policy is App, DefaultRole and Accounts
 	App         ref
 	DefaultRole ref
+	Accounts    oauthAccounts // users, match_username (provider "x")
 
 	DeclRange hcl.Range
 	NameRange hcl.Range
@@ -463,7 +466,7 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 	diags := checkName("oauth", o.Spec.Name, o.NameRange, o.DeclRange)
 	content, d := block.Body.Content(oauthSchema)
 	diags = append(diags, d...)
-	var providerAttr, issuerAttr, redirectAttr, methodAttr, keyAttr, secretAttr, endAttr, postLogoutAttr *hcl.Attribute
+	var providerAttr, issuerAttr, redirectAttr, methodAttr, keyAttr, secretAttr, endAttr, postLogoutAttr, defaultRoleAttr *hcl.Attribute
 	for _, as := range oauthSchema.Attributes {
 		attr := content.Attributes[as.Name]
 		if attr == nil {
@@ -526,7 +529,14 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 		case "app":
 			o.App, d = decodeRef(attr, ctx)
 		case "default_role":
+			defaultRoleAttr = attr
 			o.DefaultRole, d = decodeRef(attr, ctx)
+		case "users":
+			o.Accounts.UsersAttr = attr
+			o.Accounts.Users, d = decodeAccounts(attr, ctx)
+		case "match_username":
+			o.Accounts.MatchAttr = attr
+			o.Accounts.MatchUsername, d = decodeBool(attr, ctx)
 		}
 		diags = append(diags, d...)
 	}
@@ -548,6 +558,7 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 			providerAttr.Expr.Range(), providerAttr.Range.Ptr()))
 	}
 	diags = append(diags, checkClientAuth(o, methodAttr, keyAttr, secretAttr)...)
+	diags = append(diags, checkAccounts(o, defaultRoleAttr)...)
 	if sp.EndSession && sp.Provider != "oidc" && sp.Provider != "google" && sp.Provider != "" {
 		diags = append(diags, errorAt(summaryUnusedSetting,
 			fmt.Sprintf("end_session uses the end_session_endpoint of an OpenID Connect discovery document; provider %q has none. Remove it.", sp.Provider),
