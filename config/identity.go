@@ -534,6 +534,7 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 		case "users":
 			o.Accounts.UsersAttr = attr
 			o.Accounts.Users, d = decodeAccounts(attr, ctx)
+			o.Accounts.usersBad = d.HasErrors()
 		case "match_username":
 			o.Accounts.MatchAttr = attr
 			o.Accounts.MatchUsername, d = decodeBool(attr, ctx)

@@ -30,6 +30,7 @@ type oauthAccounts struct {
 	MatchUsername bool
 
 	UsersAttr, MatchAttr *hcl.Attribute
+	usersBad             bool // users had errors, already reported
 }
 
 // decodeAccounts reads users = { "2244994945" = "alice", … }: X user ids
@@ -105,10 +106,18 @@ func checkAccounts(o *OAuth, defaultRoleAttr *hcl.Attribute) hcl.Diagnostics {
 		}
 		return diags
 	}
-	if a.UsersAttr == nil && a.MatchAttr == nil {
+	if len(a.Users) == 0 && !a.MatchUsername && !a.usersBad {
+		// No mapping: the block would admit nobody.
+		subject := o.DeclRange
+		switch {
+		case a.UsersAttr != nil:
+			subject = a.UsersAttr.Expr.Range()
+		case a.MatchAttr != nil:
+			subject = a.MatchAttr.Expr.Range()
+		}
 		diags = append(diags, errorAt(summaryMissingRequired,
-			fmt.Sprintf("oauth %q (provider \"x\") admits only X accounts mapped to local users, since X vouches for no email: add users = { \"<X user id>\" = \"alice\" } (the numeric id, which never changes), or match_username = true to map an X username to the local user of the same name (weaker: a username can be changed and taken over).", o.Spec.Name),
-			o.DeclRange, nil))
+			fmt.Sprintf("oauth %q (provider \"x\") admits only X accounts mapped to local users, since X vouches for no email, and maps none: add users = { \"<X user id>\" = \"alice\" } (the numeric id, which never changes), or match_username = true to map an X username to the local user of the same name (weaker: a username can be changed and taken over).", o.Spec.Name),
+			subject, o.DeclRange.Ptr()))
 	}
 	if defaultRoleAttr != nil {
 		diags = append(diags, errorAt(summaryUnusedSetting,

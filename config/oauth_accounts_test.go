@@ -45,8 +45,10 @@ oauth "x" {
 		{name: "both: the id first", body: "users = { \"5\" = \"bob\" }\nmatch_username = true\n", accounts: []account{
 			{"5", "alice", "bob", "id"}, {"6", "ALICE", "alice", "username"},
 		}},
-		{name: "match_username = false alone still says how to map", body: "match_username = false\n", accounts: []account{
-			{"1", "alice", "", ""},
+		{name: "match_username = false alone maps nobody", body: "match_username = false\n", errs: []string{"Missing required argument@1"}},
+		{name: "an empty table maps nobody", body: "users = {}\n", errs: []string{"Missing required argument@1"}},
+		{name: "an empty table and match_username", body: "users = {}\nmatch_username = true\n", accounts: []account{
+			{"1", "alice", "alice", "username"},
 		}},
 		{name: "no mapping", body: "", errs: []string{"Missing required argument@0"}},
 		{name: "username as a key", body: "users = { jack = \"alice\" }\n", errs: []string{"Invalid account id@1"}},
