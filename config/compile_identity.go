@@ -96,6 +96,10 @@ func (c *Config) checkIdentities(apps, roles map[string]bool, appNames, roleName
 			checkApp(owner, o.App)
 		}
 		checkRole(owner, o.DefaultRole)
+		if o.Spec.Provider == "x" && (o.Accounts.UsersAttr != nil || o.Accounts.MatchUsername) {
+			users, userNames := userSet(c.Users)
+			diags = append(diags, c.checkAccountUsers(o, users, userNames)...)
+		}
 	}
 	return diags
 }
@@ -126,8 +130,10 @@ func (c *Config) identitySpec(spec *policy.Spec) {
 		spec.LDAP = append(spec.LDAP, ls)
 	}
 	for _, o := range c.OAuth {
-		spec.OAuth = append(spec.OAuth, policy.OAuthSpec{Name: o.Spec.Name, App: o.App.Name,
-			DefaultRole: o.DefaultRole.Name, Origin: origin(o.DeclRange), Lookups: slices.Sorted(maps.Keys(o.Spec.Lookups))})
+		os := policy.OAuthSpec{Name: o.Spec.Name, App: o.App.Name,
+			DefaultRole: o.DefaultRole.Name, Origin: origin(o.DeclRange), Lookups: slices.Sorted(maps.Keys(o.Spec.Lookups))}
+		o.Accounts.spec(&os, o.Spec.Provider)
+		spec.OAuth = append(spec.OAuth, os)
 	}
 }
 

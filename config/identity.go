@@ -98,6 +98,8 @@ var oauthSchema = &hcl.BodySchema{
 		{Name: "app", Required: true},
 		{Name: "default_role"},
 		{Name: "lookups"},
+		{Name: "users"},
+		{Name: "match_username"},
 	},
 }
 
@@ -119,7 +121,7 @@ const (
 const oauthURLHint = "Write an absolute https URL, as the provider documents it."
 
 // oauthProviders are the values of oauth.provider.
-var oauthProviders = []string{"oidc", "google", "github", "facebook"}
+var oauthProviders = []string{"oidc", "google", "github", "facebook", "x"}
 
 // oauthAuthMethods are the values of oauth.token_endpoint_auth_method.
 var oauthAuthMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
@@ -194,11 +196,12 @@ type groupRoleRef struct {
 
 // OAuth is a decoded oauth block.
 type OAuth struct {
-	Spec        settings.OAuth // client settings; the policy is App and DefaultRole
+	Spec        settings.OAuth // client settings; the policy is App, DefaultRole and Accounts
 	App         ref
 	DefaultRole ref
 	// LookupRanges are where each lookup of Spec.Lookups is named.
 	LookupRanges map[string]hcl.Range
+	Accounts     oauthAccounts // users, match_username (provider "x")
 
 	DeclRange hcl.Range
 	NameRange hcl.Range
@@ -475,7 +478,7 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 	diags := checkName("oauth", o.Spec.Name, o.NameRange, o.DeclRange)
 	content, d := block.Body.Content(oauthSchema)
 	diags = append(diags, d...)
-	var providerAttr, issuerAttr, redirectAttr, methodAttr, keyAttr, secretAttr, audAttr, endAttr, postLogoutAttr *hcl.Attribute
+	var providerAttr, issuerAttr, redirectAttr, methodAttr, keyAttr, secretAttr, audAttr, endAttr, postLogoutAttr, defaultRoleAttr *hcl.Attribute
 	var lookupsAttr *hcl.Attribute
 	for _, as := range oauthSchema.Attributes {
 		attr := content.Attributes[as.Name]
@@ -547,10 +550,18 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 		case "app":
 			o.App, d = decodeRef(attr, ctx)
 		case "default_role":
+			defaultRoleAttr = attr
 			o.DefaultRole, d = decodeRef(attr, ctx)
 		case "lookups":
 			lookupsAttr = attr
 			sp.Lookups, o.LookupRanges, d = decodeLookupSources(attr, ctx, claimSource)
+		case "users":
+			o.Accounts.UsersAttr = attr
+			o.Accounts.Users, d = decodeAccounts(attr, ctx)
+			o.Accounts.usersBad = d.HasErrors()
+		case "match_username":
+			o.Accounts.MatchAttr = attr
+			o.Accounts.MatchUsername, d = decodeBool(attr, ctx)
 		}
 		diags = append(diags, d...)
 	}
@@ -573,6 +584,7 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 	}
 	diags = append(diags, checkClientAuth(o, methodAttr, keyAttr, secretAttr, audAttr)...)
 	diags = append(diags, checkOAuthLookups(o, lookupsAttr)...)
+	diags = append(diags, checkAccounts(o, defaultRoleAttr)...)
 	if sp.EndSession && sp.Provider != "oidc" && sp.Provider != "google" && sp.Provider != "" {
 		diags = append(diags, errorAt(summaryUnusedSetting,
 			fmt.Sprintf("end_session uses the end_session_endpoint of an OpenID Connect discovery document; provider %q has none. Remove it.", sp.Provider),

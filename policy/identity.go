@@ -78,6 +78,10 @@ type OAuth struct {
 	app     *App
 	dflt    *Role
 	lookups map[string]bool // names of the lookups captured at login
+	// mappedOnly, accounts and byName: see OAuthSpec and Account.
+	mappedOnly bool
+	accounts   map[string]*User // provider user id -> local user
+	byName     map[string]*User // lower-cased local name -> user; nil = no username matching
 }
 
 // Name returns the provider's block label.
@@ -85,6 +89,35 @@ func (o *OAuth) Name() string { return o.name }
 
 // App returns the app whose sessions the provider issues.
 func (o *OAuth) App() *App { return o.app }
+
+// MappedOnly reports whether the provider admits only logins that Account
+// maps to a local user (provider "x"); the others are refused.
+func (o *OAuth) MappedOnly() bool { return o.mappedOnly }
+
+// How Account found the local user.
+const (
+	MappedByID       = "id"
+	MappedByUsername = "username"
+)
+
+// Account returns the local user a login through o maps to: the one o's
+// accounts table names for the provider's user id subject, else, when o
+// matches usernames, the one whose name equals username ignoring case
+// (ASCII; New refuses local names that differ only in case then). by is
+// MappedByID or MappedByUsername; ok false means no local user. The user
+// may be inactive: the caller refuses such a login. A username is the
+// weaker key: its owner can give it up and someone else can take it.
+func (o *OAuth) Account(subject, username string) (u *User, by string, ok bool) {
+	if u, ok := o.accounts[subject]; ok && subject != "" {
+		return u, MappedByID, true
+	}
+	if o.byName != nil && username != "" {
+		if u, ok := o.byName[strings.ToLower(username)]; ok {
+			return u, MappedByUsername, true
+		}
+	}
+	return nil, "", false
+}
 
 // ProviderLocal is the provider name of local (password) users.
 const ProviderLocal = "local"
@@ -95,7 +128,7 @@ const ProviderLocal = "local"
 type Subject struct {
 	Name     string   // user name (local), directory user name (LDAP) or provider subject (OAuth)
 	Provider string   // ProviderLocal, an ldap block name or an oauth block name
-	Local    bool     // Name is a local user (password login, or OAuth mapped by email)
+	Local    bool     // Name is a local user (password login, or OAuth mapped by email or account)
 	Groups   []string // directory groups (LDAP)
 }
 
@@ -149,6 +182,35 @@ func (s *Snapshot) UserRole(app *App, sub Subject) (*Role, *User, Reason) {
 		role = s.roles[app.defaultRole]
 	}
 	return role, user, ""
+}
+
+// buildAccounts compiles oc's mapping of provider accounts to local users:
+// every user named must exist, and with MatchUsername no two local names
+// may differ only in case.
+func (s *Snapshot) buildAccounts(o *OAuth, oc OAuthSpec) error {
+	if len(oc.Accounts) > 0 {
+		o.accounts = make(map[string]*User, len(oc.Accounts))
+	}
+	for id, name := range oc.Accounts {
+		u, ok := s.users[name]
+		if !ok || id == "" {
+			return fmt.Errorf("oauth %q: account %q: unknown user %q", oc.Name, id, name)
+		}
+		o.accounts[id] = u
+	}
+	if !oc.MatchUsername {
+		return nil
+	}
+	o.byName = make(map[string]*User, len(s.users))
+	for name, u := range s.users {
+		k := strings.ToLower(name)
+		if other, dup := o.byName[k]; dup {
+			a, b := min(name, other.name), max(name, other.name)
+			return fmt.Errorf("oauth %q: match_username: users %q and %q differ only in case", oc.Name, a, b)
+		}
+		o.byName[k] = u
+	}
+	return nil
 }
 
 // roleFor returns the role of the first mapped group (in the order the
@@ -316,12 +378,15 @@ func (s *Snapshot) buildIdentities(spec Spec) error {
 		if !ok {
 			return fmt.Errorf("oauth %q: unknown app %q", oc.Name, oc.App)
 		}
-		o := &OAuth{name: oc.Name, app: app}
+		o := &OAuth{name: oc.Name, app: app, mappedOnly: oc.MappedOnly}
 		var err error
 		if o.lookups, err = identityLookupNames("oauth "+oc.Name, oc.Lookups); err != nil {
 			return err
 		}
 		if o.dflt, err = role("oauth "+oc.Name, oc.DefaultRole); err != nil {
+			return err
+		}
+		if err := s.buildAccounts(o, oc); err != nil {
 			return err
 		}
 		s.oauth[oc.Name] = o

@@ -212,4 +212,14 @@ type OAuthSpec struct {
 	// from the provider's claims at login (settings.OAuth.Lookups).
 	Lookups []string
 	Origin  string
+	// MappedOnly admits only logins that Accounts or MatchUsername map to
+	// a local user (provider "x", which vouches for no email): see
+	// OAuth.Account.
+	MappedOnly bool
+	// Accounts maps the provider's user ids (for "x": X's numeric user
+	// ids, which never change) to local user names.
+	Accounts map[string]string
+	// MatchUsername maps a login that Accounts does not list to the local
+	// user whose name equals the provider's username, ignoring case.
+	MatchUsername bool
 }

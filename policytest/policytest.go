@@ -130,6 +130,11 @@ func Check(snap *policy.Snapshot, tests []*config.Test) hcl.Diagnostics {
 			case r.App == "":
 				bad("Missing required argument", "A session is sent with the API key of the app it was issued for: add app.", r, "provider")
 			}
+			if o, ok := snap.OAuth(r.Provider); ok && o.MappedOnly() {
+				if _, ok := snap.User(r.User); !ok {
+					bad("Unknown user", fmt.Sprintf("%q is an oauth block whose logins are mapped local users' sessions: user must name a local user.", r.Provider), r, "provider")
+				}
+			}
 			if isLDAP || isOAuth {
 				captures := snap.CapturedLookups(r.Provider)
 				for _, n := range slices.Sorted(maps.Keys(r.Lookups)) {
@@ -298,6 +303,9 @@ func authenticate(snap *policy.Snapshot, r *config.TestRequest) (caller, int, st
 		sub := policy.Subject{Name: r.User, Provider: r.Provider, Groups: r.LDAPGroups}
 		if r.Provider == "" {
 			sub.Provider, sub.Local = policy.ProviderLocal, true
+		}
+		if o, ok := snap.OAuth(r.Provider); ok && o.MappedOnly() {
+			sub.Local = true // an X login's session is the mapped local user's
 		}
 		if app == nil {
 			return c, 401, authn.ReasonMissingAPIKey

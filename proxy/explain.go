@@ -106,6 +106,13 @@ func Explain(snap *policy.Snapshot, q ExplainQuery, now time.Time) (policy.Expla
 					return policy.Explanation{}, fmt.Errorf("%w: no ldap or oauth block %q in the configuration", ErrExplainQuery, q.Provider)
 				}
 			}
+			if o, ok := snap.OAuth(q.Provider); ok && o.MappedOnly() {
+				// An X login's session is the mapped local user's.
+				sess.Local = true
+				if u, ok := snap.User(q.User); ok {
+					sess.Email = u.Email()
+				}
+			}
 			if sess.Subject == "" {
 				sess.Subject = "(directory user)"
 			}

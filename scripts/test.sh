@@ -97,7 +97,8 @@ for d in examples/*/; do
 		GATEHOUSE_SIGNING_KEY=test-signing-key-of-at-least-32-bytes-000000 \
 		HR_API_TOKEN=dummy LDAP_URL=ldaps://127.0.0.1:1 LDAP_BIND_PASSWORD=dummy \
 		OIDC_ISSUER=https://127.0.0.1:1 OIDC_CLIENT_ID=dummy OIDC_CLIENT_SECRET=dummy \
-		GITHUB_CLIENT_ID=dummy GITHUB_CLIENT_SECRET=dummy GATEHOUSE_PUBLIC_URL=https://127.0.0.1 \
+		GITHUB_CLIENT_ID=dummy GITHUB_CLIENT_SECRET=dummy X_CLIENT_ID=dummy X_CLIENT_SECRET=dummy \
+		GATEHOUSE_PUBLIC_URL=https://127.0.0.1 \
 		GATEHOUSE_LISTEN=127.0.0.1:8080 GATEHOUSE_ADMIN_LISTEN=127.0.0.1:9901 \
 		"$gh_bin/gatehouse" test --config "$d"
 done

@@ -35,7 +35,7 @@ type LDAP struct {
 // it is never printed.
 type OAuth struct {
 	Name         string // the block's label
-	Provider     string // "oidc", "google", "github" or "facebook"
+	Provider     string // "oidc", "google", "github", "facebook" or "x"
 	ClientID     string
 	ClientSecret string
 	RedirectURL  string

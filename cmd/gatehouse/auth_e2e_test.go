@@ -65,7 +65,7 @@ role "hr_reader" {
 type authWorld struct {
 	base string
 	key  string
-	proc *process
+	proc *process // the binary, for its logs
 	mu   sync.Mutex
 	seen []string // "path user role" as the upstream saw them
 }
@@ -92,8 +92,7 @@ func startAuthWorld(t *testing.T, port int, blocks string) *authWorld {
 	}
 	p := startWithConfig(t, t.TempDir(), fmt.Sprintf(authConfig, port, up.URL, hashKey(w.key), blocks))
 	t.Cleanup(func() { _ = p.stop(t) })
-	w.proc = p
-	w.base = "http://" + p.public
+	w.base, w.proc = "http://"+p.public, p
 	return w
 }
 

@@ -17,8 +17,9 @@ func setExampleEnv(t *testing.T) {
 		"PORTAL_KEY_SHA256": hashKey("portal"), "GATEHOUSE_SIGNING_KEY": strings.Repeat("k", 48),
 		"HR_API_TOKEN": "dummy", "LDAP_URL": "ldaps://127.0.0.1:1", "LDAP_BIND_PASSWORD": "dummy",
 		"OIDC_ISSUER": "https://127.0.0.1:1", "OIDC_CLIENT_ID": "dummy", "OIDC_CLIENT_SECRET": "dummy",
-		"GITHUB_CLIENT_ID": "dummy", "GITHUB_CLIENT_SECRET": "dummy", "GATEHOUSE_PUBLIC_URL": "https://127.0.0.1",
-		"GATEHOUSE_LISTEN": "127.0.0.1:8080", "GATEHOUSE_ADMIN_LISTEN": "127.0.0.1:9901",
+		"GITHUB_CLIENT_ID": "dummy", "GITHUB_CLIENT_SECRET": "dummy", "X_CLIENT_ID": "dummy", "X_CLIENT_SECRET": "dummy",
+		"GATEHOUSE_PUBLIC_URL": "https://127.0.0.1",
+		"GATEHOUSE_LISTEN":     "127.0.0.1:8080", "GATEHOUSE_ADMIN_LISTEN": "127.0.0.1:9901",
 	} {
 		t.Setenv(k, v)
 	}

@@ -1,5 +1,5 @@
 # OAuth / OpenID Connect logins: a browser signs in at an identity provider
-# (Keycloak here, GitHub as a second option) and comes back with a session
+# (Keycloak here, GitHub and X as other options) and comes back with a session
 # cookie for the portal app.
 #
 #   export GATEHOUSE_SIGNING_KEY="$(openssl rand -base64 48)"
@@ -7,7 +7,7 @@
 #   export GATEHOUSE_PUBLIC_URL=https://api.example.com   # no trailing slash
 #   export OIDC_ISSUER=https://keycloak.example.com/realms/main
 #   export OIDC_CLIENT_ID=gatehouse OIDC_CLIENT_SECRET=...
-#   export GITHUB_CLIENT_ID=... GITHUB_CLIENT_SECRET=...
+#   export GITHUB_CLIENT_ID=... GITHUB_CLIENT_SECRET=... X_CLIENT_ID=... X_CLIENT_SECRET=...
 #   gatehouse validate --config examples/oauth
 #   gatehouse run --config examples/oauth
 #
@@ -91,4 +91,18 @@ oauth "github" {
 user "alice" {
   email = "alice@example.com"
   roles = { portal = "hr_reader" }
+}
+
+# X (formerly Twitter): X gives no email, so the block admits only the X
+# accounts it maps to local users, here by X's numeric user id (which never
+# changes; a username can). Replace the id with your account's: a refused
+# sign-in (403 oauth_unknown_user) logs it.
+oauth "x" {
+  client_id     = env("X_CLIENT_ID") # the OAuth 2.0 Client ID
+  client_secret = env("X_CLIENT_SECRET")
+  redirect_url  = "${env("GATEHOUSE_PUBLIC_URL")}/auth/oauth/x/callback"
+  app           = "portal"
+  users = {
+    "2244994945" = "alice"
+  }
 }

@@ -65,3 +65,17 @@ test "nobody may write employees" {
     decision = "deny"
   }
 }
+
+test "alice, signed in with her X account, has her own role" {
+  request {
+    app      = "portal"
+    user     = "alice" # an X login's session is the mapped local user's
+    provider = "x"
+    method   = "GET"
+    target   = "/hr/employees"
+  }
+  expect {
+    status = 200
+    grant  = "gatehouse.hcl:61"
+  }
+}

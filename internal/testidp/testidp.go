@@ -7,8 +7,10 @@
 // unchanged.
 //
 // The same server also fakes the bits of the GitHub API (GET /api/user,
-// GET /api/user/emails) and of the Facebook Graph API (GET /me) that a login
-// needs, authorised by the access tokens it issues.
+// GET /api/user/emails), of the Facebook Graph API (GET /me) and of the X
+// API v2 (GET /2/users/me, which wants the scopes users.read and
+// tweet.read) that a login needs, authorised by the access tokens it
+// issues.
 //
 // The authorization endpoint logs in automatically as the current user (see
 // [IdP.SetUser]). Knobs such as [IdP.WrongNonce] or [IdP.Expired] spoil the
@@ -65,6 +67,12 @@ const (
 	// GitHubPublicEmail is the public profile email of GET /api/user, which
 	// differs from the primary address on purpose.
 	GitHubPublicEmail = "alice-public@example.test"
+
+	// XUserID is the id the fake X API reports when the user's Subject is
+	// not a number; DefaultXUsername the username when User.Username is
+	// empty.
+	XUserID          = "1453938412359217152"
+	DefaultXUsername = "Alice_X"
 )
 
 // User is the account the provider logs in as.
@@ -79,6 +87,9 @@ type User struct {
 	// sub, aud, nonce, the times, email, email_verified, name).
 	IDTokenClaims  map[string]any
 	UserinfoClaims map[string]any
+	// Username is the X username of GET /2/users/me ("" =
+	// DefaultXUsername).
+	Username string
 }
 
 // addClaims sets the claims of extra, except the ones the provider sets
@@ -158,6 +169,7 @@ type authCode struct {
 type accessToken struct {
 	clientID string
 	user     User
+	scope    string
 	expires  time.Time
 }
 
@@ -199,6 +211,7 @@ type IdP struct {
 	keyGeneration    int
 	authorizeCount   int
 	userinfoRequests int
+	xRequests        int
 }
 
 // New starts a provider on 127.0.0.1 and closes it when the test ends.
@@ -228,6 +241,7 @@ func New(t testing.TB, opts ...Option) *IdP {
 	mux.HandleFunc("GET /api/user", p.githubUser)
 	mux.HandleFunc("GET /api/user/emails", p.githubEmails)
 	mux.HandleFunc("GET /me", p.facebookMe)
+	mux.HandleFunc("GET /2/users/me", p.xUsersMe)
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -740,7 +754,7 @@ func (p *IdP) token(w http.ResponseWriter, r *http.Request) {
 	}
 
 	at := randomToken()
-	p.tokens[at] = accessToken{clientID: c.id, user: ac.user, expires: now.Add(TokenTTL)}
+	p.tokens[at] = accessToken{clientID: c.id, user: ac.user, scope: ac.scope, expires: now.Add(TokenTTL)}
 	resp := map[string]any{
 		"access_token": at,
 		"token_type":   "Bearer",
@@ -998,4 +1012,56 @@ func (p *IdP) facebookMe(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// XAPIURL is the base of the fake X API v2, for an oauth block's api_url.
+func (p *IdP) XAPIURL() string { return p.srv.URL + "/2" }
+
+// XRequests is the number of GET /2/users/me requests so far.
+func (p *IdP) XRequests() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.xRequests
+}
+
+// XUser is the id and username GET /2/users/me reports for u.
+func XUser(u User) (id, username string) {
+	id = XUserID
+	if _, err := strconv.ParseUint(u.Subject, 10, 64); err == nil {
+		id = u.Subject
+	}
+	username = u.Username
+	if username == "" {
+		username = DefaultXUsername
+	}
+	return id, username
+}
+
+// xUsersMe fakes GET https://api.x.com/2/users/me: {"data": {"id",
+// "name", "username"}} for a bearer token granted the scopes users.read
+// and tweet.read (X's documented requirement), 403 with a problem
+// document otherwise.
+func (p *IdP) xUsersMe(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	p.xRequests++
+	p.mu.Unlock()
+	u, tok, _, ok := p.bearerToken(r, false)
+	if !ok {
+		unauthorized(w)
+		return
+	}
+	p.mu.Lock()
+	scope := strings.Fields(p.tokens[tok].scope)
+	p.mu.Unlock()
+	if !slices.Contains(scope, "users.read") || !slices.Contains(scope, "tweet.read") {
+		writeJSON(w, http.StatusForbidden, map[string]any{
+			"title": "Forbidden", "status": 403, "type": "about:blank",
+			"detail": "the access token lacks the scopes users.read and tweet.read",
+		})
+		return
+	}
+	id, username := XUser(u)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"data": map[string]string{"id": id, "name": u.Name, "username": username},
+	})
 }

@@ -2,6 +2,7 @@ package authapi
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -27,6 +28,7 @@ const (
 	reasonOAuthRefused    = "oauth_provider_error"
 	reasonOAuthFailed     = "oauth_failed"
 	reasonOAuthUnverified = "oauth_user_inactive"
+	reasonOAuthUnmapped   = "oauth_unknown_user"
 )
 
 // loginLDAP checks a username and password against the ldap block named by
@@ -155,6 +157,9 @@ func (c call) oauth(rest string) error {
 // user's roles); anyone else is the provider's subject with the block's
 // default_role.
 func (c call) oauthSession(o *policy.OAuth, id oauth.Identity) (*session.Session, error) {
+	if o.MappedOnly() {
+		return c.accountSession(o, id)
+	}
 	// Only a verified email is kept: it reaches upstreams ({user.email},
 	// filters), and an unverified one is whatever the user typed.
 	s := &session.Session{App: o.App().Name(), Provider: o.Name(), Subject: id.Subject}
@@ -174,6 +179,26 @@ func (c call) oauthSession(o *policy.OAuth, id oauth.Identity) (*session.Session
 		s.Lookups = c.captured(o.Name(), s.Subject, l.Values)
 	}
 	return s, nil
+}
+
+// accountSession maps a login through a provider that admits only mapped
+// accounts (x) to the local user the block's table names for the
+// provider's user id, or whose name matches the username (match_username):
+// that user's session, with that user's roles and configured email. An
+// account mapped to no local user is refused with 403 oauth_unknown_user,
+// one mapped to an inactive user with 403 oauth_user_inactive; the log
+// names the account (id and username, as the provider vouched for them),
+// so that an operator can add it to the table.
+func (c call) accountSession(o *policy.OAuth, id oauth.Identity) (*session.Session, error) {
+	u, _, ok := o.Account(id.Subject, id.Username)
+	switch {
+	case !ok:
+		return nil, refuse(http.StatusForbidden, reasonOAuthUnmapped,
+			fmt.Errorf("oauth %q: account id %s (username %q) is mapped to no local user", o.Name(), id.Subject, id.Username))
+	case !u.Active():
+		return nil, refuse(http.StatusForbidden, reasonOAuthUnverified, nil)
+	}
+	return &session.Session{App: o.App().Name(), Provider: o.Name(), Subject: u.Name(), Local: true, Email: u.Email()}, nil
 }
 
 func oauthFailure(err error) *httperr.Error {

@@ -258,3 +258,58 @@ func (f *Flows) getJSON(ctx context.Context, rawURL, token string, header map[st
 	}
 	return nil
 }
+
+// xIdentity reads GET {api}/users/me of the X API v2 (default fields: id,
+// name, username). X gives no email. The id is X's immutable user id, a
+// decimal number; the username (the handle, without "@") is one its owner
+// may change and X compares without case. Either one malformed fails the
+// login: both may be used to map the user to a local one.
+func (f *Flows) xIdentity(ctx context.Context, cfg Config, p *resolved, tok *oauth2.Token) (Identity, error) {
+	var me struct {
+		Data struct {
+			ID       string `json:"id"`
+			Username string `json:"username"`
+			Name     string `json:"name"`
+		} `json:"data"`
+	}
+	if err := f.getJSON(ctx, p.apiURL+"/users/me", tok.AccessToken, nil, &me); err != nil {
+		return Identity{}, f.providerErr(cfg, "x users/me", err)
+	}
+	d := me.Data
+	if !validXUserID(d.ID) {
+		return Identity{}, f.providerErr(cfg, "x users/me without a numeric user id", nil)
+	}
+	if !validXUsername(d.Username) {
+		return Identity{}, f.providerErr(cfg, "x users/me without a well-formed username", nil)
+	}
+	return Identity{Subject: d.ID, Username: d.Username, Name: d.Name}, nil
+}
+
+// validXUserID reports whether s has the form of an X user id: 1 to 20
+// decimal digits (a 64-bit number), without a leading zero.
+func validXUserID(s string) bool {
+	if s == "" || len(s) > 20 || s[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// validXUsername accepts what X allows in a username (letters, digits,
+// underscore; 15 at most today), up to 50 bytes for older accounts.
+func validXUsername(s string) bool {
+	if s == "" || len(s) > 50 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -6,8 +6,8 @@
 // verifier, return path), seals it into a cookie that binds it to the
 // browser, and redirects to the provider. [Flows.Complete] checks the callback against it, exchanges
 // the code and returns the [Identity] the provider vouches for: from a
-// verified ID token for "oidc" and "google", from the REST API for "github"
-// and "facebook". The provider's tokens never leave this package; making a
+// verified ID token for "oidc" and "google", from the REST API for "github",
+// "facebook" and "x". The provider's tokens never leave this package; making a
 // session out of the identity is the caller's business.
 //
 // A callback needs nothing that only the process which began the login
@@ -62,6 +62,7 @@ const (
 	ProviderGoogle   = "google"
 	ProviderGitHub   = "github"
 	ProviderFacebook = "facebook"
+	ProviderX        = "x"
 )
 
 // Default endpoints of the built-in providers.
@@ -73,6 +74,11 @@ const (
 	FacebookAuthURL     = "https://www.facebook.com/v22.0/dialog/oauth"
 	FacebookTokenURL    = "https://graph.facebook.com/v22.0/oauth/access_token"
 	FacebookGraphAPIURL = "https://graph.facebook.com/v22.0"
+	// X (formerly Twitter): OAuth 2.0 authorization code with PKCE, and
+	// the API v2 base whose /users/me names the user.
+	XAuthURL  = "https://x.com/i/oauth2/authorize"
+	XTokenURL = "https://api.x.com/2/oauth2/token"
+	XAPIURL   = "https://api.x.com/2"
 )
 
 // CookiePrefix and CookiePath describe the binding cookie Begin sets: its
@@ -144,7 +150,7 @@ var (
 type Config struct {
 	// Name is the block label; it appears in cookie names and errors.
 	Name string
-	// Provider is "oidc", "google", "github" or "facebook".
+	// Provider is "oidc", "google", "github", "facebook" or "x".
 	Provider     string
 	ClientID     string
 	ClientSecret string
@@ -154,17 +160,20 @@ type Config struct {
 	Issuer string
 	// Scopes default to ["openid","email","profile"] for oidc and google
 	// (which always get "openid"), ["read:user","user:email"] for github and
-	// ["email","public_profile"] for facebook.
+	// ["email","public_profile"] for facebook and ["tweet.read",
+	// "users.read"] for x (what GET /2/users/me needs).
 	Scopes []string
 	// AuthURL and TokenURL override the provider's endpoints (for oidc and
 	// google, those found by discovery). APIURL is the REST API base for
 	// github (e.g. https://github.example.com/api/v3) and the Graph API
-	// base for facebook.
+	// base for facebook; for x, the API v2 base (default XAPIURL) under
+	// which /users/me is asked.
 	AuthURL, TokenURL, APIURL string
 	// TokenAuthMethod is how the client authenticates at the token
 	// endpoint: AuthClientSecretBasic, AuthClientSecretPost or
 	// AuthPrivateKeyJWT. "" means client_secret_post for github and
-	// facebook (as they document it) and client_secret_basic for oidc and
+	// facebook (as they document it), client_secret_basic for x (X
+	// requires HTTP Basic from confidential clients) and for oidc and
 	// google (the OIDC default), or client_secret_post when the discovery
 	// document lists token_endpoint_auth_methods_supported with it and
 	// without client_secret_basic. Exactly one method is used: a failed
@@ -228,6 +237,10 @@ type Identity struct {
 	Email         string
 	EmailVerified bool
 	Name          string
+	// Username is the user's handle where the provider has one that the
+	// user may change (x: the username without "@"); "" otherwise. Only
+	// Subject is stable.
+	Username string
 	// Lookups holds what Config.Lookups captured; nil when the block has
 	// none (a pointer keeps Identity comparable).
 	Lookups *Captured
@@ -446,7 +459,8 @@ func (f *Flows) Begin(ctx context.Context, w http.ResponseWriter, r *http.Reques
 // token, verified with go-oidc (signature against the discovered JWKS,
 // issuer, audience = client id, expiry) and checked for the nonce; for
 // github from /user and /user/emails (the primary verified address); for
-// facebook from /me (whose email counts as verified).
+// facebook from /me (whose email counts as verified); for x from
+// /users/me (id and username, no email).
 //
 // Complete clears the binding cookie (Secure when secure, as Begin set
 // it). client is the browser's address (behind trusted proxies, the
@@ -542,6 +556,8 @@ func (f *Flows) Complete(ctx context.Context, w http.ResponseWriter, r *http.Req
 		id, err = f.githubIdentity(ctx, cfg, p, tok)
 	case ProviderFacebook:
 		id, err = f.facebookIdentity(ctx, cfg, p, tok)
+	case ProviderX:
+		id, err = f.xIdentity(ctx, cfg, p, tok)
 	}
 	if err != nil {
 		return Identity{}, "", err
@@ -738,6 +754,9 @@ func (f *Flows) resolve(ctx context.Context, cfg Config) (*resolved, error) {
 	case ProviderFacebook:
 		p.oauth2.Endpoint = oauth2.Endpoint{AuthURL: FacebookAuthURL, TokenURL: FacebookTokenURL}
 		p.apiURL = orDefault(cfg.APIURL, FacebookGraphAPIURL)
+	case ProviderX:
+		p.oauth2.Endpoint = oauth2.Endpoint{AuthURL: XAuthURL, TokenURL: XTokenURL}
+		p.apiURL = orDefault(cfg.APIURL, XAPIURL)
 	default:
 		return nil, fmt.Errorf("%w: oauth %q: unknown provider %q", ErrConfig, cfg.Name, cfg.Provider)
 	}
@@ -772,7 +791,7 @@ func (f *Flows) authMethod(cfg Config, p *resolved) error {
 	p.method = cfg.TokenAuthMethod
 	if p.method == "" {
 		p.method = AuthClientSecretBasic
-		if p.oidc == nil || len(supported) > 0 && !slices.Contains(supported, AuthClientSecretBasic) && slices.Contains(supported, AuthClientSecretPost) {
+		if p.oidc == nil && cfg.Provider != ProviderX || len(supported) > 0 && !slices.Contains(supported, AuthClientSecretBasic) && slices.Contains(supported, AuthClientSecretPost) {
 			p.method = AuthClientSecretPost
 		}
 	}
@@ -950,6 +969,10 @@ func scopes(cfg Config) []string {
 	case ProviderFacebook:
 		if len(s) == 0 {
 			s = []string{"email", "public_profile"}
+		}
+	case ProviderX:
+		if len(s) == 0 {
+			s = []string{"tweet.read", "users.read"}
 		}
 	}
 	return s
