@@ -130,6 +130,7 @@ type run struct {
 	out    io.Writer // nil for CheckWrite
 	pred   Predicate
 	x      extractor
+	fw     fieldWalk // field protection (fields.go)
 	memo   memo
 	src    *bufio.Reader // buffers reads from the caller's src
 	st     Stats
@@ -212,7 +213,7 @@ func (p *Plan) CheckWrite(src io.Reader, pred Predicate) (allowed bool, st Stats
 	st = r.st
 	st.BytesIn = r.in.n
 	p.putRun(r)
-	return err == nil && st.Removed == 0, st, err
+	return err == nil && st.Removed == 0 && st.Protected == 0, st, err
 }
 
 func (r *run) filter() error {
@@ -250,6 +251,9 @@ func (r *run) filter() error {
 		}
 		if !keep {
 			return ErrRefused
+		}
+		if err := r.emitProtected(); err != nil {
+			return err
 		}
 		return r.flushTo(r.in.n)
 	default:
@@ -446,6 +450,9 @@ func (r *run) records() error {
 				r.in.emitted = start // drop the separator
 			}
 			kept = true
+			if err := r.emitProtected(); err != nil {
+				return err
+			}
 			if end-r.in.emitted >= flushThreshold {
 				if err := r.flushTo(end); err != nil {
 					return err
@@ -519,6 +526,10 @@ func (r *run) record(v []byte, k jsontext.Kind, start int64, depth int) (bool, e
 	}
 	if !keep {
 		r.st.Removed++
+	} else if r.p.prot != nil {
+		if err := r.protect(v, start, budget); err != nil {
+			return false, err
+		}
 	}
 	return keep, nil
 }
