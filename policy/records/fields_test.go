@@ -219,8 +219,8 @@ func decoderMayMatch(a, b string) bool {
 
 // oracleRule is a rule as the oracle reads it.
 type oracleRule struct {
-	segs []string
-	mask any // decoded mask; hide when !masked
+	segs  []string
+	mask  any // decoded mask; hide when !masked
 	mask_ bool
 }
 
