@@ -84,8 +84,13 @@ type Explanation struct {
 
 	// Grants lists every grant of the role for the upstream whose path
 	// matched, in the order the decision walked them.
-	Grants       []ExplainedGrant     `json:"grants"`
-	RecordFilter *ExplainedFilter     `json:"record_filter,omitempty"`
+	Grants       []ExplainedGrant `json:"grants"`
+	RecordFilter *ExplainedFilter `json:"record_filter,omitempty"`
+	// HiddenFields and MaskedFields are the deciding grant's hide_fields
+	// and mask_fields paths: the members the caller's records would lose
+	// (removed or replaced by the mask), and that a write body may not set.
+	HiddenFields []string             `json:"hidden_fields,omitempty"`
+	MaskedFields []string             `json:"masked_fields,omitempty"`
 	Lookups      []ExplainedLookup    `json:"lookups"`
 	RateLimits   []ExplainedRateLimit `json:"rate_limits"`
 	CORS         *ExplainedCORS       `json:"cors,omitempty"`
@@ -231,6 +236,9 @@ func (s *Snapshot) Explain(method string, p Path, c Caller) Explanation {
 	if d.Allow && d.Grant != nil && d.Grant.program != nil {
 		e.RecordFilter = &ExplainedFilter{Grant: d.Grant.origin, Records: d.Grant.records, Filter: d.Grant.filter}
 	}
+	if d.Allow && d.Grant != nil && d.Grant.fields != nil {
+		e.HiddenFields, e.MaskedFields = d.Grant.fields.Hidden(), d.Grant.fields.Masked()
+	}
 	if d.Allow {
 		for _, l := range s.RateLimits(nil, id, d) {
 			e.RateLimits = append(e.RateLimits, ExplainedRateLimit{Kind: l.kind, Requests: l.requests, Period: l.period.String(),
@@ -369,6 +377,12 @@ func (e *Explanation) String() string {
 	}
 	if f := e.RecordFilter; f != nil {
 		line("record filter:", "records "+f.Records+" where "+f.Filter)
+	}
+	if len(e.HiddenFields) > 0 {
+		line("hidden fields:", strings.Join(e.HiddenFields, ", "))
+	}
+	if len(e.MaskedFields) > 0 {
+		line("masked fields:", strings.Join(e.MaskedFields, ", "))
 	}
 	if len(e.Lookups) > 0 {
 		b.WriteString("lookups:\n")
