@@ -541,7 +541,12 @@ func skipValue(v []byte, i int) int {
 // CheckWrite, the members it finds refuse the record instead.
 func (r *run) protect(v []byte, start int64, budget int) error {
 	w := &r.fw
-	switch st := w.walk(r.p.prot, v, budget); st {
+	st := w.walk(r.p.prot, v, budget)
+	if st == stDupName && r.out == nil {
+		// A write body with two spellings of a protected member sets it.
+		w.n, w.edits, st = 1, w.edits[:0], stOK
+	}
+	switch st {
 	case stOK:
 	case stTooDeep:
 		return newError(ReasonTooDeep, start+int64(w.off), "nesting exceeds MaxDepth")

@@ -150,6 +150,8 @@ func TestProtectionCheckWrite(t *testing.T) {
 		{`{"bank":{"IBAN":"x"}}`, false},
 		{`{"bank":[{"iban":"x"}]}`, false},
 		{`{"x":{"salary":1}}`, true}, // not a protected path
+		{`{"salary":1,"Salary":2}`, false},
+		{`{"bank":{"iban\u0000":1}}`, false},
 	} {
 		ok, st, err := p.CheckWrite(strings.NewReader(tt.body), allVisible)
 		if ok != tt.ok || (tt.ok && err != nil) {
