@@ -15,9 +15,6 @@ import (
 // Reasons of record filtering.
 const (
 	reasonFilterRefusedWrite = "filter_refused_write"
-	// reasonFieldRefusedWrite: a write body sets a member the grant
-	// hides or masks (hide_fields, mask_fields).
-	reasonFieldRefusedWrite = "field_refused_write"
 	reasonFilterBadBody      = "filter_bad_body"
 	reasonFilterMediaType    = "filter_unsupported_media_type"
 	reasonFilterUpstream     = "filter_unfilterable_response"
@@ -29,6 +26,9 @@ const (
 	// reasonFilterHeaderLines: a filtered write with more than one
 	// Content-Type or Content-Encoding field line.
 	reasonFilterHeaderLines = "filter_duplicate_header"
+	// reasonFieldRefusedWrite: a write body sets a member the grant
+	// hides or masks (hide_fields, mask_fields).
+	reasonFieldRefusedWrite = "field_refused_write"
 )
 
 // firstChunk is how much filtered output is produced before the response
