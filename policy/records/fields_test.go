@@ -79,6 +79,7 @@ func TestProtectionFilter(t *testing.T) {
 		{"mask and nested hide", "", []FieldRule{mask("ssn", `"x"`), {Path: "bank.iban"}}, `[{"ssn":1,"bank":{"iban":2,"k":3}}]`, `[{"ssn":"x","bank":{"k":3}}]`, ""},
 		{"single object", "", hide("salary"), ` {"id":1,"salary":2} `, ` {"id":1} `, ""},
 		{"records path", "data", hide("salary"), `{"data":[{"salary":1},{"salary":2,"id":2}],"salary":9}`, `{"data":[{},{"id":2}],"salary":9}`, ""},
+		{"package doc example", "", []FieldRule{{Path: "salary"}, mask("ssn", `"***"`)}, `[{ "salary":5 , "id":1, "ssn": "123" }]`, `[{ "id":1, "ssn": "***" }]`, ""},
 		{"no match unchanged", "", hide("salary"), `[ {"id":1} , {"id":2} ]`, `[ {"id":1} , {"id":2} ]`, ""},
 	}
 	for _, tt := range tests {

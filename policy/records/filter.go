@@ -202,7 +202,9 @@ func (p *Plan) filter(dst io.Writer, src io.Reader, pred Predicate, reuse bool) 
 
 // CheckWrite validates a request body for write filtering: the body must be
 // a single object (one record) or an array of objects, and allowed is true
-// only if pred reports true for every record (so also for an empty array).
+// only if pred reports true for every record (so also for an empty array)
+// and, with field protection, no record sets a hidden or masked member
+// (st.Protected counts those that do).
 // The plan's path is not used. The whole body is read and validated, up to
 // Limits.MaxDocumentBytes, even after a record is refused; the same limits
 // and error kinds as for [Plan.Filter] apply, and any error means the write
