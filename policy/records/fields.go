@@ -322,7 +322,14 @@ func (w *fieldWalk) object(node *fnode, v []byte, i, depth, budget int) (int, st
 	for range node.kids {
 		w.counts = append(w.counts, 0)
 	}
-	defer func() { w.counts = w.counts[:base] }()
+	i, st := w.members(node, v, i, depth, budget, base)
+	w.counts = w.counts[:base]
+	return i, st
+}
+
+// members walks the members of the object at v[i] == '{' for object, with
+// the match counts of its kids at w.counts[base:].
+func (w *fieldWalk) members(node *fnode, v []byte, i, depth, budget, base int) (int, status) {
 	i = skipWS(v, i+1)
 	if i < len(v) && v[i] == '}' {
 		return i + 1, stOK
@@ -566,38 +573,48 @@ func (r *run) protect(v []byte, start int64, budget int) error {
 	return nil
 }
 
-// emitProtected writes the pending output up to the record that protect
-// examined last, then the record with its edits applied, in pieces of
-// about flushThreshold bytes. It does nothing when there are no edits.
+// emitProtected appends to the output buffer (w.out) the pending input up
+// to the record that protect examined last, then the record with its
+// edits applied, and marks the record emitted. The buffer precedes the
+// input at r.in.emitted: flushTo writes it first, and it is written
+// whenever it holds flushThreshold bytes, so that records are written in
+// batches as without edits. It does nothing when there are no edits.
 func (r *run) emitProtected() error {
 	w := &r.fw
 	if len(w.edits) == 0 {
 		return nil
 	}
-	if err := r.flushTo(w.start); err != nil {
-		return err
-	}
+	buf := append(w.out, r.in.win[r.in.emitted-r.in.base:w.start-r.in.base]...)
 	v := r.in.win[w.start-r.in.base : w.end-r.in.base]
-	buf := w.out[:0]
 	at := 0
 	for _, e := range w.edits {
 		buf = append(buf, v[at:e.from]...)
 		buf = append(buf, e.repl...)
 		at = e.to
 		if len(buf) >= flushThreshold {
-			if err := r.writeOut(buf); err != nil {
+			w.out = buf
+			if err := r.flushProtected(); err != nil {
 				return err
 			}
-			buf = buf[:0]
+			buf = w.out
 		}
 	}
-	buf = append(buf, v[at:]...)
-	err := r.writeOut(buf)
-	if cap(buf) > poolMaxBytes {
+	w.out = append(buf, v[at:]...)
+	w.edits = w.edits[:0]
+	r.in.emitted = w.end
+	if cap(w.out) > poolMaxBytes {
 		r.big = true
 	}
-	w.out, w.edits = buf[:0], w.edits[:0]
-	r.in.emitted = w.end
+	if len(w.out) >= flushThreshold {
+		return r.flushProtected()
+	}
+	return nil
+}
+
+// flushProtected writes the output buffer.
+func (r *run) flushProtected() error {
+	err := r.writeOut(r.fw.out)
+	r.fw.out = r.fw.out[:0]
 	return err
 }
 

@@ -610,6 +610,25 @@ func TestProtectionMemoryBounded(t *testing.T) {
 	}
 }
 
+// A call that fails after it edited records leaves nothing for the next
+// call on the same plan (runs are pooled).
+func TestProtectionFailedCallLeavesNothing(t *testing.T) {
+	p, err := NewProtectedPlan("", []string{}, mustProtection(t, FieldRule{Path: "salary"}), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		var out strings.Builder
+		if _, err := p.Filter(&out, strings.NewReader(`[{"id":"first","salary":1},{"id":2,`), allVisible); err == nil {
+			t.Fatal("a truncated document was accepted")
+		}
+		out.Reset()
+		if _, err := p.Filter(&out, strings.NewReader(`[{"id":3}]`), allVisible); err != nil || out.String() != `[{"id":3}]` {
+			t.Fatalf("next call: %q, %v", out.String(), err)
+		}
+	}
+}
+
 type maxWrite struct{ max int }
 
 func (w *maxWrite) Write(p []byte) (int, error) {

@@ -152,6 +152,7 @@ func (p *Plan) getRun(src io.Reader, out io.Writer, pred Predicate, reuse bool) 
 	win := r.in.win[:0]
 	r.in = input{src: r.src, win: win, maxDoc: p.lim.MaxDocumentBytes}
 	r.out, r.pred, r.st, r.big = out, pred, Stats{}, false
+	r.fw.out, r.fw.edits = r.fw.out[:0], r.fw.edits[:0] // nothing of a failed call
 	r.setMemo(reuse)
 	return r
 }
@@ -566,6 +567,11 @@ func (r *run) flushErr(off int64) {
 func (r *run) flushTo(off int64) error {
 	if r.in.err != nil {
 		return r.ioErr()
+	}
+	if len(r.fw.out) > 0 { // edited records come before the input at emitted
+		if err := r.flushProtected(); err != nil {
+			return err
+		}
 	}
 	if off <= r.in.emitted {
 		return nil
