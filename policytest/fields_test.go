@@ -54,6 +54,10 @@ func TestRun_Fields(t *testing.T) {
 	if !r.Passed() {
 		t.Errorf("records of a response through fields only: %v", r.Failures)
 	}
+	patch := config.TestRequest{App: "portal", Method: "POST", Target: "/hr/employees", Headers: map[string]string{"Content-Type": "application/json-patch+json"}, Body: []byte(`[{"op":"add","path":"/salary","value":1}]`)}
+	if r := policytest.Run(snap, &config.Test{Request: patch, Expect: config.TestExpect{Status: 415, Reason: "filter_unsupported_media_type"}}); !r.Passed() {
+		t.Errorf("JSON Patch: %v", r.Failures)
+	}
 	for body, want := range map[string]string{`{"name":"x","SALARY":1}`: "field_refused_write", `{"ssn":"1"}`: "field_refused_write", `{"name":"x"}`: "grant_allowed"} {
 		post := config.TestRequest{App: "portal", Method: "POST", Target: "/hr/employees", Headers: map[string]string{"Content-Type": "application/json"}, Body: []byte(body)}
 		if r := policytest.Run(snap, &config.Test{Request: post, Expect: config.TestExpect{Reason: want}}); !r.Passed() {

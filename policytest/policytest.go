@@ -223,7 +223,7 @@ func run(snap *policy.Snapshot, r *config.TestRequest, e *config.TestExpect) Out
 	switch r.Method {
 	case "POST", "PUT", "PATCH":
 		if r.Body != nil {
-			if ct, ok := header(r.Headers, "Content-Type"); ok && !records.UTF8JSONMediaType(ct) {
+			if ct, ok := header(r.Headers, "Content-Type"); ok && (!records.UTF8JSONMediaType(ct) || g.Fields() != nil && records.PatchMediaType(ct)) {
 				o.Status, o.Reason = 415, reasonFilterMediaType
 				return o
 			}

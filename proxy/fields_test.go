@@ -88,6 +88,12 @@ func TestFields_Writes(t *testing.T) {
 			t.Fatalf("%s: %d (%d writes), want 403 and none", b, c, writes.Load())
 		}
 	}
+	req, _ := http.NewRequest("POST", p.URL+"/hr/records", strings.NewReader(`[{"op":"replace","path":"/salary","value":1}]`))
+	req.Header.Set("X-API-Key", testKey)
+	req.Header.Set("Content-Type", "application/json-patch+json")
+	if res, _ := do(t, p.Client(), req); res.StatusCode != 415 || writes.Load() != 0 {
+		t.Fatalf("JSON Patch: %d, want 415", res.StatusCode)
+	}
 	if c := post(`{"salary":1,"Salary":2}`); c != 403 || writes.Load() != 0 {
 		t.Fatalf("twins: %d, want 403", c)
 	}

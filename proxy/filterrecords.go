@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -114,6 +115,10 @@ func (filterRecords) serve(x *transaction) error {
 	}
 	if !records.UTF8JSONMediaType(r.Header.Get("Content-Type")) {
 		return refuse(http.StatusUnsupportedMediaType, reasonFilterMediaType, fmt.Errorf("request Content-Type %q", r.Header.Get("Content-Type")))
+	}
+	if g.Fields() != nil && records.PatchMediaType(r.Header.Get("Content-Type")) {
+		// Its operations name the members they set in strings.
+		return refuse(http.StatusUnsupportedMediaType, reasonFilterMediaType, errors.New("JSON Patch through a grant with hide_fields or mask_fields"))
 	}
 	body, err := x.readWholeBody()
 	if err != nil {

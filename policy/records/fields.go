@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"strings"
 	"unicode/utf8"
 
@@ -267,6 +268,16 @@ func NewProtectedPlan(path string, fields []string, prot *Protection, lim Limits
 	}
 	p.prot = prot
 	return p, nil
+}
+
+// PatchMediaType reports whether a Content-Type names JSON Patch
+// (application/json-patch+json, RFC 6902): a list of operations whose
+// "path" members name what they set, which [Plan.CheckWrite] would read as
+// records without protected members. Writes of it through a grant with
+// field protection must be refused.
+func PatchMediaType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json-patch+json"
 }
 
 // Protection returns the plan's field protection, or nil.
