@@ -12,6 +12,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 func mustProtection(t testing.TB, rules ...FieldRule) *Protection {
@@ -222,9 +224,10 @@ func decoderMayMatch(a, b string) bool {
 
 // oracleRule is a rule as the oracle reads it.
 type oracleRule struct {
-	segs  []string
-	mask  any // decoded mask; hide when !masked
-	mask_ bool
+	segs    []string
+	mask    any // decoded mask; hide when !masked
+	mask_   bool
+	maskRaw []byte
 }
 
 var errOracleCollision = errors.New("collision")
@@ -326,6 +329,111 @@ func decodeJSON(t testing.TB, b []byte) any {
 		t.Fatalf("decoding %s: %v", b, err)
 	}
 	return v
+}
+
+// compactJSON returns b without insignificant whitespace, strings and
+// numbers as written.
+func compactJSON(t testing.TB, b []byte) []byte {
+	t.Helper()
+	v := jsontext.Value(bytes.Clone(b))
+	if err := v.Compact(); err != nil {
+		t.Fatalf("compacting %s: %v", b, err)
+	}
+	return v
+}
+
+// oracleCompact applies rules to compact JSON raw, as oracleApply does to
+// decoded values, but on the bytes: kept members and elements are copied
+// as written, joined by single commas. It is the byte-exact oracle (but
+// for whitespace) of the property test.
+func oracleCompact(t testing.TB, raw []byte, rules []oracleRule) ([]byte, error) {
+	t.Helper()
+	if len(raw) == 0 || (raw[0] != '{' && raw[0] != '[') || len(rules) == 0 {
+		return raw, nil
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(raw))
+	open, err := dec.ReadToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts [][]byte
+	if open.Kind() == '[' {
+		for dec.PeekKind() != ']' {
+			v, err := dec.ReadValue()
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := oracleCompact(t, bytes.Clone(v), rules)
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, e)
+		}
+		return append(append([]byte("["), bytes.Join(parts, []byte(","))...), ']'), nil
+	}
+	type member struct {
+		rawName, val []byte
+		name         string
+	}
+	var ms []member
+	for dec.PeekKind() != '}' {
+		n, err := dec.ReadValue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := member{rawName: bytes.Clone(n)}
+		if err := json.Unmarshal(m.rawName, &m.name); err != nil {
+			t.Fatal(err)
+		}
+		v, err := dec.ReadValue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.val = bytes.Clone(v)
+		if strings.ContainsRune(m.name, 0) {
+			return nil, errOracleCollision
+		}
+		ms = append(ms, m)
+	}
+	for _, r := range rules {
+		hits := 0
+		for _, m := range ms {
+			if decoderMayMatch(m.name, r.segs[0]) {
+				hits++
+			}
+		}
+		if hits > 1 {
+			return nil, errOracleCollision
+		}
+	}
+	for _, m := range ms {
+		val, drop := m.val, false
+		var sub []oracleRule
+		for _, r := range rules {
+			if !decoderMayMatch(m.name, r.segs[0]) {
+				continue
+			}
+			switch {
+			case len(r.segs) > 1:
+				sub = append(sub, oracleRule{segs: r.segs[1:], mask: r.mask, mask_: r.mask_, maskRaw: r.maskRaw})
+			case r.mask_:
+				val = r.maskRaw
+			default:
+				drop = true
+			}
+		}
+		if drop {
+			continue
+		}
+		if sub != nil {
+			var err error
+			if val, err = oracleCompact(t, val, sub); err != nil {
+				return nil, err
+			}
+		}
+		parts = append(parts, append(append(m.rawName, ':'), val...))
+	}
+	return append(append([]byte("{"), bytes.Join(parts, []byte(","))...), '}'), nil
 }
 
 // isSubsequence reports whether out is in with bytes deleted.
@@ -436,7 +544,7 @@ func propRules(rng *rand.Rand) ([]FieldRule, []oracleRule, bool) {
 	}
 	var ors []oracleRule
 	for _, r := range rules {
-		o := oracleRule{segs: strings.Split(r.Path, ".")}
+		o := oracleRule{segs: strings.Split(r.Path, "."), maskRaw: r.Mask}
 		if r.Mask != nil {
 			o.mask_ = true
 			if err := json.Unmarshal(r.Mask, &o.mask); err != nil {
@@ -481,6 +589,29 @@ func checkProtected(t *testing.T, in []byte, path string, rules []FieldRule, ors
 	got := decodeJSON(t, []byte(out))
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("input %s\nrules %+v\noutput %s\ngot  %#v\nwant %#v", in, rules, out, got, want)
+	}
+	// Byte for byte, but for whitespace: the kept members and elements
+	// as written, in order.
+	cin := compactJSON(t, in)
+	var wantBytes []byte
+	if path == "" {
+		wantBytes, oerr = oracleCompact(t, cin, ors)
+	} else {
+		// Only the records, the elements of the path's array, change.
+		var doc map[string]jsontext.Value
+		if err := json.Unmarshal(cin, &doc); err != nil {
+			t.Fatal(err)
+		}
+		var recs []byte
+		recs, oerr = oracleCompact(t, doc[path], ors)
+		old := `"` + path + `":` + string(doc[path])
+		wantBytes = bytes.Replace(cin, []byte(old), []byte(`"`+path+`":`+string(recs)), 1)
+	}
+	if oerr != nil {
+		t.Fatalf("byte oracle: %v", oerr)
+	}
+	if got := compactJSON(t, []byte(out)); !bytes.Equal(got, wantBytes) {
+		t.Fatalf("input %s\nrules %+v\noutput %s\ncompact got  %s\ncompact want %s", in, rules, out, got, wantBytes)
 	}
 	if hideOnly && !isSubsequence([]byte(out), in) {
 		t.Fatalf("input %s\nrules %+v\noutput %s is not the input with bytes deleted", in, rules, out)
