@@ -46,6 +46,9 @@ func TestRun_Fields(t *testing.T) {
 	if !r.Passed() || strings.Join(r.Outcome.HiddenFields, ",") != "salary" || strings.Join(r.Outcome.MaskedFields, ",") != "ssn" {
 		t.Errorf("GET: %v %v %v", r.Failures, r.Outcome.HiddenFields, r.Outcome.MaskedFields)
 	}
+	if s := r.Outcome.String(); !strings.HasSuffix(s, "; hidden fields: salary; masked fields: ssn") {
+		t.Errorf("outcome %q does not name the fields", s)
+	}
 	r = policytest.Run(snap, &config.Test{Request: get, Expect: config.TestExpect{Status: 200, HiddenFields: []string{}, MaskedFields: []string{"ssn", "x"}}})
 	if want := "hidden_fields [salary], want []; masked_fields [ssn], want [ssn, x]"; strings.Join(r.Failures, "; ") != want {
 		t.Errorf("failures %q, want %q", r.Failures, want)

@@ -87,6 +87,12 @@ func (o Outcome) String() string {
 	if o.DryRunGrant != nil {
 		s += "; dry run: " + o.DryRun + " by " + o.DryRunGrant.String()
 	}
+	if o.Allowed() && len(o.HiddenFields) > 0 {
+		s += "; hidden fields: " + strings.Join(o.HiddenFields, ", ")
+	}
+	if o.Allowed() && len(o.MaskedFields) > 0 {
+		s += "; masked fields: " + strings.Join(o.MaskedFields, ", ")
+	}
 	return s
 }
 
