@@ -146,8 +146,8 @@
 // record (and of each token and whitespace run outside the records) and
 // optionally the size of the document. Memory use per call is about twice
 // MaxRecordBytes at worst plus small fixed buffers (field protection adds
-// at most one more record's edits and an output buffer of about 32 KiB plus
-// one record's stretch between two edits); it does not grow with
+// the edits of one record, at most about twice its size, and an output
+// buffer of about 32 KiB plus one record's stretch between two edits); it does not grow with
 // the number of records. The members of the objects that enclose the records
 // array are tracked by jsontext for duplicate detection, so an enclosing
 // object with a huge number of members costs memory proportional to their

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"strings"
 	"unicode/utf8"
@@ -65,6 +66,7 @@ func (e *FieldError) Error() string { return "records: field " + e.Msg }
 type Protection struct {
 	rules []FieldRule
 	root  *fnode
+	masks [][]byte // the masks of the rules, in order
 }
 
 // fnode is one level of the rules: the segments that follow, or, at the
@@ -73,7 +75,7 @@ type fnode struct {
 	kids    []fchild
 	lenMask uint64 // as Plan.lenMask, over the ASCII kids
 	leaf    bool
-	mask    []byte // nil: hide
+	mask    uint16 // 1 + index in Protection.masks; 0: hide
 }
 
 type fchild struct {
@@ -206,7 +208,8 @@ func (p *Protection) add(segs []string, mask []byte) {
 	}
 	n.leaf = true
 	if mask != nil {
-		n.mask = bytes.Clone(mask)
+		p.masks = append(p.masks, bytes.Clone(mask))
+		n.mask = uint16(len(p.masks)) // at most MaxFieldRules
 	}
 }
 
@@ -283,10 +286,13 @@ func PatchMediaType(ct string) bool {
 // Protection returns the plan's field protection, or nil.
 func (p *Plan) Protection() *Protection { return p.prot }
 
-// edit replaces record bytes [from, to) with repl (nil: deletes them).
+// edit replaces record bytes [from, to) with the mask (1 + index in
+// Protection.masks), or deletes them (mask 0). It is 12 bytes: a record
+// of n bytes has fewer than n/6 edits (each needs a member, `"a":1,` at
+// least), so they take about twice its size at worst.
 type edit struct {
-	from, to int
-	repl     []byte
+	from, to int32
+	mask     uint16
 }
 
 // fieldWalk applies a Protection to one record's raw bytes, already
@@ -390,7 +396,7 @@ func (w *fieldWalk) members(node *fnode, v []byte, i, depth, budget, base int) (
 		if k >= 0 {
 			kid = node.kids[k].node
 		}
-		if kid != nil && kid.leaf && kid.mask == nil {
+		if kid != nil && kid.leaf && kid.mask == 0 {
 			from := prevEnd
 			if idx == 0 {
 				from = s
@@ -405,7 +411,7 @@ func (w *fieldWalk) members(node *fnode, v []byte, i, depth, budget, base int) (
 			switch {
 			case kid == nil:
 			case kid.leaf:
-				w.edits = append(w.edits, edit{vs, t, kid.mask})
+				w.edits = append(w.edits, edit{int32(vs), int32(t), kid.mask})
 				w.n++
 			case v[vs] == '{':
 				if _, st := w.object(kid, v, vs, depth+1, budget); st != stOK {
@@ -435,11 +441,11 @@ func (w *fieldWalk) members(node *fnode, v []byte, i, depth, budget, base int) (
 
 // cut deletes [from, to), merging with the previous edit when adjacent.
 func (w *fieldWalk) cut(from, to int) {
-	if n := len(w.edits); n > 0 && w.edits[n-1].repl == nil && w.edits[n-1].to == from {
-		w.edits[n-1].to = to
+	if n := len(w.edits); n > 0 && w.edits[n-1].mask == 0 && w.edits[n-1].to == int32(from) {
+		w.edits[n-1].to = int32(to)
 		return
 	}
-	w.edits = append(w.edits, edit{from, to, nil})
+	w.edits = append(w.edits, edit{int32(from), int32(to), 0})
 }
 
 // array walks the elements of the array at v[i] == '[' on a protected path:
@@ -559,6 +565,9 @@ func skipValue(v []byte, i int) int {
 // CheckWrite, the members it finds refuse the record instead.
 func (r *run) protect(v []byte, start int64, budget int) error {
 	w := &r.fw
+	if len(v) > math.MaxInt32 { // edits hold 32-bit offsets
+		return newError(ReasonRecordTooLarge, start, "record too large for field protection")
+	}
 	st := w.walk(r.p.prot, v, budget)
 	if st == stDupName && r.out == nil {
 		// A write body with two spellings of a protected member sets it.
@@ -597,10 +606,12 @@ func (r *run) emitProtected() error {
 	}
 	buf := append(w.out, r.in.win[r.in.emitted-r.in.base:w.start-r.in.base]...)
 	v := r.in.win[w.start-r.in.base : w.end-r.in.base]
-	at := 0
+	at := int32(0)
 	for _, e := range w.edits {
 		buf = append(buf, v[at:e.from]...)
-		buf = append(buf, e.repl...)
+		if e.mask > 0 {
+			buf = append(buf, r.p.prot.masks[e.mask-1]...)
+		}
 		at = e.to
 		if len(buf) >= flushThreshold {
 			w.out = buf
