@@ -695,6 +695,12 @@ func FuzzHideFields(f *testing.F) {
 	f.Add([]byte(`[{"salary":1,"id":2},{"bank":{"iban":"x","Iban":"y"}}]`), uint64(1))
 	f.Add([]byte(`{"SSN":"1","kind":[{"x":1}]}`), uint64(7))
 	f.Add([]byte("[{\"\u212aind\":1,\"items\":[{\"kind\":2},[{\"k\\u0069nd\":3}]]}]"), uint64(99))
+	// Seeds from the property test's generator: records with protected
+	// names in many spellings, for the fuzzer to mutate.
+	rng := rand.New(rand.NewPCG(5, 23))
+	for i := range 16 {
+		f.Add([]byte("["+propObject(rng, 1, true)+","+propObject(rng, 1, true)+"]"), uint64(i))
+	}
 	f.Fuzz(func(t *testing.T, in []byte, seed uint64) {
 		if len(in) > 4096 {
 			return
