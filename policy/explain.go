@@ -84,17 +84,18 @@ type Explanation struct {
 
 	// Grants lists every grant of the role for the upstream whose path
 	// matched, in the order the decision walked them.
-	Grants       []ExplainedGrant `json:"grants"`
-	RecordFilter *ExplainedFilter `json:"record_filter,omitempty"`
-	// HiddenFields and MaskedFields are the deciding grant's hide_fields
-	// and mask_fields paths: the members the caller's records would lose
-	// (removed or replaced by the mask), and that a write body may not set.
-	HiddenFields []string             `json:"hidden_fields,omitempty"`
-	MaskedFields []string             `json:"masked_fields,omitempty"`
+	Grants       []ExplainedGrant     `json:"grants"`
+	RecordFilter *ExplainedFilter     `json:"record_filter,omitempty"`
 	Lookups      []ExplainedLookup    `json:"lookups"`
 	RateLimits   []ExplainedRateLimit `json:"rate_limits"`
 	CORS         *ExplainedCORS       `json:"cors,omitempty"`
 	Headers      []ExplainedHeader    `json:"upstream_headers"`
+
+	// HiddenFields and MaskedFields are the deciding grant's hide_fields
+	// and mask_fields paths: the members the caller's records would lose
+	// (removed or replaced by the mask), and that a write body may not set.
+	HiddenFields []string `json:"hidden_fields,omitempty"`
+	MaskedFields []string `json:"masked_fields,omitempty"`
 
 	// Decided is the decision itself, for callers in Go.
 	Decided Decision `json:"-"`

@@ -81,8 +81,9 @@ type Plan struct {
 	// equal or fold to a read field: a fast path for the common case.
 	lenMask uint64
 	lim     Limits
-	pool    sync.Pool   // of *run, to reuse buffers between calls
-	prot    *Protection // field protection (fields.go); nil: none
+	pool    sync.Pool // of *run, to reuse buffers between calls
+	// prot is the field protection (fields.go); nil: none.
+	prot *Protection
 }
 
 // NewPlan compiles a plan.
