@@ -9,8 +9,8 @@
 // (authn.KeyIdentity for an app's key, Snapshot.UserRole for a user
 // session, authn.AdminRefusal for an admin session), Snapshot.Decide, the
 // upstream's header templates (policy.HeaderCaller.Resolve), and the deciding
-// grant's record filter (its records.Plan, for a write body with
-// CheckWrite and for a given response with Filter). Rate limits, CORS and
+// grant's record filter and field protection (its records.Plan, for a
+// write body with CheckWrite and for a given response with Filter). Rate limits, CORS and
 // the upstream's own answer are not part of a test: an allowed request is
 // answered 200.
 package policytest
