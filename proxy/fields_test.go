@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -108,5 +110,35 @@ func TestFields_Writes(t *testing.T) {
 	}
 	if n != 4 {
 		t.Errorf("%d access records with field_refused_write, want 4", n)
+	}
+}
+
+// A document far larger than the first chunk streams through field
+// protection with every record edited.
+func TestFields_Streams(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range 5000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`{"id":` + strconv.Itoa(i) + `,"salary":` + strconv.Itoa(1000+i) + `,"ssn":"` + strconv.Itoa(i) + `-00","name":"employee"}`)
+	}
+	b.WriteString("]")
+	body := b.String()
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, body)
+	})
+	p := newTestProxy(t, fieldsSpec(t, up.URL))
+	res, got := p.get(t, "/hr/records", map[string]string{"X-API-Key": testKey})
+	var recs []map[string]any
+	if err := json.Unmarshal([]byte(got), &recs); res.StatusCode != 200 || err != nil || len(recs) != 5000 {
+		t.Fatalf("%d, %d records, %v", res.StatusCode, len(recs), err)
+	}
+	for i, r := range recs {
+		if _, ok := r["salary"]; ok || r["ssn"] != "***" || r["id"] != float64(i) || r["name"] != "employee" {
+			t.Fatalf("record %d: %v", i, r)
+		}
 	}
 }
