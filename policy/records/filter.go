@@ -453,8 +453,10 @@ func (r *run) records() error {
 				r.in.emitted = start // drop the separator
 			}
 			kept = true
-			if err := r.emitProtected(); err != nil {
-				return err
+			if len(r.fw.edits) > 0 { // field protection edited it
+				if err := r.emitProtected(); err != nil {
+					return err
+				}
 			}
 			if end-r.in.emitted >= flushThreshold {
 				if err := r.flushTo(end); err != nil {
