@@ -188,7 +188,7 @@ func (c *Config) spec() policy.Spec {
 		for _, g := range r.Grants {
 			rs.Grants = append(rs.Grants, policy.GrantSpec{
 				Deny: g.Deny, Upstream: g.Upstream, Paths: g.Paths, Verbs: g.Verbs,
-				Records: g.Records, Filter: g.Filter, Program: g.Program, Plan: g.Plan, RateLimit: g.RateLimit, Origin: origin(g.DeclRange),
+				Records: g.Records, Filter: g.Filter, Program: g.Program, Plan: g.Plan, Fields: g.Fields, RateLimit: g.RateLimit, Origin: origin(g.DeclRange),
 				DryRun: g.DryRun || r.DryRun, // a dry-run role: each of its grants
 			})
 		}

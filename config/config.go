@@ -181,7 +181,10 @@ type Grant struct {
 	Records  string
 	Filter   string          // expr-lang source, stored as written
 	Program  *filter.Program // compiled Filter; nil without one
-	Plan     *records.Plan   // records plan of a grant with a filter; nil without one
+	Plan     *records.Plan   // records plan of a grant with a filter or fields; nil without both
+	// Fields is the field protection of hide_fields and mask_fields; nil
+	// without them.
+	Fields *records.Protection
 	// RateLimit is an allow block's rate_limit; nil = none.
 	RateLimit *policy.RateLimitSpec
 	// DryRun: the grant is evaluated and logged (would_allow,

@@ -54,6 +54,10 @@ const (
 	summaryInvalidFilterExpr   = "Invalid filter"
 	summaryInvalidRecords      = "Invalid records path"
 	summaryUnfilterableRecords = "Records cannot be filtered"
+	summaryInvalidFieldPath    = "Invalid field path"
+	summaryDuplicateField      = "Duplicate field"
+	summaryConflictingFields   = "Conflicting fields"
+	summaryInvalidMask         = "Invalid mask"
 	summaryUnknownLookup       = "Unknown lookup"
 	summaryInvalidHeader       = "Invalid header"
 

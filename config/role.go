@@ -37,6 +37,8 @@ var allowSchema = &hcl.BodySchema{
 		{Name: "verbs", Required: true},
 		{Name: "records"},
 		{Name: "filter"},
+		{Name: "hide_fields"},
+		{Name: "mask_fields"},
 		{Name: "dry_run"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{rateLimitBlock},
@@ -140,6 +142,12 @@ func decodeGrantBlock(block *hcl.Block, ctx *hcl.EvalContext, fc *filterCache) (
 		}
 		diags = append(diags, d...)
 	}
+	if !g.Deny {
+		// hide_fields and mask_fields (fields.go), checked together.
+		var d hcl.Diagnostics
+		g.Fields, d = decodeFieldRules(content.Attributes["hide_fields"], content.Attributes["mask_fields"], ctx)
+		diags = append(diags, d...)
+	}
 	if g.Deny {
 		for _, b := range content.Blocks {
 			diags = append(diags, errorAt(summaryRateLimitOnDeny,
@@ -151,7 +159,7 @@ func decodeGrantBlock(block *hcl.Block, ctx *hcl.EvalContext, fc *filterCache) (
 		g.RateLimit, d = decodeRateLimit(content.Blocks, ctx)
 		diags = append(diags, d...)
 	}
-	if g.Program != nil && !diags.HasErrors() {
+	if (g.Program != nil || g.Fields != nil) && !diags.HasErrors() {
 		diags = append(diags, fc.plan(g, content.Attributes["records"], content.Attributes["filter"])...)
 	}
 	return g, diags
@@ -253,16 +261,22 @@ type filterCache struct {
 	plans map[string]*records.Plan
 }
 
-// plan sets the records plan of g, a grant with a compiled filter
-// (policy.NewRecordPlan). A plan that cannot be built is reported at the
-// records attribute when the path is at fault (too deep for the nesting
-// limit), else at the filter (a member name it reads that no record can
-// have).
+// plan sets the records plan of g, a grant with a compiled filter or
+// field protection (policy.NewProtectedRecordPlan). A plan that cannot be
+// built is reported at the records attribute when the path is at fault
+// (too deep for the nesting limit), else at the filter (a member name it
+// reads that no record can have).
 func (fc *filterCache) plan(g *Grant, recAttr, filterAttr *hcl.Attribute) hcl.Diagnostics {
-	fields := g.Program.Fields()
+	fields := []string{} // fields without a filter: no member is read
+	if g.Program != nil {
+		fields = g.Program.Fields()
+	}
 	key := g.Records + "\x00" + strings.Join(fields, "\x00")
 	if fields == nil {
 		key += "\x00*" // all fields, unlike an empty list
+	}
+	if g.Fields != nil {
+		key += "\x01" + fieldsKey(g.Fields)
 	}
 	fc.mu.Lock()
 	p, ok := fc.plans[key]
@@ -271,11 +285,15 @@ func (fc *filterCache) plan(g *Grant, recAttr, filterAttr *hcl.Attribute) hcl.Di
 		g.Plan = p
 		return nil
 	}
-	p, err := policy.NewRecordPlan(g.Records, fields)
+	p, err := policy.NewProtectedRecordPlan(g.Records, fields, g.Fields)
 	if err != nil {
 		attr := filterAttr
-		if _, perr := policy.NewRecordPlan(g.Records, nil); perr != nil && recAttr != nil {
+		if _, perr := policy.NewRecordPlan(g.Records, nil); (perr != nil || attr == nil) && recAttr != nil {
 			attr = recAttr
+		}
+		if attr == nil { // cannot happen: only a records path or filter fails
+			return hcl.Diagnostics{errorAt(summaryUnfilterableRecords,
+				fmt.Sprintf("Record filtering cannot be set up for this grant: %v.", err), g.DeclRange, nil)}
 		}
 		return hcl.Diagnostics{errorAt(summaryUnfilterableRecords,
 			fmt.Sprintf("Record filtering cannot be set up for this grant: %v.", err),

@@ -77,6 +77,10 @@ type TestExpect struct {
 	Records         []int  // indexes of the records kept; nil = not checked
 	HasRecords      bool
 	Ranges          map[string]hcl.Range
+
+	// HiddenFields and MaskedFields are the deciding grant's hide_fields
+	// and mask_fields paths, in any order; nil = not checked.
+	HiddenFields, MaskedFields []string
 }
 
 var testFileSchema = &hcl.BodySchema{
@@ -98,6 +102,7 @@ var testExpectSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "status"}, {Name: "decision"}, {Name: "reason"}, {Name: "dry_run"}, {Name: "grant"},
 		{Name: "upstream_headers"}, {Name: "response"}, {Name: "records"},
+		{Name: "hidden_fields"}, {Name: "masked_fields"},
 	},
 }
 
@@ -328,6 +333,18 @@ func decodeTestExpect(e *TestExpect, b *hcl.Block, ctx *hcl.EvalContext) hcl.Dia
 			}
 		case "upstream_headers":
 			e.UpstreamHeaders, d = decodeStringMap(a, ctx)
+		case "hidden_fields", "masked_fields":
+			var items []listItem
+			items, d = decodeStringList(a, ctx)
+			paths := []string{}
+			for _, it := range items {
+				paths = append(paths, it.Value)
+			}
+			if name == "hidden_fields" {
+				e.HiddenFields = paths
+			} else {
+				e.MaskedFields = paths
+			}
 		case "response":
 			var s string
 			s, d = decodeString(a, ctx)
@@ -354,7 +371,7 @@ func decodeTestExpect(e *TestExpect, b *hcl.Block, ctx *hcl.EvalContext) hcl.Dia
 	}
 	if len(content.Attributes) == 0 && !diags.HasErrors() {
 		diags = append(diags, errorAt(summaryInvalidExpect,
-			"expect checks nothing. Give status or decision, and optionally reason, grant, upstream_headers or response and records.", b.DefRange, nil))
+			"expect checks nothing. Give status or decision, and optionally reason, grant, upstream_headers, hidden_fields, masked_fields or response and records.", b.DefRange, nil))
 	}
 	if _, ok := content.Attributes["records"]; ok && e.Response == nil {
 		diags = append(diags, errorAt(summaryMissingRequired,

@@ -94,6 +94,12 @@ type Explanation struct {
 	CORS         *ExplainedCORS       `json:"cors,omitempty"`
 	Headers      []ExplainedHeader    `json:"upstream_headers"`
 
+	// HiddenFields and MaskedFields are the deciding grant's hide_fields
+	// and mask_fields paths: the members the caller's records would lose
+	// (removed or replaced by the mask), and that a write body may not set.
+	HiddenFields []string `json:"hidden_fields,omitempty"`
+	MaskedFields []string `json:"masked_fields,omitempty"`
+
 	// Decided is the decision itself, for callers in Go.
 	Decided Decision `json:"-"`
 }
@@ -233,6 +239,9 @@ func (s *Snapshot) Explain(method string, p Path, c Caller) Explanation {
 	}
 	if d.Allow && d.Grant != nil && d.Grant.program != nil {
 		e.RecordFilter = &ExplainedFilter{Grant: d.Grant.origin, Records: d.Grant.records, Filter: d.Grant.filter}
+	}
+	if d.Allow && d.Grant != nil && d.Grant.fields != nil {
+		e.HiddenFields, e.MaskedFields = d.Grant.fields.Hidden(), d.Grant.fields.Masked()
 	}
 	if d.Allow {
 		for _, l := range s.RateLimits(nil, id, d) {
@@ -375,6 +384,12 @@ func (e *Explanation) String() string {
 	}
 	if f := e.RecordFilter; f != nil {
 		line("record filter:", "records "+f.Records+" where "+f.Filter)
+	}
+	if len(e.HiddenFields) > 0 {
+		line("hidden fields:", strings.Join(e.HiddenFields, ", "))
+	}
+	if len(e.MaskedFields) > 0 {
+		line("masked fields:", strings.Join(e.MaskedFields, ", "))
 	}
 	if len(e.Lookups) > 0 {
 		b.WriteString("lookups:\n")

@@ -12,5 +12,12 @@ import (
 // and reports its error at the grant; plans are safe for concurrent use, so
 // grants may share one.
 func NewRecordPlan(path string, fields []string) (*records.Plan, error) {
-	return records.NewPlan(path, fields, records.Limits{MaxDepth: 64, MaxRecordBytes: 1 << 20})
+	return NewProtectedRecordPlan(path, fields, nil)
+}
+
+// NewProtectedRecordPlan is NewRecordPlan for a grant that also has field
+// protection (hide_fields, mask_fields; nil: none). A grant with fields and
+// no filter reads no member: fields is then empty, not nil.
+func NewProtectedRecordPlan(path string, fields []string, prot *records.Protection) (*records.Plan, error) {
+	return records.NewProtectedPlan(path, fields, prot, records.Limits{MaxDepth: 64, MaxRecordBytes: 1 << 20})
 }

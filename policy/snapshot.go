@@ -150,6 +150,7 @@ type Grant struct {
 	filter    string
 	program   *filter.Program
 	plan      *records.Plan
+	fields    *records.Protection
 	rateLimit *RateLimit
 	origin    string
 	dryRun    bool
@@ -190,10 +191,27 @@ func (g *Grant) Filter() string { return g.filter }
 // Program returns the compiled filter, or nil.
 func (g *Grant) Program() *filter.Program { return g.program }
 
-// Plan returns the records plan of a grant with a filter (Program is not
-// nil), or nil. Grants with the same records path and filter fields may
-// share one.
+// Plan returns the records plan of a grant with a filter or field
+// protection (Program or Fields is not nil), or nil. Grants with the same
+// records path, filter fields and field protection may share one.
 func (g *Grant) Plan() *records.Plan { return g.plan }
+
+// Fields returns the grant's field protection (hide_fields, mask_fields),
+// or nil. It is also its Plan's Protection.
+func (g *Grant) Fields() *records.Protection { return g.fields }
+
+// planFits reports whether gs.Plan is the records plan its records path,
+// filter and field protection need: none without a filter and fields.
+func planFits(gs GrantSpec) bool {
+	if gs.Program == nil && gs.Fields == nil {
+		return gs.Plan == nil
+	}
+	fields := []string{} // no filter: no member is read
+	if gs.Program != nil {
+		fields = gs.Program.Fields()
+	}
+	return gs.Plan != nil && gs.Plan.For(gs.Records, fields) && gs.Plan.Protection().Equal(gs.Fields)
+}
 
 // RateLimit returns the grant's rate limit, or nil.
 func (g *Grant) RateLimit() *RateLimit { return g.rateLimit }
@@ -292,15 +310,18 @@ func New(spec Spec) (*Snapshot, error) {
 			if (gs.Filter == "") != (gs.Program == nil) {
 				return nil, fmt.Errorf("role %q: grant on %q has a filter that is not compiled", rs.Name, gs.Upstream)
 			}
-			if (gs.Program == nil) != (gs.Plan == nil) || (gs.Plan != nil && !gs.Plan.For(gs.Records, gs.Program.Fields())) {
-				return nil, fmt.Errorf("role %q: grant on %q has no records plan for its records and filter", rs.Name, gs.Upstream)
+			if !planFits(gs) {
+				return nil, fmt.Errorf("role %q: grant on %q has no records plan for its records, filter and fields", rs.Name, gs.Upstream)
+			}
+			if gs.Deny && gs.Fields != nil {
+				return nil, fmt.Errorf("role %q: a deny grant on %q has field protection", rs.Name, gs.Upstream)
 			}
 			if gs.Verbs == 0 || len(gs.Paths) == 0 {
 				return nil, fmt.Errorf("role %q: grant on %q names no verbs or no paths", rs.Name, gs.Upstream)
 			}
 			g := &Grant{
 				order: i, deny: gs.Deny, upstream: gs.Upstream, paths: append([]Glob(nil), gs.Paths...),
-				verbs: gs.Verbs, records: gs.Records, filter: gs.Filter, program: gs.Program, plan: gs.Plan, origin: gs.Origin,
+				verbs: gs.Verbs, records: gs.Records, filter: gs.Filter, program: gs.Program, plan: gs.Plan, fields: gs.Fields, origin: gs.Origin,
 				dryRun: gs.DryRun,
 			}
 			if gs.RateLimit != nil && gs.Deny {

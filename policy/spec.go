@@ -125,8 +125,12 @@ type GrantSpec struct {
 	Records  string          // JSON path of the records; used by record filters
 	Filter   string          // expr-lang source as written
 	Program  *filter.Program // compiled Filter; nil when Filter is ""
-	// Plan is the records plan of a grant with a filter (NewRecordPlan);
-	// nil exactly when Program is nil.
+	// Fields is the grant's field protection (hide_fields, mask_fields);
+	// nil: none.
+	Fields *records.Protection
+	// Plan is the records plan of a grant with a filter or field
+	// protection (NewRecordPlan, NewProtectedRecordPlan); nil exactly when
+	// both Program and Fields are nil.
 	Plan *records.Plan
 	// RateLimit applies to the requests this grant allows (never set on
 	// a deny); nil = none.

@@ -9,8 +9,8 @@
 // (authn.KeyIdentity for an app's key, Snapshot.UserRole for a user
 // session, authn.AdminRefusal for an admin session), Snapshot.Decide, the
 // upstream's header templates (policy.HeaderCaller.Resolve), and the deciding
-// grant's record filter (its records.Plan, for a write body with
-// CheckWrite and for a given response with Filter). Rate limits, CORS and
+// grant's record filter and field protection (its records.Plan, for a
+// write body with CheckWrite and for a given response with Filter). Rate limits, CORS and
 // the upstream's own answer are not part of a test: an allowed request is
 // answered 200.
 package policytest
@@ -42,6 +42,7 @@ const (
 	reasonNoRoute          = "no_route"
 	reasonHeaderUnresolved = string(policy.ReasonHeaderUnresolved)
 	reasonFilterRefused    = "filter_refused_write"
+	reasonFieldRefused     = "field_refused_write"
 	reasonFilterBadBody    = "filter_bad_body"
 	reasonFilterMediaType  = "filter_unsupported_media_type"
 	reasonFilterUpstream   = "filter_unfilterable_response"
@@ -68,6 +69,10 @@ type Outcome struct {
 	Records  []int
 	Filtered bool
 	Note     string // why records could not be computed, or ""
+	// HiddenFields and MaskedFields are the deciding grant's hide_fields
+	// and mask_fields paths, the members an allowed request's records
+	// lose (nil when none).
+	HiddenFields, MaskedFields []string
 }
 
 // Allowed reports whether the request would reach the upstream.
@@ -82,6 +87,12 @@ func (o Outcome) String() string {
 	}
 	if o.DryRunGrant != nil {
 		s += "; dry run: " + o.DryRun + " by " + o.DryRunGrant.String()
+	}
+	if o.Allowed() && len(o.HiddenFields) > 0 {
+		s += "; hidden fields: " + strings.Join(o.HiddenFields, ", ")
+	}
+	if o.Allowed() && len(o.MaskedFields) > 0 {
+		s += "; masked fields: " + strings.Join(o.MaskedFields, ", ")
 	}
 	return s
 }
@@ -215,7 +226,10 @@ func run(snap *policy.Snapshot, r *config.TestRequest, e *config.TestExpect) Out
 		}
 	}
 	g := d.Grant
-	if g == nil || g.Program() == nil {
+	if g != nil && g.Fields() != nil {
+		o.HiddenFields, o.MaskedFields = g.Fields().Hidden(), g.Fields().Masked()
+	}
+	if g == nil || g.Plan() == nil {
 		if e.Response != nil {
 			o.Note = "no record filter applies: the whole response is passed"
 		}
@@ -228,19 +242,26 @@ func run(snap *policy.Snapshot, r *config.TestRequest, e *config.TestExpect) Out
 	var ev filter.Evaluator
 	ev.Bind(&env)
 	prog, plan := g.Program(), g.Plan()
+	eval := func(rec map[string]any) (bool, error) {
+		if prog == nil { // field protection only: every record is visible
+			return true, nil
+		}
+		return ev.EvalRecord(prog, rec)
+	}
 	switch r.Method {
 	case "POST", "PUT", "PATCH":
 		if r.Body != nil {
-			if ct, ok := header(r.Headers, "Content-Type"); ok && !records.UTF8JSONMediaType(ct) {
+			if ct, ok := header(r.Headers, "Content-Type"); ok && (!records.UTF8JSONMediaType(ct) || g.Fields() != nil && records.PatchMediaType(ct)) {
 				o.Status, o.Reason = 415, reasonFilterMediaType
 				return o
 			}
-			ok, _, err := plan.CheckWrite(bytes.NewReader(r.Body), func(rec map[string]any) (bool, error) {
-				return ev.EvalRecord(prog, rec)
-			})
+			ok, st, err := plan.CheckWrite(bytes.NewReader(r.Body), eval)
 			switch {
 			case err != nil:
 				o.Status, o.Reason = 400, reasonFilterBadBody
+				return o
+			case st.Protected > 0:
+				o.Status, o.Reason = 403, reasonFieldRefused
 				return o
 			case !ok:
 				o.Status, o.Reason = 403, reasonFilterRefused
@@ -257,7 +278,7 @@ func run(snap *policy.Snapshot, r *config.TestRequest, e *config.TestExpect) Out
 	st, err := plan.Filter(&bytes.Buffer{}, bytes.NewReader(e.Response), func(rec map[string]any) (bool, error) {
 		i := calls
 		calls++
-		keep, err := ev.EvalRecord(prog, rec)
+		keep, err := eval(rec)
 		if keep && err == nil {
 			o.Records = append(o.Records, i)
 		}
@@ -429,6 +450,14 @@ func compare(o Outcome, e *config.TestExpect) []string {
 			}
 		}
 	}
+	for _, f := range []struct {
+		what      string
+		got, want []string
+	}{{"hidden_fields", o.HiddenFields, e.HiddenFields}, {"masked_fields", o.MaskedFields, e.MaskedFields}} {
+		if f.want != nil && !slices.Equal(sortedCopy(f.got), sortedCopy(f.want)) {
+			out = append(out, fmt.Sprintf("%s [%s], want [%s]", f.what, strings.Join(f.got, ", "), strings.Join(f.want, ", ")))
+		}
+	}
 	if e.HasRecords {
 		switch {
 		case o.Note != "":
@@ -466,4 +495,10 @@ func sameOrigin(g *policy.Grant, want string) bool {
 	want = filepath.Base(want)
 	got := g.Origin()
 	return got == want || strings.HasPrefix(got, want+",")
+}
+
+func sortedCopy(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -26,6 +27,9 @@ const (
 	// reasonFilterHeaderLines: a filtered write with more than one
 	// Content-Type or Content-Encoding field line.
 	reasonFilterHeaderLines = "filter_duplicate_header"
+	// reasonFieldRefusedWrite: a write body sets a member the grant
+	// hides or masks (hide_fields, mask_fields).
+	reasonFieldRefusedWrite = "field_refused_write"
 )
 
 // firstChunk is how much filtered output is produced before the response
@@ -34,7 +38,9 @@ const (
 const firstChunk = 32 << 10
 
 // recordFilter is the record filter of one transaction: the deciding
-// grant's compiled filter and records plan, set up by filterRecords, and
+// grant's compiled filter (nil for a grant with field protection only) and
+// records plan, which carries the field protection, set up by
+// filterRecords, and
 // what it did, for the access record. stats and err are written by the
 // write check (filterRecords) or by the response filter's goroutine, which
 // forward waits for (filteredBody.Close) before the access record is built.
@@ -51,26 +57,31 @@ type recordFilter struct {
 }
 
 func (f *recordFilter) pred(rec map[string]any) (bool, error) {
+	if f.prog == nil { // fields only: every record is visible
+		return true, nil
+	}
 	return f.ev.EvalRecord(f.prog, rec)
 }
 
 // filterRecords prepares record filtering when the deciding grant has a
-// filter: it refuses what can never be filtered safely and checks write
-// bodies (every record must pass, else 403 and nothing goes upstream).
+// filter or field protection (hide_fields, mask_fields): it refuses what
+// can never be filtered safely and checks write bodies (every record must
+// pass and set no hidden or masked member, else 403 and nothing goes
+// upstream).
 type filterRecords struct{}
 
 func (filterRecords) serve(x *transaction) error {
 	g := x.decision.Grant
-	if g == nil || g.Program() == nil {
+	if g == nil || g.Plan() == nil {
 		return nil
 	}
-	plan := g.Plan() // policy.New gives every filtered grant one
+	plan := g.Plan() // policy.New gives every grant with a filter or fields one
 	f := &recordFilter{plan: plan, prog: g.Program()}
 	env := x.filterEnv()
 	f.ev.Bind(&env)
 	x.out.filter = f
 	if x.srv.log.Enabled(x.r.Context(), slog.LevelDebug) {
-		x.srv.log.Debug("record filter", "request_id", x.id, "grant", g.String(), "filter", g.Filter(), "records", g.Records())
+		x.srv.log.Debug("record filter", "request_id", x.id, "grant", g.String(), "filter", g.Filter(), "records", g.Records(), "fields", g.Fields() != nil)
 	}
 	r := x.r
 	// HEAD says what GET would say: it goes upstream as GET and its
@@ -105,6 +116,10 @@ func (filterRecords) serve(x *transaction) error {
 	if !records.UTF8JSONMediaType(r.Header.Get("Content-Type")) {
 		return refuse(http.StatusUnsupportedMediaType, reasonFilterMediaType, fmt.Errorf("request Content-Type %q", r.Header.Get("Content-Type")))
 	}
+	if g.Fields() != nil && records.PatchMediaType(r.Header.Get("Content-Type")) {
+		// Its operations name the members they set in strings.
+		return refuse(http.StatusUnsupportedMediaType, reasonFilterMediaType, errors.New("JSON Patch through a grant with hide_fields or mask_fields"))
+	}
 	body, err := x.readWholeBody()
 	if err != nil {
 		return err
@@ -113,6 +128,10 @@ func (filterRecords) serve(x *transaction) error {
 	x.out.filter.stats = st
 	if err != nil {
 		return refuse(http.StatusBadRequest, reasonFilterBadBody, err)
+	}
+	if st.Protected > 0 {
+		// The caller may not see the member, so it may not set it either.
+		return refuse(http.StatusForbidden, reasonFieldRefusedWrite, nil)
 	}
 	if !ok {
 		return refuse(http.StatusForbidden, reasonFilterRefusedWrite, nil)

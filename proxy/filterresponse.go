@@ -92,7 +92,7 @@ func (x *transaction) filterResponse(res *http.Response) error {
 	delete(h, "Content-Encoding")
 
 	run := f.plan.Filter
-	if f.prog.Pure() {
+	if f.prog != nil && f.prog.Pure() {
 		// Records with the same values in the members the filter reads
 		// share one evaluation.
 		run = f.plan.FilterPure

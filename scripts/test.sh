@@ -130,6 +130,7 @@ fuzz ./proxy/authapi/oauth FuzzSafeNext 70000
 fuzz ./policy/records FuzzFilter 80000
 fuzz ./policy/records FuzzNameCollision 100000
 fuzz ./policy/records FuzzFilterBytes 40000
+fuzz ./policy/records FuzzHideFields 50000
 fuzz ./proxy FuzzFilteredResponse 20000
 
 step "all tests passed"

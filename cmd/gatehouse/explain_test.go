@@ -193,3 +193,34 @@ ldap "corp" {
 		}
 	}
 }
+
+// explain names the fields a request's records would lose, in text and
+// JSON.
+func TestExplain_Fields(t *testing.T) {
+	cfg := strings.Replace(explainConfig, `    paths = ["/", "/**"]
+    verbs = ["GET", "HEAD"]
+  }`, `    paths       = ["/", "/**"]
+    verbs       = ["GET", "HEAD"]
+    hide_fields = ["card.number", "cost"]
+    mask_fields = { email = "***" }
+  }`, 1)
+	if cfg == explainConfig {
+		t.Fatal("the config did not change")
+	}
+	p := filepath.Join(t.TempDir(), "gatehouse.hcl")
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runExplain("--config", p, "--app", "shop", "GET", "/orders/7")
+	if code != 0 || !strings.Contains(out, "hidden fields:") || !strings.Contains(out, "card.number, cost") || !strings.Contains(out, "masked fields:") {
+		t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	code, out, _ = runExplain("--config", p, "--app", "shop", "--json", "GET", "/orders/7")
+	var e struct {
+		Hidden []string `json:"hidden_fields"`
+		Masked []string `json:"masked_fields"`
+	}
+	if err := json.Unmarshal([]byte(out), &e); code != 0 || err != nil || strings.Join(e.Hidden, ",") != "card.number,cost" || strings.Join(e.Masked, ",") != "email" {
+		t.Fatalf("exit %d, %v: %s", code, err, out)
+	}
+}

@@ -53,6 +53,8 @@ role "dept_reader" {
     verbs   = ["GET", "HEAD"]
     records = "data"
     filter  = "record.department == lookup.department && record.level <= lookup.max_level"
+    # Salaries are for HR managers (below): removed from every record.
+    hide_fields = ["salary"]
   }
 
   # Creating one: the request body and the 201 answer are single objects,
@@ -61,13 +63,25 @@ role "dept_reader" {
     paths  = ["/employees"]
     verbs  = ["POST"]
     filter = "record.department == lookup.department && record.level <= lookup.max_level"
+    # A body that sets a salary is refused (403 field_refused_write).
+    hide_fields = ["salary"]
   }
 
   # One employee: a single object, shown whole or not at all.
   allow "hr" {
-    paths  = ["/employees/*"]
-    verbs  = ["GET", "HEAD"]
-    filter = "record.department == lookup.department && record.level <= lookup.max_level"
+    paths       = ["/employees/*"]
+    verbs       = ["GET", "HEAD"]
+    filter      = "record.department == lookup.department && record.level <= lookup.max_level"
+    hide_fields = ["salary"]
+  }
+}
+
+# HR managers read every employee, salaries included: the same paths as
+# dept_reader, without a filter and without hidden fields.
+role "hr_manager" {
+  allow "hr" {
+    paths = ["/employees", "/employees/*"]
+    verbs = ["GET", "HEAD"]
   }
 }
 
@@ -77,4 +91,10 @@ user "olga" {
   password_hash = "$argon2id$v=19$m=65536,t=3,p=4$R5Hllh6BYg4IhzZ5t+E+Hg$Ybsind8cfqZ0qUoIDT0qV9+CiSKdiHhpwy86d3VIBrc"
   roles         = { portal = "dept_reader" }
   lookups       = { department = "ops", max_level = 5 }
+}
+
+# An HR manager. Password: "correct horse" too.
+user "mia" {
+  password_hash = "$argon2id$v=19$m=65536,t=3,p=4$R5Hllh6BYg4IhzZ5t+E+Hg$Ybsind8cfqZ0qUoIDT0qV9+CiSKdiHhpwy86d3VIBrc"
+  roles         = { portal = "hr_manager" }
 }

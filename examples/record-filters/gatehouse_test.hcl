@@ -70,7 +70,7 @@ test "an employee of another department is hidden" {
   expect {
     status   = 404
     reason   = "filter_hidden_record"
-    grant    = "gatehouse.hcl:67"
+    grant    = "gatehouse.hcl:71"
     response = jsonencode({ id = 2, department = "ops", level = 1 })
     records  = []
   }
@@ -86,7 +86,7 @@ test "the portal may create a sales employee" {
   }
   expect {
     status = 200
-    grant  = "gatehouse.hcl:60"
+    grant  = "gatehouse.hcl:62"
   }
 }
 
@@ -113,5 +113,45 @@ test "deleting is not granted" {
   expect {
     decision = "deny"
     reason   = "no_matching_grant"
+  }
+}
+
+test "the portal does not see salaries" {
+  request {
+    app    = "portal"
+    method = "GET"
+    target = "/hr/employees"
+  }
+  expect {
+    status        = 200
+    hidden_fields = ["salary"]
+  }
+}
+
+test "the portal may not set a salary" {
+  request {
+    app     = "portal"
+    method  = "POST"
+    target  = "/hr/employees"
+    headers = { "Content-Type" = "application/json" }
+    body    = jsonencode({ name = "Ada", department = "sales", level = 1, Salary = 9000 })
+  }
+  expect {
+    status = 403
+    reason = "field_refused_write"
+  }
+}
+
+test "mia, an HR manager, sees salaries" {
+  request {
+    app    = "portal"
+    user   = "mia"
+    method = "GET"
+    target = "/hr/employees"
+  }
+  expect {
+    status        = 200
+    grant         = "gatehouse.hcl:82"
+    hidden_fields = []
   }
 }

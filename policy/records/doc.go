@@ -1,5 +1,6 @@
 // Package records removes, from JSON API responses, the records a caller
-// may not see, and checks JSON request bodies before writes. It streams with
+// may not see and the members of records it may not see (field
+// protection), and checks JSON request bodies before writes. It streams with
 // bounded memory and fails closed on anything it cannot parse. It belongs to
 // the policy layer: it decides nothing itself and does no I/O of its own,
 // reading and writing only the streams it is handed.
@@ -44,6 +45,38 @@
 // and with all records removed it becomes {"data": [  ], "total":3}.
 // Decoding the output therefore gives the decoded input minus the removed
 // records, in order.
+//
+// With field protection, kept records are also edited, and nothing else
+// changes: a hidden member is deleted with its separator by the same rule
+// (the comma and whitespace before it, or, when it is the first member
+// kept so far, the separator after it, so that the whitespace after '{'
+// stays), and a masked member's value bytes are replaced by the mask's JSON
+// text. With "salary" hidden and "ssn" masked as "***",
+//
+//	{ "salary":5 , "id":1, "ssn": "123" }
+//
+// becomes
+//
+//	{ "id":1, "ssn": "***" }
+//
+// and { "salary":5 } becomes {  }, the whitespace around the member kept. Every other byte of a kept record is copied.
+//
+// # Field protection
+//
+// A plan built with [NewProtectedPlan] carries a [Protection]: dot paths of
+// members hidden (removed) or masked (the value replaced by a JSON
+// constant) in every record that the predicate keeps, single objects
+// included, with or without a predicate that reads anything. A member is
+// taken for a path segment in every spelling a JSON decoder may take for it
+// (escapes unescaped; the case comparisons below); intermediate segments
+// descend into objects and into every element of arrays (arrays of arrays
+// too), and leave strings, numbers, booleans and null alone since they
+// cannot hold members. An object on a protected path with two members that
+// may be taken for one segment, or a member name with NUL, fails the call
+// with [ReasonDuplicateName]: the record is never sent half-hidden. Records
+// the predicate hides are not examined. In [Plan.CheckWrite], a record that
+// sets a protected member (any path, any spelling, twice included) refuses
+// the write and is counted in Stats.Protected.
 //
 // # Decoding for the predicate
 //
@@ -112,7 +145,9 @@
 // [Limits] bound the nesting depth of the whole document, the size of each
 // record (and of each token and whitespace run outside the records) and
 // optionally the size of the document. Memory use per call is about twice
-// MaxRecordBytes at worst plus small fixed buffers; it does not grow with
+// MaxRecordBytes at worst plus small fixed buffers (field protection adds
+// the edits of one record, at most about twice its size, and an output
+// buffer of about 32 KiB plus one record's stretch between two edits); it does not grow with
 // the number of records. The members of the objects that enclose the records
 // array are tracked by jsontext for duplicate detection, so an enclosing
 // object with a huge number of members costs memory proportional to their

@@ -130,6 +130,7 @@ type run struct {
 	out    io.Writer // nil for CheckWrite
 	pred   Predicate
 	x      extractor
+	fw     fieldWalk // field protection (fields.go)
 	memo   memo
 	src    *bufio.Reader // buffers reads from the caller's src
 	st     Stats
@@ -151,6 +152,7 @@ func (p *Plan) getRun(src io.Reader, out io.Writer, pred Predicate, reuse bool) 
 	win := r.in.win[:0]
 	r.in = input{src: r.src, win: win, maxDoc: p.lim.MaxDocumentBytes}
 	r.out, r.pred, r.st, r.big = out, pred, Stats{}, false
+	r.fw.out, r.fw.edits = r.fw.out[:0], r.fw.edits[:0] // nothing of a failed call
 	r.setMemo(reuse)
 	return r
 }
@@ -201,7 +203,9 @@ func (p *Plan) filter(dst io.Writer, src io.Reader, pred Predicate, reuse bool) 
 
 // CheckWrite validates a request body for write filtering: the body must be
 // a single object (one record) or an array of objects, and allowed is true
-// only if pred reports true for every record (so also for an empty array).
+// only if pred reports true for every record (so also for an empty array)
+// and, with field protection, no record sets a hidden or masked member
+// (st.Protected counts those that do).
 // The plan's path is not used. The whole body is read and validated, up to
 // Limits.MaxDocumentBytes, even after a record is refused; the same limits
 // and error kinds as for [Plan.Filter] apply, and any error means the write
@@ -212,7 +216,7 @@ func (p *Plan) CheckWrite(src io.Reader, pred Predicate) (allowed bool, st Stats
 	st = r.st
 	st.BytesIn = r.in.n
 	p.putRun(r)
-	return err == nil && st.Removed == 0, st, err
+	return err == nil && st.Removed == 0 && st.Protected == 0, st, err
 }
 
 func (r *run) filter() error {
@@ -250,6 +254,9 @@ func (r *run) filter() error {
 		}
 		if !keep {
 			return ErrRefused
+		}
+		if err := r.emitProtected(); err != nil {
+			return err
 		}
 		return r.flushTo(r.in.n)
 	default:
@@ -446,6 +453,11 @@ func (r *run) records() error {
 				r.in.emitted = start // drop the separator
 			}
 			kept = true
+			if len(r.fw.edits) > 0 { // field protection edited it
+				if err := r.emitProtected(); err != nil {
+					return err
+				}
+			}
 			if end-r.in.emitted >= flushThreshold {
 				if err := r.flushTo(end); err != nil {
 					return err
@@ -519,6 +531,10 @@ func (r *run) record(v []byte, k jsontext.Kind, start int64, depth int) (bool, e
 	}
 	if !keep {
 		r.st.Removed++
+	} else if r.p.prot != nil {
+		if err := r.protect(v, start, budget); err != nil {
+			return false, err
+		}
 	}
 	return keep, nil
 }
@@ -553,6 +569,11 @@ func (r *run) flushErr(off int64) {
 func (r *run) flushTo(off int64) error {
 	if r.in.err != nil {
 		return r.ioErr()
+	}
+	if len(r.fw.out) > 0 { // edited records come before the input at emitted
+		if err := r.flushProtected(); err != nil {
+			return err
+		}
 	}
 	if off <= r.in.emitted {
 		return nil

@@ -60,6 +60,11 @@ type Stats struct {
 	// BytesIn is the number of bytes read from src, BytesOut the number
 	// written to dst.
 	BytesIn, BytesOut int64
+	// Protected counts, with field protection (see [Protection]), the
+	// records in which Filter hid or masked a member, or the records of
+	// a CheckWrite body that set a hidden or masked member (any one
+	// refuses the write).
+	Protected int
 }
 
 // Plan is the compiled record-filtering plan of one grant. It is built once
@@ -77,6 +82,8 @@ type Plan struct {
 	lenMask uint64
 	lim     Limits
 	pool    sync.Pool // of *run, to reuse buffers between calls
+	// prot is the field protection (fields.go); nil: none.
+	prot *Protection
 }
 
 // NewPlan compiles a plan.

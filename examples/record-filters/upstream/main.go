@@ -27,15 +27,16 @@ type employee struct {
 	Department string `json:"department"`
 	Level      int    `json:"level"`
 	Email      string `json:"email"`
+	Salary     int    `json:"salary"`
 }
 
 var employees = []employee{
-	{1, "Ada", "sales", 2, "ada@example.test"},
-	{2, "Bo", "ops", 1, "bo@example.test"},
-	{3, "Cy", "sales", 5, "cy@example.test"},
-	{4, "Di", "sales", 3, "di@example.test"},
-	{5, "Ed", "ops", 4, "ed@example.test"},
-	{6, "Flo", "hr", 2, "flo@example.test"},
+	{1, "Ada", "sales", 2, "ada@example.test", 5200},
+	{2, "Bo", "ops", 1, "bo@example.test", 4100},
+	{3, "Cy", "sales", 5, "cy@example.test", 6100},
+	{4, "Di", "sales", 3, "di@example.test", 5600},
+	{5, "Ed", "ops", 4, "ed@example.test", 4700},
+	{6, "Flo", "hr", 2, "flo@example.test", 4900},
 }
 
 func main() {
