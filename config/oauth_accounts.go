@@ -52,7 +52,7 @@ func decodeAccounts(attr *hcl.Attribute, ctx *hcl.EvalContext) ([]accountRef, hc
 		if d.HasErrors() || d2.HasErrors() {
 			continue
 		}
-		if !validXUserID(id) {
+		if !policy.ValidXUserID(id) {
 			diags = append(diags, errorAt(summaryInvalidAccountID,
 				fmt.Sprintf("%s is not an X user id. users is keyed by the numeric id X gives every account (such as \"2244994945\"), which never changes; a username can be changed and taken over by someone else. The log of a refused login (oauth_unknown_user) names the account's id. To map by username instead, set match_username = true.", shown(kv.Key, id)),
 				kv.Key.Range(), attr.Range.Ptr()))
@@ -71,20 +71,6 @@ func decodeAccounts(attr *hcl.Attribute, ctx *hcl.EvalContext) ([]accountRef, hc
 		})
 	}
 	return out, diags
-}
-
-// validXUserID reports whether s has the form of an X user id: 1 to 20
-// decimal digits without a leading zero.
-func validXUserID(s string) bool {
-	if s == "" || len(s) > 20 || s[0] == '0' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // checkAccounts checks the account mapping against the provider: only

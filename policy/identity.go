@@ -396,3 +396,18 @@ func (s *Snapshot) buildIdentities(spec Spec) error {
 	}
 	return nil
 }
+
+// ValidXUserID reports whether s has the form of an X user id: 1 to 20
+// decimal digits (a 64-bit number), without a leading zero. config checks
+// an x block's users table with it, the login X's users/me answer.
+func ValidXUserID(s string) bool {
+	if s == "" || len(s) > 20 || s[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

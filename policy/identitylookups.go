@@ -123,33 +123,7 @@ func (s *Snapshot) CallerLookups(app *App, role *Role, user *User, provider stri
 	if len(names) == 0 {
 		return s.Lookups(app, role, user)
 	}
-	n := len(s.system.values) + len(captured)
-	if app != nil {
-		n += len(app.scope.values)
-	}
-	if role != nil {
-		n += len(role.scope.values)
-	}
-	if user != nil {
-		n += len(user.scope.values)
-	}
-	out := make(map[string]any, n)
-	maps.Copy(out, s.system.values)
-	if app != nil {
-		maps.Copy(out, app.scope.values)
-	}
-	if role != nil {
-		maps.Copy(out, role.scope.values)
-	}
-	for k, v := range captured {
-		if names[k] {
-			out[k] = v
-		}
-	}
-	if user != nil {
-		maps.Copy(out, user.scope.values)
-	}
-	return out
+	return s.merge(app, role, user, captured, names)
 }
 
 // CapturedLookups returns the names of the lookups the login provider

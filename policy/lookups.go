@@ -38,7 +38,14 @@ func newScope(owner string, plain, secret map[string]any) (scope, error) {
 // scope winning: user > role > app > system. Any argument may be nil. The
 // result is a new map the caller owns.
 func (s *Snapshot) Lookups(app *App, role *Role, user *User) map[string]any {
-	n := len(s.system.values)
+	return s.merge(app, role, user, nil, nil)
+}
+
+// merge merges the scopes' lookups, most specific winning, with the
+// captured values whose names are in names between role and user (see
+// CallerLookups).
+func (s *Snapshot) merge(app *App, role *Role, user *User, captured map[string]string, names map[string]bool) map[string]any {
+	n := len(s.system.values) + len(captured)
 	if app != nil {
 		n += len(app.scope.values)
 	}
@@ -55,6 +62,11 @@ func (s *Snapshot) Lookups(app *App, role *Role, user *User) map[string]any {
 	}
 	if role != nil {
 		maps.Copy(out, role.scope.values)
+	}
+	for k, v := range captured {
+		if names[k] {
+			out[k] = v
+		}
 	}
 	if user != nil {
 		maps.Copy(out, user.scope.values)

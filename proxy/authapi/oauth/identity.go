@@ -18,6 +18,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // flexBool is a JSON boolean that some providers send as "true"/"false".
@@ -276,27 +278,13 @@ func (f *Flows) xIdentity(ctx context.Context, cfg Config, p *resolved, tok *oau
 		return Identity{}, f.providerErr(cfg, "x users/me", err)
 	}
 	d := me.Data
-	if !validXUserID(d.ID) {
+	if !policy.ValidXUserID(d.ID) {
 		return Identity{}, f.providerErr(cfg, "x users/me without a numeric user id", nil)
 	}
 	if !validXUsername(d.Username) {
 		return Identity{}, f.providerErr(cfg, "x users/me without a well-formed username", nil)
 	}
 	return Identity{Subject: d.ID, Username: d.Username, Name: d.Name}, nil
-}
-
-// validXUserID reports whether s has the form of an X user id: 1 to 20
-// decimal digits (a 64-bit number), without a leading zero.
-func validXUserID(s string) bool {
-	if s == "" || len(s) > 20 || s[0] == '0' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // validXUsername accepts what X allows in a username (letters, digits,
