@@ -126,6 +126,17 @@ func (s *Snapshot) CallerLookups(app *App, role *Role, user *User, provider stri
 	return s.merge(app, role, user, captured, names)
 }
 
+// LookupsOf is CallerLookups for c, as the proxy merges them for a
+// request: a local user's own lookups apply, and the values c's login
+// provider captured.
+func (s *Snapshot) LookupsOf(c Caller) map[string]any {
+	var user *User
+	if c.Local && !c.ID.Admin {
+		user = s.users[c.ID.User]
+	}
+	return s.CallerLookups(c.ID.App, c.ID.Role, user, c.Provider, c.Captured)
+}
+
 // CapturedLookups returns the names of the lookups the login provider
 // called provider captures at login, sorted; nil for an unknown provider
 // or one that captures none.

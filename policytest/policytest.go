@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -33,7 +34,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/policy/filter"
 	"github.com/gatehouse-dev/gatehouse/policy/records"
 	"github.com/gatehouse-dev/gatehouse/proxy"
-	"github.com/gatehouse-dev/gatehouse/proxy/authn"
 )
 
 // Reasons of refusals made outside policy.Decide, as the proxy logs them
@@ -171,14 +171,12 @@ func providerKind(isLDAP bool) string {
 	return "oauth"
 }
 
-// caller is the test's credential as the authenticate stage would see it.
+// caller is the test's credential as the authenticate stage would see it:
+// the caller proxy.ExplainCaller builds, and its session's directory
+// groups.
 type caller struct {
-	id       policy.Identity
-	user     *policy.User // a local user's session, for user lookups
-	email    string
-	provider string
-	captured map[string]string // the lookups the provider captured (TestRequest.Lookups)
-	groups   []string
+	policy.Caller
+	groups []string
 }
 
 // Run runs one test.
@@ -197,25 +195,29 @@ func run(snap *policy.Snapshot, r *config.TestRequest, e *config.TestExpect) Out
 	route, routed := snap.Route(p)
 	var c caller
 	if !routed || !route.Upstream.Public() {
-		var status int
-		var reason string
-		c, status, reason = authenticate(snap, r)
-		if status != 0 {
-			return refuse(status, reason)
+		q := proxy.ExplainQuery{App: r.App, User: r.User, Admin: r.Admin, Provider: r.Provider, LDAPGroups: r.LDAPGroups, Lookups: r.Lookups}
+		var refusal *proxy.Error
+		var err error
+		c.Caller, c.groups, refusal, err = proxy.ExplainCaller(snap, q, time.Now())
+		switch {
+		case err != nil: // Check reports these with their positions
+			return Outcome{Note: err.Error()}
+		case refusal != nil:
+			return refuse(refusal.Status, refusal.Reason)
 		}
 	}
 	if !routed {
 		return refuse(404, reasonNoRoute)
 	}
-	d := snap.Decide(policy.Request{Method: r.Method, Route: route}, c.id)
+	d := snap.Decide(policy.Request{Method: r.Method, Route: route}, c.ID)
 	if !d.Allow {
 		return Outcome{Status: d.Status, Reason: string(d.Reason), Grant: d.Grant, DryRun: string(d.DryRun), DryRunGrant: d.DryRunGrant}
 	}
 	o := Outcome{Status: 200, Reason: string(d.Reason), Grant: d.Grant, DryRun: string(d.DryRun), DryRunGrant: d.DryRunGrant}
 	var lookups map[string]any
 	if tmpls := route.Upstream.Headers(); len(tmpls) > 0 {
-		lookups = snap.CallerLookups(c.id.App, c.id.Role, c.user, c.provider, c.captured)
-		hc := policy.HeaderCaller{ID: c.id, Email: c.email, Provider: c.provider, Lookups: lookups}
+		lookups = snap.LookupsOf(c.Caller)
+		hc := policy.HeaderCaller{ID: c.ID, Email: c.Email, Provider: c.Provider, Lookups: lookups}
 		for _, t := range tmpls {
 			v, ok := t.Render(hc.Resolve)
 			if !ok {
@@ -236,7 +238,7 @@ func run(snap *policy.Snapshot, r *config.TestRequest, e *config.TestExpect) Out
 		return o
 	}
 	if lookups == nil {
-		lookups = snap.CallerLookups(c.id.App, c.id.Role, c.user, c.provider, c.captured)
+		lookups = snap.LookupsOf(c.Caller)
 	}
 	env := filterEnv(r, route, &c, lookups, rawQuery)
 	var ev filter.Evaluator
@@ -296,71 +298,6 @@ func run(snap *policy.Snapshot, r *config.TestRequest, e *config.TestExpect) Out
 	return o
 }
 
-// authenticate builds the identity the proxy's authenticate stage would
-// establish for the test's credential, or the status and reason it would
-// refuse with.
-func authenticate(snap *policy.Snapshot, r *config.TestRequest) (caller, int, string) {
-	var c caller
-	var app *policy.App
-	var key *policy.Key
-	if r.App != "" {
-		app, _ = snap.App(r.App)
-		if !app.Active() {
-			return c, 401, authn.ReasonAppInactive
-		}
-		if keys := app.Keys(); len(keys) > 0 {
-			key = keys[0]
-		}
-	}
-	switch {
-	case r.Admin != "":
-		if reason := authn.AdminRefusal(snap, r.Admin); reason != "" {
-			return c, 401, reason
-		}
-		c.id = policy.Identity{App: app, Key: key, User: r.Admin, Admin: true}
-		c.provider = policy.ProviderLocal
-		return c, 0, ""
-	case r.Provider != "" || r.User != "":
-		sub := policy.Subject{Name: r.User, Provider: r.Provider, Groups: r.LDAPGroups}
-		if r.Provider == "" {
-			sub.Provider, sub.Local = policy.ProviderLocal, true
-		}
-		if o, ok := snap.OAuth(r.Provider); ok && o.MappedOnly() {
-			sub.Local = true // an X login's session is the mapped local user's
-		}
-		if app == nil {
-			return c, 401, authn.ReasonMissingAPIKey
-		}
-		if o, ok := snap.OAuth(r.Provider); ok && app != o.App() {
-			// Its sessions are issued for its app only.
-			return c, 401, authn.ReasonSessionWrongApp
-		}
-		role, user, reason := snap.UserRole(app, sub)
-		if reason != "" {
-			return c, 401, string(reason)
-		}
-		c.id = policy.Identity{App: app, Key: key, User: r.User, Role: role}
-		c.user, c.provider, c.groups = user, sub.Provider, r.LDAPGroups
-		// As a login would: values over the limits are not captured.
-		c.captured, _ = policy.CapIdentityLookups(r.Lookups)
-		if user != nil {
-			c.email = user.Email()
-		}
-		return c, 0, ""
-	case app == nil:
-		return c, 401, authn.ReasonMissingAPIKey
-	}
-	if key != nil {
-		c.id = authn.KeyIdentity(snap, key)
-	} else {
-		c.id = policy.Identity{App: app}
-		if n := app.DefaultRole(); n != "" {
-			c.id.Role, _ = snap.Role(n)
-		}
-	}
-	return c, 0, ""
-}
-
 // filterEnv describes the caller to the record filter, as the proxy's
 // filterRecords stage does.
 func filterEnv(r *config.TestRequest, route policy.Route, c *caller, lookups map[string]any, rawQuery string) filter.Env {
@@ -368,15 +305,15 @@ func filterEnv(r *config.TestRequest, route policy.Route, c *caller, lookups map
 		Lookup:  lookups,
 		Request: filter.Request{Method: r.Method, Path: route.Rest, Query: map[string]string{}},
 	}
-	if c.id.App != nil {
-		env.App = c.id.App.Name()
+	if c.ID.App != nil {
+		env.App = c.ID.App.Name()
 	}
-	if c.id.Role != nil {
-		env.Role = c.id.Role.Name()
+	if c.ID.Role != nil {
+		env.Role = c.ID.Role.Name()
 	}
-	env.User.Name = c.id.User
-	if c.provider != "" && !c.id.Admin {
-		env.User.Email, env.User.Groups, env.User.Provider = c.email, c.groups, c.provider
+	env.User.Name = c.ID.User
+	if c.Provider != "" && !c.ID.Admin {
+		env.User.Email, env.User.Groups, env.User.Provider = c.Email, c.groups, c.Provider
 	}
 	q, _ := url.ParseQuery(rawQuery)
 	for k, v := range q {
