@@ -77,6 +77,9 @@ type Plan struct {
 	lenMask uint64
 	lim     Limits
 	pool    sync.Pool // of *run, to reuse buffers between calls
+	// jsontextOnly turns the fast path off (see scan.go): only tests set
+	// it, to compare the two paths.
+	jsontextOnly bool
 }
 
 // NewPlan compiles a plan.

@@ -62,6 +62,9 @@ type extractor struct {
 	// to < 0 when absent) for a memo lookup, and decode decodes them.
 	spansOnly bool
 	spans     []span
+	// names and arena: member names for scanRecord's duplicate check.
+	names []nameRef
+	arena []byte
 }
 
 type span struct{ from, to int }
@@ -199,6 +202,7 @@ func (x *extractor) decode(v []byte, budget int) status {
 	bad := false
 	for k, sp := range x.spans {
 		if sp.to < 0 {
+			delete(x.rec, x.p.fields[k]) // left by an earlier record
 			continue
 		}
 		val, _, st := x.value(v, sp.from, 1, budget)

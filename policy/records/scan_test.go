@@ -1,0 +1,231 @@
+package records
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// scanSeeds are records and documents that exercise what scanRecord must
+// refuse or accept exactly as jsontext does.
+var scanSeeds = []string{
+	`{}`, ` { } `, `{"a":1}`, `{"a":1,"a":2}`, `{"a":1,"\u0061":2}`, `{"a":{"b":1,"b":2}}`,
+	`{"a":[{"b":1},{"b":1}]}`, `{"k":1,"K":2}`, `{"k":1,"\u212a":2}`, `{"a\u0000b":1}`, `{"x":{"a\u0000":1}}`,
+	`{"a":"\ud83d\ude00"}`, `{"a":"\ud83d"}`, `{"a":"\ude00"}`, `{"a":"\ud83d\u0041"}`, `{"a":"\ud83dx"}`,
+	`{"a":"\uD83D\uDE00"}`, `{"a":"\u00e9\n\t\b\f\r\/\\\""}`, `{"a":"\x"}`, `{"a":"\u12"}`, `{"a":"\u12g4"}`,
+	"{\"a\":\"\xff\"}", "{\"a\":\"\xc3\"}", "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xc0\xaf\"}", "{\"\xe2\x82\":1}",
+	"{\"a\":\"tab\there\"}", "{\"a\":\"\x7f\"}", "{\"a\":\"nl\nx\"}",
+	`{"a":0}`, `{"a":-0}`, `{"a":01}`, `{"a":-}`, `{"a":1.}`, `{"a":.5}`, `{"a":1e}`, `{"a":1e+}`, `{"a":1E-7}`,
+	`{"a":-1.5e300}`, `{"a":1e999}`, `{"a":+1}`, `{"a":0x1}`, `{"a":12345678901234567890}`, `{"a":9007199254740993}`,
+	`{"a":true}`, `{"a":tru}`, `{"a":truex}`, `{"a":nul}`, `{"a":null,}`, `{"a":[1,]}`, `{"a":[,1]}`, `{,"a":1}`,
+	`{"a" 1}`, `{"a"::1}`, `{"a":1 "b":2}`, `{"a":[1 2]}`, `{"a":{}}`, `{"a":[]}`, `{"a":[[[[[[[[[[1]]]]]]]]]]}`,
+	`{"a":{"b":{"c":{"d":{"e":{"f":{}}}}}}}`, `{"a":1}x`, `{"a":1`, `{"a":"x`, `{"a`, `{`, `{"a":"}"}`,
+	`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"q":17,"r":18,"a":19}`,
+	`{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa":1,"b":2}`,
+	"{\"a\":1,\r\n\t\"b\" : [ 1 , 2 ] }", "{\"a\":1,\v\"b\":2}", "{\"a\":1,\u00a0\"b\":2}",
+}
+
+// manyNames returns an object with n distinct members, plus a repeat of
+// the first when dup.
+func manyNames(n int, dup bool) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"n%d":%d`, i, i)
+	}
+	if dup {
+		b.WriteString(`,"n0":0`)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// FuzzScanRecord checks scanRecord against jsontext: a record it accepts
+// is valid I-JSON (no duplicate names, valid UTF-8) by jsontext, its
+// length is that of the value, and for a plan that reads no field, with
+// depth to spare, it accepts every object jsontext accepts unless a
+// top-level name holds NUL.
+func FuzzScanRecord(f *testing.F) {
+	for _, s := range scanSeeds {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(manyNames(40, false)))
+	f.Add([]byte(manyNames(40, true)))
+	f.Add([]byte(manyNames(20, true)))
+	p := mustPlan(f, "", []string{}, Limits{})
+	f.Fuzz(func(t *testing.T, v []byte) {
+		if len(v) == 0 || v[0] != '{' {
+			return
+		}
+		var x extractor
+		x.init(p)
+		n, st := x.scanRecord(v, 1000)
+		dec := jsontext.NewDecoder(bytes.NewReader(v))
+		val, err := dec.ReadValue()
+		switch {
+		case st == stOK && err != nil:
+			t.Fatalf("scanRecord accepted %q (length %d), jsontext: %v", v, n, err)
+		case st == stOK && n != len(val):
+			t.Fatalf("scanRecord length %d, jsontext %d for %q", n, len(val), v)
+		case st == stShort && err == nil:
+			t.Fatalf("scanRecord wants more of %q, jsontext read %q", v, val)
+		case st == stSlow && err == nil && !nulName(val):
+			t.Fatalf("scanRecord refused %q, jsontext accepts it", val)
+		}
+		if err == nil {
+			// Cut short anywhere, the record is never accepted.
+			for cut := range len(val) {
+				if _, st := x.scanRecord(val[:cut], 1000); st == stOK {
+					t.Fatalf("accepted %q cut to %q", val, val[:cut])
+				}
+			}
+		}
+	})
+}
+
+// nulName reports whether a top-level member name of object v holds NUL.
+func nulName(v []byte) bool {
+	dec := jsontext.NewDecoder(bytes.NewReader(v))
+	if _, err := dec.ReadToken(); err != nil {
+		return false
+	}
+	for dec.PeekKind() == '"' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return false
+		}
+		if strings.IndexByte(tok.String(), 0) >= 0 {
+			return true
+		}
+		if err := dec.SkipValue(); err != nil {
+			return false
+		}
+	}
+	return false
+}
+
+// FuzzFastPathSameAsJSONText runs Filter, FilterPure and CheckWrite with
+// the fast path and with jsontext alone on the same input: output, Stats
+// and error (reason, offset and text) must be identical.
+func FuzzFastPathSameAsJSONText(f *testing.F) {
+	for _, s := range scanSeeds {
+		f.Add([]byte("["+s+"]"), uint8(0))
+		f.Add([]byte(`{"data":[{"k":2},`+s+`,{"k":1}],"n":1}`), uint8(3))
+		f.Add([]byte(`[{"k":2}, `+s+` ,{"k":3}]`), uint8(2))
+	}
+	for _, s := range []string{
+		`[]`, `[ ]`, `[{"k":1},{"k":2}]`, `{"data":[{"a":[1,{"b":"}"}]}],"n":1}`, `{"k":2}`, ` [ {"k" : 2 } , {"K":1} ] `,
+		`[{"k":1,"k":2}]`, `{"data":{"data":[]}}`, `{"a":1,"data":[{"k":2}],"data":[]}`, `{"a":1,"data":[{"k":2}],"a":2}`,
+		`{"data":[{"k":2}],"Data":[]}`, `{"data":[{"k":2}],"total":1,}`, `{"data":[{"k":2},]}`, `[{"k":2} {"k":2}]`,
+		`[{"k":2},1]`, `[{"k":2},[]]`, `[{"k":2}`, `[{"k":2},`, `[{"k":2}]x`, `{"x\"y":1,"data":[{"k":4}],"x\u0022y":2}`,
+		`[{"k":9007199254740994},{"k":2}]`, `[{"k":{"a":1,"A":2}},{"k":2}]`, `[{"k":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}]`,
+		`{"meta":{"data":[1]},"data":[{"k":2},{"k":"2"},{"k":null},{}],"total":4}`,
+	} {
+		for mode := range uint8(8) {
+			f.Add([]byte(s), mode)
+		}
+	}
+	f.Add([]byte("["+strings.Repeat(`{"k":2,"pad":"`+strings.Repeat("x", 100)+`"},`, 50)+`{"k":1}]`), uint8(2))
+	f.Add([]byte("["+manyNames(40, false)+","+manyNames(40, true)+"]"), uint8(0))
+	f.Fuzz(func(t *testing.T, in []byte, mode uint8) {
+		path := ""
+		if mode&1 != 0 {
+			path = "data"
+		}
+		var fields []string
+		if mode&2 != 0 {
+			fields = []string{"k"}
+		}
+		lim := Limits{MaxDepth: 16, MaxRecordBytes: 256}
+		if mode&4 != 0 {
+			lim = Limits{MaxDepth: 6, MaxRecordBytes: 40, MaxDocumentBytes: 300}
+		}
+		fast := mustPlan(t, path, fields, lim)
+		slow := mustPlan(t, path, fields, lim)
+		slow.jsontextOnly = true
+		oneByte := mode&8 != 0
+		src := func() *bytes.Reader { return bytes.NewReader(in) }
+		for _, pred := range []Predicate{keepAll, evenK, keepNone} {
+			var fo, so bytes.Buffer
+			var fr, sr = iotestReader(src(), oneByte), iotestReader(src(), oneByte)
+			fst, ferr := fast.Filter(&fo, fr, pred)
+			sst, serr := slow.Filter(&so, sr, pred)
+			sameRun(t, "Filter", in, fo.String(), so.String(), fst, sst, ferr, serr)
+			fo.Reset()
+			so.Reset()
+			fst, ferr = fast.FilterPure(&fo, src(), pred)
+			sst, serr = slow.FilterPure(&so, src(), pred)
+			sameRun(t, "FilterPure", in, fo.String(), so.String(), fst, sst, ferr, serr)
+			fok, fst, ferr := fast.CheckWrite(src(), pred)
+			sok, sst, serr := slow.CheckWrite(src(), pred)
+			if fok != sok {
+				t.Fatalf("CheckWrite(%q): fast %v, jsontext %v", in, fok, sok)
+			}
+			sameRun(t, "CheckWrite", in, "", "", fst, sst, ferr, serr)
+		}
+	})
+}
+
+func iotestReader(r *bytes.Reader, oneByte bool) interface{ Read([]byte) (int, error) } {
+	if oneByte {
+		return iotest.OneByteReader(r)
+	}
+	return r
+}
+
+func sameRun(t *testing.T, what string, in []byte, fo, so string, fst, sst Stats, ferr, serr error) {
+	t.Helper()
+	if ferr != nil && fst.BytesIn >= sst.BytesIn {
+		// After an error the fast path may have read further ahead.
+		fst.BytesIn = sst.BytesIn
+	}
+	if fo != so || fst != sst || errString(ferr) != errString(serr) {
+		t.Fatalf("%s(%q):\nfast     %q %+v %v\njsontext %q %+v %v", what, in, fo, fst, ferr, so, sst, serr)
+	}
+	var fe, se *Error
+	if errors.As(ferr, &fe) != errors.As(serr, &se) || fe != nil && (fe.Reason != se.Reason || fe.Offset != se.Offset) {
+		t.Fatalf("%s(%q): errors %#v and %#v", what, in, ferr, serr)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// TestFastPathLongDocument runs the two paths over a document of many
+// records, some of them spanning reads, with a bad record at the end: the
+// fast path hands over to jsontext at the bad record and both report it
+// at the same offset.
+func TestFastPathLongDocument(t *testing.T) {
+	good := benchDoc(3000)
+	bad := bytes.Replace(good, []byte(`"id":2999,`), []byte(`"id":2999,"ID":1,"id":3,`), 1)
+	trunc := good[:len(good)-40]
+	for _, in := range [][]byte{good, bad, trunc} {
+		for _, fields := range [][]string{{"department"}, nil, {"id"}} {
+			fast := mustPlan(t, "data", fields, Limits{})
+			slow := mustPlan(t, "data", fields, Limits{})
+			slow.jsontextOnly = true
+			var fo, so bytes.Buffer
+			fst, ferr := fast.Filter(&fo, iotest.HalfReader(bytes.NewReader(in)), salesOnly)
+			sst, serr := slow.Filter(&so, bytes.NewReader(in), salesOnly)
+			sameRun(t, "Filter", in[:40], fo.String(), so.String(), fst, sst, ferr, serr)
+			if bytes.Equal(in, good) && (ferr != nil || fst.Records != 3000) {
+				t.Fatalf("good document: %v %+v", ferr, fst)
+			}
+			if !bytes.Equal(in, good) && ferr == nil {
+				t.Fatalf("bad document accepted with fields %v", fields)
+			}
+		}
+	}
+}
