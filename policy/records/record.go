@@ -65,6 +65,10 @@ type extractor struct {
 	// names and arena: member names for scanRecord's duplicate check.
 	names []nameRef
 	arena []byte
+	// topK, shape and shapeBuf: see scanRecord.
+	topK     []int
+	shape    []shapeName
+	shapeBuf []byte
 }
 
 type span struct{ from, to int }

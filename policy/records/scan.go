@@ -32,11 +32,28 @@ type nameRef struct {
 	inArena  bool
 }
 
+// shapeName is a top-level member name of the last record that
+// scanRecord built its shape from: the name's raw string token is
+// x.shapeBuf[from:to].
+type shapeName struct {
+	from, to int
+	sig      uint64
+	k        int    // match's result
+	mask     uint64 // the read fields whose count match increments
+}
+
 // scanRecord validates the record at the start of v (v[0] == '{'; v may
 // hold more bytes after it) with budget nesting levels available, and
 // returns its length. On stOK, x.spans holds the read members' value
 // bytes (to < 0 for an absent member), for decode or a memo lookup; with a
 // plan that reads all members, extract still has to be run on the record.
+//
+// Records of one response mostly have the same member names in the same
+// order. scanRecord remembers the names of the last record it accepted
+// (its shape): a name spelled byte for byte as the one at the same
+// position there is valid, matches the same read fields and has the same
+// signature, so none of that is computed again; and a record whose names
+// are exactly the shape's has no duplicate among them.
 func (x *extractor) scanRecord(v []byte, budget int) (int, status) {
 	clear(x.counts)
 	for k := range x.spans {
@@ -44,6 +61,7 @@ func (x *extractor) scanRecord(v []byte, budget int) (int, status) {
 	}
 	x.names = x.names[:0]
 	x.arena = x.arena[:0]
+	x.topK = x.topK[:0]
 	if budget < 1 {
 		return 0, stSlow
 	}
@@ -54,33 +72,56 @@ func (x *extractor) scanRecord(v []byte, budget int) (int, status) {
 	if v[i] == '}' {
 		return i + 1, stOK
 	}
-	for {
+	same := len(x.shape) > 0 // the names so far are the shape's
+	for p := 0; ; p++ {
 		if v[i] != '"' {
 			return 0, stSlow
 		}
-		end, esc, nonASCII, st := vString(v, i)
-		if st != stOK {
-			return 0, st
-		}
-		name := v[i+1 : end-1]
-		if esc {
-			from := len(x.arena)
-			x.arena = appendUnescaped(x.arena, name)
-			name = x.arena[from:]
-			if bytes.IndexByte(name, 0) >= 0 {
-				return 0, stSlow // NUL: the jsontext path reports it
-			}
-			nonASCII = !isASCII(name)
-			x.names = append(x.names, nameRef{sig: nameSig(name), from: from, to: len(x.arena), inArena: true})
-		} else {
-			x.names = append(x.names, nameRef{sig: nameSig(name), from: i + 1, to: end - 1})
-		}
 		k := -1
-		if !x.p.all && (nonASCII || x.p.mayMatch(len(name))) {
-			if k = x.match(name, !nonASCII); k == -2 {
-				return 0, stSlow
+		var end int
+		if same && p < len(x.shape) {
+			sh := &x.shape[p]
+			raw := x.shapeBuf[sh.from:sh.to]
+			if end = i + len(raw); end <= len(v) && string(v[i:end]) == string(raw) {
+				x.names = append(x.names, nameRef{sig: sh.sig, from: i + 1, to: end - 1})
+				for m := sh.mask; m != 0; m &= m - 1 {
+					f := bits.TrailingZeros64(m)
+					if x.counts[f]++; x.counts[f] > 1 {
+						return 0, stSlow
+					}
+				}
+				k = sh.k
+				goto value
 			}
 		}
+		same = false
+		{
+			var esc, nonASCII bool
+			var st status
+			if end, esc, nonASCII, st = vString(v, i); st != stOK {
+				return 0, st
+			}
+			name := v[i+1 : end-1]
+			if esc {
+				from := len(x.arena)
+				x.arena = appendUnescaped(x.arena, name)
+				name = x.arena[from:]
+				if bytes.IndexByte(name, 0) >= 0 {
+					return 0, stSlow // NUL: the jsontext path reports it
+				}
+				nonASCII = !isASCII(name)
+				x.names = append(x.names, nameRef{sig: nameSig(name), from: from, to: len(x.arena), inArena: true})
+			} else {
+				x.names = append(x.names, nameRef{sig: nameSig(name), from: i + 1, to: end - 1})
+			}
+			if !x.p.all && (nonASCII || x.p.mayMatch(len(name))) {
+				if k = x.match(name, !nonASCII); k == -2 {
+					return 0, stSlow
+				}
+			}
+		}
+	value:
+		x.topK = append(x.topK, k)
 		if i = skipWS(v, end); i >= len(v) {
 			return 0, stShort
 		}
@@ -91,6 +132,7 @@ func (x *extractor) scanRecord(v []byte, budget int) (int, status) {
 			return 0, stShort
 		}
 		from := i
+		var st status
 		if i, st = x.vValue(v, i, 1, budget); st != stOK {
 			return 0, st
 		}
@@ -111,10 +153,60 @@ func (x *extractor) scanRecord(v []byte, budget int) (int, status) {
 		}
 		break
 	}
+	if same && len(x.names) == len(x.shape) {
+		return i + 1, stOK
+	}
 	if x.dupNames(v, 0) {
 		return 0, stSlow
 	}
+	x.newShape(v)
 	return i + 1, stOK
+}
+
+// newShape makes the names of the record just accepted the shape, up to
+// the first name with an escape.
+func (x *extractor) newShape(v []byte) {
+	x.shape, x.shapeBuf = x.shape[:0], x.shapeBuf[:0]
+	if x.p.all || len(x.p.fields) > 64 {
+		return
+	}
+	for p, n := range x.names {
+		if n.inArena || len(x.shapeBuf) > 4096 {
+			return
+		}
+		from := len(x.shapeBuf)
+		x.shapeBuf = append(x.shapeBuf, v[n.from-1:n.to+1]...) // with the quotes
+		x.shape = append(x.shape, shapeName{from: from, to: len(x.shapeBuf), sig: n.sig, k: x.topK[p], mask: x.foldMask(v[n.from:n.to])})
+	}
+}
+
+// foldMask returns the read fields whose count match increments for an
+// unescaped name: those equal to it or colliding with it.
+func (x *extractor) foldMask(name []byte) uint64 {
+	nameASCII := isASCII(name)
+	if nameASCII && !x.p.mayMatch(len(name)) { // as scanRecord skips match
+		return 0
+	}
+	var mask uint64
+	var key []byte
+	for k, f := range x.p.fieldBytes {
+		switch {
+		case bytes.Equal(name, f):
+		case nameASCII && x.p.fieldASCII[k]:
+			if len(name) != len(f) || !bytes.EqualFold(name, f) {
+				continue
+			}
+		default:
+			if key == nil {
+				key = appendCaseKey(nil, name)
+			}
+			if !bytes.Equal(key, x.p.fieldKeys[k]) {
+				continue
+			}
+		}
+		mask |= 1 << k
+	}
+	return mask
 }
 
 // vValue validates the value at v[i] (i < len(v)), inside a container at
