@@ -206,7 +206,6 @@ func errString(err error) string {
 	return err.Error()
 }
 
-
 // TestFastPathLongDocument runs the two paths over a document of many
 // records, some of them spanning reads, with a bad record at the end: the
 // fast path hands over to jsontext at the bad record and both report it
