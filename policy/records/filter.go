@@ -41,6 +41,8 @@ type input struct {
 	n       int64  // bytes read from src
 	rd      int64  // bytes handed to the decoder: rd <= n, [rd, n) is replayed
 	pre     []byte // synthetic bytes handed to the decoder before rd (see resume)
+	elems   int64  // then this many synthetic bytes of "{}" elements (see resume)
+	elemAt  int64  // of which this many were handed over
 	limit   int64  // the decoder may not be handed bytes at or past this
 	maxDoc  int64
 	err     error // sticky read error from src (not io.EOF)
@@ -54,6 +56,20 @@ func (in *input) Read(p []byte) (int, error) {
 	if len(in.pre) > 0 {
 		n := copy(p, in.pre)
 		in.pre = in.pre[n:]
+		return n, nil
+	}
+	if in.elemAt < in.elems {
+		// "{}" then ",{}" for each further element.
+		n := int(min(int64(len(p)), in.elems-in.elemAt))
+		for i := range n {
+			q := in.elemAt + int64(i)
+			if q < 2 {
+				p[i] = "{}"[q]
+			} else {
+				p[i] = ",{}"[(q-2)%3]
+			}
+		}
+		in.elemAt += int64(n)
 		return n, nil
 	}
 	if in.rd < in.n {
@@ -239,6 +255,9 @@ func (p *Plan) putRun(r *run) {
 	for i := range r.heads {
 		clear(r.heads[i])
 		r.heads[i] = r.heads[i][:0]
+		if cap(r.heads[i]) > 1024 {
+			r.heads[i] = nil
+		}
 	}
 	p.pool.Put(r)
 }
@@ -876,21 +895,20 @@ func (r *run) resume(at int64, elems int, onPath bool) error {
 		b = append(b, ':')
 	}
 	b = append(b, '[')
-	for k := range elems {
-		if k > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, "{}"...)
-	}
 	if cap(b) <= poolMaxBytes {
 		r.synth = b
 	}
 	r.in.pre = b
+	r.in.elems, r.in.elemAt = 0, 0
+	if elems > 0 {
+		r.in.elems = 3*int64(elems) - 1 // generated as read: no memory
+	}
+	synth := int64(len(b)) + r.in.elems
 	r.in.rd = at
-	r.delta = at - int64(len(b))
+	r.delta = at - synth
 	r.dec.Reset(&r.in)
 	r.in.limit = at + r.maxRec
-	for r.dec.InputOffset() < int64(len(b)) {
+	for r.dec.InputOffset() < synth {
 		if _, err := r.dec.ReadToken(); err != nil {
 			return r.fail(err)
 		}

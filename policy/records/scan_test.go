@@ -231,6 +231,11 @@ func TestFastPathLongDocument(t *testing.T) {
 			if !bytes.Equal(in, good) && ferr == nil {
 				t.Fatalf("bad document accepted with fields %v", fields)
 			}
+			if bytes.Equal(in, bad) && !strings.Contains(ferr.Error(), `/data/2999`) {
+				// jsontext names the record, though the fast path had
+				// handed it over.
+				t.Errorf("error does not name the record: %v", ferr)
+			}
 		}
 	}
 }
