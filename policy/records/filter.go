@@ -191,9 +191,10 @@ func (in *input) more(want, upto int64) bool {
 }
 
 // valueStart returns the offset of the first byte at or after off that is
-// neither whitespace nor a comma. The bytes must be in the window.
+// neither whitespace nor a comma, among the bytes handed to the decoder.
+// The bytes must be in the window.
 func (in *input) valueStart(off int64) int64 {
-	w := in.win[off-in.base:]
+	w := in.win[off-in.base : in.rd-in.base] // what the decoder saw
 	for i, c := range w {
 		switch c {
 		case ' ', '\t', '\n', '\r', ',':
@@ -649,10 +650,13 @@ func (r *run) record(v []byte, k jsontext.Kind, start int64, depth int) (bool, e
 // expectEOF checks that nothing but whitespace follows the top-level value.
 func (r *run) expectEOF() error {
 	r.general()
+	before := r.pos()
 	_, err := r.dec.ReadToken()
 	switch {
 	case err == nil:
-		return newError(ReasonInvalidJSON, r.in.valueStart(r.pos()), errTrailingData)
+		// The offset of the token: the decoder has read it, so it is in
+		// the window.
+		return newError(ReasonInvalidJSON, r.in.valueStart(before), errTrailingData)
 	case err == io.EOF:
 		return nil
 	}

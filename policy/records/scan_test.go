@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -305,6 +306,29 @@ func TestShapeDoesNotHideProblems(t *testing.T) {
 				t.Errorf("%s: %v", tc.rec, err)
 			case tc.reason != "" && (!errors.As(err, &e) || e.Reason != tc.reason):
 				t.Errorf("%s: got %v, want %s", tc.rec, err, tc.reason)
+			}
+		}
+	}
+}
+
+// TestTrailingDataOffset: data after the top-level value is reported at
+// its first byte, however the input was read.
+func TestTrailingDataOffset(t *testing.T) {
+	for _, tc := range []struct {
+		path, in string
+		off      int64
+	}{
+		{"", "[]0  ", 2},
+		{"", `[{"k":1}]  [1]`, 11},
+		{"", `{"k":2} "x"`, 8},
+		{"data", `{"data":[{"k":2}]} {}`, 19},
+	} {
+		for _, oneByte := range []bool{false, true} {
+			p := mustPlan(t, tc.path, []string{"k"}, Limits{})
+			_, err := p.Filter(io.Discard, iotestReader(bytes.NewReader([]byte(tc.in)), oneByte), keepAll)
+			var e *Error
+			if !errors.As(err, &e) || e.Reason != ReasonInvalidJSON || e.Offset != tc.off {
+				t.Errorf("%q (one byte at a time: %v): %v, want invalid_json at %d", tc.in, oneByte, err, tc.off)
 			}
 		}
 	}
