@@ -40,6 +40,22 @@ type shapeName struct {
 	sig      uint64
 	k        int    // match's result
 	mask     uint64 // the read fields whose count match increments
+	// w0 and w1 are the token's first and last eight bytes (w0 masked
+	// with m0 when it is shorter), for comparing without a call.
+	w0, w1, m0 uint64
+}
+
+// equal reports whether v[i:end] is the name's token (end-i is its
+// length, end <= len(v)).
+func (sh *shapeName) equal(v []byte, i, end int, buf []byte) bool {
+	n := end - i
+	switch {
+	case n <= 8 && i+8 <= len(v):
+		return binary.LittleEndian.Uint64(v[i:])&sh.m0 == sh.w0
+	case n > 8 && n <= 16:
+		return binary.LittleEndian.Uint64(v[i:]) == sh.w0 && binary.LittleEndian.Uint64(v[end-8:]) == sh.w1
+	}
+	return string(v[i:end]) == string(buf[sh.from:sh.to])
 }
 
 // scanRecord validates the record at the start of v (v[0] == '{'; v may
@@ -65,7 +81,7 @@ func (x *extractor) scanRecord(v []byte, budget int) (int, status) {
 	if budget < 1 {
 		return 0, stSlow
 	}
-	i := skipWS(v, 1)
+	i := ws(v, 1)
 	if i >= len(v) {
 		return 0, stShort
 	}
@@ -81,8 +97,7 @@ func (x *extractor) scanRecord(v []byte, budget int) (int, status) {
 		var end int
 		if same && p < len(x.shape) {
 			sh := &x.shape[p]
-			raw := x.shapeBuf[sh.from:sh.to]
-			if end = i + len(raw); end <= len(v) && string(v[i:end]) == string(raw) {
+			if end = i + sh.to - sh.from; end <= len(v) && sh.equal(v, i, end, x.shapeBuf) {
 				x.names = append(x.names, nameRef{sig: sh.sig, from: i + 1, to: end - 1})
 				for m := sh.mask; m != 0; m &= m - 1 {
 					f := bits.TrailingZeros64(m)
@@ -122,13 +137,13 @@ func (x *extractor) scanRecord(v []byte, budget int) (int, status) {
 		}
 	value:
 		x.topK = append(x.topK, k)
-		if i = skipWS(v, end); i >= len(v) {
+		if i = ws(v, end); i >= len(v) {
 			return 0, stShort
 		}
 		if v[i] != ':' {
 			return 0, stSlow
 		}
-		if i = skipWS(v, i+1); i >= len(v) {
+		if i = ws(v, i+1); i >= len(v) {
 			return 0, stShort
 		}
 		from := i
@@ -139,11 +154,11 @@ func (x *extractor) scanRecord(v []byte, budget int) (int, status) {
 		if k >= 0 {
 			x.spans[k] = span{from, i}
 		}
-		if i = skipWS(v, i); i >= len(v) {
+		if i = ws(v, i); i >= len(v) {
 			return 0, stShort
 		}
 		if v[i] == ',' {
-			if i = skipWS(v, i+1); i >= len(v) {
+			if i = ws(v, i+1); i >= len(v) {
 				return 0, stShort
 			}
 			continue
@@ -176,7 +191,17 @@ func (x *extractor) newShape(v []byte) {
 		}
 		from := len(x.shapeBuf)
 		x.shapeBuf = append(x.shapeBuf, v[n.from-1:n.to+1]...) // with the quotes
-		x.shape = append(x.shape, shapeName{from: from, to: len(x.shapeBuf), sig: n.sig, k: x.topK[p], mask: x.foldMask(v[n.from:n.to])})
+		sh := shapeName{from: from, to: len(x.shapeBuf), sig: n.sig, k: x.topK[p], mask: x.foldMask(v[n.from:n.to])}
+		tok := x.shapeBuf[from:]
+		var w [8]byte
+		copy(w[:], tok)
+		sh.w0, sh.m0 = binary.LittleEndian.Uint64(w[:]), ^uint64(0)
+		if len(tok) < 8 {
+			sh.m0 = 1<<(8*len(tok)) - 1
+		} else {
+			sh.w1 = binary.LittleEndian.Uint64(tok[len(tok)-8:])
+		}
+		x.shape = append(x.shape, sh)
 	}
 }
 
@@ -240,7 +265,7 @@ func (x *extractor) vObject(v []byte, i, depth, budget int) (int, status) {
 		return i, stSlow
 	}
 	base := len(x.names)
-	if i = skipWS(v, i+1); i >= len(v) {
+	if i = ws(v, i+1); i >= len(v) {
 		return i, stShort
 	}
 	if v[i] == '}' {
@@ -262,23 +287,23 @@ func (x *extractor) vObject(v []byte, i, depth, budget int) (int, status) {
 		} else {
 			x.names = append(x.names, nameRef{sig: nameSig(name), from: i + 1, to: end - 1})
 		}
-		if i = skipWS(v, end); i >= len(v) {
+		if i = ws(v, end); i >= len(v) {
 			return i, stShort
 		}
 		if v[i] != ':' {
 			return i, stSlow
 		}
-		if i = skipWS(v, i+1); i >= len(v) {
+		if i = ws(v, i+1); i >= len(v) {
 			return i, stShort
 		}
 		if i, st = x.vValue(v, i, depth, budget); st != stOK {
 			return i, st
 		}
-		if i = skipWS(v, i); i >= len(v) {
+		if i = ws(v, i); i >= len(v) {
 			return i, stShort
 		}
 		if v[i] == ',' {
-			if i = skipWS(v, i+1); i >= len(v) {
+			if i = ws(v, i+1); i >= len(v) {
 				return i, stShort
 			}
 			continue
@@ -300,7 +325,7 @@ func (x *extractor) vArray(v []byte, i, depth, budget int) (int, status) {
 	if depth > budget {
 		return i, stSlow
 	}
-	if i = skipWS(v, i+1); i >= len(v) {
+	if i = ws(v, i+1); i >= len(v) {
 		return i, stShort
 	}
 	if v[i] == ']' {
@@ -311,11 +336,11 @@ func (x *extractor) vArray(v []byte, i, depth, budget int) (int, status) {
 		if i, st = x.vValue(v, i, depth, budget); st != stOK {
 			return i, st
 		}
-		if i = skipWS(v, i); i >= len(v) {
+		if i = ws(v, i); i >= len(v) {
 			return i, stShort
 		}
 		if v[i] == ',' {
-			if i = skipWS(v, i+1); i >= len(v) {
+			if i = ws(v, i+1); i >= len(v) {
 				return i, stShort
 			}
 			continue
@@ -590,4 +615,12 @@ func appendUnescaped(dst, s []byte) []byte {
 		j += 2
 	}
 	return dst
+}
+
+// ws is skipWS for the common case of no whitespace.
+func ws(v []byte, i int) int {
+	if i < len(v) && v[i] > ' ' {
+		return i
+	}
+	return skipWS(v, i)
 }
