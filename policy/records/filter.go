@@ -222,9 +222,11 @@ type run struct {
 	// delta is the offset in the input of the decoder's offset 0: the
 	// decoder may have been reset to read a synthetic prefix (see resume).
 	delta int64
-	// heads holds, per records path level, the names of the members read
+	// head is the synthetic prefix of resume for the records path: each
+	// object on it with the names read before the path's member, ending
+	// in the records array's '['.
 	// so far from the object at that level (for resume).
-	heads [][]string
+	head  []byte
 	synth []byte
 }
 
@@ -253,12 +255,8 @@ func (p *Plan) putRun(r *run) {
 	r.in.src, r.out, r.pred = nil, nil, nil
 	r.src.Reset(nil)
 	clear(r.x.rec)
-	for i := range r.heads {
-		clear(r.heads[i])
-		r.heads[i] = r.heads[i][:0]
-		if cap(r.heads[i]) > 1024 {
-			r.heads[i] = nil
-		}
+	if cap(r.head) > poolMaxBytes {
+		r.head = nil
 	}
 	p.pool.Put(r)
 }
@@ -408,10 +406,10 @@ func (r *run) begin() error {
 func (r *run) object(level int) error {
 	seg := r.p.path[level]
 	last := level == len(r.p.path)-1
-	for len(r.heads) <= level {
-		r.heads = append(r.heads, nil)
+	if level == 0 {
+		r.head = r.head[:0]
 	}
-	r.heads[level] = r.heads[level][:0]
+	r.head = append(r.head, '{')
 	found, variant := false, false
 	var variantAt int64
 	for {
@@ -426,7 +424,17 @@ func (r *run) object(level int) error {
 		}
 		nameAt := r.pos()
 		name := tok.String()
-		r.heads[level] = append(r.heads[level], name)
+		if !found {
+			r.head, _ = jsontext.AppendQuote(r.head, name)
+			switch {
+			case name != seg:
+				r.head = append(r.head, ":0,"...)
+			case last:
+				r.head = append(r.head, ":["...)
+			default:
+				r.head = append(r.head, ':')
+			}
+		}
 		if name != seg {
 			if foldEqual(name, seg) || strings.IndexByte(name, 0) >= 0 {
 				// A name some decoder takes for seg (see appendCaseKey)
@@ -884,23 +892,10 @@ func (r *run) fastDecide(v []byte, budget int) (outcome, bool) {
 // duplicate checks), the '[', and elems placeholder elements (so that its
 // error messages name the right element); then the input from at on.
 func (r *run) resume(at int64, elems int, onPath bool) error {
-	b := r.synth[:0]
-	for l, seg := range r.p.path {
-		if !onPath {
-			break
-		}
-		b = append(b, '{')
-		names := r.heads[l]
-		for _, n := range names[:len(names)-1] {
-			b, _ = jsontext.AppendQuote(b, n)
-			b = append(b, ":0,"...)
-		}
-		b, _ = jsontext.AppendQuote(b, seg)
-		b = append(b, ':')
-	}
-	b = append(b, '[')
-	if cap(b) <= poolMaxBytes {
-		r.synth = b
+	r.synth = append(r.synth[:0], '[')
+	b := r.synth
+	if onPath {
+		b = r.head
 	}
 	r.in.pre = b
 	r.in.elems, r.in.elemAt = 0, 0
