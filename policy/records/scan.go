@@ -148,7 +148,15 @@ func (x *extractor) scanRecord(v []byte, budget int) (int, status) {
 		}
 		from := i
 		var st status
-		if i, st = x.vValue(v, i, 1, budget); st != stOK {
+		switch c := v[i]; {
+		case c == '"': // the common cases without vValue's dispatch
+			i, _, _, st = vString(v, i)
+		case '0' <= c && c <= '9':
+			i, st = vNumber(v, i)
+		default:
+			i, st = x.vValue(v, i, 1, budget)
+		}
+		if st != stOK {
 			return 0, st
 		}
 		if k >= 0 {
