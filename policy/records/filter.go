@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -166,7 +165,13 @@ func (in *input) more(want, upto int64) bool {
 				in.base = in.emitted
 			}
 			if len(in.win) == cap(in.win) {
-				in.win = slices.Grow(in.win, max(readSize, len(in.win)))
+				// Grow by what this call may still read, at most doubling:
+				// the window stays within about MaxRecordBytes plus what
+				// is pending output (see Limits).
+				grow := max(readSize, min(len(in.win), int(upto-in.n)))
+				w := make([]byte, len(in.win), len(in.win)+grow)
+				copy(w, in.win)
+				in.win = w
 			}
 		}
 		p := in.win[len(in.win):cap(in.win)]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -330,6 +331,32 @@ func TestTrailingDataOffset(t *testing.T) {
 			if !errors.As(err, &e) || e.Reason != ReasonInvalidJSON || e.Offset != tc.off {
 				t.Errorf("%q (one byte at a time: %v): %v, want invalid_json at %d", tc.in, oneByte, err, tc.off)
 			}
+		}
+	}
+}
+
+// TestLargeRecordsMemory: records near MaxRecordBytes, kept and removed,
+// on the fast path and after a hand-over to jsontext (a bad last record),
+// allocate about twice the record limit at most, not per record.
+func TestLargeRecordsMemory(t *testing.T) {
+	big := func(k int) string {
+		return `{"k":` + fmt.Sprint(k) + `,"pad":"` + strings.Repeat("x", 900<<10) + `"}`
+	}
+	good := "[" + big(2) + "," + big(1) + "," + big(4) + "," + big(3) + "]"
+	bad := "[" + big(2) + "," + big(1) + "," + big(4) + "," + big(3) + `,{"k":2,"k":2}]`
+	for _, in := range []string{good, bad} {
+		p := mustPlan(t, "", []string{"k"}, Limits{})
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		st, err := p.Filter(io.Discard, strings.NewReader(in), evenK)
+		runtime.ReadMemStats(&m1)
+		if (err == nil) != (in == good) || st.Records < 4 {
+			t.Fatalf("%v %+v", err, st)
+		}
+		t.Logf("bad last record %v: %d bytes allocated", in == bad, m1.TotalAlloc-m0.TotalAlloc)
+		if a := m1.TotalAlloc - m0.TotalAlloc; a > 3*DefaultMaxRecordBytes {
+			t.Errorf("allocated %d bytes for %d records of 900 KiB (bad last record: %v)", a, st.Records, in == bad)
 		}
 	}
 }
