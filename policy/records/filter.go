@@ -249,6 +249,7 @@ func (p *Plan) getRun(src io.Reader, out io.Writer, pred Predicate, reuse bool) 
 	win := r.in.win[:0]
 	r.in = input{src: r.src, win: win, maxDoc: p.lim.MaxDocumentBytes}
 	r.out, r.pred, r.st, r.big, r.delta = out, pred, Stats{}, false, 0
+	r.x.shapeMiss = 0
 	r.setMemo(reuse)
 	return r
 }

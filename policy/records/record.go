@@ -65,10 +65,11 @@ type extractor struct {
 	// names and arena: member names for scanRecord's duplicate check.
 	names []nameRef
 	arena []byte
-	// topK, shape and shapeBuf: see scanRecord.
-	topK     []int
-	shape    []shapeName
-	shapeBuf []byte
+	// topK, shape, shapeBuf and shapeMiss: see scanRecord.
+	topK      []int
+	shape     []shapeName
+	shapeBuf  []byte
+	shapeMiss int // records of this call whose names were not the shape's
 }
 
 type span struct{ from, to int }

@@ -69,8 +69,100 @@ func (sh *shapeName) equal(v []byte, i, end int, buf []byte) bool {
 // (its shape): a name spelled byte for byte as the one at the same
 // position there is valid, matches the same read fields and has the same
 // signature, so none of that is computed again; and a record whose names
-// are exactly the shape's has no duplicate among them.
+// are exactly the shape's has no duplicate among them. Such a record is
+// scanned by scanShaped, which only compares its names; after
+// shapeMaxMiss records of a call whose names were not the shape's, it is
+// not tried any more in that call.
 func (x *extractor) scanRecord(v []byte, budget int) (int, status) {
+	if len(x.shape) > 0 && x.shapeMiss < shapeMaxMiss {
+		n, res := x.scanShaped(v, budget)
+		switch res {
+		case shapedOK:
+			return n, stOK
+		case shapedOther:
+			x.shapeMiss++
+		}
+	}
+	return x.scanFull(v, budget)
+}
+
+// shapeMaxMiss bounds the records per call that scanShaped examines in
+// vain, each of which costs up to a second look.
+const shapeMaxMiss = 64
+
+// Results of scanShaped.
+const (
+	shapedOK      = iota
+	shapedOther   // the names are not the shape's
+	shapedNotSure // anything else: scanFull decides
+)
+
+// scanShaped is scanRecord for a record whose member names are exactly the
+// shape's, in the same order: it compares them and validates the values.
+// Such names are valid, match the read fields that the shape says, and
+// neither repeat nor collide (the shape is only built from a record that
+// passed all of that), so nothing else has to be checked about them.
+func (x *extractor) scanShaped(v []byte, budget int) (int, int) {
+	for k := range x.spans {
+		x.spans[k] = span{-1, -1}
+	}
+	i := ws(v, 1)
+	if budget < 1 || i >= len(v) {
+		return 0, shapedNotSure
+	}
+	for p := range x.shape {
+		sh := &x.shape[p]
+		end := i + sh.to - sh.from
+		if end > len(v) {
+			return 0, shapedNotSure
+		}
+		if !sh.equal(v, i, end, x.shapeBuf) {
+			return 0, shapedOther
+		}
+		if i = ws(v, end); i >= len(v) || v[i] != ':' {
+			return 0, shapedNotSure
+		}
+		if i = ws(v, i+1); i >= len(v) {
+			return 0, shapedNotSure
+		}
+		from := i
+		var st status
+		switch c := v[i]; {
+		case c == '"':
+			i, _, _, st = vString(v, i)
+		case '0' <= c && c <= '9':
+			i, st = vNumber(v, i)
+		default:
+			i, st = x.vValue(v, i, 1, budget)
+		}
+		if st != stOK {
+			return 0, shapedNotSure
+		}
+		if sh.k >= 0 {
+			x.spans[sh.k] = span{from, i}
+		}
+		if i = ws(v, i); i >= len(v) {
+			return 0, shapedNotSure
+		}
+		switch {
+		case p == len(x.shape)-1 && v[i] == '}':
+			return i + 1, shapedOK
+		case p == len(x.shape)-1 && v[i] == ',':
+			return 0, shapedOther // more names than the shape
+		case v[i] == '}':
+			return 0, shapedOther // fewer
+		case v[i] != ',':
+			return 0, shapedNotSure
+		}
+		if i = ws(v, i+1); i >= len(v) {
+			return 0, shapedNotSure
+		}
+	}
+	return 0, shapedNotSure // an empty shape is never tried
+}
+
+// scanFull is scanRecord for any record.
+func (x *extractor) scanFull(v []byte, budget int) (int, status) {
 	clear(x.counts)
 	for k := range x.spans {
 		x.spans[k] = span{-1, -1}

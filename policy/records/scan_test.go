@@ -360,3 +360,37 @@ func TestLargeRecordsMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestShapeChanges: records whose names change from one to the next
+// (more than shapeMaxMiss times in a call, so that the shape is given up)
+// give what the jsontext path gives, with a problem in the last record or
+// none.
+func TestShapeChanges(t *testing.T) {
+	shapes := []string{`{"id":%d,"k":%d,"name":"a"}`, `{"k":%d,"id":%d}`, `{"id":%d,"k":%d,"name":"a","extra":[1,{"x":2}]}`, `{"id":%d,"K2":%d}`}
+	for _, last := range []string{`{"id":1,"k":2,"name":"a"}`, `{"id":1,"k":2,"K":3}`, `{"id":1,"k":2,"id":3}`, `{"id":1,"k":2,"name":"a"`} {
+		var b strings.Builder
+		b.WriteString(`{"data":[`)
+		for i := range 300 {
+			fmt.Fprintf(&b, shapes[(i/3+i)%len(shapes)], i, i%7)
+			b.WriteString(",")
+		}
+		b.WriteString(last + `]}`)
+		in := b.String()
+		for _, pure := range []bool{false, true} {
+			p := mustPlan(t, "data", []string{"k"}, Limits{})
+			slow := mustPlan(t, "data", []string{"k"}, Limits{})
+			slow.jsontextOnly = true
+			run, srun := p.Filter, slow.Filter
+			if pure {
+				run, srun = p.FilterPure, slow.FilterPure
+			}
+			var out, sout bytes.Buffer
+			st, err := run(&out, strings.NewReader(in), evenK)
+			sst, serr := srun(&sout, strings.NewReader(in), evenK)
+			sameRun(t, "Filter", []byte(last), out.String(), sout.String(), st, sst, err, serr)
+			if (err == nil) != (last == `{"id":1,"k":2,"name":"a"}`) {
+				t.Errorf("last record %s: %v", last, err)
+			}
+		}
+	}
+}
