@@ -229,8 +229,8 @@ type run struct {
 	delta int64
 	// head is the synthetic prefix of resume for the records path: each
 	// object on it with the names read before the path's member, ending
-	// in the records array's '['.
-	// so far from the object at that level (for resume).
+	// in the records array's '['. synth is the prefix for an array that
+	// is not on the path ("[").
 	head  []byte
 	synth []byte
 }
