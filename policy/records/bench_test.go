@@ -192,3 +192,34 @@ func BenchmarkJSONTextOnly(b *testing.B) {
 		}
 	})
 }
+
+// upstreamDoc is n records as bench/upstream serves /records?n=N.
+func upstreamDoc(n int) []byte {
+	b := []byte{'['}
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, `{"id":%d,"department":"%s","level":%d,"name":"Employee %05d","email":"e%05d@example.io"}`,
+			i, departments[i%len(departments)], 1+i%5, i, i)
+	}
+	return append(b, ']')
+}
+
+// BenchmarkFilterPureUpstream is the filtered target of bench/run.sh
+// (/records?n=1000, record.level >= lookup.min_level with min_level 1,
+// every record kept) in the engine alone.
+func BenchmarkFilterPureUpstream(b *testing.B) {
+	const n = 1000
+	p := mustPlan(b, "", []string{"level"}, Limits{})
+	benchFilter(b, upstreamDoc(n), n, func(src io.Reader) error {
+		st, err := p.FilterPure(io.Discard, src, func(rec map[string]any) (bool, error) {
+			l, ok := rec["level"].(float64)
+			return ok && l >= 1, nil
+		})
+		if err == nil && st.Removed != 0 {
+			err = fmt.Errorf("stats %+v", st)
+		}
+		return err
+	})
+}

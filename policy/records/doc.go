@@ -106,16 +106,25 @@
 // "level" member. Decisions live in a fixed table of 256 entries and never
 // outlive the call.
 //
-// Hot path cost: one pass of jsontext over each record, one more light pass
-// over its raw bytes, and no allocation per record for fields holding short
-// repeated strings or numbers (they are interned); nested arrays and objects
-// in decoded fields and new long strings allocate.
+// Hot path cost: one validating pass over each record's bytes that also
+// finds the members the plan reads (see below), a decoding of those
+// members, and no allocation per record for fields holding short repeated
+// strings or numbers (they are interned); nested arrays and objects in
+// decoded fields and new long strings allocate.
 //
 // # Validation (fail closed)
 //
-// The whole document is validated by jsontext as RFC 7493 (I-JSON): strict
-// syntax, valid UTF-8, no duplicate member names in any object, a single
-// top-level value with nothing but whitespace after it. In addition:
+// The whole document is validated as RFC 7493 (I-JSON): strict syntax,
+// valid UTF-8 (escaped surrogates only in valid pairs), no duplicate member
+// names in any object (compared after unescaping), a single top-level value
+// with nothing but whitespace after it. Outside the records array, jsontext
+// does it. The records themselves are read by the package's own scanner,
+// which checks each record by the same rules in the same pass that finds
+// the read members; whatever it does not accept (anything invalid, a name
+// problem listed below, a record too deep or too large, input cut short)
+// is handed back to jsontext from that record on, so that every refusal is
+// reported by jsontext's path with the same reason and offset as ever. The
+// fuzz tests check the scanner against jsontext. In addition:
 //   - two members of a record whose names some JSON decoder may take for
 //     one name are refused when one of the fields the plan reads is among
 //     them, because such decoders may take either. That is equality under

@@ -43,7 +43,32 @@ func protectedFilter(t testing.TB, path string, prot *Protection, in string) (st
 	}
 	var out bytes.Buffer
 	st, err := p.Filter(&out, strings.NewReader(in), allVisible)
+	// The jsontext path (the fast path hands records over to it) must
+	// protect them the same way.
+	slow, err2 := NewProtectedPlan(path, []string{}, prot, Limits{})
+	if err2 != nil {
+		t.Fatal(err2)
+	}
+	slow.jsontextOnly = true
+	var sout bytes.Buffer
+	sst, serr := slow.Filter(&sout, strings.NewReader(in), allVisible)
+	if err != nil || serr != nil {
+		st.BytesIn, sst.BytesIn = 0, 0 // may include read-ahead after an error
+	}
+	if sout.String() != out.String() || sst != st || !sameRecordsError(err, serr) {
+		t.Errorf("%q: fast path %q %+v %v, jsontext path %q %+v %v", in, out.String(), st, err, sout.String(), sst, serr)
+	}
 	return out.String(), st, err
+}
+
+// sameRecordsError reports whether a and b are both nil, or both *Error
+// with the same reason and offset.
+func sameRecordsError(a, b error) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	var ea, eb *Error
+	return errors.As(a, &ea) && errors.As(b, &eb) && ea.Reason == eb.Reason && ea.Offset == eb.Offset
 }
 
 func TestProtectionFilter(t *testing.T) {
@@ -138,6 +163,11 @@ func TestProtectionCheckWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	slow, err := NewProtectedPlan("data", []string{}, prot, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.jsontextOnly = true
 	for _, tt := range []struct {
 		body string
 		ok   bool
@@ -157,6 +187,9 @@ func TestProtectionCheckWrite(t *testing.T) {
 		{`{"bank":{"iban\u0000":1}}`, false},
 	} {
 		ok, st, err := p.CheckWrite(strings.NewReader(tt.body), allVisible)
+		if sok, sst, serr := slow.CheckWrite(strings.NewReader(tt.body), allVisible); sok != ok || sst.Protected != st.Protected || !sameRecordsError(err, serr) {
+			t.Errorf("%s: fast path %v %+v %v, jsontext path %v %+v %v", tt.body, ok, st, err, sok, sst, serr)
+		}
 		if ok != tt.ok || (tt.ok && err != nil) {
 			t.Errorf("%s: ok = %v (%v, %+v), want %v", tt.body, ok, err, st, tt.ok)
 		}

@@ -36,23 +36,61 @@ type input struct {
 	src     io.Reader
 	win     []byte // input bytes [base, n)
 	base    int64
-	emitted int64 // bytes before this offset were written or dropped
-	n       int64 // bytes handed to the decoder
-	limit   int64 // the decoder may not be handed bytes at or past this
+	emitted int64  // bytes before this offset were written or dropped
+	n       int64  // bytes read from src
+	rd      int64  // bytes handed to the decoder: rd <= n, [rd, n) is replayed
+	pre     []byte // synthetic bytes handed to the decoder before rd (see resume)
+	elems   int64  // then this many synthetic bytes of "{}" elements (see resume)
+	elemAt  int64  // of which this many were handed over
+	limit   int64  // the decoder may not be handed bytes at or past this
 	maxDoc  int64
 	err     error // sticky read error from src (not io.EOF)
 
 	limitHit, docHit, bigBuf bool
+	eof                      bool // src said io.EOF: it is not read again
 	probe                    [1]byte
 }
 
 func (in *input) Read(p []byte) (int, error) {
+	if len(in.pre) > 0 {
+		n := copy(p, in.pre)
+		in.pre = in.pre[n:]
+		return n, nil
+	}
+	if in.elemAt < in.elems {
+		// "{}" then ",{}" for each further element.
+		n := int(min(int64(len(p)), in.elems-in.elemAt))
+		for i := range n {
+			q := in.elemAt + int64(i)
+			if q < 2 {
+				p[i] = "{}"[q]
+			} else {
+				p[i] = ",{}"[(q-2)%3]
+			}
+		}
+		in.elemAt += int64(n)
+		return n, nil
+	}
+	if in.rd < in.n {
+		// Bytes the fast path read ahead.
+		if in.rd >= in.limit {
+			in.limitHit = true
+			return 0, errOverLimit
+		}
+		m := min(int64(len(p)), in.n-in.rd, in.limit-in.rd)
+		copy(p, in.win[in.rd-in.base:][:m])
+		in.rd += m
+		return int(m), nil
+	}
 	if in.err != nil {
 		return 0, in.err
 	}
 	if in.n >= in.limit {
 		in.limitHit = true
 		return 0, errOverLimit
+	}
+	if in.eof {
+		return 0, io.EOF
 	}
 	if rem := in.limit - in.n; int64(len(p)) > rem {
 		p = p[:rem]
@@ -70,6 +108,7 @@ func (in *input) Read(p []byte) (int, error) {
 					if err != io.EOF {
 						in.err = err
 					}
+					in.eof = err == io.EOF
 					return 0, err
 				}
 			}
@@ -90,6 +129,7 @@ func (in *input) Read(p []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		in.err = err
 	}
+	in.eof = err == io.EOF
 	return n, err
 }
 
@@ -105,12 +145,61 @@ func (in *input) keep(b []byte) {
 	}
 	in.win = append(in.win, b...)
 	in.n += int64(len(b))
+	in.rd = in.n
+}
+
+// more reads from src into the window, for the fast path, until it holds
+// the bytes before offset want, reading nothing at or past upto (nor past
+// MaxDocumentBytes). It reports whether it read anything.
+func (in *input) more(want, upto int64) bool {
+	if in.maxDoc > 0 && upto > in.maxDoc {
+		upto = in.maxDoc
+	}
+	want = min(want, upto)
+	read := false
+	for tries := 0; in.n < want && in.err == nil && !in.eof && tries < 100; tries++ {
+		if len(in.win) == cap(in.win) {
+			if d := int(in.emitted - in.base); d > 0 {
+				m := copy(in.win, in.win[d:])
+				in.win = in.win[:m]
+				in.base = in.emitted
+			}
+			if len(in.win) == cap(in.win) {
+				// Grow by what this call may still read, at most doubling:
+				// the window stays within about MaxRecordBytes plus what
+				// is pending output (see Limits).
+				grow := max(readSize, min(len(in.win), int(upto-in.n)))
+				w := make([]byte, len(in.win), len(in.win)+grow)
+				copy(w, in.win)
+				in.win = w
+			}
+		}
+		p := in.win[len(in.win):cap(in.win)]
+		if rem := upto - in.n; int64(len(p)) > rem {
+			p = p[:rem]
+		}
+		n, err := in.src.Read(p)
+		in.win = in.win[:len(in.win)+n]
+		in.n += int64(n)
+		if n > 0 {
+			read, tries = true, 0
+		}
+		if err != nil {
+			if err != io.EOF {
+				in.err = err
+			}
+			in.eof = err == io.EOF
+			break
+		}
+	}
+	return read
 }
 
 // valueStart returns the offset of the first byte at or after off that is
-// neither whitespace nor a comma. The bytes must be in the window.
+// neither whitespace nor a comma, among the bytes handed to the decoder.
+// The bytes must be in the window.
 func (in *input) valueStart(off int64) int64 {
-	w := in.win[off-in.base:]
+	w := in.win[off-in.base : in.rd-in.base] // what the decoder saw
 	for i, c := range w {
 		switch c {
 		case ' ', '\t', '\n', '\r', ',':
@@ -136,6 +225,15 @@ type run struct {
 	st     Stats
 	maxRec int64
 	big    bool
+	// delta is the offset in the input of the decoder's offset 0: the
+	// decoder may have been reset to read a synthetic prefix (see resume).
+	delta int64
+	// head is the synthetic prefix of resume for the records path: each
+	// object on it with the names read before the path's member, ending
+	// in the records array's '['. synth is the prefix for an array that
+	// is not on the path ("[").
+	head  []byte
+	synth []byte
 }
 
 func (p *Plan) getRun(src io.Reader, out io.Writer, pred Predicate, reuse bool) *run {
@@ -151,7 +249,8 @@ func (p *Plan) getRun(src io.Reader, out io.Writer, pred Predicate, reuse bool) 
 	}
 	win := r.in.win[:0]
 	r.in = input{src: r.src, win: win, maxDoc: p.lim.MaxDocumentBytes}
-	r.out, r.pred, r.st, r.big = out, pred, Stats{}, false
+	r.out, r.pred, r.st, r.big, r.delta = out, pred, Stats{}, false, 0
+	r.x.shapeMiss = 0
 	r.fw.out, r.fw.edits = r.fw.out[:0], r.fw.edits[:0] // nothing of a failed call
 	r.setMemo(reuse)
 	return r
@@ -164,6 +263,9 @@ func (p *Plan) putRun(r *run) {
 	r.in.src, r.out, r.pred = nil, nil, nil
 	r.src.Reset(nil)
 	clear(r.x.rec)
+	if cap(r.head) > poolMaxBytes {
+		r.head = nil
+	}
 	p.pool.Put(r)
 }
 
@@ -240,7 +342,7 @@ func (r *run) filter() error {
 		if err := r.begin(); err != nil {
 			return err
 		}
-		if err := r.records(); err != nil {
+		if err := r.records(false); err != nil {
 			return err
 		}
 	case k == '{':
@@ -279,7 +381,7 @@ func (r *run) check() error {
 		if err := r.begin(); err != nil {
 			return err
 		}
-		if err := r.records(); err != nil {
+		if err := r.records(false); err != nil {
 			return err
 		}
 	case '{':
@@ -292,10 +394,13 @@ func (r *run) check() error {
 	return r.expectEOF()
 }
 
+// pos is the input offset of the decoder.
+func (r *run) pos() int64 { return r.dec.InputOffset() + r.delta }
+
 // general sets the read limit for a step outside the records: one token
 // and the whitespace before it.
 func (r *run) general() {
-	r.in.limit = r.dec.InputOffset() + r.maxRec
+	r.in.limit = r.pos() + r.maxRec
 }
 
 // begin reads a '{' or '[' token already peeked, enforcing the depth limit.
@@ -304,7 +409,7 @@ func (r *run) begin() error {
 		return r.fail(err)
 	}
 	if r.dec.StackDepth() > r.p.lim.MaxDepth {
-		return newError(ReasonTooDeep, r.dec.InputOffset()-1, "nesting exceeds MaxDepth")
+		return newError(ReasonTooDeep, r.pos()-1, "nesting exceeds MaxDepth")
 	}
 	return nil
 }
@@ -314,6 +419,10 @@ func (r *run) begin() error {
 func (r *run) object(level int) error {
 	seg := r.p.path[level]
 	last := level == len(r.p.path)-1
+	if level == 0 {
+		r.head = r.head[:0]
+	}
+	r.head = append(r.head, '{')
 	found, variant := false, false
 	var variantAt int64
 	for {
@@ -326,8 +435,19 @@ func (r *run) object(level int) error {
 		if err != nil {
 			return r.fail(err)
 		}
-		nameAt := r.dec.InputOffset()
+		nameAt := r.pos()
 		name := tok.String()
+		if !found {
+			r.head, _ = jsontext.AppendQuote(r.head, name)
+			switch {
+			case name != seg:
+				r.head = append(r.head, ":0,"...)
+			case last:
+				r.head = append(r.head, ":["...)
+			default:
+				r.head = append(r.head, ':')
+			}
+		}
 		if name != seg {
 			if foldEqual(name, seg) || strings.IndexByte(name, 0) >= 0 {
 				// A name some decoder takes for seg (see appendCaseKey)
@@ -352,14 +472,14 @@ func (r *run) object(level int) error {
 			return r.fail(err)
 		case want:
 		default:
-			return newError(ReasonRecordsNotFound, r.in.valueStart(r.dec.InputOffset()),
+			return newError(ReasonRecordsNotFound, r.in.valueStart(r.pos()),
 				fmt.Sprintf("path segment %q is a JSON %s, want %s", seg, kindName(k), kindName(want)))
 		}
 		if err := r.begin(); err != nil {
 			return err
 		}
 		if last {
-			err = r.records()
+			err = r.records(true)
 		} else {
 			err = r.object(level + 1)
 		}
@@ -374,7 +494,7 @@ func (r *run) object(level int) error {
 	}
 	switch {
 	case !found:
-		return newError(ReasonRecordsNotFound, r.dec.InputOffset(), fmt.Sprintf("path segment %q not found", seg))
+		return newError(ReasonRecordsNotFound, r.pos(), fmt.Sprintf("path segment %q not found", seg))
 	case variant:
 		return newError(ReasonDuplicateName, variantAt, fmt.Sprintf("a member name that decoders may take for path segment %q", seg))
 	}
@@ -403,7 +523,7 @@ func (r *run) skip() error {
 		switch tok.Kind() {
 		case '{', '[':
 			if d > r.p.lim.MaxDepth {
-				return newError(ReasonTooDeep, r.dec.InputOffset()-1, "nesting exceeds MaxDepth")
+				return newError(ReasonTooDeep, r.pos()-1, "nesting exceeds MaxDepth")
 			}
 		}
 		if d == base {
@@ -419,12 +539,30 @@ func (r *run) skip() error {
 // Output is the input minus byte ranges: a removed element goes with the
 // separator before it ("," and whitespace), or, when no element has been
 // kept yet, the first kept element loses the separator before it instead.
-func (r *run) records() error {
+//
+// onPath says whether the array is on the plan's records path (rather
+// than a top-level array that CheckWrite examines whatever the path).
+func (r *run) records(onPath bool) error {
 	depth := r.dec.StackDepth()
-	var prevEnd int64
-	kept := false
-	for i := 0; ; i++ {
-		before := r.dec.InputOffset()
+	i, at, kept, end, err := r.fastRecords(depth)
+	if err != nil {
+		return err
+	}
+	if end {
+		i = 0 // the decoder need not count the elements: ']' is next
+	}
+	if err := r.resume(at, i, onPath); err != nil {
+		return err
+	}
+	return r.slowRecords(depth, i, at, kept)
+}
+
+// slowRecords is records from element i on, with jsontext reading each
+// record; prevEnd is where the element before ended, kept whether an
+// element was kept.
+func (r *run) slowRecords(depth, i int, prevEnd int64, kept bool) error {
+	for ; ; i++ {
+		before := r.pos()
 		r.in.limit = before + r.maxRec // bounds the separator
 		k := r.dec.PeekKind()
 		if k == ']' {
@@ -440,7 +578,7 @@ func (r *run) records() error {
 		if err != nil {
 			return r.fail(err)
 		}
-		end := r.dec.InputOffset()
+		end := r.pos()
 		if end-int64(len(v)) != start {
 			return newError(ReasonInvalidJSON, start, "internal error: record offsets disagree")
 		}
@@ -490,7 +628,7 @@ func (r *run) single() (bool, error) {
 	if err != nil {
 		return false, r.fail(err)
 	}
-	if r.dec.InputOffset()-int64(len(v)) != start {
+	if r.pos()-int64(len(v)) != start {
 		return false, newError(ReasonInvalidJSON, start, "internal error: record offsets disagree")
 	}
 	return r.record(v, '{', start, 0)
@@ -542,10 +680,13 @@ func (r *run) record(v []byte, k jsontext.Kind, start int64, depth int) (bool, e
 // expectEOF checks that nothing but whitespace follows the top-level value.
 func (r *run) expectEOF() error {
 	r.general()
+	before := r.pos()
 	_, err := r.dec.ReadToken()
 	switch {
 	case err == nil:
-		return newError(ReasonInvalidJSON, r.in.valueStart(r.dec.InputOffset()), errTrailingData)
+		// The offset of the token: the decoder has read it, so it is in
+		// the window.
+		return newError(ReasonInvalidJSON, r.in.valueStart(before), errTrailingData)
 	case err == io.EOF:
 		return nil
 	}
@@ -553,7 +694,7 @@ func (r *run) expectEOF() error {
 }
 
 func (r *run) maybeFlush() {
-	if off := r.dec.InputOffset(); off-r.in.emitted >= flushThreshold {
+	if off := r.pos(); off-r.in.emitted >= flushThreshold {
 		// A write error is reported by the next flush (the final one).
 		r.flushErr(off)
 	}
@@ -626,6 +767,7 @@ func (r *run) fail(err error) error {
 		case se.Err != nil && se.Err.Error() == "exceeded max depth":
 			reason = ReasonTooDeep // jsontext's own limit, inside a record
 		}
+		se.ByteOffset += r.delta
 		return &Error{Reason: reason, Offset: se.ByteOffset, Err: err}
 	}
 	if err == io.EOF {
@@ -650,4 +792,165 @@ func kindName(k jsontext.Kind) string {
 		return "null"
 	}
 	return "value"
+}
+
+// fastRecords processes the records with scanRecord (see scan.go) from the
+// first element of the records array, whose '[' the decoder has just read,
+// for as long as scanRecord accepts them. It returns where the jsontext
+// path has to take over: at input offset at, after i elements (the last
+// of them ending at at), with kept saying whether one was kept; end is
+// true when only the array's closing ']' and what follows remain.
+func (r *run) fastRecords(depth int) (i int, at int64, kept, end bool, err error) {
+	budget := r.p.lim.MaxDepth - depth
+	at = r.pos()
+	if r.p.jsontextOnly {
+		return 0, at, false, false, nil
+	}
+	for ; ; i++ {
+		lim := at + r.maxRec // bounds the separator
+		off, c, ok := r.nextByte(at, lim)
+		switch {
+		case !ok:
+			return i, at, kept, false, nil
+		case c == ']':
+			return i, at, kept, true, nil
+		case i > 0:
+			if c != ',' {
+				return i, at, kept, false, nil
+			}
+			if off, c, ok = r.nextByte(off+1, lim); !ok {
+				return i, at, kept, false, nil
+			}
+		}
+		if c != '{' {
+			return i, at, kept, false, nil
+		}
+		start := off
+		var n int
+		for {
+			var st status
+			if n, st = r.x.scanRecord(r.in.win[start-r.in.base:], budget); st == stOK {
+				break
+			}
+			if st != stShort || !r.in.more(r.in.n+max(readSize, r.in.n-start), start+r.maxRec) {
+				return i, at, kept, false, nil
+			}
+		}
+		v := r.in.win[start-r.in.base:][:n]
+		out, ok := r.fastDecide(v, budget)
+		if !ok {
+			return i, at, kept, false, nil
+		}
+		r.st.Records++
+		if len(v) > poolMaxBytes {
+			r.big = true
+		}
+		if out == outError {
+			r.st.Errors++
+		}
+		end := start + int64(n)
+		if out == outVisible {
+			// Field protection, as record applies it on the jsontext
+			// path: its refusals are its own (scanRecord accepted v, so
+			// jsontext would report nothing before them).
+			if r.p.prot != nil {
+				if err := r.protect(v, start, budget); err != nil {
+					return i, at, kept, false, err
+				}
+			}
+			if !kept && i > 0 {
+				r.in.emitted = start // drop the separator
+			}
+			kept = true
+			if len(r.fw.edits) > 0 { // field protection edited it
+				if err := r.emitProtected(); err != nil {
+					return i, at, kept, false, err
+				}
+			}
+			if end-r.in.emitted >= flushThreshold {
+				if err := r.flushTo(end); err != nil {
+					return i, at, kept, false, err
+				}
+			}
+		} else {
+			r.st.Removed++
+			from := at
+			if i == 0 {
+				from = start
+			}
+			if err := r.flushTo(from); err != nil {
+				return i, at, kept, false, err
+			}
+			r.in.emitted = end
+		}
+		at = end
+	}
+}
+
+// nextByte returns the offset and value of the first byte at or after
+// input offset off that is not whitespace, reading more input as needed,
+// or false when there is none before offset lim.
+func (r *run) nextByte(off, lim int64) (int64, byte, bool) {
+	for off < lim {
+		w := r.in.win[off-r.in.base:]
+		if j := skipWS(w, 0); j < len(w) {
+			off += int64(j)
+			return off, w[j], off < lim
+		}
+		off += int64(len(w))
+		if !r.in.more(off+readSize, lim) {
+			break
+		}
+	}
+	return off, 0, false
+}
+
+// fastDecide decodes the read members of a record that scanRecord
+// accepted and decides it, as record does; false when the record has a
+// problem that the jsontext path must report.
+func (r *run) fastDecide(v []byte, budget int) (outcome, bool) {
+	var st status
+	switch {
+	case r.p.all:
+		st = r.x.extract(v, budget)
+	case r.x.spansOnly:
+		st = stOK // decide looks the spans up, then decodes them
+	default:
+		st = r.x.decode(v, budget)
+	}
+	if st != stOK && st != stBadValue {
+		return 0, false
+	}
+	out, st := r.decide(v, st, budget)
+	return out, st == stOK
+}
+
+// resume resets the decoder to go on at input offset at, inside the
+// records array after elems elements. It first hands the decoder a
+// synthetic prefix that brings it into the state it would have there: the
+// objects on the records path with the names read so far (for its
+// duplicate checks), the '[', and elems placeholder elements (so that its
+// error messages name the right element); then the input from at on.
+func (r *run) resume(at int64, elems int, onPath bool) error {
+	r.synth = append(r.synth[:0], '[')
+	b := r.synth
+	if onPath {
+		b = r.head
+	}
+	r.in.pre = b
+	r.in.elems, r.in.elemAt = 0, 0
+	if elems > 0 {
+		r.in.elems = 3*int64(elems) - 1 // generated as read: no memory
+	}
+	synth := int64(len(b)) + r.in.elems
+	r.in.rd = at
+	r.delta = at - synth
+	r.dec.Reset(&r.in)
+	r.in.limit = at + r.maxRec
+	for r.dec.InputOffset() < synth {
+		if _, err := r.dec.ReadToken(); err != nil {
+			return r.fail(err)
+		}
+	}
+	return nil
 }

@@ -84,6 +84,9 @@ type Plan struct {
 	pool    sync.Pool // of *run, to reuse buffers between calls
 	// prot is the field protection (fields.go); nil: none.
 	prot *Protection
+	// jsontextOnly turns the fast path off (see scan.go): only tests set
+	// it, to compare the two paths.
+	jsontextOnly bool
 }
 
 // NewPlan compiles a plan.

@@ -62,6 +62,14 @@ type extractor struct {
 	// to < 0 when absent) for a memo lookup, and decode decodes them.
 	spansOnly bool
 	spans     []span
+	// names and arena: member names for scanRecord's duplicate check.
+	names []nameRef
+	arena []byte
+	// topK, shape, shapeBuf and shapeMiss: see scanRecord.
+	topK      []int
+	shape     []shapeName
+	shapeBuf  []byte
+	shapeMiss int // records of this call whose names were not the shape's
 }
 
 type span struct{ from, to int }
@@ -199,6 +207,7 @@ func (x *extractor) decode(v []byte, budget int) status {
 	bad := false
 	for k, sp := range x.spans {
 		if sp.to < 0 {
+			delete(x.rec, x.p.fields[k]) // left by an earlier record
 			continue
 		}
 		val, _, st := x.value(v, sp.from, 1, budget)
