@@ -131,6 +131,8 @@ fuzz ./policy/records FuzzFilter 80000
 fuzz ./policy/records FuzzNameCollision 100000
 fuzz ./policy/records FuzzFilterBytes 40000
 fuzz ./policy/records FuzzHideFields 50000
+fuzz ./policy/records FuzzScanRecord 30000
+fuzz ./policy/records FuzzFastPathSameAsJSONText 100000
 fuzz ./proxy FuzzFilteredResponse 20000
 
 step "all tests passed"
