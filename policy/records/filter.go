@@ -721,19 +721,7 @@ func (r *run) flushTo(off int64) error {
 	}
 	b := r.in.win[r.in.emitted-r.in.base : off-r.in.base]
 	r.in.emitted = off
-	if r.out == nil {
-		return nil
-	}
-	n, err := r.out.Write(b)
-	r.st.BytesOut += int64(n)
-	if err == nil && n < len(b) {
-		err = io.ErrShortWrite
-	}
-	if err != nil {
-		r.in.err = &writeError{err}
-		return r.ioErr()
-	}
-	return nil
+	return r.writeOut(b)
 }
 
 type writeError struct{ err error }
