@@ -210,10 +210,11 @@ type filteredBody struct {
 	done     chan error
 }
 
-// Read fills p unless the output ends first. ReverseProxy flushes after
-// every read of a body of unknown length, and each flush is a chunk and a
-// write system call: reading what the filter hands over piece by piece
-// would cost several per buffer.
+// Read fills p unless the output ends first. Each read of a body of
+// unknown length becomes one chunk of the response (and ReverseProxy
+// would flush after it, but see unflushed): reading what the filter hands
+// over piece by piece would cost several chunks, and write system calls,
+// per buffer.
 func (b *filteredBody) Read(p []byte) (int, error) {
 	n, err := io.ReadFull(b.Reader, p)
 	if err == io.ErrUnexpectedEOF {

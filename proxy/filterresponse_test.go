@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -469,5 +470,42 @@ func TestRecordFilter_UpgradeRefused(t *testing.T) {
 	recs := p.log.records(t)
 	if len(recs) != 1 || recs[0]["reason"] != "filter_upgrade_refused" {
 		t.Errorf("access log %v, want reason filter_upgrade_refused", recs)
+	}
+}
+
+// A filtered response longer than the first chunk is streamed without a
+// flush per read (see unflushed): the ResponseWriter's Flush is never
+// called, and the client still gets every kept record.
+func TestRecordFilter_StreamsWithoutFlushes(t *testing.T) {
+	doc := employeesJSON(20000) // about 900 KB: several reads of ReverseProxy's buffer
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, doc)
+	})
+	p := newTestProxy(t, filterSpec(t, up.URL, ""))
+	req := httptest.NewRequest("GET", "/hr/records", nil)
+	req.RemoteAddr = "127.0.0.1:40000"
+	req.Header.Set("X-API-Key", testKey)
+	rec := httptest.NewRecorder()
+	p.Config.Handler.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+	}
+	if rec.Flushed {
+		t.Error("the filtered response was flushed")
+	}
+	var got []struct {
+		Department string `json:"department"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatalf("%v: %.200s", err, rec.Body.String())
+	}
+	if len(got) != 10000 {
+		t.Fatalf("%d records, want the 10000 of sales", len(got))
+	}
+	for _, r := range got {
+		if r.Department != "sales" {
+			t.Fatalf("a record of %q", r.Department)
+		}
 	}
 }

@@ -76,9 +76,26 @@ func (forward) serve(x *transaction) error {
 		ModifyResponse: x.modifyResponse,
 		ErrorHandler:   x.errorHandler,
 	}
-	x.fwd.rp.ServeHTTP(x.w, r)
+	w := x.w
+	if x.out.filter != nil {
+		x.fwd.unflush.ResponseWriter = w
+		w = &x.fwd.unflush
+	}
+	x.fwd.rp.ServeHTTP(w, r)
 	return nil
 }
+
+// unflushed is the ResponseWriter of a response the record filter may
+// rewrite: it has no Flush. ReverseProxy flushes a response of unknown
+// length (a filtered one) after every read of its body, and net/http's
+// chunked writer then sends each chunk's size line, data and CRLF as
+// separate writes; without the flush, the size line and CRLF travel with
+// the buffered bytes around the next chunk's data, which is written at
+// once. filteredBody reads the filter's output in buffers of
+// ReverseProxy's size, so no output waits: the data of each read is
+// written before the next read, and the last bytes when the handler
+// returns.
+type unflushed struct{ http.ResponseWriter }
 
 var (
 	_ stage = upgrade{}

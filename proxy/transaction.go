@@ -87,6 +87,7 @@ type forwarding struct {
 	rp      httputil.ReverseProxy // backend's proxy bound to this transaction
 	tr      fieldsTransport       // rp's transport, with gatehouse's header fields
 	respID  [1]string             // see transaction.headerValue
+	unflush unflushed             // x.w for a filtered response (see unflushed)
 }
 
 // outcome is the answer the client got, for the access record.
