@@ -249,11 +249,7 @@ func (s *Snapshot) Explain(method string, p Path, c Caller) Explanation {
 				Burst: l.burst, Policy: l.policy, Origin: l.origin})
 		}
 	}
-	var user *User
-	if c.Local && !id.Admin {
-		user = s.users[id.User]
-	}
-	merged, secret := s.explainLookups(id.App, id.Role, user, s.capturedScope(c.Provider, c.Captured), &e)
+	merged, secret := s.explainLookups(id.App, id.Role, s.lookupsUser(c), s.capturedScope(c.Provider, c.Captured), &e)
 	if d.Allow {
 		hc := HeaderCaller{ID: id, Email: c.Email, Provider: c.Provider, Lookups: merged}
 		blank := hc

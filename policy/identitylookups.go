@@ -130,11 +130,17 @@ func (s *Snapshot) CallerLookups(app *App, role *Role, user *User, provider stri
 // request: a local user's own lookups apply, and the values c's login
 // provider captured.
 func (s *Snapshot) LookupsOf(c Caller) map[string]any {
-	var user *User
+	return s.CallerLookups(c.ID.App, c.ID.Role, s.lookupsUser(c), c.Provider, c.Captured)
+}
+
+// lookupsUser is the local user whose own lookups apply to c: a local
+// user's session (an OAuth login mapped to one included), never an
+// admin's or a directory user's; nil for none.
+func (s *Snapshot) lookupsUser(c Caller) *User {
 	if c.Local && !c.ID.Admin {
-		user = s.users[c.ID.User]
+		return s.users[c.ID.User]
 	}
-	return s.CallerLookups(c.ID.App, c.ID.Role, user, c.Provider, c.Captured)
+	return nil
 }
 
 // CapturedLookups returns the names of the lookups the login provider

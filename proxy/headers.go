@@ -134,16 +134,11 @@ func (x *transaction) resolveUpstreamHeaders() error {
 // lookups returns the merged lookups of the caller (computed once).
 func (x *transaction) lookups() map[string]any {
 	if x.who.lookups == nil {
-		var user *policy.User
-		var provider string
-		var captured map[string]string
+		c := policy.Caller{ID: x.who.ident}
 		if s := x.who.sess; s != nil && !x.who.ident.Admin {
-			if s.Local {
-				user, _ = x.snap().User(s.Subject)
-			}
-			provider, captured = s.Provider, s.Lookups
+			c.Provider, c.Local, c.Captured = s.Provider, s.Local, s.Lookups
 		}
-		x.who.lookups = x.snap().CallerLookups(x.who.ident.App, x.who.ident.Role, user, provider, captured)
+		x.who.lookups = x.snap().LookupsOf(c)
 	}
 	return x.who.lookups
 }
