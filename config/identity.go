@@ -497,12 +497,7 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 			sp.ClientSecret, d = decodeNonEmpty(attr, ctx)
 		case "token_endpoint_auth_method":
 			methodAttr = attr
-			sp.TokenAuthMethod, d = decodeString(attr, ctx)
-			if !d.HasErrors() && !slices.Contains(oauthAuthMethods, sp.TokenAuthMethod) {
-				d = append(d, errorAt(summaryInvalidAuthMethod,
-					fmt.Sprintf("token_endpoint_auth_method = %s is not supported; use one of %s, as registered for the client at the provider.", shown(attr.Expr, sp.TokenAuthMethod), quoteList(oauthAuthMethods)),
-					attr.Expr.Range(), attr.Range.Ptr()))
-			}
+			sp.TokenAuthMethod, d = decodeOneOf(attr, ctx, oauthAuthMethods, summaryInvalidAuthMethod, "as registered for the client at the provider")
 		case "private_key":
 			keyAttr = attr
 			sp.PrivateKey, d = decodePrivateKey(attr, ctx)
@@ -510,12 +505,7 @@ func decodeOAuthBlock(block *hcl.Block, ctx *hcl.EvalContext) (*OAuth, hcl.Diagn
 			sp.PrivateKeyID, d = decodeNonEmpty(attr, ctx)
 		case "client_assertion_audience":
 			audAttr = attr
-			sp.ClientAssertionAudience, d = decodeString(attr, ctx)
-			if !d.HasErrors() && !slices.Contains(oauthAssertionAudiences, sp.ClientAssertionAudience) {
-				d = append(d, errorAt(summaryInvalidAssertionAud,
-					fmt.Sprintf("client_assertion_audience = %s is not supported; use one of %s: the audience the provider requires of client assertions.", shown(attr.Expr, sp.ClientAssertionAudience), quoteList(oauthAssertionAudiences)),
-					attr.Expr.Range(), attr.Range.Ptr()))
-			}
+			sp.ClientAssertionAudience, d = decodeOneOf(attr, ctx, oauthAssertionAudiences, summaryInvalidAssertionAud, "the audience the provider requires of client assertions")
 		case "end_session":
 			endAttr = attr
 			sp.EndSession, d = decodeBool(attr, ctx)
@@ -918,4 +908,16 @@ func quoteList(list []string) string {
 		q[i] = fmt.Sprintf("%q", s)
 	}
 	return strings.Join(q, ", ")
+}
+
+// decodeOneOf decodes a string attribute that must be one of allowed; why
+// ends the message of a value that is not ("use one of …, why.").
+func decodeOneOf(attr *hcl.Attribute, ctx *hcl.EvalContext, allowed []string, summary, why string) (string, hcl.Diagnostics) {
+	v, d := decodeString(attr, ctx)
+	if !d.HasErrors() && !slices.Contains(allowed, v) {
+		d = append(d, errorAt(summary,
+			fmt.Sprintf("%s = %s is not supported; use one of %s, %s.", attr.Name, shown(attr.Expr, v), quoteList(allowed), why),
+			attr.Expr.Range(), attr.Range.Ptr()))
+	}
+	return v, d
 }
