@@ -586,30 +586,8 @@ func (r *run) slowRecords(depth, i int, prevEnd int64, kept bool) error {
 		if err != nil {
 			return err
 		}
-		if keep {
-			if !kept && i > 0 {
-				r.in.emitted = start // drop the separator
-			}
-			kept = true
-			if len(r.fw.edits) > 0 { // field protection edited it
-				if err := r.emitProtected(); err != nil {
-					return err
-				}
-			}
-			if end-r.in.emitted >= flushThreshold {
-				if err := r.flushTo(end); err != nil {
-					return err
-				}
-			}
-		} else {
-			from := prevEnd
-			if i == 0 {
-				from = start
-			}
-			if err := r.flushTo(from); err != nil {
-				return err
-			}
-			r.in.emitted = end
+		if kept, err = r.place(keep, i, start, end, prevEnd, kept); err != nil {
+			return err
 		}
 		prevEnd = end
 	}
@@ -663,18 +641,61 @@ func (r *run) record(v []byte, k jsontext.Kind, start int64, depth int) (bool, e
 	default:
 		return false, newError(ReasonInvalidJSON, start+int64(r.x.off), "unexpected record syntax")
 	}
-	keep := out == outVisible
+	return r.settle(v, out, start, budget)
+}
+
+// settle counts the decision out on record v (at input offset start) and,
+// for a visible record, runs the field protection over it; both record
+// paths (record and fastRecords) end with it. It reports whether v is
+// kept.
+func (r *run) settle(v []byte, out outcome, start int64, budget int) (bool, error) {
 	if out == outError {
 		r.st.Errors++
 	}
-	if !keep {
+	if out != outVisible {
 		r.st.Removed++
-	} else if r.p.prot != nil {
+		return false, nil
+	}
+	if r.p.prot != nil {
 		if err := r.protect(v, start, budget); err != nil {
 			return false, err
 		}
 	}
-	return keep, nil
+	return true, nil
+}
+
+// place writes or drops element i of the records array, input bytes
+// [start, end), after the decision keep. prevEnd is where the element
+// before it ended; kept says whether an element was kept before it, and
+// the result whether one is now. A dropped element goes with the separator
+// before it, or after it when no element is kept yet; a kept one edited by
+// the field protection is emitted with its edits.
+func (r *run) place(keep bool, i int, start, end, prevEnd int64, kept bool) (bool, error) {
+	if !keep {
+		from := prevEnd
+		if i == 0 {
+			from = start
+		}
+		if err := r.flushTo(from); err != nil {
+			return kept, err
+		}
+		r.in.emitted = end
+		return kept, nil
+	}
+	if !kept && i > 0 {
+		r.in.emitted = start // drop the separator
+	}
+	if len(r.fw.edits) > 0 { // field protection edited it
+		if err := r.emitProtected(); err != nil {
+			return true, err
+		}
+	}
+	if end-r.in.emitted >= flushThreshold {
+		if err := r.flushTo(end); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
 }
 
 // expectEOF checks that nothing but whitespace follows the top-level value.
@@ -833,43 +854,15 @@ func (r *run) fastRecords(depth int) (i int, at int64, kept, end bool, err error
 		if len(v) > poolMaxBytes {
 			r.big = true
 		}
-		if out == outError {
-			r.st.Errors++
-		}
 		end := start + int64(n)
-		if out == outVisible {
-			// Field protection, as record applies it on the jsontext
-			// path: its refusals are its own (scanRecord accepted v, so
-			// jsontext would report nothing before them).
-			if r.p.prot != nil {
-				if err := r.protect(v, start, budget); err != nil {
-					return i, at, kept, false, err
-				}
-			}
-			if !kept && i > 0 {
-				r.in.emitted = start // drop the separator
-			}
-			kept = true
-			if len(r.fw.edits) > 0 { // field protection edited it
-				if err := r.emitProtected(); err != nil {
-					return i, at, kept, false, err
-				}
-			}
-			if end-r.in.emitted >= flushThreshold {
-				if err := r.flushTo(end); err != nil {
-					return i, at, kept, false, err
-				}
-			}
-		} else {
-			r.st.Removed++
-			from := at
-			if i == 0 {
-				from = start
-			}
-			if err := r.flushTo(from); err != nil {
-				return i, at, kept, false, err
-			}
-			r.in.emitted = end
+		// The field protection's refusals are its own: scanRecord
+		// accepted v, so jsontext would report nothing before them.
+		keep, err := r.settle(v, out, start, budget)
+		if err != nil {
+			return i, at, kept, false, err
+		}
+		if kept, err = r.place(keep, i, start, end, at, kept); err != nil {
+			return i, at, kept, false, err
 		}
 		at = end
 	}
