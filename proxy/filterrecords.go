@@ -35,15 +35,16 @@ const (
 // firstChunk is how much filtered output is produced before the response
 // starts: a response whose problem shows within it gets a clean 502; after
 // it, the connection is cut instead (the client never gets unfiltered bytes).
-const firstChunk = 32 << 10
+// It is held in one of ReverseProxy's copy buffers (filterBody).
+const firstChunk = copyBufferSize
 
 // recordFilter is the record filter of one transaction: the deciding
 // grant's compiled filter (nil for a grant with field protection only) and
 // records plan, which carries the field protection, set up by
 // filterRecords, and
 // what it did, for the access record. stats and err are written by the
-// write check (filterRecords) or by the response filter's goroutine, which
-// forward waits for (filteredBody.Close) before the access record is built.
+// write check (filterRecords) or by the response's filterBody, which runs
+// on the handler's goroutine before the access record is built.
 type recordFilter struct {
 	plan *records.Plan
 	prog *filter.Program

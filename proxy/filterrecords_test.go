@@ -167,6 +167,47 @@ func TestRecordFilter_StreamsAndCutsOnLateErrors(t *testing.T) {
 	}
 }
 
+// A filtered output that fits in the first chunk is sent with its length
+// (filterBody has all of it before the status goes out); a longer one is
+// streamed with chunked encoding. Either way the client gets exactly the
+// kept records.
+func TestRecordFilter_Framing(t *testing.T) {
+	var body string
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, body)
+	})
+	p := newTestProxy(t, filterSpec(t, up.URL, ""))
+	for _, tc := range []struct {
+		n       int
+		chunked bool
+	}{{4, false}, {400, false}, {5000, true}} {
+		body = employeesJSON(tc.n)
+		req, _ := http.NewRequest("GET", p.URL+"/hr/records", nil)
+		req.Header.Set("X-API-Key", testKey)
+		res, err := p.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("%d records: status %d, %v", tc.n, res.StatusCode, err)
+		}
+		var recs []map[string]any
+		if err := json.Unmarshal(got, &recs); err != nil || len(recs) != tc.n/2 {
+			t.Fatalf("%d records: %d kept, %v", tc.n, len(recs), err)
+		}
+		chunked := len(res.TransferEncoding) == 1 && res.TransferEncoding[0] == "chunked"
+		switch {
+		case tc.chunked && (!chunked || res.ContentLength != -1):
+			t.Errorf("%d records (%d bytes kept): Transfer-Encoding %v, Content-Length %d; want chunked", tc.n, len(got), res.TransferEncoding, res.ContentLength)
+		case !tc.chunked && (chunked || res.ContentLength != int64(len(got))):
+			t.Errorf("%d records (%d bytes kept): Transfer-Encoding %v, Content-Length %d; want %d", tc.n, len(got), res.TransferEncoding, res.ContentLength, len(got))
+		}
+	}
+}
+
 func TestRecordFilter_Writes(t *testing.T) {
 	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -1,9 +1,9 @@
 package proxy
 
 import (
-	"bytes"
 	"compress/gzip"
 	"compress/zlib"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,11 +29,11 @@ import (
 func (x *transaction) filterResponse(res *http.Response) error {
 	f := x.out.filter
 	code := res.StatusCode
-	ok := code >= 200 && code <= 299
 	h := res.Header
 	empty := res.Body == http.NoBody || res.ContentLength == 0
 	// Sizes and validators of the unfiltered document must not reach the
-	// client; the filtered body is streamed (chunked).
+	// client. filterBody sends the length of a filtered body that fits
+	// in the first chunk, and streams a longer one (chunked).
 	delete(h, "Content-Length")
 	delete(h, "Etag")
 	delete(h, "Content-Md5")
@@ -43,14 +43,7 @@ func (x *transaction) filterResponse(res *http.Response) error {
 	// The body is this caller's view: no shared cache may keep it.
 	h["Cache-Control"] = []string{"private, no-store"}
 	res.ContentLength = -1
-	// fail is the answer when the body cannot be filtered.
-	fail := func(reason string, err error) *Error {
-		if !ok {
-			// The status is the upstream's answer; only the body goes.
-			return sameStatus(res, reasonFilterErrorBody, err)
-		}
-		return &Error{Status: http.StatusBadGateway, Reason: reason, Err: err}
-	}
+	fail := filterFail(res)
 	switch {
 	case code < 200: // 101 to a request that asked for no upgrade
 		return &Error{Status: http.StatusBadGateway, Reason: reasonFilterUpstream, Err: fmt.Errorf("status %d on a filtered route", code)}
@@ -97,48 +90,152 @@ func (x *transaction) filterResponse(res *http.Response) error {
 		// share one evaluation.
 		run = f.plan.FilterPure
 	}
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		st, err := run(pw, src, f.pred)
-		f.stats, f.err = st, err
-		if err != nil {
-			pw.CloseWithError(err)
-		} else {
-			pw.Close()
-		}
-		done <- err
-	}()
-	buf := make([]byte, firstChunk)
-	n, err := io.ReadFull(pr, buf)
-	if err == nil { // more to come: stream the rest
-		res.Body = &filteredBody{Reader: io.MultiReader(bytes.NewReader(buf[:n]), pr), pr: pr, upstream: res.Body, done: done}
-		return nil
+	res.Body = &filterBody{x: x, res: res, run: run, src: src, upstream: res.Body}
+	x.fwd.filtering = true
+	return nil
+}
+
+// filterBody is the body of a response on a filtered route as
+// ReverseProxy reads it. ReverseProxy has written the status through
+// heldStatus, which holds it back, when it first reads: that read runs the
+// whole filter in the handler's goroutine, writing straight to the client,
+// and returns no bytes. The status and the first output are held back
+// until the filter has produced firstChunk bytes or finished (filterOut):
+// until then the answer can still be another (a hidden single object's
+// 404, a clean 502).
+type filterBody struct {
+	x        *transaction
+	res      *http.Response
+	run      func(io.Writer, io.Reader, records.Predicate) (records.Stats, error)
+	src      io.Reader // the upstream's body, decoded
+	upstream io.ReadCloser
+	done     bool // the filter has run
+	replaced bool // the response is an error of gatehouse's, not the upstream's
+	closed   bool
+}
+
+func (b *filterBody) Read([]byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
 	}
-	// The filter has finished (the pipe ends only when it does): all of
-	// the output is in buf, and nothing has been sent yet.
-	ferr := <-done
-	_ = res.Body.Close()
-	if errors.Is(ferr, records.ErrRefused) {
+	b.done = true
+	x, f := b.x, b.x.out.filter
+	out := filterOut{w: x.w, code: b.res.StatusCode, held: x.srv.bufs.Get()[:0:firstChunk]}
+	defer func() { x.srv.bufs.Put(out.held) }()
+	f.stats, f.err = b.run(&out, b.src, f.pred)
+	if out.sent {
+		switch {
+		case out.err != nil:
+			// The client's connection failed: ReverseProxy aborts the
+			// response, as after a failed write of its own, and logs
+			// nothing for context.Canceled.
+			return 0, context.Canceled
+		case f.err != nil:
+			// Too late for another status: ReverseProxy cuts the
+			// connection, so the client never gets a response that
+			// looks complete.
+			return 0, f.err
+		}
+		return 0, io.EOF
+	}
+	// Nothing has been sent: the filter's output is all in out.held,
+	// and the answer is decided here.
+	_ = b.Close()
+	if e := b.failure(); e != nil {
+		b.replaced = true
+		x.srv.fail(x, e)
+		return 0, io.EOF
+	}
+	h := x.w.Header()
+	if len(b.res.Trailer) == 0 {
+		h["Content-Length"] = []string{strconv.Itoa(len(out.held))}
+	}
+	x.w.WriteHeader(out.code)
+	if _, err := x.w.Write(out.held); err != nil {
+		return 0, context.Canceled // as above
+	}
+	return 0, io.EOF
+}
+
+// failure is the error that replaces a filtered response whose output is
+// all held back, or nil when the output is the answer.
+func (b *filterBody) failure() *Error {
+	x, f, res := b.x, b.x.out.filter, b.res
+	ok := res.StatusCode >= 200 && res.StatusCode <= 299
+	switch {
+	case errors.Is(f.err, records.ErrRefused):
 		// The response is one record the caller may not see: as far as
 		// the caller knows, it does not exist.
 		if !ok {
 			return sameStatus(res, reasonFilterHidden, nil)
 		}
 		return &Error{Status: http.StatusNotFound, Reason: reasonFilterHidden}
-	}
-	if ferr != nil && x.out.filter.stats.BytesIn == 0 && unfilterable(ferr) {
+	case f.err != nil && f.stats.BytesIn == 0 && unfilterable(f.err):
 		// An empty body (a chunked one, or one that decodes to
 		// nothing) holds no record.
-		res.Body = http.NoBody
-		x.out.filter.err = nil
+		f.err = nil
+	case f.err != nil:
+		return x.filterFailure(filterFail(res), f.err)
+	}
+	return nil
+}
+
+// Close stops reading the upstream. When the response was replaced by an
+// error, the upstream's trailers go with its body.
+func (b *filterBody) Close() error {
+	if b.replaced {
+		b.res.Trailer = nil
+	}
+	if b.closed {
 		return nil
 	}
-	if ferr != nil {
-		return x.filterFailure(fail, ferr)
+	b.closed = true
+	return b.upstream.Close()
+}
+
+// filterOut is where the filter's output goes: held back while it fits in
+// held (firstChunk bytes), then, with the held status and bytes first,
+// straight to the client. Its writes are the filter's batches, so no
+// buffer of ReverseProxy's and no flush come between.
+type filterOut struct {
+	w    http.ResponseWriter
+	code int
+	held []byte
+	sent bool  // the status and the held bytes have been written
+	err  error // the client's connection failed
+}
+
+func (o *filterOut) Write(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
 	}
-	res.Body = io.NopCloser(bytes.NewReader(buf[:n]))
-	return nil
+	if !o.sent {
+		if len(p) <= cap(o.held)-len(o.held) {
+			o.held = append(o.held, p...)
+			return len(p), nil
+		}
+		o.sent = true
+		o.w.WriteHeader(o.code)
+		if _, o.err = o.w.Write(o.held); o.err != nil {
+			return 0, o.err
+		}
+	}
+	n, err := o.w.Write(p)
+	if err != nil {
+		o.err = err
+	}
+	return n, err
+}
+
+// filterFail returns the answer to res when its body cannot be filtered.
+func filterFail(res *http.Response) func(reason string, err error) *Error {
+	return func(reason string, err error) *Error {
+		if res.StatusCode < 200 || res.StatusCode > 299 {
+			// The status is the upstream's answer; only the body goes.
+			return sameStatus(res, reasonFilterErrorBody, err)
+		}
+		return &Error{Status: http.StatusBadGateway, Reason: reason, Err: err}
+	}
 }
 
 // sameStatus is the generic error that replaces the body of an upstream's
@@ -190,42 +287,8 @@ func (e *upstreamReadError) Unwrap() error { return e.err }
 
 // unfilterable reports whether err says that the upstream's bytes cannot be
 // filtered (invalid JSON, a corrupt gzip stream, ...), not that reading
-// them or handing on the output failed.
+// them failed.
 func unfilterable(err error) bool {
 	var re *upstreamReadError
-	return !errors.As(err, &re) && !errors.Is(err, errResponseClosed)
-}
-
-// errResponseClosed ends a filter whose response was closed before the
-// filter finished (the client went away, or the copy failed).
-var errResponseClosed = errors.New("response closed")
-
-// filteredBody is the rest of a filtered response. Closing it stops the
-// filter (its writes fail) and waits for it, so that no goroutine outlives
-// the request.
-type filteredBody struct {
-	io.Reader
-	pr       *io.PipeReader
-	upstream io.ReadCloser
-	done     chan error
-}
-
-// Read fills p unless the output ends first. Each read of a body of
-// unknown length becomes one chunk of the response (and ReverseProxy
-// would flush after it, but see unflushed): reading what the filter hands
-// over piece by piece would cost several chunks, and write system calls,
-// per buffer.
-func (b *filteredBody) Read(p []byte) (int, error) {
-	n, err := io.ReadFull(b.Reader, p)
-	if err == io.ErrUnexpectedEOF {
-		err = io.EOF
-	}
-	return n, err
-}
-
-func (b *filteredBody) Close() error {
-	b.pr.CloseWithError(errResponseClosed)
-	_ = b.upstream.Close()
-	<-b.done
-	return nil
+	return !errors.As(err, &re)
 }

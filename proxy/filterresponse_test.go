@@ -474,7 +474,7 @@ func TestRecordFilter_UpgradeRefused(t *testing.T) {
 }
 
 // A filtered response longer than the first chunk is streamed without a
-// flush per read (see unflushed): the ResponseWriter's Flush is never
+// flush per write (see filterOut): the ResponseWriter's Flush is never
 // called, and the client still gets every kept record.
 func TestRecordFilter_StreamsWithoutFlushes(t *testing.T) {
 	doc := employeesJSON(20000) // about 900 KB: several reads of ReverseProxy's buffer

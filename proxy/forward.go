@@ -76,26 +76,29 @@ func (forward) serve(x *transaction) error {
 		ModifyResponse: x.modifyResponse,
 		ErrorHandler:   x.errorHandler,
 	}
-	w := x.w
+	var w http.ResponseWriter = x.w
 	if x.out.filter != nil {
-		x.fwd.unflush.ResponseWriter = w
-		w = &x.fwd.unflush
+		w = heldStatus{x}
 	}
 	x.fwd.rp.ServeHTTP(w, r)
 	return nil
 }
 
-// unflushed is the ResponseWriter of a response the record filter may
-// rewrite: it has no Flush. ReverseProxy flushes a response of unknown
-// length (a filtered one) after every read of its body, and net/http's
-// chunked writer then sends each chunk's size line, data and CRLF as
-// separate writes; without the flush, the size line and CRLF travel with
-// the buffered bytes around the next chunk's data, which is written at
-// once. filteredBody reads the filter's output in buffers of
-// ReverseProxy's size, so no output waits: the data of each read is
-// written before the next read, and the last bytes when the handler
-// returns.
-type unflushed struct{ http.ResponseWriter }
+// heldStatus is the ResponseWriter of a request on a filtered route.
+// ReverseProxy writes the status through it before it reads the body, but
+// the status of a body that the filter rewrites is decided as the filter
+// runs (filterBody): such a status is held back here. Informational
+// statuses and those of bodies left as they are pass.
+type heldStatus struct{ x *transaction }
+
+func (h heldStatus) Header() http.Header         { return h.x.w.Header() }
+func (h heldStatus) Write(p []byte) (int, error) { return h.x.w.Write(p) }
+
+func (h heldStatus) WriteHeader(code int) {
+	if code < 200 || !h.x.fwd.filtering {
+		h.x.w.WriteHeader(code)
+	}
+}
 
 var (
 	_ stage = upgrade{}

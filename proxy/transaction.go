@@ -87,7 +87,9 @@ type forwarding struct {
 	rp      httputil.ReverseProxy // backend's proxy bound to this transaction
 	tr      fieldsTransport       // rp's transport, with gatehouse's header fields
 	respID  [1]string             // see transaction.headerValue
-	unflush unflushed             // x.w for a filtered response (see unflushed)
+	// filtering: the response's body is a filterBody, which writes the
+	// status (see heldStatus).
+	filtering bool
 }
 
 // outcome is the answer the client got, for the access record.
