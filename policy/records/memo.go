@@ -11,7 +11,7 @@ import (
 // stops looking (its values hardly repeat; see [Plan.FilterPure]).
 const (
 	memoSlots   = 256
-	memoMaxKey  = 128
+	memoMaxKey  = 128 // at most 255 (see memoKey)
 	memoProbe   = 256
 	memoMinHits = 32
 )

@@ -65,11 +65,18 @@ type extractor struct {
 	// names and arena: member names for scanRecord's duplicate check.
 	names []nameRef
 	arena []byte
-	// topK, shape, shapeBuf and shapeMiss: see scanRecord.
+	// topK, shape, shapeBuf and shapeMiss, frame, frameBuf, frameMiss and
+	// vals: see scanRecord.
 	topK      []int
 	shape     []shapeName
 	shapeBuf  []byte
 	shapeMiss int // records of this call whose names were not the shape's
+	// frame is the shaped record's bytes outside its values, a token per
+	// value (the bytes before it, k its read field) and the closing one.
+	frame     []shapeName
+	frameBuf  []byte
+	frameMiss int    // frames of this call that a record did not match
+	vals      []span // the value bounds of the record scanShaped scans
 }
 
 type span struct{ from, to int }
@@ -227,14 +234,15 @@ func (x *extractor) decode(v []byte, budget int) status {
 }
 
 // memoKey appends to dst the identity of the record's read members: for
-// each, in plan order, whether it is present and its exact bytes. It
-// returns nil when the key would be longer than limit.
+// each, in plan order, one byte (0 when it is absent, else its length plus
+// one) and its exact bytes. It returns nil when the key would be longer
+// than limit (at most 255, so that every length fits in its byte).
 func (x *extractor) memoKey(dst, v []byte, limit int) []byte {
 	n := 0
 	for _, sp := range x.spans {
 		n++
 		if sp.to >= 0 {
-			n += 4 + sp.to - sp.from
+			n += sp.to - sp.from
 		}
 	}
 	if n > limit {
@@ -245,8 +253,7 @@ func (x *extractor) memoKey(dst, v []byte, limit int) []byte {
 			dst = append(dst, 0)
 			continue
 		}
-		dst = append(dst, 1)
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(sp.to-sp.from))
+		dst = append(dst, byte(sp.to-sp.from+1))
 		dst = append(dst, v[sp.from:sp.to]...)
 	}
 	return dst

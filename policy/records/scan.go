@@ -73,17 +73,156 @@ func (sh *shapeName) equal(v []byte, i, end int, buf []byte) bool {
 // scanned by scanShaped, which only compares its names; after
 // shapeMaxMiss records of a call whose names were not the shape's, it is
 // not tried any more in that call.
+//
+// Before that, a record is tried against the last shaped record's frame:
+// its bytes outside the values (see scanFramed).
 func (x *extractor) scanRecord(v []byte, budget int) (int, status) {
-	if len(x.shape) > 0 && x.shapeMiss < shapeMaxMiss {
-		n, res := x.scanShaped(v, budget)
+	if len(x.frame) > 0 {
+		n, res := x.scanFramed(v, budget)
 		switch res {
 		case shapedOK:
+			return n, stOK
+		case shapedOther:
+			// Build another from the next record scanShaped accepts.
+			x.frame, x.frameMiss = x.frame[:0], x.frameMiss+1
+		}
+	}
+	if len(x.shape) > 0 && x.shapeMiss < shapeMaxMiss {
+		build := len(x.frame) == 0 && x.frameMiss < shapeMaxMiss
+		n, res := x.scanShaped(v, budget, build)
+		switch res {
+		case shapedOK:
+			if build {
+				x.newFrame(v[:n])
+			}
 			return n, stOK
 		case shapedOther:
 			x.shapeMiss++
 		}
 	}
 	return x.scanFull(v, budget)
+}
+
+// scanFramed is scanRecord for a record whose bytes outside its values are
+// exactly those of the record scanShaped last built the frame from: the
+// '{' and the first name, each separator and name, and the '}', with the
+// whitespace between them. Its names are then the shape's, so scanShaped
+// would accept it if its values are valid; only the values are left to
+// validate.
+func (x *extractor) scanFramed(v []byte, budget int) (int, int) {
+	spans, frame, buf := x.spans, x.frame, x.frameBuf
+	for k := range spans {
+		spans[k] = span{-1, -1}
+	}
+	if budget < 1 {
+		return 0, shapedNotSure
+	}
+	i, last := 0, len(frame)-1
+	for p := range frame {
+		f := &frame[p]
+		end := i + f.to - f.from
+		if end > len(v) {
+			return 0, shapedNotSure
+		}
+		if !f.equal(v, i, end, buf) {
+			return 0, shapedOther
+		}
+		if i = end; p == last {
+			return i, shapedOK
+		}
+		from := i
+		end = 0 // of a plain string (scanValue's fast path, inlined)
+		if i < len(v) && v[i] == '"' {
+			if j := plainEnd(v, i+1); j < len(v) && v[j] == '"' {
+				end = j + 1
+			}
+		}
+		if end > 0 {
+			i = end
+		} else {
+			var st status
+			if i, st = x.scanValue(v, i, budget); st != stOK {
+				return 0, shapedNotSure
+			}
+		}
+		if f.k >= 0 {
+			spans[f.k] = span{from, i}
+		}
+	}
+	return 0, shapedNotSure // an empty frame is never tried
+}
+
+// plainEnd returns the offset of the first byte at or after j that is
+// '"', '\\', a control character or not ASCII, looking a word at a time; or
+// the offset, less than eight bytes before the end of v, where it stopped
+// looking.
+func plainEnd(v []byte, j int) int {
+	for j+8 <= len(v) {
+		if m := specialOrCtl(binary.LittleEndian.Uint64(v[j:])); m != 0 {
+			return j + bits.TrailingZeros64(m)>>3
+		}
+		j += 8
+	}
+	return j
+}
+
+// scanValue validates the member value at v[i] (i < len(v) or stShort) in
+// a record with budget nesting levels, and returns its end.
+func (x *extractor) scanValue(v []byte, i, budget int) (int, status) {
+	if i >= len(v) {
+		return i, stShort
+	}
+	switch c := v[i]; {
+	case c == '"':
+		// Most values are short strings of plain ASCII: find the first
+		// byte of interest a word at a time, here; vString takes the
+		// others.
+		if j := plainEnd(v, i+1); j < len(v) && v[j] == '"' {
+			return j + 1, stOK
+		}
+		i, _, _, st := vString(v, i)
+		return i, st
+	case '0' <= c && c <= '9':
+		return vNumber(v, i)
+	}
+	return x.vValue(v, i, 1, budget)
+}
+
+// newFrame makes the bytes of v, a record that scanShaped just accepted
+// with the value bounds in x.vals, outside its values the frame.
+func (x *extractor) newFrame(v []byte) {
+	x.frame, x.frameBuf = x.frame[:0], x.frameBuf[:0]
+	if len(x.vals) != len(x.shape) || len(v) > 4096 {
+		return
+	}
+	at := 0
+	for p := 0; p <= len(x.vals); p++ {
+		to, k := len(v), -1
+		if p < len(x.vals) {
+			to, k = x.vals[p].from, x.shape[p].k
+		}
+		from := len(x.frameBuf)
+		x.frameBuf = append(x.frameBuf, v[at:to]...)
+		x.frame = append(x.frame, token(x.frameBuf, from, k))
+		if p < len(x.vals) {
+			at = x.vals[p].to
+		}
+	}
+}
+
+// token describes buf[from:] for shapeName.equal.
+func token(buf []byte, from, k int) shapeName {
+	sh := shapeName{from: from, to: len(buf), k: k}
+	tok := buf[from:]
+	var w [8]byte
+	copy(w[:], tok)
+	sh.w0, sh.m0 = binary.LittleEndian.Uint64(w[:]), ^uint64(0)
+	if len(tok) < 8 {
+		sh.m0 = 1<<(8*len(tok)) - 1
+	} else {
+		sh.w1 = binary.LittleEndian.Uint64(tok[len(tok)-8:])
+	}
+	return sh
 }
 
 // shapeMaxMiss bounds the records per call that scanShaped examines in
@@ -102,10 +241,11 @@ const (
 // Such names are valid, match the read fields that the shape says, and
 // neither repeat nor collide (the shape is only built from a record that
 // passed all of that), so nothing else has to be checked about them.
-func (x *extractor) scanShaped(v []byte, budget int) (int, int) {
+func (x *extractor) scanShaped(v []byte, budget int, build bool) (int, int) {
 	for k := range x.spans {
 		x.spans[k] = span{-1, -1}
 	}
+	x.vals = x.vals[:0]
 	i := ws(v, 1)
 	if budget < 1 || i >= len(v) {
 		return 0, shapedNotSure
@@ -127,19 +267,14 @@ func (x *extractor) scanShaped(v []byte, budget int) (int, int) {
 		}
 		from := i
 		var st status
-		switch c := v[i]; {
-		case c == '"':
-			i, _, _, st = vString(v, i)
-		case '0' <= c && c <= '9':
-			i, st = vNumber(v, i)
-		default:
-			i, st = x.vValue(v, i, 1, budget)
-		}
-		if st != stOK {
+		if i, st = x.scanValue(v, i, budget); st != stOK {
 			return 0, shapedNotSure
 		}
 		if sh.k >= 0 {
 			x.spans[sh.k] = span{from, i}
+		}
+		if build {
+			x.vals = append(x.vals, span{from, i})
 		}
 		if i = ws(v, i); i >= len(v) {
 			return 0, shapedNotSure
@@ -282,6 +417,7 @@ func (x *extractor) scanFull(v []byte, budget int) (int, status) {
 // the first name with an escape.
 func (x *extractor) newShape(v []byte) {
 	x.shape, x.shapeBuf = x.shape[:0], x.shapeBuf[:0]
+	x.frame, x.frameBuf = x.frame[:0], x.frameBuf[:0] // the old shape's
 	if x.p.all || len(x.p.fields) > 64 {
 		return
 	}
@@ -291,16 +427,8 @@ func (x *extractor) newShape(v []byte) {
 		}
 		from := len(x.shapeBuf)
 		x.shapeBuf = append(x.shapeBuf, v[n.from-1:n.to+1]...) // with the quotes
-		sh := shapeName{from: from, to: len(x.shapeBuf), sig: n.sig, k: x.topK[p], mask: x.foldMask(v[n.from:n.to])}
-		tok := x.shapeBuf[from:]
-		var w [8]byte
-		copy(w[:], tok)
-		sh.w0, sh.m0 = binary.LittleEndian.Uint64(w[:]), ^uint64(0)
-		if len(tok) < 8 {
-			sh.m0 = 1<<(8*len(tok)) - 1
-		} else {
-			sh.w1 = binary.LittleEndian.Uint64(tok[len(tok)-8:])
-		}
+		sh := token(x.shapeBuf, from, x.topK[p])
+		sh.sig, sh.mask = n.sig, x.foldMask(v[n.from:n.to])
 		x.shape = append(x.shape, sh)
 	}
 }

@@ -394,3 +394,56 @@ func TestShapeChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameValues: records whose bytes outside their values are exactly
+// the frame's (scanFramed compares those and validates only the values)
+// are refused for a bad value as the jsontext path refuses them, and
+// records of other spacing or names leave the frame for scanShaped.
+func TestFrameValues(t *testing.T) {
+	first := `{"id":1,"k":2,"name":"a"},{"id":2,"k":4,"name":"b"},`
+	for _, tc := range []struct{ rec, reason string }{
+		{`{"id":3,"k":6,"name":"c"}`, ""},
+		{`{"id":"x","k":[1,{"a":2}],"name":null}`, ""},
+		{`{"id":3,"k":6,"name":"caf\u00e9 \"q\" \\"}`, ""},
+		{`{"id":3,"k":6,"name":"` + "é" + `"}`, ""},
+		{`{"id":3,"k":6,"name":"c"} `, ""},
+		{`{"id":3, "k":6,"name":"c"}`, ""},
+		{`{"id":3,"k":6,"name":"c" }`, ""},
+		{`{"id":-0.5e+3,"k":6,"name":true}`, ""},
+		{`{"id":3,"k":{"a":1,"a":2},"name":"c"}`, ReasonDuplicateName},
+		{`{"id":3,"k":6,"name":"` + "\xff" + `"}`, ReasonInvalidJSON},
+		{`{"id":3,"k":6,"name":"` + "\x01" + `"}`, ReasonInvalidJSON},
+		{`{"id":3,"k":6,"name":"\x"}`, ReasonInvalidJSON},
+		{`{"id":3,"k":6,"name":"\ud800"}`, ReasonInvalidJSON},
+		{`{"id":01,"k":6,"name":"c"}`, ReasonInvalidJSON},
+		{`{"id":1.,"k":6,"name":"c"}`, ReasonInvalidJSON},
+		{`{"id":-,"k":6,"name":"c"}`, ReasonInvalidJSON},
+		{`{"id":3,"k":tru,"name":"c"}`, ReasonInvalidJSON},
+		{`{"id":3,"k":6,"name":"c"`, ReasonInvalidJSON},
+		{`{"id":3,"k":6,"name":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`, ReasonTooDeep},
+	} {
+		for _, reps := range []int{1, 3} {
+			in := `{"data":[` + first + strings.Repeat(`{"id":7,"k":8,"name":"z"},`, reps-1) + tc.rec + `]}`
+			for _, pure := range []bool{false, true} {
+				p := mustPlan(t, "data", []string{"k"}, Limits{})
+				slow := mustPlan(t, "data", []string{"k"}, Limits{})
+				slow.jsontextOnly = true
+				run, srun := p.Filter, slow.Filter
+				if pure {
+					run, srun = p.FilterPure, slow.FilterPure
+				}
+				var out, sout bytes.Buffer
+				st, err := run(&out, strings.NewReader(in), evenK)
+				sst, serr := srun(&sout, strings.NewReader(in), evenK)
+				sameRun(t, "Filter", []byte(in), out.String(), sout.String(), st, sst, err, serr)
+				var e *Error
+				switch {
+				case tc.reason == "" && err != nil:
+					t.Errorf("%s: %v", tc.rec, err)
+				case tc.reason != "" && (!errors.As(err, &e) || e.Reason != tc.reason):
+					t.Errorf("%s: got %v, want %s", tc.rec, err, tc.reason)
+				}
+			}
+		}
+	}
+}
