@@ -35,8 +35,8 @@ const (
 // firstChunk is how much filtered output is produced before the response
 // starts: a response whose problem shows within it gets a clean 502; after
 // it, the connection is cut instead (the client never gets unfiltered bytes).
-// It is held in one of ReverseProxy's copy buffers (filterBody).
-const firstChunk = copyBufferSize
+// An output that fits in it is sent with its length (filterBody).
+const firstChunk = 128 << 10
 
 // recordFilter is the record filter of one transaction: the deciding
 // grant's compiled filter (nil for a grant with field protection only) and

@@ -136,7 +136,7 @@ func TestRecordFilter_Responses(t *testing.T) {
 // A large document is streamed; an error after the first chunk cuts the
 // connection instead of completing a response.
 func TestRecordFilter_StreamsAndCutsOnLateErrors(t *testing.T) {
-	big := employeesJSON(5000)
+	big := employeesJSON(16000) // 8000 kept: about 340 KB of output, well past firstChunk
 	var body string
 	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -146,7 +146,7 @@ func TestRecordFilter_StreamsAndCutsOnLateErrors(t *testing.T) {
 	body = big
 	res, got := p.get(t, "/hr/records", map[string]string{"X-API-Key": testKey})
 	var recs []map[string]any
-	if err := json.Unmarshal([]byte(got), &recs); res.StatusCode != 200 || err != nil || len(recs) != 2500 {
+	if err := json.Unmarshal([]byte(got), &recs); res.StatusCode != 200 || err != nil || len(recs) != 8000 {
 		t.Fatalf("big: %d, %d records, %v", res.StatusCode, len(recs), err)
 	}
 	for _, r := range recs {
@@ -181,7 +181,7 @@ func TestRecordFilter_Framing(t *testing.T) {
 	for _, tc := range []struct {
 		n       int
 		chunked bool
-	}{{4, false}, {400, false}, {5000, true}} {
+	}{{4, false}, {400, false}, {5000, false}, {16000, true}} {
 		body = employeesJSON(tc.n)
 		req, _ := http.NewRequest("GET", p.URL+"/hr/records", nil)
 		req.Header.Set("X-API-Key", testKey)
@@ -197,6 +197,9 @@ func TestRecordFilter_Framing(t *testing.T) {
 		var recs []map[string]any
 		if err := json.Unmarshal(got, &recs); err != nil || len(recs) != tc.n/2 {
 			t.Fatalf("%d records: %d kept, %v", tc.n, len(recs), err)
+		}
+		if tc.chunked != (len(got) > firstChunk) {
+			t.Fatalf("%d records: %d bytes kept, firstChunk %d: fix the test", tc.n, len(got), firstChunk)
 		}
 		chunked := len(res.TransferEncoding) == 1 && res.TransferEncoding[0] == "chunked"
 		switch {

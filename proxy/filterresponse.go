@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gatehouse-dev/gatehouse/policy/records"
 )
@@ -120,8 +121,9 @@ func (b *filterBody) Read([]byte) (int, error) {
 	}
 	b.done = true
 	x, f := b.x, b.x.out.filter
-	out := filterOut{w: x.w, code: b.res.StatusCode, held: x.srv.bufs.Get()[:0:firstChunk]}
-	defer func() { x.srv.bufs.Put(out.held) }()
+	out := filterOut{w: x.w, code: b.res.StatusCode, pool: &x.srv.held}
+	out.held = out.pool.get()
+	defer out.release()
 	f.stats, f.err = b.run(&out, b.src, f.pred)
 	if out.sent {
 		switch {
@@ -200,9 +202,33 @@ func (b *filterBody) Close() error {
 type filterOut struct {
 	w    http.ResponseWriter
 	code int
-	held []byte
-	sent bool  // the status and the held bytes have been written
-	err  error // the client's connection failed
+	pool *heldPool
+	held []byte // from pool, until the status is sent
+	sent bool   // the status and the held bytes have been written
+	err  error  // the client's connection failed
+}
+
+// release gives held back to the pool.
+func (o *filterOut) release() {
+	if o.held != nil {
+		o.pool.put(o.held)
+		o.held = nil
+	}
+}
+
+// heldPool keeps the buffers that hold a filtered response's first
+// output. It pools array pointers, so put does not allocate.
+type heldPool struct{ p sync.Pool }
+
+func (h *heldPool) get() []byte {
+	if v, ok := h.p.Get().(*[firstChunk]byte); ok {
+		return v[:0]
+	}
+	return make([]byte, 0, firstChunk)
+}
+
+func (h *heldPool) put(b []byte) {
+	h.p.Put((*[firstChunk]byte)(b[:firstChunk]))
 }
 
 func (o *filterOut) Write(p []byte) (int, error) {
@@ -216,7 +242,9 @@ func (o *filterOut) Write(p []byte) (int, error) {
 		}
 		o.sent = true
 		o.w.WriteHeader(o.code)
-		if _, o.err = o.w.Write(o.held); o.err != nil {
+		_, o.err = o.w.Write(o.held)
+		o.release() // the rest streams: the buffer can serve another response
+		if o.err != nil {
 			return 0, o.err
 		}
 	}

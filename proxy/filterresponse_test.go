@@ -389,7 +389,7 @@ func TestRecordFilter_ClientHangup(t *testing.T) {
 		records int // sent before the upstream stalls
 		started bool
 	}{
-		{"mid-response", 4000, true},
+		{"mid-response", 16000, true}, // about 340 KB of output: past firstChunk
 		{"before the response", 10, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -101,6 +101,7 @@ type Server struct {
 	stages   []step            // the pipeline proper
 	gen      atomic.Pointer[generation]
 	bufs     bufferPool
+	held     heldPool // filterOut's
 	ids      idSource
 	upstream *upstream.Pool // per-upstream transports, kept across reloads
 	sessions *session.Manager
