@@ -816,25 +816,30 @@ func (r *run) fastRecords(depth int) (i int, at int64, kept, end bool, err error
 		return 0, at, false, false, nil
 	}
 	for ; ; i++ {
-		lim := at + r.maxRec // bounds the separator
-		off, c, ok := r.nextByte(at, lim)
-		switch {
-		case !ok:
-			return i, at, kept, false, nil
-		case c == ']':
-			return i, at, kept, true, nil
-		case i > 0:
-			if c != ',' {
+		var start int64
+		if w := r.in.win[at-r.in.base:]; i > 0 && len(w) > 1 && w[0] == ',' && w[1] == '{' {
+			start = at + 1 // the separator of compact JSON
+		} else {
+			lim := at + r.maxRec // bounds the separator
+			off, c, ok := r.nextByte(at, lim)
+			switch {
+			case !ok:
+				return i, at, kept, false, nil
+			case c == ']':
+				return i, at, kept, true, nil
+			case i > 0:
+				if c != ',' {
+					return i, at, kept, false, nil
+				}
+				if off, c, ok = r.nextByte(off+1, lim); !ok {
+					return i, at, kept, false, nil
+				}
+			}
+			if c != '{' {
 				return i, at, kept, false, nil
 			}
-			if off, c, ok = r.nextByte(off+1, lim); !ok {
-				return i, at, kept, false, nil
-			}
+			start = off
 		}
-		if c != '{' {
-			return i, at, kept, false, nil
-		}
-		start := off
 		var n int
 		for {
 			var st status

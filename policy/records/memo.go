@@ -71,7 +71,7 @@ func (m *memo) find(key []byte) (*memoSlot, outcome) {
 	m.lookups++
 	set := m.slots[fnv1a(key)%(memoSlots/2)*2:][:2]
 	for i := range set {
-		if s := &set[i]; s.gen == m.gen && bytes.Equal(s.key, key) {
+		if s := &set[i]; s.gen == m.gen && sameKey(s.key, key) {
 			m.hits++
 			s.used = m.lookups
 			return s, s.out
@@ -84,6 +84,23 @@ func (m *memo) find(key []byte) (*memoSlot, outcome) {
 		return &set[1], 0
 	}
 	return &set[0], 0
+}
+
+// sameKey is bytes.Equal, without a call for the short keys most
+// decisions have.
+func sameKey(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) > 16 {
+		return bytes.Equal(a, b)
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // fnv1a is the 64-bit FNV-1a hash of b.

@@ -238,22 +238,19 @@ func (x *extractor) decode(v []byte, budget int) status {
 // one) and its exact bytes. It returns nil when the key would be longer
 // than limit (at most 255, so that every length fits in its byte).
 func (x *extractor) memoKey(dst, v []byte, limit int) []byte {
-	n := 0
 	for _, sp := range x.spans {
-		n++
+		n := 0
 		if sp.to >= 0 {
-			n += sp.to - sp.from
+			n = sp.to - sp.from
 		}
-	}
-	if n > limit {
-		return nil
-	}
-	for _, sp := range x.spans {
+		if len(dst)+1+n > limit {
+			return nil
+		}
 		if sp.to < 0 {
 			dst = append(dst, 0)
 			continue
 		}
-		dst = append(dst, byte(sp.to-sp.from+1))
+		dst = append(dst, byte(n+1))
 		dst = append(dst, v[sp.from:sp.to]...)
 	}
 	return dst

@@ -131,14 +131,26 @@ func (x *extractor) scanFramed(v []byte, budget int) (int, int) {
 			return i, shapedOK
 		}
 		from := i
-		end = 0 // of a plain string (scanValue's fast path, inlined)
-		if i < len(v) && v[i] == '"' {
+		vend := 0 // of a plain string or integer (scanValue's fast paths, inlined)
+		switch {
+		case i >= len(v):
+		case v[i] == '"':
 			if j := plainEnd(v, i+1); j < len(v) && v[j] == '"' {
-				end = j + 1
+				vend = j + 1
+			}
+		case '0' <= v[i] && v[i] <= '9':
+			j := i + 1
+			if v[i] != '0' {
+				for j < len(v) && '0' <= v[j] && v[j] <= '9' {
+					j++
+				}
+			}
+			if j < len(v) && v[j] != '.' && v[j] != 'e' && v[j] != 'E' {
+				vend = j
 			}
 		}
-		if end > 0 {
-			i = end
+		if vend > 0 {
+			i = vend
 		} else {
 			var st status
 			if i, st = x.scanValue(v, i, budget); st != stOK {
