@@ -237,7 +237,20 @@ func (x *extractor) decode(v []byte, budget int) status {
 // each, in plan order, one byte (0 when it is absent, else its length plus
 // one) and its exact bytes. It returns nil when the key would be longer
 // than limit (at most 255, so that every length fits in its byte).
+//
+// With one read member the key is its bytes in v, not a copy, or empty
+// when it is absent: a JSON value is never empty.
 func (x *extractor) memoKey(dst, v []byte, limit int) []byte {
+	if len(x.spans) == 1 {
+		switch sp := x.spans[0]; {
+		case sp.to < 0:
+			return dst[:0]
+		case sp.to-sp.from > limit:
+			return nil
+		default:
+			return v[sp.from:sp.to]
+		}
+	}
 	for _, sp := range x.spans {
 		n := 0
 		if sp.to >= 0 {
