@@ -288,27 +288,7 @@ func TestShapeDoesNotHideProblems(t *testing.T) {
 		{`{"id":3,"k":2,"name":"c\u0000"}`, ""},
 		{`{"id":3,"k":2,"name` + "\xff" + `":"c"}`, ReasonInvalidJSON},
 	} {
-		in := `{"data":[` + first + tc.rec + `]}`
-		for _, pure := range []bool{false, true} {
-			p := mustPlan(t, "data", []string{"k"}, Limits{})
-			slow := mustPlan(t, "data", []string{"k"}, Limits{})
-			slow.jsontextOnly = true
-			run, srun := p.Filter, slow.Filter
-			if pure {
-				run, srun = p.FilterPure, slow.FilterPure
-			}
-			var out, sout bytes.Buffer
-			st, err := run(&out, strings.NewReader(in), evenK)
-			sst, serr := srun(&sout, strings.NewReader(in), evenK)
-			sameRun(t, "Filter", []byte(in), out.String(), sout.String(), st, sst, err, serr)
-			var e *Error
-			switch {
-			case tc.reason == "" && err != nil:
-				t.Errorf("%s: %v", tc.rec, err)
-			case tc.reason != "" && (!errors.As(err, &e) || e.Reason != tc.reason):
-				t.Errorf("%s: got %v, want %s", tc.rec, err, tc.reason)
-			}
-		}
+		sameAsJSONText(t, `{"data":[`+first+tc.rec+`]}`, tc.rec, tc.reason)
 	}
 }
 
@@ -375,23 +355,11 @@ func TestShapeChanges(t *testing.T) {
 			b.WriteString(",")
 		}
 		b.WriteString(last + `]}`)
-		in := b.String()
-		for _, pure := range []bool{false, true} {
-			p := mustPlan(t, "data", []string{"k"}, Limits{})
-			slow := mustPlan(t, "data", []string{"k"}, Limits{})
-			slow.jsontextOnly = true
-			run, srun := p.Filter, slow.Filter
-			if pure {
-				run, srun = p.FilterPure, slow.FilterPure
-			}
-			var out, sout bytes.Buffer
-			st, err := run(&out, strings.NewReader(in), evenK)
-			sst, serr := srun(&sout, strings.NewReader(in), evenK)
-			sameRun(t, "Filter", []byte(last), out.String(), sout.String(), st, sst, err, serr)
-			if (err == nil) != (last == `{"id":1,"k":2,"name":"a"}`) {
-				t.Errorf("last record %s: %v", last, err)
-			}
+		reason := anyReason
+		if last == `{"id":1,"k":2,"name":"a"}` {
+			reason = ""
 		}
+		sameAsJSONText(t, b.String(), last, reason)
 	}
 }
 
@@ -424,26 +392,39 @@ func TestFrameValues(t *testing.T) {
 	} {
 		for _, reps := range []int{1, 3} {
 			in := `{"data":[` + first + strings.Repeat(`{"id":7,"k":8,"name":"z"},`, reps-1) + tc.rec + `]}`
-			for _, pure := range []bool{false, true} {
-				p := mustPlan(t, "data", []string{"k"}, Limits{})
-				slow := mustPlan(t, "data", []string{"k"}, Limits{})
-				slow.jsontextOnly = true
-				run, srun := p.Filter, slow.Filter
-				if pure {
-					run, srun = p.FilterPure, slow.FilterPure
-				}
-				var out, sout bytes.Buffer
-				st, err := run(&out, strings.NewReader(in), evenK)
-				sst, serr := srun(&sout, strings.NewReader(in), evenK)
-				sameRun(t, "Filter", []byte(in), out.String(), sout.String(), st, sst, err, serr)
-				var e *Error
-				switch {
-				case tc.reason == "" && err != nil:
-					t.Errorf("%s: %v", tc.rec, err)
-				case tc.reason != "" && (!errors.As(err, &e) || e.Reason != tc.reason):
-					t.Errorf("%s: got %v, want %s", tc.rec, err, tc.reason)
-				}
-			}
+			sameAsJSONText(t, in, tc.rec, tc.reason)
 		}
 	}
 }
+
+// sameAsJSONText filters in (records under "data", evenK on member k)
+// with Filter and FilterPure, on the fast path and on the jsontext path
+// only: the runs must agree, and fail for reason ("" for none, anyReason
+// for any) because of rec.
+func sameAsJSONText(t *testing.T, in, rec, reason string) {
+	t.Helper()
+	for _, pure := range []bool{false, true} {
+		p := mustPlan(t, "data", []string{"k"}, Limits{})
+		slow := mustPlan(t, "data", []string{"k"}, Limits{})
+		slow.jsontextOnly = true
+		run, srun := p.Filter, slow.Filter
+		if pure {
+			run, srun = p.FilterPure, slow.FilterPure
+		}
+		var out, sout bytes.Buffer
+		st, err := run(&out, strings.NewReader(in), evenK)
+		sst, serr := srun(&sout, strings.NewReader(in), evenK)
+		sameRun(t, "Filter", []byte(in), out.String(), sout.String(), st, sst, err, serr)
+		var e *Error
+		switch {
+		case reason == "" && err != nil:
+			t.Errorf("%s: %v", rec, err)
+		case reason == anyReason && err == nil:
+			t.Errorf("%s: accepted", rec)
+		case reason != "" && reason != anyReason && (!errors.As(err, &e) || e.Reason != reason):
+			t.Errorf("%s: got %v, want %s", rec, err, reason)
+		}
+	}
+}
+
+const anyReason = "*"
