@@ -726,7 +726,9 @@ func specialOrCtl(w uint64) uint64 {
 	const lsb, msb = 0x0101010101010101, 0x8080808080808080
 	q := w ^ (lsb * '"')
 	b := w ^ (lsb * '\\')
-	return ((q-lsb)&^q | (b-lsb)&^b | (w-lsb*' ')&^w | w) & msb
+	// (w-lsb*' ')&^w | w, the control characters and the non-ASCII
+	// bytes, is (w-lsb*' ') | w.
+	return ((q-lsb)&^q | (b-lsb)&^b | (w - lsb*' ') | w) & msb
 }
 
 func hex4(b []byte) (rune, bool) {

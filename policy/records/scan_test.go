@@ -2,9 +2,11 @@ package records
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"runtime"
 	"strings"
 	"testing"
@@ -428,3 +430,46 @@ func sameAsJSONText(t *testing.T, in, rec, reason string) {
 }
 
 const anyReason = "*"
+
+// TestSpecialOrCtl: the lowest byte that specialOrCtl flags is the first
+// '"', '\\', control character or non-ASCII byte of the word, for every
+// byte value at every position after bytes of every other kind (and none
+// is flagged in a word without one).
+func TestSpecialOrCtl(t *testing.T) {
+	special := func(c byte) bool { return c == '"' || c == '\\' || c < ' ' || c >= 0x80 }
+	fillers := []byte{' ', '!', '#', '[', ']', 'a', '~', 0x7f, '0'}
+	for pos := range 8 {
+		for c := range 256 {
+			for _, fill := range fillers {
+				for _, after := range []byte{0x00, 0x1f, '"', '\\', 0x80, 0xff, 'z'} {
+					var w [8]byte
+					for i := range w {
+						switch {
+						case i < pos:
+							w[i] = fill
+						case i == pos:
+							w[i] = byte(c)
+						default:
+							w[i] = after
+						}
+					}
+					want := 8
+					for i, b := range w {
+						if special(b) {
+							want = i
+							break
+						}
+					}
+					m := specialOrCtl(binary.LittleEndian.Uint64(w[:]))
+					got := 8
+					if m != 0 {
+						got = bits.TrailingZeros64(m) >> 3
+					}
+					if got != want {
+						t.Fatalf("% x: first flagged byte %d, want %d", w, got, want)
+					}
+				}
+			}
+		}
+	}
+}
