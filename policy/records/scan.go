@@ -37,6 +37,7 @@ type nameRef struct {
 // x.shapeBuf[from:to].
 type shapeName struct {
 	from, to int
+	n        int // to - from
 	sig      uint64
 	k        int    // match's result
 	mask     uint64 // the read fields whose count match increments
@@ -48,14 +49,14 @@ type shapeName struct {
 // equal reports whether v[i:end] is the name's token (end-i is its
 // length, end <= len(v)).
 func (sh *shapeName) equal(v []byte, i, end int, buf []byte) bool {
-	n := end - i
-	switch {
+	w := v[i:end]
+	switch n := len(w); {
+	case n > 8 && n <= 16:
+		return binary.LittleEndian.Uint64(w) == sh.w0 && binary.LittleEndian.Uint64(w[n-8:]) == sh.w1
 	case n <= 8 && i+8 <= len(v):
 		return binary.LittleEndian.Uint64(v[i:])&sh.m0 == sh.w0
-	case n > 8 && n <= 16:
-		return binary.LittleEndian.Uint64(v[i:]) == sh.w0 && binary.LittleEndian.Uint64(v[end-8:]) == sh.w1
 	}
-	return string(v[i:end]) == string(buf[sh.from:sh.to])
+	return string(w) == string(buf[sh.from:sh.to])
 }
 
 // scanRecord validates the record at the start of v (v[0] == '{'; v may
@@ -120,7 +121,7 @@ func (x *extractor) scanFramed(v []byte, budget int) (int, int) {
 	i, last := 0, len(frame)-1
 	for p := range frame {
 		f := &frame[p]
-		end := i + f.to - f.from
+		end := i + f.n
 		if end > len(v) {
 			return 0, shapedNotSure
 		}
@@ -224,7 +225,7 @@ func (x *extractor) newFrame(v []byte) {
 
 // token describes buf[from:] for shapeName.equal.
 func token(buf []byte, from, k int) shapeName {
-	sh := shapeName{from: from, to: len(buf), k: k}
+	sh := shapeName{from: from, to: len(buf), n: len(buf) - from, k: k}
 	tok := buf[from:]
 	var w [8]byte
 	copy(w[:], tok)
@@ -264,7 +265,7 @@ func (x *extractor) scanShaped(v []byte, budget int, build bool) (int, int) {
 	}
 	for p := range x.shape {
 		sh := &x.shape[p]
-		end := i + sh.to - sh.from
+		end := i + sh.n
 		if end > len(v) {
 			return 0, shapedNotSure
 		}
@@ -336,7 +337,7 @@ func (x *extractor) scanFull(v []byte, budget int) (int, status) {
 		var end int
 		if same && p < len(x.shape) {
 			sh := &x.shape[p]
-			if end = i + sh.to - sh.from; end <= len(v) && sh.equal(v, i, end, x.shapeBuf) {
+			if end = i + sh.n; end <= len(v) && sh.equal(v, i, end, x.shapeBuf) {
 				x.names = append(x.names, nameRef{sig: sh.sig, from: i + 1, to: end - 1})
 				for m := sh.mask; m != 0; m &= m - 1 {
 					f := bits.TrailingZeros64(m)
