@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/gatehouse-dev/gatehouse/policy/records"
 )
@@ -122,39 +121,30 @@ func (b *filterBody) Read([]byte) (int, error) {
 	b.done = true
 	x, f := b.x, b.x.out.filter
 	out := filterOut{w: x.w, code: b.res.StatusCode, pool: &x.srv.held}
-	out.held = out.pool.get()
+	out.take()
 	defer out.release()
 	f.stats, f.err = b.run(&out, b.src, f.pred)
-	if out.sent {
-		switch {
-		case out.err != nil:
-			// The client's connection failed: ReverseProxy aborts the
-			// response, as after a failed write of its own, and logs
-			// nothing for context.Canceled.
-			return 0, context.Canceled
-		case f.err != nil:
-			// Too late for another status: ReverseProxy cuts the
-			// connection, so the client never gets a response that
-			// looks complete.
-			return 0, f.err
+	if !out.sent {
+		// The filter's output is all in out.held: the answer is decided
+		// here.
+		_ = b.Close()
+		if e := b.failure(); e != nil {
+			b.replaced = true
+			x.srv.fail(x, e)
+			return 0, io.EOF
 		}
-		return 0, io.EOF
+		out.send(len(b.res.Trailer) == 0)
 	}
-	// Nothing has been sent: the filter's output is all in out.held,
-	// and the answer is decided here.
-	_ = b.Close()
-	if e := b.failure(); e != nil {
-		b.replaced = true
-		x.srv.fail(x, e)
-		return 0, io.EOF
-	}
-	h := x.w.Header()
-	if len(b.res.Trailer) == 0 {
-		h["Content-Length"] = []string{strconv.Itoa(len(out.held))}
-	}
-	x.w.WriteHeader(out.code)
-	if _, err := x.w.Write(out.held); err != nil {
-		return 0, context.Canceled // as above
+	switch {
+	case out.err != nil:
+		// The client's connection failed: ReverseProxy aborts the
+		// response, as after a failed write of its own, and logs nothing
+		// for context.Canceled.
+		return 0, context.Canceled
+	case f.err != nil:
+		// Too late for another status: ReverseProxy cuts the connection,
+		// so the client never gets a response that looks complete.
+		return 0, f.err
 	}
 	return 0, io.EOF
 }
@@ -202,51 +192,49 @@ func (b *filterBody) Close() error {
 type filterOut struct {
 	w    http.ResponseWriter
 	code int
-	pool *heldPool
-	held []byte // from pool, until the status is sent
-	sent bool   // the status and the held bytes have been written
-	err  error  // the client's connection failed
+	pool *arrayPool[[firstChunk]byte]
+	buf  *[firstChunk]byte // from pool, until the status is sent
+	held []byte            // the output held in buf
+	sent bool              // the status and the held bytes have been written
+	err  error             // the client's connection failed
 }
 
-// release gives held back to the pool.
+func (o *filterOut) take() {
+	o.buf = o.pool.get()
+	o.held = o.buf[:0]
+}
+
+// release gives buf back to the pool.
 func (o *filterOut) release() {
-	if o.held != nil {
-		o.pool.put(o.held)
-		o.held = nil
+	if o.buf != nil {
+		o.pool.put(o.buf)
+		o.buf, o.held = nil, nil
 	}
 }
 
-// heldPool keeps the buffers that hold a filtered response's first
-// output. It pools array pointers, so put does not allocate.
-type heldPool struct{ p sync.Pool }
-
-func (h *heldPool) get() []byte {
-	if v, ok := h.p.Get().(*[firstChunk]byte); ok {
-		return v[:0]
+// send writes the held status and bytes, with their Content-Length when
+// they are the whole output (whole), and gives the buffer back: the rest
+// streams.
+func (o *filterOut) send(whole bool) {
+	o.sent = true
+	if whole {
+		o.w.Header()["Content-Length"] = []string{strconv.Itoa(len(o.held))}
 	}
-	return make([]byte, 0, firstChunk)
-}
-
-func (h *heldPool) put(b []byte) {
-	h.p.Put((*[firstChunk]byte)(b[:firstChunk]))
+	o.w.WriteHeader(o.code)
+	_, o.err = o.w.Write(o.held)
+	o.release()
 }
 
 func (o *filterOut) Write(p []byte) (int, error) {
-	if o.err != nil {
-		return 0, o.err
-	}
 	if !o.sent {
 		if len(p) <= cap(o.held)-len(o.held) {
 			o.held = append(o.held, p...)
 			return len(p), nil
 		}
-		o.sent = true
-		o.w.WriteHeader(o.code)
-		_, o.err = o.w.Write(o.held)
-		o.release() // the rest streams: the buffer can serve another response
-		if o.err != nil {
-			return 0, o.err
-		}
+		o.send(false)
+	}
+	if o.err != nil {
+		return 0, o.err
 	}
 	n, err := o.w.Write(p)
 	if err != nil {

@@ -101,7 +101,7 @@ type Server struct {
 	stages   []step            // the pipeline proper
 	gen      atomic.Pointer[generation]
 	bufs     bufferPool
-	held     heldPool // filterOut's
+	held     arrayPool[[firstChunk]byte] // filterOut's
 	ids      idSource
 	upstream *upstream.Pool // per-upstream transports, kept across reloads
 	sessions *session.Manager
@@ -400,22 +400,31 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// bufferPool is ReverseProxy's copy-buffer pool. It pools array pointers,
-// so Put does not allocate a slice header per call.
-type bufferPool struct{ p sync.Pool }
+// arrayPool pools pointers to arrays of type A, so that neither get nor
+// put allocates a slice header.
+type arrayPool[A any] struct{ p sync.Pool }
+
+func (a *arrayPool[A]) get() *A {
+	if v, ok := a.p.Get().(*A); ok {
+		return v
+	}
+	return new(A)
+}
+
+func (a *arrayPool[A]) put(v *A) { a.p.Put(v) }
+
+// bufferPool is ReverseProxy's copy-buffer pool.
+type bufferPool struct {
+	arrayPool[[copyBufferSize]byte]
+}
 
 const copyBufferSize = 32 * 1024
 
-func (b *bufferPool) Get() []byte {
-	if v, ok := b.p.Get().(*[copyBufferSize]byte); ok {
-		return v[:]
-	}
-	return make([]byte, copyBufferSize)
-}
+func (b *bufferPool) Get() []byte { return b.get()[:] }
 
 func (b *bufferPool) Put(buf []byte) {
 	if cap(buf) >= copyBufferSize {
-		b.p.Put((*[copyBufferSize]byte)(buf[:copyBufferSize]))
+		b.put((*[copyBufferSize]byte)(buf[:copyBufferSize]))
 	}
 }
 
