@@ -424,19 +424,27 @@ func (w *fieldWalk) members(node *fnode, v []byte, i, depth, budget, base int) (
 			}
 		}
 		prevEnd = t
-		i = skipWS(v, t)
-		if i >= len(v) {
-			return w.malformed(i)
+		var more bool
+		var st status
+		if i, more, st = w.next(v, t, '}'); !more {
+			return i, st
 		}
-		if v[i] == ',' {
-			i = skipWS(v, i+1)
-			continue
-		}
-		if v[i] != '}' {
-			return w.malformed(i)
-		}
-		return i + 1, stOK
 	}
+}
+
+// next reads what follows a member or element ending at v[i]: a ',' (more,
+// and i is the next one's first byte) or closer (i is after it).
+func (w *fieldWalk) next(v []byte, i int, closer byte) (int, bool, status) {
+	i = skipWS(v, i)
+	switch {
+	case i >= len(v):
+	case v[i] == ',':
+		return skipWS(v, i+1), true, stOK
+	case v[i] == closer:
+		return i + 1, false, stOK
+	}
+	i, st := w.malformed(i)
+	return i, false, st
 }
 
 // cut deletes [from, to), merging with the previous edit when adjacent.
@@ -477,18 +485,10 @@ func (w *fieldWalk) array(node *fnode, v []byte, i, depth, budget int) (int, sta
 		if st != stOK {
 			return i, st
 		}
-		i = skipWS(v, i)
-		if i >= len(v) {
-			return w.malformed(i)
+		var more bool
+		if i, more, st = w.next(v, i, ']'); !more {
+			return i, st
 		}
-		if v[i] == ',' {
-			i = skipWS(v, i+1)
-			continue
-		}
-		if v[i] != ']' {
-			return w.malformed(i)
-		}
-		return i + 1, stOK
 	}
 }
 
