@@ -82,19 +82,9 @@ func decodeLookupSources(attr *hcl.Attribute, ctx *hcl.EvalContext, src lookupSo
 	out := make(map[string]string, len(pairs))
 	ranges := make(map[string]hcl.Range, len(pairs))
 	for _, kv := range pairs {
-		name, d := evalKey(kv.Key, ctx, attr.Range)
+		name, d := lookupName(kv, attr, ctx, ranges)
 		diags = append(diags, d...)
 		if d.HasErrors() {
-			continue
-		}
-		if !nameRE.MatchString(name) {
-			diags = append(diags, errorAt(summaryInvalidName,
-				fmt.Sprintf("%q is not a valid lookup name. %s", name, badNameDetail), kv.Key.Range(), attr.Range.Ptr()))
-			continue
-		}
-		if first, dup := ranges[name]; dup {
-			diags = append(diags, errorAt(summaryDuplicateLookup,
-				fmt.Sprintf("Lookup %q is set twice; %s. Remove one.", name, firstDeclared(first)), kv.Key.Range(), attr.Range.Ptr()))
 			continue
 		}
 		source, d := evalString(src.what, kv.Value, attr.Range, ctx)

@@ -338,6 +338,24 @@ func lookupValue(v cty.Value) (any, error) {
 	return nil, fmt.Errorf("a lookup must be a string, number or bool, not %s", v.Type().FriendlyName())
 }
 
+// lookupName reads the name of one entry of a lookups object: a valid
+// lookup name that seen (the names of the entries before it) lacks.
+func lookupName(kv hcl.KeyValuePair, attr *hcl.Attribute, ctx *hcl.EvalContext, seen map[string]hcl.Range) (string, hcl.Diagnostics) {
+	name, diags := evalString("lookup key", kv.Key, attr.Range, ctx)
+	switch {
+	case diags.HasErrors():
+	case !nameRE.MatchString(name):
+		diags = append(diags, errorAt(summaryInvalidName,
+			fmt.Sprintf("%q is not a valid lookup name. %s", name, badNameDetail), kv.Key.Range(), attr.Range.Ptr()))
+	default:
+		if first, dup := seen[name]; dup {
+			diags = append(diags, errorAt(summaryDuplicateLookup,
+				fmt.Sprintf("Lookup %q is set twice; %s. Remove one.", name, firstDeclared(first)), kv.Key.Range(), attr.Range.Ptr()))
+		}
+	}
+	return name, diags
+}
+
 // decodeLookupMap reads an object of lookups such as { tenant = "t1" }. For
 // a literal object each key and value is checked on its own, so that
 // diagnostics point at the bad entry.
@@ -350,19 +368,9 @@ func decodeLookupMap(attr *hcl.Attribute, ctx *hcl.EvalContext) (map[string]any,
 	out := make(map[string]any, len(pairs))
 	seen := make(map[string]hcl.Range, len(pairs))
 	for _, kv := range pairs {
-		key, d := evalString("lookup key", kv.Key, attr.Range, ctx)
+		key, d := lookupName(kv, attr, ctx, seen)
 		diags = append(diags, d...)
 		if d.HasErrors() {
-			continue
-		}
-		if !nameRE.MatchString(key) {
-			diags = append(diags, errorAt(summaryInvalidName,
-				fmt.Sprintf("%q is not a valid lookup name. %s", key, badNameDetail), kv.Key.Range(), attr.Range.Ptr()))
-			continue
-		}
-		if first, dup := seen[key]; dup {
-			diags = append(diags, errorAt(summaryDuplicateLookup,
-				fmt.Sprintf("Lookup %q is set twice; %s. Remove one.", key, firstDeclared(first)), kv.Key.Range(), attr.Range.Ptr()))
 			continue
 		}
 		seen[key] = kv.Key.Range()
