@@ -88,9 +88,9 @@ type acmeSetup struct {
 	logLevel string // gatehouse's -log-level; "" = info
 }
 
-// reservePorts returns n distinct free loopback ports, held until release
-// is called, so that nothing started meanwhile (Pebble picks its own free
-// ports) can take them.
+// reservePorts returns n distinct free loopback ports outside the
+// ephemeral range, held until release is called, so that nothing started
+// meanwhile (Pebble picks its own free ports) can take them.
 func reservePorts(t *testing.T, n int) (ports []int, release func()) {
 	t.Helper()
 	var lns []net.Listener
@@ -102,7 +102,7 @@ func reservePorts(t *testing.T, n int) (ports []int, release func()) {
 	}
 	t.Cleanup(release)
 	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := testenv.ListenFree()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -98,15 +97,15 @@ func startAuthWorld(t *testing.T, port int, blocks string) *authWorld {
 
 // freePort returns a loopback port that was free a moment ago, for
 // configs that must name their own address before the server starts
-// (OAuth redirect URLs).
+// (OAuth redirect URLs). It is outside the ephemeral range, so the
+// servers and connections a test opens meanwhile are not given it.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := testenv.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports[0]
 }
 
 func (w *authWorld) do(t *testing.T, c *http.Client, method, path, token string, body any) (*http.Response, map[string]any) {

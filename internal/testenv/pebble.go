@@ -125,7 +125,7 @@ func StartPebble(t testing.TB, opts PebbleOptions) *Pebble {
 // start runs the DNS server and Pebble on new free ports and waits for
 // both, then fetches the issuing root.
 func (p *Pebble) start(pebblePath, dnsPath string, opts PebbleOptions, certs *testCerts) error {
-	ports, err := freePorts(4)
+	ports, err := FreePorts(4)
 	if err != nil {
 		return err
 	}

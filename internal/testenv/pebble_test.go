@@ -12,7 +12,7 @@ import (
 // root from the management API, no orders yet, and a clean stop.
 func TestStartPebble(t *testing.T) {
 	t.Parallel()
-	ports, err := freePorts(2)
+	ports, err := FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}

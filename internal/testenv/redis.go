@@ -84,7 +84,7 @@ func StartRedis(t testing.TB, opts RedisOptions) *Redis {
 		}
 	})
 	for try := 1; ; try++ {
-		ports, err := freePorts(1)
+		ports, err := FreePorts(1)
 		if err != nil {
 			t.Fatalf("testenv: free port: %v", err)
 		}

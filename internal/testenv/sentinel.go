@@ -43,7 +43,7 @@ func StartSentinels(t testing.TB, master *Redis, n int) *Sentinels {
 		})
 		var err error
 		for try := 1; try <= redisStartTries; try++ {
-			ports, perr := freePorts(1)
+			ports, perr := FreePorts(1)
 			if perr != nil {
 				t.Fatalf("testenv: free port: %v", perr)
 			}

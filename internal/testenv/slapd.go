@@ -185,7 +185,7 @@ func StartSlapd(t testing.TB, opts SlapdOptions) *Slapd {
 		nports = 2
 	}
 	for try := 1; ; try++ {
-		ports, err := freePorts(nports)
+		ports, err := FreePorts(nports)
 		if err != nil {
 			t.Fatalf("testenv: free port: %v", err)
 		}
@@ -429,20 +429,6 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// freePorts returns n distinct TCP ports that were free on 127.0.0.1.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close() // held until all are picked, so they are distinct
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // firstDir returns the first of dirs that exists, or the first one.
