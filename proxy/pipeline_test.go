@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
@@ -105,12 +107,11 @@ func TestPipeline_AccessLogRecord(t *testing.T) {
 
 func TestErrors_ProductionHidesUpstreamDetails(t *testing.T) {
 	// An upstream address with nothing listening.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := testenv.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dead := "http://" + ln.Addr().String()
-	ln.Close()
+	dead := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 	for _, production := range []bool{true, false} {
 		spec := testSpec(t, dead)
 		spec.Server.Production = production
