@@ -177,9 +177,9 @@ func StartSlapd(t testing.TB, opts SlapdOptions) *Slapd {
 		}
 	})
 
-	// A free port is found by listening on :0 and closing; another process
-	// may take it before slapd binds, so a bind failure is retried with
-	// new ports.
+	// A free port is one nothing listened on a moment ago (FreePorts);
+	// another process may take it before slapd binds, so a bind failure
+	// is retried with new ports.
 	nports := 1
 	if opts.TLS {
 		nports = 2
