@@ -78,3 +78,32 @@ func TestLoad_APIKeyExpiryWarnings(t *testing.T) {
 		t.Errorf("warnings %q; want %q", got, want)
 	}
 }
+
+// The SHA-256 of the empty string is refused as a key's or the admin
+// token's hash (a hashed variable that was unset), at its value.
+func TestLoad_EmptySecretHashRefused(t *testing.T) {
+	empty := fmt.Sprintf("%x", sha256.Sum256(nil))
+	for _, src := range []string{
+		"upstream \"hr\" {\n  url    = \"http://127.0.0.1:9001\"\n  prefix = \"/hr\"\n}\napp \"portal\" {\n  api_key_sha256 = \"" + empty + "\"\n}\n",
+		"upstream \"hr\" {\n  url    = \"http://127.0.0.1:9001\"\n  prefix = \"/hr\"\n}\napp \"portal\" {\n  api_key \"a\" {\n    sha256 = \"" + strings.ToUpper(empty) + "\"\n  }\n}\n",
+		"server {\n  admin_token_sha256 = \"" + empty + "\"\n}\nupstream \"hr\" {\n  url    = \"http://127.0.0.1:9001\"\n  prefix = \"/hr\"\n}\n",
+	} {
+		path := filepath.Join(t.TempDir(), "gatehouse.hcl")
+		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, _, _, diags := LoadSnapshot(path)
+		var found bool
+		for _, d := range diags {
+			if strings.Contains(d.Detail, "SHA-256 of the empty string") && d.Subject != nil {
+				found = true
+				if strings.Contains(d.Detail, empty) || strings.Contains(d.Detail, strings.ToUpper(empty)) {
+					t.Errorf("the diagnostic echoes the value: %s", d.Detail)
+				}
+			}
+		}
+		if !found || !diags.HasErrors() {
+			t.Errorf("config with the empty string's hash: %s; want an error naming it", diags.Error())
+		}
+	}
+}

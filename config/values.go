@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -434,20 +435,25 @@ func decodeLookupValue(name string, expr hcl.Expression, ctx *hcl.EvalContext, c
 // (api_key_sha256, admin_token_sha256), of the secret named what ("key",
 // "token"); summary and hint (how to make one) make the diagnostic. The
 // value is never echoed: a mistake here is often the secret itself,
-// pasted instead of its hash.
+// pasted instead of its hash. The hash of the empty string is refused.
 func decodeSHA256(attr *hcl.Attribute, ctx *hcl.EvalContext, summary, what, hint string) ([32]byte, hcl.Diagnostics) {
 	var h [32]byte
+	empty := sha256.Sum256(nil) // never a secret's hash
 	s, diags := decodeString(attr, ctx)
 	if diags.HasErrors() {
 		return h, diags
 	}
 	if len(s) == hex.EncodedLen(len(h)) {
-		if _, err := hex.Decode(h[:], []byte(s)); err == nil {
+		if _, err := hex.Decode(h[:], []byte(s)); err == nil && h != empty {
 			return h, diags
 		}
 	}
 	why := fmt.Sprintf("has %d characters", len(s))
 	switch {
+	case h == empty:
+		// `echo -n "$TOKEN" | sha256sum` with TOKEN unset: a secret
+		// nobody has to know.
+		why = "is the SHA-256 of the empty string (was the variable you hashed empty?)"
 	case strings.TrimSpace(s) != s:
 		why = "has leading or trailing whitespace (file() keeps the final newline)"
 	case len(s) == 64:

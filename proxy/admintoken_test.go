@@ -76,3 +76,16 @@ func TestAdmin_StaticToken(t *testing.T) {
 		t.Errorf("token no longer configured: %d, want 403", code)
 	}
 }
+
+// The empty token never matches, not even the empty string's hash (which
+// config refuses): "Authorization: Bearer" alone reads as that token.
+func TestAdmin_EmptyTokenNeverMatches(t *testing.T) {
+	empty := sha256.Sum256(nil)
+	if adminTokenMatches("", &empty) {
+		t.Error(`"" matched the SHA-256 of ""`)
+	}
+	one := sha256.Sum256([]byte("t"))
+	if !adminTokenMatches("t", &one) {
+		t.Error(`"t" did not match its own SHA-256`)
+	}
+}

@@ -300,6 +300,7 @@ func TestAuth_RefusedTokens(t *testing.T) {
 		}()},
 		{name: "token after logout", key: testKey, token: loggedOut},
 		{name: "garbage", key: testKey, token: "not-a-jwt"},
+		{name: "Bearer without a token", key: testKey, token: ""},
 		{name: "token without API key", token: good},
 		{name: "two Authorization headers", key: testKey, token: good, extraAuth: true},
 	}

@@ -438,11 +438,11 @@ type LogoutResponse struct {
 // refreshableSession reads the token as the pipeline does (authn) and
 // verifies it allowing expiry within the refresh window.
 func (c call) refreshableSession() (*session.Session, error) {
-	token, _, err := authn.SessionToken(c.R)
+	token, cred, err := authn.SessionToken(c.R)
 	if err != nil {
 		return nil, err
 	}
-	if token == "" {
+	if cred == authn.CredNone { // "Bearer" without a token is malformed below
 		return nil, refuse(http.StatusUnauthorized, reasonNoSession, nil)
 	}
 	s, err := c.h.sessions.Refreshable(c.Keys, token)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/policy/password"
+	"github.com/gatehouse-dev/gatehouse/proxy/authn"
 	"github.com/gatehouse-dev/gatehouse/proxy/httperr"
 	"github.com/gatehouse-dev/gatehouse/proxy/session"
 )
@@ -57,20 +58,25 @@ func TestHandler_WithoutProxy(t *testing.T) {
 		t.Fatalf("session: %v, status %d, body %q", err, q.Status, w.Body)
 	}
 
+	bare := http.Header{"Authorization": {"Bearer"}} // "Bearer " after net/http trims it
 	for _, c := range []struct {
 		method, path string
+		hdr          http.Header
 		status       int
 		reason       string
 	}{
-		{http.MethodGet, "/auth/nothing", http.StatusNotFound, reasonNoEndpoint},
-		{http.MethodGet, "/auth/login", http.StatusMethodNotAllowed, reasonMethod},
-		{http.MethodGet, "/auth/session", http.StatusUnauthorized, "missing_api_key"},
-		{http.MethodPost, "/auth/logout", http.StatusUnauthorized, reasonNoSession},
+		{http.MethodGet, "/auth/nothing", nil, http.StatusNotFound, reasonNoEndpoint},
+		{http.MethodGet, "/auth/login", nil, http.StatusMethodNotAllowed, reasonMethod},
+		{http.MethodGet, "/auth/session", nil, http.StatusUnauthorized, "missing_api_key"},
+		{http.MethodPost, "/auth/logout", nil, http.StatusUnauthorized, reasonNoSession},
+		{http.MethodGet, "/auth/session", bare, http.StatusUnauthorized, authn.ReasonSessionMalformed},
+		{http.MethodPost, "/auth/logout", bare, http.StatusUnauthorized, authn.ReasonSessionMalformed},
+		{http.MethodPost, "/auth/refresh", bare, http.StatusUnauthorized, authn.ReasonSessionMalformed},
 	} {
-		q, _, err := serve(c.method, c.path, "", nil)
+		q, _, err := serve(c.method, c.path, "", c.hdr)
 		var e *httperr.Error
 		if !errors.As(err, &e) || e.Status != c.status || e.Reason != c.reason || q.Status != 0 {
-			t.Errorf("%s %s: %v (status %d), want %d %s", c.method, c.path, err, q.Status, c.status, c.reason)
+			t.Errorf("%s %s %v: %v (status %d), want %d %s", c.method, c.path, c.hdr, err, q.Status, c.status, c.reason)
 		}
 	}
 }

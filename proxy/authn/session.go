@@ -113,8 +113,8 @@ func SessionToken(r *http.Request) (string, Credential, error) {
 // sessions block (Context.Keys) and the request has such a header, or
 // several Authorization headers (refused: which one would the upstream
 // see?); other schemes are not gatehouse's and pass through to the
-// upstream. An empty token claims the session credential but names no
-// session: the Result is empty, and a CookieSession after it is not asked.
+// upstream. The Bearer scheme without a token is a malformed token, not
+// an absent one: refused, and a CookieSession after it is not asked.
 type BearerSession struct{}
 
 // Authenticate implements Authenticator.
@@ -128,8 +128,6 @@ func (BearerSession) Authenticate(r *http.Request, c Context) (Result, error) {
 		return Result{}, err
 	case !ok:
 		return Result{}, ErrNotResponsible
-	case token == "":
-		return Result{}, nil
 	}
 	return verify(c, token, CredBearer)
 }
@@ -178,8 +176,13 @@ func bearerToken(r *http.Request) (string, bool, error) {
 }
 
 // Bearer returns the token of an Authorization header value with the
-// Bearer scheme (any case), and whether it has that scheme.
+// Bearer scheme (any case), and whether it has that scheme. The scheme
+// alone is the Bearer scheme with an empty token: net/http trims the
+// space after "Bearer " when the client sends no token.
 func Bearer(v string) (string, bool) {
+	if strings.EqualFold(v, strings.TrimSpace(bearerPrefix)) {
+		return "", true
+	}
 	if len(v) < len(bearerPrefix) || !strings.EqualFold(v[:len(bearerPrefix)], bearerPrefix) {
 		return "", false
 	}
