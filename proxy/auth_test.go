@@ -455,6 +455,25 @@ func TestAuth_CookieIsStrippedUpstream(t *testing.T) {
 	}
 }
 
+// A session token after "Bearer" and a tab is still gatehouse's: it
+// authenticates and does not reach the upstream as another scheme's
+// credential.
+func TestAuth_BearerTabIsStrippedUpstream(t *testing.T) {
+	up := newUpstream(t, nil)
+	p := newTestProxy(t, sessionSpec(t, up.URL))
+	tok := p.mustLogin(t, testKey, "alice", "alicepw")
+	req, _ := http.NewRequest("GET", p.URL+"/hr/employees/7/salary", nil)
+	req.Header.Set("X-API-Key", testKey)
+	req.Header.Set("Authorization", "Bearer\t"+tok)
+	res, body := do(t, p.Client(), req)
+	if res.StatusCode != 200 {
+		t.Fatalf("Bearer<TAB>token: %d %s, want 200 (alice may read salaries)", res.StatusCode, body)
+	}
+	if a, ok := up.last(t).Header["Authorization"]; ok {
+		t.Errorf("upstream got Authorization %q", a)
+	}
+}
+
 // Two refreshes of one token at once: exactly one wins.
 func TestAuth_ConcurrentRefresh(t *testing.T) {
 	up := newUpstream(t, nil)

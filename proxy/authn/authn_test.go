@@ -122,6 +122,7 @@ func TestAuthenticators(t *testing.T) {
 		{"bearer hides two cookies", sess, ctx, http.Header{"Authorization": {"Bearer " + token}, "Cookie": {cookie + "; " + cookie}}, false, true, CredBearer, ""},
 		{"empty bearer, cookie not asked", sess, ctx, http.Header{"Authorization": {"Bearer "}, "Cookie": {cookie}}, false, false, CredBearer, ReasonSessionMalformed},
 		{"bearer scheme alone, cookie not asked", sess, ctx, http.Header{"Authorization": {"bearer"}, "Cookie": {cookie}}, false, false, CredBearer, ReasonSessionMalformed},
+		{"tab after the scheme", sess, ctx, http.Header{"Authorization": {"Bearer\t" + token}, "Cookie": {cookie}}, false, true, CredBearer, ""},
 		{"scheme that starts like bearer", sess, ctx, http.Header{"Authorization": {"Bearerx " + token}, "Cookie": {cookie}}, false, true, CredCookie, ""},
 		{"two authorization headers", sess, ctx, http.Header{"Authorization": {"Bearer " + token, "Basic eDp5"}}, false, false, CredNone, ReasonAmbiguousAuthorization},
 		{"two cookies", sess, ctx, http.Header{"Cookie": {cookie + "; " + cookie}}, false, false, CredNone, ReasonAmbiguousSessionCookie},
@@ -169,6 +170,29 @@ func TestSessionFailure(t *testing.T) {
 	} {
 		if e := SessionFailure(c.err); e.Status != c.status || e.Reason != c.reason {
 			t.Errorf("SessionFailure(%v) = %d %s, want %d %s", c.err, e.Status, e.Reason, c.status, c.reason)
+		}
+	}
+}
+
+func TestBearer(t *testing.T) {
+	for _, c := range []struct {
+		v, token string
+		ok       bool
+	}{
+		{"Bearer abc", "abc", true},
+		{"bearer  abc ", "abc", true},
+		{"BEARER\tabc", "abc", true},
+		{"Bearer", "", true},
+		{"Bearer ", "", true},
+		{"Bearerabc", "", false},
+		{"Bear", "", false},
+		{"", "", false},
+		{"Basic abc", "", false},
+		{"Bearer-Token abc", "", false},
+	} {
+		token, ok := Bearer(c.v)
+		if token != c.token || ok != c.ok {
+			t.Errorf("Bearer(%q) = %q, %v; want %q, %v", c.v, token, ok, c.token, c.ok)
 		}
 	}
 }

@@ -14,7 +14,7 @@ import (
 // SessionCookie carries the session token for browsers.
 const SessionCookie = "gatehouse_session"
 
-const bearerPrefix = "bearer "
+const bearerScheme = "bearer"
 
 // Stable refusal reasons of session credentials.
 const (
@@ -178,15 +178,18 @@ func bearerToken(r *http.Request) (string, bool, error) {
 // Bearer returns the token of an Authorization header value with the
 // Bearer scheme (any case), and whether it has that scheme. The scheme
 // alone is the Bearer scheme with an empty token: net/http trims the
-// space after "Bearer " when the client sends no token.
+// space after "Bearer " when the client sends no token. A tab after the
+// scheme is read as a space, so that a gatehouse token sent that way is
+// still gatehouse's and is not forwarded as another scheme's credential.
 func Bearer(v string) (string, bool) {
-	if strings.EqualFold(v, strings.TrimSpace(bearerPrefix)) {
-		return "", true
-	}
-	if len(v) < len(bearerPrefix) || !strings.EqualFold(v[:len(bearerPrefix)], bearerPrefix) {
+	if len(v) < len(bearerScheme) || !strings.EqualFold(v[:len(bearerScheme)], bearerScheme) {
 		return "", false
 	}
-	return strings.TrimSpace(v[len(bearerPrefix):]), true
+	rest := v[len(bearerScheme):]
+	if rest != "" && rest[0] != ' ' && rest[0] != '\t' {
+		return "", false // another scheme ("Bearerx")
+	}
+	return strings.TrimSpace(rest), true
 }
 
 // sessionCookie returns the session cookie's value, "" when there is none,
